@@ -1,0 +1,1 @@
+"""CityOps benchmarks: `python -m bench` prints a table of figures."""

@@ -1,0 +1,1 @@
+"""CityOps data layer: settings, warehouse, publish, snapshots, repository, registry."""

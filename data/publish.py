@@ -1,0 +1,324 @@
+"""Publish: rollups → a new immutable ops snapshot + a public snapshot → atomic pointer flip.
+
+Steps (``publish(con)``, run by the one writer process):
+
+1. **Rollups, incrementally.** ``rollup_dirty`` holds the earliest data time touched since
+   the last publish. For every metric and grain, periods from that time (aligned to the
+   grain) onwards are recomputed with the metric's SQL; earlier periods are untouched, so a
+   publish costs what changed, not the whole history. Hourly rollups are kept for
+   ``hourly_retention_days``.
+2. **Ops snapshot** ``snapshots/ops-<version>.duckdb``: rollups, districts, metric metadata,
+   sources and data times, load batches, quarantine summary, recent service requests.
+3. **Public snapshot** ``public/public-<version>.duckdb``: public metrics at week and month
+   grains with small counts suppressed (n in [1, k-1] → value null, ``suppressed`` true),
+   districts and metadata. No row-level record, no coordinates, no free text.
+4. **Flip** ``CURRENT.json`` (write temp + fsync + ``os.replace``), then delete snapshots
+   superseded longer ago than ``snapshot_grace_s``.
+
+Snapshots are written to ``*.tmp`` and renamed when complete; any failure removes the temp
+files and leaves the previous version serving.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from data import registry, settings
+
+log = logging.getLogger(__name__)
+
+POINTER = "CURRENT.json"
+END_OF_TIME = datetime(2200, 1, 1)
+PUBLIC_GRAINS = ("week", "month")
+# Raw tables and their time column: the data time of a source is its newest row.
+RAW_TIME_COLUMNS = {
+    "bike_trips": "started_at",
+    "bike_station_status": "ts",
+    "transit_ridership": "day",
+    "traffic_counts": "ts",
+    "waste_tonnage": "day",
+    "bin_fill": "ts",
+    "parking_occupancy": "ts",
+    "parking_citations": "issued_at",
+    "service_requests": "greatest(created_at, coalesce(closed_at, created_at))",
+    "satisfaction_responses": "responded_at",
+}
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    version: str
+    ops_path: Path
+    public_path: Path
+    seconds: float
+    rollup_seconds: float
+    recomputed_from: datetime | None
+
+
+class PublishError(RuntimeError):
+    pass
+
+
+def align(ts: datetime, grain: str) -> datetime:
+    if grain == "hour":
+        return ts.replace(minute=0, second=0, microsecond=0)
+    day = ts.replace(hour=0, minute=0, second=0, microsecond=0)
+    if grain == "day":
+        return day
+    if grain == "week":
+        return day - timedelta(days=day.weekday())
+    if grain == "month":
+        return day.replace(day=1)
+    raise ValueError(f"unknown grain {grain!r}")
+
+
+def new_version(now: datetime | None = None) -> str:
+    now = now or datetime.now()
+    return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond:06d}"
+
+
+# --------------------------------------------------------------------------- rollups
+def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> datetime | None:
+    """Recompute rollup periods touched since the last publish. Returns the dirty time."""
+    now = now or datetime.now()
+    since = con.execute("SELECT min(since) FROM rollup_dirty").fetchall()[0][0]
+    hourly_floor = align(now - timedelta(days=int(settings.get("hourly_retention_days"))), "hour")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if since is not None:
+            for metric in registry.metrics().values():
+                for grain in metric.grains:
+                    start = align(since, grain)
+                    if grain == "hour":
+                        start = max(start, hourly_floor)
+                    con.execute(
+                        "DELETE FROM metric_values WHERE metric_id = $m AND grain = $g AND period >= $s",
+                        {"m": metric.id, "g": grain, "s": start},
+                    )
+                    # metric.sql comes from the registry files (code), never from input.
+                    con.execute(
+                        "INSERT INTO metric_values SELECT $metric_id, $grain, q.district_id, q.period, "
+                        "q.value, q.numerator, q.denominator, q.n FROM (" + metric.sql + ") q",
+                        {"metric_id": metric.id, "grain": grain, "start": start, "end": END_OF_TIME},
+                    )
+            con.execute("DELETE FROM rollup_dirty")
+        con.execute("DELETE FROM metric_values WHERE grain = 'hour' AND period < $f", {"f": hourly_floor})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return since
+
+
+# --------------------------------------------------------------------------- snapshots
+def _metrics_frame(public_only: bool):
+    import pandas as pd
+
+    rows = []
+    for m in registry.metrics().values():
+        if public_only and not m.public:
+            continue
+        rows.append({
+            "metric_id": m.id, "domain": m.domain, "label": m.label, "unit": m.unit,
+            "format": m.format, "direction": m.direction, "target": m.target,
+            "warning": m.warning, "cadence": m.cadence_text,
+            "cadence_s": int(m.cadence.total_seconds()), "aggregate": m.aggregate,
+            "public": m.public, "per_capita": m.per_capita, "grains": ",".join(m.grains),
+            "source": m.source, "description": m.description, "method": m.method,
+            "known_issues": m.known_issues,
+        })
+    return pd.DataFrame(rows)
+
+
+def _data_times_sql() -> str:
+    parts = [
+        f"SELECT source_id, max({col})::TIMESTAMP AS data_time, count(*) AS row_count FROM {table} GROUP BY source_id"
+        for table, col in RAW_TIME_COLUMNS.items()
+    ]
+    return " UNION ALL ".join(parts)
+
+
+def _write_ops(con, path: Path, version: str, published_at: datetime) -> None:
+    records_from = published_at - timedelta(days=int(settings.get("records_days")))
+    con.execute(f"ATTACH '{path}' AS snap")  # path is ours (var_dir + version), not input
+    try:
+        metrics_df = _metrics_frame(public_only=False)
+        con.register("metrics_df", metrics_df)
+        con.execute("CREATE TABLE snap.metrics AS SELECT * FROM metrics_df")
+        con.unregister("metrics_df")
+        con.execute("CREATE TABLE snap.metric_values AS SELECT * FROM metric_values "
+                    "ORDER BY metric_id, grain, period, district_id")
+        con.execute("CREATE TABLE snap.districts AS SELECT * FROM districts ORDER BY district_id")
+        con.execute("CREATE TABLE snap.sources AS SELECT * FROM sources")
+        con.execute("CREATE TABLE snap.source_times AS " + _data_times_sql())
+        con.execute("CREATE TABLE snap.incidents AS SELECT * FROM incidents ORDER BY starts_at")
+        con.execute("CREATE TABLE snap.load_batches AS SELECT * FROM load_batches ORDER BY batch_id")
+        con.execute(
+            "CREATE TABLE snap.quarantine_summary AS SELECT source_id, file, reason, count(*) AS rows, "
+            "min(line_no) AS first_line, any_value(raw) AS example FROM quarantine GROUP BY ALL"
+        )
+        con.execute(
+            "CREATE TABLE snap.service_requests AS SELECT request_id, created_at, closed_at, due_at, "
+            "district_id, category, channel, status, lat, lon, description, source_id "
+            "FROM service_requests WHERE created_at >= $f OR closed_at IS NULL ORDER BY created_at",
+            {"f": records_from},
+        )
+        con.execute(
+            "CREATE TABLE snap.meta AS SELECT $v AS version, $p::TIMESTAMP AS published_at, 'ops' AS kind",
+            {"v": version, "p": published_at},
+        )
+    finally:
+        con.execute("DETACH snap")
+
+
+def _write_public(con, path: Path, version: str, published_at: datetime) -> None:
+    k = int(settings.get("suppression_k"))
+    public_ids = [m.id for m in registry.public_metrics()]
+    con.execute(f"ATTACH '{path}' AS pub")
+    try:
+        metrics_df = _metrics_frame(public_only=True)
+        con.register("metrics_df", metrics_df)
+        con.execute("CREATE TABLE pub.metrics AS SELECT * FROM metrics_df")
+        con.unregister("metrics_df")
+        # Primary suppression: a value built from fewer than k records (but more than 0)
+        # is withheld, with the flag kept so pages can say "fewer than k".
+        con.execute(
+            """
+            CREATE TABLE pub.metric_values AS
+            SELECT metric_id, grain, district_id, period,
+                   CASE WHEN n BETWEEN 1 AND $k - 1 THEN NULL ELSE value END       AS value,
+                   CASE WHEN n BETWEEN 1 AND $k - 1 THEN NULL ELSE numerator END   AS numerator,
+                   CASE WHEN n BETWEEN 1 AND $k - 1 THEN NULL ELSE denominator END AS denominator,
+                   CASE WHEN n BETWEEN 1 AND $k - 1 THEN NULL ELSE n END           AS n,
+                   n BETWEEN 1 AND $k - 1                                          AS suppressed
+            FROM metric_values
+            WHERE metric_id IN (SELECT unnest($ids)) AND grain IN ('week', 'month')
+            ORDER BY metric_id, grain, period, district_id
+            """,
+            {"k": k, "ids": public_ids},
+        )
+        con.execute(
+            "CREATE TABLE pub.districts AS SELECT district_id, name, borough, population, area_km2, "
+            "geometry, is_joint_area FROM districts ORDER BY district_id"
+        )
+        con.execute("CREATE TABLE pub.sources AS SELECT source_id, name, domain, simulated, licence, "
+                    "description FROM sources")
+        con.execute("CREATE TABLE pub.source_times AS SELECT source_id, data_time FROM (" + _data_times_sql() + ")")
+        con.execute(
+            "CREATE TABLE pub.meta AS SELECT $v AS version, $p::TIMESTAMP AS published_at, "
+            "'public' AS kind, $k::INTEGER AS suppression_k",
+            {"v": version, "p": published_at, "k": k},
+        )
+    finally:
+        con.execute("DETACH pub")
+
+
+# --------------------------------------------------------------------------- pointer
+def pointer_path() -> Path:
+    return settings.var_dir() / POINTER
+
+
+def read_pointer() -> dict | None:
+    """The CURRENT pointer, or None if missing or unreadable (never raises)."""
+    try:
+        data = json.loads(pointer_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not {"version", "ops", "public"} <= set(data):
+        return None
+    return data
+
+
+def _flip(pointer: dict) -> None:
+    target = pointer_path()
+    tmp = target.with_suffix(".json.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(pointer, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+
+
+def _cleanup(keep: set[Path], now: float) -> None:
+    grace = float(settings.get("snapshot_grace_s"))
+    for folder in (settings.var_dir() / "snapshots", settings.var_dir() / "public"):
+        for path in folder.glob("*.duckdb*"):
+            if path in keep:
+                continue
+            try:
+                if now - path.stat().st_mtime > grace:
+                    path.unlink()
+            except OSError:
+                pass
+
+
+def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> PublishResult:
+    """Roll up what changed, write both snapshots, flip the pointer. See module docstring."""
+    started = time.perf_counter()
+    published_at = now or datetime.now()
+    recomputed_from = update_rollups(con, published_at)
+    rollup_seconds = time.perf_counter() - started
+
+    version = new_version(published_at)
+    var = settings.var_dir()
+    ops_path = var / "snapshots" / f"ops-{version}.duckdb"
+    public_path = var / "public" / f"public-{version}.duckdb"
+    temps = [ops_path.with_suffix(".tmp"), public_path.with_suffix(".tmp")]
+    for folder in (ops_path.parent, public_path.parent):
+        folder.mkdir(parents=True, exist_ok=True)
+    try:
+        _write_ops(con, temps[0], version, published_at)
+        _write_public(con, temps[1], version, published_at)
+        for tmp in temps:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+        os.replace(temps[0], ops_path)
+        os.replace(temps[1], public_path)
+        previous = read_pointer()
+        _flip({
+            "version": version,
+            "ops": str(ops_path.relative_to(var)),
+            "public": str(public_path.relative_to(var)),
+            "published_at": published_at.isoformat(timespec="seconds"),
+        })
+    except BaseException:
+        for path in (*temps, ops_path, public_path):
+            path.unlink(missing_ok=True)
+            Path(str(path) + ".wal").unlink(missing_ok=True)
+        raise
+    if previous:  # the grace period of a superseded snapshot starts now (its mtime)
+        for rel in (previous["ops"], previous["public"]):
+            try:
+                os.utime(var / rel)
+            except OSError:
+                pass
+    _cleanup({ops_path, public_path}, time.time())
+    seconds = time.perf_counter() - started
+    log.info("published %s in %.2fs (rollups %.2fs)", version, seconds, rollup_seconds)
+    return PublishResult(version, ops_path, public_path, seconds, rollup_seconds, recomputed_from)
+
+
+def main() -> None:  # python -m data.publish
+    from data import warehouse
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if not warehouse.path().exists():
+        raise SystemExit("no warehouse: run `python -m data.demo` first")
+    con = warehouse.connect()
+    try:
+        result = publish(con)
+    finally:
+        con.close()
+    print(f"published version {result.version} in {result.seconds:.2f}s "
+          f"(rollups {result.rollup_seconds:.2f}s, recomputed from {result.recomputed_from})")
+
+
+if __name__ == "__main__":
+    main()

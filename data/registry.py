@@ -1,0 +1,221 @@
+"""The metric registry: every KPI declared once, in ``queries/metrics/<id>.sql``.
+
+Each file starts with a YAML block inside a SQL comment (``/*--- ... ---*/``) holding the
+metadata, followed by ONE SQL statement returning the metric contract::
+
+    district_id VARCHAR   -- a district id, or 'city' for the whole city
+    period      TIMESTAMP -- start of the period, date_trunc($grain, ...)
+    value       DOUBLE    -- the metric value for that district and period
+    numerator   DOUBLE    -- what was counted / summed (NULL if not a ratio)
+    denominator DOUBLE    -- what it was divided by (NULL if not a ratio)
+    n           BIGINT    -- number of underlying records (for suppression and confidence)
+
+with bound parameters ``$grain`` ('hour'|'day'|'week'|'month'), ``$start`` and ``$end``
+(half-open range on the period start). City rows come from ``GROUPING SETS``.
+
+``load()`` validates every declaration; a bad one raises ``RegistryError`` naming the file
+and the field, and the app refuses to start.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+METRICS_DIR = Path(__file__).resolve().parent.parent / "queries" / "metrics"
+
+DOMAINS = ("transport", "waste", "parking", "satisfaction")
+DOMAIN_LABELS = {
+    "transport": "Transport",
+    "waste": "Waste",
+    "parking": "Parking",
+    "satisfaction": "Service & satisfaction",
+}
+GRAINS = ("hour", "day", "week", "month")
+DIRECTIONS = ("higher", "lower")
+AGGREGATES = ("sum", "ratio", "median", "mean", "level")
+CONTRACT = ("district_id", "period", "value", "numerator", "denominator", "n")
+REQUIRED = (
+    "id", "domain", "label", "unit", "format", "direction", "cadence", "aggregate",
+    "public", "per_capita", "grains", "source", "description", "method",
+)
+_HEADER = re.compile(r"\A\s*/\*---\s*\n(?P<meta>.*?)\n---\*/\s*(?P<sql>.*)\Z", re.S)
+_CADENCE = re.compile(r"^(\d+)\s*(m|h|d)$")
+_ID = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+
+
+class RegistryError(ValueError):
+    """A metric declaration is invalid; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    id: str
+    domain: str
+    label: str
+    unit: str
+    format: str
+    direction: str
+    target: float | None
+    warning: float | None
+    cadence: timedelta
+    cadence_text: str
+    aggregate: str
+    public: bool
+    per_capita: bool
+    grains: tuple[str, ...]
+    source: str
+    description: str
+    method: str
+    sql: str = field(repr=False)
+    path: str = field(repr=False, default="")
+    known_issues: str = ""
+
+    # -- status against target -------------------------------------------------------
+    def status(self, value: float | None) -> str:
+        """'ok', 'warning', 'bad', or 'none' (no value or no target)."""
+        if value is None or self.target is None or value != value:  # NaN check
+            return "none"
+        sign = 1 if self.direction == "higher" else -1
+        if sign * (value - self.target) >= 0:
+            return "ok"
+        if self.warning is not None and sign * (value - self.warning) >= 0:
+            return "warning"
+        return "bad"
+
+    def freshness(self, data_time: datetime | None, now: datetime) -> str:
+        """'fresh' within one cadence (+10 % grace), 'late' within three, else 'stale'."""
+        if data_time is None:
+            return "stale"
+        age = now - data_time
+        if age <= self.cadence * 1.1 + timedelta(minutes=1):
+            return "fresh"
+        if age <= self.cadence * 3:
+            return "late"
+        return "stale"
+
+    def format_value(self, value: float | None) -> str:
+        if value is None or value != value:
+            return "–"
+        return format(value, self.format.replace("~", ""))
+
+    @property
+    def finest_grain(self) -> str:
+        return self.grains[0]
+
+
+def _fail(path: Path, field_name: str, message: str) -> RegistryError:
+    return RegistryError(f"{path.name}: field '{field_name}': {message}")
+
+
+def _number_or_none(path: Path, meta: dict, key: str) -> float | None:
+    value = meta.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(path, key, f"must be a number or null, got {value!r}")
+    return float(value)
+
+
+def parse_file(path: Path) -> Metric:
+    text = path.read_text(encoding="utf-8")
+    match = _HEADER.match(text)
+    if not match:
+        raise RegistryError(f"{path.name}: missing the '/*--- ... ---*/' metadata header")
+    try:
+        meta = yaml.safe_load(match.group("meta")) or {}
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"{path.name}: metadata is not valid YAML: {exc}") from None
+    if not isinstance(meta, dict):
+        raise RegistryError(f"{path.name}: metadata must be a mapping")
+    for key in REQUIRED:
+        if key not in meta or meta[key] in (None, ""):
+            raise _fail(path, key, "is required")
+    unknown = set(meta) - set(REQUIRED) - {"target", "warning", "known_issues"}
+    if unknown:
+        raise _fail(path, sorted(unknown)[0], "is not a known field")
+    if not isinstance(meta["id"], str) or not _ID.match(meta["id"]):
+        raise _fail(path, "id", f"must match {_ID.pattern}, got {meta['id']!r}")
+    if meta["id"] != path.stem:
+        raise _fail(path, "id", f"must equal the file name '{path.stem}', got {meta['id']!r}")
+    for key, allowed in (("domain", DOMAINS), ("direction", DIRECTIONS), ("aggregate", AGGREGATES)):
+        if meta[key] not in allowed:
+            raise _fail(path, key, f"must be one of {', '.join(allowed)}; got {meta[key]!r}")
+    for key in ("public", "per_capita"):
+        if not isinstance(meta[key], bool):
+            raise _fail(path, key, f"must be true or false, got {meta[key]!r}")
+    for key in ("label", "unit", "format", "source", "description", "method"):
+        if not isinstance(meta[key], str):
+            raise _fail(path, key, f"must be text, got {meta[key]!r}")
+    try:
+        format(1234.5, meta["format"].replace("~", ""))
+    except (ValueError, TypeError):
+        raise _fail(path, "format", f"is not a valid number format: {meta['format']!r}") from None
+    cadence = _CADENCE.match(str(meta["cadence"]).strip())
+    if not cadence:
+        raise _fail(path, "cadence", f"must look like 15m, 1h or 1d; got {meta['cadence']!r}")
+    amount, unit = int(cadence.group(1)), cadence.group(2)
+    delta = {"m": timedelta(minutes=amount), "h": timedelta(hours=amount), "d": timedelta(days=amount)}[unit]
+    grains = meta["grains"]
+    if not isinstance(grains, list) or not grains or any(g not in GRAINS for g in grains):
+        raise _fail(path, "grains", f"must be a non-empty list from {', '.join(GRAINS)}; got {grains!r}")
+    grains = tuple(g for g in GRAINS if g in grains)
+    target = _number_or_none(path, meta, "target")
+    warning = _number_or_none(path, meta, "warning")
+    if (target is None) != (warning is None):
+        raise _fail(path, "warning", "target and warning are set together or not at all")
+    if target is not None and warning is not None:
+        sign = 1 if meta["direction"] == "higher" else -1
+        if sign * (target - warning) < 0:
+            raise _fail(path, "warning", f"must lie on the worse side of the target ({meta['direction']} is better)")
+    sql = match.group("sql").strip().rstrip(";").strip()
+    if not sql.upper().lstrip("( \n").startswith(("SELECT", "WITH")):
+        raise _fail(path, "sql", "must be one SELECT (or WITH ... SELECT) statement")
+    if ";" in sql:
+        raise _fail(path, "sql", "must be a single statement (found ';')")
+    for param in ("$grain", "$start", "$end"):
+        if param not in sql:
+            raise _fail(path, "sql", f"must use the bound parameter {param}")
+    return Metric(
+        id=meta["id"], domain=meta["domain"], label=meta["label"], unit=meta["unit"],
+        format=meta["format"], direction=meta["direction"], target=target, warning=warning,
+        cadence=delta, cadence_text=str(meta["cadence"]), aggregate=meta["aggregate"],
+        public=meta["public"], per_capita=meta["per_capita"], grains=grains,
+        source=meta["source"], description=meta["description"].strip(),
+        method=meta["method"].strip(), sql=sql, path=str(path),
+        known_issues=str(meta.get("known_issues") or "").strip(),
+    )
+
+
+def load(directory: Path | None = None) -> dict[str, Metric]:
+    """Parse and validate every metric file; raises RegistryError on the first bad one."""
+    directory = Path(directory) if directory else METRICS_DIR
+    files = sorted(directory.glob("*.sql"))
+    if not files:
+        raise RegistryError(f"{directory}: no metric files found")
+    metrics = [parse_file(p) for p in files]
+    order = {d: i for i, d in enumerate(DOMAINS)}
+    metrics.sort(key=lambda m: (order[m.domain], m.id))
+    return {m.id: m for m in metrics}
+
+
+@functools.cache
+def metrics() -> dict[str, Metric]:
+    """The registry of this process (files are read once; they are code, not data)."""
+    return load()
+
+
+def get(metric_id: str) -> Metric | None:
+    return metrics().get(metric_id) if isinstance(metric_id, str) else None
+
+
+def by_domain(domain: str, public_only: bool = False) -> list[Metric]:
+    return [m for m in metrics().values() if m.domain == domain and (m.public or not public_only)]
+
+
+def public_metrics() -> list[Metric]:
+    return [m for m in metrics().values() if m.public]

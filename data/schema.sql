@@ -1,0 +1,145 @@
+-- CityOps warehouse schema (the one read-write DuckDB file, var/warehouse.duckdb).
+-- Every raw fact row carries its district_id, its source_id and its load batch_id.
+-- Timestamps are naive UTC-free "city local time" TIMESTAMPs.
+
+CREATE SEQUENCE IF NOT EXISTS batch_seq START 1;
+
+CREATE TABLE IF NOT EXISTS districts (
+    district_id   VARCHAR PRIMARY KEY,     -- e.g. '301' (NYC BoroCD) or a city's own key
+    name          VARCHAR NOT NULL,        -- 'Brooklyn CD 1'
+    borough       VARCHAR NOT NULL,        -- area / borough name
+    population    INTEGER,                 -- residents (denominator for per-1,000 views)
+    area_km2      DOUBLE,
+    geometry      VARCHAR NOT NULL,        -- simplified GeoJSON geometry (lon/lat)
+    is_joint_area BOOLEAN NOT NULL DEFAULT false  -- parks/airports: no resident population
+);
+
+CREATE TABLE IF NOT EXISTS sources (
+    source_id   VARCHAR PRIMARY KEY,
+    name        VARCHAR NOT NULL,
+    domain      VARCHAR NOT NULL,          -- transport / waste / parking / satisfaction / geography
+    simulated   BOOLEAN NOT NULL,          -- true for the demo generator and live feed
+    licence     VARCHAR NOT NULL,
+    description VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS load_batches (
+    batch_id         BIGINT PRIMARY KEY,
+    source_id        VARCHAR NOT NULL,
+    file             VARCHAR,
+    started_at       TIMESTAMP NOT NULL,
+    finished_at      TIMESTAMP,
+    rows_read        BIGINT,
+    rows_loaded      BIGINT,
+    rows_quarantined BIGINT,
+    status           VARCHAR NOT NULL      -- running / ok / failed
+);
+
+CREATE TABLE IF NOT EXISTS quarantine (
+    batch_id  BIGINT,
+    source_id VARCHAR,
+    file      VARCHAR,
+    line_no   BIGINT,
+    reason    VARCHAR NOT NULL,
+    raw       VARCHAR                      -- the raw values as JSON
+);
+
+-- Events shown on time series: storms, outages, strikes (demo) and officials' notes (later).
+CREATE TABLE IF NOT EXISTS incidents (
+    incident_id VARCHAR PRIMARY KEY,
+    kind        VARCHAR NOT NULL,          -- storm / sensor_outage / strike / note
+    title       VARCHAR NOT NULL,
+    domain      VARCHAR,                   -- affected domain, NULL = all
+    district_id VARCHAR,                   -- NULL = citywide
+    starts_at   TIMESTAMP NOT NULL,
+    ends_at     TIMESTAMP NOT NULL,
+    simulated   BOOLEAN NOT NULL
+);
+
+-- ---------------------------------------------------------------- transport
+CREATE TABLE IF NOT EXISTS bike_stations (
+    station_id  VARCHAR PRIMARY KEY,
+    name        VARCHAR NOT NULL,
+    district_id VARCHAR NOT NULL,
+    lat DOUBLE, lon DOUBLE,
+    capacity    INTEGER NOT NULL,
+    source_id   VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bike_trips (
+    started_at TIMESTAMP NOT NULL, ended_at TIMESTAMP NOT NULL,
+    start_station_id VARCHAR, district_id VARCHAR NOT NULL,
+    rider_type VARCHAR,                    -- member / casual
+    source_id VARCHAR NOT NULL, batch_id BIGINT
+);
+CREATE TABLE IF NOT EXISTS bike_station_status (
+    ts TIMESTAMP NOT NULL, station_id VARCHAR NOT NULL, district_id VARCHAR NOT NULL,
+    capacity INTEGER NOT NULL, bikes_available INTEGER NOT NULL, docks_available INTEGER NOT NULL,
+    source_id VARCHAR NOT NULL, batch_id BIGINT
+);
+CREATE TABLE IF NOT EXISTS transit_ridership (
+    day DATE NOT NULL, district_id VARCHAR NOT NULL, mode VARCHAR NOT NULL,   -- subway / bus
+    riders BIGINT NOT NULL, baseline_riders BIGINT,   -- comparable pre-period day
+    source_id VARCHAR NOT NULL, batch_id BIGINT
+);
+CREATE TABLE IF NOT EXISTS traffic_counts (
+    ts TIMESTAMP NOT NULL, segment_id VARCHAR NOT NULL, district_id VARCHAR NOT NULL,
+    volume INTEGER NOT NULL, free_flow_kmh DOUBLE, speed_kmh DOUBLE,
+    source_id VARCHAR NOT NULL, batch_id BIGINT
+);
+
+-- ---------------------------------------------------------------- waste
+CREATE TABLE IF NOT EXISTS waste_tonnage (
+    day DATE NOT NULL, district_id VARCHAR NOT NULL,
+    stream VARCHAR NOT NULL,               -- refuse / paper / mgp / organics
+    tons DOUBLE NOT NULL,
+    source_id VARCHAR NOT NULL, batch_id BIGINT
+);
+CREATE TABLE IF NOT EXISTS bin_fill (
+    ts TIMESTAMP NOT NULL, bin_id VARCHAR NOT NULL, district_id VARCHAR NOT NULL,
+    fill_pct DOUBLE NOT NULL,              -- 0..100
+    source_id VARCHAR NOT NULL, batch_id BIGINT
+);
+
+-- ---------------------------------------------------------------- parking
+CREATE TABLE IF NOT EXISTS parking_facilities (
+    facility_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, district_id VARCHAR NOT NULL,
+    capacity INTEGER NOT NULL, kind VARCHAR NOT NULL,   -- garage / curb zone
+    source_id VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS parking_occupancy (
+    ts TIMESTAMP NOT NULL, facility_id VARCHAR NOT NULL, district_id VARCHAR NOT NULL,
+    capacity INTEGER NOT NULL, occupied INTEGER NOT NULL,
+    source_id VARCHAR NOT NULL, batch_id BIGINT
+);
+CREATE TABLE IF NOT EXISTS parking_citations (
+    issued_at TIMESTAMP NOT NULL, district_id VARCHAR NOT NULL,
+    violation_code VARCHAR, fine DOUBLE,
+    source_id VARCHAR NOT NULL, batch_id BIGINT
+);
+
+-- ---------------------------------------------------------------- service requests & satisfaction
+CREATE TABLE IF NOT EXISTS service_requests (
+    request_id VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL, closed_at TIMESTAMP, due_at TIMESTAMP,
+    district_id VARCHAR NOT NULL,
+    category VARCHAR NOT NULL,             -- e.g. 'Missed Collection', 'Noise', 'Street Condition'
+    channel VARCHAR,                       -- phone / online / app
+    status VARCHAR NOT NULL,               -- open / closed
+    lat DOUBLE, lon DOUBLE, description VARCHAR,   -- personal: never published row by row
+    source_id VARCHAR NOT NULL, batch_id BIGINT
+);
+CREATE TABLE IF NOT EXISTS satisfaction_responses (
+    responded_at TIMESTAMP NOT NULL, request_id VARCHAR, district_id VARCHAR NOT NULL,
+    category VARCHAR, score INTEGER NOT NULL,  -- 1..5
+    source_id VARCHAR NOT NULL, batch_id BIGINT
+);
+
+-- ---------------------------------------------------------------- rollups (built by publish)
+CREATE TABLE IF NOT EXISTS metric_values (
+    metric_id VARCHAR NOT NULL, grain VARCHAR NOT NULL,   -- hour / day / week / month
+    district_id VARCHAR NOT NULL,                         -- a district id, or 'city'
+    period TIMESTAMP NOT NULL,
+    value DOUBLE, numerator DOUBLE, denominator DOUBLE, n BIGINT
+);
+-- Earliest data time touched by loads since the last rollup; publish recomputes from there.
+CREATE TABLE IF NOT EXISTS rollup_dirty (since TIMESTAMP NOT NULL);

@@ -1,0 +1,92 @@
+"""All configuration in one declarative table.
+
+Every setting has a name, a default and a help text, and can be overridden by the
+environment variable ``CITYOPS_<NAME>`` (upper case). Nothing else in the code base reads
+``os.environ`` for configuration. ``tests/test_settings.py`` checks that every setting is
+documented in the README.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "CITYOPS_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("mode", "all", "Which site this process serves: ops, public, or all (local demo)."),
+    Setting("var_dir", "var", "Where the warehouse, snapshots and the CURRENT pointer live (relative to the repo root unless absolute)."),
+    Setting("host", "127.0.0.1", "Address the development server binds to."),
+    Setting("port", 8050, "Port of the development server."),
+    Setting("snapshot_poll_s", 5.0, "How often a web worker checks the CURRENT pointer for a new data version (seconds)."),
+    Setting("snapshot_grace_s", 600.0, "How long a superseded snapshot is kept before publish deletes it (seconds)."),
+    Setting("db_threads", 2, "DuckDB threads per web worker connection."),
+    Setting("db_memory_limit", "1GB", "DuckDB memory_limit per web worker connection."),
+    Setting("query_cache_size", 512, "Query results kept per worker, keyed by (data version, query, params)."),
+    Setting("hourly_retention_days", 14, "Days of hourly rollups kept in the warehouse and snapshots."),
+    Setting("records_days", 90, "Days of row-level service requests copied into the ops snapshot for drill-down."),
+    Setting("suppression_k", 10, "Public snapshot: counts in [1, k-1] are suppressed."),
+    Setting("demo_seed", 20261122, "Seed of the demo city generator."),
+    Setting("demo_days", 730, "Days of history the demo generator builds."),
+    Setting("live_interval_s", 5.0, "Seconds between two batches of the live feed."),
+    Setting("live_publish_s", 20.0, "Seconds between two publishes of the live feed."),
+    Setting("live_feed", True, "Whether `make run` starts the live feed beside the app."),
+    Setting("wall_refresh_s", 30, "Default refresh period of wall displays (seconds)."),
+    Setting("map_style", "white-bg", "Map base style: 'white-bg' works offline; a tile style needs internet."),
+    Setting("map_tile_url", "", "Optional raster tile URL template for maps (empty = offline outlines only)."),
+    Setting("secret_key", "", "Flask secret key; a random one is generated per process when empty."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _coerce(setting: Setting, raw: str) -> Any:
+    default = setting.default
+    if isinstance(default, bool):
+        if raw.strip().lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.strip().lower() in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(f"{setting.env}: expected true/false, got {raw!r}")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def get(name: str) -> Any:
+    """Value of a setting: the environment override if present, else the default."""
+    setting = _BY_NAME[name]
+    raw = os.environ.get(setting.env)
+    if raw is None or raw == "":
+        return setting.default
+    try:
+        return _coerce(setting, raw)
+    except ValueError as exc:
+        raise SystemExit(f"Invalid setting {setting.env}={raw!r}: {exc}") from None
+
+
+def var_dir() -> Path:
+    path = Path(get("var_dir"))
+    return path if path.is_absolute() else ROOT / path
+
+
+def mode() -> str:
+    value = get("mode")
+    if value not in {"ops", "public", "all"}:
+        raise SystemExit(f"CITYOPS_MODE must be ops, public or all, got {value!r}")
+    return value

@@ -1,0 +1,92 @@
+"""The warehouse: the one read-write DuckDB file (``var/warehouse.duckdb``).
+
+Only one process at a time opens it (the demo builder, an ingest run, or the live feed);
+web workers never do: they read published snapshots (see ``data/snapshot.py``).
+"""
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from data import settings
+
+SCHEMA = Path(__file__).with_name("schema.sql")
+
+# Sources of the simulated demo city. Real adapters (data/ingest) register their own.
+DEMO_SOURCES = {
+    "demo_bikeshare": ("Bike-share trips (simulated)", "transport"),
+    "demo_bike_status": ("Bike-share station status (simulated)", "transport"),
+    "demo_transit": ("Transit ridership (simulated)", "transport"),
+    "demo_traffic": ("Traffic counters (simulated)", "transport"),
+    "demo_waste": ("Waste tonnage by stream (simulated)", "waste"),
+    "demo_bins": ("Smart bin fill sensors (simulated)", "waste"),
+    "demo_parking": ("Parking occupancy sensors (simulated)", "parking"),
+    "demo_citations": ("Parking citations (simulated)", "parking"),
+    "demo_311": ("311 service requests (simulated)", "satisfaction"),
+    "demo_survey": ("Post-request satisfaction survey (simulated)", "satisfaction"),
+}
+
+
+def path() -> Path:
+    return settings.var_dir() / "warehouse.duckdb"
+
+
+def connect(db_path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse read-write and make sure the schema exists."""
+    target = Path(db_path) if db_path else path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(target))
+    init_schema(con)
+    return con
+
+
+def init_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(SCHEMA.read_text(encoding="utf-8"))
+
+
+def register_demo_sources(con: duckdb.DuckDBPyConnection) -> None:
+    for source_id, (name, domain) in DEMO_SOURCES.items():
+        con.execute(
+            "INSERT OR REPLACE INTO sources VALUES ($id, $name, $domain, true, $licence, $desc)",
+            {"id": source_id, "name": name, "domain": domain, "licence": "CC0 (generated data)",
+             "desc": "Simulated by the CityOps demo city generator (data/demo.py)."},
+        )
+
+
+def begin_batch(con: duckdb.DuckDBPyConnection, source_id: str, file: str | None = None) -> int:
+    batch_id = con.execute("SELECT nextval('batch_seq')").fetchall()[0][0]
+    con.execute(
+        "INSERT INTO load_batches VALUES ($b, $s, $f, $t, NULL, NULL, NULL, NULL, 'running')",
+        {"b": batch_id, "s": source_id, "f": file, "t": datetime.now()},
+    )
+    return int(batch_id)
+
+
+def finish_batch(con, batch_id: int, *, rows_read: int, rows_loaded: int,
+                 rows_quarantined: int = 0, status: str = "ok") -> None:
+    con.execute(
+        "UPDATE load_batches SET finished_at = $t, rows_read = $r, rows_loaded = $l, "
+        "rows_quarantined = $q, status = $st WHERE batch_id = $b",
+        {"t": datetime.now(), "r": rows_read, "l": rows_loaded, "q": rows_quarantined,
+         "st": status, "b": batch_id},
+    )
+
+
+def mark_dirty(con: duckdb.DuckDBPyConnection, since: datetime) -> None:
+    """Record that data at or after `since` changed: the next publish recomputes from there."""
+    con.execute("INSERT INTO rollup_dirty VALUES ($s)", {"s": since})
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")

@@ -1,0 +1,1 @@
+"""Pages (``layouts/ops``, ``layouts/public``) and the helpers they share."""

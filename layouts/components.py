@@ -1,0 +1,98 @@
+"""Reusable components. Status and freshness drive CSS classes; each carries text and an
+icon too, so colour is never the only signal."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+from data.registry import DOMAIN_LABELS, Metric
+
+STATUS_TEXT = {
+    "ok": ("✓", "On target"),
+    "warning": ("⚠", "Warning"),
+    "bad": ("✖", "Off target"),
+    "none": ("•", "No target"),
+}
+FRESHNESS_TEXT = {"fresh": "●", "late": "◐", "stale": "○"}
+
+
+def notice(message: str, color: str = "warning") -> dbc.Alert:
+    return dbc.Alert(message, color=color, className="notice", dismissable=False)
+
+
+def data_unavailable(message: str = "No data has been published yet.") -> html.Div:
+    return html.Div(
+        [
+            html.H2("Data unavailable"),
+            html.P(message),
+            html.P("Pages will fill in by themselves once a snapshot is published "
+                   "(run `make demo` or start the live feed)."),
+        ],
+        className="data-unavailable alert alert-secondary",
+        role="status",
+    )
+
+
+def when(ts: datetime | None) -> str:
+    if ts is None:
+        return "no data"
+    return ts.strftime("%Y-%m-%d %H:%M")
+
+
+def freshness_badge(state: str, data_time: datetime | None) -> html.Span:
+    icon = FRESHNESS_TEXT.get(state, "○")
+    if state == "stale":
+        text = f"stale since {data_time:%d %b %H:%M}" if data_time else "no data"
+    elif state == "late":
+        text = f"late · data {data_time:%H:%M}"
+    else:
+        text = f"data {data_time:%d %b %H:%M}" if data_time else "no data"
+    return html.Span([icon, " ", text], className=f"freshness freshness--{state}",
+                     title=f"Data time {when(data_time)}")
+
+
+def status_badge(status: str) -> html.Span:
+    icon, text = STATUS_TEXT[status]
+    return html.Span([html.Span(icon, **{"aria-hidden": "true"}), " ", text],
+                     className=f"status status--{status}")
+
+
+def kpi_card(metric: Metric, *, value: float | None, previous: float | None, period_label: str,
+             data_time: datetime | None, freshness: str, simulated: bool, extra=None) -> html.Div:
+    status = metric.status(value)
+    change = ""
+    if value is not None and previous not in (None, 0) and previous == previous and value == value:
+        pct = (value - previous) / abs(previous) * 100
+        change = f"{'▲' if pct >= 0 else '▼'} {abs(pct):.0f}% vs previous {period_label}"
+    target = f"target {metric.format_value(metric.target)} {metric.unit}" if metric.target is not None else ""
+    return html.Div(
+        [
+            html.Div([html.Span(DOMAIN_LABELS[metric.domain], className="kpi-domain"),
+                      status_badge(status)], className="kpi-head"),
+            html.Div(metric.label, className="kpi-label"),
+            html.Div([html.Span(metric.format_value(value), className="kpi-value"),
+                      html.Span(metric.unit, className="kpi-unit")], className="kpi-figure"),
+            html.Div([html.Span(period_label), html.Span(change, className="kpi-change"),
+                      html.Span(target, className="kpi-target")], className="kpi-meta"),
+            extra,
+            html.Div([freshness_badge(freshness, data_time),
+                      html.Span(" · simulated data" if simulated else "", className="kpi-source")],
+                     className="kpi-foot"),
+        ],
+        className=f"kpi-card kpi-card--{status} kpi-card--{freshness}",
+    )
+
+
+def table(frame, columns: dict[str, str], *, empty: str = "Nothing to show.", class_name: str = ""):
+    """A plain, accessible HTML table of `frame` with human column titles."""
+    if frame is None or frame.empty:
+        return html.P(empty, className="text-muted")
+    head = html.Thead(html.Tr([html.Th(title, scope="col") for title in columns.values()]))
+    rows = []
+    for record in frame[list(columns)].itertuples(index=False):
+        rows.append(html.Tr([html.Td("" if v is None else str(v)) for v in record]))
+    return dbc.Table([head, html.Tbody(rows)], striped=True, hover=True, size="sm",
+                     responsive=True, className=class_name)
+

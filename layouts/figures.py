@@ -1,0 +1,157 @@
+"""Pure builders: small DataFrames in, ``go.Figure`` out. One Plotly template per theme."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from data import settings
+from data.registry import Metric
+
+LIGHT, WALL = "cityops-light", "cityops-wall"
+_FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
+
+pio.templates[LIGHT] = go.layout.Template(
+    layout=dict(
+        font=dict(family=_FONT, size=13, color="#212529"),
+        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+        colorway=["#0b5cad", "#c2410c", "#15803d", "#7c3aed", "#b91c1c", "#0e7490", "#4d7c0f"],
+        xaxis=dict(gridcolor="#e9ecef", linecolor="#adb5bd"),
+        yaxis=dict(gridcolor="#e9ecef", linecolor="#adb5bd", rangemode="tozero"),
+        margin=dict(l=48, r=16, t=36, b=36), hovermode="x unified",
+        legend=dict(orientation="h", y=-0.15),
+    )
+)
+pio.templates[WALL] = go.layout.Template(
+    layout=dict(
+        font=dict(family=_FONT, size=22, color="#f8f9fa"),
+        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+        colorway=["#7cc4ff", "#ffb86b", "#8be28b"],
+        xaxis=dict(gridcolor="#343a40", linecolor="#6c757d"),
+        yaxis=dict(gridcolor="#343a40", linecolor="#6c757d"),
+        margin=dict(l=8, r=8, t=8, b=8),
+    )
+)
+
+# Sequential scales: dark = more. For 'lower is better' metrics the scale is reversed so
+# that the worse end is always the darker, warmer colour.
+_SCALE_BAD_HIGH = "OrRd"
+_SCALE_GOOD_HIGH = "Blues"
+
+
+def empty(message: str, template: str = LIGHT) -> go.Figure:
+    fig = go.Figure(layout=dict(template=template))
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font=dict(size=16))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+@lru_cache(maxsize=8)
+def _geo_cache(version: str, payload: str) -> tuple[dict, dict]:
+    geojson = json.loads(payload)
+    lons, lats = [], []
+
+    def walk(coords):
+        if isinstance(coords[0], (int, float)):
+            lons.append(coords[0])
+            lats.append(coords[1])
+        else:
+            for c in coords:
+                walk(c)
+
+    for feature in geojson["features"]:
+        walk(feature["geometry"]["coordinates"])
+    span = max(max(lons) - min(lons), max(lats) - min(lats))
+    zoom = 9.3 if span < 0.8 else 8.5
+    center = {"lon": (min(lons) + max(lons)) / 2, "lat": (min(lats) + max(lats)) / 2}
+    return geojson, {"center": center, "zoom": zoom}
+
+
+def geojson_from(districts: pd.DataFrame) -> tuple[dict, dict]:
+    """FeatureCollection (id = district_id) and the map view, cached per data version."""
+    features = [
+        {"type": "Feature", "id": row.district_id, "properties": {"name": row.name},
+         "geometry": json.loads(row.geometry)}
+        for row in districts.itertuples()
+    ]
+    payload = json.dumps({"type": "FeatureCollection", "features": features})
+    return _geo_cache(districts.attrs.get("version", ""), payload)
+
+
+def choropleth(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, *,
+               template: str = LIGHT, height: int | None = None, show_scale: bool = True) -> go.Figure:
+    """District map of one metric: `values` has district_id, value (and name via districts)."""
+    geojson, view = geojson_from(districts)
+    frame = districts[["district_id", "name"]].merge(values, on="district_id", how="left")
+    shown = frame.dropna(subset=["value"])
+    scale = _SCALE_GOOD_HIGH if metric.direction == "higher" else _SCALE_BAD_HIGH
+    fig = go.Figure(layout=dict(template=template))
+    # Outline of every district (also those without a value), then the coloured values.
+    fig.add_trace(go.Choroplethmap(
+        geojson=geojson, locations=frame["district_id"], z=[0] * len(frame),
+        colorscale=[[0, "rgba(200,200,200,0.25)"], [1, "rgba(200,200,200,0.25)"]], showscale=False,
+        marker_line_color="#6c757d", marker_line_width=0.6, hoverinfo="skip",
+    ))
+    if not shown.empty:
+        fig.add_trace(go.Choroplethmap(
+            geojson=geojson, locations=shown["district_id"], z=shown["value"],
+            text=shown["name"], colorscale=scale, showscale=show_scale,
+            marker_line_color="#495057", marker_line_width=0.6,
+            colorbar=dict(title=dict(text=metric.unit), thickness=12),
+            hovertemplate="%{text}<br>%{z:" + metric.format + "} " + metric.unit + "<extra></extra>",
+        ))
+    layers = []
+    tile_url = settings.get("map_tile_url")
+    if tile_url:
+        layers.append({"sourcetype": "raster", "source": [tile_url], "below": "traces"})
+    fig.update_layout(
+        map=dict(style=settings.get("map_style"), center=view["center"], zoom=view["zoom"], layers=layers),
+        margin=dict(l=0, r=0, t=0, b=0), height=height,
+    )
+    return fig
+
+
+def series(frame: pd.DataFrame, metric: Metric, names: dict[str, str], *, template: str = LIGHT,
+           incidents: pd.DataFrame | None = None, height: int | None = None) -> go.Figure:
+    """Time series: one line per district_id in `frame` (period, value), city first."""
+    fig = go.Figure(layout=dict(template=template))
+    order = ["city"] + sorted(d for d in frame["district_id"].unique() if d != "city")
+    for district_id in order:
+        part = frame[frame["district_id"] == district_id].sort_values("period")
+        if part.empty:
+            continue
+        fig.add_trace(go.Scatter(
+            x=part["period"], y=part["value"], mode="lines", name=names.get(district_id, district_id),
+            line=dict(width=3 if district_id == "city" else 1.8),
+            hovertemplate="%{y:" + metric.format + "} " + metric.unit,
+        ))
+    if metric.target is not None:
+        fig.add_hline(y=metric.target, line_dash="dash", line_color="#6c757d",
+                      annotation_text=f"target {metric.format_value(metric.target)}",
+                      annotation_position="top left")
+    if incidents is not None and not frame.empty:
+        lo, hi = frame["period"].min(), frame["period"].max()
+        for row in incidents.itertuples():
+            if row.ends_at >= lo and row.starts_at <= hi:
+                fig.add_vrect(x0=row.starts_at, x1=row.ends_at, fillcolor="#ffc107", opacity=0.18,
+                              line_width=0, annotation_text=row.title, annotation_position="top left",
+                              annotation_font_size=11)
+    fig.update_layout(height=height, yaxis_title=metric.unit)
+    return fig
+
+
+def sparkline(frame: pd.DataFrame, *, template: str = WALL, height: int = 60) -> go.Figure:
+    fig = go.Figure(
+        go.Scatter(x=frame["period"], y=frame["value"], mode="lines", line=dict(width=3),
+                   hoverinfo="skip"),
+        layout=dict(template=template, height=height, showlegend=False),
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(margin=dict(l=0, r=0, t=0, b=0))
+    return fig

@@ -1,0 +1,53 @@
+"""Every component id, in one place. Kebab-case, page-prefixed."""
+
+# shell
+SHELL_LOCATION = "shell-location"
+SHELL_POLL = "shell-poll"
+SHELL_STATUS = "shell-status"
+SHELL_NAV = "shell-nav"
+
+# ops home
+HOME_KPIS = "home-kpis"
+
+# wall
+WALL_TICK = "wall-tick"
+WALL_TILES = "wall-tiles"
+WALL_MAP = "wall-map"
+WALL_MAP_TITLE = "wall-map-title"
+WALL_ALERTS = "wall-alerts"
+WALL_CLOCK = "wall-clock"
+WALL_CLOCK_TICK = "wall-clock-tick"
+WALL_STATUS = "wall-status"
+
+# explore
+EXPLORE_METRIC = "explore-metric"
+EXPLORE_GRAIN = "explore-grain"
+EXPLORE_DISTRICTS = "explore-districts"
+EXPLORE_MAP = "explore-map"
+EXPLORE_SERIES = "explore-series"
+EXPLORE_NOTICE = "explore-notice"
+EXPLORE_ABOUT = "explore-about"
+
+# district profile
+DISTRICT_ID = "district-id"
+DISTRICT_KPIS = "district-kpis"
+DISTRICT_RECORDS = "district-records"
+DISTRICT_NOTICE = "district-notice"
+
+# alerts
+ALERTS_TABLE = "alerts-table"
+ALERTS_TICK = "alerts-tick"
+
+# data health
+DATA_SOURCES = "data-sources"
+DATA_BATCHES = "data-batches"
+DATA_QUARANTINE = "data-quarantine"
+DATA_TICK = "data-tick"
+
+# public
+PUBLIC_KPIS = "public-kpis"
+PUBLIC_METRIC_ID = "public-metric-id"
+PUBLIC_METRIC_SERIES = "public-metric-series"
+PUBLIC_METRIC_MAP = "public-metric-map"
+PUBLIC_METRIC_TABLE = "public-metric-table"
+PUBLIC_METRIC_SUMMARY = "public-metric-summary"

@@ -1,0 +1,74 @@
+"""The app shell (navigation, data-status line, page container) and the page loader.
+
+Pages live in ``layouts/ops`` (operations site) and ``layouts/public`` (transparency site).
+``load_pages(mode)`` imports only the packages of the given mode, so a public process never
+even imports an ops page; the navigation is built from ``dash.page_registry``.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from data import settings
+from layouts import ids
+
+AUDIENCES = {"ops": ("ops",), "public": ("public",), "all": ("ops", "public")}
+
+
+def public_path(path: str) -> str:
+    """Public pages sit at the root of the public site, and under /public in the demo."""
+    if settings.mode() == "public":
+        return path
+    return "/public" if path == "/" else "/public" + path
+
+
+def load_pages(mode: str) -> list[str]:
+    """Import the page modules of `mode` (they register themselves) plus the 404 page."""
+    loaded = []
+    for audience in AUDIENCES[mode]:
+        package = importlib.import_module(f"layouts.{audience}")
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+            module = importlib.import_module(f"layouts.{audience}.{info.name}")
+            loaded.append(module.__name__)
+    loaded.append(importlib.import_module("layouts.not_found_404").__name__)
+    for name in loaded:  # what Dash's own folder scanner does after importing a page
+        page = dash.page_registry.get(name)
+        if page is not None and not page.get("supplied_layout"):
+            page["layout"] = getattr(importlib.import_module(name), "layout")
+    return loaded
+
+
+def _nav_links() -> list:
+    links = []
+    for page in dash.page_registry.values():
+        if page.get("nav"):
+            links.append(dbc.NavItem(dbc.NavLink(page["nav"], href=page["relative_path"], active="exact")))
+    return links
+
+
+def layout():
+    mode = settings.mode()
+    brand = "CityOps — public dashboard" if mode == "public" else "CityOps"
+    return html.Div(
+        [
+            dcc.Location(id=ids.SHELL_LOCATION),
+            dcc.Interval(id=ids.SHELL_POLL, interval=15_000),
+            dbc.Navbar(
+                dbc.Container(
+                    [
+                        dbc.NavbarBrand(brand, href="/"),
+                        dbc.Nav(_nav_links(), id=ids.SHELL_NAV, navbar=True, className="me-auto"),
+                        html.Span(id=ids.SHELL_STATUS, className="navbar-text small", **{"aria-live": "polite"}),
+                    ],
+                    fluid=True,
+                ),
+                className="app-navbar",
+                color="light",
+            ),
+            html.Main(dbc.Container(dash.page_container, fluid=True, className="py-3"), className="app-main"),
+        ]
+    )

@@ -1,0 +1,71 @@
+"""Shared fixtures: a small deterministic demo city, built and published once per session.
+
+The whole test session uses its own var dir (CITYOPS_VAR_DIR), set before the app is
+imported, so tests never touch a developer's var/.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+os.environ["CITYOPS_VAR_DIR"] = tempfile.mkdtemp(prefix="cityops-test-")
+os.environ.setdefault("CITYOPS_MODE", "all")
+os.environ["CITYOPS_SNAPSHOT_POLL_S"] = "0"  # tests see a new version at once
+
+FIXTURE_END = datetime(2026, 11, 1, 12)
+FIXTURE_DAYS = 60
+
+
+@pytest.fixture(scope="session")
+def var_dir() -> Path:
+    return Path(os.environ["CITYOPS_VAR_DIR"])
+
+
+@pytest.fixture(scope="session")
+def warehouse_path(var_dir) -> Path:
+    from data import demo, warehouse
+
+    path = warehouse.path()
+    if not path.exists():
+        demo.build(path, seed=7, days=FIXTURE_DAYS, end=FIXTURE_END, scale=0.2, progress=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def published(warehouse_path):
+    """The fixture city, published once: returns the PublishResult."""
+    from data import publish, snapshot, warehouse
+
+    con = warehouse.connect(warehouse_path)
+    try:
+        result = publish.publish(con, now=FIXTURE_END)
+    finally:
+        con.close()
+    snapshot.reset()
+    return result
+
+
+@pytest.fixture()
+def writer(published, warehouse_path):
+    """The warehouse opened read-write (one writer), closed after the test."""
+    from data import warehouse
+
+    con = warehouse.connect(warehouse_path)
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="session")
+def dash_app(published):
+    import app as app_module
+
+    return app_module.app
+
+
+@pytest.fixture()
+def client(dash_app):
+    return dash_app.server.test_client()

@@ -1,0 +1,128 @@
+"""HTTP tests of every page and every callback of the demo app (mode 'all')."""
+import pytest
+
+from data import registry
+from tests import dash_http
+
+PAGES = ["/", "/wall", "/wall?view=parking&refresh=15", "/explore", "/explore?metric=bike_trips&grain=week",
+         "/district/301", "/alerts", "/data", "/public", "/public/metric/bike_trips",
+         "/public/methodology", "/no/such/page"]
+
+
+@pytest.mark.parametrize("path", [p.split("?")[0] for p in PAGES])
+def test_every_page_is_served(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert b"_dash-app-content" in response.data or b"react-entry-point" in response.data
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_layout_renders_without_error(client, path):
+    pathname, _, search = path.partition("?")
+    status, text = dash_http.route(client, pathname, "?" + search if search else "")
+    assert status == 200, text[:500]
+    assert "Traceback" not in text
+
+
+def test_unknown_path_renders_the_404_page(client):
+    status, text = dash_http.route(client, "/no/such/page")
+    assert status == 200 and "Page not found" in text
+
+
+def test_unknown_wall_parameters_fall_back_with_a_notice(client):
+    status, text = dash_http.route(client, "/wall", "?view=banana&refresh=-3")
+    assert status == 200
+    assert "unknown view" in text and "bad refresh" in text
+
+
+def test_no_asset_is_loaded_from_another_host(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "cdn." not in html and "unpkg" not in html and "https://" not in html.split("<body")[0]
+
+
+def test_shell_status_shows_the_data_version(client, published):
+    deps = dash_http.dependencies(client)
+    status, body, _ = dash_http.call(client, dash_http.find(deps, "shell-status"), [1])
+    assert status == 200
+    assert published.version in str(body)
+
+
+def test_home_has_one_card_per_metric(client):
+    deps = dash_http.dependencies(client)
+    status, body, _ = dash_http.call(client, dash_http.find(deps, "home-kpis"), ["/"])
+    assert status == 200
+    assert str(body).count("kpi-card kpi-card--") == len(registry.metrics())
+
+
+@pytest.mark.parametrize("metric", list(registry.metrics()))
+def test_explore_renders_every_metric(client, metric):
+    deps = dash_http.dependencies(client)
+    dep = dash_http.find(deps, "explore-map")
+    status, body, _ = dash_http.call(client, dep, [metric, "day", ["301"]])
+    assert status == 200
+    series = body["response"]["explore-series"]["figure"]
+    assert series["data"], f"{metric}: empty time series"
+
+
+@pytest.mark.parametrize("bad", [
+    ["nope", "day", []], ["bike_trips", "fortnight", None], [None, None, None],
+    [{"x": 1}, ["day"], "301"], ["bike_trips", "day", ["999", "../etc", 5, None] * 50],
+    ["' OR 1=1 --", "day; DROP", ["301' --"]],
+])
+def test_explore_bad_input_falls_back_with_a_notice(client, bad):
+    deps = dash_http.dependencies(client)
+    status, body, text = dash_http.call(client, dash_http.find(deps, "explore-map"), bad)
+    assert status == 200, text[:300]
+    assert "Traceback" not in text
+    assert body["response"]["explore-series"]["figure"]["data"]
+
+
+@pytest.mark.parametrize("district,expected", [("301", "Brooklyn"), ("999", "Unknown district"),
+                                               (None, "Unknown district"), ("city", "Unknown district")])
+def test_district_profile(client, district, expected):
+    deps = dash_http.dependencies(client)
+    status, body, _ = dash_http.call(client, dash_http.find(deps, "district-kpis"), [district])
+    assert status == 200
+    assert expected in str(body)
+
+
+def test_alerts_and_data_health_render(client):
+    deps = dash_http.dependencies(client)
+    for fragment in ("alerts-table", "data-sources"):
+        status, body, _ = dash_http.call(client, dash_http.find(deps, fragment), [1])
+        assert status == 200 and body["response"]
+    _, body, _ = dash_http.call(client, dash_http.find(deps, "data-sources"), [1])
+    assert "simulated" in str(body)
+
+
+def test_wall_refresh_fills_tiles_map_and_alerts(client):
+    deps = dash_http.dependencies(client)
+    dep = dash_http.find(deps, "wall-tiles")
+    status, body, _ = dash_http.call(client, dep, [1], [{"view": "parking"}])
+    assert status == 200
+    tiles = str(body["response"]["wall-tiles"]["children"])
+    assert tiles.count("kpi-card kpi-card--") == len(registry.by_domain("parking"))
+    assert body["response"]["wall-map"]["figure"]["data"]
+
+
+@pytest.mark.parametrize("metric", [m.id for m in registry.public_metrics()])
+def test_public_metric_page(client, metric):
+    deps = dash_http.dependencies(client)
+    status, body, _ = dash_http.call(client, dash_http.find(deps, "public-metric-series"), [metric])
+    assert status == 200
+    assert body["response"]["public-metric-map"]["figure"]["data"]
+
+
+def test_public_metric_refuses_a_private_or_unknown_metric(client):
+    deps = dash_http.dependencies(client)
+    private = [m.id for m in registry.metrics().values() if not m.public]
+    for metric in private + ["nope", None]:
+        status, body, _ = dash_http.call(client, dash_http.find(deps, "public-metric-series"), [metric])
+        assert status == 200 and "Unknown metric" in str(body)
+
+
+def test_public_overview_cards(client):
+    deps = dash_http.dependencies(client)
+    status, body, _ = dash_http.call(client, dash_http.find(deps, "public-kpis"), ["/public"])
+    assert status == 200
+    assert str(body).count("kpi-card kpi-card--") == len(registry.public_metrics())

@@ -1,0 +1,165 @@
+"""Publish: atomic flip, failures leave the old version, readers never see a mix."""
+import threading
+import time
+from datetime import datetime, timedelta
+
+import duckdb
+import pytest
+
+from data import publish, repository, snapshot, warehouse
+
+
+def _add_trip(con, when: datetime) -> None:
+    district = con.execute("SELECT min(district_id) FROM districts WHERE NOT is_joint_area").fetchall()[0][0]
+    con.execute("INSERT INTO bike_trips VALUES ($t, $t + INTERVAL 10 MINUTE, 'test', $d, 'member', "
+                "'demo_bikeshare', NULL)", {"t": when, "d": district})
+    warehouse.mark_dirty(con, when)
+
+
+def _city_trips(con_or_cur) -> float:
+    return con_or_cur.execute(
+        "SELECT sum(value) FROM metric_values WHERE metric_id = 'bike_trips' AND grain = 'month' "
+        "AND district_id = 'city'").fetchall()[0][0]
+
+
+def test_publish_writes_both_snapshots_and_flips_the_pointer(published, var_dir):
+    pointer = publish.read_pointer()
+    assert pointer["version"] == published.version
+    assert (var_dir / pointer["ops"]).exists() and (var_dir / pointer["public"]).exists()
+    assert snapshot.version("ops") == published.version
+    assert snapshot.version("public") == published.version
+
+
+def test_failure_half_way_leaves_the_previous_version_serving(writer, monkeypatch, var_dir):
+    before = publish.read_pointer()
+    files_before = sorted(p.name for p in (var_dir / "snapshots").iterdir())
+    _add_trip(writer, datetime(2026, 10, 30, 8))
+
+    def boom(*_args, **_kwargs):
+        raise RuntimeError("disk full (simulated)")
+
+    monkeypatch.setattr(publish, "_write_public", boom)  # ops snapshot written, public fails
+    with pytest.raises(RuntimeError, match="simulated"):
+        publish.publish(writer)
+    assert publish.read_pointer() == before
+    assert snapshot.version("ops") == before["version"]
+    assert sorted(p.name for p in (var_dir / "snapshots").iterdir()) == files_before
+    assert not list((var_dir / "public").glob("*.tmp"))
+
+
+def test_corrupt_pointer_or_snapshot_means_data_unavailable(tmp_path, monkeypatch):
+    monkeypatch.setenv("CITYOPS_VAR_DIR", str(tmp_path))
+    snapshot.reset()
+    try:
+        with pytest.raises(snapshot.DataUnavailable):
+            snapshot.version("ops")
+        (tmp_path / "CURRENT.json").write_text("{not json")
+        with pytest.raises(snapshot.DataUnavailable):
+            snapshot.version("ops")
+        (tmp_path / "snapshots").mkdir()
+        (tmp_path / "snapshots" / "ops-x.duckdb").write_bytes(b"garbage" * 100)
+        (tmp_path / "CURRENT.json").write_text('{"version": "x", "ops": "snapshots/ops-x.duckdb", "public": "p"}')
+        with pytest.raises(snapshot.DataUnavailable):
+            snapshot.version("ops")
+    finally:
+        monkeypatch.undo()
+        snapshot.reset()
+
+
+def test_rollups_recompute_only_from_the_dirty_time(writer):
+    # A sentinel in an old period must survive a publish whose dirty time is later.
+    old = writer.execute("SELECT min(period) FROM metric_values WHERE metric_id = 'bike_trips' "
+                         "AND grain = 'day' AND district_id = 'city'").fetchall()[0][0]
+    writer.execute("UPDATE metric_values SET value = -1 WHERE metric_id = 'bike_trips' AND grain = 'day' "
+                   "AND district_id = 'city' AND period = $p", {"p": old})
+    try:
+        _add_trip(writer, datetime(2026, 10, 31, 9))
+        result = publish.publish(writer)
+        assert result.recomputed_from == datetime(2026, 10, 31, 9)
+        value = writer.execute("SELECT value FROM metric_values WHERE metric_id = 'bike_trips' AND grain = 'day' "
+                               "AND district_id = 'city' AND period = $p", {"p": old}).fetchall()[0][0]
+        assert value == -1
+        # ... while the dirty day itself was recomputed with the new trip.
+        day = writer.execute("SELECT value FROM metric_values WHERE metric_id = 'bike_trips' AND grain = 'day' "
+                             "AND district_id = 'city' AND period = TIMESTAMP '2026-10-31'").fetchall()[0][0]
+        raw = writer.execute("SELECT count(*) FROM bike_trips WHERE started_at >= TIMESTAMP '2026-10-31' "
+                             "AND started_at < TIMESTAMP '2026-11-01'").fetchall()[0][0]
+        assert day == raw
+    finally:
+        writer.execute("DELETE FROM metric_values WHERE metric_id = 'bike_trips' AND grain = 'day' "
+                       "AND period = $p", {"p": old})
+        warehouse.mark_dirty(writer, old)
+        publish.publish(writer)
+
+
+def test_superseded_snapshots_are_removed_only_after_the_grace_period(writer, monkeypatch, var_dir):
+    first = publish.publish(writer)
+    monkeypatch.setenv("CITYOPS_SNAPSHOT_GRACE_S", "3600")
+    publish.publish(writer)
+    assert first.ops_path.exists(), "removed inside the grace period"
+    monkeypatch.setenv("CITYOPS_SNAPSHOT_GRACE_S", "0")
+    time.sleep(0.01)
+    publish.publish(writer)
+    assert not first.ops_path.exists(), "kept after the grace period"
+
+
+def test_twenty_publishes_under_eight_reading_threads(writer):
+    """Every response comes from exactly one version: its content is that version's."""
+    expected: dict[str, float] = {}
+    result = publish.publish(writer)
+    expected[result.version] = _city_trips(writer)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    seen: list[tuple[str, float]] = []
+
+    def reader():
+        while not stop.is_set():
+            try:
+                with snapshot.cursor("ops") as (cur, version):
+                    meta_version = cur.execute("SELECT version FROM meta").fetchall()[0][0]
+                    total = _city_trips(cur)
+                assert meta_version == version
+                seen.append((version, total))
+                frame = repository.run("ops/latest_values", grain="day", district="city")
+                assert frame.attrs["version"] and not frame.empty
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    try:
+        for i in range(20):
+            _add_trip(writer, datetime(2026, 10, 20, 8) + timedelta(minutes=i))
+            result = publish.publish(writer)
+            expected[result.version] = _city_trips(writer)
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert errors == []
+    assert len(seen) > 100
+    versions = {v for v, _ in seen}
+    assert len(versions) >= 10, "readers did not pick up new versions"
+    for version, total in seen:
+        assert total == expected[version], f"response of {version} does not match that version's data"
+
+
+def test_public_snapshot_holds_aggregates_only(published):
+    con = duckdb.connect(str(published.public_path), read_only=True)
+    try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        assert tables == {"metrics", "metric_values", "districts", "sources", "source_times", "meta"}
+        columns = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns").fetchall()}
+        assert not columns & {"lat", "lon", "description", "request_id", "created_at", "closed_at"}
+        grains = {r[0] for r in con.execute("SELECT DISTINCT grain FROM metric_values").fetchall()}
+        assert grains <= {"week", "month"}
+        small = con.execute("SELECT count(*) FROM metric_values WHERE n BETWEEN 1 AND 9").fetchall()[0][0]
+        assert small == 0
+        flagged = con.execute("SELECT count(*) FROM metric_values WHERE suppressed AND value IS NOT NULL").fetchall()[0][0]
+        assert flagged == 0
+        private = con.execute("SELECT count(*) FROM metrics WHERE NOT public").fetchall()[0][0]
+        assert private == 0
+    finally:
+        con.close()
