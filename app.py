@@ -28,6 +28,7 @@ shell.load_pages(MODE)
 callbacks.load(MODE)
 app.layout = shell.layout
 server = app.server
+shell.install_not_found_status(server)
 
 if __name__ == "__main__":  # local development server; production uses gunicorn app:server
     app.run(host=settings.get("host"), port=int(settings.get("port")), debug=False)

@@ -159,6 +159,8 @@ def parse_file(path: Path) -> Metric:
     if not cadence:
         raise _fail(path, "cadence", f"must look like 15m, 1h or 1d; got {meta['cadence']!r}")
     amount, unit = int(cadence.group(1)), cadence.group(2)
+    if amount <= 0:
+        raise _fail(path, "cadence", f"must be longer than zero; got {meta['cadence']!r}")
     delta = {"m": timedelta(minutes=amount), "h": timedelta(hours=amount), "d": timedelta(days=amount)}[unit]
     grains = meta["grains"]
     if not isinstance(grains, list) or not grains or any(g not in GRAINS for g in grains):

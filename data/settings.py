@@ -47,7 +47,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("wall_refresh_s", 30, "Default refresh period of wall displays (seconds)."),
     Setting("map_style", "white-bg", "Map base style: 'white-bg' works offline; a tile style needs internet."),
     Setting("map_tile_url", "", "Optional raster tile URL template for maps (empty = offline outlines only)."),
-    Setting("secret_key", "", "Flask secret key; a random one is generated per process when empty."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

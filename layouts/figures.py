@@ -91,15 +91,20 @@ def choropleth(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, *,
     shown = frame.dropna(subset=["value"])
     scale = _SCALE_GOOD_HIGH if metric.direction == "higher" else _SCALE_BAD_HIGH
     fig = go.Figure(layout=dict(template=template))
-    # Outline of every district (also those without a value), then the coloured values.
-    fig.add_trace(go.Choroplethmap(
-        geojson=geojson, locations=frame["district_id"], z=[0] * len(frame),
-        colorscale=[[0, "rgba(200,200,200,0.25)"], [1, "rgba(200,200,200,0.25)"]], showscale=False,
-        marker_line_color="#6c757d", marker_line_width=0.6, hoverinfo="skip",
-    ))
-    if not shown.empty:
+    missing = set(frame["district_id"]) - set(shown["district_id"])
+    if missing:  # grey outlines for districts without a value (their features only: small payload)
+        outline = {"type": "FeatureCollection",
+                   "features": [f for f in geojson["features"] if f["id"] in missing]}
         fig.add_trace(go.Choroplethmap(
-            geojson=geojson, locations=shown["district_id"], z=shown["value"],
+            geojson=outline, locations=sorted(missing), z=[0] * len(missing),
+            colorscale=[[0, "rgba(200,200,200,0.25)"], [1, "rgba(200,200,200,0.25)"]], showscale=False,
+            marker_line_color="#6c757d", marker_line_width=0.6, hoverinfo="skip",
+        ))
+    if not shown.empty:
+        present = {"type": "FeatureCollection",
+                   "features": [f for f in geojson["features"] if f["id"] not in missing]}
+        fig.add_trace(go.Choroplethmap(
+            geojson=present, locations=shown["district_id"], z=shown["value"],
             text=shown["name"], colorscale=scale, showscale=show_scale,
             marker_line_color="#495057", marker_line_width=0.6,
             colorbar=dict(title=dict(text=metric.unit), thickness=12),

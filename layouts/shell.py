@@ -72,3 +72,25 @@ def layout():
             html.Main(dbc.Container(dash.page_container, fluid=True, className="py-3"), className="app-main"),
         ]
     )
+
+
+def install_not_found_status(server) -> None:
+    """Answer unknown page paths with HTTP 404 (the body is still the app, which shows the
+    404 page), so crawlers, monitors and link checkers see the truth."""
+    import re
+
+    import flask
+
+    patterns = []
+    for page in dash.page_registry.values():
+        template = page.get("path_template") or page["path"]
+        patterns.append(re.compile("^" + re.sub(r"<[^/>]+>", "[^/]+", template.rstrip("/")) + "/?$"))
+
+    @server.after_request
+    def _status(response):
+        path = flask.request.path
+        if (flask.request.method == "GET" and response.status_code == 200
+                and response.mimetype == "text/html" and not path.startswith(("/_", "/assets/"))
+                and not any(p.match(path) for p in patterns)):
+            response.status_code = 404
+        return response

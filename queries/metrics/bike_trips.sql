@@ -14,17 +14,23 @@ per_capita: true
 grains: [hour, day, week, month]
 source: demo_bikeshare
 description: >
-  Trips started at bike-share stations in the district.
+  How many bike-share trips started at stations in the district. More trips mean more
+  people choosing the bike; the number rises and falls with the weather and the seasons.
 method: >
-  Count of trips by the hour, day, week or month in which they started, assigned to the
-  district of the start station. The city value is the sum over all districts.
+  Each trip is counted once, in the hour, day, week or month in which it started, and in
+  the district of the station where it started (where it ended does not matter). The city
+  value is the sum over all districts. There is no target: trip counts depend on how many
+  stations a district has. n is the number of trips.
 ---*/
-SELECT coalesce(district_id, 'city') AS district_id,
-       date_trunc($grain, started_at)  AS period,
-       count(*)::DOUBLE                AS value,
-       count(*)::DOUBLE                AS numerator,
-       NULL::DOUBLE                    AS denominator,
-       count(*)                        AS n
-FROM bike_trips
-WHERE started_at >= $start AND started_at < $end
-GROUP BY GROUPING SETS ((district_id, date_trunc($grain, started_at)), (date_trunc($grain, started_at)))
+SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
+       period,
+       count(*)::DOUBLE  AS value,
+       count(*)::DOUBLE  AS numerator,
+       NULL::DOUBLE      AS denominator,
+       count(*)::BIGINT  AS n
+FROM (
+    SELECT district_id, date_trunc($grain, started_at) AS period
+    FROM bike_trips
+    WHERE started_at >= $start AND started_at < $end
+) AS t
+GROUP BY GROUPING SETS ((district_id, period), (period))

@@ -14,18 +14,26 @@ per_capita: false
 grains: [day, week, month]
 source: demo_311
 description: >
-  Half of the service requests closed in the period were closed faster than this.
+  How long it took to resolve a typical 311 service request: half of the requests closed in
+  the period were closed faster than this, half took longer. Lower is better.
 method: >
-  Median of (closed_at - created_at) in hours over the requests closed in the period, by
-  the district of the request; the city value is the median over all requests (not a
-  median of district medians).
+  For every request closed in the period we take the hours between the moment it was made
+  and the moment it was closed, and report the median, by the district of the request. The
+  city value is the median over all requests closed in the city, not a median of district
+  medians. Requests still open are not included until they close, so a growing backlog of
+  old requests is not visible here (see the open backlog). Requests recorded as closed before
+  they were opened are left out as data errors. n is the number of requests closed.
 ---*/
-SELECT coalesce(district_id, 'city')                                   AS district_id,
-       date_trunc($grain, closed_at)                                    AS period,
-       median(epoch(closed_at - created_at) / 3600.0)                   AS value,
-       NULL::DOUBLE                                                     AS numerator,
-       NULL::DOUBLE                                                     AS denominator,
-       count(*)                                                         AS n
-FROM service_requests
-WHERE closed_at IS NOT NULL AND closed_at >= $start AND closed_at < $end
-GROUP BY GROUPING SETS ((district_id, date_trunc($grain, closed_at)), (date_trunc($grain, closed_at)))
+SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
+       period,
+       median(hours)::DOUBLE AS value,
+       NULL::DOUBLE          AS numerator,
+       NULL::DOUBLE          AS denominator,
+       count(*)::BIGINT      AS n
+FROM (
+    SELECT district_id, date_trunc($grain, closed_at) AS period,
+           epoch(closed_at - created_at) / 3600.0 AS hours
+    FROM service_requests
+    WHERE closed_at >= $start AND closed_at < $end AND closed_at >= created_at
+) AS t
+GROUP BY GROUPING SETS ((district_id, period), (period))

@@ -1,0 +1,37 @@
+/*---
+id: parking_fine_revenue
+domain: parking
+label: Parking fines issued
+unit: "$"
+format: ",.0f"
+direction: lower
+target: null
+warning: null
+cadence: 1h
+aggregate: sum
+public: true
+per_capita: true
+grains: [day, week, month]
+source: demo_citations
+description: >
+  The total amount of the fines written on the parking tickets issued in the district. It
+  is the amount billed, not the money the city actually received.
+method: >
+  Sum of the fine printed on each parking ticket, by the day, week or month the ticket was
+  issued and the district where the vehicle was parked; the city value is the sum over all
+  districts. Tickets whose fine is not known (an unknown violation code) are left out.
+  Reductions, dismissals, late-payment penalties and unpaid tickets are not taken into
+  account, so the money collected is lower. n is the number of tickets with a known fine.
+---*/
+SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
+       period,
+       sum(fine)::DOUBLE AS value,
+       sum(fine)::DOUBLE AS numerator,
+       NULL::DOUBLE      AS denominator,
+       count(*)::BIGINT  AS n
+FROM (
+    SELECT district_id, date_trunc($grain, issued_at) AS period, fine
+    FROM parking_citations
+    WHERE issued_at >= $start AND issued_at < $end AND fine IS NOT NULL
+) AS t
+GROUP BY GROUPING SETS ((district_id, period), (period))

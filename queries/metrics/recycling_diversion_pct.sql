@@ -1,0 +1,40 @@
+/*---
+id: recycling_diversion_pct
+domain: waste
+label: Recycling diversion rate
+unit: "%"
+format: ".1f"
+direction: higher
+target: 25
+warning: 18
+cadence: 1d
+aggregate: ratio
+public: true
+per_capita: false
+grains: [day, week, month]
+source: demo_waste
+description: >
+  The share of collected waste that was recycled or composted instead of going to landfill
+  or incineration. Higher is better.
+method: >
+  Of all tonnes collected in the district and period (refuse, paper, metal/glass/plastic
+  and organics), we take the tonnes of paper, metal/glass/plastic and organics and divide by
+  all tonnes, times 100. The city value is the city's recycled tonnes divided by the city's
+  total tonnes, not an average of district rates, so districts that produce more waste weigh
+  more. The rate measures what was set out separately; recycling later rejected at the
+  sorting plant still counts as diverted. n is the number of district-day-stream weigh
+  records.
+---*/
+SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
+       period,
+       100.0 * sum(diverted) / nullif(sum(tons), 0) AS value,
+       sum(diverted)::DOUBLE                        AS numerator,
+       sum(tons)::DOUBLE                            AS denominator,
+       count(*)::BIGINT                             AS n
+FROM (
+    SELECT district_id, CAST(date_trunc($grain, day) AS TIMESTAMP) AS period, tons,
+           CASE WHEN lower(stream) IN ('paper', 'mgp', 'organics') THEN tons ELSE 0.0 END AS diverted
+    FROM waste_tonnage
+    WHERE day >= $start AND day < $end
+) AS t
+GROUP BY GROUPING SETS ((district_id, period), (period))

@@ -1,0 +1,54 @@
+/*---
+id: sr_open_backlog
+domain: satisfaction
+label: Open 311 requests (backlog)
+unit: requests
+format: ",.0f"
+direction: lower
+target: null
+warning: null
+cadence: 1h
+aggregate: level
+public: true
+per_capita: true
+grains: [day, week, month]
+source: demo_311
+description: >
+  How many 311 service requests were still open (made but not yet resolved) at the end of
+  each day, week or month. A growing backlog means requests arrive faster than they are
+  resolved. Fewer is better.
+method: >
+  A request counts as open at the end of a period if it was made before the period ended and
+  had not been closed by then; requests made in earlier periods and still open are included,
+  however old. For the current period the value is the backlog as of the latest data. It is
+  a level, not a total: a request open for a whole month counts in every day's backlog, so
+  values of different days must not be added up. The city value is the sum over all
+  districts. Requests marked closed but without a closing time cannot be placed in time and
+  are left out. n is the number of open requests.
+---*/
+WITH bounds AS (
+    SELECT greatest(date_trunc($grain, min(created_at)), date_trunc($grain, $start::TIMESTAMP)) AS first_period,
+           date_trunc($grain, max(greatest(created_at, coalesce(closed_at, created_at))))      AS last_period
+    FROM service_requests
+), periods AS (
+    SELECT period, period + ('1 ' || $grain)::INTERVAL AS period_end
+    FROM (
+        SELECT unnest(generate_series(first_period, last_period, ('1 ' || $grain)::INTERVAL)) AS period
+        FROM bounds
+    ) AS s
+    WHERE period >= $start AND period < $end
+), candidates AS (
+    SELECT district_id, created_at, coalesce(closed_at, 'infinity'::TIMESTAMP) AS closed_or_never
+    FROM service_requests
+    WHERE created_at < $end
+      AND (closed_at >= $start OR (closed_at IS NULL AND lower(status) <> 'closed'))
+)
+SELECT CASE WHEN grouping(c.district_id) = 1 THEN 'city' ELSE c.district_id END AS district_id,
+       p.period                                                                 AS period,
+       count(*)::DOUBLE                                                         AS value,
+       count(*)::DOUBLE                                                         AS numerator,
+       NULL::DOUBLE                                                             AS denominator,
+       count(*)::BIGINT                                                         AS n
+FROM periods AS p
+JOIN candidates AS c ON c.created_at < p.period_end AND c.closed_or_never >= p.period_end
+GROUP BY GROUPING SETS ((c.district_id, p.period), (p.period))

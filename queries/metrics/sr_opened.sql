@@ -1,0 +1,37 @@
+/*---
+id: sr_opened
+domain: satisfaction
+label: 311 requests opened
+unit: requests
+format: ",.0f"
+direction: lower
+target: null
+warning: null
+cadence: 1h
+aggregate: sum
+public: true
+per_capita: true
+grains: [hour, day, week, month]
+source: demo_311
+description: >
+  How many service requests residents made to 311 (by phone, online or in the app) about
+  problems in the district: noise, street conditions, missed collections and more.
+method: >
+  Count of 311 service requests of every category, by the hour, day, week or month in which
+  they were made and the district of the location reported. The city value is the sum over
+  all districts. Several residents reporting the same problem make several requests. More
+  requests can mean more problems, but also that more residents know and use 311. n is the
+  number of requests.
+---*/
+SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
+       period,
+       count(*)::DOUBLE AS value,
+       count(*)::DOUBLE AS numerator,
+       NULL::DOUBLE     AS denominator,
+       count(*)::BIGINT AS n
+FROM (
+    SELECT district_id, date_trunc($grain, created_at) AS period
+    FROM service_requests
+    WHERE created_at >= $start AND created_at < $end
+) AS t
+GROUP BY GROUPING SETS ((district_id, period), (period))

@@ -1,0 +1,37 @@
+/*---
+id: transit_ridership
+domain: transport
+label: Transit riders
+unit: riders
+format: ",.0f"
+direction: higher
+target: null
+warning: null
+cadence: 1d
+aggregate: sum
+public: true
+per_capita: true
+grains: [day, week, month]
+source: demo_transit
+description: >
+  How many rides were taken on the subway and buses in the district, as counted by the
+  transit operator. It shows how much people rely on public transport, day by day.
+method: >
+  The transit operator reports riders per district, day and mode (subway, bus). We add the
+  modes and the days of the period. A person who rides twice is counted twice, and a
+  transfer between modes can be counted in both. The city value is the sum over all
+  districts. Figures arrive once a day, so today is not included until tomorrow. n is the
+  number of riders counted.
+---*/
+SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
+       period,
+       sum(riders)::DOUBLE AS value,
+       sum(riders)::DOUBLE AS numerator,
+       NULL::DOUBLE        AS denominator,
+       sum(riders)::BIGINT AS n
+FROM (
+    SELECT district_id, CAST(date_trunc($grain, day) AS TIMESTAMP) AS period, riders
+    FROM transit_ridership
+    WHERE day >= $start AND day < $end
+) AS t
+GROUP BY GROUPING SETS ((district_id, period), (period))

@@ -1,0 +1,37 @@
+/*---
+id: waste_tonnage_total
+domain: waste
+label: Waste collected
+unit: t
+format: ",.1f"
+direction: lower
+target: null
+warning: null
+cadence: 1d
+aggregate: sum
+public: true
+per_capita: true
+grains: [day, week, month]
+source: demo_waste
+description: >
+  Tonnes of waste the city's collection trucks picked up in the district: rubbish and all
+  recycling and organics streams together. Less waste collected per resident is better.
+method: >
+  Each collection truck load is weighed and recorded by district, day and stream (refuse,
+  paper, metal/glass/plastic, organics). We add all streams and the days of the period; the
+  city value is the sum over all districts. Only waste collected by the city's own service is
+  counted; commercial waste handled by private carters is not. Figures arrive once a day; holidays and storms shift pickups between days, so weekly and
+  monthly values are steadier. n is the number of district-day-stream weigh records.
+---*/
+SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
+       period,
+       sum(tons)::DOUBLE AS value,
+       sum(tons)::DOUBLE AS numerator,
+       NULL::DOUBLE      AS denominator,
+       count(*)::BIGINT  AS n
+FROM (
+    SELECT district_id, CAST(date_trunc($grain, day) AS TIMESTAMP) AS period, tons
+    FROM waste_tonnage
+    WHERE day >= $start AND day < $end
+) AS t
+GROUP BY GROUPING SETS ((district_id, period), (period))
