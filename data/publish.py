@@ -145,8 +145,8 @@ def _data_times_sql() -> str:
     return " UNION ALL ".join(parts)
 
 
-def _write_ops(con, path: Path, version: str, published_at: datetime) -> None:
-    records_from = published_at - timedelta(days=int(settings.get("records_days")))
+def _write_ops(con, path: Path, version: str, published_at: datetime, data_now: datetime) -> None:
+    records_from = data_now - timedelta(days=int(settings.get("records_days")))
     con.execute(f"ATTACH '{path}' AS snap")  # path is ours (var_dir + version), not input
     try:
         metrics_df = _metrics_frame(public_only=False)
@@ -262,11 +262,15 @@ def _cleanup(keep: set[Path], now: float) -> None:
 def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> PublishResult:
     """Roll up what changed, write both snapshots, flip the pointer. See module docstring."""
     started = time.perf_counter()
-    published_at = now or datetime.now()
-    recomputed_from = update_rollups(con, published_at)
+    data_now = now or datetime.now()  # the data clock: retention windows are relative to it
+    recomputed_from = update_rollups(con, data_now)
     rollup_seconds = time.perf_counter() - started
 
+    published_at = datetime.now()
     version = new_version(published_at)
+    current = read_pointer()
+    if current and current["version"] >= version:  # versions only ever increase
+        version = current["version"] + "-1"
     var = settings.var_dir()
     ops_path = var / "snapshots" / f"ops-{version}.duckdb"
     public_path = var / "public" / f"public-{version}.duckdb"
@@ -274,7 +278,7 @@ def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> Publ
     for folder in (ops_path.parent, public_path.parent):
         folder.mkdir(parents=True, exist_ok=True)
     try:
-        _write_ops(con, temps[0], version, published_at)
+        _write_ops(con, temps[0], version, published_at, data_now)
         _write_public(con, temps[1], version, published_at)
         for tmp in temps:
             with open(tmp, "rb+") as fh:

@@ -56,8 +56,8 @@ _cache_lock = threading.Lock()
 
 def run(name: str, *, db: str | None = None, **params) -> pd.DataFrame:
     """Run queries/<name>.sql with bound params on the current snapshot of `db`."""
+    text = sql(name)  # validates the name first
     db = db or name.split("/", 1)[0]
-    text = sql(name)
     if not name.startswith(db + "/"):
         raise QueryError(f"query {name!r} does not belong to database {db!r}")
     frozen = tuple(sorted((k, _freeze(v)) for k, v in params.items()))

@@ -1,0 +1,839 @@
+"""Shared machinery of the ingest adapters: files, batches, staging, validation, quarantine.
+
+One file is one load batch and one transaction::
+
+    run_file(con, adapter_name, source, path, load_fn)
+
+1. the file is hashed (sha256, one pass that also counts its lines);
+2. **idempotency**: if the same bytes were already loaded for the same source, nothing is
+   done (status ``unchanged``); if an earlier, different version of the same path was loaded
+   (``replace_same_path``), its rows and quarantine entries are deleted first and its batch is
+   marked ``replaced``; all inside the transaction, so a failed reload keeps the old rows;
+3. ``load_fn(batch)`` parses, validates and inserts (see :class:`Batch`);
+4. ``rows_read == rows_loaded + rows_quarantined`` is checked, the file is recorded in
+   ``ingest_files``, ``mark_dirty`` is called with the earliest data time touched, the batch is
+   finished ``ok`` and the transaction commits. Any error rolls the transaction back and marks
+   the batch ``failed``; an :class:`IngestError` carries a one-line message for the CLI.
+
+Rows are validated in bulk in DuckDB: a CSV is read with ``read_csv(all_varchar=true,
+store_rejects=true)`` into a temp table ``raw`` (rows the CSV reader itself rejects — wrong
+column count, bad encoding — are quarantined with DuckDB's line number), then one
+``CREATE TABLE checked AS SELECT`` casts every field with ``TRY_CAST``/``try_strptime`` and
+computes the first failing rule as ``_reason``. District assignment is by key (a join on
+``districts``) or by a vectorised point-in-polygon (:mod:`data.ingest.geo`). Rows with a
+reason go to ``quarantine`` (file, line, reason, the raw values as JSON); the others are
+inserted. No per-row Python loop touches the data.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import duckdb
+import pandas as pd
+
+from data import warehouse
+
+DEFAULT_TZ = "America/New_York"   # city-local time for epoch / offset timestamps (option --tz)
+EARLIEST = datetime(1900, 1, 1)   # older dates are typos ("date out of range")
+FUTURE_SLACK = timedelta(days=1)  # "in the future" = later than now + 1 day (clock/time-zone skew)
+
+# Tables the ingest core adds to the warehouse (schema.sql is not ours to edit).
+EXTRA_DDL = """
+CREATE TABLE IF NOT EXISTS ingest_files (        -- one row per (source, file path) loaded
+    source_id VARCHAR NOT NULL, path VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
+    bytes BIGINT NOT NULL, batch_id BIGINT NOT NULL, loaded_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (source_id, path)
+);
+CREATE TABLE IF NOT EXISTS transit_ridership_city (   -- operators that publish citywide totals only
+    day DATE NOT NULL, mode VARCHAR NOT NULL,          -- subway / bus / lirr / ...
+    riders BIGINT NOT NULL,                            -- riders, trips or vehicles: see unit
+    unit VARCHAR NOT NULL,                             -- riders / trips / vehicles
+    baseline_pct DOUBLE,                               -- % of the comparable pre-period day
+    baseline_riders BIGINT,                            -- riders * 100 / baseline_pct (derived)
+    source_id VARCHAR NOT NULL, batch_id BIGINT
+);
+CREATE TABLE IF NOT EXISTS traffic_counts_borough (   -- counts whose location is known only by borough
+    ts TIMESTAMP NOT NULL, segment_id VARCHAR NOT NULL, borough VARCHAR NOT NULL,
+    direction VARCHAR, street VARCHAR, from_street VARCHAR, to_street VARCHAR,
+    volume INTEGER NOT NULL,
+    source_id VARCHAR NOT NULL, batch_id BIGINT
+);
+CREATE TABLE IF NOT EXISTS parking_violation_codes (  -- DOF code -> fine ($)
+    code VARCHAR PRIMARY KEY, definition VARCHAR,
+    fine_manhattan_96_below DOUBLE, fine_elsewhere DOUBLE,
+    source_id VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS precinct_districts (       -- police precinct -> district (representative point)
+    precinct VARCHAR PRIMARY KEY, district_id VARCHAR NOT NULL,
+    manhattan_96_below BOOLEAN NOT NULL,
+    source_id VARCHAR NOT NULL
+);
+"""
+
+# Fact tables whose rows carry batch_id, with their data-time column (for mark_dirty).
+BATCH_TABLES = {
+    "bike_trips": "started_at",
+    "bike_station_status": "ts",
+    "transit_ridership": "day",
+    "traffic_counts": "ts",
+    "waste_tonnage": "day",
+    "bin_fill": "ts",
+    "parking_occupancy": "ts",
+    "parking_citations": "issued_at",
+    "service_requests": "created_at",
+    "satisfaction_responses": "responded_at",
+    "transit_ridership_city": "day",
+    "traffic_counts_borough": "ts",
+}
+
+
+# ------------------------------------------------------------------------------ errors
+class IngestError(Exception):
+    """A file or an invocation that cannot be loaded at all. ``str()`` is one line; the CLI
+    prints it without a traceback and exits with code 2."""
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))
+
+
+class InputFileError(IngestError):
+    """The file is missing, unreadable or not a regular file."""
+
+
+class EmptyFileError(InputFileError):
+    """The file has no bytes, or no data row."""
+
+
+class FormatError(IngestError):
+    """The file is not in the expected format (CSV dialect, JSON, GeoJSON, GBFS ...)."""
+
+
+class MissingColumnsError(FormatError):
+    """Required columns are absent (renamed, wrong delimiter, wrong file)."""
+
+
+class MappingError(IngestError):
+    """A YAML mapping for the generic adapter is invalid."""
+
+
+class WarehouseStateError(IngestError):
+    """The warehouse lacks something this load depends on (e.g. no districts loaded yet)."""
+
+
+class InvariantError(IngestError):
+    """Internal accounting error: rows read != rows loaded + rows quarantined."""
+
+
+# ------------------------------------------------------------------------------ small helpers
+def qi(name: str) -> str:
+    """Quote an SQL identifier (column names come from file headers)."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def ql(value: str) -> str:
+    """Quote an SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(EXTRA_DDL)
+
+
+@dataclass(frozen=True)
+class Source:
+    source_id: str
+    name: str
+    domain: str
+    licence: str
+    description: str
+
+    def register(self, con) -> None:
+        con.execute(
+            "INSERT OR REPLACE INTO sources VALUES ($id, $name, $domain, false, $licence, $desc)",
+            {"id": self.source_id, "name": self.name, "domain": self.domain,
+             "licence": self.licence, "desc": self.description},
+        )
+
+    def with_overrides(self, **kw) -> "Source":
+        values = {k: v for k, v in kw.items() if v}
+        return Source(**{**self.__dict__, **values})
+
+
+@dataclass
+class LoadResult:
+    adapter: str
+    source_id: str
+    file: str
+    status: str = "ok"                    # ok / unchanged / failed
+    batch_id: int | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    written: dict[str, int] = field(default_factory=dict)   # table -> rows written
+    replaced: int = 0                      # rows of earlier loads replaced (same key / same path)
+    seconds: float = 0.0
+    message: str = ""
+
+
+# ------------------------------------------------------------------------------ progress
+class Progress:
+    """Plain stderr progress: one line per step; on a terminal a live bar fed by DuckDB's
+    ``query_progress()`` (polled from a thread while the statement runs)."""
+
+    def __init__(self, enabled: bool = False, stream=None):
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.label = ""
+
+    def file(self, label: str) -> None:
+        self.label = label
+
+    def note(self, text: str) -> None:
+        if self.enabled:
+            print(f"  {self.label}: {text}", file=self.stream, flush=True)
+
+    @contextlib.contextmanager
+    def step(self, what: str, con: duckdb.DuckDBPyConnection | None = None):
+        if not self.enabled:
+            yield
+            return
+        t0 = time.perf_counter()
+        stop = threading.Event()
+        thread = None
+        if self.tty and con is not None:
+            def poll():
+                while not stop.wait(0.25):
+                    try:
+                        pct = con.query_progress()
+                    except Exception:  # noqa: BLE001 - progress is best effort
+                        pct = -1
+                    if pct is None or pct < 0:
+                        continue
+                    bar = "#" * int(pct / 5)
+                    print(f"\r  {self.label}: {what:<12} [{bar:<20}] {pct:5.1f}%  {time.perf_counter() - t0:6.1f}s",
+                          end="", file=self.stream, flush=True)
+            thread = threading.Thread(target=poll, daemon=True)
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join()
+                print("\r" + " " * 79 + "\r", end="", file=self.stream)
+            print(f"  {self.label}: {what:<12} {time.perf_counter() - t0:6.2f}s", file=self.stream, flush=True)
+
+
+# ------------------------------------------------------------------------------ field specs
+@dataclass
+class F:
+    """One typed field of the staged rows.
+
+    ``src`` is an SQL expression over the raw (all-VARCHAR) columns, usually ``qi(column)``;
+    ``kind`` decides the cast (varchar, int, bigint, double, timestamp, date, epoch, tstz,
+    bool); a value present in the source but not castable gives the reason
+    ``bad <kind>: <label>``; a required field that is empty gives ``missing: <label>``.
+    ``sql`` replaces the cast with a custom expression (``{x}`` = the cleaned source value).
+    """
+
+    name: str
+    src: str | None = None
+    kind: str = "varchar"
+    required: bool = False
+    label: str | None = None
+    formats: Sequence[str] | None = None     # strptime formats for timestamp/date
+    sql: str | None = None
+    thousands: str | None = None             # e.g. "," in "1,227"
+    decimal: str | None = None               # e.g. "," in "12,5"
+    future_ok: bool = False                  # due dates may lie in the future
+    check_range: bool = True                 # dates: not before 1900, not in the future
+
+    def cleaned(self) -> str:
+        x = f"nullif(trim({self.src}), '')"
+        if self.thousands:
+            x = f"replace({x}, {ql(self.thousands)}, '')"
+        if self.decimal:
+            x = f"replace({x}, {ql(self.decimal)}, '.')"
+        return x
+
+    def typed(self) -> str:
+        x = self.cleaned() if self.src is not None else "NULL"
+        if self.sql is not None:
+            return self.sql.replace("{x}", x)
+        k = self.kind
+        if k == "varchar":
+            return x
+        if k == "double":
+            return f"(CASE WHEN isfinite(TRY_CAST({x} AS DOUBLE)) THEN TRY_CAST({x} AS DOUBLE) END)"
+        if k in ("int", "bigint"):
+            limit = 2**31 if k == "int" else 2**53
+            typ = "INTEGER" if k == "int" else "BIGINT"
+            d = f"TRY_CAST({x} AS DOUBLE)"
+            return f"(CASE WHEN {d} = round({d}) AND abs({d}) < {limit} THEN CAST({d} AS {typ}) END)"
+        if k in ("timestamp", "date"):
+            if self.formats:
+                fmts = "[" + ", ".join(ql(f) for f in self.formats) + "]"
+                expr = f"try_strptime({x}, {fmts})"
+            else:
+                expr = f"TRY_CAST({x} AS TIMESTAMP)"
+            return f"CAST({expr} AS DATE)" if k == "date" else expr
+        if k == "epoch":   # POSIX seconds -> city local time
+            return f"CAST(timezone(getvariable('ingest_tz'), to_timestamp(TRY_CAST({x} AS DOUBLE))) AS TIMESTAMP)"
+        if k == "tstz":    # ISO 8601 with or without offset -> city local time
+            return f"CAST(timezone(getvariable('ingest_tz'), TRY_CAST({x} AS TIMESTAMPTZ)) AS TIMESTAMP)"
+        if k == "bool":
+            return f"TRY_CAST({x} AS BOOLEAN)"
+        raise ValueError(f"unknown field kind {k!r}")
+
+    @property
+    def nice(self) -> str:
+        if self.label:
+            return self.label
+        return self.src.strip('"') if self.src else self.name
+
+    @property
+    def is_time(self) -> bool:
+        return self.kind in ("timestamp", "date", "epoch", "tstz")
+
+
+KIND_WORD = {"double": "number", "int": "integer", "bigint": "integer", "timestamp": "date",
+             "date": "date", "epoch": "timestamp", "tstz": "date", "bool": "boolean",
+             "varchar": "value"}
+
+
+@dataclass
+class Districting:
+    """How rows get their district: ``key`` (a staged field holding the district id) and/or a
+    point (``lon``/``lat`` staged fields in ``crs``), used for rows whose key is NULL."""
+
+    key: str | None = None
+    lon: str | None = None
+    lat: str | None = None
+    crs: str | None = None
+
+
+# ------------------------------------------------------------------------------ the batch
+class Batch:
+    """Everything one file load needs; adapters call its methods in order:
+    read_csv / raw_from_records → stage → insert (one or more) → finish_quarantine."""
+
+    def __init__(self, con, *, source: Source, path: Path, batch_id: int, progress: Progress,
+                 now: datetime, tz: str, file_info: dict, options: dict | None = None):
+        self.con = con
+        self.source = source
+        self.path = path
+        self.file = str(path)
+        self.batch_id = batch_id
+        self.progress = progress
+        self.now = now
+        self.tz = tz
+        self.file_info = file_info
+        self.options = options or {}
+        self.rows_read = 0
+        self.rows_loaded = 0
+        self.reasons: Counter[str] = Counter()
+        self.written: Counter[str] = Counter()
+        self.replaced = 0
+        self.min_time: datetime | None = None
+        self.raw_columns: list[str] = []
+        self._line_sql = "raw.rowid + 2"
+        self._line_join = ""
+        self._staged = False
+        self._district_index = None
+
+    # ---------------------------------------------------------------- accounting
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(self.reasons.values())
+
+    def add_time(self, ts) -> None:
+        if ts is None or (isinstance(ts, float) and ts != ts):
+            return
+        if not isinstance(ts, datetime):  # a date
+            ts = datetime(ts.year, ts.month, ts.day)
+        if self.min_time is None or ts < self.min_time:
+            self.min_time = ts
+
+    def params(self, extra: dict | None = None) -> dict:
+        p = {"b": self.batch_id, "s": self.source.source_id, "f": self.file}
+        p.update(extra or {})
+        return p
+
+    # ---------------------------------------------------------------- reading
+    def read_csv(self, required: Iterable[str], *, delimiter: str = ",", quote: str = '"',
+                 encoding: str = "utf-8", any_of: Sequence[Sequence[str]] = ()) -> list[str]:
+        """Read the file into temp table ``raw`` (all VARCHAR, file order = rowid) and
+        quarantine the rows the CSV reader rejects. Returns the header."""
+        header = read_header(self.path, delimiter, quote, encoding)
+        missing = [c for c in required if c not in header]
+        for group in any_of:
+            if not any(c in header for c in group):
+                missing.append(" or ".join(group))
+        if missing:
+            raise MissingColumnsError(missing_message(missing, header, delimiter))
+        names = unique_names(header)
+        self.raw_columns = names
+        columns = "{" + ", ".join(f"{ql(n)}: 'VARCHAR'" for n in names) + "}"
+        enc = {"utf-8-sig": "utf-8", "utf8": "utf-8", "latin1": "latin-1", "iso-8859-1": "latin-1"}.get(
+            encoding.lower(), encoding.lower())
+        self.con.execute("DROP TABLE IF EXISTS raw")
+        for t in ("ingest_rejects", "ingest_reject_scans"):
+            self.con.execute(f"DROP TABLE IF EXISTS {t}")
+        sql = (
+            "CREATE TEMP TABLE raw AS SELECT * FROM read_csv($path, header = true, auto_detect = false, "
+            f"delim = {ql(delimiter)}, quote = {ql(quote)}, escape = {ql(quote)}, columns = {columns}, "
+            f"encoding = {ql(enc)}, store_rejects = true, rejects_table = 'ingest_rejects', "
+            "rejects_scan = 'ingest_reject_scans', max_line_size = 4194304, parallel = true)"
+        )
+        with self.progress.step("reading", self.con):
+            try:
+                self.con.execute(sql, {"path": str(self.path)})
+            except duckdb.Error as exc:
+                raise FormatError(f"cannot read as CSV: {first_line(exc)}") from None
+        n_raw = self.con.execute("SELECT count(*) FROM raw").fetchone()[0]
+        rejects = self.con.execute(
+            "SELECT line, error_type::VARCHAR, csv_line, error_message FROM ingest_rejects ORDER BY line"
+        ).fetchall()
+        if n_raw == 0 and not rejects:
+            raise EmptyFileError("no data rows (only a header)")
+        self.rows_read += n_raw + len(rejects)
+        if rejects:
+            frame = pd.DataFrame({
+                "line": [int(r[0]) for r in rejects],
+                "reason": ["malformed row: " + str(r[1]).lower() for r in rejects],
+                "raw": [json.dumps({"line": r[2], "error": first_line(r[3])}, ensure_ascii=False) for r in rejects],
+            })
+            self.quarantine_frame(frame)
+        self._map_lines(n_raw, rejects)
+        return names
+
+    def _map_lines(self, n_raw: int, rejects: list) -> None:
+        """Physical line number of each raw row (header = line 1). Fast path: rowid + 2."""
+        reject_lines = sum(1 + (r[2] or "").count("\n") for r in rejects)
+        if self.file_info.get("lines") == 1 + n_raw + reject_lines and not rejects:
+            self._line_sql, self._line_join = "raw.rowid + 2", ""
+            return
+        self.con.execute("DROP TABLE IF EXISTS ingest_lines")
+        self.con.execute("DROP TABLE IF EXISTS ingest_rej")
+        if self.file_info.get("lines") == 1 + n_raw + reject_lines:
+            base = "SELECT rowid AS _row, rowid + 2 AS b FROM raw"
+        else:  # quoted values span lines: count the newlines of every row
+            cat = " || ".join(f"coalesce({qi(c)}, '')" for c in self.raw_columns) or "''"
+            base = (f"SELECT _row, 2 + coalesce(sum(ext) OVER (ORDER BY _row ROWS BETWEEN UNBOUNDED PRECEDING "
+                    f"AND 1 PRECEDING), 0) AS b FROM (SELECT rowid AS _row, 1 + length({cat}) - "
+                    f"length(replace({cat}, chr(10), '')) AS ext FROM raw)")
+        if rejects:
+            self.con.execute("CREATE TEMP TABLE ingest_rej (line BIGINT, ext BIGINT)")
+            self.con.executemany("INSERT INTO ingest_rej VALUES (?, ?)",
+                                 [(int(r[0]), 1 + (r[2] or "").count("\n")) for r in rejects])
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE ingest_rej AS SELECT p, max(cum) AS cum FROM ("
+                " SELECT line - coalesce(sum(ext) OVER (ORDER BY line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS p,"
+                " sum(ext) OVER (ORDER BY line) AS cum FROM ingest_rej) GROUP BY p")
+            self.con.execute(f"CREATE TEMP TABLE ingest_lines AS SELECT g._row, g.b + coalesce(r.cum, 0) AS _line "
+                             f"FROM ({base}) g ASOF LEFT JOIN ingest_rej r ON g.b >= r.p")
+        else:
+            self.con.execute(f"CREATE TEMP TABLE ingest_lines AS SELECT _row, b AS _line FROM ({base})")
+        self._line_sql = "il._line"
+        self._line_join = "JOIN ingest_lines il ON il._row = raw.rowid"
+
+    def raw_from_records(self, records: list[dict], columns: Sequence[str] | None = None,
+                         lines: Sequence[int] | None = None) -> list[str]:
+        """Raw rows from parsed JSON records: every value as a string (nested values as
+        JSON). ``lines`` gives each record's number (default: 1-based position)."""
+        if columns is None:
+            seen: dict[str, None] = {}
+            for rec in records[:100000]:
+                for k in rec:
+                    seen.setdefault(str(k), None)
+            columns = list(seen)
+        if not records:
+            raise EmptyFileError("no records")
+        data = {c: [to_text(rec.get(c)) for rec in records] for c in columns}
+        frame = pd.DataFrame(data, columns=list(columns), dtype=object)
+        self.con.execute("DROP TABLE IF EXISTS raw")
+        self.con.register("ingest_records", frame)
+        try:
+            casts = ", ".join(f"CAST({qi(c)} AS VARCHAR) AS {qi(c)}" for c in columns)
+            self.con.execute(f"CREATE TEMP TABLE raw AS SELECT {casts} FROM ingest_records")
+        finally:
+            self.con.unregister("ingest_records")
+        self.raw_columns = list(columns)
+        self.rows_read += len(records)
+        if lines is None:
+            self._line_sql, self._line_join = "raw.rowid + 1", ""
+        else:
+            self.con.execute("DROP TABLE IF EXISTS ingest_lines")
+            self.con.register("ingest_line_frame", pd.DataFrame({"_row": range(len(lines)), "_line": list(lines)}))
+            self.con.execute("CREATE TEMP TABLE ingest_lines AS SELECT * FROM ingest_line_frame")
+            self.con.unregister("ingest_line_frame")
+            self._line_sql = "il._line"
+            self._line_join = "JOIN ingest_lines il ON il._row = raw.rowid"
+        return list(columns)
+
+    # ---------------------------------------------------------------- staging
+    def stage(self, fields: Sequence[F], checks: Sequence[tuple[str, str]] = (), *,
+              district: Districting | None = None, dedup: Sequence[str] | None = None,
+              dedup_reason: str | None = None, late_checks: Sequence[tuple[str, str]] = ()) -> None:
+        """Create temp table ``checked``: ``_row, _line, <fields>, district_id, _reason``.
+
+        Reasons, first match wins: a source value that does not cast; a missing required
+        value; ``checks`` (SQL conditions over the typed fields, true = bad); dates out of
+        range / in the future; the district (unknown key, missing or bad coordinates, outside
+        boundaries); ``late_checks`` (may use district_id); duplicates of ``dedup`` within the
+        file (the first occurrence is kept)."""
+        inner = [f"raw.rowid AS _row", f"{self._line_sql} AS _line"]
+        outer_cols = ["_row", "_line"]
+        conds: list[tuple[str, str]] = []
+        for f in fields:
+            inner.append(f"{f.typed()} AS {qi(f.name)}")
+            outer_cols.append(qi(f.name))
+            if f.src is not None and f.kind != "varchar":
+                inner.append(f"{f.cleaned()} AS {qi('__s_' + f.name)}")
+                conds.append((f"{qi(f.name)} IS NULL AND {qi('__s_' + f.name)} IS NOT NULL",
+                              f"bad {KIND_WORD.get(f.kind, f.kind)}: {f.nice}"))
+        for f in fields:
+            if f.required:
+                conds.append((f"{qi(f.name)} IS NULL", f"missing: {f.nice}"))
+        conds.extend(checks)
+        for f in fields:
+            if f.is_time and f.check_range:
+                conds.append((f"{qi(f.name)} < TIMESTAMP '1900-01-01'", "date out of range"))
+                if not f.future_ok:
+                    conds.append((f"{qi(f.name)} > getvariable('ingest_future')", "date in the future"))
+        key = district.key if district else None
+        middle = "s.*"
+        if key:
+            middle += f", (s.{qi(key)} IN (SELECT district_id FROM districts)) AS __dok"
+            outer_cols.append(f"CASE WHEN __dok THEN {qi(key)} END AS district_id")
+            if not (district.lon and district.lat):
+                conds.append((f"{qi(key)} IS NULL", "missing district"))
+            conds.append((f"{qi(key)} IS NOT NULL AND NOT __dok", "unknown district"))
+        else:
+            outer_cols.append("CAST(NULL AS VARCHAR) AS district_id")
+        case = "CASE " + " ".join(f"WHEN {c} THEN {ql(r)}" for c, r in conds) + " END" if conds else "NULL"
+        self.con.execute("SET VARIABLE ingest_future = $t", {"t": self.now + FUTURE_SLACK})
+        self.con.execute("SET VARIABLE ingest_tz = $tz", {"tz": self.tz})
+        self.con.execute("DROP TABLE IF EXISTS checked")
+        sql = (f"CREATE TEMP TABLE checked AS SELECT {', '.join(outer_cols)}, {case} AS _reason "
+               f"FROM (SELECT {middle} FROM (SELECT {', '.join(inner)} FROM raw {self._line_join}) s)")
+        with self.progress.step("validating", self.con):
+            try:
+                self.con.execute(sql)
+            except duckdb.Error as exc:  # a cast that errors instead of returning NULL
+                raise FormatError(f"cannot validate rows: {first_line(exc)}") from None
+        if district and district.lon and district.lat:
+            self._locate(district)
+        if late_checks:
+            case2 = "CASE " + " ".join(f"WHEN {c} THEN {ql(r)}" for c, r in late_checks) + " END"
+            self.con.execute(f"UPDATE checked SET _reason = {case2} WHERE _reason IS NULL AND ({' OR '.join('(' + c + ')' for c, _ in late_checks)})")
+        if dedup:
+            keys = ", ".join(qi(k) for k in dedup)
+            reason = dedup_reason or ("duplicate " + ", ".join(dedup))
+            self.con.execute(
+                f"UPDATE checked SET _reason = {ql(reason)} FROM (SELECT _row AS r FROM (SELECT _row, row_number() "
+                f"OVER (PARTITION BY {keys} ORDER BY _line) AS n FROM checked WHERE _reason IS NULL) WHERE n > 1) d "
+                f"WHERE checked._row = d.r")
+        self._staged = True
+
+    def _locate(self, d: Districting) -> None:
+        """Point-in-polygon for the rows still without a district (vectorised, shapely)."""
+        from data.ingest import geo
+
+        cur = self.con.execute(
+            f"SELECT _row, coalesce(CAST({qi(d.lon)} AS DOUBLE), 'NaN'::DOUBLE) AS x, "
+            f"coalesce(CAST({qi(d.lat)} AS DOUBLE), 'NaN'::DOUBLE) AS y FROM checked "
+            "WHERE _reason IS NULL AND district_id IS NULL")
+        arrays = cur.fetchnumpy()
+        if len(arrays["_row"]) == 0:
+            return
+        index = self.districts()
+        with self.progress.step("districts"):
+            ids, why = index.locate(arrays["x"], arrays["y"], crs=d.crs)
+        frame = pd.DataFrame({"_row": arrays["_row"], "_d": ids, "_why": why})
+        self.con.register("ingest_pip", frame)
+        try:
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE checked AS SELECT c.* REPLACE ("
+                "coalesce(c.district_id, CAST(p._d AS VARCHAR)) AS district_id, "
+                "coalesce(c._reason, CAST(p._why AS VARCHAR)) AS _reason) "
+                "FROM checked c LEFT JOIN ingest_pip p ON p._row = c._row")
+        finally:
+            self.con.unregister("ingest_pip")
+
+    def districts(self):
+        from data.ingest import geo
+
+        if self._district_index is None:
+            self._district_index = geo.DistrictIndex.from_warehouse(self.con)
+        return self._district_index
+
+    # ---------------------------------------------------------------- writing
+    def count_ok(self) -> int:
+        return self.con.execute("SELECT count(*) FROM checked WHERE _reason IS NULL").fetchone()[0]
+
+    def insert(self, table: str, columns: dict[str, str], *, where: str = "", upsert_key: Sequence[str] = (),
+               time_expr: str | None = None, source: str = "checked", replace_pk: bool = False) -> int:
+        """Insert the valid staged rows into ``table``. ``columns``: target column → SQL over
+        ``checked`` (district_id, source_id and batch_id are added when the table has them).
+        ``upsert_key``: rows of the same source already in the table with the same key (from
+        earlier files) are deleted first and counted as replaced."""
+        tcols = table_columns(self.con, table)
+        cols = dict(columns)
+        if "district_id" in tcols and "district_id" not in cols:
+            cols["district_id"] = "district_id"
+        if "source_id" in tcols:
+            cols["source_id"] = "$s"
+        if "batch_id" in tcols:
+            cols["batch_id"] = "$b"
+        cond = "_reason IS NULL" + (f" AND ({where})" if where else "")
+        select = f"SELECT {', '.join(f'{e} AS {qi(c)}' for c, e in cols.items())} FROM {source} WHERE {cond}"
+        if upsert_key:
+            tt = BATCH_TABLES.get(table)
+            on = " AND ".join(f"t.{qi(k)} IS NOT DISTINCT FROM n.{qi(k)}" for k in upsert_key)
+            newkeys = f"(SELECT DISTINCT {', '.join(qi(k) for k in upsert_key)} FROM ({select}))"
+            if tt:
+                old = self.con.execute(
+                    f"SELECT min(t.{qi(tt)}) FROM {table} t SEMI JOIN {newkeys} n ON {on} WHERE t.source_id = $s",
+                    self.params()).fetchone()[0]
+                self.add_time(old)
+            n_del = self.con.execute(
+                f"DELETE FROM {table} t USING {newkeys} n WHERE {on} AND t.source_id = $s", self.params()).fetchone()[0]
+            self.replaced += int(n_del or 0)
+        verb = "INSERT OR REPLACE" if replace_pk else "INSERT"
+        with self.progress.step(f"-> {table}", self.con):
+            n = self.con.execute(f"{verb} INTO {table} ({', '.join(qi(c) for c in cols)}) {select}",
+                                 self.params()).fetchone()[0]
+        self.written[table] += int(n)
+        if time_expr and n:
+            self.add_time(self.con.execute(f"SELECT min({time_expr}) FROM {source} WHERE {cond}").fetchone()[0])
+        return int(n)
+
+    def finish(self) -> None:
+        """Quarantine the staged rows that have a reason and count the loaded ones."""
+        if not self._staged:
+            return
+        self.con.execute(
+            "INSERT INTO quarantine SELECT $b, $s, $f, c._line, c._reason, to_json(r) "
+            "FROM checked c JOIN raw r ON r.rowid = c._row WHERE c._reason IS NOT NULL", self.params())
+        for reason, n in self.con.execute(
+                "SELECT _reason, count(*) FROM checked WHERE _reason IS NOT NULL GROUP BY 1").fetchall():
+            self.reasons[reason] += int(n)
+        self.rows_loaded += self.count_ok()
+        self._staged = False
+
+    def quarantine_frame(self, frame: pd.DataFrame) -> None:
+        """Quarantine rows given as a frame with columns line, reason, raw (JSON text)."""
+        if frame.empty:
+            return
+        self.con.register("ingest_q", frame)
+        try:
+            self.con.execute("INSERT INTO quarantine SELECT $b, $s, $f, CAST(line AS BIGINT), reason, raw "
+                             "FROM ingest_q", self.params())
+        finally:
+            self.con.unregister("ingest_q")
+        for reason, n in frame["reason"].value_counts().items():
+            self.reasons[str(reason)] += int(n)
+
+
+# ------------------------------------------------------------------------------ file-level helpers
+def first_line(exc: BaseException | str) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def to_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value) if isinstance(value, float) else str(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def unique_names(header: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for i, name in enumerate(header):
+        name = name if name != "" else f"column{i}"
+        base, k = name, 1
+        while name in out:
+            k += 1
+            name = f"{base}_{k}"
+        out.append(name)
+    return out
+
+
+def read_header(path: Path, delimiter: str, quote: str, encoding: str) -> list[str]:
+    import csv
+
+    enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig") else encoding
+    try:
+        with open(path, encoding=enc, errors="replace", newline="") as fh:
+            first = fh.readline(1 << 20)
+    except (OSError, LookupError) as exc:
+        raise InputFileError(f"cannot read: {first_line(exc)}") from None
+    if not first.strip():
+        raise EmptyFileError("file is empty (no header line)")
+    row = next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter, quotechar=quote))
+    return [c.strip() for c in row]
+
+
+def missing_message(missing: list[str], header: list[str], delimiter: str) -> str:
+    shown = ", ".join(repr(c) for c in header[:8]) + (" ..." if len(header) > 8 else "")
+    msg = f"missing column(s) {', '.join(repr(m) for m in missing)}; found {len(header)} column(s): {shown}"
+    if len(header) <= 1 and header:
+        for d in (";", "\t", "|", ","):
+            if d != delimiter and d in header[0]:
+                msg += f" (wrong delimiter? expected {delimiter!r}, the header contains {d!r})"
+                break
+    return msg
+
+
+def file_info(path: Path) -> dict:
+    """sha256, size and physical line count in one pass."""
+    h = hashlib.sha256()
+    lines = 0
+    size = 0
+    last = b""
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(1 << 23)
+            if not block:
+                break
+            h.update(block)
+            lines += block.count(b"\n")
+            size += len(block)
+            last = block[-1:]
+    if size and last != b"\n":
+        lines += 1
+    return {"sha256": h.hexdigest(), "bytes": size, "lines": lines}
+
+
+def table_columns(con, table: str) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = $t ORDER BY ordinal_position",
+        {"t": table}).fetchall()]
+
+
+def check_path(path: Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"no such file: {path}")
+    if not path.is_file():
+        raise InputFileError(f"not a file: {path}")
+    if not os.access(path, os.R_OK):
+        raise InputFileError(f"not readable: {path}")
+    return path
+
+
+def _delete_batches(con, batch_ids: list[int]) -> tuple[int, datetime | None]:
+    """Delete the fact rows and quarantine entries of earlier batches; return (rows, min time)."""
+    total, earliest = 0, None
+    for table, tcol in BATCH_TABLES.items():
+        ts = con.execute(f"SELECT min({qi(tcol)}) FROM {table} WHERE list_contains($ids, batch_id)",
+                         {"ids": batch_ids}).fetchone()[0]
+        n = con.execute(f"DELETE FROM {table} WHERE list_contains($ids, batch_id)", {"ids": batch_ids}).fetchone()[0]
+        total += int(n or 0)
+        if ts is not None:
+            ts = ts if isinstance(ts, datetime) else datetime(ts.year, ts.month, ts.day)
+            earliest = ts if earliest is None or ts < earliest else earliest
+    con.execute("DELETE FROM quarantine WHERE list_contains($ids, batch_id)", {"ids": batch_ids})
+    con.execute("UPDATE load_batches SET status = 'replaced' WHERE list_contains($ids, batch_id)", {"ids": batch_ids})
+    return total, earliest
+
+
+LoadFn = Callable[[Batch], None]
+
+
+def run_file(con: duckdb.DuckDBPyConnection, adapter: str, source: Source, path: Path | str, load_fn: LoadFn, *,
+             force: bool = False, replace_same_path: bool = True, progress: Progress | None = None,
+             tz: str = DEFAULT_TZ, now: datetime | None = None, options: dict | None = None) -> LoadResult:
+    """Load one file as one batch in one transaction (see the module docstring)."""
+    progress = progress or Progress(False)
+    path = check_path(Path(path))
+    resolved = str(path.resolve())
+    ensure_schema(con)
+    t0 = time.perf_counter()
+    progress.file(f"{adapter} {path.name}")
+    info = file_info(path)
+    result = LoadResult(adapter=adapter, source_id=source.source_id, file=resolved)
+    if info["bytes"] == 0:
+        raise EmptyFileError(f"{path.name}: file is empty (0 bytes)")
+    if not force:
+        same = con.execute("SELECT path, batch_id FROM ingest_files WHERE source_id = $s AND sha256 = $h",
+                           {"s": source.source_id, "h": info["sha256"]}).fetchone()
+        if same:
+            result.status = "unchanged"
+            result.batch_id = int(same[1])
+            result.message = f"already loaded (batch {same[1]}, {Path(same[0]).name}): nothing to do"
+            result.seconds = time.perf_counter() - t0
+            progress.note(result.message)
+            return result
+    batch_id = warehouse.begin_batch(con, source.source_id, resolved)
+    result.batch_id = batch_id
+    batch = Batch(con, source=source, path=path, batch_id=batch_id, progress=progress,
+                  now=now or datetime.now(), tz=tz, file_info=info, options=options)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            source.register(con)
+            old = [r[0] for r in con.execute(
+                "SELECT batch_id FROM ingest_files WHERE source_id = $s AND path = $p",
+                {"s": source.source_id, "p": resolved}).fetchall()]
+            if force:
+                old += [r[0] for r in con.execute(
+                    "SELECT batch_id FROM ingest_files WHERE source_id = $s AND sha256 = $h AND path <> $p",
+                    {"s": source.source_id, "h": info["sha256"], "p": resolved}).fetchall()]
+            if old and (replace_same_path or force):
+                n_old, t_old = _delete_batches(con, old)
+                batch.replaced += n_old
+                batch.add_time(t_old)
+            load_fn(batch)
+            batch.finish()
+            if batch.rows_read != batch.rows_loaded + batch.rows_quarantined:
+                raise InvariantError(f"rows read {batch.rows_read} != loaded {batch.rows_loaded} + "
+                                     f"quarantined {batch.rows_quarantined}")
+            con.execute("INSERT OR REPLACE INTO ingest_files VALUES ($s, $p, $h, $n, $b, $t)",
+                        {"s": source.source_id, "p": resolved, "h": info["sha256"], "n": info["bytes"],
+                         "b": batch_id, "t": datetime.now()})
+            if batch.min_time is not None:
+                warehouse.mark_dirty(con, batch.min_time)
+            warehouse.finish_batch(con, batch_id, rows_read=batch.rows_read, rows_loaded=batch.rows_loaded,
+                                   rows_quarantined=batch.rows_quarantined, status="ok")
+            for t in ("raw", "checked", "ingest_lines", "ingest_rej", "ingest_rejects", "ingest_reject_scans"):
+                con.execute(f"DROP TABLE IF EXISTS {t}")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            warehouse.finish_batch(con, batch_id, rows_read=0, rows_loaded=0, rows_quarantined=0, status="failed")
+        if isinstance(exc, IngestError):
+            raise type(exc)(f"{path.name}: {exc}") from None
+        if isinstance(exc, duckdb.Error):
+            raise FormatError(f"{path.name}: {first_line(exc)}") from None
+        raise
+    result.rows_read, result.rows_loaded = batch.rows_read, batch.rows_loaded
+    result.rows_quarantined = batch.rows_quarantined
+    result.reasons = dict(batch.reasons.most_common())
+    result.written = dict(batch.written)
+    result.replaced = batch.replaced
+    result.seconds = time.perf_counter() - t0
+    return result
