@@ -285,7 +285,13 @@ def run(*, interval: float, publish_every: float, once: bool = False) -> int:
     last_publish = float("-inf")
     ticks = 0
     try:
-        city = demo.city_from_warehouse(con)
+        try:
+            city = demo.city_from_warehouse(con)
+        except Exception as exc:
+            raise SystemExit(f"the warehouse {path} holds no demo city to feed ({exc!r}); "
+                             "run `python -m data.demo --force` first") from None
+        if city.facilities.empty or city.stations.empty or city.bins.empty:
+            raise SystemExit(f"the warehouse {path} holds no demo city to feed; run `python -m data.demo --force` first")
         try:
             started = time.perf_counter()
             counts = backfill(con, datetime.now(), rng, city=city)
@@ -304,8 +310,8 @@ def run(*, interval: float, publish_every: float, once: bool = False) -> int:
             if publish is not None and (once or time.monotonic() - last_publish >= publish_every):
                 last_publish = time.monotonic()
                 try:
-                    result = publish(con)
-                    log.info("published %s in %.2fs", result.version, result.seconds)
+                    result = publish(con)      # data.publish logs the version and timings itself
+                    log.debug("published %s in %.2fs", result.version, result.seconds)
                 except Exception:
                     log.exception("publish failed; will retry")
             if once:

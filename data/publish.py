@@ -10,7 +10,7 @@ Steps (``publish(con)``, run by the one writer process):
 2. **Ops snapshot** ``snapshots/ops-<version>.duckdb``: rollups, districts, metric metadata,
    sources and data times, load batches, quarantine summary, recent service requests.
 3. **Public snapshot** ``public/public-<version>.duckdb``: public metrics at week and month
-   grains with small counts suppressed (n in [1, k-1] → value null, ``suppressed`` true),
+   grains, complete periods only, with small counts suppressed (n in [1, k-1] → value null, ``suppressed`` true),
    districts and metadata. No row-level record, no coordinates, no free text.
 4. **Flip** ``CURRENT.json`` (write temp + fsync + ``os.replace``), then delete snapshots
    superseded longer ago than ``snapshot_grace_s``.
@@ -178,7 +178,7 @@ def _write_ops(con, path: Path, version: str, published_at: datetime, data_now: 
         con.execute("DETACH snap")
 
 
-def _write_public(con, path: Path, version: str, published_at: datetime) -> None:
+def _write_public(con, path: Path, version: str, published_at: datetime, data_now: datetime) -> None:
     k = int(settings.get("suppression_k"))
     public_ids = [m.id for m in registry.public_metrics()]
     con.execute(f"ATTACH '{path}' AS pub")
@@ -200,9 +200,11 @@ def _write_public(con, path: Path, version: str, published_at: datetime) -> None
                    n BETWEEN 1 AND $k - 1                                          AS suppressed
             FROM metric_values
             WHERE metric_id IN (SELECT unnest($ids)) AND grain IN ('week', 'month')
+              -- complete periods only: a growing current week could be differenced over time
+              AND CASE grain WHEN 'week' THEN period + INTERVAL 7 DAY ELSE period + INTERVAL 1 MONTH END <= $now
             ORDER BY metric_id, grain, period, district_id
             """,
-            {"k": k, "ids": public_ids},
+            {"k": k, "ids": public_ids, "now": data_now},
         )
         con.execute(
             "CREATE TABLE pub.districts AS SELECT district_id, name, borough, population, area_km2, "
@@ -279,7 +281,7 @@ def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> Publ
         folder.mkdir(parents=True, exist_ok=True)
     try:
         _write_ops(con, temps[0], version, published_at, data_now)
-        _write_public(con, temps[1], version, published_at)
+        _write_public(con, temps[1], version, published_at, data_now)
         for tmp in temps:
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())

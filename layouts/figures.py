@@ -141,11 +141,13 @@ def series(frame: pd.DataFrame, metric: Metric, names: dict[str, str], *, templa
                       annotation_position="top left")
     if incidents is not None and not frame.empty:
         lo, hi = frame["period"].min(), frame["period"].max()
-        for row in incidents.itertuples():
-            if row.ends_at >= lo and row.starts_at <= hi:
-                fig.add_vrect(x0=row.starts_at, x1=row.ends_at, fillcolor="#ffc107", opacity=0.18,
-                              line_width=0, annotation_text=row.title, annotation_position="top left",
-                              annotation_font_size=11)
+        shown = incidents[(incidents["ends_at"] >= lo) & (incidents["starts_at"] <= hi)]
+        for i, row in enumerate(shown.itertuples()):
+            # labels stagger over three rows so that nearby events do not overprint
+            fig.add_vrect(x0=row.starts_at, x1=row.ends_at, fillcolor="#ffc107", opacity=0.18, line_width=0,
+                          annotation=dict(text=row.title, y=1 - 0.07 * (i % 3), yref="paper",
+                                          yanchor="top", xanchor="left", showarrow=False,
+                                          font=dict(size=11), bgcolor="rgba(255,255,255,0.7)"))
     fig.update_layout(height=height, yaxis_title=metric.unit)
     return fig
 

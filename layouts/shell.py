@@ -68,6 +68,7 @@ def layout():
                 ),
                 className="app-navbar",
                 color="light",
+                dark=False,
             ),
             html.Main(dbc.Container(dash.page_container, fluid=True, className="py-3"), className="app-main"),
         ]

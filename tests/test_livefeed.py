@@ -182,7 +182,7 @@ def test_backfill_is_a_no_op_when_fresh(con):
 
 # ------------------------------------------------------------------------------ the run loop
 @pytest.fixture()
-def var_dir(template, tmp_path, monkeypatch):
+def live_var_dir(template, tmp_path, monkeypatch):
     monkeypatch.setenv("CITYOPS_VAR_DIR", str(tmp_path))
     shutil.copy(template, tmp_path / "warehouse.duckdb")
     return tmp_path
@@ -196,7 +196,7 @@ def test_missing_warehouse_exits_with_a_clear_message(tmp_path, monkeypatch):
     assert not (tmp_path / "empty" / "warehouse.duckdb").exists()
 
 
-def test_run_once_backfills_ticks_publishes_and_closes(var_dir, monkeypatch):
+def test_run_once_backfills_ticks_publishes_and_closes(live_var_dir, monkeypatch):
     calls = []
     fake = types.ModuleType("data.publish")
     fake.publish = lambda con: calls.append(one(con, "SELECT max(ts) FROM parking_occupancy")) or \
@@ -206,12 +206,12 @@ def test_run_once_backfills_ticks_publishes_and_closes(var_dir, monkeypatch):
     monkeypatch.setattr(data, "publish", fake, raising=False)
     assert livefeed.run(interval=1, publish_every=10, once=True) == 1
     assert len(calls) == 1 and calls[0] > datetime.now() - timedelta(minutes=1)
-    c = duckdb.connect(str(var_dir / "warehouse.duckdb"))      # closed: we can open it read-write again
+    c = duckdb.connect(str(live_var_dir / "warehouse.duckdb"))      # closed: we can open it read-write again
     assert one(c, "SELECT count(*) FROM load_batches WHERE file = 'data.livefeed backfill'") > 0
     c.close()
 
 
-def test_a_failing_publish_does_not_stop_the_feed(var_dir, monkeypatch):
+def test_a_failing_publish_does_not_stop_the_feed(live_var_dir, monkeypatch):
     fake = types.ModuleType("data.publish")
 
     def broken(con):
@@ -224,8 +224,8 @@ def test_a_failing_publish_does_not_stop_the_feed(var_dir, monkeypatch):
     assert livefeed.run(interval=1, publish_every=10, once=True) == 1
 
 
-def test_sigterm_finishes_the_tick_and_exits_cleanly(var_dir):
-    env = {**os.environ, "CITYOPS_VAR_DIR": str(var_dir), "PYTHONPATH": str(ROOT)}
+def test_sigterm_finishes_the_tick_and_exits_cleanly(live_var_dir):
+    env = {**os.environ, "CITYOPS_VAR_DIR": str(live_var_dir), "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "data.livefeed", "--interval", "0.2", "--publish-every", "0"],
                             cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     try:
@@ -244,7 +244,7 @@ def test_sigterm_finishes_the_tick_and_exits_cleanly(var_dir):
             proc.kill()
     assert proc.returncode == 0, rest
     assert "warehouse closed" in rest
-    c = duckdb.connect(str(var_dir / "warehouse.duckdb"))
+    c = duckdb.connect(str(live_var_dir / "warehouse.duckdb"))
     assert one(c, "SELECT count(*) FROM load_batches WHERE status = 'running'") == 0
     c.close()
 
@@ -259,3 +259,11 @@ def test_closure_rate_continues_the_history(con):
     closed = demo.close_open_requests(city, open_now, t0, t0 + 12 * demo.HOUR, np.random.default_rng(12))
     assert 0.5 * hourly < len(closed) / 12 < 2.0 * hourly
     assert closed["request_id"].is_unique
+
+
+def test_a_warehouse_without_a_demo_city_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("CITYOPS_VAR_DIR", str(tmp_path))
+    warehouse.connect(tmp_path / "warehouse.duckdb").close()       # schema only, no data
+    with pytest.raises(SystemExit) as exc:
+        livefeed.run(interval=1, publish_every=0, once=True)
+    assert "no demo city" in str(exc.value)

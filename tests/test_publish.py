@@ -167,6 +167,8 @@ def test_public_snapshot_holds_aggregates_only(published, var_dir):
         assert small == 0
         flagged = con.execute("SELECT count(*) FROM metric_values WHERE suppressed AND value IS NOT NULL").fetchall()[0][0]
         assert flagged == 0
+        newest = con.execute("SELECT max(period) FROM metric_values WHERE grain = 'week'").fetchall()[0][0]
+        assert newest + timedelta(days=7) <= FIXTURE_END, "an incomplete week was published"
         private = con.execute("SELECT count(*) FROM metrics WHERE NOT public").fetchall()[0][0]
         assert private == 0
     finally:

@@ -71,7 +71,8 @@ def _polygons(features: list[dict], key: str, batch: Batch, crs_override=None):
     bad = []
     seen: set[str] = set()
     for i, feat in enumerate(features, start=1):
-        p = (feat or {}).get("properties") or {} if isinstance(feat, dict) else {}
+        p = (feat.get("properties") or {}) if isinstance(feat, dict) else {}
+        p = p if isinstance(p, dict) else {}
         g = feat.get("geometry") if isinstance(feat, dict) else None
         raw = json.dumps({"properties": p, "geometry_type": (g or {}).get("type") if isinstance(g, dict) else None},
                          ensure_ascii=False, default=str)

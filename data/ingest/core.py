@@ -258,6 +258,7 @@ class F:
     sql: str | None = None
     thousands: str | None = None             # e.g. "," in "1,227"
     decimal: str | None = None               # e.g. "," in "12,5"
+    bad: str | None = None                   # reason when the value does not parse (default 'bad <kind>: <label>')
     future_ok: bool = False                  # due dates may lie in the future
     check_range: bool = True                 # dates: not before 1900, not in the future
 
@@ -501,10 +502,10 @@ class Batch:
         for f in fields:
             inner.append(f"{f.typed()} AS {qi(f.name)}")
             outer_cols.append(qi(f.name))
-            if f.src is not None and f.kind != "varchar":
+            if f.src is not None and (f.kind != "varchar" or f.sql is not None):
                 inner.append(f"{f.cleaned()} AS {qi('__s_' + f.name)}")
                 conds.append((f"{qi(f.name)} IS NULL AND {qi('__s_' + f.name)} IS NOT NULL",
-                              f"bad {KIND_WORD.get(f.kind, f.kind)}: {f.nice}"))
+                              f.bad or f"bad {KIND_WORD.get(f.kind, f.kind)}: {f.nice}"))
         for f in fields:
             if f.required:
                 conds.append((f"{qi(f.name)} IS NULL", f"missing: {f.nice}"))
