@@ -1,8 +1,8 @@
 """Foundation benchmark: demo build, publish (full and incremental), rollup query latency.
 
-    python -m bench [--rows 1e6,1e7] [--queries 200] [--days 730]
+    python -m bench [--sizes 1M,10M] [--queries 200]
 
-For each target raw-row count a demo city is built in a temporary var dir. The table shows,
+For each size a demo city is built in a temporary var dir. The table shows,
 per size: build time, full publish, incremental publish after one live-feed tick, and p50/p95
 of the page queries through the repository (cold = first run after opening the snapshot,
 warm = DuckDB warm, cache bypassed), next to the baseline of the same answer computed from
@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+
+import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -39,7 +40,7 @@ def _time_queries(fn, n: int) -> tuple[float, float]:
     return _pct(samples, 50), _pct(samples, 95)
 
 
-def run_size(target_rows: float, days: int, n_queries: int, rows_at_scale_1: float) -> dict:
+def run_size(days: int, scale: float, n_queries: int) -> dict:
     var = tempfile.mkdtemp(prefix="cityops-bench-")
     os.environ["CITYOPS_VAR_DIR"] = var
     os.environ["CITYOPS_SNAPSHOT_POLL_S"] = "3600"
@@ -47,29 +48,28 @@ def run_size(target_rows: float, days: int, n_queries: int, rows_at_scale_1: flo
 
     snapshot.reset()
     repository.clear_cache()
-    scale = max(0.01, target_rows / rows_at_scale_1)
     end = datetime.now().replace(minute=0, second=0, microsecond=0)
     t0 = time.perf_counter()
     summary = demo.build(warehouse.path(), seed=1, days=days, end=end, scale=scale, progress=False)
     build_s = time.perf_counter() - t0
     con = warehouse.connect()
-    raw_rows = sum(v for k, v in summary["rows"].items() if k not in ("districts", "sources", "incidents"))
+    raw_rows = int(summary["total_rows"])
     full = publish.publish(con)
-    livefeed.tick(con, datetime.now().replace(microsecond=0), random.Random(1))
+    livefeed.tick(con, datetime.now().replace(microsecond=0), np.random.default_rng(1))
     incremental = publish.publish(con)
     districts = [r[0] for r in con.execute("SELECT district_id FROM districts LIMIT 5").fetchall()]
 
-    # baseline: the explorer's daily city series for bike trips, straight from the raw rows
+    # baseline: the explorer's daily city parking-occupancy series, straight from the raw rows
     def raw_baseline():
-        con.execute("SELECT date_trunc('day', started_at) d, count(*) FROM bike_trips "
-                    "WHERE started_at >= $s GROUP BY 1", {"s": end - timedelta(days=120)}).fetchall()
+        con.execute("SELECT date_trunc('day', ts) d, 100 * sum(occupied) / sum(capacity) FROM parking_occupancy "
+                    "WHERE ts >= $s GROUP BY 1", {"s": end - timedelta(days=120)}).fetchall()
 
     baseline_p50, baseline_p95 = _time_queries(raw_baseline, max(10, n_queries // 10))
     con.close()
     snapshot.reset()
 
     queries = {
-        "metric_series": lambda: repository.run("ops/metric_series", metric="bike_trips", grain="day",
+        "metric_series": lambda: repository.run("ops/metric_series", metric="parking_occupancy_pct", grain="day",
                                                 districts=["city", *districts[:3]],
                                                 start=end - timedelta(days=120), end=end + timedelta(days=1)),
         "latest_values": lambda: repository.run("ops/latest_values", grain="day", district=districts[0]),
@@ -89,7 +89,7 @@ def run_size(target_rows: float, days: int, n_queries: int, rows_at_scale_1: flo
         rows.append({"query": name, "p50_ms": p50, "p95_ms": p95, "cached_p50_ms": c50, "cached_p95_ms": c95})
     snapshot.reset()
     return {
-        "target_rows": target_rows, "raw_rows": raw_rows, "scale": scale, "days": days,
+        "raw_rows": raw_rows, "scale": scale, "days": days,
         "build_s": build_s, "publish_full_s": full.seconds, "publish_incremental_s": incremental.seconds,
         "first_query_ms": cold_ms, "raw_baseline_p50_ms": baseline_p50, "raw_baseline_p95_ms": baseline_p95,
         "queries": rows, "snapshot_mb": full.ops_path.stat().st_size / 1e6 if full.ops_path.exists() else None,
@@ -113,33 +113,27 @@ def print_table(results: list[dict]) -> None:
     print()
 
 
+# (label, days, scale): measured to give about the labelled number of raw rows. The demo keeps
+# at least one sensor of each kind per district, so small cities are made with fewer days.
+SIZES = {"1M": (150, 0.1), "10M": (730, 1.45), "100M": (730, 15.0)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", default="1e6,1e7", help="raw-row targets, comma separated")
-    parser.add_argument("--days", type=int, default=730)
+    parser.add_argument("--sizes", default="1M,10M", help=f"comma separated, from {', '.join(SIZES)}")
     parser.add_argument("--queries", type=int, default=200, help="repetitions per query")
-    parser.add_argument("--rows-at-scale-1", type=float, default=None,
-                        help="raw rows the demo makes at --scale 1 (measured if omitted)")
     args = parser.parse_args(argv)
-    rows_at_1 = args.rows_at_scale_1
-    if rows_at_1 is None:
-        from data import demo
-
-        with tempfile.TemporaryDirectory() as tmp:
-            s = demo.build(Path(tmp) / "w.duckdb", seed=1, days=args.days, end=datetime(2026, 1, 1),
-                           scale=0.05, progress=False)
-            raw = sum(v for k, v in s["rows"].items() if k not in ("districts", "sources", "incidents"))
-            rows_at_1 = raw / 0.05
     results = []
-    for target in [float(x) for x in args.rows.split(",")]:
-        print(f"building ~{target:,.0f} raw rows ...", file=sys.stderr, flush=True)
-        results.append(run_size(target, args.days, args.queries, rows_at_1))
+    for label in args.sizes.split(","):
+        days, scale = SIZES[label.strip()]
+        print(f"building ~{label} raw rows (days={days}, scale={scale}) ...", file=sys.stderr, flush=True)
+        results.append(run_size(days, scale, args.queries))
     print_table(results)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"foundation-{datetime.now():%Y%m%dT%H%M%S}.json"
     out.write_text(json.dumps(results, indent=2, default=str))
-    print(f"results written to {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
+    print(f"results written to {out}")
 
 
 if __name__ == "__main__":

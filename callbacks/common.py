@@ -31,8 +31,12 @@ def period_label(grain: str, period) -> str:
     return f"{ts:%H:00}"
 
 
+GRAIN_LENGTH = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7),
+                "month": pd.Timedelta(days=28)}
+
+
 def kpi_cards(metrics: list[Metric], *, district: str, grain: str, db: str = "ops",
-              extras: dict | None = None) -> list:
+              extras: dict | None = None, compact: bool = False) -> list:
     """KPI cards for `metrics` in one district (or 'city') at the latest period of `grain`."""
     latest = repository.run(f"{db}/latest_values", grain=grain, district=district).set_index("metric_id")
     times = source_times(db)
@@ -47,7 +51,8 @@ def kpi_cards(metrics: list[Metric], *, district: str, grain: str, db: str = "op
             metric, value=value, previous=previous,
             period_label=period_label(grain, None if row is None else row["period"]),
             data_time=data_time, freshness=metric.freshness(data_time, now), simulated=simulated,
-            extra=(extras or {}).get(metric.id),
+            extra=(extras or {}).get(metric.id), compact=compact,
+            partial=row is not None and pd.Timestamp(row["period"]) + GRAIN_LENGTH[grain] > pd.Timestamp(now),
         ))
     return cards
 

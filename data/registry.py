@@ -98,9 +98,14 @@ class Metric:
             return "late"
         return "stale"
 
-    def format_value(self, value: float | None) -> str:
+    def format_value(self, value: float | None, compact: bool = False) -> str:
+        """The value in the metric's format; `compact` shortens large numbers (1.71M, 59.2k)."""
         if value is None or value != value:
             return "–"
+        if compact and abs(value) >= 100_000:
+            for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+                if abs(value) >= size:
+                    return f"{value / size:.3g}{suffix}"
         return format(value, self.format.replace("~", ""))
 
     @property

@@ -45,7 +45,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("live_publish_s", 20.0, "Seconds between two publishes of the live feed."),
     Setting("live_feed", True, "Whether `make run` starts the live feed beside the app."),
     Setting("wall_refresh_s", 30, "Default refresh period of wall displays (seconds)."),
-    Setting("map_style", "white-bg", "Map base style: 'white-bg' works offline; a tile style needs internet."),
+    Setting("map_style", "white-bg", "Map base style: 'white-bg' = offline background in the page theme; a named tile style needs internet."),
     Setting("map_tile_url", "", "Optional raster tile URL template for maps (empty = offline outlines only)."),
 )
 

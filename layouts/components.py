@@ -60,19 +60,24 @@ def status_badge(status: str) -> html.Span:
 
 
 def kpi_card(metric: Metric, *, value: float | None, previous: float | None, period_label: str,
-             data_time: datetime | None, freshness: str, simulated: bool, extra=None) -> html.Div:
+             data_time: datetime | None, freshness: str, simulated: bool, extra=None,
+             partial: bool = False, compact: bool = False) -> html.Div:
+    """One KPI. `partial`: the period is still running, so a total is not compared with the
+    previous full period (that change would be meaningless)."""
     status = metric.status(value)
     change = ""
-    if value is not None and previous not in (None, 0) and previous == previous and value == value:
+    comparable = not (partial and metric.aggregate == "sum")
+    if comparable and value is not None and previous not in (None, 0) and previous == previous and value == value:
         pct = (value - previous) / abs(previous) * 100
-        change = f"{'▲' if pct >= 0 else '▼'} {abs(pct):.0f}% vs previous {period_label}"
+        change = f"{'▲' if pct >= 0 else '▼'} {abs(pct):.0f}% vs previous"
     target = f"target {metric.format_value(metric.target)} {metric.unit}" if metric.target is not None else ""
     return html.Div(
         [
             html.Div([html.Span(DOMAIN_LABELS[metric.domain], className="kpi-domain"),
                       status_badge(status)], className="kpi-head"),
             html.Div(metric.label, className="kpi-label"),
-            html.Div([html.Span(metric.format_value(value), className="kpi-value"),
+            html.Div([html.Span(metric.format_value(value, compact=compact), className="kpi-value",
+                                title=metric.format_value(value)),
                       html.Span(metric.unit, className="kpi-unit")], className="kpi-figure"),
             html.Div([html.Span(period_label), html.Span(change, className="kpi-change"),
                       html.Span(target, className="kpi-target")], className="kpi-meta"),

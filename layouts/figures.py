@@ -83,6 +83,15 @@ def geojson_from(districts: pd.DataFrame) -> tuple[dict, dict]:
     return _geo_cache(districts.attrs.get("version", ""), payload)
 
 
+# Offline base maps: inline MapLibre styles with a background layer and no remote source.
+def _offline_style(colour: str) -> dict:
+    return {"version": 8, "sources": {}, "layers": [
+        {"id": "background", "type": "background", "paint": {"background-color": colour}}]}
+
+
+BASE_STYLES = {LIGHT: _offline_style("#f4f6f8"), WALL: _offline_style("#0b0f14")}
+
+
 def choropleth(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, *,
                template: str = LIGHT, height: int | None = None, show_scale: bool = True) -> go.Figure:
     """District map of one metric: `values` has district_id, value (and name via districts)."""
@@ -114,8 +123,11 @@ def choropleth(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, *,
     tile_url = settings.get("map_tile_url")
     if tile_url:
         layers.append({"sourcetype": "raster", "source": [tile_url], "below": "traces"})
+    style = settings.get("map_style")
+    if style == "white-bg":  # the offline default: a plain background in the page's theme
+        style = BASE_STYLES.get(template, style)
     fig.update_layout(
-        map=dict(style=settings.get("map_style"), center=view["center"], zoom=view["zoom"], layers=layers),
+        map=dict(style=style, center=view["center"], zoom=view["zoom"], layers=layers),
         margin=dict(l=0, r=0, t=0, b=0), height=height,
     )
     return fig

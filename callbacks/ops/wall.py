@@ -28,7 +28,8 @@ def refresh_wall(_n, state):
     if view not in registry.DOMAINS:
         view = "all"
     metrics = [m for m in registry.metrics().values() if view == "all" or m.domain == view]
-    tiles = [common.kpi_cards([m], district="city", grain=common.valid_grain("day", m))[0] for m in metrics]
+    tiles = [common.kpi_cards([m], district="city", grain=common.valid_grain("day", m), compact=True)[0]
+             for m in metrics]
     alerts = current_alerts()
     alerts = alerts[alerts["metric_id"].isin([m.id for m in metrics])]
     # The map shows the metric with the most districts off target (else the first metric).

@@ -91,6 +91,9 @@ def _polygons(features: list[dict], key: str, batch: Batch, crs_override=None):
         if shape.is_empty:
             bad.append((i, "missing geometry", raw))
             continue
+        if shape.geom_type == "GeometryCollection":   # keep the polygonal parts
+            parts = [g_ for g_ in shape.geoms if g_.geom_type in ("Polygon", "MultiPolygon")]
+            shape = shapely.union_all(parts) if parts else shape
         if shape.geom_type not in ("Polygon", "MultiPolygon"):
             bad.append((i, "not a polygon", raw))
             continue

@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -192,8 +193,9 @@ class Progress:
     """Plain stderr progress: one line per step; on a terminal a live bar fed by DuckDB's
     ``query_progress()`` (polled from a thread while the statement runs)."""
 
-    def __init__(self, enabled: bool = False, stream=None):
+    def __init__(self, enabled: bool = False, stream=None, min_seconds: float = 1.0):
         self.enabled = enabled
+        self.min_seconds = min_seconds   # steps shorter than this are not reported
         self.stream = stream or sys.stderr
         self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
         self.label = ""
@@ -234,7 +236,9 @@ class Progress:
             if thread is not None:
                 thread.join()
                 print("\r" + " " * 79 + "\r", end="", file=self.stream)
-            print(f"  {self.label}: {what:<12} {time.perf_counter() - t0:6.2f}s", file=self.stream, flush=True)
+            elapsed = time.perf_counter() - t0
+            if elapsed >= self.min_seconds:
+                print(f"  {self.label}: {what:<12} {elapsed:6.2f}s", file=self.stream, flush=True)
 
 
 # ------------------------------------------------------------------------------ field specs
@@ -259,6 +263,7 @@ class F:
     thousands: str | None = None             # e.g. "," in "1,227"
     decimal: str | None = None               # e.g. "," in "12,5"
     bad: str | None = None                   # reason when the value does not parse (default 'bad <kind>: <label>')
+    strict: bool = True                      # False: an unrecognised value becomes NULL, no quarantine
     future_ok: bool = False                  # due dates may lie in the future
     check_range: bool = True                 # dates: not before 1900, not in the future
 
@@ -352,6 +357,7 @@ class Batch:
         self.raw_columns: list[str] = []
         self._line_sql = "raw.rowid + 2"
         self._line_join = ""
+        self._row0 = 0
         self._staged = False
         self._district_index = None
 
@@ -368,10 +374,15 @@ class Batch:
         if self.min_time is None or ts < self.min_time:
             self.min_time = ts
 
-    def params(self, extra: dict | None = None) -> dict:
+    def params(self, sql: str, extra: dict | None = None) -> dict:
+        """The batch parameters ($b batch, $s source, $f file) that `sql` uses."""
         p = {"b": self.batch_id, "s": self.source.source_id, "f": self.file}
         p.update(extra or {})
-        return p
+        used = set(re.findall(r"\$(\w+)", sql))
+        return {k: v for k, v in p.items() if k in used}
+
+    def run(self, sql: str, extra: dict | None = None):
+        return self.con.execute(sql, self.params(sql, extra))
 
     # ---------------------------------------------------------------- reading
     def read_csv(self, required: Iterable[str], *, delimiter: str = ",", quote: str = '"',
@@ -404,7 +415,7 @@ class Batch:
                 self.con.execute(sql, {"path": str(self.path)})
             except duckdb.Error as exc:
                 raise FormatError(f"cannot read as CSV: {first_line(exc)}") from None
-        n_raw = self.con.execute("SELECT count(*) FROM raw").fetchone()[0]
+        n_raw, self._row0 = self.con.execute("SELECT count(*), coalesce(min(rowid), 0) FROM raw").fetchone()
         rejects = self.con.execute(
             "SELECT line, error_type::VARCHAR, csv_line, error_message FROM ingest_rejects ORDER BY line"
         ).fetchall()
@@ -424,13 +435,14 @@ class Batch:
     def _map_lines(self, n_raw: int, rejects: list) -> None:
         """Physical line number of each raw row (header = line 1). Fast path: rowid + 2."""
         reject_lines = sum(1 + (r[2] or "").count("\n") for r in rejects)
+        r0 = int(self._row0)
         if self.file_info.get("lines") == 1 + n_raw + reject_lines and not rejects:
-            self._line_sql, self._line_join = "raw.rowid + 2", ""
+            self._line_sql, self._line_join = f"raw.rowid - {r0} + 2", ""
             return
         self.con.execute("DROP TABLE IF EXISTS ingest_lines")
         self.con.execute("DROP TABLE IF EXISTS ingest_rej")
         if self.file_info.get("lines") == 1 + n_raw + reject_lines:
-            base = "SELECT rowid AS _row, rowid + 2 AS b FROM raw"
+            base = f"SELECT rowid AS _row, rowid - {r0} + 2 AS b FROM raw"
         else:  # quoted values span lines: count the newlines of every row
             cat = " || ".join(f"coalesce({qi(c)}, '')" for c in self.raw_columns) or "''"
             base = (f"SELECT _row, 2 + coalesce(sum(ext) OVER (ORDER BY _row ROWS BETWEEN UNBOUNDED PRECEDING "
@@ -474,11 +486,13 @@ class Batch:
             self.con.unregister("ingest_records")
         self.raw_columns = list(columns)
         self.rows_read += len(records)
+        r0 = int(self.con.execute("SELECT coalesce(min(rowid), 0) FROM raw").fetchone()[0])
         if lines is None:
-            self._line_sql, self._line_join = "raw.rowid + 1", ""
+            self._line_sql, self._line_join = f"raw.rowid - {r0} + 1", ""
         else:
             self.con.execute("DROP TABLE IF EXISTS ingest_lines")
-            self.con.register("ingest_line_frame", pd.DataFrame({"_row": range(len(lines)), "_line": list(lines)}))
+            self.con.register("ingest_line_frame", pd.DataFrame({"_row": range(r0, r0 + len(lines)),
+                                                                 "_line": list(lines)}))
             self.con.execute("CREATE TEMP TABLE ingest_lines AS SELECT * FROM ingest_line_frame")
             self.con.unregister("ingest_line_frame")
             self._line_sql = "il._line"
@@ -502,7 +516,7 @@ class Batch:
         for f in fields:
             inner.append(f"{f.typed()} AS {qi(f.name)}")
             outer_cols.append(qi(f.name))
-            if f.src is not None and (f.kind != "varchar" or f.sql is not None):
+            if f.src is not None and f.strict and (f.kind != "varchar" or f.sql is not None):
                 inner.append(f"{f.cleaned()} AS {qi('__s_' + f.name)}")
                 conds.append((f"{qi(f.name)} IS NULL AND {qi('__s_' + f.name)} IS NOT NULL",
                               f.bad or f"bad {KIND_WORD.get(f.kind, f.kind)}: {f.nice}"))
@@ -607,29 +621,26 @@ class Batch:
             on = " AND ".join(f"t.{qi(k)} IS NOT DISTINCT FROM n.{qi(k)}" for k in upsert_key)
             newkeys = f"(SELECT DISTINCT {', '.join(qi(k) for k in upsert_key)} FROM ({select}))"
             if tt:
-                old = self.con.execute(
-                    f"SELECT min(t.{qi(tt)}) FROM {table} t SEMI JOIN {newkeys} n ON {on} WHERE t.source_id = $s",
-                    self.params()).fetchone()[0]
+                old = self.run(
+                    f"SELECT min(t.{qi(tt)}) FROM {table} t SEMI JOIN {newkeys} n ON {on} WHERE t.source_id = $s"
+                ).fetchone()[0]
                 self.add_time(old)
-            n_del = self.con.execute(
-                f"DELETE FROM {table} t USING {newkeys} n WHERE {on} AND t.source_id = $s", self.params()).fetchone()[0]
+            n_del = self.run(f"DELETE FROM {table} t USING {newkeys} n WHERE {on} AND t.source_id = $s").fetchone()[0]
             self.replaced += int(n_del or 0)
         verb = "INSERT OR REPLACE" if replace_pk else "INSERT"
         with self.progress.step(f"-> {table}", self.con):
-            n = self.con.execute(f"{verb} INTO {table} ({', '.join(qi(c) for c in cols)}) {select}",
-                                 self.params()).fetchone()[0]
+            n = self.run(f"{verb} INTO {table} ({', '.join(qi(c) for c in cols)}) {select}").fetchone()[0]
         self.written[table] += int(n)
         if time_expr and n:
-            self.add_time(self.con.execute(f"SELECT min({time_expr}) FROM {source} WHERE {cond}").fetchone()[0])
+            self.add_time(self.run(f"SELECT min({time_expr}) FROM {source} WHERE {cond}").fetchone()[0])
         return int(n)
 
     def finish(self) -> None:
         """Quarantine the staged rows that have a reason and count the loaded ones."""
         if not self._staged:
             return
-        self.con.execute(
-            "INSERT INTO quarantine SELECT $b, $s, $f, c._line, c._reason, to_json(r) "
-            "FROM checked c JOIN raw r ON r.rowid = c._row WHERE c._reason IS NOT NULL", self.params())
+        self.run("INSERT INTO quarantine SELECT $b, $s, $f, c._line, c._reason, to_json(r) "
+                 "FROM checked c JOIN raw r ON r.rowid = c._row WHERE c._reason IS NOT NULL")
         for reason, n in self.con.execute(
                 "SELECT _reason, count(*) FROM checked WHERE _reason IS NOT NULL GROUP BY 1").fetchall():
             self.reasons[reason] += int(n)
@@ -642,8 +653,7 @@ class Batch:
             return
         self.con.register("ingest_q", frame)
         try:
-            self.con.execute("INSERT INTO quarantine SELECT $b, $s, $f, CAST(line AS BIGINT), reason, raw "
-                             "FROM ingest_q", self.params())
+            self.run("INSERT INTO quarantine SELECT $b, $s, $f, CAST(line AS BIGINT), reason, raw FROM ingest_q")
         finally:
             self.con.unregister("ingest_q")
         for reason, n in frame["reason"].value_counts().items():

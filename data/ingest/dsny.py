@@ -6,7 +6,7 @@ paper (``PAPERTONSCOLLECTED``), mgp (``MGPTONSCOLLECTED``: metal, glass, plastic
 = the sum of the organic columns present (``RESORGANICSTONS``, ``SCHOOLORGANICTONS``,
 ``LEAVESORGANICTONS``, ``XMASTREETONS`` — Christmas trees are composted —, ``OTHERORGANICSTONS``).
 An empty value means "not collected": no row for that stream. District = BOROUGH_ID * 100 +
-int(COMMUNITYDISTRICT). A reload of the same month, district and stream from another file
+int(COMMUNITYDISTRICT). Some values carry thousands commas ("1,114.2"). A reload of the same month, district and stream from another file
 replaces the earlier value (DSNY revises recent months).
 """
 from __future__ import annotations
@@ -32,8 +32,8 @@ def load(batch: Batch) -> None:
         boro, cd,
         F("district_key", None, sql=f"CAST({boro.typed()} * 100 + {cd.typed()} AS VARCHAR)"),
     ]
-    fields += [F(stream, qi(col), "double", label=col) for stream, col in STREAMS.items()]
-    fields += [F(f"o{i}", qi(col), "double", label=col) for i, col in enumerate(organics)]
+    fields += [F(stream, qi(col), "double", label=col, thousands=",") for stream, col in STREAMS.items()]
+    fields += [F(f"o{i}", qi(col), "double", label=col, thousands=",") for i, col in enumerate(organics)]
     onames = [f"o{i}" for i in range(len(organics))]
     all_tons = list(STREAMS) + onames
     checks = [

@@ -131,7 +131,8 @@ def _field(mp: Mapping, col, spec: dict | None) -> F:
     if col.normalise:
         sql = col.normalise.replace("{x}", sql) if sql else col.normalise
     return F(col.name, qi(column), col.kind, required=col.required, label=column, formats=formats, sql=sql,
-             thousands=spec.get("thousands"), decimal=spec.get("decimal"), future_ok=col.future_ok)
+             thousands=spec.get("thousands"), decimal=spec.get("decimal"), future_ok=col.future_ok,
+             strict=col.strict)
 
 
 def load(batch: Batch) -> None:

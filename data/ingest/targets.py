@@ -30,8 +30,9 @@ class Col:
     name: str
     kind: str = "varchar"
     required: bool = False
-    normalise: str | None = None   # SQL template over {x}; NULL result = bad value
+    normalise: str | None = None   # SQL template over {x}; NULL result = bad value (if strict)
     future_ok: bool = False
+    strict: bool = True
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ TARGETS: dict[str, Target] = {t.table: t for t in (
     Target("service_requests", "satisfaction", (
         Col("request_id", required=True), Col("created_at", "timestamp", True), Col("closed_at", "timestamp"),
         Col("due_at", "timestamp", future_ok=True), Col("category", required=True),
-        Col("channel", normalise=CHANNEL_SQL), Col("status", required=True, normalise=STATUS_SQL),
+        Col("channel", normalise=CHANNEL_SQL, strict=False), Col("status", required=True, normalise=STATUS_SQL),
         Col("lat", "double"), Col("lon", "double"), Col("description")),
         rules=(("closed_at < created_at", "closed before created"),),
         time="created_at", upsert_key=("request_id",), dedup=("request_id",)),
