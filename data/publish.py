@@ -37,13 +37,14 @@ log = logging.getLogger(__name__)
 POINTER = "CURRENT.json"
 END_OF_TIME = datetime(2200, 1, 1)
 PUBLIC_GRAINS = ("week", "month")
-# Raw tables and their time column: the data time of a source is its newest row.
+# Raw tables and their time expression: the data time of a source is its newest row (a daily
+# row covers its whole day, so its data time is the end of that day).
 RAW_TIME_COLUMNS = {
     "bike_trips": "started_at",
     "bike_station_status": "ts",
-    "transit_ridership": "day",
+    "transit_ridership": "day + INTERVAL 1 DAY",
     "traffic_counts": "ts",
-    "waste_tonnage": "day",
+    "waste_tonnage": "day + INTERVAL 1 DAY",
     "bin_fill": "ts",
     "parking_occupancy": "ts",
     "parking_citations": "issued_at",

@@ -128,3 +128,37 @@ def test_public_overview_cards(client):
     status, body, _ = dash_http.call(client, dash_http.find(deps, "public-kpis"), ["/public"])
     assert status == 200
     assert str(body).count("kpi-card kpi-card--") == len(registry.public_metrics())
+
+
+@pytest.fixture()
+def no_data(tmp_path, monkeypatch):
+    """An empty var dir: nothing has been published."""
+    from data import repository, snapshot
+
+    monkeypatch.setenv("CITYOPS_VAR_DIR", str(tmp_path))
+    snapshot.reset()
+    repository.clear_cache()
+    yield tmp_path
+    monkeypatch.undo()
+    snapshot.reset()
+    repository.clear_cache()
+
+
+@pytest.mark.parametrize("pointer", [None, "{broken", '{"version": "v", "ops": "snapshots/missing.duckdb", "public": "x"}'])
+def test_without_published_data_every_view_says_so(client, no_data, pointer):
+    if pointer is not None:
+        (no_data / "CURRENT.json").write_text(pointer)
+    deps = dash_http.dependencies(client)
+    status, body, _ = dash_http.call(client, dash_http.find(deps, "shell-status"), [1])
+    assert status == 200 and "No data published yet" in str(body)
+    for fragment, inputs, state in [("home-kpis", ["/"], None), ("explore-map", ["bike_trips", "day", []], None),
+                                    ("district-kpis", ["301"], None), ("alerts-table", [1], None),
+                                    ("data-sources", [1], None), ("wall-tiles", [1], [{"view": "all"}]),
+                                    ("public-kpis", ["/public"], None), ("public-metric-series", ["bike_trips"], None)]:
+        status, body, text = dash_http.call(client, dash_http.find(deps, fragment), inputs, state)
+        assert status == 200, f"{fragment}: {text[:200]}"
+        assert "Data unavailable" in text, fragment
+        assert "Traceback" not in text
+    for path in ("/", "/explore", "/district/301", "/wall", "/public/metric/bike_trips"):
+        status, text = dash_http.route(client, path)
+        assert status == 200 and "Traceback" not in text

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from data.ingest.core import Batch, EmptyFileError, FormatError, MappingError, Source
+from data.ingest.core import Batch, EmptyFileError, FormatError, MappingError, Source, read_json
 from data.ingest import geo
 
 GRID_DEG = 1e-5
@@ -29,17 +29,7 @@ GRID_DEG = 1e-5
 
 def read_geojson(path: Path) -> tuple[list[dict], object]:
     """(features, crs or None) of a GeoJSON FeatureCollection, with clear errors."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if not text.strip():
-        raise EmptyFileError("file is empty")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        hint = " (the file looks truncated)" if exc.pos >= len(text.rstrip()) - 1 else ""
-        raise FormatError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}") from None
+    doc = read_json(path)
     if isinstance(doc, dict) and doc.get("type") == "Feature":
         doc = {"type": "FeatureCollection", "features": [doc]}
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"), list):

@@ -341,7 +341,7 @@ class Batch:
         self.con = con
         self.source = source
         self.path = path
-        self.file = str(path)
+        self.file = str(Path(path).resolve())
         self.batch_id = batch_id
         self.progress = progress
         self.now = now
@@ -417,7 +417,8 @@ class Batch:
                 raise FormatError(f"cannot read as CSV: {first_line(exc)}") from None
         n_raw, self._row0 = self.con.execute("SELECT count(*), coalesce(min(rowid), 0) FROM raw").fetchone()
         rejects = self.con.execute(
-            "SELECT line, error_type::VARCHAR, csv_line, error_message FROM ingest_rejects ORDER BY line"
+            "SELECT line, arg_min(error_type::VARCHAR, column_idx), arg_min(csv_line, column_idx), "
+            "arg_min(error_message, column_idx) FROM ingest_rejects GROUP BY line ORDER BY line"  # one per line
         ).fetchall()
         if n_raw == 0 and not rejects:
             raise EmptyFileError("no data rows (only a header)")
@@ -661,6 +662,22 @@ class Batch:
 
 
 # ------------------------------------------------------------------------------ file-level helpers
+def read_json(path: Path):
+    """Parse a JSON file with one-line errors (not UTF-8, empty, invalid or truncated)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise InputFileError(f"cannot read: {first_line(exc)}") from None
+    if not text.strip():
+        raise EmptyFileError("file is empty")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        hint = " (the file looks truncated)" if exc.pos >= len(text.rstrip()) - 1 else ""
+        raise FormatError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}") from None
+
 def first_line(exc: BaseException | str) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -706,7 +723,11 @@ def read_header(path: Path, delimiter: str, quote: str, encoding: str) -> list[s
 
 
 def missing_message(missing: list[str], header: list[str], delimiter: str) -> str:
-    shown = ", ".join(repr(c) for c in header[:8]) + (" ..." if len(header) > 8 else "")
+    def show(c: str) -> str:
+        c = "".join(ch if ch.isprintable() else "?" for ch in c)
+        return repr(c if len(c) <= 40 else c[:37] + "...")
+
+    shown = ", ".join(show(c) for c in header[:8]) + (" ..." if len(header) > 8 else "")
     msg = f"missing column(s) {', '.join(repr(m) for m in missing)}; found {len(header)} column(s): {shown}"
     if len(header) <= 1 and header:
         for d in (";", "\t", "|", ","):

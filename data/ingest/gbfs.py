@@ -17,11 +17,9 @@ the same (ts, station) replaces the earlier rows.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from data.ingest.core import (Batch, Districting, EmptyFileError, F, FormatError, Source, ql,
-                              qi)
+from data.ingest.core import Batch, Districting, EmptyFileError, F, FormatError, Source, ql, qi, read_json
 from data.ingest.targets import TARGETS
 
 SOURCE = Source(
@@ -37,16 +35,7 @@ NYC_SOURCE = Source(
 
 def read_feed(path: Path) -> tuple[str, dict, list[dict]]:
     """(kind, document, stations) with kind 'information' or 'status'."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if not text.strip():
-        raise EmptyFileError("file is empty")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FormatError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    doc = read_json(path)
     stations = (doc.get("data") or {}).get("stations") if isinstance(doc, dict) and isinstance(doc.get("data"), dict) else None
     if not isinstance(stations, list):
         raise FormatError("not a GBFS station feed (no data.stations list)")

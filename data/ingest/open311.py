@@ -12,10 +12,9 @@ export replaces the earlier row; a new export at the same path adds to the earli
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from data.ingest.core import Batch, Districting, EmptyFileError, F, FormatError, Source, qi
+from data.ingest.core import Batch, Districting, EmptyFileError, F, FormatError, Source, qi, read_json
 from data.ingest.targets import TARGETS
 
 SOURCE = Source(
@@ -29,16 +28,7 @@ COLUMNS = ["service_request_id", "status", "status_notes", "service_name", "serv
 
 
 def read_requests(path: Path) -> list:
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if not text.strip():
-        raise EmptyFileError("file is empty")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FormatError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    doc = read_json(path)
     if isinstance(doc, dict):
         doc = doc.get("requests", doc.get("service_requests"))
     if not isinstance(doc, list):
