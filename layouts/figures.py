@@ -84,8 +84,11 @@ def geojson_from(districts: pd.DataFrame) -> tuple[dict, dict]:
 
 
 # Offline base maps: inline MapLibre styles with a background layer and no remote source.
+# `sources` holds an empty inline source: Plotly drops an empty {} on updates, and MapLibre then
+# rejects the style ("missing required property sources").
 def _offline_style(colour: str) -> dict:
-    return {"version": 8, "sources": {}, "layers": [
+    blank = {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}
+    return {"version": 8, "sources": {"blank": blank}, "layers": [
         {"id": "background", "type": "background", "paint": {"background-color": colour}}]}
 
 
@@ -101,14 +104,15 @@ def choropleth(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, *,
     scale = _SCALE_GOOD_HIGH if metric.direction == "higher" else _SCALE_BAD_HIGH
     fig = go.Figure(layout=dict(template=template))
     missing = set(frame["district_id"]) - set(shown["district_id"])
-    if missing:  # grey outlines for districts without a value (their features only: small payload)
-        outline = {"type": "FeatureCollection",
-                   "features": [f for f in geojson["features"] if f["id"] in missing]}
-        fig.add_trace(go.Choroplethmap(
-            geojson=outline, locations=sorted(missing), z=[0] * len(missing),
-            colorscale=[[0, "rgba(200,200,200,0.25)"], [1, "rgba(200,200,200,0.25)"]], showscale=False,
-            marker_line_color="#6c757d", marker_line_width=0.6, hoverinfo="skip",
-        ))
+    # Grey outlines for districts without a value (their features only: a small payload). The
+    # trace is there even when empty, so every figure has the same traces: MapLibre errors
+    # when an update changes the number of map traces.
+    outline = {"type": "FeatureCollection", "features": [f for f in geojson["features"] if f["id"] in missing]}
+    fig.add_trace(go.Choroplethmap(
+        geojson=outline, locations=sorted(missing), z=[0] * len(missing),
+        colorscale=[[0, "rgba(200,200,200,0.25)"], [1, "rgba(200,200,200,0.25)"]], showscale=False,
+        marker_line_color="#6c757d", marker_line_width=0.6, hoverinfo="skip",
+    ))
     if not shown.empty:
         present = {"type": "FeatureCollection",
                    "features": [f for f in geojson["features"] if f["id"] not in missing]}

@@ -69,3 +69,12 @@ def dash_app(published):
 @pytest.fixture()
 def client(dash_app):
     return dash_app.server.test_client()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove this session's var dir (warehouse and snapshots)."""
+    import shutil
+
+    path = os.environ.get("CITYOPS_VAR_DIR", "")
+    if "cityops-test-" in path:
+        shutil.rmtree(path, ignore_errors=True)

@@ -13,6 +13,8 @@ after rolling back and marking its batch failed.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -115,8 +117,29 @@ def load(con: duckdb.DuckDBPyConnection, adapter: str, path: Path | str, *, forc
     spec = ADAPTERS[adapter]
     source = source_for(spec, options)
     results.append(run_file(con, adapter, source, Path(path), spec.load, force=force,
-                            replace_same_path=spec.replace_same_path, progress=progress, tz=tz, options=options))
+                            replace_same_path=spec.replace_same_path, progress=progress, tz=tz, options=options,
+                            options_key=options_key(adapter, options)))
     return results
+
+
+def options_key(adapter: str, options: dict) -> str:
+    """Short hash of what, besides the file's bytes, decides the rows loaded: the adapter,
+    its options (the YAML mapping's content, the segment map's bytes ...)."""
+    def value(v):
+        if isinstance(v, generic.Mapping):
+            return v.doc
+        if isinstance(v, Source):
+            return v.source_id
+        if isinstance(v, Path) and v.is_file():
+            return hashlib.sha256(v.read_bytes()).hexdigest()
+        return str(v)
+
+    items = {k: value(v) for k, v in sorted(options.items()) if v not in (None, False)
+             and k not in ("codes", "precincts")}   # those are loaded as their own files
+    if adapter == "generic" or items:
+        text = json.dumps([adapter, items], sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return ""
 
 
 def order_paths(adapter: str, paths: list[Path]) -> list[Path]:

@@ -73,7 +73,8 @@ def fmt(n: int) -> str:
     return f"{n:,}"
 
 
-def print_summary(results: list[LoadResult], out=sys.stdout) -> None:
+def print_summary(results: list[LoadResult], out=None) -> None:
+    out = out or sys.stdout
     print(f"\n{'file':<46} {'adapter':<13} {'status':<9} {'read':>10} {'loaded':>10} {'quarantined':>11} {'s':>6}",
           file=out)
     for r in results:

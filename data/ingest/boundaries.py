@@ -5,7 +5,8 @@
 key. Area is computed from the full-resolution geometry in the local UTM zone; the outlines
 are then simplified *as a coverage* (shared borders simplified once: no slivers, no gaps) with
 a tolerance in metres (default 30 m), projected to lon/lat and rounded to 5 decimals (~1 m).
-Districts are upserted by id: a reload updates names and outlines, keeps a population set by
+Properties ``name``, ``borough``, ``population`` and ``is_joint_area`` are used when present
+(or name others with the options). Districts are upserted by id: a reload updates names and outlines, keeps a population set by
 the population adapter unless the file has one. Features without a key, without a polygon,
 or repeating a key are quarantined (line_no = the feature's position, 1-based).
 """
@@ -151,6 +152,12 @@ def load_boundaries(batch: Batch, *, key: str, name_property: str | None = None,
         sample = next((sorted((f.get("properties") or {}).keys()) for f in features if isinstance(f, dict)), [])
         raise MappingError(f"no feature has the key property {key!r}; properties are: {', '.join(sample[:12])}")
     batch.options["file_crs"] = file_crs
+    props0 = set().union(*[(f.get("properties") or {}).keys() for f in features[:50] if isinstance(f, dict)])
+    # conventional property names are used when present and no other is given
+    name_property = name_property or ("name" if "name" in props0 else None)
+    borough_property = borough_property or ("borough" if "borough" in props0 else None)
+    population_property = population_property or ("population" if "population" in props0 else None)
+    joint_property = joint_property or ("is_joint_area" if "is_joint_area" in props0 else None)
     gdf = _polygons(features, key, batch, geo.parse_crs(crs) if crs else None)
     if gdf.empty:
         return

@@ -5,8 +5,8 @@ One file is one load batch and one transaction::
     run_file(con, adapter_name, source, path, load_fn)
 
 1. the file is hashed (sha256, one pass that also counts its lines);
-2. **idempotency**: if the same bytes were already loaded for the same source, nothing is
-   done (status ``unchanged``); if an earlier, different version of the same path was loaded
+2. **idempotency**: if the same bytes were already loaded for the same source with the same
+   adapter options (e.g. the same YAML mapping), nothing is done (status ``unchanged``); if an earlier, different version of the same path was loaded
    (``replace_same_path``), its rows and quarantine entries are deleted first and its batch is
    marked ``replaced``; all inside the transaction, so a failed reload keeps the old rows;
 3. ``load_fn(batch)`` parses, validates and inserts (see :class:`Batch`);
@@ -51,10 +51,10 @@ FUTURE_SLACK = timedelta(days=1)  # "in the future" = later than now + 1 day (cl
 
 # Tables the ingest core adds to the warehouse (schema.sql is not ours to edit).
 EXTRA_DDL = """
-CREATE TABLE IF NOT EXISTS ingest_files (        -- one row per (source, file path) loaded
-    source_id VARCHAR NOT NULL, path VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
-    bytes BIGINT NOT NULL, batch_id BIGINT NOT NULL, loaded_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (source_id, path)
+CREATE TABLE IF NOT EXISTS ingest_files (        -- one row per file loaded (its batch is 'ok')
+    source_id VARCHAR NOT NULL, path VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL,                      -- content sha256 [+ ':' + hash of the adapter options]
+    bytes BIGINT NOT NULL, batch_id BIGINT NOT NULL, loaded_at TIMESTAMP NOT NULL
 );
 CREATE TABLE IF NOT EXISTS transit_ridership_city (   -- operators that publish citywide totals only
     day DATE NOT NULL, mode VARCHAR NOT NULL,          -- subway / bus / lirr / ...
@@ -567,8 +567,6 @@ class Batch:
 
     def _locate(self, d: Districting) -> None:
         """Point-in-polygon for the rows still without a district (vectorised, shapely)."""
-        from data.ingest import geo
-
         cur = self.con.execute(
             f"SELECT _row, coalesce(CAST({qi(d.lon)} AS DOUBLE), 'NaN'::DOUBLE) AS x, "
             f"coalesce(CAST({qi(d.lat)} AS DOUBLE), 'NaN'::DOUBLE) AS y FROM checked "
@@ -786,6 +784,7 @@ def _delete_batches(con, batch_ids: list[int]) -> tuple[int, datetime | None]:
             ts = ts if isinstance(ts, datetime) else datetime(ts.year, ts.month, ts.day)
             earliest = ts if earliest is None or ts < earliest else earliest
     con.execute("DELETE FROM quarantine WHERE list_contains($ids, batch_id)", {"ids": batch_ids})
+    con.execute("DELETE FROM ingest_files WHERE list_contains($ids, batch_id)", {"ids": batch_ids})
     con.execute("UPDATE load_batches SET status = 'replaced' WHERE list_contains($ids, batch_id)", {"ids": batch_ids})
     return total, earliest
 
@@ -795,7 +794,8 @@ LoadFn = Callable[[Batch], None]
 
 def run_file(con: duckdb.DuckDBPyConnection, adapter: str, source: Source, path: Path | str, load_fn: LoadFn, *,
              force: bool = False, replace_same_path: bool = True, progress: Progress | None = None,
-             tz: str = DEFAULT_TZ, now: datetime | None = None, options: dict | None = None) -> LoadResult:
+             tz: str = DEFAULT_TZ, now: datetime | None = None, options: dict | None = None,
+             options_key: str = "") -> LoadResult:
     """Load one file as one batch in one transaction (see the module docstring)."""
     progress = progress or Progress(False)
     path = check_path(Path(path))
@@ -804,12 +804,11 @@ def run_file(con: duckdb.DuckDBPyConnection, adapter: str, source: Source, path:
     t0 = time.perf_counter()
     progress.file(f"{adapter} {path.name}")
     info = file_info(path)
+    fingerprint = info["sha256"] + (":" + options_key if options_key else "")
     result = LoadResult(adapter=adapter, source_id=source.source_id, file=resolved)
-    if info["bytes"] == 0:
-        raise EmptyFileError(f"{path.name}: file is empty (0 bytes)")
-    if not force:
+    if not force and info["bytes"]:
         same = con.execute("SELECT path, batch_id FROM ingest_files WHERE source_id = $s AND sha256 = $h",
-                           {"s": source.source_id, "h": info["sha256"]}).fetchone()
+                           {"s": source.source_id, "h": fingerprint}).fetchone()
         if same:
             result.status = "unchanged"
             result.batch_id = int(same[1])
@@ -822,18 +821,20 @@ def run_file(con: duckdb.DuckDBPyConnection, adapter: str, source: Source, path:
     batch = Batch(con, source=source, path=path, batch_id=batch_id, progress=progress,
                   now=now or datetime.now(), tz=tz, file_info=info, options=options)
     try:
+        if info["bytes"] == 0:
+            raise EmptyFileError("file is empty (0 bytes)")
         con.execute("BEGIN TRANSACTION")
         try:
             source.register(con)
-            old = [r[0] for r in con.execute(
-                "SELECT batch_id FROM ingest_files WHERE source_id = $s AND path = $p",
-                {"s": source.source_id, "p": resolved}).fetchall()]
+            old: list[int] = []
+            if replace_same_path:
+                old += [r[0] for r in con.execute("SELECT batch_id FROM ingest_files WHERE source_id = $s AND path = $p",
+                                                  {"s": source.source_id, "p": resolved}).fetchall()]
             if force:
-                old += [r[0] for r in con.execute(
-                    "SELECT batch_id FROM ingest_files WHERE source_id = $s AND sha256 = $h AND path <> $p",
-                    {"s": source.source_id, "h": info["sha256"], "p": resolved}).fetchall()]
-            if old and (replace_same_path or force):
-                n_old, t_old = _delete_batches(con, old)
+                old += [r[0] for r in con.execute("SELECT batch_id FROM ingest_files WHERE source_id = $s AND sha256 = $h",
+                                                  {"s": source.source_id, "h": fingerprint}).fetchall()]
+            if old:
+                n_old, t_old = _delete_batches(con, sorted(set(old)))
                 batch.replaced += n_old
                 batch.add_time(t_old)
             load_fn(batch)
@@ -841,8 +842,8 @@ def run_file(con: duckdb.DuckDBPyConnection, adapter: str, source: Source, path:
             if batch.rows_read != batch.rows_loaded + batch.rows_quarantined:
                 raise InvariantError(f"rows read {batch.rows_read} != loaded {batch.rows_loaded} + "
                                      f"quarantined {batch.rows_quarantined}")
-            con.execute("INSERT OR REPLACE INTO ingest_files VALUES ($s, $p, $h, $n, $b, $t)",
-                        {"s": source.source_id, "p": resolved, "h": info["sha256"], "n": info["bytes"],
+            con.execute("INSERT INTO ingest_files VALUES ($s, $p, $h, $n, $b, $t)",
+                        {"s": source.source_id, "p": resolved, "h": fingerprint, "n": info["bytes"],
                          "b": batch_id, "t": datetime.now()})
             if batch.min_time is not None:
                 warehouse.mark_dirty(con, batch.min_time)

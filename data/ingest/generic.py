@@ -9,11 +9,10 @@ reprojection from the given CRS), duplicates.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from data.ingest.core import Batch, Districting, F, MappingError, MissingColumnsError, Source, ql, qi
+from data.ingest.core import Batch, Districting, F, MappingError, Source, ql, qi
 from data.ingest.geo import parse_crs
 from data.ingest.targets import TARGETS, Target
 
@@ -28,6 +27,7 @@ class Mapping:
         self.origin = origin
         if not isinstance(doc, dict):
             raise MappingError(f"{origin}: expected a YAML mapping at the top level")
+        self.doc = doc
         unknown = set(doc) - {"source", "target", "csv", "timestamp_format", "date_format", "fields",
                               "district", "dedup", "update_existing", "timezone"}
         if unknown:

@@ -11,7 +11,6 @@ as skipped.
 from __future__ import annotations
 
 import fnmatch
-import json
 from pathlib import Path
 
 from data import settings
@@ -92,4 +91,4 @@ def matches(name: str) -> str | None:
     return None
 
 
-__all__ = ["load_pack", "PLAN", "NOT_LOADED", "matches", "json"]
+__all__ = ["load_pack", "PLAN", "NOT_LOADED", "matches"]
