@@ -37,19 +37,20 @@ log = logging.getLogger(__name__)
 POINTER = "CURRENT.json"
 END_OF_TIME = datetime(2200, 1, 1)
 PUBLIC_GRAINS = ("week", "month")
-# Raw tables and their time expression: the data time of a source is its newest row (a daily
-# row covers its whole day, so its data time is the end of that day).
-RAW_TIME_COLUMNS = {
-    "bike_trips": "started_at",
-    "bike_station_status": "ts",
-    "transit_ridership": "day + INTERVAL 1 DAY",
-    "traffic_counts": "ts",
-    "waste_tonnage": "day + INTERVAL 1 DAY",
-    "bin_fill": "ts",
-    "parking_occupancy": "ts",
-    "parking_citations": "issued_at",
-    "service_requests": "greatest(created_at, coalesce(closed_at, created_at))",
-    "satisfaction_responses": "responded_at",
+# Raw tables: (filter on the changed rows, data-time expression). The data time of a source is
+# its newest row; a daily row covers its whole day, so its data time is the end of that day.
+RAW_TIMES = {
+    "bike_trips": ("started_at >= $since", "started_at"),
+    "bike_station_status": ("ts >= $since", "ts"),
+    "transit_ridership": ("day >= $since::DATE", "day + INTERVAL 1 DAY"),
+    "traffic_counts": ("ts >= $since", "ts"),
+    "waste_tonnage": ("day >= $since::DATE", "day + INTERVAL 1 DAY"),
+    "bin_fill": ("ts >= $since", "ts"),
+    "parking_occupancy": ("ts >= $since", "ts"),
+    "parking_citations": ("issued_at >= $since", "issued_at"),
+    "service_requests": ("(created_at >= $since OR closed_at >= $since)",
+                         "greatest(created_at, coalesce(closed_at, created_at))"),
+    "satisfaction_responses": ("responded_at >= $since", "responded_at"),
 }
 
 
@@ -109,6 +110,18 @@ def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) 
                         "q.value, q.numerator, q.denominator, q.n FROM (" + metric.sql + ") q",
                         {"metric_id": metric.id, "grain": grain, "start": start, "end": END_OF_TIME},
                     )
+        dated = con.execute("SELECT count(*) FROM source_data_times").fetchall()[0][0]
+        times_since = since if dated else datetime(1900, 1, 1)  # first publish: date everything
+        if times_since is not None:
+            for table, (changed, data_time) in RAW_TIMES.items():
+                con.execute(
+                    f"INSERT INTO source_data_times SELECT source_id, max({data_time})::TIMESTAMP "
+                    f"FROM {table} WHERE {changed} GROUP BY source_id "
+                    "ON CONFLICT (source_id) DO UPDATE SET "
+                    "data_time = greatest(source_data_times.data_time, excluded.data_time)",
+                    {"since": times_since},
+                )
+        if since is not None:
             con.execute("DELETE FROM rollup_dirty")
         con.execute("DELETE FROM metric_values WHERE grain = 'hour' AND period < $f", {"f": hourly_floor})
         con.execute("COMMIT")
@@ -139,11 +152,11 @@ def _metrics_frame(public_only: bool):
 
 
 def _data_times_sql() -> str:
-    parts = [
-        f"SELECT source_id, max({col})::TIMESTAMP AS data_time, count(*) AS row_count FROM {table} GROUP BY source_id"
-        for table, col in RAW_TIME_COLUMNS.items()
-    ]
-    return " UNION ALL ".join(parts)
+    """Per source: newest data time (kept by update_rollups) and rows loaded (load batches)."""
+    return ("SELECT s.source_id, d.data_time, b.row_count FROM sources s "
+            "LEFT JOIN source_data_times d USING (source_id) "
+            "LEFT JOIN (SELECT source_id, sum(rows_loaded)::BIGINT AS row_count FROM load_batches "
+            "WHERE status = 'ok' GROUP BY source_id) b USING (source_id)")
 
 
 def _write_ops(con, path: Path, version: str, published_at: datetime, data_now: datetime) -> None:

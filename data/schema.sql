@@ -143,3 +143,6 @@ CREATE TABLE IF NOT EXISTS metric_values (
 );
 -- Earliest data time touched by loads since the last rollup; publish recomputes from there.
 CREATE TABLE IF NOT EXISTS rollup_dirty (since TIMESTAMP NOT NULL);
+-- Newest data time per source, maintained by publish from the rows changed since the last one
+-- (so publish does not rescan history to date the data).
+CREATE TABLE IF NOT EXISTS source_data_times (source_id VARCHAR PRIMARY KEY, data_time TIMESTAMP NOT NULL);

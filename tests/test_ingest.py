@@ -343,3 +343,20 @@ def test_point_in_polygon_needs_districts(tmp_path):
     with pytest.raises(WarehouseStateError, match="no districts"):
         load(c, "citibike", PACK / "citibike_trips_sample_2024-09.csv")
     c.close()
+
+
+def test_open311_naive_and_utc_datetimes_become_city_time(con, tmp_path):
+    path = tmp_path / "requests.json"
+    path.write_text(json.dumps([
+        {"service_request_id": "1", "status": "open", "service_name": "Noise",
+         "requested_datetime": "2025-07-01T12:00:00Z", "lat": 40.7580, "long": -73.9855},
+        {"service_request_id": "2", "status": "open", "service_name": "Noise",
+         "requested_datetime": "2025-07-01T12:00:00", "lat": 40.7580, "long": -73.9855},
+    ]))
+    tz_before = scalar(con, "SELECT current_setting('TimeZone')")
+    one(load(con, "open311", path, tz="America/New_York"))
+    assert scalar(con, "SELECT current_setting('TimeZone')") == tz_before     # the session setting is restored
+    got = dict(con.execute("SELECT request_id, created_at FROM service_requests").fetchall())
+    assert got == {"1": datetime(2025, 7, 1, 8, 0), "2": datetime(2025, 7, 1, 12, 0)}   # EDT = UTC-4
+    with pytest.raises(IngestError, match="unknown time zone"):
+        load(con, "open311", path, tz="Mars/Olympus_Mons", force=True)

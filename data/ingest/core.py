@@ -203,6 +203,12 @@ class Progress:
     def file(self, label: str) -> None:
         self.label = label
 
+    def bar(self, what: str, pct: float) -> None:
+        """A one-line bar on a terminal (overwritten by the next step's line)."""
+        if self.tty:
+            print(f"\r  {self.label}: {what:<12} [{'#' * int(pct / 5):<20}] {pct:5.1f}%", end="",
+                  file=self.stream, flush=True)
+
     def note(self, text: str) -> None:
         if self.enabled:
             print(f"  {self.label}: {text}", file=self.stream, flush=True)
@@ -224,9 +230,7 @@ class Progress:
                         pct = -1
                     if pct is None or pct < 0:
                         continue
-                    bar = "#" * int(pct / 5)
-                    print(f"\r  {self.label}: {what:<12} [{bar:<20}] {pct:5.1f}%  {time.perf_counter() - t0:6.1f}s",
-                          end="", file=self.stream, flush=True)
+                    self.bar(what, pct)
             thread = threading.Thread(target=poll, daemon=True)
             thread.start()
         try:
@@ -334,7 +338,8 @@ class Districting:
 # ------------------------------------------------------------------------------ the batch
 class Batch:
     """Everything one file load needs; adapters call its methods in order:
-    read_csv / raw_from_records → stage → insert (one or more) → finish_quarantine."""
+    read_csv / raw_from_records → stage → insert (one or more); the core then calls finish()
+    (quarantine of the staged rows with a reason) and checks the counts."""
 
     def __init__(self, con, *, source: Source, path: Path, batch_id: int, progress: Progress,
                  now: datetime, tz: str, file_info: dict, options: dict | None = None):
@@ -511,7 +516,7 @@ class Batch:
         range / in the future; the district (unknown key, missing or bad coordinates, outside
         boundaries); ``late_checks`` (may use district_id); duplicates of ``dedup`` within the
         file (the first occurrence is kept)."""
-        inner = [f"raw.rowid AS _row", f"{self._line_sql} AS _line"]
+        inner = ["raw.rowid AS _row", f"{self._line_sql} AS _line"]
         outer_cols = ["_row", "_line"]
         conds: list[tuple[str, str]] = []
         for f in fields:
@@ -555,7 +560,8 @@ class Batch:
             self._locate(district)
         if late_checks:
             case2 = "CASE " + " ".join(f"WHEN {c} THEN {ql(r)}" for c, r in late_checks) + " END"
-            self.con.execute(f"UPDATE checked SET _reason = {case2} WHERE _reason IS NULL AND ({' OR '.join('(' + c + ')' for c, _ in late_checks)})")
+            any_bad = " OR ".join(f"({c})" for c, _ in late_checks)
+            self.con.execute(f"UPDATE checked SET _reason = {case2} WHERE _reason IS NULL AND ({any_bad})")
         if dedup:
             keys = ", ".join(qi(k) for k in dedup)
             reason = dedup_reason or ("duplicate " + ", ".join(dedup))
@@ -735,12 +741,13 @@ def missing_message(missing: list[str], header: list[str], delimiter: str) -> st
     return msg
 
 
-def file_info(path: Path) -> dict:
+def file_info(path: Path, progress: "Progress | None" = None) -> dict:
     """sha256, size and physical line count in one pass."""
     h = hashlib.sha256()
     lines = 0
     size = 0
     last = b""
+    total = max(1, path.stat().st_size)
     with open(path, "rb") as fh:
         while True:
             block = fh.read(1 << 23)
@@ -750,6 +757,8 @@ def file_info(path: Path) -> dict:
             lines += block.count(b"\n")
             size += len(block)
             last = block[-1:]
+            if progress is not None and total > (64 << 20):
+                progress.bar("hashing", 100.0 * size / total)
     if size and last != b"\n":
         lines += 1
     return {"sha256": h.hexdigest(), "bytes": size, "lines": lines}
@@ -803,7 +812,9 @@ def run_file(con: duckdb.DuckDBPyConnection, adapter: str, source: Source, path:
     ensure_schema(con)
     t0 = time.perf_counter()
     progress.file(f"{adapter} {path.name}")
-    info = file_info(path)
+    info = file_info(path, progress)
+    if progress.tty and info["bytes"] > (64 << 20):
+        print("\r" + " " * 79 + "\r", end="", file=progress.stream)
     fingerprint = info["sha256"] + (":" + options_key if options_key else "")
     result = LoadResult(adapter=adapter, source_id=source.source_id, file=resolved)
     if not force and info["bytes"]:
@@ -816,6 +827,21 @@ def run_file(con: duckdb.DuckDBPyConnection, adapter: str, source: Source, path:
             result.seconds = time.perf_counter() - t0
             progress.note(result.message)
             return result
+    old_tz = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+    try:   # naive timestamps cast to TIMESTAMPTZ are read as city time
+        con.execute(f"SET TimeZone = {ql(tz)}")
+    except duckdb.Error:
+        raise IngestError(f"unknown time zone {tz!r} (use an IANA name such as America/New_York)") from None
+    try:
+        return _run_batch(con, adapter, source, path, resolved, load_fn, info, fingerprint, result, t0,
+                          force=force, replace_same_path=replace_same_path, progress=progress, tz=tz, now=now,
+                          options=options)
+    finally:
+        con.execute(f"SET TimeZone = {ql(old_tz)}")
+
+
+def _run_batch(con, adapter, source, path, resolved, load_fn, info, fingerprint, result, t0, *, force,
+               replace_same_path, progress, tz, now, options) -> LoadResult:
     batch_id = warehouse.begin_batch(con, source.source_id, resolved)
     result.batch_id = batch_id
     batch = Batch(con, source=source, path=path, batch_id=batch_id, progress=progress,
