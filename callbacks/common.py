@@ -8,7 +8,8 @@ from datetime import datetime
 import pandas as pd
 from data import registry, repository
 from data.lookups import (  # noqa: F401  (re-exported for page callbacks)
-    db_for_mode, district_names, districts, source_times, valid_districts, valid_grain, valid_metric,
+    available_metrics, db_for_mode, district_names, districts, table_times, valid_districts, valid_grain,
+    valid_metric,
 )
 from data.registry import Metric
 from data.snapshot import DataUnavailable
@@ -39,14 +40,14 @@ def kpi_cards(metrics: list[Metric], *, district: str, grain: str, db: str = "op
               extras: dict | None = None, compact: bool = False) -> list:
     """KPI cards for `metrics` in one district (or 'city') at the latest period of `grain`."""
     latest = repository.run(f"{db}/latest_values", grain=grain, district=district).set_index("metric_id")
-    times = source_times(db)
+    times = table_times(db)
     now = datetime.now()
     cards = []
     for metric in metrics:
         row = latest.loc[metric.id] if metric.id in latest.index else None
         value = None if row is None or pd.isna(row["value"]) else float(row["value"])
         previous = None if row is None or pd.isna(row["previous"]) else float(row["previous"])
-        data_time, simulated = times.get(metric.source, (None, False))
+        data_time, simulated = times.get(metric.table, (None, False))
         cards.append(components.kpi_card(
             metric, value=value, previous=previous,
             period_label=period_label(grain, None if row is None else row["period"]),

@@ -58,11 +58,19 @@ def district_names(db: str = "ops") -> dict[str, str]:
     return names
 
 
-def source_times(db: str = "ops") -> dict[str, tuple[datetime | None, bool]]:
-    """source_id → (newest data time, simulated?)."""
-    frame = repository.run(f"{db}/source_times")
+def table_times(db: str = "ops") -> dict[str, tuple[datetime | None, bool]]:
+    """raw table → (newest data time, any of it simulated?). A table without data is absent."""
+    frame = repository.run(f"{db}/table_times")
     out = {}
     for row in frame.itertuples():
         ts = row.data_time
-        out[row.source_id] = (None if pd.isna(ts) else ts.to_pydatetime(), bool(row.simulated))
+        out[row.table_name] = (None if pd.isna(ts) else ts.to_pydatetime(), bool(row.simulated))
     return out
+
+
+def available_metrics(db: str = "ops", *, public_only: bool = False, domain: str | None = None) -> list[Metric]:
+    """Registry metrics whose raw table has data in this snapshot: a metric a city has no source
+    for is hidden, never shown as zero."""
+    times = table_times(db)
+    return [m for m in registry.metrics().values()
+            if m.table in times and (m.public or not public_only) and (domain is None or m.domain == domain)]

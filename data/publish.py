@@ -10,8 +10,9 @@ Steps (``publish(con)``, run by the one writer process):
 2. **Ops snapshot** ``snapshots/ops-<version>.duckdb``: rollups, districts, metric metadata,
    sources and data times, load batches, quarantine summary, recent service requests.
 3. **Public snapshot** ``public/public-<version>.duckdb``: public metrics at week and month
-   grains, complete periods only, with small counts suppressed (n in [1, k-1] → value null, ``suppressed`` true),
-   districts and metadata. No row-level record, no coordinates, no free text.
+   grains, complete periods only, with small counts suppressed by ``data.privacy`` (primary:
+   n in [1, k-1]; complementary: no withheld cell recoverable from the city total → figures
+   null, ``suppressed`` true), a 95 % CI for mean scores, districts and metadata. No row-level record, no coordinates, no free text.
 4. **Flip** ``CURRENT.json`` (write temp + fsync + ``os.replace``), then delete snapshots
    superseded longer ago than ``snapshot_grace_s``.
 
@@ -31,29 +32,13 @@ from pathlib import Path
 import duckdb
 
 from data import registry, settings
+from data.warehouse import RAW_TIMES
 
 log = logging.getLogger(__name__)
 
 POINTER = "CURRENT.json"
 END_OF_TIME = datetime(2200, 1, 1)
 PUBLIC_GRAINS = ("week", "month")
-# Raw tables: (filter on the changed rows, data-time expression). The data time of a source is
-# its newest row; a daily row covers its whole day, so its data time is the end of that day.
-RAW_TIMES = {
-    "bike_trips": ("started_at >= $since", "started_at"),
-    "bike_station_status": ("ts >= $since", "ts"),
-    "transit_ridership": ("day >= $since::DATE", "day + INTERVAL 1 DAY"),
-    "traffic_counts": ("ts >= $since", "ts"),
-    "waste_tonnage": ("day >= $since::DATE", "day + INTERVAL 1 DAY"),
-    "bin_fill": ("ts >= $since", "ts"),
-    "parking_occupancy": ("ts >= $since", "ts"),
-    "parking_citations": ("issued_at >= $since", "issued_at"),
-    "service_requests": ("(created_at >= $since OR closed_at >= $since)",
-                         "greatest(created_at, coalesce(closed_at, created_at))"),
-    "satisfaction_responses": ("responded_at >= $since", "responded_at"),
-}
-
-
 @dataclass(frozen=True)
 class PublishResult:
     version: str
@@ -110,15 +95,15 @@ def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) 
                         "q.value, q.numerator, q.denominator, q.n FROM (" + metric.sql + ") q",
                         {"metric_id": metric.id, "grain": grain, "start": start, "end": END_OF_TIME},
                     )
-        dated = con.execute("SELECT count(*) FROM source_data_times").fetchall()[0][0]
+        dated = con.execute("SELECT count(*) FROM table_data_times").fetchall()[0][0]
         times_since = since if dated else datetime(1900, 1, 1)  # first publish: date everything
         if times_since is not None:
             for table, (changed, data_time) in RAW_TIMES.items():
-                con.execute(
-                    f"INSERT INTO source_data_times SELECT source_id, max({data_time})::TIMESTAMP "
+                con.execute(  # table and expressions come from RAW_TIMES (code), never from input
+                    f"INSERT INTO table_data_times SELECT '{table}', source_id, max({data_time})::TIMESTAMP "
                     f"FROM {table} WHERE {changed} GROUP BY source_id "
-                    "ON CONFLICT (source_id) DO UPDATE SET "
-                    "data_time = greatest(source_data_times.data_time, excluded.data_time)",
+                    "ON CONFLICT (table_name, source_id) DO UPDATE SET "
+                    "data_time = greatest(table_data_times.data_time, excluded.data_time)",
                     {"since": times_since},
                 )
         if since is not None:
@@ -152,9 +137,8 @@ def _metrics_frame(public_only: bool):
 
 
 def _data_times_sql() -> str:
-    """Per source: newest data time (kept by update_rollups) and rows loaded (load batches)."""
-    return ("SELECT s.source_id, d.data_time, b.row_count FROM sources s "
-            "LEFT JOIN source_data_times d USING (source_id) "
+    """Per raw table and source: newest data time (kept by update_rollups), rows loaded."""
+    return ("SELECT d.table_name, d.source_id, d.data_time, b.row_count FROM table_data_times d "
             "LEFT JOIN (SELECT source_id, sum(rows_loaded)::BIGINT AS row_count FROM load_batches "
             "WHERE status = 'ok' GROUP BY source_id) b USING (source_id)")
 
@@ -192,41 +176,85 @@ def _write_ops(con, path: Path, version: str, published_at: datetime, data_now: 
         con.execute("DETACH snap")
 
 
+# Standard deviations for the confidence interval of mean scores, per public grain, by
+# district and for the city (the same records and buckets as the metric's own SQL).
+_SCORE_SD_SQL = """
+SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
+       period, stddev_samp(score) AS sd
+FROM (SELECT district_id, date_trunc($grain, responded_at) AS period, score
+      FROM satisfaction_responses WHERE score BETWEEN 1 AND 5 AND responded_at >= $since) AS t
+GROUP BY GROUPING SETS ((district_id, period), (period))
+"""
+# metric id -> (SQL of the standard deviation, lowest and highest possible score)
+CI_METRICS = {"satisfaction_score": (_SCORE_SD_SQL, 1.0, 5.0)}
+
+
+def _public_cells(con, k: int, public_ids: list[str], data_now: datetime):
+    """The public metric values: fixed grains, complete periods, suppressed (data.privacy),
+    with a 95 % confidence interval for mean scores."""
+    import numpy as np
+    import pandas as pd
+
+    from data import privacy
+
+    cells = con.execute(
+        """
+        SELECT metric_id, grain, district_id, period, value, numerator, denominator, n
+        FROM metric_values
+        WHERE metric_id IN (SELECT unnest($ids)) AND grain IN (SELECT unnest($grains))
+          -- complete periods only: a growing current week could be differenced over time
+          AND CASE grain WHEN 'week' THEN period + INTERVAL 7 DAY ELSE period + INTERVAL 1 MONTH END <= $now
+        ORDER BY metric_id, grain, period, district_id
+        """,
+        {"ids": public_ids, "grains": list(PUBLIC_GRAINS), "now": data_now},
+    ).df()
+    cells["ci_low"] = np.nan
+    cells["ci_high"] = np.nan
+    for metric_id, (sd_sql, lower, upper) in CI_METRICS.items():
+        rows = cells["metric_id"] == metric_id
+        if not rows.any():
+            continue
+        since = cells.loc[rows, "period"].min().to_pydatetime()
+        sds = pd.concat([
+            con.execute(sd_sql, {"grain": grain, "since": since}).df().assign(grain=grain)
+            for grain in PUBLIC_GRAINS
+        ])
+        part = cells.loc[rows, ["grain", "district_id", "period", "value", "n"]].merge(
+            sds, on=["grain", "district_id", "period"], how="left")
+        low, high = privacy.mean_ci(part["value"], part["sd"], part["n"], lower, upper)
+        cells.loc[rows, "ci_low"] = low
+        cells.loc[rows, "ci_high"] = high
+    return privacy.suppress(cells, k)
+
+
 def _write_public(con, path: Path, version: str, published_at: datetime, data_now: datetime) -> None:
     k = int(settings.get("suppression_k"))
     public_ids = [m.id for m in registry.public_metrics()]
+    cells = _public_cells(con, k, public_ids, data_now)
     con.execute(f"ATTACH '{path}' AS pub")
     try:
         metrics_df = _metrics_frame(public_only=True)
         con.register("metrics_df", metrics_df)
         con.execute("CREATE TABLE pub.metrics AS SELECT * FROM metrics_df")
         con.unregister("metrics_df")
-        # Primary suppression: a value built from fewer than k records (but more than 0)
-        # is withheld, with the flag kept so pages can say "fewer than k".
+        # Primary + complementary suppression (data.privacy): a withheld cell has null figures
+        # and suppressed = true, so pages can say "fewer than k" and downloads flag it.
+        con.register("cells_df", cells)
         con.execute(
-            """
-            CREATE TABLE pub.metric_values AS
-            SELECT metric_id, grain, district_id, period,
-                   CASE WHEN n BETWEEN 1 AND $k - 1 THEN NULL ELSE value END       AS value,
-                   CASE WHEN n BETWEEN 1 AND $k - 1 THEN NULL ELSE numerator END   AS numerator,
-                   CASE WHEN n BETWEEN 1 AND $k - 1 THEN NULL ELSE denominator END AS denominator,
-                   CASE WHEN n BETWEEN 1 AND $k - 1 THEN NULL ELSE n END           AS n,
-                   n BETWEEN 1 AND $k - 1                                          AS suppressed
-            FROM metric_values
-            WHERE metric_id IN (SELECT unnest($ids)) AND grain IN ('week', 'month')
-              -- complete periods only: a growing current week could be differenced over time
-              AND CASE grain WHEN 'week' THEN period + INTERVAL 7 DAY ELSE period + INTERVAL 1 MONTH END <= $now
-            ORDER BY metric_id, grain, period, district_id
-            """,
-            {"k": k, "ids": public_ids, "now": data_now},
+            "CREATE TABLE pub.metric_values AS SELECT metric_id, grain, district_id, period::TIMESTAMP AS period, "
+            "value::DOUBLE AS value, numerator::DOUBLE AS numerator, denominator::DOUBLE AS denominator, "
+            "n::BIGINT AS n, suppressed::BOOLEAN AS suppressed, ci_low::DOUBLE AS ci_low, "
+            "ci_high::DOUBLE AS ci_high FROM cells_df ORDER BY metric_id, grain, period, district_id"
         )
+        con.unregister("cells_df")
         con.execute(
             "CREATE TABLE pub.districts AS SELECT district_id, name, borough, population, area_km2, "
             "geometry, is_joint_area FROM districts ORDER BY district_id"
         )
         con.execute("CREATE TABLE pub.sources AS SELECT source_id, name, domain, simulated, licence, "
                     "description FROM sources")
-        con.execute("CREATE TABLE pub.source_times AS SELECT source_id, data_time FROM (" + _data_times_sql() + ")")
+        con.execute("CREATE TABLE pub.source_times AS SELECT table_name, source_id, data_time FROM ("
+                    + _data_times_sql() + ")")
         con.execute(
             "CREATE TABLE pub.meta AS SELECT $v AS version, $p::TIMESTAMP AS published_at, "
             "'public' AS kind, $k::INTEGER AS suppression_k",

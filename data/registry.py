@@ -72,6 +72,7 @@ class Metric:
     description: str
     method: str
     sql: str = field(repr=False)
+    table: str = ""  # the raw table it reads: its data time and availability come from there
     path: str = field(repr=False, default="")
     known_issues: str = ""
 
@@ -187,13 +188,18 @@ def parse_file(path: Path) -> Metric:
     for param in ("$grain", "$start", "$end"):
         if param not in sql:
             raise _fail(path, "sql", f"must use the bound parameter {param}")
+    from data.warehouse import RAW_TIMES  # the raw fact tables
+
+    tables = [t for t in re.findall(r"\bFROM\s+([a-z_]+)", sql, flags=re.I) if t in RAW_TIMES]
+    if not tables:
+        raise _fail(path, "sql", f"must read one of the raw tables ({', '.join(RAW_TIMES)})")
     return Metric(
         id=meta["id"], domain=meta["domain"], label=meta["label"], unit=meta["unit"],
         format=meta["format"], direction=meta["direction"], target=target, warning=warning,
         cadence=delta, cadence_text=str(meta["cadence"]), aggregate=meta["aggregate"],
         public=meta["public"], per_capita=meta["per_capita"], grains=grains,
         source=meta["source"], description=meta["description"].strip(),
-        method=meta["method"].strip(), sql=sql, path=str(path),
+        method=meta["method"].strip(), sql=sql, table=tables[0], path=str(path),
         known_issues=str(meta.get("known_issues") or "").strip(),
     )
 

@@ -87,6 +87,22 @@ CREATE TABLE IF NOT EXISTS traffic_counts (
     source_id VARCHAR NOT NULL, batch_id BIGINT
 );
 
+-- Data published for the whole city only (e.g. NYC MTA ridership, DOT counts keyed by borough).
+CREATE TABLE IF NOT EXISTS transit_ridership_city (   -- operators that publish citywide totals only
+    day DATE NOT NULL, mode VARCHAR NOT NULL,          -- subway / bus / lirr / ...
+    riders BIGINT NOT NULL,                            -- riders, trips or vehicles: see unit
+    unit VARCHAR NOT NULL,                             -- riders / trips / vehicles
+    baseline_pct DOUBLE,                               -- % of the comparable pre-period day
+    baseline_riders BIGINT,                            -- riders * 100 / baseline_pct (derived)
+    source_id VARCHAR NOT NULL, batch_id BIGINT
+);
+CREATE TABLE IF NOT EXISTS traffic_counts_borough (   -- counts whose location is known only by borough
+    ts TIMESTAMP NOT NULL, segment_id VARCHAR NOT NULL, borough VARCHAR NOT NULL,
+    direction VARCHAR, street VARCHAR, from_street VARCHAR, to_street VARCHAR,
+    volume INTEGER NOT NULL,
+    source_id VARCHAR NOT NULL, batch_id BIGINT
+);
+
 -- ---------------------------------------------------------------- waste
 CREATE TABLE IF NOT EXISTS waste_tonnage (
     day DATE NOT NULL, district_id VARCHAR NOT NULL,
@@ -143,6 +159,9 @@ CREATE TABLE IF NOT EXISTS metric_values (
 );
 -- Earliest data time touched by loads since the last rollup; publish recomputes from there.
 CREATE TABLE IF NOT EXISTS rollup_dirty (since TIMESTAMP NOT NULL);
--- Newest data time per source, maintained by publish from the rows changed since the last one
--- (so publish does not rescan history to date the data).
-CREATE TABLE IF NOT EXISTS source_data_times (source_id VARCHAR PRIMARY KEY, data_time TIMESTAMP NOT NULL);
+-- Newest data time per raw table and source, maintained by publish from the rows changed since
+-- the last publish (so publish does not rescan history to date the data).
+CREATE TABLE IF NOT EXISTS table_data_times (
+    table_name VARCHAR NOT NULL, source_id VARCHAR NOT NULL, data_time TIMESTAMP NOT NULL,
+    PRIMARY KEY (table_name, source_id)
+);

@@ -31,6 +31,25 @@ DEMO_SOURCES = {
 }
 
 
+# Raw tables: (filter on the changed rows, data-time expression). The data time of a source is
+# its newest row; a daily row covers its whole day, so its data time is the end of that day.
+RAW_TIMES = {
+    "bike_trips": ("started_at >= $since", "started_at"),
+    "bike_station_status": ("ts >= $since", "ts"),
+    "transit_ridership": ("day >= $since::DATE", "day + INTERVAL 1 DAY"),
+    "traffic_counts": ("ts >= $since", "ts"),
+    "waste_tonnage": ("day >= $since::DATE", "day + INTERVAL 1 DAY"),
+    "bin_fill": ("ts >= $since", "ts"),
+    "parking_occupancy": ("ts >= $since", "ts"),
+    "parking_citations": ("issued_at >= $since", "issued_at"),
+    "service_requests": ("(created_at >= $since OR closed_at >= $since)",
+                         "greatest(created_at, coalesce(closed_at, created_at))"),
+    "satisfaction_responses": ("responded_at >= $since", "responded_at"),
+    "transit_ridership_city": ("day >= $since::DATE", "day + INTERVAL 1 DAY"),
+    "traffic_counts_borough": ("ts >= $since", "ts"),
+}
+
+
 def path() -> Path:
     return settings.var_dir() / "warehouse.duckdb"
 

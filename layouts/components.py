@@ -101,3 +101,30 @@ def table(frame, columns: dict[str, str], *, empty: str = "Nothing to show.", cl
     return dbc.Table([head, html.Tbody(rows)], striped=True, hover=True, size="sm",
                      responsive=True, className=class_name)
 
+
+
+def wall_tile(metric: Metric, *, value: float | None, period_label: str, change: str,
+              sparkline: str, data_time: datetime | None, freshness: str, simulated: bool) -> html.Div:
+    """One wall tile: domain, status (icon + word), label, big value + unit, sparkline, change
+    vs the same time last week, and the data time with fresh / late / stale."""
+    status = metric.status(value)
+    target = f"target {metric.format_value(metric.target)}" if metric.target is not None else ""
+    return html.Div(
+        [
+            html.Div([html.Span(DOMAIN_LABELS[metric.domain], className="kpi-domain"),
+                      status_badge(status)], className="kpi-head"),
+            html.Div(metric.label, className="kpi-label"),
+            html.Div([html.Span(metric.format_value(value, compact=True), className="kpi-value",
+                                title=metric.format_value(value)),
+                      html.Span(metric.unit, className="kpi-unit")], className="kpi-figure"),
+            html.Img(src=sparkline, className="kpi-spark", alt="") if sparkline else html.Div(className="kpi-spark"),
+            html.Div([html.Span(change or "no comparison", className="kpi-change"),
+                      html.Span(target, className="kpi-target")], className="kpi-meta"),
+            html.Div([freshness_badge(freshness, data_time),
+                      html.Span(f" · {period_label}" if period_label else "", className="kpi-period"),
+                      html.Span(" · sim" if simulated else "", className="kpi-source")],
+                     className="kpi-foot"),
+        ],
+        className=f"kpi-card kpi-card--{status} kpi-card--{freshness}",
+        **{"data-metric": metric.id},
+    )

@@ -155,10 +155,10 @@ def test_public_snapshot_holds_aggregates_only(published, var_dir):
         for table, column in con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall():
             columns.setdefault(table, set()).add(column)
         assert columns["metric_values"] == {"metric_id", "grain", "district_id", "period", "value", "numerator",
-                                            "denominator", "n", "suppressed"}
+                                            "denominator", "n", "suppressed", "ci_low", "ci_high"}
         assert columns["districts"] == {"district_id", "name", "borough", "population", "area_km2", "geometry",
                                         "is_joint_area"}
-        assert columns["source_times"] == {"source_id", "data_time"}
+        assert columns["source_times"] == {"table_name", "source_id", "data_time"}
         everywhere = set().union(*columns.values())
         assert not everywhere & {"lat", "lon", "request_id", "created_at", "closed_at", "raw", "file"}
         grains = {r[0] for r in con.execute("SELECT DISTINCT grain FROM metric_values").fetchall()}

@@ -21,11 +21,11 @@ def data_health(_n):
     sources = repository.run("ops/source_times")
     now = datetime.now()
     cadence = {}
-    for metric in registry.metrics().values():  # the tightest cadence a source must meet
-        cadence[metric.source] = min(cadence.get(metric.source, metric), metric, key=lambda m: m.cadence)
+    for metric in registry.metrics().values():  # the tightest cadence a table must meet
+        cadence[metric.table] = min(cadence.get(metric.table, metric), metric, key=lambda m: m.cadence)
     states = []
     for row in sources.itertuples():
-        metric = cadence.get(row.source_id)
+        metric = cadence.get(row.table_name)
         data_time = None if pd.isna(row.data_time) else row.data_time.to_pydatetime()
         states.append(metric.freshness(data_time, now) if metric else "unused")
     sources = sources.assign(
@@ -34,8 +34,8 @@ def data_health(_n):
         simulated=["simulated" if s else "real" for s in sources["simulated"]],
     )
     source_table = components.table(
-        sources, {"name": "Source", "domain": "Domain", "simulated": "Kind", "data_time": "Newest data",
-                  "freshness": "Freshness", "row_count": "Rows"})
+        sources, {"name": "Source", "domain": "Domain", "simulated": "Kind", "table_name": "Table",
+                  "data_time": "Newest data", "freshness": "Freshness", "row_count": "Rows loaded"})
     quarantine = components.table(
         repository.run("ops/quarantine_summary"),
         {"source_id": "Source", "file": "File", "reason": "Reason", "rows": "Rows",

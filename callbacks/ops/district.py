@@ -3,7 +3,7 @@ import dash
 from dash import Input, Output, dcc, html
 
 from callbacks import common
-from data import registry, repository
+from data import repository
 from layouts import components, ids
 
 
@@ -22,7 +22,7 @@ def district_profile(district_id):
         return ("District profile",
                 components.notice(f"Unknown district {str(district_id)[:40]!r}. Pick one below."), choices)
     cards = [common.kpi_cards([m], district=district_id, grain=common.valid_grain("day", m))[0]
-             for m in registry.metrics().values()]
+             for m in common.available_metrics()]
     records = repository.run("ops/district_requests", district=district_id, limit=25)
     columns = {"request_id": "Request", "created_at": "Created", "closed_at": "Closed",
                "due_at": "Due", "category": "Category", "channel": "Channel", "status": "Status"}

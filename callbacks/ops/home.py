@@ -3,12 +3,11 @@ import dash
 from dash import Input, Output
 
 from callbacks import common
-from data import registry
 from layouts import ids
 
 
 @dash.callback(Output(ids.HOME_KPIS, "children"), Input(ids.SHELL_LOCATION, "pathname"))
 @common.guarded("message")
 def home_kpis(_pathname):
-    metrics = list(registry.metrics().values())
+    metrics = common.available_metrics()
     return [common.kpi_cards([m], district="city", grain=common.valid_grain("day", m))[0] for m in metrics]

@@ -1,42 +1,225 @@
-"""Wall callbacks: tiles, map of the metric most off target, alert ticker, clock."""
+"""Wall callbacks: tiles, map of the metric that most needs attention, alert ticker, rotation
+hold; clientside: clock, rotation, refresh gate, reload on build/scheme change.
+
+Refreshes send only what changed: the client keeps a small signature per tile, the map key
+(metric + data version) and the alert list's hash in a Store; the server answers ``Patch``
+for the changed tiles and ``no_update`` for everything else.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
 import dash
-from dash import ClientsideFunction, Input, Output, State, html
+import pandas as pd
+from dash import ClientsideFunction, Input, Output, Patch, State, html
 
 from callbacks import common
 from callbacks.ops.alerts import current_alerts
-from data import registry, repository
-from layouts import figures, ids
+from data import repository
+from layouts import components, figures, ids
+from layouts.ops import wall as wall_layout
+
+SPARK_POINTS = 14
 
 dash.clientside_callback(
-    ClientsideFunction(namespace="cityops", function_name="clock"),
+    ClientsideFunction(namespace="wall", function_name="clock"),
     Output(ids.WALL_CLOCK, "children"),
     Input(ids.WALL_CLOCK_TICK, "n_intervals"),
+    State(ids.WALL_CONFIG, "data"),
 )
+
+# Skip a refresh tick while the previous refresh is still running (no pile-ups).
+dash.clientside_callback(
+    ClientsideFunction(namespace="wall", function_name="gate"),
+    Output(ids.WALL_TRIGGER, "data"),
+    Input(ids.WALL_TICK, "n_intervals"),
+)
+
+# Rotation: next view after each dwell, unless the server said the current view holds.
+dash.clientside_callback(
+    ClientsideFunction(namespace="wall", function_name="rotate"),
+    Output(ids.WALL_VIEW, "data"),
+    Input(ids.WALL_ROTATE_TICK, "n_intervals"),
+    State(ids.WALL_VIEW, "data"),
+    State(ids.WALL_HOLD, "data"),
+    State(ids.WALL_CONFIG, "data"),
+)
+
+# Reload when the server's build or data scheme differs from the page's.
+dash.clientside_callback(
+    ClientsideFunction(namespace="wall", function_name="checkBuild"),
+    Output(ids.WALL_RELOAD, "data"),
+    Input(ids.WALL_META, "data"),
+    State(ids.WALL_CONFIG, "data"),
+)
+
+
+def _hash(value) -> str:
+    return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def _valid_sig(sig) -> dict:
+    if not isinstance(sig, dict):
+        return {}
+    tiles = sig.get("tiles")
+    out = {k: sig[k] for k in ("view", "map", "alerts", "hold", "cls")
+           if isinstance(sig.get(k), str) and len(sig[k]) <= 120}
+    if isinstance(tiles, list) and len(tiles) <= wall_layout.MAX_METRICS * 2 and all(
+            isinstance(t, str) and len(t) <= 40 for t in tiles):
+        out["tiles"] = tiles
+    return out
+
+
+def _change(metric, value, row, partial: bool) -> str:
+    """Change vs the same time last week: a running day's total is compared with last week's
+    total up to the same hour; other values with the same day last week."""
+    if row is None or value is None:
+        return ""
+    if partial and metric.aggregate == "sum":
+        before = row["last_week_so_far"]
+        label = "vs same time last wk"
+    else:
+        before = row["last_week"]
+        label = f"vs last {pd.Timestamp(row['period']) - pd.Timedelta(days=7):%a}"
+    if before is None or pd.isna(before) or before == 0:
+        return ""
+    pct = (value - float(before)) / abs(float(before)) * 100
+    arrow = "▲" if pct > 0.5 else "▼" if pct < -0.5 else "="
+    return f"{arrow} {abs(pct):.0f}% {label}"
+
+
+def tiles_for(metrics) -> list:
+    """(signature, tile) for each metric, city-wide at day grain."""
+    latest = repository.run("ops/latest_values", grain="day", district="city").set_index("metric_id")
+    week = repository.run("ops/wall_last_week", district="city").set_index("metric_id")
+    recent = repository.run("ops/wall_recent", district="city", points=SPARK_POINTS)
+    spark = {k: list(g["value"]) for k, g in recent.groupby("metric_id")}
+    times = common.table_times()
+    now = datetime.now()
+    out = []
+    for metric in metrics:
+        row = latest.loc[metric.id] if metric.id in latest.index else None
+        value = None if row is None or pd.isna(row["value"]) else float(row["value"])
+        period = None if row is None else row["period"]
+        partial = period is not None and pd.Timestamp(period) + pd.Timedelta(days=1) > pd.Timestamp(now)
+        data_time, simulated = times.get(metric.table, (None, False))
+        freshness = metric.freshness(data_time, now)
+        status = metric.status(value)
+        colour = {"ok": "#8be28b", "warning": "#ffcf70", "bad": "#ff8787"}.get(status, "#7cc4ff")
+        if freshness == "stale":
+            colour = "#6c757d"
+        change = _change(metric, value, week.loc[metric.id] if metric.id in week.index else None, partial)
+        label = common.period_label("day", period)
+        sig = _hash([metric.id, value, change, label, str(data_time), freshness, spark.get(metric.id)])
+        tile = components.wall_tile(
+            metric, value=value, period_label=label, change=change,
+            sparkline=figures.sparkline_svg(spark.get(metric.id, []), colour=colour),
+            data_time=data_time, freshness=freshness, simulated=simulated)
+        out.append((sig, tile))
+    return out
+
+
+def _grid_class(count: int) -> str:
+    cols = 2 if count <= 4 else 3 if count <= 9 else 4 if count <= 16 else 5
+    return f"wall-tiles wall-tiles--c{cols}"
+
+
+def _alert_item(row) -> html.Li:
+    return html.Li([html.Span(row.status, className=f"sev sev--{row.severity}"), " ",
+                    html.Span(f"{row.district}", className="alert-where"), " · ",
+                    f"{row.metric} {row.value} (target {row.target})",
+                    html.Span(f" · {pd.Timestamp(row.period):%d %b}", className="alert-when")])
+
+
+def hold_reason(view: str, alerts: pd.DataFrame) -> str:
+    """Why rotation stays on this view: its critical alerts (from server data), or ''."""
+    critical = alerts[alerts["severity"] == "critical"]
+    if critical.empty:
+        return ""
+    first = critical.iloc[0]
+    more = f" and {len(critical) - 1} more" if len(critical) > 1 else ""
+    return (f"⏸ Holding on {wall_layout.view_title(view)}: critical alert — "
+            f"{first['metric']} in {first['district']}{more}")
 
 
 @dash.callback(
     Output(ids.WALL_TILES, "children"),
+    Output(ids.WALL_TILES, "className"),
     Output(ids.WALL_MAP, "figure"),
     Output(ids.WALL_MAP_TITLE, "children"),
     Output(ids.WALL_ALERTS, "children"),
-    Input(ids.WALL_TICK, "n_intervals"),
-    State(ids.WALL_STATUS, "data"),
+    Output(ids.WALL_HOLD, "data"),
+    Output(ids.WALL_HOLD_TEXT, "children"),
+    Output(ids.WALL_TITLE, "children"),
+    Output(ids.WALL_SIG, "data"),
+    Output(ids.WALL_META, "data"),
+    Input(ids.WALL_TRIGGER, "data"),
+    Input(ids.WALL_VIEW, "data"),
+    State(ids.WALL_CONFIG, "data"),
+    State(ids.WALL_SIG, "data"),
 )
-@common.guarded("message", figures.empty("No data", figures.WALL), "", [])
-def refresh_wall(_n, state):
-    view = state.get("view") if isinstance(state, dict) else None
-    if view not in registry.DOMAINS:
-        view = "all"
-    metrics = [m for m in registry.metrics().values() if view == "all" or m.domain == view]
-    tiles = [common.kpi_cards([m], district="city", grain=common.valid_grain("day", m), compact=True)[0]
-             for m in metrics]
+@common.guarded("message", "wall-tiles", figures.empty("No data", figures.WALL), "", [],
+                {"view": "", "reason": ""}, "", "City operations", {}, {})
+def refresh_wall(_trigger, view, config, sig):
+    config = wall_layout.valid_config(config)
+    if view not in config["views"]:
+        view = config["views"][0]
+    sig = _valid_sig(sig)
+    same_view = sig.get("view") == view
+    shown = wall_layout.view_metrics(view, config)
+    available = {m.id for m in common.available_metrics()}  # a metric without a source is hidden
+    metrics = [m for m in shown if m.id in available] or shown
+    meta = {"build": wall_layout.BUILD, "scheme": wall_layout.SCHEME}
+
+    tiles = tiles_for(metrics)
+    new_sigs = [s for s, _ in tiles]
+    old_sigs = sig.get("tiles") if same_view else None
+    if old_sigs is not None and len(old_sigs) == len(new_sigs):
+        changed = [i for i, (a, b) in enumerate(zip(old_sigs, new_sigs)) if a != b]
+        if not changed:
+            tiles_out = dash.no_update
+        else:
+            tiles_out = Patch()
+            for i in changed:
+                tiles_out[i] = tiles[i][1]
+    else:
+        tiles_out = [t for _, t in tiles]
+    cls = _grid_class(len(metrics))
+    cls_out = dash.no_update if sig.get("cls") == cls else cls
+
     alerts = current_alerts()
     alerts = alerts[alerts["metric_id"].isin([m.id for m in metrics])]
-    # The map shows the metric with the most districts off target (else the first metric).
-    focus = registry.get(alerts["metric_id"].value_counts().index[0]) if not alerts.empty else metrics[0]
+    # The map shows the metric with the most critical alerts, then the most alerts, else the first.
+    if not alerts.empty:
+        ranked = alerts.assign(crit=alerts["severity"] == "critical").groupby("metric_id")["crit"].agg(["sum", "size"])
+        focus_id = ranked.sort_values(["sum", "size"], ascending=False).index[0]
+        focus = next(m for m in metrics if m.id == focus_id)
+    else:
+        focus = metrics[0]
     latest = repository.run("ops/metric_map", metric=focus.id, grain=common.valid_grain("day", focus))
-    fig = figures.choropleth(common.districts(), latest, focus, template=figures.WALL, show_scale=False)
-    items = [html.Li([html.Span(row.status, className=f"sev sev--{row.severity}"), " ",
-                      f"{row.district}: {row.metric} {row.value} (target {row.target})"])
-             for row in alerts.head(8).itertuples()]
-    return tiles, fig, f"Map: {focus.label}", items or [html.Li("✓ Nothing off target")]
+    map_key = f"{focus.id}@{latest.attrs.get('version', '')}"
+    if same_view and sig.get("map") == map_key:
+        fig_out, map_title = dash.no_update, dash.no_update
+    else:
+        fig_out = figures.choropleth(common.districts(), latest, focus, template=figures.WALL, show_scale=True)
+        map_title = f"Map · {focus.label} ({focus.unit}) · most in need of attention"
+
+    newest = alerts.sort_values(["period", "severity", "gap"], ascending=[False, True, False]).head(10)
+    items = [_alert_item(row) for row in newest.itertuples()] or [html.Li("✓ Nothing off target")]
+    alerts_key = _hash([str(list(r)) for r in newest.itertuples(index=False)])
+    alerts_out = dash.no_update if same_view and sig.get("alerts") == alerts_key else items
+
+    reason = hold_reason(view, alerts) if config["rotate"] else ""
+    hold = {"view": view, "reason": reason}
+    title = config["title"] or wall_layout.view_title(view)
+    if config["title"] and view != "all" and len(config["views"]) > 1:
+        title = f"{config['title']} · {wall_layout.view_title(view)}"
+    new_sig = {"view": view, "tiles": new_sigs, "map": map_key, "alerts": alerts_key, "cls": cls,
+               "hold": _hash(hold)}
+    if same_view and sig.get("hold") == new_sig["hold"]:
+        hold_out, hold_text, title_out = dash.no_update, dash.no_update, dash.no_update
+    else:
+        hold_out, hold_text, title_out = hold, reason, title
+    return tiles_out, cls_out, fig_out, map_title, alerts_out, hold_out, hold_text, title_out, new_sig, meta

@@ -49,26 +49,12 @@ DEFAULT_TZ = "America/New_York"   # city-local time for epoch / offset timestamp
 EARLIEST = datetime(1900, 1, 1)   # older dates are typos ("date out of range")
 FUTURE_SLACK = timedelta(days=1)  # "in the future" = later than now + 1 day (clock/time-zone skew)
 
-# Tables the ingest core adds to the warehouse (schema.sql is not ours to edit).
+# Tables only the ingest core uses (the citywide fact tables live in data/schema.sql).
 EXTRA_DDL = """
 CREATE TABLE IF NOT EXISTS ingest_files (        -- one row per file loaded (its batch is 'ok')
     source_id VARCHAR NOT NULL, path VARCHAR NOT NULL,
     sha256 VARCHAR NOT NULL,                      -- content sha256 [+ ':' + hash of the adapter options]
     bytes BIGINT NOT NULL, batch_id BIGINT NOT NULL, loaded_at TIMESTAMP NOT NULL
-);
-CREATE TABLE IF NOT EXISTS transit_ridership_city (   -- operators that publish citywide totals only
-    day DATE NOT NULL, mode VARCHAR NOT NULL,          -- subway / bus / lirr / ...
-    riders BIGINT NOT NULL,                            -- riders, trips or vehicles: see unit
-    unit VARCHAR NOT NULL,                             -- riders / trips / vehicles
-    baseline_pct DOUBLE,                               -- % of the comparable pre-period day
-    baseline_riders BIGINT,                            -- riders * 100 / baseline_pct (derived)
-    source_id VARCHAR NOT NULL, batch_id BIGINT
-);
-CREATE TABLE IF NOT EXISTS traffic_counts_borough (   -- counts whose location is known only by borough
-    ts TIMESTAMP NOT NULL, segment_id VARCHAR NOT NULL, borough VARCHAR NOT NULL,
-    direction VARCHAR, street VARCHAR, from_street VARCHAR, to_street VARCHAR,
-    volume INTEGER NOT NULL,
-    source_id VARCHAR NOT NULL, batch_id BIGINT
 );
 CREATE TABLE IF NOT EXISTS parking_violation_codes (  -- DOF code -> fine ($)
     code VARCHAR PRIMARY KEY, definition VARCHAR,

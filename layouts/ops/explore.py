@@ -12,15 +12,17 @@ dash.register_page(__name__, path="/explore", title="CityOps — explore", name=
 
 
 def layout(metric=None, grain=None, district=None, **_ignored):
-    chosen = lookups.valid_metric(metric) or next(iter(registry.metrics().values()))
     try:
         names = lookups.district_names()
-    except DataUnavailable:
-        names = {}  # the skeleton must still carry every id (Dash validates callbacks on it)
+        metrics = lookups.available_metrics() or list(registry.metrics().values())
+    except DataUnavailable:  # the skeleton must still carry every id (Dash validates callbacks on it)
+        names, metrics = {}, list(registry.metrics().values())
+    chosen = lookups.valid_metric(metric)
+    chosen = chosen if chosen in metrics else metrics[0]
     districts = lookups.valid_districts((district or "").split(",") if isinstance(district, str) else [],
                                        set(names))
     options = [{"label": f"{registry.DOMAIN_LABELS[m.domain]} · {m.label}", "value": m.id}
-               for m in registry.metrics().values()]
+               for m in metrics]
     return html.Div(
         [
             html.H1("Explore"),

@@ -1,0 +1,126 @@
+// Wall display behaviour (clientside, no data of its own):
+//  - clock; rotation between views unless the server says the current view holds;
+//  - refresh gate: a tick is skipped while the previous refresh is still running;
+//  - connection watch: a failed refresh keeps the last good data on screen under a full-width
+//    "connection lost since HH:MM" banner; the next successful refresh clears it;
+//  - self-reload on a new build or data scheme, after N consecutive failures (once the server
+//    answers again), and optionally once a night.
+(function () {
+    "use strict";
+    const state = {inflight: 0, failures: 0, since: null, loadedAt: Date.now(), reloadWhenBack: false,
+                   lastOk: null, refreshes: 0};
+    window.cityopsWall = state;
+    const isWall = () => !!document.querySelector(".wall-page");
+    const hhmm = (d) => d.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"});
+    const maxFailures = () => (window.cityopsWallConfig && window.cityopsWallConfig.max_failures) || 10;
+
+    function banner(show) {
+        let el = document.getElementById("wall-connection");
+        if (!show) {
+            if (el) el.remove();
+            return;
+        }
+        if (!el) {
+            el = document.createElement("div");
+            el.id = "wall-connection";
+            el.className = "wall-connection";
+            el.setAttribute("role", "alert");
+            document.body.appendChild(el);
+        }
+        el.textContent = "⚠ Connection lost since " + hhmm(state.since) +
+            " — showing the last data received; retrying";
+    }
+
+    function failed(serverAnswered) {
+        state.failures += 1;
+        if (!state.since) state.since = new Date();
+        banner(true);
+        if (state.failures >= maxFailures()) {
+            // the server answers but keeps failing: start afresh; unreachable: reload once it is back
+            if (serverAnswered) window.location.reload();
+            else state.reloadWhenBack = true;
+        }
+    }
+
+    function succeeded() {
+        if (state.reloadWhenBack) {
+            window.location.reload();
+            return;
+        }
+        state.failures = 0;
+        state.since = null;
+        state.lastOk = new Date();
+        state.refreshes += 1;
+        banner(false);
+    }
+
+    const realFetch = window.fetch.bind(window);
+    window.fetch = function (input, init) {
+        const url = typeof input === "string" ? input : (input && input.url) || "";
+        const body = init && typeof init.body === "string" ? init.body : "";
+        if (!url.includes("_dash-update-component") || !body.includes("..wall-tiles.children")) {
+            return realFetch(input, init);
+        }
+        state.inflight += 1;
+        return realFetch(input, init).then((response) => {
+            state.inflight -= 1;
+            if (response.status >= 500) {
+                failed(true);
+                return new Response(null, {status: 204});  // keep the last good data
+            }
+            succeeded();
+            return response;
+        }, () => {
+            state.inflight -= 1;
+            failed(false);
+            return new Response(null, {status: 204});  // Dash: no update, no error
+        });
+    };
+
+    const noUpdate = () => window.dash_clientside.no_update;
+
+    window.dash_clientside = Object.assign({}, window.dash_clientside, {
+        wall: {
+            clock: function (_n, config) {
+                window.cityopsWallConfig = config;
+                const now = new Date();
+                if (config && config.nightly && isWall()) {
+                    const [h, m] = config.nightly.split(":").map(Number);
+                    const due = new Date(now);
+                    due.setHours(h, m, 0, 0);
+                    // once a night: the page has been up for over an hour and the time has come
+                    if (now >= due && now - due < 60000 && now - state.loadedAt > 3600000) {
+                        window.location.reload();
+                    }
+                }
+                return now.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", second: "2-digit"});
+            },
+            gate: function (n) {
+                if (state.inflight > 0) {
+                    state.skipped = (state.skipped || 0) + 1;
+                    return noUpdate();
+                }
+                return n || 0;
+            },
+            rotate: function (_n, view, hold, config) {
+                if (!config || !config.rotate || !Array.isArray(config.views) || config.views.length < 2) {
+                    return noUpdate();
+                }
+                if (hold && hold.view === view && hold.reason) return noUpdate();
+                const i = config.views.indexOf(view);
+                const next = config.views[(i + 1) % config.views.length];
+                document.querySelectorAll(".wall-view-chip").forEach((el) => {
+                    el.classList.toggle("is-current", el.dataset.view === next);
+                });
+                return next;
+            },
+            checkBuild: function (meta, config) {
+                if (meta && config && meta.build && meta.scheme &&
+                        (meta.build !== config.build || meta.scheme !== config.scheme)) {
+                    window.location.reload();
+                }
+                return noUpdate();
+            }
+        }
+    });
+})();

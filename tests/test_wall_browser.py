@@ -1,0 +1,217 @@
+"""The wall in headless Chromium against a real gunicorn server with its own var dir (this
+module publishes new snapshots and stops/restarts the server, so it never disturbs the other
+tests): fills the screen at three resolutions without scrollbars or console errors, tiles
+update after a publish, the connection banner appears and clears by itself, rotation holds
+on an injected critical alert. Screenshots go to tests/screenshots/."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.test_browser import CHROME_ARGS, CHROMIUM, ROOT, SHOTS, _free_port
+
+pytestmark = pytest.mark.browser
+
+PUBLISH = """
+import sys
+from datetime import datetime
+from data import publish, warehouse
+con = warehouse.connect(warehouse.path())
+try:
+    if len(sys.argv) > 1:
+        con.execute(sys.argv[1])
+    publish.publish(con, now=datetime(2026, 11, 1, 12))
+finally:
+    con.close()
+"""
+
+
+class Server:
+    def __init__(self, var_dir: Path):
+        self.var_dir, self.port, self.proc = var_dir, _free_port(), None
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "CITYOPS_MODE": "all", "CITYOPS_VAR_DIR": str(var_dir),
+                    "CITYOPS_SNAPSHOT_POLL_S": "0"}
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", "2", "-b", f"127.0.0.1:{self.port}",
+             "app:server"], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(self.base + "/_dash-layout", timeout=2)
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        pytest.fail("server did not start")
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+            self.proc = None
+
+    def publish(self, sql: str | None = None):
+        """Publish a new snapshot in this server's var dir, after running `sql` on the warehouse."""
+        subprocess.run([sys.executable, "-c", PUBLISH] + ([sql] if sql else []), cwd=ROOT, env=self.env,
+                       check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def wall_server(warehouse_path, published):
+    from data import warehouse
+
+    var_dir = Path(tempfile.mkdtemp(prefix="cityops-test-wall-"))
+    target = var_dir / warehouse_path.relative_to(Path(os.environ["CITYOPS_VAR_DIR"]))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(warehouse_path, target)
+    assert warehouse.path() == warehouse_path
+    server = Server(var_dir)
+    server.publish()
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(var_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROME_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _page(browser, width: int, height: int):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    return page
+
+
+def _open(page, url: str):
+    page.goto(url)
+    page.wait_for_selector("#wall-tiles .kpi-card .kpi-spark", timeout=30_000)
+    page.wait_for_selector("#wall-map .main-svg", timeout=30_000)
+    page.wait_for_selector("#wall-clock:not(:empty)")
+    page.wait_for_load_state("networkidle")
+
+
+def _no_overflow(page, width: int, height: int):
+    sizes = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+    assert sizes[0] <= width and sizes[1] <= height
+    # nothing inside a tile is cut off at the bottom: the footer (data time) is visible
+    clipped = page.evaluate("""() => [...document.querySelectorAll('#wall-tiles .kpi-card')].filter(c => {
+        const f = c.querySelector('.kpi-foot').getBoundingClientRect(), r = c.getBoundingClientRect();
+        return f.bottom > r.bottom + 1 || f.height < 4; }).length""")
+    assert clipped == 0
+
+
+def _shot(page, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    assert path.stat().st_size > 5_000
+    return path
+
+
+@pytest.mark.parametrize("width,height,query,name", [
+    (1920, 1080, "", "wall-all-1080p"),
+    (1920, 1080, "?view=parking&refresh=15", "wall-parking-1080p"),
+    (3840, 2160, "", "wall-all-4k"),
+    (1366, 768, "", "wall-all-768p"),
+])
+def test_wall_fills_the_screen_at_every_resolution(browser, wall_server, width, height, query, name):
+    page = _page(browser, width, height)
+    _open(page, wall_server.base + "/wall" + query)
+    _no_overflow(page, width, height)
+    assert page.locator(".app-navbar").is_hidden()
+    assert page.locator(".wall-page button, .wall-page input, .wall-page select, .modebar").count() == 0
+    value_px = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('.wall-tiles .kpi-value')).fontSize)")
+    assert value_px >= {1080: 48, 2160: 96, 768: 36}[height]
+    # every tile carries its data time; the fixture's data is weeks old, so every tile is stale
+    foot = page.locator("#wall-tiles .kpi-card .freshness").all_inner_texts()
+    assert foot and all("stale since" in text for text in foot)
+    _shot(page, name)
+    assert page.errors == []
+    page.context.close()
+
+
+def test_named_profile_and_bad_parameters(browser, wall_server):
+    page = _page(browser, 1920, 1080)
+    _open(page, wall_server.base + "/wall/parking-desk")
+    assert page.locator("#wall-tiles .kpi-card").count() == 4
+    assert page.locator("#wall-title").inner_text().startswith("Parking desk")
+    _open(page, wall_server.base + "/wall/no-such-screen?refresh=banana&metrics=nope,bike_trips")
+    notice = page.locator(".wall-notice").inner_text()
+    assert "unknown profile" in notice and "bad refresh" in notice and "unknown metric" in notice
+    assert page.locator("#wall-tiles .kpi-card").count() == 1
+    assert page.errors == []
+    page.context.close()
+
+
+def test_tiles_update_within_two_refresh_periods_after_a_publish(browser, wall_server):
+    page = _page(browser, 1920, 1080)
+    _open(page, wall_server.base + "/wall?view=parking&refresh=5")
+    tile = "#wall-tiles [data-metric=parking_citations] .kpi-value"
+    before = page.locator(tile).inner_text()
+    wall_server.publish("UPDATE metric_values SET value = 4321 WHERE metric_id = 'parking_citations' "
+                        "AND grain = 'day' AND district_id = 'city' AND period = (SELECT max(period) "
+                        "FROM metric_values WHERE metric_id = 'parking_citations' AND grain = 'day')")
+    published = time.monotonic()
+    page.wait_for_function(f"() => document.querySelector('{tile}').innerText === '4,321'", timeout=12_000)
+    assert time.monotonic() - published <= 2 * 5 + 1
+    assert before != "4,321"
+    assert page.errors == []
+    page.context.close()
+
+
+def test_rotation_holds_on_an_injected_critical_alert(browser, wall_server):
+    page = _page(browser, 1920, 1080)
+    _open(page, wall_server.base + "/wall?view=transport,parking&rotate=10&refresh=5")
+    # without critical alerts in transport or parking, the wall rotates to parking and back
+    page.wait_for_function("() => document.querySelector('#wall-title').innerText === 'Parking'", timeout=15_000)
+    page.wait_for_function("() => document.querySelector('#wall-title').innerText === 'Transport'", timeout=15_000)
+    assert page.locator("#wall-hold-text").inner_text() == ""
+    wall_server.publish("UPDATE metric_values SET value = 99 WHERE metric_id = 'parking_occupancy_pct' "
+                        "AND grain = 'day' AND district_id = '301' AND period = (SELECT max(period) "
+                        "FROM metric_values WHERE metric_id = 'parking_occupancy_pct' AND grain = 'day')")
+    page.wait_for_function("() => document.querySelector('#wall-hold-text').innerText.includes('Holding on Parking')",
+                           timeout=25_000)
+    assert "Parking occupancy" in page.locator("#wall-hold-text").inner_text()
+    time.sleep(12)  # longer than one dwell: still on parking
+    assert page.locator("#wall-title").inner_text() == "Parking"
+    _shot(page, "wall-hold")
+    assert page.errors == []
+    page.context.close()
+
+
+def test_connection_lost_banner_appears_and_clears_by_itself(browser, wall_server):
+    page = _page(browser, 1920, 1080)
+    _open(page, wall_server.base + "/wall?view=waste&refresh=5")
+    tiles = page.locator("#wall-tiles .kpi-card").count()
+    page.evaluate("() => { window.__marker = 'same page'; }")
+    wall_server.stop()
+    page.wait_for_selector("#wall-connection", timeout=15_000)
+    assert "Connection lost since" in page.locator("#wall-connection").inner_text()
+    assert page.locator("#wall-tiles .kpi-card").count() == tiles  # the last good data stays
+    _shot(page, "wall-connection-lost")
+    wall_server.start()
+    page.wait_for_selector("#wall-connection", state="detached", timeout=20_000)
+    assert page.evaluate("() => window.__marker") == "same page"  # recovered without a reload
+    errors = [e for e in page.errors if "ERR_CONNECTION_REFUSED" not in e and "Failed to load resource" not in e]
+    assert errors == []
+    page.context.close()
