@@ -9,10 +9,10 @@ PORT ?= 8050
 PUBLIC_PORT ?= 8051
 WORKERS ?= 2
 
-.PHONY: run test install demo publish live public bench chromium clean help
+.PHONY: run test install demo publish live public nyc ingest bench chromium clean help
 
 help:
-	@echo "make run | make test | make demo | make publish | make live | make public | make bench | make clean"
+	@echo "make run | make test | make demo | make publish | make live | make public | make nyc | make bench | make clean"
 
 $(VENV)/.installed: requirements.txt
 	@if ! $(PYTHON) -c "import ensurepip, venv" 2>/dev/null; then \
@@ -48,6 +48,15 @@ run: demo
 # The public transparency site alone, as its own process (opens only the public snapshot).
 public: demo
 	CITYOPS_MODE=public $(VENV)/bin/gunicorn --no-control-socket -w $(WORKERS) -b 127.0.0.1:$(PUBLIC_PORT) app:server
+
+# The real New York open-data pack (data/samples/nyc) in its own var dir, served like `run`
+# but without the live feed (it would write simulated readings into real data).
+NYC_VAR := var/nyc
+nyc: install
+	@if [ ! -f "$(NYC_VAR)/warehouse.duckdb" ]; then CITYOPS_VAR_DIR=$(NYC_VAR) $(PY) -m data.ingest nyc data/samples/nyc; fi
+	CITYOPS_VAR_DIR=$(NYC_VAR) $(PY) -m data.publish
+	@echo "CityOps on NYC open data at http://127.0.0.1:$(PORT)"
+	CITYOPS_VAR_DIR=$(NYC_VAR) $(VENV)/bin/gunicorn --no-control-socket -w $(WORKERS) -b 127.0.0.1:$(PORT) app:server
 
 # Browser tests need Chromium: install it from Debian when missing and we are root.
 chromium:
