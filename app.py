@@ -6,7 +6,7 @@
 import dash
 
 import callbacks
-from data import registry, settings
+from data import public_api, registry, settings
 from layouts import shell
 
 MODE = settings.mode()
@@ -28,6 +28,7 @@ shell.load_pages(MODE)
 callbacks.load(MODE)
 app.layout = shell.layout
 server = app.server
+public_api.register(server, MODE)  # downloads + JSON API (public and all modes only)
 shell.install_not_found_status(server)
 
 if __name__ == "__main__":  # local development server; production uses gunicorn app:server

@@ -11,7 +11,7 @@
                    lastOk: null, refreshes: 0};
     window.cityopsWall = state;
     const isWall = () => !!document.querySelector(".wall-page");
-    const hhmm = (d) => d.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"});
+    const hhmm = (d) => d.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", hour12: false});
     const maxFailures = () => (window.cityopsWallConfig && window.cityopsWallConfig.max_failures) || 10;
 
     function banner(show) {
@@ -37,14 +37,14 @@
         banner(true);
         if (state.failures >= maxFailures()) {
             // the server answers but keeps failing: start afresh; unreachable: reload once it is back
-            if (serverAnswered) window.location.reload();
+            if (serverAnswered) reload("failures");
             else state.reloadWhenBack = true;
         }
     }
 
     function succeeded() {
         if (state.reloadWhenBack) {
-            window.location.reload();
+            reload("back after failures");
             return;
         }
         state.failures = 0;
@@ -61,23 +61,43 @@
         if (!url.includes("_dash-update-component") || !body.includes("..wall-tiles.children")) {
             return realFetch(input, init);
         }
+        // In flight until the response has been APPLIED (checkBuild runs on the refresh's
+        // last output), not merely received: a tick between the two would send stale signatures.
         state.inflight += 1;
+        state.inflightSince = Date.now();
         return realFetch(input, init).then((response) => {
-            state.inflight -= 1;
-            if (response.status >= 500) {
-                failed(true);
+            if (response.status >= 500 || response.status === 204) {
+                state.inflight = Math.max(0, state.inflight - 1);
+                if (response.status >= 500) failed(true);
                 return new Response(null, {status: 204});  // keep the last good data
             }
             succeeded();
             return response;
         }, () => {
-            state.inflight -= 1;
+            state.inflight = Math.max(0, state.inflight - 1);
             failed(false);
             return new Response(null, {status: 204});  // Dash: no update, no error
         });
     };
 
     const noUpdate = () => window.dash_clientside.no_update;
+    // Reload only when the page itself loads: a reload into a proxy's error page would leave
+    // the screen dead (no script left to recover). Otherwise retry once the server is back.
+    function reload(reason) {
+        if (state.reloading) return;
+        state.reloading = true;
+        realFetch(window.location.href, {cache: "no-store"}).then((response) => {
+            if (!response.ok) throw new Error(String(response.status));
+            try {
+                window.sessionStorage.setItem("cityops-wall-reload", new Date().toISOString() + " " + reason);
+            } catch (e) { /* storage may be disabled on a kiosk */ }
+            window.location.reload();
+        }).catch(() => {
+            state.reloading = false;
+            state.reloadWhenBack = true;
+        });
+    }
+    state.reload = reload;
 
     window.dash_clientside = Object.assign({}, window.dash_clientside, {
         wall: {
@@ -90,13 +110,14 @@
                     due.setHours(h, m, 0, 0);
                     // once a night: the page has been up for over an hour and the time has come
                     if (now >= due && now - due < 60000 && now - state.loadedAt > 3600000) {
-                        window.location.reload();
+                        reload("nightly");
                     }
                 }
-                return now.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", second: "2-digit"});
+                return now.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false});
             },
             gate: function (n) {
-                if (state.inflight > 0) {
+                // a refresh lost without an answer must not stop the wall: give up waiting after 60 s
+                if (state.inflight > 0 && Date.now() - state.inflightSince < 60000) {
                     state.skipped = (state.skipped || 0) + 1;
                     return noUpdate();
                 }
@@ -114,10 +135,27 @@
                 });
                 return next;
             },
+            screen: function (config) {
+                // a screen is named by ?screen=<name>, else by a random id kept in the browser
+                let id = config && config.screen;
+                if (!id) {
+                    try {
+                        id = window.localStorage.getItem("cityops-wall-screen");
+                        if (!id) {
+                            id = "screen-" + Math.random().toString(36).slice(2, 10);
+                            window.localStorage.setItem("cityops-wall-screen", id);
+                        }
+                    } catch (e) {
+                        id = "";
+                    }
+                }
+                return {w: window.innerWidth, h: window.innerHeight, id: id};
+            },
             checkBuild: function (meta, config) {
+                state.inflight = 0;  // the refresh's outputs are on the page
                 if (meta && config && meta.build && meta.scheme &&
                         (meta.build !== config.build || meta.scheme !== config.scheme)) {
-                    window.location.reload();
+                    reload(meta.build !== config.build ? "build" : "scheme");
                 }
                 return noUpdate();
             }

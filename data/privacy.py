@@ -24,6 +24,10 @@ none, the city total is withheld instead). Picking the smallest cell loses the l
 information, and picking one with records (rather than a zero) keeps the withheld total at
 ``k`` or more, so the sum of the withheld cells is not itself a small count.
 
+**Across grains.** Where a month starts and ends on week boundaries (a Monday the 1st), its
+cells are sums of weekly cells; ``across_grains`` solves each such span's system (city totals
+plus week/month equations) and withholds more cells until no withheld one is determined.
+
 Fixed public buckets (complete weeks and months, ``data.publish.PUBLIC_GRAINS``) keep anyone
 from differencing arbitrary ranges. ``suppress`` is pure (no I/O) and vectorised over all
 groups at once; ``determined`` and ``undetermined_violations`` are the independent checks the
@@ -83,15 +87,19 @@ def flags(cells: pd.DataFrame, k: int = 10) -> pd.DataFrame:
     return frame[["primary", "complementary"]]
 
 
-def suppress(cells: pd.DataFrame, k: int = 10) -> pd.DataFrame:
+def suppress(cells: pd.DataFrame, k: int = 10, *, time_additive: set[str] | frozenset = frozenset()) -> pd.DataFrame:
     """`cells` with a ``suppressed`` flag and the figures of suppressed cells set to null.
 
     Pure: returns a new frame, same rows in the same order. Columns of ``WITHHELD`` (and any
-    ``ci_low``/``ci_high``) present in `cells` are nulled where suppressed.
+    ``ci_low``/``ci_high``) present in `cells` are nulled where suppressed. For metrics in
+    `time_additive` (counts and sums: a month is the sum of its weeks when both start on the
+    same Monday the 1st), ``across_grains`` then adds what the week/month equations need.
     """
     out = cells.copy()
     f = flags(cells, k)
     mask = (f["primary"] | f["complementary"]).to_numpy(bool)
+    if time_additive:
+        mask = across_grains(cells, mask, set(time_additive))
     for column in [*WITHHELD, "ci_low", "ci_high"]:
         if column in out.columns:
             if column == "n":
@@ -101,6 +109,107 @@ def suppress(cells: pd.DataFrame, k: int = 10) -> pd.DataFrame:
             out.loc[mask, column] = pd.NA if column == "n" else np.nan
     out["suppressed"] = mask
     return out
+
+
+# --------------------------------------------------------------------------- across grains
+def _aligned_spans(weeks: list[pd.Timestamp], months: list[pd.Timestamp]) -> list[tuple]:
+    """Spans [start, end) covered exactly by whole published weeks and whole published months.
+
+    Boundaries are the days that start both a week and a month (a Monday the 1st), the start of
+    the data (both grains' first periods hold everything before the first boundary: assumed,
+    which can only make the check stricter), and a common end of both series.
+    """
+    if not weeks or not months:
+        return []
+    week_end = max(weeks) + pd.Timedelta(days=7)
+    month_end = max(months) + pd.offsets.MonthBegin(1)
+    bounds = [pd.Timestamp.min] + [m for m in months if m.weekday() == 0 and m > min(months)]
+    if week_end == month_end:
+        bounds.append(week_end)
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def across_grains(cells: pd.DataFrame, mask: np.ndarray, time_additive: set[str]) -> np.ndarray:
+    """Extend `mask` so that no suppressed cell is determined by the published cells, the
+    city totals *and* the week/month equations of `time_additive` metrics.
+
+    The weeks and months of one aligned span form a system of their own (a period belongs to
+    one span; periods outside every span only meet the city-total equation, which ``flags``
+    already handles): one row per (grain, period) group (city = sum of districts) and one per
+    district (sum of its weeks = sum of its months). A suppressed cell is determined iff its
+    unit vector lies in the row space of the matrix restricted to the suppressed unknowns (its
+    projection on the row space has length 1). While some are, each gets the smallest published
+    cell with records that shares an equation with it suppressed too.
+    """
+    mask = np.asarray(mask, bool).copy()
+    frame = cells.reset_index(drop=True)
+    n_all = pd.to_numeric(frame["n"], errors="coerce").to_numpy(float)
+    periods_all = pd.to_datetime(frame["period"])
+
+    def smallest(candidates):
+        return min(candidates, key=lambda c: (not n_all[c] >= 1, n_all[c] if n_all[c] == n_all[c] else 0, c))
+
+    for metric_id, part in frame.groupby("metric_id", sort=False):
+        if metric_id not in time_additive:
+            continue
+        weeks = sorted(pd.Timestamp(p) for p in part.loc[part["grain"] == "week", "period"].unique())
+        months = sorted(pd.Timestamp(p) for p in part.loc[part["grain"] == "month", "period"].unique())
+        periods = periods_all.loc[part.index]
+        for start, stop in _aligned_spans(weeks, months):
+            in_weeks = (part["grain"] == "week") & (periods >= start) & (periods + pd.Timedelta(days=7) <= stop)
+            in_months = (part["grain"] == "month") & (periods >= start) & ((periods + pd.offsets.MonthBegin(1)) <= stop)
+            if not in_weeks.any() or not in_months.any():
+                continue
+            span = part[in_weeks | in_months]
+            rows: list[dict[int, float]] = []
+            for _, group in span.groupby(["grain", "period"], sort=False):
+                if (group["district_id"] == TOTAL_ID).any():
+                    rows.append({int(i): (-1.0 if d == TOTAL_ID else 1.0)
+                                 for i, d in zip(group.index, group["district_id"])})
+            for _, by_district in span.groupby("district_id", sort=False):
+                rows.append({int(i): (1.0 if g == "week" else -1.0)
+                             for i, g in zip(by_district.index, by_district["grain"])})
+            for _ in range(len(span) + 1):  # every round withholds at least one more cell
+                unknowns = [int(i) for i in span.index if mask[i]]
+                if not unknowns:
+                    break
+                col = {c: j for j, c in enumerate(unknowns)}
+                a = np.zeros((len(rows), len(unknowns)))
+                for r, row in enumerate(rows):
+                    for c, coef in row.items():
+                        j = col.get(c)
+                        if j is not None:
+                            a[r, j] = coef
+                a = a[np.any(a != 0, axis=1)]
+                if a.shape[0] == 0:
+                    break
+                _, sv, vh = np.linalg.svd(a, full_matrices=False)
+                rank = int((sv > 1e-9 * max(1.0, sv.max())).sum())
+                reach = (vh[:rank] ** 2).sum(axis=0)
+                determined = [unknowns[j] for j in np.flatnonzero(reach > 1 - 1e-9)]
+                if not determined:
+                    break
+                added = False
+                touched: set[int] = set()
+                for target in determined:
+                    own = [row for row in rows if target in row]
+                    if any(touched & row.keys() for row in own):
+                        continue  # an equation of it changed this round: look again next round
+                    reached, candidates = {target}, set()
+                    while not candidates:
+                        grown = reached | {c for row in rows if reached & row.keys() for c in row}
+                        candidates = {c for c in grown if not mask[c]}
+                        if grown == reached:
+                            break
+                        reached = grown
+                    if candidates:
+                        chosen = smallest(candidates)
+                        mask[chosen] = True
+                        added = True
+                        touched |= {c for row in rows if chosen in row for c in row}
+                if not added:
+                    break
+    return mask
 
 
 # --------------------------------------------------------------------------- checks

@@ -224,7 +224,10 @@ def _public_cells(con, k: int, public_ids: list[str], data_now: datetime):
         low, high = privacy.mean_ci(part["value"], part["sd"], part["n"], lower, upper)
         cells.loc[rows, "ci_low"] = low
         cells.loc[rows, "ci_high"] = high
-    return privacy.suppress(cells, k)
+    # counts and sums add up over time (a month = its weeks when both start on a Monday the
+    # 1st); a level (an end-of-period stock) does not
+    additive = {m.id for m in registry.public_metrics() if m.aggregate != "level"}
+    return privacy.suppress(cells, k, time_additive=additive)
 
 
 def _write_public(con, path: Path, version: str, published_at: datetime, data_now: datetime) -> None:

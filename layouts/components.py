@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import dash_bootstrap_components as dbc
+import pandas as pd
 from dash import html
 
 from data.registry import DOMAIN_LABELS, Metric
@@ -90,6 +91,14 @@ def kpi_card(metric: Metric, *, value: float | None, previous: float | None, per
     )
 
 
+def _cell(value) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "—"
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
 def table(frame, columns: dict[str, str], *, empty: str = "Nothing to show.", class_name: str = ""):
     """A plain, accessible HTML table of `frame` with human column titles."""
     if frame is None or frame.empty:
@@ -97,10 +106,28 @@ def table(frame, columns: dict[str, str], *, empty: str = "Nothing to show.", cl
     head = html.Thead(html.Tr([html.Th(title, scope="col") for title in columns.values()]))
     rows = []
     for record in frame[list(columns)].itertuples(index=False):
-        rows.append(html.Tr([html.Td("" if v is None else str(v)) for v in record]))
+        rows.append(html.Tr([html.Td(_cell(v)) for v in record]))
     return dbc.Table([head, html.Tbody(rows)], striped=True, hover=True, size="sm",
                      responsive=True, className=class_name)
 
+
+def _wall_number(metric: Metric, value: float | None) -> str:
+    """Wall numbers stay short (at most ~5 characters): 14,455 → 14.5k; 1,812,000 → 1.81M."""
+    if value is not None and value == value and 10_000 <= abs(value) < 100_000:
+        return f"{value / 1e3:.3g}k"
+    return metric.format_value(value, compact=True)
+
+
+def wall_freshness(state: str, data_time: datetime | None, simulated: bool = False) -> list:
+    """Short freshness text for a wall tile: the time first ("stale since 12:00"), then the day
+    when it is not today, in its own span so a narrow tile cuts the day, never the time."""
+    if data_time is None:
+        return [html.Span([FRESHNESS_TEXT["stale"], " no data"], className="freshness freshness--stale")]
+    at = f"{data_time:%H:%M}"
+    text = {"stale": f"stale since {at}", "late": f"late · data {at}"}.get(state, f"data {at}")
+    day = "" if data_time.date() == datetime.now().date() else f" ({data_time.day} {data_time:%b})"
+    return [html.Span([FRESHNESS_TEXT.get(state, "○"), " ", text], className=f"freshness freshness--{state}"),
+            html.Span(day + (" · simulated" if simulated else ""), className="kpi-day")]
 
 
 def wall_tile(metric: Metric, *, value: float | None, period_label: str, change: str,
@@ -114,16 +141,14 @@ def wall_tile(metric: Metric, *, value: float | None, period_label: str, change:
             html.Div([html.Span(DOMAIN_LABELS[metric.domain], className="kpi-domain"),
                       status_badge(status)], className="kpi-head"),
             html.Div(metric.label, className="kpi-label"),
-            html.Div([html.Span(metric.format_value(value, compact=True), className="kpi-value",
+            html.Div([html.Span(_wall_number(metric, value), className="kpi-value",
                                 title=metric.format_value(value)),
                       html.Span(metric.unit, className="kpi-unit")], className="kpi-figure"),
             html.Img(src=sparkline, className="kpi-spark", alt="") if sparkline else html.Div(className="kpi-spark"),
             html.Div([html.Span(change or "no comparison", className="kpi-change"),
                       html.Span(target, className="kpi-target")], className="kpi-meta"),
-            html.Div([freshness_badge(freshness, data_time),
-                      html.Span(f" · {period_label}" if period_label else "", className="kpi-period"),
-                      html.Span(" · sim" if simulated else "", className="kpi-source")],
-                     className="kpi-foot"),
+            html.Div(wall_freshness(freshness, data_time, simulated), className="kpi-foot",
+                     title=f"{period_label}; data time {when(data_time)}" + (" (simulated data)" if simulated else "")),
         ],
         className=f"kpi-card kpi-card--{status} kpi-card--{freshness}",
         **{"data-metric": metric.id},

@@ -182,7 +182,7 @@ def sparkline(frame: pd.DataFrame, *, template: str = WALL, height: int = 60) ->
 
 def sparkline_svg(values, *, width: int = 120, height: int = 32, colour: str = "#7cc4ff") -> str:
     """A tiny inline SVG line (data URI) of `values`: far lighter than a Plotly graph per tile.
-    The last point is marked. Empty string when there are fewer than two numbers."""
+    Empty string when there are fewer than two numbers."""
     from urllib.parse import quote
 
     points = [float(v) for v in values if v is not None and v == v]
@@ -193,9 +193,7 @@ def sparkline_svg(values, *, width: int = 120, height: int = 32, colour: str = "
     step = (width - 6) / (len(points) - 1)
     coords = [(3 + i * step, 3 + (height - 6) * (1 - (v - lo) / span)) for i, v in enumerate(points)]
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
-    x, y = coords[-1]
     svg = (f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' preserveAspectRatio='none'>"
            f"<polyline points='{path}' fill='none' stroke='{colour}' stroke-width='2.5' "
-           f"vector-effect='non-scaling-stroke' stroke-linejoin='round'/>"
-           f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3' fill='{colour}'/></svg>")
-    return "data:image/svg+xml," + quote(svg, safe=" /=:,'.#")
+           f"vector-effect='non-scaling-stroke' stroke-linejoin='round'/></svg>")
+    return "data:image/svg+xml," + quote(svg, safe=" /=:,'.")

@@ -67,3 +67,13 @@ WALL_SCREEN = "wall-screen"
 WALL_RELOAD = "wall-reload"
 WALL_SCREENS_TABLE = "wall-screens-table"
 WALL_SCREENS_TICK = "wall-screens-tick"
+
+# public (transparency site): district scorecard and chart alternatives
+PUBLIC_METRIC_SERIES_TEXT = "public-metric-series-text"
+PUBLIC_METRIC_SERIES_TABLE = "public-metric-series-table"
+PUBLIC_METRIC_MAP_TEXT = "public-metric-map-text"
+PUBLIC_DISTRICT_PICK = "public-district-pick"
+PUBLIC_DISTRICT_CARD = "public-district-card"
+PUBLIC_DISTRICT_SUMMARY = "public-district-summary"
+PUBLIC_DISTRICT_NAMES = "public-district-names"
+PUBLIC_LANG = "public-lang"

@@ -100,7 +100,7 @@ def test_alerts_and_data_health_render(client):
 def test_wall_refresh_fills_tiles_map_and_alerts(client):
     deps = dash_http.dependencies(client)
     dep = dash_http.find(deps, "wall-tiles")
-    status, body, _ = dash_http.call(client, dep, [1], [{"view": "parking"}])
+    status, body, _ = dash_http.call(client, dep, [1, "parking", {"w": 1920, "h": 1080}], [{"views": ["parking"]}, {}])
     assert status == 200
     tiles = str(body["response"]["wall-tiles"]["children"])
     assert tiles.count("kpi-card kpi-card--") == len(registry.by_domain("parking"))
@@ -153,7 +153,7 @@ def test_without_published_data_every_view_says_so(client, no_data, pointer):
     assert status == 200 and "No data published yet" in str(body)
     for fragment, inputs, state in [("home-kpis", ["/"], None), ("explore-map", ["bike_trips", "day", []], None),
                                     ("district-kpis", ["301"], None), ("alerts-table", [1], None),
-                                    ("data-sources", [1], None), ("wall-tiles", [1], [{"view": "all"}]),
+                                    ("data-sources", [1], None), ("wall-tiles", [1, "all", {}], [{}, {}]),
                                     ("public-kpis", ["/public"], None), ("public-metric-series", ["bike_trips"], None)]:
         status, body, text = dash_http.call(client, dash_http.find(deps, fragment), inputs, state)
         assert status == 200, f"{fragment}: {text[:200]}"

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PUBLIC_IDS = {"shell-status", "public-kpis", "public-metric-series", "_pages_content", "_pages_dummy"}
+PUBLIC_IDS = {"shell-status", "public-kpis", "public-metric-series", "public-district-card", "_pages_content",
+              "_pages_dummy"}
 
 
 def _probe(mode: str, code: str) -> dict:
@@ -36,7 +37,7 @@ print(json.dumps({"pages": sorted(p["path"] for p in dash.page_registry.values()
 
 def test_public_mode_has_public_pages_and_callbacks_only(published):
     info = _probe("public", INSPECT)
-    assert info["pages"] == sorted(["/", "/metric/none", "/methodology", "/404"])
+    assert info["pages"] == sorted(["/", "/district", "/metric/none", "/methodology", "/404"])
     assert info["dbs"] == ["public"]
     for output in info["outputs"]:
         assert any(pid in output for pid in PUBLIC_IDS), f"non-public callback in public mode: {output}"

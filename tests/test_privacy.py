@@ -2,12 +2,11 @@
 numpy linear algebra, and the same checks on the published fixture snapshot."""
 from datetime import datetime
 
-import duckdb
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings as hsettings, strategies as st
 
-from data import privacy, publish
+from data import privacy, snapshot
 
 SMALL_OR_LARGE = st.one_of(st.integers(0, 12), st.integers(0, 400))
 
@@ -118,13 +117,11 @@ def test_mean_ci_is_a_95_percent_t_interval():
     assert privacy.t_quantile_975(np.array([1e9]))[0] - 1.95996 < 1e-4
 
 
-def test_published_snapshot_is_protected(published, var_dir):
-    con = duckdb.connect(str(var_dir / publish.read_pointer()["public"]), read_only=True)
-    try:
-        frame = con.execute("SELECT * FROM metric_values").df()
-        k = con.execute("SELECT suppression_k FROM meta").fetchall()[0][0]
-    finally:
-        con.close()
+def test_published_snapshot_is_protected(published):
+    # through the process's own read-only connection (a second one with another config is refused)
+    with snapshot.cursor("public") as (cur, _version):
+        frame = cur.execute("SELECT * FROM metric_values").df()
+        k = cur.execute("SELECT suppression_k FROM meta").fetchall()[0][0]
     assert frame["suppressed"].any() and (~frame["suppressed"]).any()
     assert privacy.undetermined_violations(frame) == []
     n = frame["n"].astype(float)
@@ -134,3 +131,63 @@ def test_published_snapshot_is_protected(published, var_dir):
     assert (score["ci_low"] <= score["value"]).all() and (score["value"] <= score["ci_high"]).all()
     others = frame[frame["metric_id"] != "satisfaction_score"]
     assert others["ci_low"].isna().all()
+
+
+# --------------------------------------------------------------------------- across grains
+# February 2027 starts on Monday 1 Feb and March on Monday 1 Mar: the month is exactly four
+# weeks, so its cells are sums of weekly cells and the two grains must be protected together.
+FEB_WEEKS = [datetime(2027, 2, 1), datetime(2027, 2, 8), datetime(2027, 2, 15), datetime(2027, 2, 22)]
+FEB = datetime(2027, 2, 1)
+
+
+def _two_grains(weekly: dict[str, list[int]]) -> pd.DataFrame:
+    rows = []
+    for w, period in enumerate(FEB_WEEKS):
+        for d, counts in weekly.items():
+            rows.append({"grain": "week", "period": period, "district_id": d, "n": counts[w]})
+        rows.append({"grain": "week", "period": period, "district_id": "city", "n": sum(c[w] for c in weekly.values())})
+    for d, counts in weekly.items():
+        rows.append({"grain": "month", "period": FEB, "district_id": d, "n": sum(counts)})
+    rows.append({"grain": "month", "period": FEB, "district_id": "city", "n": sum(map(sum, weekly.values()))})
+    frame = pd.DataFrame(rows).assign(metric_id="m")
+    return frame.assign(value=frame["n"].astype(float), numerator=np.nan, denominator=np.nan)
+
+
+def _full_system(frame: pd.DataFrame) -> np.ndarray:
+    """City = sum of districts per (grain, period), and per district: four weeks = the month."""
+    idx = {key: i for i, key in enumerate(zip(frame["grain"], frame["period"], frame["district_id"]))}
+    rows = []
+    for (grain, period), group in frame.groupby(["grain", "period"]):
+        row = np.zeros(len(frame))
+        for d in group["district_id"]:
+            row[idx[(grain, period, d)]] = -1.0 if d == "city" else 1.0
+        rows.append(row)
+    for d in frame["district_id"].unique():
+        row = np.zeros(len(frame))
+        for period in FEB_WEEKS:
+            row[idx[("week", period, d)]] = 1.0
+        row[idx[("month", FEB, d)]] = -1.0
+        rows.append(row)
+    return np.array(rows)
+
+
+def test_a_month_made_of_published_weeks_is_protected_too():
+    # Week 3: b is small, so the smallest other district (c, 10) is withheld with it. Month: b is
+    # small, so a (41 < 70) is withheld. Within each group that is safe, but a's four weeks are
+    # published, so a's month = their sum, and then b's month = city - a - c.
+    cells = _two_grains({"a": [10, 10, 11, 10], "b": [0, 0, 3, 0], "c": [20, 20, 10, 20]})
+    within = privacy.suppress(cells, 10)
+    assert _uniquely_solvable(_full_system(within), within["suppressed"].to_numpy()) != []
+    out = privacy.suppress(cells, 10, time_additive={"m"})
+    assert _uniquely_solvable(_full_system(out), out["suppressed"].to_numpy()) == []
+
+
+@hsettings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.integers(0, 12), st.integers(0, 60)), min_size=4, max_size=4),
+                min_size=1, max_size=6), st.integers(2, 12))
+def test_no_suppressed_cell_is_determined_across_weeks_and_months(weekly, k):
+    cells = _two_grains({f"d{i}": counts for i, counts in enumerate(weekly)})
+    out = privacy.suppress(cells, k, time_additive={"m"})
+    n = out.loc[~out["suppressed"], "n"].astype(float)
+    assert not ((n >= 1) & (n <= k - 1)).any()
+    assert _uniquely_solvable(_full_system(out), out["suppressed"].to_numpy()) == [], out.to_string()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import math
 from datetime import datetime
 
 import dash
@@ -17,11 +19,12 @@ from dash import ClientsideFunction, Input, Output, Patch, State, html
 
 from callbacks import common
 from callbacks.ops.alerts import current_alerts
-from data import repository
+from data import repository, wall_screens
 from layouts import components, figures, ids
 from layouts.ops import wall as wall_layout
 
 SPARK_POINTS = 14
+log = logging.getLogger(__name__)
 
 dash.clientside_callback(
     ClientsideFunction(namespace="wall", function_name="clock"),
@@ -47,6 +50,13 @@ dash.clientside_callback(
     State(ids.WALL_CONFIG, "data"),
 )
 
+# The screen's size (for the map's zoom and the heartbeat); set once at load.
+dash.clientside_callback(
+    ClientsideFunction(namespace="wall", function_name="screen"),
+    Output(ids.WALL_SCREEN, "data"),
+    Input(ids.WALL_CONFIG, "data"),
+)
+
 # Reload when the server's build or data scheme differs from the page's.
 dash.clientside_callback(
     ClientsideFunction(namespace="wall", function_name="checkBuild"),
@@ -64,7 +74,7 @@ def _valid_sig(sig) -> dict:
     if not isinstance(sig, dict):
         return {}
     tiles = sig.get("tiles")
-    out = {k: sig[k] for k in ("view", "map", "alerts", "hold", "cls")
+    out = {k: sig[k] for k in ("view", "map", "map_version", "alerts", "hold", "cls")
            if isinstance(sig.get(k), str) and len(sig[k]) <= 120}
     if isinstance(tiles, list) and len(tiles) <= wall_layout.MAX_METRICS * 2 and all(
             isinstance(t, str) and len(t) <= 40 for t in tiles):
@@ -103,19 +113,25 @@ def tiles_for(metrics) -> list:
         row = latest.loc[metric.id] if metric.id in latest.index else None
         value = None if row is None or pd.isna(row["value"]) else float(row["value"])
         period = None if row is None else row["period"]
-        partial = period is not None and pd.Timestamp(period) + pd.Timedelta(days=1) > pd.Timestamp(now)
         data_time, simulated = times.get(metric.table, (None, False))
+        # the day is partial while its data does not cover it: still running, or the feed stopped
+        day_end = None if period is None else pd.Timestamp(period) + pd.Timedelta(days=1)
+        partial = day_end is not None and (day_end > pd.Timestamp(now)
+                                           or (data_time is not None and day_end > pd.Timestamp(data_time)))
         freshness = metric.freshness(data_time, now)
         status = metric.status(value)
         colour = {"ok": "#8be28b", "warning": "#ffcf70", "bad": "#ff8787"}.get(status, "#7cc4ff")
         if freshness == "stale":
             colour = "#6c757d"
         change = _change(metric, value, week.loc[metric.id] if metric.id in week.index else None, partial)
+        line = spark.get(metric.id, [])
+        if partial and metric.aggregate == "sum":
+            line = line[:-1]  # a running day's total would show as a false drop at the end
         label = common.period_label("day", period)
-        sig = _hash([metric.id, value, change, label, str(data_time), freshness, spark.get(metric.id)])
+        sig = _hash([metric.id, value, change, label, str(data_time), freshness, line])
         tile = components.wall_tile(
             metric, value=value, period_label=label, change=change,
-            sparkline=figures.sparkline_svg(spark.get(metric.id, []), colour=colour),
+            sparkline=figures.sparkline_svg(line, colour=colour),
             data_time=data_time, freshness=freshness, simulated=simulated)
         out.append((sig, tile))
     return out
@@ -133,6 +149,24 @@ def _alert_item(row) -> html.Li:
                     html.Span(f" · {pd.Timestamp(row.period):%d %b}", className="alert-when")])
 
 
+def screen_size(screen) -> tuple[int, int]:
+    """(width, height) the page reported, or (0, 0) when missing or implausible."""
+    if not isinstance(screen, dict):
+        return 0, 0
+    w, h = screen.get("w"), screen.get("h")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 200 <= v <= 20_000 for v in (w, h)):
+        return 0, 0
+    return int(w), int(h)
+
+
+def screen_scale(screen) -> float:
+    """The screen relative to 1920×1080 (0.6–2.5), from the size the page reported."""
+    w, h = screen_size(screen)
+    if not w:
+        return 1.0
+    return round(min(max(min(w / 1920, h / 1080), 0.6), 2.5), 2)
+
+
 def hold_reason(view: str, alerts: pd.DataFrame) -> str:
     """Why rotation stays on this view: its critical alerts (from server data), or ''."""
     critical = alerts[alerts["severity"] == "critical"]
@@ -140,7 +174,7 @@ def hold_reason(view: str, alerts: pd.DataFrame) -> str:
         return ""
     first = critical.iloc[0]
     more = f" and {len(critical) - 1} more" if len(critical) > 1 else ""
-    return (f"⏸ Holding on {wall_layout.view_title(view)}: critical alert — "
+    return (f"✖ Holding on {wall_layout.view_title(view)}: critical alert — "
             f"{first['metric']} in {first['district']}{more}")
 
 
@@ -157,12 +191,13 @@ def hold_reason(view: str, alerts: pd.DataFrame) -> str:
     Output(ids.WALL_META, "data"),
     Input(ids.WALL_TRIGGER, "data"),
     Input(ids.WALL_VIEW, "data"),
+    Input(ids.WALL_SCREEN, "data"),
     State(ids.WALL_CONFIG, "data"),
     State(ids.WALL_SIG, "data"),
 )
 @common.guarded("message", "wall-tiles", figures.empty("No data", figures.WALL), "", [],
                 {"view": "", "reason": ""}, "", "City operations", {}, {})
-def refresh_wall(_trigger, view, config, sig):
+def refresh_wall(_trigger, view, screen, config, sig):
     config = wall_layout.valid_config(config)
     if view not in config["views"]:
         view = config["views"][0]
@@ -199,12 +234,23 @@ def refresh_wall(_trigger, view, config, sig):
     else:
         focus = metrics[0]
     latest = repository.run("ops/metric_map", metric=focus.id, grain=common.valid_grain("day", focus))
-    map_key = f"{focus.id}@{latest.attrs.get('version', '')}"
-    if same_view and sig.get("map") == map_key:
+    scale = screen_scale(screen)
+    names = common.districts()
+    shown = names[["district_id"]].merge(latest, on="district_id", how="left").dropna(subset=["value"])
+    # Same metric, screen and districts with a value: a new data version only changes the
+    # colours, so only the z values are sent (a Patch of a few hundred bytes, not the map).
+    map_key = f"{focus.id}@{scale}@{_hash(list(shown['district_id']))}"
+    map_version = str(latest.attrs.get("version", ""))
+    if same_view and sig.get("map") == map_key and sig.get("map_version") == map_version:
         fig_out, map_title = dash.no_update, dash.no_update
+    elif same_view and sig.get("map") == map_key and not shown.empty:
+        fig_out, map_title = Patch(), dash.no_update
+        fig_out["data"][1]["z"] = [float(v) for v in shown["value"]]
     else:
-        fig_out = figures.choropleth(common.districts(), latest, focus, template=figures.WALL, show_scale=True)
-        map_title = f"Map · {focus.label} ({focus.unit}) · most in need of attention"
+        fig_out = figures.choropleth(names, latest, focus, template=figures.WALL, show_scale=True)
+        # the map's zoom and type follow the screen: a 4K wall shows the same city, not a stamp
+        fig_out.update_layout(map_zoom=fig_out.layout.map.zoom + math.log2(scale), font_size=round(20 * scale))
+        map_title = f"Map · {focus.label} ({focus.unit})"
 
     newest = alerts.sort_values(["period", "severity", "gap"], ascending=[False, True, False]).head(10)
     items = [_alert_item(row) for row in newest.itertuples()] or [html.Li("✓ Nothing off target")]
@@ -216,10 +262,42 @@ def refresh_wall(_trigger, view, config, sig):
     title = config["title"] or wall_layout.view_title(view)
     if config["title"] and view != "all" and len(config["views"]) > 1:
         title = f"{config['title']} · {wall_layout.view_title(view)}"
-    new_sig = {"view": view, "tiles": new_sigs, "map": map_key, "alerts": alerts_key, "cls": cls,
+    new_sig = {"view": view, "tiles": new_sigs, "map": map_key, "map_version": map_version,
+               "alerts": alerts_key, "cls": cls,
                "hold": _hash(hold)}
     if same_view and sig.get("hold") == new_sig["hold"]:
         hold_out, hold_text, title_out = dash.no_update, dash.no_update, dash.no_update
     else:
         hold_out, hold_text, title_out = hold, reason, title
+    _heartbeat(screen, config, view)
     return tiles_out, cls_out, fig_out, map_title, alerts_out, hold_out, hold_text, title_out, new_sig, meta
+
+
+def _heartbeat(screen, config: dict, view: str) -> None:
+    """Record this screen's successful refresh; a failed write never breaks the wall."""
+    if not isinstance(screen, dict) or not isinstance(screen.get("id"), str):
+        return
+    width, height = screen_size(screen)
+    try:
+        wall_screens.beat(screen["id"], profile=config["profile"] or "", view=view,
+                          width=width, height=height, refresh_s=config["refresh"])
+    except Exception:  # noqa: BLE001 — the wall matters more than its heartbeat
+        log.exception("wall heartbeat failed")
+
+
+@dash.callback(Output(ids.WALL_SCREENS_TABLE, "children"), Input(ids.WALL_SCREENS_TICK, "n_intervals"))
+@common.guarded("message")
+def screens_table(_n):
+    rows = []
+    for s in wall_screens.screens():
+        state = (f"✖ silent since {s['last_ok']:%d %b %H:%M}" if s["silent"] else "✓ reporting")
+        rows.append({"screen": s["screen_id"], "profile": s["profile"] or "(URL)", "view": s["view"],
+                     "resolution": f"{s['width']}×{s['height']}" if s["width"] else "?",
+                     "refresh": f"{s['refresh_s']} s", "last": f"{s['last_ok']:%d %b %H:%M:%S}",
+                     "refreshes": s["refreshes"], "state": state})
+    frame = pd.DataFrame(rows, columns=["state", "screen", "profile", "view", "resolution", "refresh", "last",
+                                        "refreshes"])
+    return components.table(frame, {"state": "State", "screen": "Screen", "profile": "Profile", "view": "View",
+                                    "resolution": "Resolution", "refresh": "Refresh", "last": "Last refresh",
+                                    "refreshes": "Refreshes"},
+                            empty="No wall screen has reported yet.")

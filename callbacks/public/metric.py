@@ -1,11 +1,12 @@
 """Public metric page callbacks: reads only the public snapshot."""
 import dash
-import pandas as pd
 from dash import Input, Output
 
 from callbacks import common
-from data import repository, settings
-from layouts import components, figures, ids
+from data import i18n, repository, settings
+from data.i18n import t
+from layouts import figures, ids
+from layouts.public import parts
 
 
 @dash.callback(
@@ -13,28 +14,36 @@ from layouts import components, figures, ids
     Output(ids.PUBLIC_METRIC_MAP, "figure"),
     Output(ids.PUBLIC_METRIC_TABLE, "children"),
     Output(ids.PUBLIC_METRIC_SUMMARY, "children"),
+    Output(ids.PUBLIC_METRIC_SERIES_TEXT, "children"),
+    Output(ids.PUBLIC_METRIC_SERIES_TABLE, "children"),
+    Output(ids.PUBLIC_METRIC_MAP_TEXT, "children"),
     Input(ids.PUBLIC_METRIC_ID, "data"),
 )
-@common.guarded(figures.empty("No data"), figures.empty("No data"), None, "message")
-def public_metric(metric_id):
+@common.guarded(figures.empty("No data"), figures.empty("No data"), None, "message", "", None, "")
+def public_metric(page):
+    """`page` is {"metric": id, "lang": "en"|"es"} (a bare metric id is read as English)."""
+    metric_id, lang = (page.get("metric"), page.get("lang")) if isinstance(page, dict) else (page, "en")
+    lang = i18n.valid_lang(lang)
     metric = common.valid_metric(metric_id, public_only=True)
     if metric is None:
-        return figures.empty("Unknown metric"), figures.empty("Unknown metric"), None, "Unknown metric."
-    k = settings.get("suppression_k")
+        return (figures.empty("Unknown metric"), figures.empty("Unknown metric"), None, "Unknown metric.",
+                "", None, "")
+    k = int(settings.get("suppression_k"))
     names = common.district_names("public")
+    names["city"] = t("whole_city", lang)
     series = repository.run("public/metric_series", metric=metric.id, grain="week", districts=["city"])
     latest = repository.run("public/metric_map", metric=metric.id, grain="month")
     series_fig = figures.series(series, metric, names)
-    map_fig = figures.choropleth(common.districts("public"), latest, metric)
-    table = latest.assign(
-        district=[names.get(d, d) for d in latest["district_id"]],
-        shown=[f"fewer than {k}" if s else metric.format_value(v)
-               for v, s in zip(latest["value"], latest["suppressed"])],
-    ).sort_values("district")
+    map_fig = parts.public_map(common.districts("public"), latest, metric)
     last = series.dropna(subset=["value"]).tail(1)
     summary = ""
     if not last.empty:
         row = last.iloc[0]
-        summary = (f"Week of {pd.Timestamp(row['period']):%d %B %Y}: "
-                   f"{metric.format_value(row['value'])} {metric.unit} for the whole city.")
-    return series_fig, map_fig, components.table(table, {"district": "District", "shown": metric.unit}), summary
+        summary = t("city_week", lang, date=i18n.date(row["period"], lang), unit=metric.unit,
+                    value=parts.shown(metric, row["value"], False, k, (row["ci_low"], row["ci_high"]), lang))
+    return (series_fig, map_fig,
+            parts.values_table(latest, metric, names, k, caption=t("table_latest", lang), lang=lang),
+            summary, parts.series_summary(series, metric, lang),
+            parts.values_table(series, metric, names, k, first="period", caption=t("table_city_weeks", lang),
+                               lang=lang),
+            parts.map_summary(latest, names, metric, k, lang))

@@ -2,6 +2,7 @@
 
     /wall?view=parking&rotate=30&refresh=15&metrics=a,b,c&nightly=04:30
     /wall/<profile>          a named profile from data/wall_profiles.yaml (URL values override it)
+    /wall-screens            every wall screen's heartbeat; silent ones flagged
 
 Unknown or bad values fall back to defaults with a small notice, never an error page. The
 configuration is validated here and again by every callback (any client can POST anything).
@@ -65,7 +66,8 @@ def load_profiles(path: Path | None = None) -> dict[str, dict]:
 
 
 def _short(value) -> str:
-    return repr(str(value)[:20])
+    """A bad value echoed in a notice: printable characters only, at most 20."""
+    return "'" + "".join(c for c in str(value)[:20] if c.isprintable()) + "'"
 
 
 def _split(value) -> list:
@@ -155,9 +157,16 @@ def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[s
         else:
             notices.append(f"bad nightly {_short(merged['nightly'])}, no nightly reload")
 
+    screen = ""
+    if merged.get("screen"):
+        if isinstance(merged["screen"], str) and _NAME.match(merged["screen"]) and len(merged["screen"]) >= 3:
+            screen = merged["screen"]
+        else:
+            notices.append(f"bad screen name {_short(merged['screen'])}")
+
     title = base.get("title") if isinstance(base.get("title"), str) else ""
     config = {"views": views, "rotate": rotate, "refresh": refresh, "metrics": chosen_metrics,
-              "nightly": nightly, "profile": profile or "", "title": title[:60],
+              "nightly": nightly, "profile": profile or "", "screen": screen, "title": title[:60],
               "build": BUILD, "scheme": SCHEME, "max_failures": RELOAD_AFTER_FAILURES}
     return config, notices
 
@@ -171,10 +180,13 @@ def valid_config(value) -> dict:
               "rotate": value.get("rotate") if isinstance(value.get("rotate"), int) else None,
               "refresh": value.get("refresh") if isinstance(value.get("refresh"), int) else None,
               "metrics": [m for m in value.get("metrics", []) if isinstance(m, str)][:MAX_METRICS]
-              if isinstance(value.get("metrics"), list) else None}
+              if isinstance(value.get("metrics"), list) else None,
+              "screen": value.get("screen") if isinstance(value.get("screen"), str) else None}
     if value.get("refresh") == 1:
         params.update(refresh="1", soak="1")
-    config, _ = parse_config(params)
+    profile = value.get("profile")
+    known = isinstance(profile, str) and profile in load_profiles()
+    config, _ = parse_config(params, profile if known else None)
     return config
 
 
@@ -241,18 +253,38 @@ def _page(config: dict, notices: list[str]):
     )
 
 
-def layout(view=None, rotate=None, refresh=None, metrics=None, nightly=None, soak=None, **_ignored):
+def layout(view=None, rotate=None, refresh=None, metrics=None, nightly=None, screen=None, soak=None, **_ignored):
     config, notices = parse_config({"view": view, "rotate": rotate, "refresh": refresh, "metrics": metrics,
-                                    "nightly": nightly, "soak": soak})
+                                    "nightly": nightly, "screen": screen, "soak": soak})
     return _page(config, notices)
 
 
-def profile_layout(profile=None, view=None, rotate=None, refresh=None, metrics=None, nightly=None, **_ignored):
+def profile_layout(profile=None, view=None, rotate=None, refresh=None, metrics=None, nightly=None, screen=None,
+                   **_ignored):
     config, notices = parse_config({"view": view, "rotate": rotate, "refresh": refresh, "metrics": metrics,
-                                    "nightly": nightly}, profile=profile if profile is not None else "")
+                                    "nightly": nightly, "screen": screen},
+                                   profile=profile if profile is not None else "")
     return _page(config, notices)
 
 
 # Named profiles: /wall/<profile>. Registered under its own key with its layout supplied.
 dash.register_page("layouts.ops.wall_profile", path_template="/wall/<profile>", title="CityOps — wall",
-                   name="Wall profile", audience="ops", order=2, layout=profile_layout)
+                   name="Wall profile", audience="ops", order=1.1, layout=profile_layout)
+
+
+def screens_layout(**_ignored):
+    return html.Div(
+        [
+            html.H1("Wall screens"),
+            html.P("Every wall screen reports its view, resolution and last successful refresh. A screen "
+                   "is flagged silent after three refresh periods (at least two minutes) without one. "
+                   "Name a screen with ?screen=<name> in its URL, e.g. /wall/control-room?screen=lobby-left."),
+            dcc.Interval(id=ids.WALL_SCREENS_TICK, interval=15_000),
+            html.Div(id=ids.WALL_SCREENS_TABLE),
+        ],
+        className="wall-screens",
+    )
+
+
+dash.register_page("layouts.ops.wall_screens", path="/wall-screens", title="CityOps — wall screens",
+                   name="Wall screens", nav="Screens", audience="ops", order=1.2, layout=screens_layout)

@@ -1,23 +1,31 @@
-"""Public overview: the city's headline numbers in plain language, each dated."""
+"""Public overview: the city's headline numbers in plain language, each dated. ``?lang=es``."""
 import dash
 from dash import dcc, html
 
+from data import public_api
+from data.i18n import t, valid_lang
 from layouts import ids
+from layouts.public import parts
 from layouts.shell import public_path
 
 dash.register_page(__name__, path=public_path("/"), title="How is the city doing? — CityOps",
                    name="Public overview", nav="Public", audience="public", order=10)
 
 
-def layout(**_ignored):
+def layout(lang=None, **_ignored):
+    lang = valid_lang(lang)
     return html.Div(
         [
-            html.H1("How is the city doing?"),
-            html.P("Each number is the city total or rate for the latest complete week published, "
-                   "with the time of the newest data behind it. Small counts are withheld to protect "
-                   "privacy. Open a metric for its trend, map and method."),
-            html.P(dcc.Link("How these numbers are made (methodology)", href=public_path("/methodology"))),
-            dcc.Loading(html.Div(id=ids.PUBLIC_KPIS, className="kpi-grid")),
+            parts.language_bar("/", lang),
+            html.H1(t("overview_title", lang)),
+            html.P(t("overview_intro", lang)),
+            html.Ul([
+                html.Li(dcc.Link(t("link_district", lang), href=parts.href("/district", lang))),
+                html.Li(dcc.Link(t("link_methodology", lang), href=parts.href("/methodology", lang))),
+                html.Li(html.A(t("link_api", lang), href=public_api.prefix() + public_api.API + "/openapi.json")),
+            ], className="public-links"),
+            dcc.Loading(html.Div(id=ids.PUBLIC_KPIS, className="kpi-grid", lang="en")),
         ],
-        lang="en",
+        lang=lang,
+        className="public-page",
     )

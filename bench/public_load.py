@@ -1,0 +1,226 @@
+"""Public-site benchmark: first view in headless Chromium, and a loopback load test.
+
+    python -m bench.public_load [--days 120] [--scale 0.2] [--workers 2] [--clients 50,200]
+                                [--seconds 10] [--threads 1] [--var DIR]
+
+A demo city is built and published in a temporary var dir (or ``--var`` points at an existing
+published one), then the public site is started as production starts it
+(``CITYOPS_MODE=public gunicorn -w <workers> app:server``) on a free loopback port.
+
+1. **First view**: headless Chromium opens ``/`` and ``/metric/sr_opened`` with an empty cache;
+   the time until the KPI cards / the map summary are on screen, and the bytes transferred
+   (encoded, from the DevTools protocol).
+2. **Load**: N concurrent clients (asyncio, one connection per request) loop over the
+   requests a visit makes (page HTML, ``/_dash-layout``, the overview and metric callbacks)
+   plus the API and a CSV download, for ``--seconds``; requests/s, p50, p95, max and errors
+   (anything but 200/304, or a failed connection) per level.
+
+Prints a table and writes JSON to bench/results/.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run"]
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _prepare(var: str | None, days: int, scale: float) -> str:
+    if var:
+        return var
+    var = tempfile.mkdtemp(prefix="cityops-public-bench-")
+    env = {**os.environ, "CITYOPS_VAR_DIR": var}
+    end = (datetime.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:00")
+    code = ("from datetime import datetime; from data import demo, publish, warehouse; "
+            f"demo.build(warehouse.path(), seed=1, days={days}, end=datetime.fromisoformat('{end}'), "
+            f"scale={scale}, progress=False); con = warehouse.connect(); publish.publish(con); con.close()")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
+    return var
+
+
+def _start(var: str, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    cmd = [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+           "--backlog", "2048"]
+    if threads > 1:
+        cmd += ["--threads", str(threads)]
+    proc = subprocess.Popen(cmd + ["app:server"], cwd=ROOT,
+                            env={**os.environ, "CITYOPS_MODE": "public", "CITYOPS_VAR_DIR": var},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(base + "/_dash-layout", timeout=2)
+            return proc, base
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("the public site did not start")
+
+
+# --------------------------------------------------------------------------- first view
+def first_view(base: str) -> list[dict]:
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    rows = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROME_ARGS)
+        for path, selector in (("/", "#public-kpis .kpi-card"), ("/metric/sr_opened", "#public-metric-map-text:not(:empty)")):
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            cdp = context.new_cdp_session(page)
+            cdp.send("Network.enable")
+            cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+            sizes: dict[str, float] = {}
+            cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], e["encodedDataLength"]))
+            t0 = time.perf_counter()
+            page.goto(base + path)
+            page.wait_for_selector(selector, timeout=60_000)
+            shown = time.perf_counter() - t0
+            page.wait_for_load_state("networkidle")
+            rows.append({"page": path, "first_view_s": round(shown, 3), "requests": len(sizes),
+                         "transferred_kb": round(sum(sizes.values()) / 1024, 1)})
+            context.close()
+        browser.close()
+    return rows
+
+
+# --------------------------------------------------------------------------- load
+def _requests(base: str) -> list[tuple[str, str, bytes | None]]:
+    """(method, path, body) of a visit: page shell, layout, the two page callbacks, API, CSV."""
+    deps = json.loads(urllib.request.urlopen(base + "/_dash-dependencies").read())
+
+    def post(fragment: str, inputs: list) -> tuple[str, str, bytes]:
+        dep = next(d for d in deps if fragment in d["output"])
+        parts = dep["output"].strip(".").split("...") if dep["output"].startswith("..") else [dep["output"]]
+        outputs = [{"id": p.rsplit(".", 1)[0], "property": p.rsplit(".", 1)[1]} for p in parts]
+        body = {"output": dep["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
+                "inputs": [{"id": i["id"], "property": i["property"], "value": v} for i, v in zip(dep["inputs"], inputs)],
+                "state": [], "changedPropIds": [f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"]}
+        return "POST", "/_dash-update-component", json.dumps(body).encode()
+
+    return [("GET", "/", None), ("GET", "/_dash-layout", None), post("public-kpis", ["/"]),
+            post("public-metric-series", [{"metric": "sr_opened", "lang": "en"}]),
+            ("GET", "/api/v1/metrics/bike_trips/values?grain=month&district=city", None),
+            ("GET", "/download/sr_opened.csv", None)]
+
+
+async def _one(host: str, port: int, method: str, path: str, body: bytes | None) -> int:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAccept-Encoding: identity\r\n"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        writer.write(head.encode() + b"\r\n" + (body or b""))
+        await writer.drain()
+        status_line = await reader.readline()
+        await reader.read()  # to EOF (Connection: close)
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+
+
+async def _level(base: str, clients: int, seconds: float, mix) -> dict:
+    host, port = base.split("//")[1].split(":")
+    port = int(port)
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def client(i: int):
+        nonlocal errors
+        k = i
+        while time.perf_counter() < deadline:
+            method, path, body = mix[k % len(mix)]
+            k += 1
+            t0 = time.perf_counter()
+            try:
+                status = await asyncio.wait_for(_one(host, port, method, path, body), timeout=30)
+                if status not in (200, 304):
+                    errors += 1
+            except (OSError, asyncio.TimeoutError, ValueError, IndexError):
+                errors += 1
+            latencies.append(time.perf_counter() - t0)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    elapsed = time.perf_counter() - started
+    return {"clients": clients, "requests": len(latencies), "rps": round(len(latencies) / elapsed, 1),
+            "p50_ms": round(_pct(latencies, 50) * 1000, 1), "p95_ms": round(_pct(latencies, 95) * 1000, 1),
+            "max_ms": round(max(latencies) * 1000, 1) if latencies else None, "errors": errors}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=120)
+    parser.add_argument("--scale", type=float, default=0.2)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn --threads (1 = sync workers, as `make public`)")
+    parser.add_argument("--clients", default="50,200")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--var", help="an existing var dir with a published snapshot")
+    parser.add_argument("--no-browser", action="store_true")
+    args = parser.parse_args(argv)
+
+    var = _prepare(args.var, args.days, args.scale)
+    proc, base = _start(var, args.workers, args.threads)
+    try:
+        views = [] if args.no_browser else first_view(base)
+        mix = _requests(base)
+        for method, path, body in mix:  # warm every worker's caches once
+            for _ in range(args.workers * 2):
+                asyncio.run(_one("127.0.0.1", int(base.rsplit(":", 1)[1]), method, path, body))
+        levels = [asyncio.run(_level(base, int(c), args.seconds, mix)) for c in args.clients.split(",")]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        if not args.var:
+            shutil.rmtree(var, ignore_errors=True)
+
+    print(f"\nPublic site, {args.workers} gunicorn workers (threads {args.threads}), loopback; "
+          f"demo city {args.days} days, scale {args.scale}")
+    if views:
+        print(f"\n{'first view':<22}{'time s':>8}{'requests':>10}{'transferred kB':>16}")
+        for v in views:
+            print(f"{v['page']:<22}{v['first_view_s']:>8.2f}{v['requests']:>10}{v['transferred_kb']:>16.1f}")
+    print(f"\n{'clients':>8}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'errors':>8}")
+    for row in levels:
+        print(f"{row['clients']:>8}{row['requests']:>10}{row['rps']:>9.1f}{row['p50_ms']:>9.1f}"
+              f"{row['p95_ms']:>9.1f}{row['max_ms']:>9.1f}{row['errors']:>8}")
+    print("\nmix per client, round robin: " + ", ".join(f"{m} {p}" for m, p, _ in mix))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"public-load-{datetime.now():%Y%m%dT%H%M%S}.json"
+    out.write_text(json.dumps({"args": vars(args), "first_view": views, "load": levels}, indent=1))
+    print(f"written {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""Building blocks of the public pages: withheld-cell wording, the district map with withheld
+districts marked, the text summaries and tables that stand in for every chart, and the
+language helpers (strings come from the ``data.i18n`` catalogue). A helper module: it
+registers no page."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from data import i18n
+from data.i18n import t
+from data.registry import Metric
+from layouts import components, figures, ids
+from layouts.shell import public_path
+
+WITHHELD_COLOUR = "rgba(73,80,87,0.55)"
+
+
+# --------------------------------------------------------------------------- language
+def href(path: str, lang: str) -> str:
+    """A public link that keeps the page language."""
+    url = public_path(path)
+    if lang == i18n.DEFAULT:
+        return url
+    return url + ("&" if "?" in url else "?") + f"lang={lang}"
+
+
+def language_bar(path: str, lang: str) -> html.Div:
+    """The store the page's callbacks read the language from, and a link to the other language."""
+    other = "es" if lang == "en" else "en"
+    url = public_path(path) + ("&" if "?" in path else "?") + f"lang={other}"
+    return html.Div([dcc.Store(id=ids.PUBLIC_LANG, data=lang),
+                     html.A(t("language_switch", lang), href=url, hrefLang=other, lang=other,
+                            className="public-lang-switch")], className="public-lang")
+
+
+# --------------------------------------------------------------------------- values
+def withheld(k: int, lang: str = "en") -> str:
+    return t("withheld", lang, k=k)
+
+
+def withheld_note(k: int, lang: str = "en") -> html.P:
+    return html.P(t("withheld_note", lang, k=k), className="small public-note")
+
+
+def shown(metric: Metric, value, suppressed, k: int, ci=None, lang: str = "en") -> str:
+    if bool(suppressed):
+        return withheld(k, lang)
+    if value is None or pd.isna(value):
+        return t("no_data", lang)
+    text = metric.format_value(float(value))
+    if ci is not None and not any(pd.isna(c) for c in ci):
+        text += f" ({t('ci', lang)} {metric.format_value(float(ci[0]))}–{metric.format_value(float(ci[1]))})"
+    return text
+
+
+def public_map(districts: pd.DataFrame, latest: pd.DataFrame, metric: Metric) -> go.Figure:
+    """The district choropleth with withheld districts in their own dark-grey trace."""
+    withheld_ids = set(latest.loc[latest["suppressed"].astype(bool), "district_id"])
+    fig = figures.choropleth(districts, latest[~latest["suppressed"].astype(bool)], metric)
+    geojson, _ = figures.geojson_from(districts)
+    blank = fig.data[0]
+    keep = [d for d in blank.locations if d not in withheld_ids]
+    blank.update(locations=keep, z=[0] * len(keep),
+                 geojson={"type": "FeatureCollection",
+                          "features": [f for f in blank.geojson["features"] if f["id"] not in withheld_ids]})
+    names = dict(zip(districts["district_id"], districts["name"]))
+    chosen = sorted(withheld_ids & set(names))
+    fig.add_trace(go.Choroplethmap(
+        geojson={"type": "FeatureCollection", "features": [f for f in geojson["features"] if f["id"] in chosen]},
+        locations=chosen, z=[1] * len(chosen), text=[names[i] for i in chosen], showscale=False,
+        colorscale=[[0, WITHHELD_COLOUR], [1, WITHHELD_COLOUR]], marker_line_color="#212529",
+        marker_line_width=1.2, hovertemplate="%{text}<br>withheld (privacy)<extra></extra>",
+    ))
+    return fig
+
+
+def series_summary(series: pd.DataFrame, metric: Metric, lang: str = "en") -> str:
+    """One paragraph describing a weekly city time series (the chart's text alternative)."""
+    if series.empty:
+        return t("no_values", lang)
+    ordered = series.sort_values("period")
+    known = ordered.dropna(subset=["value"])
+    withheld_count = int(ordered["suppressed"].astype(bool).sum())
+    if known.empty:
+        return t("series_all_withheld", lang, count=len(ordered))
+    first, last = known.iloc[0], known.iloc[-1]
+    high = known.loc[known["value"].idxmax()]
+    low = known.loc[known["value"].idxmin()]
+
+    def fmt(row):
+        return f"{metric.format_value(float(row['value']))} {metric.unit}"
+
+    text = t("series_summary", lang, count=len(ordered), first_date=i18n.date(first["period"], lang),
+             last_date=i18n.date(last["period"], lang), first=fmt(first), last=fmt(last), high=fmt(high),
+             high_date=i18n.date(high["period"], lang), low=fmt(low), low_date=i18n.date(low["period"], lang))
+    if metric.target is not None:
+        text += t("series_target", lang, target=metric.format_value(metric.target), unit=metric.unit,
+                  direction=t(f"direction_{metric.direction}", lang))
+    if withheld_count:
+        text += t("series_withheld", lang, count=withheld_count)
+    return text
+
+
+def map_summary(latest: pd.DataFrame, names: dict[str, str], metric: Metric, k: int, lang: str = "en") -> str:
+    """The map's text alternative: period, highest and lowest district, how many withheld."""
+    if latest.empty:
+        return t("no_values", lang)
+    known = latest[~latest["suppressed"].astype(bool)].dropna(subset=["value"])
+    withheld_count = int(latest["suppressed"].astype(bool).sum())
+    parts = [t("map_period", lang, period=i18n.date(latest["period"].iloc[0], lang, day=False), count=len(latest))]
+    if not known.empty:
+        top = known.loc[known["value"].idxmax()]
+        bottom = known.loc[known["value"].idxmin()]
+        parts.append(t("map_extremes", lang, top=names.get(top["district_id"], top["district_id"]),
+                       top_value=f"{metric.format_value(float(top['value']))} {metric.unit}",
+                       bottom=names.get(bottom["district_id"], bottom["district_id"]),
+                       bottom_value=f"{metric.format_value(float(bottom['value']))} {metric.unit}"))
+    if withheld_count:
+        parts.append(t("map_withheld", lang, count=withheld_count, withheld=withheld(k, lang)))
+    return " ".join(parts)
+
+
+def values_table(frame: pd.DataFrame, metric: Metric, names: dict[str, str], k: int, *,
+                 first: str = "district", caption: str = "", lang: str = "en"):
+    """A data table of published values: district or period, value (or withheld), n."""
+    if frame is None or frame.empty:
+        return html.P(t("no_values", lang), className="text-muted")
+    has_ci = "ci_low" in frame and frame["ci_low"].notna().any()
+    out = frame.assign(
+        district=[names.get(d, d) for d in frame["district_id"]],
+        when=[i18n.date(p, lang) for p in frame["period"]],
+        shown=[shown(metric, v, s, k, (lo, hi) if has_ci else None, lang) for v, s, lo, hi in zip(
+            frame["value"], frame["suppressed"],
+            frame["ci_low"] if has_ci else [None] * len(frame),
+            frame["ci_high"] if has_ci else [None] * len(frame))],
+        records=["" if s or pd.isna(n) else f"{int(n):,}" for n, s in zip(frame["n"], frame["suppressed"])],
+    )
+    columns = ({"district": t("col_district", lang)} if first == "district" else {"when": t("col_period", lang)})
+    columns.update({"shown": t("col_value", lang, unit=metric.unit), "records": t("col_records", lang)})
+    table = components.table(out.sort_values("district" if first == "district" else "period"), columns)
+    return html.Div([html.P(caption, className="small mb-1") if caption else None, table],
+                    className="public-table")

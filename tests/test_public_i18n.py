@@ -1,0 +1,57 @@
+"""The public site's translation catalogue (data/i18n): English and Spanish hold the same
+keys and placeholders, every public metric has a name and description in both, and
+``?lang=es`` renders the pages and callbacks in Spanish with the page language set."""
+import json
+import re
+
+import pytest
+
+from data import i18n, registry
+from tests import dash_http
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def test_catalogues_hold_the_same_keys_and_placeholders():
+    en, es = i18n.catalogue("en"), i18n.catalogue("es")
+    assert set(en["ui"]) == set(es["ui"])
+    for key, text in en["ui"].items():
+        assert set(PLACEHOLDER.findall(text)) == set(PLACEHOLDER.findall(es["ui"][key])), key
+    assert len(en["months"]) == len(es["months"]) == 12
+
+
+@pytest.mark.parametrize("lang", i18n.LANGS)
+def test_every_public_metric_has_a_name_and_description(lang):
+    entries = i18n.catalogue(lang)["metrics"]
+    for metric in registry.public_metrics():
+        assert entries[metric.id]["label"] and entries[metric.id]["description"], (lang, metric.id)
+    en = i18n.catalogue("en")["metrics"]
+    for metric in registry.public_metrics():  # English catalogue = the registry (one source of truth)
+        assert en[metric.id]["label"] == metric.label
+
+
+@pytest.mark.parametrize("value", [None, "", "fr", "es ", ["es"], 3, "x" * 999])
+def test_unknown_language_falls_back_to_english(value):
+    assert i18n.valid_lang(value) == "en"
+
+
+@pytest.mark.parametrize("path,spanish", [("/public", "¿Cómo le va a la ciudad?"), ("/public/district", "Mi distrito"),
+                                          ("/public/metric/bike_trips", "Viajes en bicicleta compartida"),
+                                          ("/public/methodology", "Metodología")])
+def test_lang_es_renders_spanish(client, path, spanish):
+    status, text = dash_http.route(client, path, "?lang=es")
+    assert status == 200
+    shown = json.dumps(json.loads(text), ensure_ascii=False)
+    assert spanish in shown and '"lang": "es"' in shown
+    assert b'<html lang="es">' in client.get(path + "?lang=es").data
+
+
+def test_callbacks_answer_in_the_page_language(client):
+    deps = dash_http.dependencies(client)
+    _, body, _ = dash_http.call(client, dash_http.find(deps, "public-metric-series"),
+                                [{"metric": "satisfaction_score", "lang": "es"}])
+    assert "semana" in str(body["response"]["public-metric-series-text"])
+    _, body, text = dash_http.call(client, dash_http.find(deps, "public-district-card"), ["301"], ["es"])
+    assert "Toda la ciudad" in text
+    _, body, text = dash_http.call(client, dash_http.find(deps, "public-district-card"), ["301"], ["<script>"])
+    assert "Whole city" in text  # unknown language: English

@@ -1,0 +1,89 @@
+"""Public pages over HTTP (demo mode 'all', pages under /public): my-district scorecard,
+text and table alternatives of every chart, withheld wording, methodology content, no cookies,
+page language, and every public callback refusing bad input."""
+import pytest
+
+from data import registry
+from tests import dash_http
+
+PUBLIC_PAGES = ["/public", "/public/district", "/public/district?district=301", "/public/metric/sr_opened",
+                "/public/metric/satisfaction_score", "/public/methodology", "/public/metric/nope"]
+
+
+@pytest.mark.parametrize("path", PUBLIC_PAGES)
+def test_public_page_renders_sets_language_and_no_cookie(client, path):
+    pathname, _, search = path.partition("?")
+    response = client.get(pathname)
+    assert response.status_code == 200
+    assert b'<html lang="en">' in response.data
+    assert "Set-Cookie" not in response.headers
+    status, text = dash_http.route(client, pathname, "?" + search if search else "")
+    assert status == 200 and "Traceback" not in text
+
+
+def test_district_scorecard_compares_with_the_city(client):
+    deps = dash_http.dependencies(client)
+    status, body, text = dash_http.call(client, dash_http.find(deps, "public-district-card"), ["Brooklyn CD 1"], ["en"])
+    assert status == 200
+    assert "Brooklyn CD 1" in text and "Whole city" in text
+    card = str(body["response"]["public-district-card"])
+    assert sum(card.count(m.label) for m in registry.public_metrics()) >= len(registry.public_metrics()) - 1
+    assert "on target" in str(body["response"]["public-district-summary"])
+
+
+def test_district_scorecard_accepts_an_id_too(client):
+    deps = dash_http.dependencies(client)
+    _, by_id, _ = dash_http.call(client, dash_http.find(deps, "public-district-card"), ["301"], ["en"])
+    _, by_name, _ = dash_http.call(client, dash_http.find(deps, "public-district-card"), ["brooklyn cd 1 "], ["en"])
+    assert by_id["response"] == by_name["response"]
+
+
+@pytest.mark.parametrize("bad", [None, "", "city", "999", "../etc/passwd", "' OR 1=1 --", 5, ["301"],
+                                 {"x": 1}, "x" * 10_000])
+def test_district_scorecard_refuses_bad_input(client, bad):
+    deps = dash_http.dependencies(client)
+    status, body, text = dash_http.call(client, dash_http.find(deps, "public-district-card"), [bad], ["en"])
+    assert status == 200 and "Traceback" not in text
+    assert "Type a district name" in text
+
+
+def test_metric_page_has_text_and_table_alternatives_and_withheld_cells(client):
+    deps = dash_http.dependencies(client)
+    status, body, text = dash_http.call(client, dash_http.find(deps, "public-metric-series"), ["sr_opened"])
+    assert status == 200
+    out = body["response"]
+    assert "went from" in str(out["public-metric-series-text"]["children"])
+    assert "Highest" in str(out["public-metric-map-text"]["children"])
+    assert "Table" in str(out["public-metric-series-table"]["children"])
+    assert "Table" in str(out["public-metric-table"]["children"])
+    # the fixture has few survey answers per district: the table says so, the map has a withheld trace
+    _, body, _ = dash_http.call(client, dash_http.find(deps, "public-metric-series"), ["satisfaction_score"])
+    out = body["response"]
+    assert "fewer than 10*" in str(out["public-metric-table"]["children"])
+    traces = out["public-metric-map"]["figure"]["data"]
+    assert any("withheld" in str(t.get("hovertemplate", "")) and t["locations"] for t in traces)
+
+
+def test_satisfaction_shows_a_confidence_interval(client):
+    deps = dash_http.dependencies(client)
+    _, body, _ = dash_http.call(client, dash_http.find(deps, "public-metric-series"), ["satisfaction_score"])
+    assert "95% CI" in str(body["response"]["public-metric-series-table"]["children"])
+
+
+@pytest.mark.parametrize("bad", [None, "bins_over_90_pct", "../x", 3, {"a": 1}, "x" * 5000,
+                                 {"metric": "bins_over_90_pct", "lang": "es"}, {"metric": {"x": 1}, "lang": ["es"]}])
+def test_metric_callback_refuses_bad_input(client, bad):
+    deps = dash_http.dependencies(client)
+    status, body, text = dash_http.call(client, dash_http.find(deps, "public-metric-series"), [bad])
+    assert status == 200 and "Traceback" not in text
+    assert "Unknown metric" in text
+
+
+def test_methodology_explains_suppression_and_has_a_revision_log(client):
+    _, text = dash_http.route(client, "/public/methodology")
+    text = text.replace("\\u002f", "/")
+    assert "fewer than 10" in text and "city total" in text and "confidence interval" in text
+    assert "Revision log" in text and "Complementary suppression" in text
+    for metric in registry.public_metrics():
+        assert f"/public/download/{metric.id}.csv" in text
+    assert not any(m.label in text for m in registry.metrics().values() if not m.public)
