@@ -1431,13 +1431,12 @@ def _fill(con, *, seed: int, days: int, end: datetime, scale: float, progress: _
     rows: dict[str, int] = {"districts": len(districts), "incidents": len(inc)}
     timings: dict[str, float] = {}
     for table, frame, cols in (
-        ("bike_stations", city.stations, "station_id, name, district_id, lat, lon, capacity"),
-        ("parking_facilities", city.facilities, "facility_id, name, district_id, capacity, kind"),
+        ("bike_stations", city.stations, ["station_id", "name", "district_id", "lat", "lon", "capacity"]),
+        ("parking_facilities", city.facilities, ["facility_id", "name", "district_id", "capacity", "kind"]),
     ):
         batch = warehouse.begin_batch(con, TABLE_SOURCE[table], text)
-        con.register("_e", frame[[c.strip() for c in cols.split(",")]])
-        con.execute(f"INSERT INTO {table} SELECT {cols}, '{TABLE_SOURCE[table]}' FROM _e")
-        con.unregister("_e")
+        # the relational API inserts by position into the named table: no SQL text is built
+        con.from_df(frame[cols].assign(source_id=TABLE_SOURCE[table])).insert_into(table)
         warehouse.finish_batch(con, batch, rows_read=len(frame), rows_loaded=len(frame))
         rows[table] = len(frame)
     timings["setup"] = round(time.perf_counter() - t, 2)

@@ -32,7 +32,7 @@ from pathlib import Path
 import duckdb
 
 from data import registry, settings
-from data.warehouse import RAW_TIMES
+from data.warehouse import UPDATE_TABLE_DATA_TIMES
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +98,7 @@ def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) 
         dated = con.execute("SELECT count(*) FROM table_data_times").fetchall()[0][0]
         times_since = since if dated else datetime(1900, 1, 1)  # first publish: date everything
         if times_since is not None:
-            for table, (changed, data_time) in RAW_TIMES.items():
-                con.execute(  # table and expressions come from RAW_TIMES (code), never from input
-                    f"INSERT INTO table_data_times SELECT '{table}', source_id, max({data_time})::TIMESTAMP "
-                    f"FROM {table} WHERE {changed} GROUP BY source_id "
-                    "ON CONFLICT (table_name, source_id) DO UPDATE SET "
-                    "data_time = greatest(table_data_times.data_time, excluded.data_time)",
-                    {"since": times_since},
-                )
+            con.execute(UPDATE_TABLE_DATA_TIMES, {"since": times_since})
         if since is not None:
             con.execute("DELETE FROM rollup_dirty")
         con.execute("DELETE FROM metric_values WHERE grain = 'hour' AND period < $f", {"f": hourly_floor})
@@ -145,7 +138,7 @@ def _data_times_sql() -> str:
 
 def _write_ops(con, path: Path, version: str, published_at: datetime, data_now: datetime) -> None:
     records_from = data_now - timedelta(days=int(settings.get("records_days")))
-    con.execute(f"ATTACH '{path}' AS snap")  # path is ours (var_dir + version), not input
+    con.execute("ATTACH $path AS snap", {"path": str(path)})
     try:
         metrics_df = _metrics_frame(public_only=False)
         con.register("metrics_df", metrics_df)
@@ -234,7 +227,7 @@ def _write_public(con, path: Path, version: str, published_at: datetime, data_no
     k = int(settings.get("suppression_k"))
     public_ids = [m.id for m in registry.public_metrics()]
     cells = _public_cells(con, k, public_ids, data_now)
-    con.execute(f"ATTACH '{path}' AS pub")
+    con.execute("ATTACH $path AS pub", {"path": str(path)})
     try:
         metrics_df = _metrics_frame(public_only=True)
         con.register("metrics_df", metrics_df)

@@ -188,11 +188,11 @@ def parse_file(path: Path) -> Metric:
     for param in ("$grain", "$start", "$end"):
         if param not in sql:
             raise _fail(path, "sql", f"must use the bound parameter {param}")
-    from data.warehouse import RAW_TIMES  # the raw fact tables
+    from data.warehouse import RAW_TABLES
 
-    tables = [t for t in re.findall(r"\bFROM\s+([a-z_]+)", sql, flags=re.I) if t in RAW_TIMES]
+    tables = [t for t in re.findall(r"\bFROM\s+([a-z_]+)", sql, flags=re.I) if t in RAW_TABLES]
     if not tables:
-        raise _fail(path, "sql", f"must read one of the raw tables ({', '.join(RAW_TIMES)})")
+        raise _fail(path, "sql", f"must read one of the raw tables ({', '.join(RAW_TABLES)})")
     return Metric(
         id=meta["id"], domain=meta["domain"], label=meta["label"], unit=meta["unit"],
         format=meta["format"], direction=meta["direction"], target=target, warning=warning,

@@ -31,23 +31,33 @@ DEMO_SOURCES = {
 }
 
 
-# Raw tables: (filter on the changed rows, data-time expression). The data time of a source is
-# its newest row; a daily row covers its whole day, so its data time is the end of that day.
-RAW_TIMES = {
-    "bike_trips": ("started_at >= $since", "started_at"),
-    "bike_station_status": ("ts >= $since", "ts"),
-    "transit_ridership": ("day >= $since::DATE", "day + INTERVAL 1 DAY"),
-    "traffic_counts": ("ts >= $since", "ts"),
-    "waste_tonnage": ("day >= $since::DATE", "day + INTERVAL 1 DAY"),
-    "bin_fill": ("ts >= $since", "ts"),
-    "parking_occupancy": ("ts >= $since", "ts"),
-    "parking_citations": ("issued_at >= $since", "issued_at"),
-    "service_requests": ("(created_at >= $since OR closed_at >= $since)",
-                         "greatest(created_at, coalesce(closed_at, created_at))"),
-    "satisfaction_responses": ("responded_at >= $since", "responded_at"),
-    "transit_ridership_city": ("day >= $since::DATE", "day + INTERVAL 1 DAY"),
-    "traffic_counts_borough": ("ts >= $since", "ts"),
-}
+# The raw fact tables: metrics read them, and publish dates each one.
+RAW_TABLES = (
+    "bike_trips", "bike_station_status", "transit_ridership", "traffic_counts", "waste_tonnage",
+    "bin_fill", "parking_occupancy", "parking_citations", "service_requests", "satisfaction_responses",
+    "transit_ridership_city", "traffic_counts_borough",
+)
+# Newest data time per raw table and source, from the rows changed since $since (one static
+# statement, bound parameter). A daily row covers its whole day: its data time is the day's end.
+UPDATE_TABLE_DATA_TIMES = """
+INSERT INTO table_data_times
+SELECT table_name, source_id, max(data_time)::TIMESTAMP FROM (
+    SELECT 'bike_trips' AS table_name, source_id, started_at AS data_time FROM bike_trips WHERE started_at >= $since
+    UNION ALL SELECT 'bike_station_status', source_id, ts FROM bike_station_status WHERE ts >= $since
+    UNION ALL SELECT 'transit_ridership', source_id, day + INTERVAL 1 DAY FROM transit_ridership WHERE day >= $since::DATE
+    UNION ALL SELECT 'traffic_counts', source_id, ts FROM traffic_counts WHERE ts >= $since
+    UNION ALL SELECT 'waste_tonnage', source_id, day + INTERVAL 1 DAY FROM waste_tonnage WHERE day >= $since::DATE
+    UNION ALL SELECT 'bin_fill', source_id, ts FROM bin_fill WHERE ts >= $since
+    UNION ALL SELECT 'parking_occupancy', source_id, ts FROM parking_occupancy WHERE ts >= $since
+    UNION ALL SELECT 'parking_citations', source_id, issued_at FROM parking_citations WHERE issued_at >= $since
+    UNION ALL SELECT 'service_requests', source_id, greatest(created_at, coalesce(closed_at, created_at))
+              FROM service_requests WHERE created_at >= $since OR closed_at >= $since
+    UNION ALL SELECT 'satisfaction_responses', source_id, responded_at FROM satisfaction_responses WHERE responded_at >= $since
+    UNION ALL SELECT 'transit_ridership_city', source_id, day + INTERVAL 1 DAY FROM transit_ridership_city WHERE day >= $since::DATE
+    UNION ALL SELECT 'traffic_counts_borough', source_id, ts FROM traffic_counts_borough WHERE ts >= $since
+) GROUP BY table_name, source_id
+ON CONFLICT (table_name, source_id) DO UPDATE SET data_time = greatest(table_data_times.data_time, excluded.data_time)
+"""
 
 
 def path() -> Path:

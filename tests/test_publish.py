@@ -173,3 +173,8 @@ def test_public_snapshot_holds_aggregates_only(published, var_dir):
         assert private == 0
     finally:
         con.close()
+
+
+def test_every_raw_table_is_dated_by_publish():
+    for table in warehouse.RAW_TABLES:
+        assert f"'{table}'" in warehouse.UPDATE_TABLE_DATA_TIMES and f"FROM {table} " in warehouse.UPDATE_TABLE_DATA_TIMES
