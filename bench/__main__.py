@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -23,12 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.stats import percentile
+
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def _time_queries(fn, n: int) -> tuple[float, float]:
@@ -37,7 +33,7 @@ def _time_queries(fn, n: int) -> tuple[float, float]:
         t0 = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - t0) * 1000)
-    return _pct(samples, 50), _pct(samples, 95)
+    return percentile(samples, 50), percentile(samples, 95)
 
 
 def run_size(days: int, scale: float, n_queries: int) -> dict:

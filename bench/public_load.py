@@ -24,32 +24,17 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from datetime import datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.stats import percentile
+from tests.live import ROOT, Gunicorn, launch_chromium
+
 RESULTS = ROOT / "bench" / "results"
-CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
-
-
-def _pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _prepare(var: str | None, days: int, scale: float) -> str:
@@ -65,34 +50,21 @@ def _prepare(var: str | None, days: int, scale: float) -> str:
     return var
 
 
-def _start(var: str, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-           "--backlog", "2048"]
-    if threads > 1:
-        cmd += ["--threads", str(threads)]
-    proc = subprocess.Popen(cmd + ["app:server"], cwd=ROOT,
-                            env={**os.environ, "CITYOPS_MODE": "public", "CITYOPS_VAR_DIR": var},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(base + "/_dash-layout", timeout=2)
-            return proc, base
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the public site did not start")
+def _start(var: str, workers: int, threads: int) -> Gunicorn:
+    extra = ("--backlog", "2048") + (("--threads", str(threads)) if threads > 1 else ())
+    try:
+        return Gunicorn("public", env={"CITYOPS_VAR_DIR": var}, workers=workers, args=extra).start(attempts=300)
+    except RuntimeError:
+        raise SystemExit("the public site did not start") from None
 
 
 # --------------------------------------------------------------------------- first view
 def first_view(base: str) -> list[dict]:
     from playwright.sync_api import sync_playwright
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     rows = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROME_ARGS)
+        browser = launch_chromium(p)
         for path, selector in (("/", "#public-kpis .kpi-card"), ("/metric/sr_opened", "#public-metric-map-text:not(:empty)")):
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             page = context.new_page()
@@ -174,7 +146,7 @@ async def _level(base: str, clients: int, seconds: float, mix) -> dict:
     await asyncio.gather(*(client(i) for i in range(clients)))
     elapsed = time.perf_counter() - started
     return {"clients": clients, "requests": len(latencies), "rps": round(len(latencies) / elapsed, 1),
-            "p50_ms": round(_pct(latencies, 50) * 1000, 1), "p95_ms": round(_pct(latencies, 95) * 1000, 1),
+            "p50_ms": round(percentile(latencies, 50) * 1000, 1), "p95_ms": round(percentile(latencies, 95) * 1000, 1),
             "max_ms": round(max(latencies) * 1000, 1) if latencies else None, "errors": errors}
 
 
@@ -191,7 +163,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     var = _prepare(args.var, args.days, args.scale)
-    proc, base = _start(var, args.workers, args.threads)
+    server = _start(var, args.workers, args.threads)
+    base = server.base
     try:
         views = [] if args.no_browser else first_view(base)
         mix = _requests(base)
@@ -200,8 +173,7 @@ def main(argv: list[str] | None = None) -> None:
                 asyncio.run(_one("127.0.0.1", int(base.rsplit(":", 1)[1]), method, path, body))
         levels = [asyncio.run(_level(base, int(c), args.seconds, mix)) for c in args.clients.split(",")]
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        server.stop()
         if not args.var:
             shutil.rmtree(var, ignore_errors=True)
 

@@ -22,20 +22,18 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.stats import percentile
+from tests.live import ROOT, Gunicorn, launch_chromium
+
 RESULTS = ROOT / "bench" / "results"
-CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
 CHANGE = ("UPDATE metric_values SET value = value * (0.9 + random() * 0.2) WHERE district_id = 'city' "
           "AND grain = 'day' AND metric_id = ? AND period = (SELECT max(period) FROM metric_values "
           "WHERE metric_id = ? AND grain = 'day')")
@@ -50,17 +48,6 @@ try:
 finally:
     con.close()
 """
-
-
-def _pct(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _measure(cdp) -> dict:
@@ -97,23 +84,15 @@ def main(argv=None) -> dict:
                     "demo.build(warehouse.path(), seed=7, days=30, end=datetime.now(), scale=0.2, progress=False)"],
                    cwd=ROOT, env=env, check=True)
     subprocess.run([sys.executable, "-c", PUBLISH], cwd=ROOT, env=env, check=True)
-    port, log = _free_port(), var_dir / "access.log"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", "2", "-b", f"127.0.0.1:{port}",
-         "--access-logfile", str(log), "--access-logformat", "%(U)s %(s)s %(B)s %(D)s", "app:server"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    log = var_dir / "access.log"
+    server = Gunicorn("ops", env=env, args=("--access-logfile", str(log),
+                                            "--access-logformat", "%(U)s %(s)s %(B)s %(D)s"))
+    base = server.base
     try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(base + "/_dash-layout", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
+        server.start()
         result = _soak(base, env, log, args)
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        server.stop()
         shutil.rmtree(var_dir, ignore_errors=True)
     _report(result)
     RESULTS.mkdir(exist_ok=True)
@@ -132,7 +111,7 @@ def _soak(base: str, env: dict, log: Path, args) -> dict:
     errors: list[str] = []
     publishes: list[int] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROME_ARGS)
+        browser = launch_chromium(pw)
         page = browser.new_page(viewport={"width": args.width, "height": args.height})
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -184,12 +163,12 @@ def _soak(base: str, env: dict, log: Path, args) -> dict:
         "nodes_growth_pct": round((end["nodes"] / start["nodes"] - 1) * 100, 1),
         "listeners_start": start["listeners"], "listeners_end": end["listeners"],
         "first_load_bytes": first[0], "bytes_mean": round(statistics.mean(sizes)) if sizes else None,
-        "bytes_p95": _pct(sizes, 95), "bytes_max": max(sizes) if sizes else None,
+        "bytes_p95": percentile(sizes, 95), "bytes_max": max(sizes) if sizes else None,
         "bytes_after_publish_mean": round(statistics.mean(big)) if big else None,
-        "server_ms_p50": round(_pct([ms for *_, ms in later], 50), 1),
-        "server_ms_p95": round(_pct([ms for *_, ms in later], 95), 1),
+        "server_ms_p50": round(percentile([ms for *_, ms in later], 50), 1),
+        "server_ms_p95": round(percentile([ms for *_, ms in later], 95), 1),
         "server_ms_max": round(max(ms for *_, ms in later), 1),
-        "all_callbacks_server_ms_p95": round(_pct([ms for *_, ms in access], 95), 1),
+        "all_callbacks_server_ms_p95": round(percentile([ms for *_, ms in access], 95), 1),
         "http_errors": sum(1 for s, *_ in access if s >= 400), "skipped_ticks": skipped,
         "console_errors": errors[:10], "reloaded": reloaded, "publish_at": publishes,
         "large_refreshes": [(i, b) for i, b in enumerate(sizes) if b > 50_000][:20],

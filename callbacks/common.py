@@ -6,7 +6,8 @@ import logging
 from datetime import datetime
 
 import pandas as pd
-from data import registry, repository
+
+from data import repository
 from data.lookups import (  # noqa: F401  (re-exported for page callbacks)
     available_metrics, db_for_mode, district_names, districts, table_times, valid_districts, valid_grain,
     valid_metric,
@@ -36,8 +37,7 @@ GRAIN_LENGTH = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1), "wee
                 "month": pd.Timedelta(days=28)}
 
 
-def kpi_cards(metrics: list[Metric], *, district: str, grain: str, db: str = "ops",
-              extras: dict | None = None, compact: bool = False) -> list:
+def kpi_cards(metrics: list[Metric], *, district: str, grain: str, db: str = "ops") -> list:
     """KPI cards for `metrics` in one district (or 'city') at the latest period of `grain`."""
     latest = repository.run(f"{db}/latest_values", grain=grain, district=district).set_index("metric_id")
     times = table_times(db)
@@ -52,7 +52,6 @@ def kpi_cards(metrics: list[Metric], *, district: str, grain: str, db: str = "op
             metric, value=value, previous=previous,
             period_label=period_label(grain, None if row is None else row["period"]),
             data_time=data_time, freshness=metric.freshness(data_time, now), simulated=simulated,
-            extra=(extras or {}).get(metric.id), compact=compact,
             partial=row is not None and pd.Timestamp(row["period"]) + GRAIN_LENGTH[grain] > pd.Timestamp(now),
         ))
     return cards

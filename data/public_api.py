@@ -159,17 +159,19 @@ def metric_values(metric_id: str):
     cached = _not_modified(version)
     if cached is not None:
         return cached
-    meta = _meta()
-    frame = _values(valid.id, grain, district)
-    return _json({**meta, "metric_id": valid.id, "licence": _licence(valid.id),
-                  "suppression": _suppression_note(meta["suppression_k"]),
-                  "values": _records(frame)}, version)
+    return _json(_values_document(valid.id, _meta(), _values(valid.id, grain, district)), version)
 
 
 def districts():
     version = snapshot.version("public")
     return _not_modified(version) or _json({**_meta(), "districts": _records(repository.run("public/district_list"))},
                                            version)
+
+
+def _values_document(metric_id: str, meta: dict, frame) -> dict:
+    """The JSON body of a metric's values (API and download): version, licence, suppression."""
+    return {**meta, "metric_id": metric_id, "licence": _licence(metric_id),
+            "suppression": _suppression_note(meta["suppression_k"]), "values": _records(frame)}
 
 
 def _licence(metric_id: str) -> str:
@@ -189,9 +191,8 @@ def download(metric_id: str, fmt: str):
     licence = _licence(valid.id)
     frame = _values(valid.id, None, None)
     if fmt == "json":
-        body = json.dumps({**meta, "metric_id": valid.id, "licence": licence,
-                           "suppression": _suppression_note(meta["suppression_k"]),
-                           "values": _records(frame)}, ensure_ascii=False, allow_nan=False, default=str)
+        body = json.dumps(_values_document(valid.id, meta, frame), ensure_ascii=False, allow_nan=False,
+                          default=str)
     else:
         frame = frame.assign(data_version=version, licence=licence)
         if fmt == "csv":

@@ -61,8 +61,8 @@ def status_badge(status: str) -> html.Span:
 
 
 def kpi_card(metric: Metric, *, value: float | None, previous: float | None, period_label: str,
-             data_time: datetime | None, freshness: str, simulated: bool, extra=None,
-             partial: bool = False, compact: bool = False) -> html.Div:
+             data_time: datetime | None, freshness: str, simulated: bool,
+             partial: bool = False) -> html.Div:
     """One KPI. `partial`: the period is still running, so a total is not compared with the
     previous full period (that change would be meaningless)."""
     status = metric.status(value)
@@ -77,12 +77,10 @@ def kpi_card(metric: Metric, *, value: float | None, previous: float | None, per
             html.Div([html.Span(DOMAIN_LABELS[metric.domain], className="kpi-domain"),
                       status_badge(status)], className="kpi-head"),
             html.Div(metric.label, className="kpi-label"),
-            html.Div([html.Span(metric.format_value(value, compact=compact), className="kpi-value",
-                                title=metric.format_value(value)),
+            html.Div([html.Span(metric.format_value(value), className="kpi-value"),
                       html.Span(metric.unit, className="kpi-unit")], className="kpi-figure"),
             html.Div([html.Span(period_label), html.Span(change, className="kpi-change"),
                       html.Span(target, className="kpi-target")], className="kpi-meta"),
-            extra,
             html.Div([freshness_badge(freshness, data_time),
                       html.Span(" · simulated data" if simulated else "", className="kpi-source")],
                      className="kpi-foot"),

@@ -168,18 +168,6 @@ def series(frame: pd.DataFrame, metric: Metric, names: dict[str, str], *, templa
     return fig
 
 
-def sparkline(frame: pd.DataFrame, *, template: str = WALL, height: int = 60) -> go.Figure:
-    fig = go.Figure(
-        go.Scatter(x=frame["period"], y=frame["value"], mode="lines", line=dict(width=3),
-                   hoverinfo="skip"),
-        layout=dict(template=template, height=height, showlegend=False),
-    )
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.update_layout(margin=dict(l=0, r=0, t=0, b=0))
-    return fig
-
-
 def sparkline_svg(values, *, width: int = 120, height: int = 32, colour: str = "#7cc4ff") -> str:
     """A tiny inline SVG line (data URI) of `values`: far lighter than a Plotly graph per tile.
     Empty string when there are fewer than two numbers."""

@@ -17,7 +17,6 @@ WALL_MAP_TITLE = "wall-map-title"
 WALL_ALERTS = "wall-alerts"
 WALL_CLOCK = "wall-clock"
 WALL_CLOCK_TICK = "wall-clock-tick"
-WALL_STATUS = "wall-status"
 
 # explore
 EXPLORE_METRIC = "explore-metric"

@@ -2,56 +2,26 @@
 one real interaction per page, a screenshot of each saved to tests/screenshots/."""
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.live import ROOT, Gunicorn, launch_chromium, record_errors, require_chromium
+
 SHOTS = ROOT / "tests" / "screenshots"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 pytestmark = pytest.mark.browser
-if CHROMIUM is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("Chromium is required in CI (make test installs it)")
-    pytest.skip("chromium is not installed (make test installs it when root)", allow_module_level=True)
-
-CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+require_chromium(pytest)
 
 
 @pytest.fixture(scope="module")
 def server(published):
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", "2", "-b", f"127.0.0.1:{port}", "app:server"],
-        cwd=ROOT, env={**os.environ, "CITYOPS_MODE": "all"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(base + "/_dash-layout", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("server did not start")
-    yield base
-    proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        gunicorn = Gunicorn("all").start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield gunicorn.base
+    gunicorn.stop()
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +29,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROME_ARGS)
+        chromium = launch_chromium(pw)
         yield chromium
         chromium.close()
 
@@ -67,11 +37,7 @@ def browser():
 @pytest.fixture()
 def page(browser):
     context = browser.new_context(viewport={"width": 1440, "height": 900})
-    pg = context.new_page()
-    pg.errors = []
-    pg.on("console", lambda msg: pg.errors.append(msg.text) if msg.type == "error" else None)
-    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
-    yield pg
+    yield record_errors(context.new_page())
     context.close()
 
 

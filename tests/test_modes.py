@@ -4,14 +4,14 @@ per process), started the way production starts it."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.live import Gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_IDS = {"shell-status", "public-kpis", "public-metric-series", "public-district-card", "_pages_content",
@@ -75,32 +75,13 @@ def test_invalid_metric_declaration_stops_startup_naming_file_and_field(tmp_path
     assert "Traceback" not in out.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.parametrize("mode", ["public", "ops"])
 def test_gunicorn_serves_each_mode(published, mode):
-    port = _free_port()
-    env = {**os.environ, "CITYOPS_MODE": mode}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", "2", "-b", f"127.0.0.1:{port}", "app:server"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    gunicorn = Gunicorn(mode).start()
     try:
-        body = None
-        for _ in range(100):
-            try:
-                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/_dash-layout", timeout=2).read()
-                break
-            except OSError:
-                time.sleep(0.2)
-        assert body is not None, "gunicorn did not answer"
-        deps = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/_dash-dependencies").read())
+        deps = json.loads(urllib.request.urlopen(gunicorn.base + "/_dash-dependencies").read())
         outputs = " ".join(d["output"] for d in deps)
         assert ("public-kpis" in outputs) == (mode == "public")
         assert ("wall-tiles" in outputs) == (mode == "ops")
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        gunicorn.stop()

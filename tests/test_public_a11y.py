@@ -8,23 +8,16 @@ installs it with `npm ci` when it is missing."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.live import ROOT, Gunicorn, launch_chromium, require_chromium
+
 A11Y = ROOT / "tests" / "a11y"
 AXE = A11Y / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
 # page path -> a selector that appears once its callbacks have filled it in
 PAGES = {
     "/": "#public-kpis .kpi-card",
@@ -36,10 +29,7 @@ PAGES = {
 }
 
 pytestmark = pytest.mark.browser
-if CHROMIUM is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("Chromium is required in CI (make test installs it)")
-    pytest.skip("chromium is not installed (make test installs it when root)", allow_module_level=True)
+require_chromium(pytest)
 
 
 def _ensure_axe() -> Path:
@@ -51,32 +41,14 @@ def _ensure_axe() -> Path:
     return AXE
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def public_server(published):
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", "2", "-b", f"127.0.0.1:{port}", "app:server"],
-        cwd=ROOT, env={**os.environ, "CITYOPS_MODE": "public"}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(base + "/_dash-layout", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("public server did not start")
-    yield base
-    proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        gunicorn = Gunicorn("public").start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield gunicorn.base
+    gunicorn.stop()
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +56,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+        b = launch_chromium(p)
         yield b
         b.close()
 

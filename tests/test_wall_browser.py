@@ -11,12 +11,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROME_ARGS, CHROMIUM, ROOT, SHOTS, _free_port
+from tests.live import ROOT, Gunicorn, launch_chromium, record_errors
+from tests.test_browser import SHOTS
 
 pytestmark = pytest.mark.browser
 
@@ -34,31 +34,12 @@ finally:
 """
 
 
-class Server:
+class Server(Gunicorn):
+    """The demo app on its own var dir, which this module publishes into."""
+
     def __init__(self, var_dir: Path):
-        self.var_dir, self.port, self.proc = var_dir, _free_port(), None
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "CITYOPS_MODE": "all", "CITYOPS_VAR_DIR": str(var_dir),
-                    "CITYOPS_SNAPSHOT_POLL_S": "0"}
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", "2", "-b", f"127.0.0.1:{self.port}",
-             "app:server"], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(self.base + "/_dash-layout", timeout=2)
-                return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        pytest.fail("server did not start")
-
-    def stop(self):
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
-            self.proc = None
+        super().__init__("all", env={"CITYOPS_VAR_DIR": str(var_dir), "CITYOPS_SNAPSHOT_POLL_S": "0"})
+        self.var_dir = var_dir
 
     def publish(self, sql: str | None = None):
         """Publish a new snapshot in this server's var dir, after running `sql` on the warehouse."""
@@ -88,18 +69,14 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROME_ARGS)
+        chromium = launch_chromium(pw)
         yield chromium
         chromium.close()
 
 
 def _page(browser, width: int, height: int):
     context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.errors = []
-    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    return page
+    return record_errors(context.new_page())
 
 
 def _open(page, url: str):

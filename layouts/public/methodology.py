@@ -38,8 +38,8 @@ def suppression_rule(k: int) -> list:
     return [
         html.H2("How privacy is protected", className="h4"),
         html.Ul([
-            html.Li(f"Figures are published for complete weeks and complete months only, so nobody can "
-                    f"subtract two overlapping periods to isolate a few records."),
+            html.Li("Figures are published for complete weeks and complete months only, so nobody can "
+                    "subtract two overlapping periods to isolate a few records."),
             html.Li(f"A count between 1 and {k - 1}, and any rate, average or median computed from one, is "
                     f"withheld and reads 'fewer than {k}'. Zero is shown as zero."),
             html.Li("When a district's figure is withheld and the city total is published, the smallest other "

@@ -1,0 +1,76 @@
+"""A real server and a real browser, shared by the browser tests and the benchmarks:
+gunicorn on a free loopback port in a subprocess, and Debian's Chromium driven by Playwright."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# As root Chromium needs --no-sandbox; the rest keep it from calling out of this offline machine.
+CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Gunicorn:
+    """`gunicorn app:server` for one mode and environment; start() waits until it answers."""
+
+    def __init__(self, mode: str = "all", *, env: dict | None = None, workers: int = 2,
+                 args: tuple[str, ...] = (), output=subprocess.DEVNULL):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **(env or {}), "CITYOPS_MODE": mode}
+        self.cmd = [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", str(workers),
+                    "-b", f"127.0.0.1:{self.port}", *args, "app:server"]
+        self.output = output
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, attempts: int = 150) -> "Gunicorn":
+        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=self.output,
+                                     stderr=subprocess.STDOUT if self.output is subprocess.PIPE else self.output)
+        for _ in range(attempts):
+            try:
+                urllib.request.urlopen(self.base + "/_dash-layout", timeout=2)
+                return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"gunicorn ({self.env['CITYOPS_MODE']}) did not answer on {self.base}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+            self.proc = None
+
+
+def launch_chromium(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROME_ARGS)
+
+
+def record_errors(page):
+    """Collect console errors and uncaught exceptions in `page.errors`."""
+    page.errors = []
+    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    return page
+
+
+def require_chromium(pytest) -> None:
+    """Browser test modules call this at import: a missing Chromium fails in CI, skips elsewhere."""
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("Chromium is required in CI (make test installs it)")
+        pytest.skip("chromium is not installed (make test installs it when root)", allow_module_level=True)
