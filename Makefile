@@ -9,10 +9,10 @@ PORT ?= 8050
 PUBLIC_PORT ?= 8051
 WORKERS ?= 2
 
-.PHONY: run test install demo publish live public nyc ingest bench chromium clean help
+.PHONY: run test audit install demo publish live public nyc ingest bench bench-public chromium a11y clean help
 
 help:
-	@echo "make run | make test | make demo | make publish | make live | make public | make nyc | make bench | make clean"
+	@echo "make run | make test | make demo | make publish | make live | make public | make nyc | make bench | make bench-public | make clean"
 
 $(VENV)/.installed: requirements.txt
 	@if ! $(PYTHON) -c "import ensurepip, venv" 2>/dev/null; then \
@@ -29,6 +29,7 @@ install: $(VENV)/.installed
 demo: install
 	@if [ ! -f "$${CITYOPS_VAR_DIR:-var}/warehouse.duckdb" ]; then $(PY) -m data.demo; fi
 	@if [ ! -f "$${CITYOPS_VAR_DIR:-var}/CURRENT.json" ]; then $(PY) -m data.publish; fi
+	@$(PY) -m data.users ensure-demo-admin
 
 publish: install
 	$(PY) -m data.publish
@@ -43,6 +44,8 @@ run: demo
 	  $(PY) -m data.livefeed & LIVE=$$!; \
 	  trap 'kill $$LIVE 2>/dev/null; wait $$LIVE 2>/dev/null' EXIT INT TERM; fi; \
 	echo "CityOps at http://127.0.0.1:$(PORT)  (public site: /public, wall: /wall)"; \
+	if [ -f "$${CITYOPS_VAR_DIR:-var}/ADMIN_PASSWORD" ]; then \
+	  echo "Sign in as admin / $$(cat $${CITYOPS_VAR_DIR:-var}/ADMIN_PASSWORD)  (manage users: python -m data.users)"; fi; \
 	$(VENV)/bin/gunicorn --no-control-socket -w $(WORKERS) -b 127.0.0.1:$(PORT) app:server
 
 # The public transparency site alone, as its own process (opens only the public snapshot).
@@ -55,6 +58,7 @@ NYC_VAR := var/nyc
 nyc: install
 	@if [ ! -f "$(NYC_VAR)/warehouse.duckdb" ]; then CITYOPS_VAR_DIR=$(NYC_VAR) $(PY) -m data.ingest nyc data/samples/nyc; fi
 	CITYOPS_VAR_DIR=$(NYC_VAR) $(PY) -m data.publish
+	@CITYOPS_VAR_DIR=$(NYC_VAR) $(PY) -m data.users ensure-demo-admin
 	@echo "CityOps on NYC open data at http://127.0.0.1:$(PORT)"
 	CITYOPS_VAR_DIR=$(NYC_VAR) $(VENV)/bin/gunicorn --no-control-socket -w $(WORKERS) -b 127.0.0.1:$(PORT) app:server
 
@@ -64,11 +68,38 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing and not root: browser tests will be skipped"; fi; fi
 
-test: install chromium
+# The accessibility test (tests/test_public_a11y.py) runs axe-core from npm, pinned in
+# tests/a11y/package-lock.json. npm comes from Debian when missing and we are root; `npm ci`
+# runs only when node_modules is missing or the lock file changed (it needs the npm registry).
+A11Y := tests/a11y
+$(A11Y)/node_modules/.package-lock.json: $(A11Y)/package.json $(A11Y)/package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq npm >/dev/null; \
+	  else echo "npm missing and not root: sudo apt-get install npm (the axe-core test needs it)"; exit 1; fi; fi
+	cd $(A11Y) && npm ci --no-audit --no-fund --silent
+	@touch $@
+
+a11y: $(A11Y)/node_modules/.package-lock.json
+
+# Known vulnerabilities in the installed packages (PyPI's advisory data). Where the package
+# index is a mirror without PyPI's JSON API, pip-audit can only report that it could not audit.
+audit: install
+	@mkdir -p var; $(VENV)/bin/pip-audit --progress-spinner off > var/pip-audit.txt 2>&1; status=$$?; \
+	  head -1 var/pip-audit.txt; \
+	  skipped=$$(grep -c "could not be audited" var/pip-audit.txt); \
+	  if [ "$$skipped" != 0 ]; then echo "pip-audit: $$skipped packages could not be audited (advisory service unreachable)"; fi; \
+	  if [ $$status != 0 ]; then cat var/pip-audit.txt; fi; exit $$status
+
+test: install chromium a11y audit
 	$(PY) -m pytest -q
 
 bench: install
 	$(PY) -m bench
+
+# Public site: first view in headless Chromium (time, bytes) and a loopback load test with
+# 2 workers at 50 and 200 clients (see bench/public_load.py --help).
+bench-public: install chromium
+	$(PY) -m bench.public_load
 
 clean:
 	rm -rf var tests/screenshots bench/results .pytest_cache

@@ -6,6 +6,7 @@
 import dash
 
 import callbacks
+from callbacks import auth
 from data import public_api, registry, settings
 from layouts import shell
 
@@ -25,9 +26,11 @@ app = dash.Dash(
     serve_locally=True,
 )
 shell.load_pages(MODE)
+auth.protect_pages()
 callbacks.load(MODE)
 app.layout = shell.layout
 server = app.server
+auth.install(app, MODE)  # sign-in, device tokens, CSRF, rate limits, security headers
 public_api.register(server, MODE)  # downloads + JSON API (public and all modes only)
 shell.install_not_found_status(server)
 

@@ -80,6 +80,31 @@
         });
     };
 
+    // Alert ticker: when the alerts do not fit, CSS scrolls the list (wall.css) by the
+    // distance and for the duration set here (~2 s per alert); "+N more" under reduced motion.
+    function ticker() {
+        const box = document.querySelector(".wall-ticker");
+        const list = box && box.querySelector(".wall-alerts");
+        if (!list) return;
+        const items = [...list.children];
+        const overflow = Math.ceil(list.scrollHeight - box.clientHeight);
+        if (overflow <= 2 || !items.length) {
+            box.classList.remove("is-scrolling");
+            box.removeAttribute("data-hidden");
+            return;
+        }
+        const line = items[0].offsetHeight || 40;
+        const shift = overflow + Math.round(line * 0.6);  // the last alert clears the bottom fade
+        const duration = Math.max(12, Math.round(shift / line * 2 / 0.76));  // moving 76 % of it
+        const hidden = items.filter((li) => li.offsetTop + li.offsetHeight > box.clientHeight - line * 0.9).length;
+        box.style.setProperty("--ticker-shift", -shift + "px");
+        box.style.setProperty("--ticker-duration", duration + "s");
+        box.setAttribute("data-hidden", String(hidden));
+        box.classList.add("is-scrolling");
+    }
+    state.ticker = ticker;
+    window.addEventListener("resize", () => setTimeout(ticker, 100));
+
     const noUpdate = () => window.dash_clientside.no_update;
     // Reload only when the page itself loads: a reload into a proxy's error page would leave
     // the screen dead (no script left to recover). Otherwise retry once the server is back.
@@ -153,6 +178,7 @@
             },
             checkBuild: function (meta, config) {
                 state.inflight = 0;  // the refresh's outputs are on the page
+                setTimeout(ticker, 100);  // once they are laid out
                 if (meta && config && meta.build && meta.scheme &&
                         (meta.build !== config.build || meta.scheme !== config.scheme)) {
                     reload(meta.build !== config.build ? "build" : "scheme");

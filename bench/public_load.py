@@ -12,8 +12,10 @@ published one), then the public site is started as production starts it
    (encoded, from the DevTools protocol).
 2. **Load**: N concurrent clients (asyncio, one connection per request) loop over the
    requests a visit makes (page HTML, ``/_dash-layout``, the overview and metric callbacks)
-   plus the API and a CSV download, for ``--seconds``; requests/s, p50, p95, max and errors
-   (anything but 200/304, or a failed connection) per level.
+   plus the API and a CSV download, for ``--seconds``; requests/s, p50, p95, max, errors
+   (anything but 200/304, or a failed connection) and kB received per request, per level.
+   Clients send ``Accept-Encoding: gzip, deflate, br`` as browsers do (``--encoding identity``
+   for uncompressed responses).
 
 Prints a table and writes JSON to bench/results/.
 """
@@ -90,52 +92,57 @@ def _requests(base: str) -> list[tuple[str, str, bytes | None]]:
     """(method, path, body) of a visit: page shell, layout, the two page callbacks, API, CSV."""
     deps = json.loads(urllib.request.urlopen(base + "/_dash-dependencies").read())
 
-    def post(fragment: str, inputs: list) -> tuple[str, str, bytes]:
+    def post(fragment: str, inputs: list, state: list | None = None) -> tuple[str, str, bytes]:
         dep = next(d for d in deps if fragment in d["output"])
         parts = dep["output"].strip(".").split("...") if dep["output"].startswith("..") else [dep["output"]]
         outputs = [{"id": p.rsplit(".", 1)[0], "property": p.rsplit(".", 1)[1]} for p in parts]
         body = {"output": dep["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
                 "inputs": [{"id": i["id"], "property": i["property"], "value": v} for i, v in zip(dep["inputs"], inputs)],
-                "state": [], "changedPropIds": [f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"]}
+                "state": [{"id": st["id"], "property": st["property"], "value": v}
+                          for st, v in zip(dep.get("state", []), state or [])], "changedPropIds": [f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"]}
         return "POST", "/_dash-update-component", json.dumps(body).encode()
 
-    return [("GET", "/", None), ("GET", "/_dash-layout", None), post("public-kpis", ["/"]),
+    return [("GET", "/", None), ("GET", "/_dash-layout", None), post("public-kpis", ["/"], ["en"]),
             post("public-metric-series", [{"metric": "sr_opened", "lang": "en"}]),
             ("GET", "/api/v1/metrics/bike_trips/values?grain=month&district=city", None),
             ("GET", "/download/sr_opened.csv", None)]
 
 
-async def _one(host: str, port: int, method: str, path: str, body: bytes | None) -> int:
+async def _one(host: str, port: int, method: str, path: str, body: bytes | None,
+               encoding: str = "identity") -> tuple[int, int]:
+    """(status, bytes received) of one request on its own connection."""
     reader, writer = await asyncio.open_connection(host, port)
     try:
-        head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAccept-Encoding: identity\r\n"
+        head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAccept-Encoding: {encoding}\r\n"
         if body is not None:
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         writer.write(head.encode() + b"\r\n" + (body or b""))
         await writer.drain()
         status_line = await reader.readline()
-        await reader.read()  # to EOF (Connection: close)
-        return int(status_line.split()[1])
+        rest = await reader.read()  # to EOF (Connection: close)
+        return int(status_line.split()[1]), len(status_line) + len(rest)
     finally:
         writer.close()
 
 
-async def _level(base: str, clients: int, seconds: float, mix) -> dict:
+async def _level(base: str, clients: int, seconds: float, mix, encoding: str = "identity") -> dict:
     host, port = base.split("//")[1].split(":")
     port = int(port)
     latencies: list[float] = []
     errors = 0
+    received = 0
     deadline = time.perf_counter() + seconds
 
     async def client(i: int):
-        nonlocal errors
+        nonlocal errors, received
         k = i
         while time.perf_counter() < deadline:
             method, path, body = mix[k % len(mix)]
             k += 1
             t0 = time.perf_counter()
             try:
-                status = await asyncio.wait_for(_one(host, port, method, path, body), timeout=30)
+                status, size = await asyncio.wait_for(_one(host, port, method, path, body, encoding), timeout=30)
+                received += size
                 if status not in (200, 304):
                     errors += 1
             except (OSError, asyncio.TimeoutError, ValueError, IndexError):
@@ -147,7 +154,8 @@ async def _level(base: str, clients: int, seconds: float, mix) -> dict:
     elapsed = time.perf_counter() - started
     return {"clients": clients, "requests": len(latencies), "rps": round(len(latencies) / elapsed, 1),
             "p50_ms": round(percentile(latencies, 50) * 1000, 1), "p95_ms": round(percentile(latencies, 95) * 1000, 1),
-            "max_ms": round(max(latencies) * 1000, 1) if latencies else None, "errors": errors}
+            "max_ms": round(max(latencies) * 1000, 1) if latencies else None, "errors": errors,
+            "kb_per_request": round(received / 1024 / max(len(latencies), 1), 1)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -159,6 +167,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", default="50,200")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--var", help="an existing var dir with a published snapshot")
+    parser.add_argument("--encoding", default="gzip, deflate, br",
+                        help="Accept-Encoding of the load clients (browsers send gzip, deflate, br)")
     parser.add_argument("--no-browser", action="store_true")
     args = parser.parse_args(argv)
 
@@ -170,8 +180,8 @@ def main(argv: list[str] | None = None) -> None:
         mix = _requests(base)
         for method, path, body in mix:  # warm every worker's caches once
             for _ in range(args.workers * 2):
-                asyncio.run(_one("127.0.0.1", int(base.rsplit(":", 1)[1]), method, path, body))
-        levels = [asyncio.run(_level(base, int(c), args.seconds, mix)) for c in args.clients.split(",")]
+                asyncio.run(_one("127.0.0.1", int(base.rsplit(":", 1)[1]), method, path, body, args.encoding))
+        levels = [asyncio.run(_level(base, int(c), args.seconds, mix, args.encoding)) for c in args.clients.split(",")]
     finally:
         server.stop()
         if not args.var:
@@ -183,10 +193,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n{'first view':<22}{'time s':>8}{'requests':>10}{'transferred kB':>16}")
         for v in views:
             print(f"{v['page']:<22}{v['first_view_s']:>8.2f}{v['requests']:>10}{v['transferred_kb']:>16.1f}")
-    print(f"\n{'clients':>8}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'errors':>8}")
+    print(f"\n{'clients':>8}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'errors':>8}"
+          f"{'kB/req':>8}   (Accept-Encoding: {args.encoding})")
     for row in levels:
         print(f"{row['clients']:>8}{row['requests']:>10}{row['rps']:>9.1f}{row['p50_ms']:>9.1f}"
-              f"{row['p95_ms']:>9.1f}{row['max_ms']:>9.1f}{row['errors']:>8}")
+              f"{row['p95_ms']:>9.1f}{row['max_ms']:>9.1f}{row['errors']:>8}{row['kb_per_request']:>8.1f}")
     print("\nmix per client, round robin: " + ", ".join(f"{m} {p}" for m, p, _ in mix))
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"public-load-{datetime.now():%Y%m%dT%H%M%S}.json"

@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.stats import percentile
-from tests.live import ROOT, Gunicorn, launch_chromium
+from tests.live import ROOT, Gunicorn, launch_chromium, wall_token
 
 RESULTS = ROOT / "bench" / "results"
 CHANGE = ("UPDATE metric_values SET value = value * (0.9 + random() * 0.2) WHERE district_id = 'city' "
@@ -84,6 +84,7 @@ def main(argv=None) -> dict:
                     "demo.build(warehouse.path(), seed=7, days=30, end=datetime.now(), scale=0.2, progress=False)"],
                    cwd=ROOT, env=env, check=True)
     subprocess.run([sys.executable, "-c", PUBLISH], cwd=ROOT, env=env, check=True)
+    args.token = wall_token(var_dir, "soak-wall")  # a wall screen signs in with a device token
     log = var_dir / "access.log"
     server = Gunicorn("ops", env=env, args=("--access-logfile", str(log),
                                             "--access-logformat", "%(U)s %(s)s %(B)s %(D)s"))
@@ -126,7 +127,7 @@ def _soak(base: str, env: dict, log: Path, args) -> dict:
         page.on("requestfinished", finished)
         cdp = page.context.new_cdp_session(page)
         cdp.send("Performance.enable")
-        page.goto(f"{base}/wall?view={args.view}&refresh=1&soak=1")
+        page.goto(f"{base}/wall?view={args.view}&refresh=1&soak=1&token={args.token}")
         page.wait_for_selector("#wall-tiles .kpi-card", timeout=60_000)
         done = lambda: page.evaluate("() => window.cityopsWall.refreshes")  # noqa: E731
         while done() < 20:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from data import repository
+from data import access, i18n, repository
 from data.lookups import (  # noqa: F401  (re-exported for page callbacks)
     available_metrics, db_for_mode, district_names, districts, table_times, valid_districts, valid_grain,
     valid_metric,
@@ -19,10 +19,14 @@ from layouts import components
 log = logging.getLogger(__name__)
 
 
-def period_label(grain: str, period) -> str:
+def period_label(grain: str, period, lang: str | None = None) -> str:
+    """'week of 14 Sep' (ops); with `lang` (public site) in that language with the year."""
     if period is None or pd.isna(period):
         return ""
     ts = pd.Timestamp(period)
+    if lang is not None and grain in ("day", "week", "month"):
+        return (i18n.t("kpi_week_of", lang, date=i18n.date(ts, lang)) if grain == "week"
+                else i18n.date(ts, lang, day=grain == "day"))
     today = pd.Timestamp(datetime.now()).normalize()
     if grain == "day":
         return "today so far" if ts.normalize() == today else f"{ts:%a %d %b}"
@@ -37,8 +41,10 @@ GRAIN_LENGTH = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1), "wee
                 "month": pd.Timedelta(days=28)}
 
 
-def kpi_cards(metrics: list[Metric], *, district: str, grain: str, db: str = "ops") -> list:
-    """KPI cards for `metrics` in one district (or 'city') at the latest period of `grain`."""
+def kpi_cards(metrics: list[Metric], *, district: str, grain: str, db: str = "ops",
+              lang: str | None = None, href=None) -> list:
+    """KPI cards for `metrics` in one district (or 'city') at the latest period of `grain`.
+    `lang`: translated cards (public site); `href(metric)`: a link for each card's label."""
     latest = repository.run(f"{db}/latest_values", grain=grain, district=district).set_index("metric_id")
     times = table_times(db)
     now = datetime.now()
@@ -50,9 +56,10 @@ def kpi_cards(metrics: list[Metric], *, district: str, grain: str, db: str = "op
         data_time, simulated = times.get(metric.table, (None, False))
         cards.append(components.kpi_card(
             metric, value=value, previous=previous,
-            period_label=period_label(grain, None if row is None else row["period"]),
+            period_label=period_label(grain, None if row is None else row["period"], lang),
             data_time=data_time, freshness=metric.freshness(data_time, now), simulated=simulated,
             partial=row is not None and pd.Timestamp(row["period"]) + GRAIN_LENGTH[grain] > pd.Timestamp(now),
+            lang=lang, href=href(metric) if href else None,
         ))
     return cards
 
@@ -68,6 +75,8 @@ def guarded(*fallbacks):
                 return fn(*args, **kwargs)
             except DataUnavailable as exc:
                 message = components.data_unavailable(str(exc))
+            except access.AccessDenied:  # e.g. record-level data behind an aggregate view
+                message = components.notice("Your account may not see this data.", color="secondary")
             except Exception:  # never a traceback to the client; the log has it
                 log.exception("callback %s failed", fn.__name__)
                 message = components.notice("Something went wrong while loading this view; "

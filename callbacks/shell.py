@@ -4,6 +4,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output
 
+from callbacks import auth
 from callbacks.common import db_for_mode
 from data import repository
 from data.snapshot import DataUnavailable
@@ -11,6 +12,7 @@ from layouts import ids
 
 
 @dash.callback(Output(ids.SHELL_STATUS, "children"), Input(ids.SHELL_POLL, "n_intervals"))
+@auth.requires("public")
 def data_status(_n):
     try:
         meta = repository.run(f"{db_for_mode()}/meta")

@@ -35,7 +35,9 @@ property tests use.
 """
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
@@ -161,6 +163,11 @@ def across_grains(cells: pd.DataFrame, mask: np.ndarray, time_additive: set[str]
             if not in_weeks.any() or not in_months.any():
                 continue
             span = part[in_weeks | in_months]
+            key = _span_key(metric_id, span, mask)
+            known = _SPANS.get(key)
+            if known is not None:  # the same cells and flags as in an earlier publish: same answer
+                mask[span.index.to_numpy()] = known
+                continue
             rows: list[dict[int, float]] = []
             for _, group in span.groupby(["grain", "period"], sort=False):
                 if (group["district_id"] == TOTAL_ID).any():
@@ -209,7 +216,28 @@ def across_grains(cells: pd.DataFrame, mask: np.ndarray, time_additive: set[str]
                         touched |= {c for row in rows if chosen in row for c in row}
                 if not added:
                     break
+            _remember(key, mask[span.index.to_numpy()].copy())
     return mask
+
+
+# The cross-grain pass is pure per aligned span, and closed spans do not change between two
+# publishes of the live feed: their answers are kept per process, keyed by a digest of the
+# span's cells (grain, period, district, n) and its incoming flags. Late data changes the key.
+_SPANS: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+_SPANS_MAX = 50_000
+
+
+def _span_key(metric_id: str, span: pd.DataFrame, mask: np.ndarray) -> tuple:
+    cells = pd.util.hash_pandas_object(span[["grain", "period", "district_id", "n"]], index=False).to_numpy()
+    digest = hashlib.blake2b(cells.tobytes(), digest_size=16)
+    digest.update(np.asarray(mask[span.index.to_numpy()], bool).tobytes())
+    return metric_id, digest.hexdigest()
+
+
+def _remember(key: tuple, answer: np.ndarray) -> None:
+    _SPANS[key] = answer
+    while len(_SPANS) > _SPANS_MAX:
+        _SPANS.popitem(last=False)
 
 
 # --------------------------------------------------------------------------- checks

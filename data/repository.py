@@ -6,6 +6,11 @@
 against a strict pattern and must live under the folder of the database they run on
 (``ops/`` or ``public/``), so no path or identifier ever comes from input. Results are
 cached per process by (database, data version, query, params); a new version is a new key.
+
+Access: rows of the ops snapshot are scoped to the districts of the caller
+(``data.access``, default-deny). A query file whose first line is ``-- access: reference``
+returns reference data every caller may see (district names and outlines); one whose first
+line is ``-- access: records`` returns row-level records and needs the "records" permission.
 """
 from __future__ import annotations
 
@@ -16,9 +21,10 @@ from datetime import date, datetime
 from pathlib import Path
 
 import cachetools
+import duckdb
 import pandas as pd
 
-from data import settings, snapshot
+from data import access, settings, snapshot
 
 QUERIES = Path(__file__).resolve().parent.parent / "queries"
 _NAME = re.compile(r"^(ops|public)/[a-z0-9_]{1,60}$")
@@ -38,6 +44,14 @@ def sql(name: str) -> str:
     if QUERIES not in path.parents or not path.is_file():
         raise QueryError(f"unknown query {name!r}")
     return path.read_text(encoding="utf-8")
+
+
+@functools.cache
+def access_class(name: str) -> str:
+    """'reference', 'records' or 'scoped' (the default), from the query file's first line."""
+    first = sql(name).lstrip().split("\n", 1)[0].strip().lower()
+    match = re.fullmatch(r"--\s*access:\s*(reference|records)", first)
+    return match.group(1) if match else "scoped"
 
 
 def _freeze(value):
@@ -60,19 +74,40 @@ def run(name: str, *, db: str | None = None, **params) -> pd.DataFrame:
     db = db or name.split("/", 1)[0]
     if not name.startswith(db + "/"):
         raise QueryError(f"query {name!r} does not belong to database {db!r}")
+    kind = access_class(name) if db == "ops" else "reference"
+    if kind == "records":
+        access.require("records")
     frozen = tuple(sorted((k, _freeze(v)) for k, v in params.items()))
     with snapshot.cursor(db) as (cur, version):
         key = (db, version, name, frozen)
         with _cache_lock:
             hit = _cache.get(key)
         if hit is not None:
-            return hit.copy()
+            return hit.copy() if kind == "reference" else access.scope_frame(hit.copy())
         bound = {k: list(v) if isinstance(v, tuple) else v for k, v in frozen}
-        frame = cur.execute(text, bound).df()
+        frame = execute(cur, text, bound, float(settings.get("query_timeout_s")))
     frame.attrs["version"] = version
     with _cache_lock:
         _cache[key] = frame
-    return frame.copy()
+    return frame.copy() if kind == "reference" else access.scope_frame(frame.copy())
+
+
+class QueryTimeout(QueryError):
+    pass
+
+
+def execute(cur, text: str, params: dict, timeout_s: float) -> pd.DataFrame:
+    """Run one statement on `cur`, interrupting it after `timeout_s` seconds (DuckDB has no
+    statement timeout of its own; ``interrupt()`` from another thread stops the query)."""
+    timer = threading.Timer(timeout_s, cur.interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        return cur.execute(text, params).df()
+    except duckdb.InterruptException:
+        raise QueryTimeout(f"query stopped after {timeout_s:g} s") from None
+    finally:
+        timer.cancel()
 
 
 def clear_cache() -> None:

@@ -47,6 +47,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("wall_refresh_s", 30, "Default refresh period of wall displays (seconds)."),
     Setting("map_style", "white-bg", "Map base style: 'white-bg' = offline background in the page theme; a named tile style needs internet."),
     Setting("map_tile_url", "", "Optional raster tile URL template for maps (empty = offline outlines only)."),
+    Setting("compress", True, "gzip the public site's responses (static bundles compressed once per worker); false when a reverse proxy compresses."),
+    Setting("secret_key", "", "Key that signs sessions; empty = a random key kept in <var_dir>/secret_key (shared by all workers)."),
+    Setting("cookie_secure", True, "Session and CSRF cookies only over HTTPS (browsers also accept them on http://localhost). Set false only for plain-HTTP tests."),
+    Setting("session_hours", 12, "Hours a sign-in lasts."),
+    Setting("auth_trusted_header", "", "Trusted-header sign-in behind an OIDC proxy: the header naming the user (e.g. X-Forwarded-User); empty = off."),
+    Setting("auth_trusted_proxies", "127.0.0.1", "Comma-separated addresses the trusted header is accepted from (the proxy)."),
+    Setting("rate_limits", True, "Whether rate limits (sign-in, public site) are enforced."),
+    Setting("login_rate_limit", "10 per minute", "Sign-in attempts per client address."),
+    Setting("public_rate_limit", "1200 per minute", "Requests per client address to the public site's pages, callbacks, API and downloads."),
+    Setting("analyst_records", True, "Whether analysts may see record-level data (311 requests behind a number)."),
+    Setting("query_timeout_s", 10.0, "A snapshot query running longer than this is interrupted (seconds)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -73,14 +73,28 @@ def _geo_cache(version: str, payload: str) -> tuple[dict, dict]:
 
 
 def geojson_from(districts: pd.DataFrame) -> tuple[dict, dict]:
-    """FeatureCollection (id = district_id) and the map view, cached per data version."""
+    """FeatureCollection (id = district_id) and the map view, cached per data version (a
+    frame without a version is parsed every time)."""
+    version = districts.attrs.get("version", "")
+    key = (version, tuple(districts["district_id"]))
+    if version:
+        hit = _parsed.get(key)
+        if hit is not None:
+            return hit
     features = [
         {"type": "Feature", "id": row.district_id, "properties": {"name": row.name},
          "geometry": json.loads(row.geometry)}
         for row in districts.itertuples()
     ]
-    payload = json.dumps({"type": "FeatureCollection", "features": features})
-    return _geo_cache(districts.attrs.get("version", ""), payload)
+    out = _geo_cache(version, json.dumps({"type": "FeatureCollection", "features": features}))
+    if version:
+        if len(_parsed) >= 8:
+            _parsed.clear()
+        _parsed[key] = out
+    return out
+
+
+_parsed: dict[tuple, tuple[dict, dict]] = {}  # per process: parsed outlines of recent data versions
 
 
 # Offline base maps: inline MapLibre styles with a background layer and no remote source.
@@ -96,8 +110,14 @@ BASE_STYLES = {LIGHT: _offline_style("#f4f6f8"), WALL: _offline_style("#0b0f14")
 
 
 def choropleth(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, *,
-               template: str = LIGHT, height: int | None = None, show_scale: bool = True) -> go.Figure:
-    """District map of one metric: `values` has district_id, value (and name via districts)."""
+               template: str = LIGHT, height: int | None = None, show_scale: bool = True,
+               as_dict: bool = False) -> go.Figure | dict:
+    """District map of one metric: `values` has district_id, value (and name via districts).
+
+    The district outlines are most of the payload, and Plotly deep-copies (validates) a
+    GeoJSON on every trace it is given and again when serialising: with `as_dict` the
+    figure is returned as a plain dict with the outlines put in after Plotly has built
+    it (~5x cheaper, the same JSON)."""
     geojson, view = geojson_from(districts)
     frame = districts[["district_id", "name"]].merge(values, on="district_id", how="left")
     shown = frame.dropna(subset=["value"])
@@ -108,16 +128,17 @@ def choropleth(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, *,
     # trace is there even when empty, so every figure has the same traces: MapLibre errors
     # when an update changes the number of map traces.
     outline = {"type": "FeatureCollection", "features": [f for f in geojson["features"] if f["id"] in missing]}
+    outlines = [outline]
     fig.add_trace(go.Choroplethmap(
-        geojson=outline, locations=sorted(missing), z=[0] * len(missing),
+        locations=sorted(missing), z=[0] * len(missing),
         colorscale=[[0, "rgba(200,200,200,0.25)"], [1, "rgba(200,200,200,0.25)"]], showscale=False,
         marker_line_color="#6c757d", marker_line_width=0.6, hoverinfo="skip",
     ))
     if not shown.empty:
-        present = {"type": "FeatureCollection",
-                   "features": [f for f in geojson["features"] if f["id"] not in missing]}
+        outlines.append({"type": "FeatureCollection",
+                         "features": [f for f in geojson["features"] if f["id"] not in missing]})
         fig.add_trace(go.Choroplethmap(
-            geojson=present, locations=shown["district_id"], z=shown["value"],
+            locations=shown["district_id"], z=shown["value"],
             text=shown["name"], colorscale=scale, showscale=show_scale,
             marker_line_color="#495057", marker_line_width=0.6,
             colorbar=dict(title=dict(text=metric.unit), thickness=12),
@@ -134,6 +155,13 @@ def choropleth(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, *,
         map=dict(style=style, center=view["center"], zoom=view["zoom"], layers=layers),
         margin=dict(l=0, r=0, t=0, b=0), height=height,
     )
+    if as_dict:
+        out = fig.to_dict()
+        for trace, features in zip(out["data"], outlines):
+            trace["geojson"] = features
+        return out
+    for trace, features in zip(fig.data, outlines):
+        trace.geojson = features
     return fig
 
 
@@ -185,3 +213,80 @@ def sparkline_svg(values, *, width: int = 120, height: int = 32, colour: str = "
            f"<polyline points='{path}' fill='none' stroke='{colour}' stroke-width='2.5' "
            f"vector-effect='non-scaling-stroke' stroke-linejoin='round'/></svg>")
     return "data:image/svg+xml," + quote(svg, safe=" /=:,'.")
+
+
+# --- explorer ------------------------------------------------------------------------------
+
+_PNG = {"format": "png", "scale": 2}
+
+
+def graph_config(filename: str) -> dict:
+    """Graph config of explorer charts: the modebar's camera button saves a PNG (client-side)."""
+    return {"displaylogo": False, "toImageButtonOptions": {**_PNG, "filename": filename},
+            "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+def explore_map(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, selected=(), *,
+                template: str = LIGHT) -> dict:
+    """The choropleth plus an outline trace of the selected districts. Always three traces
+    (MapLibre errors when an update changes the number of map traces)."""
+    fig = choropleth(districts, values, metric, template=template, as_dict=True)
+    empty = {"type": "FeatureCollection", "features": []}
+    if len(fig["data"]) == 1:
+        fig["data"].append({"type": "choroplethmap", "geojson": empty, "locations": [], "z": [],
+                            "showscale": False, "hoverinfo": "skip"})
+    geojson, _view = geojson_from(districts)
+    chosen = [f for f in geojson["features"] if f["id"] in set(selected)]
+    fig["data"].append({
+        "type": "choroplethmap", "geojson": {"type": "FeatureCollection", "features": chosen},
+        "locations": [f["id"] for f in chosen], "z": [1] * len(chosen),
+        "colorscale": [[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]], "showscale": False,
+        "marker": {"line": {"color": "#111827", "width": 3}}, "hoverinfo": "skip", "name": "selected",
+    })
+    fig["layout"]["clickmode"] = "event"
+    return fig
+
+
+def explore_series(frame: pd.DataFrame, metric: Metric, names: dict[str, str], *,
+                   previous: pd.DataFrame | None = None, previous_shift=None,
+                   last_year: pd.DataFrame | None = None, last_year_shift=None, focus: str = "city",
+                   events: pd.DataFrame | None = None, template: str = LIGHT) -> go.Figure:
+    """City and selected districts over time, with the focus area's previous period and the
+    same period last year drawn on the same time axis (dotted/dashed), and events shaded."""
+    fig = series(frame, metric, names, template=template, incidents=events)
+    label = names.get(focus, focus)
+    for part, shift, text, dash in ((previous, previous_shift, "previous period", "dot"),
+                                    (last_year, last_year_shift, "same period last year", "dash")):
+        if part is None or part.empty or shift is None:
+            continue
+        part = part[part["district_id"] == focus].sort_values("period")
+        if part.empty:
+            continue
+        fig.add_trace(go.Scatter(
+            x=part["period"] + shift, y=part["value"], customdata=part["period"], mode="lines",
+            name=f"{label}: {text}", line=dict(width=1.5, dash=dash, color="#6c757d" if dash == "dot" else "#a3a3a3"),
+            hovertemplate="%{y:" + metric.format + "} " + metric.unit + " (%{customdata|%d %b %Y})",
+        ))
+    return fig
+
+
+def ranking(table: pd.DataFrame, metric: Metric, selected=(), *, template: str = LIGHT,
+            city_value: float | None = None) -> go.Figure:
+    """Horizontal bars, best district on top; selected districts in a contrasting colour."""
+    body = table[table["district_id"] != "city"].dropna(subset=["value"])
+    body = body.iloc[::-1]  # plotly draws the first category at the bottom
+    fig = go.Figure(layout=dict(template=template))
+    chosen = set(selected)
+    colours = ["#c2410c" if d in chosen else "#0b5cad" for d in body["district_id"]]
+    fig.add_trace(go.Bar(
+        x=body["value"], y=body["name"], orientation="h", customdata=body["district_id"],
+        marker_color=colours, hovertemplate="%{y}: %{x:" + metric.format + "} " + metric.unit + "<extra></extra>",
+        name=metric.label,
+    ))
+    if city_value is not None and city_value == city_value:
+        fig.add_vline(x=city_value, line_dash="dash", line_color="#6c757d",
+                      annotation_text="whole city", annotation_position="top")
+    fig.update_layout(height=max(320, 16 * len(body) + 60), margin=dict(l=140, r=16, t=24, b=36),
+                      xaxis_title=metric.unit, hovermode="closest", showlegend=False,
+                      yaxis=dict(tickfont=dict(size=11), automargin=True))
+    return fig

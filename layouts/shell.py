@@ -13,7 +13,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from data import settings
+from data import access, settings
 from layouts import ids
 
 AUDIENCES = {"ops": ("ops",), "public": ("public",), "all": ("ops", "public")}
@@ -42,17 +42,34 @@ def load_pages(mode: str) -> list[str]:
     return loaded
 
 
-def _nav_links() -> list:
+def _nav_links(signed_in: bool) -> list:
     links = []
     for page in dash.page_registry.values():
-        if page.get("nav"):
+        if page.get("nav") and (signed_in or page.get("audience") != "ops"):
             links.append(dbc.NavItem(dbc.NavLink(page["nav"], href=page["relative_path"], active="exact")))
     return links
+
+
+def _account(principal, mode: str) -> list:
+    """Who is signed in, and a sign-out button (a POST with the CSRF token); or a sign-in link."""
+    if mode == "public":
+        return []
+    if principal is None:
+        return [html.A("Sign in", href="/login", className="nav-link ms-3")]
+    if principal.kind != "user":
+        return [html.Span(f"Screen {principal.name}", className="navbar-text small ms-3")]
+    from flask_wtf.csrf import generate_csrf
+    return [html.Form([dcc.Input(type="hidden", name="csrf_token", value=generate_csrf()),
+                       html.Span(principal.name, title=f"signed in as {principal.name} ({principal.role})",
+                                 className="navbar-text small ms-3 me-2"),
+                       html.Button("Sign out", type="submit", className="btn btn-sm btn-outline-secondary")],
+                      method="POST", action="/logout", className="d-flex align-items-center")]
 
 
 def layout():
     mode = settings.mode()
     brand = "CityOps — public dashboard" if mode == "public" else "CityOps"
+    principal = access.current()
     return html.Div(
         [
             dcc.Location(id=ids.SHELL_LOCATION),
@@ -61,8 +78,10 @@ def layout():
                 dbc.Container(
                     [
                         dbc.NavbarBrand(brand, href="/"),
-                        dbc.Nav(_nav_links(), id=ids.SHELL_NAV, navbar=True, className="me-auto"),
+                        dbc.Nav(_nav_links(principal is not None or mode == "public"), id=ids.SHELL_NAV,
+                                navbar=True, className="me-auto"),
                         html.Span(id=ids.SHELL_STATUS, className="navbar-text small", **{"aria-live": "polite"}),
+                        *_account(principal, mode),
                     ],
                     fluid=True,
                 ),
@@ -75,7 +94,7 @@ def layout():
     )
 
 
-def install_not_found_status(server) -> None:
+def install_not_found_status(server, also_known: tuple[str, ...] = ("/login",)) -> None:
     """Answer unknown page paths with HTTP 404 (the body is still the app, which shows the
     404 page), so crawlers, monitors and link checkers see the truth."""
     import re
@@ -91,7 +110,7 @@ def install_not_found_status(server) -> None:
     def _status(response):
         path = flask.request.path
         if (flask.request.method == "GET" and response.status_code == 200
-                and response.mimetype == "text/html" and not path.startswith(("/_", "/assets/"))
+                and response.mimetype == "text/html" and not path.startswith(("/_", "/assets/")) and path not in also_known
                 and not any(p.match(path) for p in patterns)):
             response.status_code = 404
         return response

@@ -15,6 +15,8 @@ import pytest
 os.environ["CITYOPS_VAR_DIR"] = tempfile.mkdtemp(prefix="cityops-test-")
 os.environ.setdefault("CITYOPS_MODE", "all")
 os.environ["CITYOPS_SNAPSHOT_POLL_S"] = "0"  # tests see a new version at once
+os.environ.setdefault("CITYOPS_LOGIN_RATE_LIMIT", "100000 per minute")  # tests sign in often;
+os.environ.setdefault("CITYOPS_PUBLIC_RATE_LIMIT", "100000 per minute")  # test_access sets its own
 
 FIXTURE_END = datetime(2026, 11, 1, 12)
 FIXTURE_DAYS = 60
@@ -66,8 +68,45 @@ def dash_app(published):
     return app_module.app
 
 
+from tests.live import signed_in  # noqa: E402  (re-exported for test modules)
+
+ADMIN = ("test-admin", "admin-password-1")
+
+
+@pytest.fixture(autouse=True)
+def _system_scope():
+    """Code that reads the ops snapshot outside a web request (unit tests, like the CLI tools)
+    acts as the system; web requests set their own caller and override this."""
+    from data import access
+
+    with access.system():
+        yield
+
+
+@pytest.fixture(scope="session")
+def accounts(var_dir):
+    """Users and a wall token in the ops store: name -> (password or token)."""
+    from data import users
+
+    made = {}
+    for name, password, role, districts in (
+            (*ADMIN, "admin", ""), ("test-analyst", "analyst-password-1", "analyst", ""),
+            ("test-official", "official-password-1", "official", "101")):
+        if users.get(name) is None:
+            users.add(name, password, role, districts)
+        made[name] = password
+    made["wall-token"] = users.add_token("test-wall")[1]
+    return made
+
+
 @pytest.fixture()
-def client(dash_app):
+def client(dash_app, accounts):
+    """Signed in as an admin (most tests exercise pages, not access control)."""
+    return signed_in(dash_app, *ADMIN)
+
+
+@pytest.fixture()
+def anon_client(dash_app):
     return dash_app.server.test_client()
 
 

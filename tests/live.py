@@ -2,6 +2,7 @@
 gunicorn on a free loopback port in a subprocess, and Debian's Chromium driven by Playwright."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -74,3 +75,64 @@ def require_chromium(pytest) -> None:
         if os.environ.get("CI"):
             raise RuntimeError("Chromium is required in CI (make test installs it)")
         pytest.skip("chromium is not installed (make test installs it when root)", allow_module_level=True)
+
+
+@contextlib.contextmanager
+def var_dir_of(path):
+    """Run ops-store code (users, tokens) against another var dir than the test session's."""
+    old = os.environ.get("CITYOPS_VAR_DIR")
+    os.environ["CITYOPS_VAR_DIR"] = str(path)
+    try:
+        yield
+    finally:
+        os.environ["CITYOPS_VAR_DIR"] = old
+
+
+def ensure_user(var_dir, username: str = "browser-admin", password: str = "browser-password-1",
+                role: str = "admin", districts: str = "") -> tuple[str, str]:
+    from data import users
+
+    with var_dir_of(var_dir):
+        if users.get(username) is None:
+            users.add(username, password, role, districts)
+    return username, password
+
+
+def wall_token(var_dir, name: str = "browser-wall") -> str:
+    from data import users
+
+    with var_dir_of(var_dir):
+        return users.add_token(name)[1]
+
+
+def sign_in(page, base: str, var_dir=None, username: str | None = None, password: str | None = None) -> None:
+    """Sign `page`'s browser context in through the real /login form (as an admin by default)."""
+    if username is None:
+        username, password = ensure_user(var_dir or os.environ["CITYOPS_VAR_DIR"])
+    page.goto(base + "/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    if "/login" in page.url:
+        raise RuntimeError(f"sign-in as {username} failed: {page.inner_text('body')[:200]}")
+
+
+def signed_in(app, username: str, password: str):
+    """A Flask test client signed in through /login, sending the CSRF header like Dash does."""
+    client = app.server.test_client()
+    response = client.post("/login", data={"username": username, "password": password,
+                                           "csrf_token": _login_csrf(client)})
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    client.get("/login")  # any response to a signed-in caller sets the _csrf_token cookie
+    cookie = client.get_cookie("_csrf_token")
+    assert cookie is not None
+    client.environ_base["HTTP_X_CSRFTOKEN"] = cookie.value
+    return client
+
+
+def _login_csrf(client) -> str:
+    import re
+
+    page = client.get("/login").get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)

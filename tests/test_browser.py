@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import ROOT, Gunicorn, launch_chromium, record_errors, require_chromium
+from tests.live import ROOT, Gunicorn, launch_chromium, record_errors, require_chromium, sign_in
 
 SHOTS = ROOT / "tests" / "screenshots"
 
@@ -35,9 +35,11 @@ def browser():
 
 
 @pytest.fixture()
-def page(browser):
+def page(browser, server):
     context = browser.new_context(viewport={"width": 1440, "height": 900})
-    yield record_errors(context.new_page())
+    page = record_errors(context.new_page())
+    sign_in(page, server)
+    yield page
     context.close()
 
 
@@ -73,6 +75,7 @@ def test_explore_updates_when_the_metric_changes(page, server):
     _settle(page, "#explore-series .main-svg")
     before = page.locator("#explore-about h2").inner_text()
     page.click("#explore-metric")
+    page.keyboard.type("Parking occupancy")  # the list is long: search it, as a user would
     page.click("[role=option]:has-text('Parking · Parking occupancy')")
     page.wait_for_function("(b) => document.querySelector('#explore-about h2')?.innerText !== b", arg=before)
     _settle(page, "#explore-map .main-svg")
@@ -121,3 +124,28 @@ def test_district_link_on_unknown_district_leads_to_a_profile(page, server):
     _settle(page, "#district-kpis .kpi-card")
     assert "CD" in page.locator("h1").inner_text()
     assert page.errors == []
+
+
+def test_sign_in_redirects_back_and_sign_out_ends_the_session(browser, server):
+    from tests.live import ensure_user
+
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = record_errors(context.new_page())
+    page.goto(server + "/explore?metric=sr_opened")
+    assert "/login?next=/explore" in page.url
+    username, password = ensure_user(None or __import__("os").environ["CITYOPS_VAR_DIR"])
+    page.fill("#username", username)
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    assert page.url.endswith("/explore?metric=sr_opened")
+    _settle(page, "#explore-series .main-svg")
+    assert username in page.inner_text(".app-navbar")
+    _shot(page, "signed-in-explore")
+    with page.expect_navigation():
+        page.click("text=Sign out")
+    assert "/login" in page.url
+    page.goto(server + "/alerts")
+    assert "/login" in page.url
+    assert page.errors == []
+    context.close()

@@ -60,23 +60,27 @@ def test_home_has_one_card_per_metric(client):
 def test_explore_renders_every_metric(client, metric):
     deps = dash_http.dependencies(client)
     dep = dash_http.find(deps, "explore-map")
-    status, body, _ = dash_http.call(client, dep, [metric, "day", ["301"]])
+    status, body, _ = dash_http.call(client, dep, [{"metric": metric, "districts": "301"}, None])
     assert status == 200
     series = body["response"]["explore-series"]["figure"]
     assert series["data"], f"{metric}: empty time series"
 
 
-@pytest.mark.parametrize("bad", [
-    ["nope", "day", []], ["bike_trips", "fortnight", None], [None, None, None],
-    [{"x": 1}, ["day"], "301"], ["bike_trips", "day", ["999", "../etc", 5, None] * 50],
-    ["' OR 1=1 --", "day; DROP", ["301' --"]],
+@pytest.mark.parametrize("bad,notice", [
+    ({"metric": "nope"}, "Unknown metric"), ({"metric": "bike_trips", "grain": "fortnight"}, "not available by fortnight"),
+    ({"metric": "bike_trips", "districts": ["999", "../etc", 5, None] * 50}, "not recognised"),
+    ({"metric": "' OR 1=1 --", "grain": "day; DROP", "districts": "301' --"}, "Unknown metric"),
+    ({"metric": "bike_trips", "start": "2026-02-30", "end": "1900-01-01", "range": "custom"}, "Invalid custom dates"),
+    (["not", "a", "dict"], None), (None, None),
 ])
-def test_explore_bad_input_falls_back_with_a_notice(client, bad):
+def test_explore_bad_input_falls_back_with_a_notice(client, bad, notice):
     deps = dash_http.dependencies(client)
-    status, body, text = dash_http.call(client, dash_http.find(deps, "explore-map"), bad)
+    status, body, text = dash_http.call(client, dash_http.find(deps, "explore-map"), [bad, None])
     assert status == 200, text[:300]
     assert "Traceback" not in text
     assert body["response"]["explore-series"]["figure"]["data"]
+    if notice is not None:  # a visible notice says what was wrong
+        assert notice in str(body["response"]["explore-notice"]["children"])
 
 
 @pytest.mark.parametrize("district,expected", [("301", "Brooklyn"), ("999", "Unknown district"),
@@ -125,7 +129,7 @@ def test_public_metric_refuses_a_private_or_unknown_metric(client):
 
 def test_public_overview_cards(client):
     deps = dash_http.dependencies(client)
-    status, body, _ = dash_http.call(client, dash_http.find(deps, "public-kpis"), ["/public"])
+    status, body, _ = dash_http.call(client, dash_http.find(deps, "public-kpis"), ["/public"], ["en"])
     assert status == 200
     assert str(body).count("kpi-card kpi-card--") == len(registry.public_metrics())
 
@@ -133,8 +137,12 @@ def test_public_overview_cards(client):
 @pytest.fixture()
 def no_data(tmp_path, monkeypatch):
     """An empty var dir: nothing has been published."""
-    from data import repository, snapshot
+    import sqlite3
 
+    from data import ops_store, repository, settings, snapshot
+
+    with sqlite3.connect(settings.var_dir() / ops_store.FILE) as old, sqlite3.connect(tmp_path / ops_store.FILE) as new:
+        old.backup(new)  # the signed-in users stay; only the published data is gone
     monkeypatch.setenv("CITYOPS_VAR_DIR", str(tmp_path))
     snapshot.reset()
     repository.clear_cache()
@@ -154,7 +162,7 @@ def test_without_published_data_every_view_says_so(client, no_data, pointer):
     for fragment, inputs, state in [("home-kpis", ["/"], None), ("explore-map", ["bike_trips", "day", []], None),
                                     ("district-kpis", ["301"], None), ("alerts-table", [1], None),
                                     ("data-sources", [1], None), ("wall-tiles", [1, "all", {}], [{}, {}]),
-                                    ("public-kpis", ["/public"], None), ("public-metric-series", ["bike_trips"], None)]:
+                                    ("public-kpis", ["/public"], ["en"]), ("public-metric-series", ["bike_trips"], None)]:
         status, body, text = dash_http.call(client, dash_http.find(deps, fragment), inputs, state)
         assert status == 200, f"{fragment}: {text[:200]}"
         assert "Data unavailable" in text, fragment

@@ -191,3 +191,27 @@ def test_no_suppressed_cell_is_determined_across_weeks_and_months(weekly, k):
     n = out.loc[~out["suppressed"], "n"].astype(float)
     assert not ((n >= 1) & (n <= k - 1)).any()
     assert _uniquely_solvable(_full_system(out), out["suppressed"].to_numpy()) == [], out.to_string()
+
+
+def test_cross_grain_answers_are_reused_only_for_identical_spans(monkeypatch):
+    """The live feed republishes every few seconds: a closed week/month span with the same
+    cells reuses its answer (no SVD at all); any change in a cell is computed afresh."""
+    cells = _two_grains({"a": [10, 10, 11, 10], "b": [0, 0, 3, 0], "c": [20, 20, 10, 20]})
+    privacy._SPANS.clear()
+    first = privacy.suppress(cells, 10, time_additive={"m"})
+    assert len(privacy._SPANS) == 1
+
+    def no_svd(*_a, **_k):
+        raise AssertionError("recomputed a span that was already answered")
+
+    with monkeypatch.context() as m:
+        m.setattr(np.linalg, "svd", no_svd)
+        again = privacy.suppress(cells, 10, time_additive={"m"})
+    assert (again["suppressed"] == first["suppressed"]).all()
+    changed = _two_grains({"a": [10, 10, 11, 10], "b": [0, 0, 3, 0], "c": [20, 20, 12, 20]})
+    cached = privacy.suppress(changed, 10, time_additive={"m"})
+    assert len(privacy._SPANS) == 2
+    privacy._SPANS.clear()
+    fresh = privacy.suppress(changed, 10, time_additive={"m"})
+    assert (cached["suppressed"] == fresh["suppressed"]).all()
+    assert _uniquely_solvable(_full_system(cached), cached["suppressed"].to_numpy()) == []

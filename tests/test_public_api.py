@@ -16,6 +16,12 @@ API = "/public/api/v1"
 PUBLIC = [m.id for m in registry.public_metrics()]
 
 
+@pytest.fixture()
+def client(anon_client):
+    """The public site is for anonymous visitors."""
+    return anon_client
+
+
 def _version() -> str:
     return publish.read_pointer()["version"]
 

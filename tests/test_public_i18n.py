@@ -12,6 +12,12 @@ from tests import dash_http
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
+@pytest.fixture()
+def client(anon_client):
+    """The public site is for anonymous visitors."""
+    return anon_client
+
+
 def test_catalogues_hold_the_same_keys_and_placeholders():
     en, es = i18n.catalogue("en"), i18n.catalogue("es")
     assert set(en["ui"]) == set(es["ui"])
@@ -55,3 +61,22 @@ def test_callbacks_answer_in_the_page_language(client):
     assert "Toda la ciudad" in text
     _, body, text = dash_http.call(client, dash_http.find(deps, "public-district-card"), ["301"], ["<script>"])
     assert "Whole city" in text  # unknown language: English
+
+
+def test_kpi_cards_answer_in_the_page_language_and_link_to_their_metric(client):
+    deps = dash_http.dependencies(client)
+    dep = dash_http.find(deps, "public-kpis")
+    _, _, spanish = dash_http.call(client, dep, ["/public"], ["es"])
+    _, _, english = dash_http.call(client, dep, ["/public"], ["en"])
+    spanish = json.dumps(json.loads(spanish), ensure_ascii=False).replace("\\u002f", "/")
+    english = english.replace("\\u002f", "/")
+    for text in ("Viajes en bicicleta compartida", "viajes", "semana del", "Transporte", "Servicio y satisfacción"):
+        assert text in spanish, text
+    assert any(word in spanish for word in ("últimos datos", "sin actualizar desde", "con retraso"))
+    assert any(word in spanish for word in ("Cumple el objetivo", "Fuera del objetivo", "Atención", "Sin objetivo"))
+    for text in ("Bike-share trips", "On target", "week of", "vs previous", "Off target", "stale since"):
+        assert text not in spanish, text
+    assert "Bike-share trips" in english and "week of" in english
+    assert "/public/metric/bike_trips?lang=es" in spanish and '"/public/metric/bike_trips"' in english
+    _, _, unknown = dash_http.call(client, dep, ["/public"], ["<script>"])
+    assert "Bike-share trips" in unknown  # unknown language: English

@@ -10,6 +10,12 @@ PUBLIC_PAGES = ["/public", "/public/district", "/public/district?district=301", 
                 "/public/metric/satisfaction_score", "/public/methodology", "/public/metric/nope"]
 
 
+@pytest.fixture()
+def client(anon_client):
+    """The public site is for anonymous visitors."""
+    return anon_client
+
+
 @pytest.mark.parametrize("path", PUBLIC_PAGES)
 def test_public_page_renders_sets_language_and_no_cookie(client, path):
     pathname, _, search = path.partition("?")

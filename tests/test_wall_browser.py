@@ -2,7 +2,10 @@
 module publishes new snapshots and stops/restarts the server, so it never disturbs the other
 tests): fills the screen at three resolutions without scrollbars or console errors, tiles
 update after a publish, the connection banner appears and clears by itself, rotation holds
-on an injected critical alert. Screenshots go to tests/screenshots/."""
+on an injected critical alert, the page reloads itself after N failed refreshes, the alert
+ticker scrolls (and stays still under reduced motion). Wall pages authenticate as a wall
+screen does, with a device token (an Authorization header here; one test uses ?token=).
+Screenshots go to tests/screenshots/."""
 from __future__ import annotations
 
 import os
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import ROOT, Gunicorn, launch_chromium, record_errors
+from tests.live import ROOT, Gunicorn, launch_chromium, record_errors, sign_in, wall_token
 from tests.test_browser import SHOTS
 
 pytestmark = pytest.mark.browser
@@ -57,6 +60,7 @@ def wall_server(warehouse_path, published):
     shutil.copy(warehouse_path, target)
     assert warehouse.path() == warehouse_path
     server = Server(var_dir)
+    server.token = wall_token(var_dir)
     server.publish()
     server.start()
     yield server
@@ -74,8 +78,11 @@ def browser():
         chromium.close()
 
 
-def _page(browser, width: int, height: int):
-    context = browser.new_context(viewport={"width": width, "height": height})
+def _page(browser, server, width: int, height: int, **options):
+    """A new browser context that presents the server's wall device token on every request."""
+    headers = {"Authorization": f"Bearer {server.token}"} if server is not None else {}
+    context = browser.new_context(viewport={"width": width, "height": height}, extra_http_headers=headers,
+                                  **options)
     return record_errors(context.new_page())
 
 
@@ -112,7 +119,7 @@ def _shot(page, name: str) -> Path:
     (1366, 768, "", "wall-all-768p"),
 ])
 def test_wall_fills_the_screen_at_every_resolution(browser, wall_server, width, height, query, name):
-    page = _page(browser, width, height)
+    page = _page(browser, wall_server, width, height)
     _open(page, wall_server.base + "/wall" + query)
     _shot(page, name)
     _no_overflow(page, width, height)
@@ -128,7 +135,7 @@ def test_wall_fills_the_screen_at_every_resolution(browser, wall_server, width, 
 
 
 def test_named_profile_and_bad_parameters(browser, wall_server):
-    page = _page(browser, 1920, 1080)
+    page = _page(browser, wall_server, 1920, 1080)
     _open(page, wall_server.base + "/wall/parking-desk")
     assert page.locator("#wall-tiles .kpi-card").count() == 4
     assert page.locator("#wall-title").inner_text().startswith("Parking desk")
@@ -141,7 +148,7 @@ def test_named_profile_and_bad_parameters(browser, wall_server):
 
 
 def test_tiles_update_within_two_refresh_periods_after_a_publish(browser, wall_server):
-    page = _page(browser, 1920, 1080)
+    page = _page(browser, wall_server, 1920, 1080)
     _open(page, wall_server.base + "/wall?view=parking&refresh=5")
     tile = "#wall-tiles [data-metric=parking_citations] .kpi-value"
     before = page.locator(tile).inner_text()
@@ -157,7 +164,7 @@ def test_tiles_update_within_two_refresh_periods_after_a_publish(browser, wall_s
 
 
 def test_rotation_holds_on_an_injected_critical_alert(browser, wall_server):
-    page = _page(browser, 1920, 1080)
+    page = _page(browser, wall_server, 1920, 1080)
     _open(page, wall_server.base + "/wall?view=transport,parking&rotate=10&refresh=5")
     # without critical alerts in transport or parking, the wall rotates to parking and back
     page.wait_for_function("() => document.querySelector('#wall-title').innerText === 'Parking'", timeout=15_000)
@@ -177,7 +184,7 @@ def test_rotation_holds_on_an_injected_critical_alert(browser, wall_server):
 
 
 def test_connection_lost_banner_appears_and_clears_by_itself(browser, wall_server):
-    page = _page(browser, 1920, 1080)
+    page = _page(browser, wall_server, 1920, 1080)
     _open(page, wall_server.base + "/wall?view=waste&refresh=5")
     tiles = page.locator("#wall-tiles .kpi-card").count()
     page.evaluate("() => { window.__marker = 'same page'; }")
@@ -198,8 +205,11 @@ def test_connection_lost_banner_appears_and_clears_by_itself(browser, wall_serve
 
 
 def test_screens_page_lists_the_walls_that_reported(browser, wall_server):
-    page = _page(browser, 1920, 1080)
+    page = _page(browser, wall_server, 1920, 1080)
     _open(page, wall_server.base + "/wall/control-room?screen=lobby-left")
+    page.context.close()
+    page = _page(browser, None, 1920, 1080)  # the screens list is for signed-in staff
+    sign_in(page, wall_server.base, wall_server.var_dir)
     page.goto(wall_server.base + "/wall-screens")
     page.wait_for_selector("#wall-screens-table table", timeout=20_000)
     text = page.locator("#wall-screens-table").inner_text()
@@ -213,7 +223,7 @@ def test_the_wall_reloads_itself_when_the_server_build_changes(browser, wall_ser
     import json
     import re
 
-    page = _page(browser, 1920, 1080)
+    page = _page(browser, wall_server, 1920, 1080)
     _open(page, wall_server.base + "/wall?view=parking&refresh=5")
     page.evaluate("() => { window.__marker = 'before'; }")
 
@@ -230,4 +240,107 @@ def test_the_wall_reloads_itself_when_the_server_build_changes(browser, wall_ser
     page.unroute(re.compile(r"_dash-update-component"))
     page.wait_for_selector("#wall-tiles .kpi-card", timeout=20_000)
     assert page.evaluate("() => window.__marker") is None  # a fresh page
+    page.context.close()
+
+
+def _refresh_route(page, handler):
+    """Route only the wall's refresh callback (the one that fills the tiles) to `handler`."""
+    import re
+
+    def route(r):
+        if "..wall-tiles.children" in (r.request.post_data or ""):
+            handler(r)
+        else:
+            r.continue_()
+
+    pattern = re.compile(r"_dash-update-component")
+    page.route(pattern, route)
+    return pattern
+
+
+def test_the_wall_reloads_itself_after_n_failed_refreshes(browser, wall_server):
+    """The server answers but every refresh fails (HTTP 500): after N = 2 (?failures=2) the
+    page checks that the wall page itself still loads, then reloads itself."""
+    page = _page(browser, wall_server, 1920, 1080)
+    _open(page, wall_server.base + "/wall?view=parking&refresh=5&failures=2")
+    assert page.evaluate("() => window.cityopsWallConfig.max_failures") == 2
+    page.evaluate("() => { window.__marker = 'before'; }")
+    pattern = _refresh_route(page, lambda r: r.fulfill(status=500, body="boom"))
+    page.wait_for_selector("#wall-connection", timeout=12_000)  # failure 1: banner, no reload yet
+    assert page.evaluate("() => [window.__marker, window.cityopsWall.failures]") == ["before", 1]
+    page.wait_for_function("() => (window.sessionStorage.getItem('cityops-wall-reload') || '').endsWith(' failures')",
+                           timeout=15_000)
+    page.unroute(pattern)
+    page.wait_for_selector("#wall-tiles .kpi-card", timeout=20_000)
+    assert page.evaluate("() => window.__marker") is None  # a fresh page
+    page.wait_for_selector("#wall-connection", state="detached", timeout=15_000)
+    page.context.close()
+
+
+def test_an_unreachable_server_reloads_the_wall_once_it_is_back(browser, wall_server):
+    """Refreshes fail without an answer: after N failures the page does not reload into an
+    error page; it waits, and reloads at the first refresh that succeeds again."""
+    page = _page(browser, wall_server, 1920, 1080)
+    _open(page, wall_server.base + "/wall?view=waste&refresh=5&failures=2")
+    page.evaluate("() => { window.__marker = 'before'; }")
+    pattern = _refresh_route(page, lambda r: r.abort("connectionrefused"))
+    page.wait_for_function("() => window.cityopsWall.failures >= 2 && window.cityopsWall.reloadWhenBack",
+                           timeout=20_000)
+    assert page.evaluate("() => window.__marker") == "before"  # still the same page, last data shown
+    assert page.locator("#wall-connection").is_visible()
+    page.unroute(pattern)
+    page.wait_for_function("() => (window.sessionStorage.getItem('cityops-wall-reload') || '')"
+                           ".endsWith(' back after failures')", timeout=15_000)
+    page.wait_for_selector("#wall-tiles .kpi-card", timeout=20_000)
+    assert page.evaluate("() => window.__marker") is None
+    page.context.close()
+
+
+TICKER = """() => { const box = document.querySelector('.wall-ticker'), list = box.querySelector('.wall-alerts');
+    return {scrolling: box.classList.contains('is-scrolling'), items: list.children.length,
+            overflow: list.scrollHeight - box.clientHeight, animation: getComputedStyle(list).animationName,
+            hidden: Number(box.dataset.hidden || 0), more: getComputedStyle(box, '::after').content,
+            font: parseFloat(getComputedStyle(list).fontSize)}; }"""
+
+
+def test_the_alert_ticker_scrolls_when_the_alerts_do_not_fit(browser, wall_server):
+    page = _page(browser, wall_server, 1366, 768)
+    _open(page, wall_server.base + "/wall")
+    page.wait_for_function("() => document.querySelector('.wall-ticker').classList.contains('is-scrolling')",
+                           timeout=10_000)
+    ticker = page.evaluate(TICKER)
+    assert ticker["items"] > 5 and ticker["overflow"] > 0 and ticker["animation"] == "wall-ticker"
+    assert ticker["font"] >= 16
+    # the animation runs; half way through a cycle the list has moved up by about half the overflow
+    moved = page.evaluate("""() => { const list = document.querySelector('#wall-alerts');
+        const [anim] = list.getAnimations(), top = list.getBoundingClientRect().top;
+        const total = anim.effect.getComputedTiming().duration;
+        anim.currentTime = total / 2;
+        return {state: anim.playState, total, moved: top - list.getBoundingClientRect().top}; }""")
+    assert moved["state"] == "running" and moved["total"] >= 12_000
+    assert moved["moved"] > ticker["overflow"] * 0.3
+    _shot(page, "wall-ticker-768p")
+    assert page.errors == []
+    page.context.close()
+
+
+def test_the_ticker_stays_still_under_reduced_motion_and_says_how_many_are_hidden(browser, wall_server):
+    page = _page(browser, wall_server, 1366, 768, reduced_motion="reduce")
+    _open(page, wall_server.base + "/wall")
+    page.wait_for_function("() => document.querySelector('.wall-ticker').classList.contains('is-scrolling')",
+                           timeout=10_000)
+    ticker = page.evaluate(TICKER)
+    assert ticker["animation"] == "none"
+    assert ticker["hidden"] > 0 and "more alerts" in ticker["more"]
+    assert page.errors == []
+    page.context.close()
+
+
+def test_a_screen_signs_in_with_its_device_token_in_the_url(browser, wall_server):
+    page = _page(browser, None, 1920, 1080)
+    _open(page, wall_server.base + f"/wall?view=parking&token={wall_server.token}")
+    assert "token" not in page.url  # the token leaves the address bar; the session keeps it
+    page.reload()
+    page.wait_for_selector("#wall-tiles .kpi-card", timeout=20_000)
+    assert page.errors == []
     page.context.close()

@@ -3,7 +3,7 @@ import dash
 import pandas as pd
 from dash import Input, Output
 
-from callbacks import common
+from callbacks import auth, common
 from data import registry, repository
 from layouts import components, ids
 
@@ -33,6 +33,7 @@ def current_alerts(grain: str = "day") -> pd.DataFrame:
 
 
 @dash.callback(Output(ids.ALERTS_TABLE, "children"), Input(ids.ALERTS_TICK, "n_intervals"))
+@auth.requires("read")
 @common.guarded("message")
 def alerts_table(_n):
     frame = current_alerts()

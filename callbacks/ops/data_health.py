@@ -5,7 +5,7 @@ import dash
 import pandas as pd
 from dash import Input, Output
 
-from callbacks import common
+from callbacks import auth, common
 from data import registry, repository
 from layouts import components, ids
 
@@ -16,6 +16,7 @@ from layouts import components, ids
     Output(ids.DATA_BATCHES, "children"),
     Input(ids.DATA_TICK, "n_intervals"),
 )
+@auth.requires("read")
 @common.guarded("message", None, None)
 def data_health(_n):
     sources = repository.run("ops/source_times")

@@ -1,30 +1,104 @@
-"""District profile callbacks."""
-import dash
-from dash import Input, Output, dcc, html
+"""District profile callbacks: KPI cards against the city median and peers, and the records."""
+from __future__ import annotations
 
-from callbacks import common
-from data import repository
-from layouts import components, ids
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+import dash
+import pandas as pd
+from dash import Input, Output, dcc, html, no_update
+
+from callbacks import auth, common
+from data import access, control_limits, registry, repository
+from layouts import components, figures, ids
+from layouts.ops import district as page
+
+HISTORY_DAYS = 42
+RECORDS_LIMIT = 2000
+
+
+def _valid(district_id, names) -> bool:
+    return isinstance(district_id, str) and district_id in names and district_id != "city"
 
 
 @dash.callback(
     Output(ids.DISTRICT_NOTICE, "children"),
     Output(ids.DISTRICT_KPIS, "children"),
-    Output(ids.DISTRICT_RECORDS, "children"),
+    Output(ids.DISTRICT_SUMMARY, "children"),
     Input(ids.DISTRICT_ID, "data"),
 )
+@auth.requires("read")
 @common.guarded("District profile", "message", None)
 def district_profile(district_id):
     names = common.district_names()
-    if not isinstance(district_id, str) or district_id not in names or district_id == "city":
-        choices = html.Ul([html.Li(dcc.Link(name, href=f"/district/{d}")) for d, name in names.items()
-                           if d != "city"], className="district-list")
+    if not _valid(district_id, names) or not access.current().sees(district_id):
+        visible = [d for d in names if d != "city" and access.current().sees(d)]
+        choices = html.Ul([html.Li(dcc.Link(names[d], href=f"/district/{d}")) for d in visible],
+                          className="district-list")
         return ("District profile",
-                components.notice(f"Unknown district {str(district_id)[:40]!r}. Pick one below."), choices)
-    cards = [common.kpi_cards([m], district=district_id, grain=common.valid_grain("day", m))[0]
-             for m in common.available_metrics()]
-    records = repository.run("ops/district_requests", district=district_id, limit=25)
-    columns = {"request_id": "Request", "created_at": "Created", "closed_at": "Closed",
-               "due_at": "Due", "category": "Category", "channel": "Channel", "status": "Status"}
-    return (names[district_id], cards,
-            components.table(records, columns, empty="No requests in the published window."))
+                [components.notice(f"Unknown district {str(district_id)[:40]!r}. Pick one below."), choices], None)
+    info = common.districts().set_index("district_id").loc[district_id]
+    times = common.table_times()
+    newest = max((t for t, _sim in times.values() if t is not None), default=datetime.now())
+    before = datetime.combine(newest.date(), datetime.min.time())  # the latest complete day ends here
+    metrics = common.available_metrics()
+    history = repository.run("ops/metric_history", metrics=[m.id for m in metrics], grain="day",
+                             district=district_id, start=before - timedelta(days=HISTORY_DAYS), end=before)
+    medians = repository.run("ops/district_medians", grain="day", before=before)
+    city_median = medians[medians["borough"].isna()].set_index("metric_id")["median_value"]
+    peers = medians[medians["borough"] == info["borough"]].set_index("metric_id")
+    now = datetime.now()
+    cards = []
+    for metric in metrics:
+        part = history[history["metric_id"] == metric.id].sort_values("period")
+        values = [float(v) if v == v else None for v in part["value"]]
+        value = values[-1] if values else None
+        previous = values[-2] if len(values) > 1 else None
+        data_time, simulated = times.get(metric.table, (None, False))
+        comparisons = [("City median", metric.format_value(city_median.get(metric.id)))]
+        if metric.id in peers.index:
+            row = peers.loc[metric.id]
+            comparisons.append((f"{info['borough']} median ({int(row['districts'])} districts)",
+                                metric.format_value(row["median_value"])))
+        href = "/explore?" + urlencode({"metric": metric.id, "districts": district_id, "range": "30d",
+                                         "grain": "day"}, safe=",")
+        cards.append(components.signal_kpi_card(
+            metric, title=registry.DOMAIN_LABELS[metric.domain], value=value, previous=previous,
+            period_label=common.period_label("day", part["period"].iloc[-1]) if len(part) else "no data",
+            signal=control_limits.test(values, fmt=lambda v, m=metric: m.format_value(v)),
+            data_time=data_time, freshness=metric.freshness(data_time, now), simulated=simulated,
+            comparisons=comparisons, sparkline=figures.sparkline_svg(values[-30:], colour="#0b5cad"), href=href,
+        ))
+    population = "–" if pd.isna(info["population"]) else f"{int(info['population']):,}"
+    summary = html.P([f"{info['borough']} · {population} residents · {float(info['area_km2']):,.1f} km² · ",
+                      dcc.Link("open in the explorer", href=f"/explore?districts={district_id}")],
+                     className="text-muted")
+    return names[district_id], cards, summary
+
+
+@dash.callback(
+    Output(ids.DISTRICT_RECORDS_GRID, "rowData"),
+    Output(ids.DISTRICT_RECORDS, "children"),
+    Output(ids.DISTRICT_RECORDS_CATEGORY, "options"),
+    Input(ids.DISTRICT_ID, "data"),
+    Input(ids.DISTRICT_RECORDS_CATEGORY, "value"),
+)
+@auth.requires("records")
+@common.guarded([], "message", no_update)
+def district_records(district_id, category):
+    names = common.district_names()
+    if not _valid(district_id, names) or not access.current().sees(district_id):
+        return [], None, []
+    categories = repository.run("ops/district_categories", district=district_id)
+    known = set(categories["category"])
+    chosen = category if isinstance(category, str) and category in known else None
+    records = repository.run("ops/district_requests_page", district=district_id, category=chosen,
+                             limit=RECORDS_LIMIT)
+    total = int(categories["requests"].sum()) if chosen is None else \
+        int(categories.loc[categories["category"] == chosen, "requests"].sum())
+    shown = len(records)
+    caption = (f"{shown:,} service requests" + (f" of {total:,} (the newest)" if total > shown else "")
+               + f" in the published window{'' if chosen is None else f', category {chosen}'}; "
+               "sort or filter any column, 25 per page.")
+    options = [{"label": f"{r.category} ({r.requests:,})", "value": r.category} for r in categories.itertuples()]
+    return components.grid_rows(records, list(page.RECORD_COLUMNS)), caption, options

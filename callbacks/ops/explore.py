@@ -1,47 +1,342 @@
-"""Explorer callbacks: validate → repository → figures."""
-from datetime import datetime, timedelta
+"""Explorer callbacks: validate → repository → figures.
+
+- ``sync_url``: a control or a click → the new canonical query string in the explorer's
+  Location (a history entry); the page router renders the page again from it.
+- ``update_views``: the validated state → KPI cards, map, series, ranking, table, notices.
+- ``add_annotation``: an official's annotation → the ops store.
+- ``/explore/export.csv`` and ``.xlsx``: the table on screen, with the filters and the data
+  version in the file, validated by the same :func:`data.explore.parse`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
 
 import dash
-from dash import Input, Output, html
+import flask
+import pandas as pd
+from dash import Input, Output, State, ctx, html, no_update
 
-from callbacks import common
-from data import registry, repository
+from callbacks import auth, common
+from data import access, annotations, control_limits, explore, repository
+from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
+from layouts.ops import explore as page
 
-# How far back each granularity looks by default.
-SPAN = {"hour": timedelta(days=7), "day": timedelta(days=120), "week": timedelta(days=730),
-        "month": timedelta(days=3650)}
+EMPTY = figures.empty("No data")
+
+
+def _context(raw) -> tuple[explore.State, dict, pd.DataFrame, dict]:
+    names = common.district_names()
+    available = common.available_metrics()
+    times = common.table_times()
+    state = explore.parse(raw if isinstance(raw, dict) else {}, names=names,
+                          available=available or None, times=times)
+    return state, names, common.districts(), times
+
+
+def _click_district(data) -> str | None:
+    try:
+        point = data["points"][0]
+    except (TypeError, KeyError, IndexError):
+        return None
+    value = point.get("location", point.get("customdata")) if isinstance(point, dict) else None
+    return value if isinstance(value, str) and len(value) <= 20 else None
 
 
 @dash.callback(
-    Output(ids.EXPLORE_MAP, "figure"),
-    Output(ids.EXPLORE_SERIES, "figure"),
-    Output(ids.EXPLORE_NOTICE, "children"),
-    Output(ids.EXPLORE_ABOUT, "children"),
+    Output(ids.EXPLORE_URL, "search"),
+    Input(ids.EXPLORE_DOMAIN, "value"),
     Input(ids.EXPLORE_METRIC, "value"),
+    Input(ids.EXPLORE_RANGE, "value"),
+    Input(ids.EXPLORE_DATES, "start_date"),
+    Input(ids.EXPLORE_DATES, "end_date"),
     Input(ids.EXPLORE_GRAIN, "value"),
     Input(ids.EXPLORE_DISTRICTS, "value"),
+    Input(ids.EXPLORE_SCALE, "value"),
+    Input(ids.EXPLORE_MAP, "clickData"),
+    Input(ids.EXPLORE_RANKING, "clickData"),
+    Input(ids.EXPLORE_CLEAR, "n_clicks"),
+    State(ids.EXPLORE_STATE, "data"),
+    prevent_initial_call=True,
 )
-@common.guarded(figures.empty("No data"), figures.empty("No data"), "message", None)
-def update_explore(metric_id, grain, district_ids):
-    notices = []
-    metric = common.valid_metric(metric_id)
-    if metric is None:
-        metric = common.valid_metric("bike_trips") or next(iter(registry.metrics().values()))
-        notices.append(f"Unknown metric; showing {metric.label}.")
-    chosen_grain = common.valid_grain(grain, metric)
-    if grain is not None and chosen_grain != grain:
-        notices.append(f"{metric.label} is not available by {grain}; showing by {chosen_grain}.")
-    names = common.district_names()
-    districts = common.valid_districts(district_ids or [], set(names))
-    end = datetime.now() + timedelta(days=1)
-    series = repository.run("ops/metric_series", metric=metric.id, grain=chosen_grain,
-                            districts=["city", *districts], start=end - SPAN[chosen_grain], end=end)
-    incidents = repository.run("ops/incidents", start=end - SPAN[chosen_grain], end=end)
-    latest = repository.run("ops/metric_map", metric=metric.id, grain=chosen_grain)
-    map_fig = figures.choropleth(common.districts(), latest, metric)
-    series_fig = figures.series(series, metric, names, incidents=incidents)
-    about = html.Div([html.H2(metric.label, className="h5"), html.P(metric.description),
-                      html.P(["Method: ", metric.method], className="small text-muted")])
-    notice = components.notice(" ".join(notices)) if notices else None
-    return map_fig, series_fig, notice, about
+@auth.requires("read")
+@common.guarded(no_update)
+def sync_url(domain, metric, preset, start_date, end_date, grain, districts, scale, map_click,
+             ranking_click, _clear, raw):
+    """A control or a click → the canonical query string of the new view (no_update when the
+    view does not change, so no duplicate history entries)."""
+    state, names, _districts, times = _context(raw)
+    trigger = ctx.triggered_id if ctx.triggered_id is not None else ids.EXPLORE_METRIC
+    if trigger == ids.EXPLORE_DOMAIN:
+        query = explore.with_changes(state, domain=domain, metric=None)
+    elif trigger == ids.EXPLORE_METRIC:
+        query = explore.with_changes(state, metric=metric, domain=None)
+    elif trigger == ids.EXPLORE_RANGE:
+        if preset == "custom":
+            query = explore.with_changes(state, range="custom", start=state.start.isoformat(),
+                                         end=state.end.isoformat())
+        else:
+            query = explore.with_changes(state, range=preset, start=None, end=None)
+    elif trigger == ids.EXPLORE_DATES:
+        query = explore.with_changes(state, range="custom", start=str(start_date)[:10], end=str(end_date)[:10])
+    elif trigger == ids.EXPLORE_GRAIN:
+        query = explore.with_changes(state, grain=grain)
+    elif trigger == ids.EXPLORE_DISTRICTS:
+        chosen = [d for d in districts if isinstance(d, str)] if isinstance(districts, list) else []
+        query = explore.with_changes(state, districts=",".join(chosen[:explore.MAX_DISTRICTS]) or None)
+    elif trigger == ids.EXPLORE_SCALE:
+        query = explore.with_changes(state, scale=scale)
+    elif trigger in (ids.EXPLORE_MAP, ids.EXPLORE_RANKING):
+        district = _click_district(map_click if trigger == ids.EXPLORE_MAP else ranking_click)
+        if district is None or district not in names or district == "city":
+            return no_update
+        query = explore.toggle_district(state, district)
+    elif trigger == ids.EXPLORE_CLEAR:
+        query = explore.with_changes(state, districts=None)
+    else:
+        return no_update
+    query = {k: v for k, v in query.items() if isinstance(v, str)}
+    new = explore.parse(query, names=names, available=common.available_metrics() or None, times=times)
+    return no_update if new.search() == state.search() else new.search()
+
+
+def _period_mask(frame: pd.DataFrame, grain: str, anchor: datetime) -> pd.Series:
+    """Rows of complete periods (a running day/week is not compared with full ones)."""
+    return frame["period"] + common.GRAIN_LENGTH[grain] <= pd.Timestamp(anchor)
+
+
+def kpi_cards(state: explore.State, names: dict, times: dict) -> list:
+    """One card per area (the city and the selected districts): the latest complete period in
+    the range vs the one before, with the control-limit test over the history before it."""
+    metric = state.metric
+    areas = ["city", *state.districts[:5]]
+    length = common.GRAIN_LENGTH[state.grain]
+    start = pd.Timestamp(state.end_ts) - length * (explore.KPI_HISTORY + 2)
+    history = repository.run("ops/metric_series", metric=metric.id, grain=state.grain, districts=areas,
+                             start=start.to_pydatetime(), end=state.end_ts)
+    history = history[_period_mask(history, state.grain, state.anchor)] if not history.empty else history
+    data_time, simulated = times.get(metric.table, (None, False))
+    freshness = metric.freshness(data_time, datetime.now())
+    cards = []
+    for area in areas:
+        part = history[history["district_id"] == area].sort_values("period") if not history.empty else history
+        values = [float(v) if v == v else None for v in part["value"]] if not part.empty else []
+        value = values[-1] if values else None
+        previous = values[-2] if len(values) > 1 else None
+        signal = control_limits.test(values, fmt=lambda v: metric.format_value(v))
+        label = common.period_label(state.grain, part["period"].iloc[-1]) if not part.empty else "no complete period"
+        cards.append(components.signal_kpi_card(
+            metric, title=names.get(area, area), value=value, previous=previous, period_label=label,
+            signal=signal, data_time=data_time, freshness=freshness, simulated=simulated,
+        ))
+    return cards
+
+
+def _events(state: explore.State, start: datetime, end: datetime) -> pd.DataFrame:
+    """Recorded incidents and officials' annotations for the domain and the shown areas."""
+    incidents = repository.run("ops/incidents", start=start, end=end)
+    notes = access.scope_frame(annotations.between(start, end, domain=state.domain))
+    frames = [f for f in (incidents, notes) if not f.empty]
+    if not frames:
+        return incidents
+    events = pd.concat(frames, ignore_index=True)
+    areas = {"city", *state.districts}
+    keep = events["district_id"].isna() | events["district_id"].isin(areas)
+    keep &= events["domain"].isna() | (events["domain"] == state.domain)
+    return events[keep].reset_index(drop=True)
+
+
+def _columns(state: explore.State, metric) -> list[dict]:
+    defs = []
+    for col, title in explore.TABLE_COLUMNS.items():
+        spec = {"field": col, "headerName": title, "sortable": True, "filter": True, "resizable": True}
+        if col in ("value", "previous"):
+            spec["headerName"] = f"{title} ({metric.unit})"
+        if col in ("value", "previous", "change_pct", "rank", "n"):
+            spec["type"] = "rightAligned"
+        defs.append(spec)
+    return defs
+
+
+@dash.callback(
+    Output(ids.EXPLORE_KPIS, "children"),
+    Output(ids.EXPLORE_MAP, "figure"),
+    Output(ids.EXPLORE_SERIES, "figure"),
+    Output(ids.EXPLORE_RANKING, "figure"),
+    Output(ids.EXPLORE_TABLE, "rowData"),
+    Output(ids.EXPLORE_TABLE, "columnDefs"),
+    Output(ids.EXPLORE_NOTICE, "children"),
+    Output(ids.EXPLORE_ABOUT, "children"),
+    Input(ids.EXPLORE_STATE, "data"),
+    Input(ids.EXPLORE_NOTE_SAVED, "data"),
+)
+@auth.requires("read")
+@common.guarded(None, EMPTY, EMPTY, EMPTY, [], no_update, "message", None)
+def update_views(raw, _saved=None):
+    state, names, districts, times = _context(raw)
+    metric, shown = state.metric, explore.scaled_metric(state)
+    table = explore.district_table(state, districts)
+    rows = explore.shown_rows(state, table)
+    areas = ["city", *state.districts]
+    series = repository.run("ops/metric_series", metric=metric.id, grain=state.grain, districts=areas,
+                            start=state.start_ts, end=state.end_ts)
+    prev_start, prev_end = explore.previous_range(state)
+    previous = repository.run("ops/metric_series", metric=metric.id, grain=state.grain, districts=areas,
+                              start=prev_start, end=prev_end)
+    ly_start, ly_end = explore.last_year_range(state)
+    last_year = repository.run("ops/metric_series", metric=metric.id, grain=state.grain, districts=areas,
+                               start=ly_start, end=ly_end)
+    focus = state.districts[0] if len(state.districts) == 1 else "city"
+    series_fig = figures.explore_series(
+        series, metric, names, previous=previous, previous_shift=pd.Timestamp(state.start_ts) - pd.Timestamp(prev_start),
+        last_year=last_year, last_year_shift=pd.DateOffset(years=1), focus=focus,
+        events=_events(state, state.start_ts, state.end_ts))
+    values = table[table["district_id"] != "city"][["district_id", "value"]]
+    map_fig = figures.explore_map(districts, values, shown, state.districts)
+    city = table.loc[table["district_id"] == "city", "value"]
+    city_value = float(city.iloc[0]) if len(city) and (state.scale != "abs" or metric.aggregate != "sum") else None
+    ranking_fig = figures.ranking(table, shown, state.districts, city_value=city_value)
+    version = table.attrs.get("version", "")
+    about = html.Div([
+        html.H2(metric.label, className="h5"), html.P(metric.description),
+        html.P(["Method: ", metric.method], className="small text-muted"),
+        html.P(f"{explore.PRESETS[state.range]}: {state.start:%d %b %Y} – {state.end:%d %b %Y}, by {state.grain}; "
+               f"map, ranking and table: {explore.SCALES[state.scale].lower()} over the period; "
+               f"data version {version}.", className="small text-muted explore-caption"),
+    ])
+    notice = [components.notice(n) for n in state.notices] or None
+    return (kpi_cards(state, names, times), map_fig, series_fig, ranking_fig,
+            components.grid_rows(rows, list(explore.TABLE_COLUMNS)), _columns(state, shown), notice, about)
+
+
+@dash.callback(
+    Output(ids.EXPLORE_NOTE_RESULT, "children"),
+    Output(ids.EXPLORE_NOTE_SAVED, "data"),
+    Input(ids.EXPLORE_NOTE_ADD, "n_clicks"),
+    State(ids.EXPLORE_NOTE_TITLE, "value"),
+    State(ids.EXPLORE_NOTE_KIND, "value"),
+    State(ids.EXPLORE_NOTE_START, "value"),
+    State(ids.EXPLORE_NOTE_END, "value"),
+    State(ids.EXPLORE_NOTE_DISTRICT, "value"),
+    State(ids.EXPLORE_STATE, "data"),
+    State(ids.EXPLORE_NOTE_SAVED, "data"),
+    prevent_initial_call=True,
+)
+@auth.requires("annotate")
+@common.guarded("message", no_update)
+def add_annotation(n_clicks, title, kind, start, end, district, raw, saved):
+    principal = access.current()
+    state, names, _districts, _times = _context(raw)
+    if isinstance(district, str) and district and not principal.sees(district):
+        return components.notice("You may annotate only your own districts."), no_update
+    if not (isinstance(district, str) and district) and principal.districts != access.ALL:
+        return components.notice("A city-wide annotation needs an account for all districts; "
+                                 "pick one of your districts."), no_update
+    end_text = end if isinstance(end, str) else start
+    try:
+        annotations.add(created_by=principal.name, title=title, kind=kind,
+                        starts_at=start if isinstance(start, str) else None,
+                        ends_at=(end_text + " 23:59:59") if isinstance(end_text, str) and len(end_text) == 10 else end_text,
+                        district_id=district, domain=state.domain,
+                        known_districts={d for d in names if d != "city"})
+    except annotations.InvalidAnnotation as exc:
+        return components.notice(f"Not saved: {exc}."), no_update
+    count = saved + 1 if isinstance(saved, int) else 1
+    return components.notice("Annotation saved; it is shown on the time series.", color="success"), count
+
+
+# --- exports -------------------------------------------------------------------------------
+
+def _export_state() -> tuple[explore.State, pd.DataFrame]:
+    raw = page.raw_params({k: flask.request.args.get(k) for k in page.PARAMS})
+    state, _names, districts, _times = _context(raw)
+    rows = explore.shown_rows(state, explore.district_table(state, districts))
+    return state, rows
+
+
+def _header(state: explore.State, version: str) -> list[tuple[str, str]]:
+    return [("CityOps explorer export", ""), *state.describe(), ("data version", version),
+            ("exported at", datetime.now().strftime("%Y-%m-%d %H:%M:%S")),
+            ("link", "/explore" + state.search()), *(("notice", n) for n in state.notices)]
+
+
+def _filename(state: explore.State, ext: str) -> str:
+    return f"cityops-{state.metric.id}-{state.start:%Y%m%d}-{state.end:%Y%m%d}.{ext}"
+
+
+def _unavailable(exc) -> flask.Response:
+    return flask.Response(f"Data unavailable: {exc}", status=503, mimetype="text/plain")
+
+
+def export_csv():
+    """The table on screen as CSV: '#'-prefixed lines with the filters and the data version,
+    then a header row and one row per table row, streamed row by row."""
+    auth.check("read")
+    try:
+        state, rows = _export_state()
+    except DataUnavailable as exc:
+        return _unavailable(exc)
+    version = rows.attrs.get("version", "")
+    columns = list(explore.TABLE_COLUMNS)
+
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        for key, value in _header(state, version):
+            writer.writerow([f"# {key}", value] if value else [f"# {key}"])
+        writer.writerow([explore.TABLE_COLUMNS[c] for c in columns])
+        yield buffer.getvalue()
+        for record in rows[columns].itertuples(index=False):
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow(["" if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in record])
+            yield buffer.getvalue()
+
+    return flask.Response(generate(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{_filename(state, "csv")}"',
+        "X-Data-Version": version, "Cache-Control": "no-store"})
+
+
+def export_xlsx():
+    """The table on screen as an Excel workbook (sheets: table, filters); small by design (at
+    most one row per district), so it is built in memory."""
+    from openpyxl import Workbook
+
+    auth.check("read")
+    try:
+        state, rows = _export_state()
+    except DataUnavailable as exc:
+        return _unavailable(exc)
+    version = rows.attrs.get("version", "")
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "table"
+    columns = list(explore.TABLE_COLUMNS)
+    sheet.append([explore.TABLE_COLUMNS[c] for c in columns])
+    for record in rows[columns].itertuples(index=False):
+        sheet.append([None if v is None or (not isinstance(v, str) and pd.isna(v)) else
+                      (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v) for v in record])
+    info = book.create_sheet("filters")
+    for key, value in _header(state, version):
+        info.append([key, value])
+    out = io.BytesIO()
+    book.save(out)
+    return flask.Response(out.getvalue(), headers={
+        "Content-Disposition": f'attachment; filename="{_filename(state, "xlsx")}"',
+        "X-Data-Version": version, "Cache-Control": "no-store"},
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def _register_exports() -> None:
+    # Routes of this page's downloads, on the app's Flask server (registered once per process).
+    # TODO(lead): move to app.py as `explore_exports.register(server)` if preferred.
+    server = dash.get_app().server
+    for rule, endpoint, view in ((page.EXPORT_CSV, "cityops_explore_csv", export_csv),
+                                 (page.EXPORT_XLSX, "cityops_explore_xlsx", export_xlsx)):
+        if endpoint not in server.view_functions:
+            server.add_url_rule(rule, endpoint, view, methods=["GET"])
+
+
+_register_exports()

@@ -2,11 +2,12 @@
 import dash
 from dash import Input, Output
 
-from callbacks import common
+from callbacks import auth, common
 from layouts import ids
 
 
 @dash.callback(Output(ids.HOME_KPIS, "children"), Input(ids.SHELL_LOCATION, "pathname"))
+@auth.requires("read")
 @common.guarded("message")
 def home_kpis(_pathname):
     metrics = common.available_metrics()

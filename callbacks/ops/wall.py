@@ -17,7 +17,7 @@ import dash
 import pandas as pd
 from dash import ClientsideFunction, Input, Output, Patch, State, html
 
-from callbacks import common
+from callbacks import auth, common
 from callbacks.ops.alerts import current_alerts
 from data import repository, wall_screens
 from layouts import components, figures, ids
@@ -142,11 +142,17 @@ def _grid_class(count: int) -> str:
     return f"wall-tiles wall-tiles--c{cols}"
 
 
+TICKER_MAX = 30  # alerts in the ticker (it scrolls when they do not fit)
+
+
 def _alert_item(row) -> html.Li:
-    return html.Li([html.Span(row.status, className=f"sev sev--{row.severity}"), " ",
-                    html.Span(f"{row.district}", className="alert-where"), " · ",
-                    f"{row.metric} {row.value} (target {row.target})",
-                    html.Span(f" · {pd.Timestamp(row.period):%d %b}", className="alert-when")])
+    """Two lines, so nothing that matters is cut off: severity, district and day; then the
+    metric, its value and the target."""
+    return html.Li([html.Div([html.Span(row.status, className=f"sev sev--{row.severity}"), " ",
+                              html.Span(f"{row.district}", className="alert-where"),
+                              html.Span(f" · {pd.Timestamp(row.period):%a %d %b}", className="alert-when")],
+                             className="alert-head"),
+                    html.Div(f"{row.metric}: {row.value} (target {row.target})", className="alert-what")])
 
 
 def screen_size(screen) -> tuple[int, int]:
@@ -195,6 +201,7 @@ def hold_reason(view: str, alerts: pd.DataFrame) -> str:
     State(ids.WALL_CONFIG, "data"),
     State(ids.WALL_SIG, "data"),
 )
+@auth.requires("wall")
 @common.guarded("message", "wall-tiles", figures.empty("No data", figures.WALL), "", [],
                 {"view": "", "reason": ""}, "", "City operations", {}, {})
 def refresh_wall(_trigger, view, screen, config, sig):
@@ -252,7 +259,7 @@ def refresh_wall(_trigger, view, screen, config, sig):
         fig_out.update_layout(map_zoom=fig_out.layout.map.zoom + math.log2(scale), font_size=round(20 * scale))
         map_title = f"Map · {focus.label} ({focus.unit})"
 
-    newest = alerts.sort_values(["period", "severity", "gap"], ascending=[False, True, False]).head(10)
+    newest = alerts.sort_values(["period", "severity", "gap"], ascending=[False, True, False]).head(TICKER_MAX)
     items = [_alert_item(row) for row in newest.itertuples()] or [html.Li("✓ Nothing off target")]
     alerts_key = _hash([str(list(r)) for r in newest.itertuples(index=False)])
     alerts_out = dash.no_update if same_view and sig.get("alerts") == alerts_key else items
@@ -286,6 +293,7 @@ def _heartbeat(screen, config: dict, view: str) -> None:
 
 
 @dash.callback(Output(ids.WALL_SCREENS_TABLE, "children"), Input(ids.WALL_SCREENS_TICK, "n_intervals"))
+@auth.requires("read")
 @common.guarded("message")
 def screens_table(_n):
     rows = []

@@ -3,7 +3,7 @@ import dash
 import pandas as pd
 from dash import Input, Output, State, dcc, html
 
-from callbacks import common
+from callbacks import auth, common
 from data import i18n, registry, repository, settings
 from data.i18n import t
 from layouts import components, ids
@@ -27,6 +27,7 @@ def _resolve(value, names: dict[str, str]) -> str | None:
     Input(ids.PUBLIC_DISTRICT_PICK, "value"),
     State(ids.PUBLIC_LANG, "data"),
 )
+@auth.requires("public")
 @common.guarded("message", "")
 def public_district(district, lang="en"):
     lang = i18n.valid_lang(lang)
@@ -58,8 +59,8 @@ def public_district(district, lang="en"):
         rows.append(html.Tr([
             html.Th(dcc.Link(i18n.metric_label(metric, lang), href=parts.href(f"/metric/{metric.id}", lang)),
                     scope="row"),
-            html.Td(metric.unit), html.Td(cells[district][0]), html.Td(cells["city"][0]),
-            html.Td(components.status_badge(status)),
+            html.Td(i18n.metric_unit(metric, lang)), html.Td(cells[district][0]), html.Td(cells["city"][0]),
+            html.Td(components.status_badge(status, lang)),
             html.Td(i18n.date(part["period"].iloc[0], lang, day=False)),
         ]))
     if not rows:

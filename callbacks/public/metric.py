@@ -2,7 +2,7 @@
 import dash
 from dash import Input, Output
 
-from callbacks import common
+from callbacks import auth, common
 from data import i18n, repository, settings
 from data.i18n import t
 from layouts import figures, ids
@@ -19,6 +19,7 @@ from layouts.public import parts
     Output(ids.PUBLIC_METRIC_MAP_TEXT, "children"),
     Input(ids.PUBLIC_METRIC_ID, "data"),
 )
+@auth.requires("public")
 @common.guarded(figures.empty("No data"), figures.empty("No data"), None, "message", "", None, "")
 def public_metric(page):
     """`page` is {"metric": id, "lang": "en"|"es"} (a bare metric id is read as English)."""
@@ -39,7 +40,7 @@ def public_metric(page):
     summary = ""
     if not last.empty:
         row = last.iloc[0]
-        summary = t("city_week", lang, date=i18n.date(row["period"], lang), unit=metric.unit,
+        summary = t("city_week", lang, date=i18n.date(row["period"], lang), unit=i18n.metric_unit(metric, lang),
                     value=parts.shown(metric, row["value"], False, k, (row["ci_low"], row["ci_high"]), lang))
     return (series_fig, map_fig,
             parts.values_table(latest, metric, names, k, caption=t("table_latest", lang), lang=lang),

@@ -2,7 +2,7 @@
 
 ``t(key, lang, **values)`` returns the UI string ``ui.<key>`` in `lang` (falling back to
 English, then to the key itself) with ``{placeholders}`` filled in; ``metric_label`` and
-``metric_description`` give a metric's name and description (falling back to the registry).
+``metric_description`` and ``metric_unit`` give a metric's name, description and unit (falling back to the registry).
 ``valid_lang`` turns any input (a URL parameter) into a supported language code.
 """
 from __future__ import annotations
@@ -44,6 +44,11 @@ def metric_label(metric, lang: str = DEFAULT) -> str:
 
 def metric_description(metric, lang: str = DEFAULT) -> str:
     return _metric(metric, "description", lang)
+
+
+def metric_unit(metric, lang: str = DEFAULT) -> str:
+    """The metric's unit in `lang` ("trips" → "viajes"); symbols such as % stay as they are."""
+    return _metric(metric, "unit", lang)
 
 
 def month_name(ts, lang: str = DEFAULT) -> str:

@@ -1,6 +1,6 @@
 """Wall display: no controls, dark, large type; configured by the URL alone (a TV has no keyboard).
 
-    /wall?view=parking&rotate=30&refresh=15&metrics=a,b,c&nightly=04:30
+    /wall?view=parking&rotate=30&refresh=15&metrics=a,b,c&nightly=04:30&failures=10
     /wall/<profile>          a named profile from data/wall_profiles.yaml (URL values override it)
     /wall-screens            every wall screen's heartbeat; silent ones flagged
 
@@ -29,7 +29,8 @@ VIEWS = ("all", *registry.DOMAINS)
 REFRESH_RANGE = (5, 3600)   # seconds (1 s is allowed only by the soak benchmark's ?refresh=1&soak=1)
 ROTATE_RANGE = (10, 3600)   # seconds; 0 = no rotation
 MAX_METRICS = 24
-RELOAD_AFTER_FAILURES = 10  # consecutive failed refreshes before the page reloads itself
+RELOAD_AFTER_FAILURES = 10  # consecutive failed refreshes before the page reloads itself (?failures=)
+FAILURES_RANGE = (2, 100)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -164,10 +165,17 @@ def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[s
         else:
             notices.append(f"bad screen name {_short(merged['screen'])}")
 
+    failures = RELOAD_AFTER_FAILURES
+    if merged.get("failures") not in (None, ""):
+        try:
+            failures = _seconds(merged["failures"], *FAILURES_RANGE)
+        except (TypeError, ValueError):
+            notices.append(f"bad failures {_short(merged['failures'])}, reloading after {RELOAD_AFTER_FAILURES}")
+
     title = base.get("title") if isinstance(base.get("title"), str) else ""
     config = {"views": views, "rotate": rotate, "refresh": refresh, "metrics": chosen_metrics,
               "nightly": nightly, "profile": profile or "", "screen": screen, "title": title[:60],
-              "build": BUILD, "scheme": SCHEME, "max_failures": RELOAD_AFTER_FAILURES}
+              "build": BUILD, "scheme": SCHEME, "max_failures": failures}
     return config, notices
 
 
@@ -181,7 +189,8 @@ def valid_config(value) -> dict:
               "refresh": value.get("refresh") if isinstance(value.get("refresh"), int) else None,
               "metrics": [m for m in value.get("metrics", []) if isinstance(m, str)][:MAX_METRICS]
               if isinstance(value.get("metrics"), list) else None,
-              "screen": value.get("screen") if isinstance(value.get("screen"), str) else None}
+              "screen": value.get("screen") if isinstance(value.get("screen"), str) else None,
+              "failures": value.get("max_failures") if isinstance(value.get("max_failures"), int) else None}
     if value.get("refresh") == 1:
         params.update(refresh="1", soak="1")
     profile = value.get("profile")
@@ -240,7 +249,10 @@ def _page(config: dict, notices: list[str]):
                             dcc.Graph(id=ids.WALL_MAP, className="wall-map",
                                       config={"displayModeBar": False, "staticPlot": True}),
                             html.H2("Alerts · newest first", className="wall-alerts-title"),
-                            html.Ul(id=ids.WALL_ALERTS, className="wall-alerts"),
+                            # a ticker: scrolls (assets/wall.js + wall.css) when the alerts
+                            # do not fit; still under prefers-reduced-motion, with "+N more"
+                            html.Div(html.Ul(id=ids.WALL_ALERTS, className="wall-alerts"),
+                                     className="wall-ticker"),
                         ],
                         className="wall-side",
                     ),
@@ -253,16 +265,17 @@ def _page(config: dict, notices: list[str]):
     )
 
 
-def layout(view=None, rotate=None, refresh=None, metrics=None, nightly=None, screen=None, soak=None, **_ignored):
+def layout(view=None, rotate=None, refresh=None, metrics=None, nightly=None, screen=None, soak=None,
+           failures=None, **_ignored):
     config, notices = parse_config({"view": view, "rotate": rotate, "refresh": refresh, "metrics": metrics,
-                                    "nightly": nightly, "screen": screen, "soak": soak})
+                                    "nightly": nightly, "screen": screen, "soak": soak, "failures": failures})
     return _page(config, notices)
 
 
 def profile_layout(profile=None, view=None, rotate=None, refresh=None, metrics=None, nightly=None, screen=None,
-                   **_ignored):
+                   failures=None, **_ignored):
     config, notices = parse_config({"view": view, "rotate": rotate, "refresh": refresh, "metrics": metrics,
-                                    "nightly": nightly, "screen": screen},
+                                    "nightly": nightly, "screen": screen, "failures": failures},
                                    profile=profile if profile is not None else "")
     return _page(config, notices)
 

@@ -24,7 +24,7 @@ def layout(lang=None, **_ignored):
                 html.Li(dcc.Link(t("link_methodology", lang), href=parts.href("/methodology", lang))),
                 html.Li(html.A(t("link_api", lang), href=public_api.prefix() + public_api.API + "/openapi.json")),
             ], className="public-links"),
-            dcc.Loading(html.Div(id=ids.PUBLIC_KPIS, className="kpi-grid", lang="en")),
+            dcc.Loading(html.Div(id=ids.PUBLIC_KPIS, className="kpi-grid")),
         ],
         lang=lang,
         className="public-page",

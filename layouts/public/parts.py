@@ -73,6 +73,9 @@ def public_map(districts: pd.DataFrame, latest: pd.DataFrame, metric: Metric) ->
         colorscale=[[0, WITHHELD_COLOUR], [1, WITHHELD_COLOUR]], marker_line_color="#212529",
         marker_line_width=1.2, hovertemplate="%{text}<br>withheld (privacy)<extra></extra>",
     ))
+    # The public map is 460 px high and as narrow as a phone: zoom out a little so the whole
+    # city fits (at the shared zoom Staten Island was cut off at the bottom).
+    fig.update_layout(map_zoom=fig.layout.map.zoom - 0.4)
     return fig
 
 
@@ -90,13 +93,14 @@ def series_summary(series: pd.DataFrame, metric: Metric, lang: str = "en") -> st
     low = known.loc[known["value"].idxmin()]
 
     def fmt(row):
-        return f"{metric.format_value(float(row['value']))} {metric.unit}"
+        return f"{metric.format_value(float(row['value']))} {i18n.metric_unit(metric, lang)}"
 
     text = t("series_summary", lang, count=len(ordered), first_date=i18n.date(first["period"], lang),
              last_date=i18n.date(last["period"], lang), first=fmt(first), last=fmt(last), high=fmt(high),
              high_date=i18n.date(high["period"], lang), low=fmt(low), low_date=i18n.date(low["period"], lang))
     if metric.target is not None:
-        text += t("series_target", lang, target=metric.format_value(metric.target), unit=metric.unit,
+        text += t("series_target", lang, target=metric.format_value(metric.target),
+                  unit=i18n.metric_unit(metric, lang),
                   direction=t(f"direction_{metric.direction}", lang))
     if withheld_count:
         text += t("series_withheld", lang, count=withheld_count)
@@ -114,9 +118,9 @@ def map_summary(latest: pd.DataFrame, names: dict[str, str], metric: Metric, k: 
         top = known.loc[known["value"].idxmax()]
         bottom = known.loc[known["value"].idxmin()]
         parts.append(t("map_extremes", lang, top=names.get(top["district_id"], top["district_id"]),
-                       top_value=f"{metric.format_value(float(top['value']))} {metric.unit}",
+                       top_value=f"{metric.format_value(float(top['value']))} {i18n.metric_unit(metric, lang)}",
                        bottom=names.get(bottom["district_id"], bottom["district_id"]),
-                       bottom_value=f"{metric.format_value(float(bottom['value']))} {metric.unit}"))
+                       bottom_value=f"{metric.format_value(float(bottom['value']))} {i18n.metric_unit(metric, lang)}"))
     if withheld_count:
         parts.append(t("map_withheld", lang, count=withheld_count, withheld=withheld(k, lang)))
     return " ".join(parts)
@@ -138,7 +142,8 @@ def values_table(frame: pd.DataFrame, metric: Metric, names: dict[str, str], k: 
         records=["" if s or pd.isna(n) else f"{int(n):,}" for n, s in zip(frame["n"], frame["suppressed"])],
     )
     columns = ({"district": t("col_district", lang)} if first == "district" else {"when": t("col_period", lang)})
-    columns.update({"shown": t("col_value", lang, unit=metric.unit), "records": t("col_records", lang)})
+    columns.update({"shown": t("col_value", lang, unit=i18n.metric_unit(metric, lang)),
+                    "records": t("col_records", lang)})
     table = components.table(out.sort_values("district" if first == "district" else "period"), columns)
     return html.Div([html.P(caption, className="small mb-1") if caption else None, table],
                     className="public-table")

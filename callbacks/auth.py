@@ -1,0 +1,416 @@
+"""Who may call what: sign-in, device tokens, the per-callback authorization decorator, and
+the HTTP hardening of the Flask server under Dash.
+
+Every Dash callback is a public HTTP endpoint, so authorization is checked **inside the
+callback function**, at call time, from the caller's session or token — never from the
+callback's inputs (a relabelled ``pathname`` input cannot open anything). Each callback
+declares what it needs with :func:`requires`; ``tests/test_access.py`` walks
+``app.callback_map`` and fails on a callback without a declaration.
+
+Callers:
+- **users** sign in at ``/login`` (Flask-Login session; users live in the ops store and are
+  managed with ``python -m data.users``). Roles admin / official (scoped to districts) /
+  analyst.
+- **wall screens** present a device token once (``/wall?token=…`` or an
+  ``Authorization: Bearer …`` header); the session then remembers the token id, and the token
+  is re-checked on every request, so revoking it cuts the screen off within one refresh. A
+  device may open wall pages and call wall callbacks only.
+- **trusted header** (``CITYOPS_AUTH_TRUSTED_HEADER``): behind an OIDC proxy that signs users
+  in and sets e.g. ``X-Forwarded-User``, the named user (who must exist and be enabled in
+  the ops store, which gives the role and districts) is the caller, for requests coming from
+  the proxy's address (``CITYOPS_AUTH_TRUSTED_PROXIES``) only.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import secrets
+from urllib.parse import urlencode, urlsplit
+
+import flask
+import flask_login
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
+from werkzeug.exceptions import Forbidden, HTTPException, Unauthorized
+
+from data import access, settings, users
+
+log = logging.getLogger(__name__)
+ACCESS_ATTR = "__cityops_access__"
+DISPATCH = "/_dash-update-component"
+# Framework paths every caller may fetch (scripts, styles, the callback graph).
+OPEN_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_dash-dependencies", "/_dash-layout",
+                 "/_favicon.ico", "/_reload-hash", "/login", "/logout", "/healthz")
+PUBLIC_PREFIXES = ("/public", "/api/", "/download/")
+MAX_REQUEST_BYTES = 1_000_000
+
+limiter = Limiter(get_remote_address, storage_uri="memory://", default_limits=[],
+                  headers_enabled=True, strategy="moving-window")
+csrf = CSRFProtect()
+login_manager = flask_login.LoginManager()
+
+
+def requires(permission: str):
+    """Declare and enforce what a callback (or page layout) needs: 'public', 'wall', 'read',
+    'records', 'annotate' or 'admin'. Put it directly above the function, below
+    ``@dash.callback``. A caller without the permission gets HTTP 401 (nobody signed in) or 403."""
+    if permission not in access.PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            check(permission)
+            return fn(*args, **kwargs)
+        setattr(inner, ACCESS_ATTR, permission)
+        return inner
+    return wrap
+
+
+def check(permission: str) -> access.Principal | None:
+    try:
+        return access.require(permission)
+    except access.AccessDenied as exc:
+        raise (Unauthorized if access.current() is None else Forbidden)(str(exc)) from None
+
+
+# --- who is calling -------------------------------------------------------------------
+
+class _SessionUser(flask_login.UserMixin):
+    def __init__(self, user: users.User):
+        self.user = user
+
+    def get_id(self) -> str:
+        return f"{self.user.username}:{self.user.session_epoch}"
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    name, _, epoch = (user_id or "").rpartition(":")
+    user = users.get(name)
+    if user is None or user.disabled or str(user.session_epoch) != epoch:
+        return None  # disabled or password reset since: the session is over
+    return _SessionUser(user)
+
+
+def _trusted_header_user() -> users.User | None:
+    header = settings.get("auth_trusted_header")
+    if not header:
+        return None
+    proxies = {p.strip() for p in str(settings.get("auth_trusted_proxies")).split(",") if p.strip()}
+    if flask.request.remote_addr not in proxies:
+        return None
+    user = users.get((flask.request.headers.get(header) or "").strip().lower())
+    return None if user is None or user.disabled else user
+
+
+def _bearer() -> str | None:
+    value = flask.request.headers.get("Authorization", "")
+    return value[7:].strip() if value.lower().startswith("bearer ") else None
+
+
+def resolve() -> access.Principal | None:
+    """The principal of the current request (None: anonymous)."""
+    user = _trusted_header_user()
+    if user is not None:
+        return user.principal()
+    if flask_login.current_user.is_authenticated:
+        return flask_login.current_user.user.principal()
+    token = _bearer() or flask.session.get("device_token")
+    if token:
+        device = users.device(token)
+        if device is None:
+            flask.session.pop("device_token", None)  # revoked: forget it
+        return device
+    return None
+
+
+# --- pages ------------------------------------------------------------------------------
+
+def _is_public_path(path: str) -> bool:
+    if settings.mode() == "public":
+        return True
+    return any(path == p.rstrip("/") or path.startswith(p) for p in PUBLIC_PREFIXES)
+
+
+def _page_permission(path: str) -> str:
+    if _is_public_path(path):
+        return "public"
+    if path == "/wall" or path.startswith("/wall/"):
+        return "wall"
+    return "read"
+
+
+def protect_layout(layout, permission: str):
+    """Wrap a page's layout function: the Dash router renders pages through a callback whose
+    input is the pathname, so the layout itself checks the caller."""
+    if not callable(layout):
+        return layout
+
+    @functools.wraps(layout)
+    def inner(*args, **kwargs):
+        from layouts import components  # late: layouts import data, not the reverse
+        if flask.has_request_context() and "cityops_access" not in flask.g:
+            # Dash collecting every page skeleton for its validation layout (once, in its own
+            # setup hook, before ours): skeletons carry ids, never data.
+            return layout(*args, **kwargs)
+        try:
+            access.require(permission)
+        except access.AccessDenied:
+            return components.sign_in_required(signed_in=access.current() is not None)
+        return layout(*args, **kwargs)
+    setattr(inner, ACCESS_ATTR, permission)
+    return inner
+
+
+def protect_pages() -> None:
+    """Wrap the layout of every registered ops page (public pages and the 404 stay open)."""
+    import dash
+    for page in dash.page_registry.values():
+        if page.get("audience") != "ops":
+            setattr(page["layout"], ACCESS_ATTR, "public") if callable(page["layout"]) else None
+            continue
+        path = page.get("path_template") or page["path"]
+        permission = "wall" if path == "/wall" or path.startswith("/wall/") else "read"
+        page["layout"] = protect_layout(page["layout"], permission)
+
+
+LOGIN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>CityOps — sign in</title><link rel="stylesheet" href="/assets/00-bootstrap.min.css">
+<link rel="stylesheet" href="/assets/cityops.css"></head>
+<body class="bg-light"><main class="container py-5" style="max-width: 28rem">
+<h1 class="h3 mb-4">CityOps — sign in</h1>
+{% if message %}<div class="alert alert-{{ color }}" role="alert">{{ message }}</div>{% endif %}
+<form method="post" action="/login">
+<input type="hidden" name="csrf_token" value="{{ csrf_token }}">
+<input type="hidden" name="next" value="{{ next }}">
+<div class="mb-3"><label class="form-label" for="username">User name</label>
+<input class="form-control" id="username" name="username" autocomplete="username" required maxlength="64" autofocus></div>
+<div class="mb-3"><label class="form-label" for="password">Password</label>
+<input class="form-control" id="password" name="password" type="password" autocomplete="current-password" required maxlength="200"></div>
+<button class="btn btn-primary" type="submit">Sign in</button>
+</form>
+<p class="mt-4 small text-muted">The public dashboard needs no sign-in.
+Wall screens use a device token: <code>/wall?token=…</code>.</p>
+</main></body></html>"""
+
+
+def _safe_next(value: str | None) -> str:
+    value = value or "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//") or len(value) > 500:
+        return "/"
+    return value
+
+
+def _login_page(message: str = "", color: str = "danger", status: int = 200):
+    html = flask.render_template_string(LOGIN_PAGE, message=message, color=color, csrf_token=generate_csrf(),
+                                        next=_safe_next(flask.request.values.get("next")))
+    return flask.Response(html, status=status, mimetype="text/html")
+
+
+def _login():
+    if flask.request.method == "GET":
+        return _login_page()
+    csrf.protect()  # login CSRF: the form carries the token of this browser's session
+    user = users.authenticate(flask.request.form.get("username", "")[:64].strip().lower(),
+                              flask.request.form.get("password", "")[:200])
+    if user is None:
+        log.warning("failed sign-in for %r from %s", flask.request.form.get("username", "")[:64],
+                    flask.request.remote_addr)
+        return _login_page("Wrong user name or password, or the account is disabled.", status=401)
+    flask.session.clear()
+    flask_login.login_user(_SessionUser(user))
+    return flask.redirect(_safe_next(flask.request.form.get("next")))
+
+
+def _logout():
+    flask_login.logout_user()
+    flask.session.clear()
+    return flask.redirect("/login")
+
+
+# --- request hooks ----------------------------------------------------------------------
+
+def _bad_request(message: str, status: int = 400):
+    return flask.Response(json.dumps({"error": message}), status=status, mimetype="application/json")
+
+
+def _check_dispatch(app):
+    """Reject malformed callback requests before Dash parses them (Dash would answer 500)."""
+    body = flask.request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("output"), str):
+        return _bad_request("malformed callback request")
+    if body["output"] not in app.callback_map:
+        return _bad_request("unknown callback")
+    for key in ("inputs", "state"):
+        items = body.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(i, (dict, list)) for i in items):
+            return _bad_request(f"malformed callback {key}")
+    if "outputs" in body and not isinstance(body["outputs"], (dict, list)):
+        return _bad_request("malformed callback outputs")
+    return None
+
+
+def _csp(app) -> str:
+    cached = app.server.config.get("CITYOPS_CSP")
+    if cached:
+        return cached
+    script = ["'self'", *app.csp_hashes()]
+    img = ["'self'", "data:", "blob:"]
+    connect = ["'self'"]
+    tile = str(settings.get("map_tile_url") or "")
+    if tile:
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(tile.replace("{", "").replace("}", "")))
+        img.append(origin)
+        connect.append(origin)
+    policy = {
+        "default-src": ["'self'"], "script-src": script, "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": img, "connect-src": connect, "worker-src": ["'self'", "blob:"], "font-src": ["'self'", "data:"],
+        "object-src": ["'none'"], "base-uri": ["'self'"], "form-action": ["'self'"], "frame-ancestors": ["'none'"],
+    }
+    value = "; ".join(f"{k} {' '.join(v)}" for k, v in policy.items())
+    app.server.config["CITYOPS_CSP"] = value
+    return value
+
+
+def install(app, mode: str) -> None:
+    """Sign-in, device tokens, CSRF, rate limits, security headers and error handling."""
+    server = app.server
+    server.config.update(
+        SECRET_KEY=secret_key(),
+        SESSION_COOKIE_NAME="cityops_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=bool(settings.get("cookie_secure")),
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=bool(settings.get("cookie_secure")),
+        PERMANENT_SESSION_LIFETIME=int(settings.get("session_hours")) * 3600,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked in _before for signed-in callers only
+        WTF_CSRF_TIME_LIMIT=None,      # the token lives as long as the session
+        RATELIMIT_ENABLED=bool(settings.get("rate_limits")),
+    )
+    login_manager.init_app(server)
+    login_manager.session_protection = "basic"
+    csrf.init_app(server)
+    limiter.init_app(server)
+    if mode != "public":
+        server.add_url_rule("/login", "cityops_login",
+                            limiter.limit(lambda: settings.get("login_rate_limit"), methods=["POST"])(_login),
+                            methods=["GET", "POST"])
+        server.add_url_rule("/logout", "cityops_logout", _logout, methods=["POST"])
+    public_limit = limiter.shared_limit(lambda: settings.get("public_rate_limit"), scope="public",
+                                        exempt_when=lambda: not _is_public_request())
+
+    @server.before_request
+    def _before():
+        request = flask.request
+        path = request.path
+        if request.content_length and request.content_length > MAX_REQUEST_BYTES:
+            return _bad_request("request too large", 413)
+        principal = resolve() if mode != "public" else None
+        flask.g.cityops_access = access.set_current(principal)
+        if principal is None and mode != "public" and path.startswith("/wall"):
+            token = request.args.get("token")
+            device = users.device(token) if token else None
+            if device is not None:  # a wall screen presents its token once; the session keeps it,
+                flask.session["device_token"] = token  # and the token leaves the address bar
+                flask.session.permanent = True
+                rest = urlencode([(k, v) for k, v in request.args.items(multi=True) if k != "token"])
+                return flask.redirect(path + ("?" + rest if rest else ""))
+            if token:
+                return flask.Response("Unknown or revoked device token.", status=401, mimetype="text/plain")
+        if request.method == "POST" and principal is not None and principal.kind == "user" \
+                and not _trusted_header_user() and path != "/login":
+            csrf.protect()  # signed-in browsers send X-CSRFToken (Dash reads the _csrf_token cookie)
+        if path == DISPATCH and request.method == "POST":
+            rejected = _check_dispatch(app)
+            if rejected is not None:
+                return rejected
+        if mode != "public" and request.method == "GET" and not _is_open(path) and not _is_public_path(path) \
+                and not path.startswith("/_"):
+            needed = _page_permission(path)
+            if principal is None:
+                return flask.redirect("/login?next=" + flask.request.full_path.rstrip("?")[:400])
+            if not principal.can(needed):
+                return flask.Response("This screen may show wall pages only.", status=403, mimetype="text/plain")
+        return None
+
+    server.before_request(public_limit(lambda: None))
+
+    @server.after_request
+    def _after(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", _csp(app))
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        principal = access.current()
+        if principal is not None and principal.kind == "user" and mode != "public":
+            # Dash's renderer copies this cookie into an X-CSRFToken header on every callback.
+            response.set_cookie("_csrf_token", generate_csrf(), secure=bool(settings.get("cookie_secure")),
+                                httponly=False, samesite="Strict")
+            headers["Cache-Control"] = "no-store" if "Cache-Control" not in headers else headers["Cache-Control"]
+        return response
+
+    @server.teardown_request
+    def _teardown(_exc):
+        token = flask.g.pop("cityops_access", None)
+        if token is not None:
+            access.reset(token)
+
+    @server.errorhandler(CSRFError)
+    def _csrf_error(exc):
+        return _bad_request("missing or invalid CSRF token", 400)
+
+    @server.errorhandler(Exception)
+    def _error(exc):
+        if isinstance(exc, HTTPException):
+            return exc
+        log.exception("unhandled error on %s", flask.request.path)
+        if flask.request.path == DISPATCH:  # Dash could not apply the payload to the callback
+            return _bad_request("callback request does not fit the callback")
+        return flask.Response("Internal error; it has been logged.", status=500, mimetype="text/plain")
+
+
+def _is_open(path: str) -> bool:
+    return any(path == p or path.startswith(p) for p in OPEN_PREFIXES)
+
+
+def _is_public_request() -> bool:
+    """Requests the public rate limit counts: public pages, API, downloads and anonymous
+    callbacks; never the static bundles (cached by browsers) nor signed-in staff."""
+    path = flask.request.path
+    if path.startswith(("/assets/", "/_dash-component-suites/")):
+        return False
+    if settings.mode() == "public":
+        return True
+    if path == DISPATCH:
+        return access.current() is None
+    return _is_public_path(path)
+
+
+def secret_key() -> bytes:
+    """The Flask secret: CITYOPS_SECRET_KEY, else a random key kept in <var>/secret_key (mode
+    600) so every worker and restart shares it."""
+    configured = settings.get("secret_key")
+    if configured:
+        return configured.encode()
+    path = settings.var_dir() / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        try:
+            with open(path, "x", encoding="ascii") as fh:  # first worker wins; others read it
+                fh.write(secrets.token_hex(32))
+            path.chmod(0o600)
+        except FileExistsError:
+            pass
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < 32:
+        raise SystemExit(f"{path} is damaged; delete it (signs everyone out) or set CITYOPS_SECRET_KEY")
+    return key.encode()

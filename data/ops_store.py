@@ -1,0 +1,44 @@
+"""The ops store: small mutable state of the operations site that must survive republishing
+and be shared by every web worker: users, wall device tokens, annotations.
+
+A SQLite file in the var dir (``ops.sqlite``, WAL journal), because any number of gunicorn
+worker processes write to it at once, which a DuckDB file would not allow. Values are always
+bound parameters.
+"""
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+
+from data import settings
+
+FILE = "ops.sqlite"
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS users (
+        username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL,
+        districts TEXT NOT NULL DEFAULT '', disabled INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL, session_epoch INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE TABLE IF NOT EXISTS device_tokens (
+        token_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+        created_at TEXT NOT NULL, revoked_at TEXT)""",
+    """CREATE TABLE IF NOT EXISTS annotations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL, created_by TEXT NOT NULL,
+        starts_at TEXT NOT NULL, ends_at TEXT NOT NULL, district_id TEXT, domain TEXT,
+        kind TEXT NOT NULL, title TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS annotations_time ON annotations (starts_at, ends_at)",
+)
+
+
+@contextlib.contextmanager
+def connect():
+    path = settings.var_dir() / FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(path, timeout=10, isolation_level=None)
+    try:
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
+        for statement in _SCHEMA:
+            con.execute(statement)
+        yield con
+    finally:
+        con.close()

@@ -1,0 +1,79 @@
+"""District profile: KPI cards with city and peer medians and trends, records grid, bad ids,
+permissions and district scoping, over HTTP."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from data import registry, repository
+from tests import dash_http
+from tests.conftest import signed_in
+
+
+def _profile(client, district):
+    dep = dash_http.find(dash_http.dependencies(client), "district-kpis")
+    status, body, text = dash_http.call(client, dep, [district])
+    assert status == 200, text[:300]
+    assert "Traceback" not in text
+    return body["response"]
+
+
+def _records(client, district, category=None):
+    dep = dash_http.find(dash_http.dependencies(client), "district-records-grid")
+    return dash_http.call(client, dep, [district, category])
+
+
+def test_profile_has_a_card_per_metric_with_medians_and_trend(client):
+    out = _profile(client, "301")
+    cards = json.dumps(out["district-kpis"]["children"])
+    assert cards.count("kpi-card kpi-card--") == len(registry.metrics())
+    assert cards.count("City median") == len(registry.metrics())
+    assert "Brooklyn median" in cards and "data:image/svg+xml" in cards
+    assert "normal variation" in cards or "data-rule" in cards
+    assert "/explore?metric=" in cards
+    assert out["district-notice"]["children"] == "Brooklyn CD 1"
+
+
+def test_medians_hold_no_district_rows(published):
+    from datetime import datetime
+
+    frame = repository.run("ops/district_medians", grain="day", before=datetime(2026, 11, 1))
+    assert "district_id" not in frame.columns and frame["borough"].isna().any()
+    assert (frame.dropna(subset=["borough"])["districts"] >= 3).all()
+
+
+@pytest.mark.parametrize("district", ["999", None, "city", 5, ["301"], "' OR 1=1 --", "x" * 500])
+def test_unknown_district_lists_the_choices(client, district):
+    out = _profile(client, district)
+    assert "Unknown district" in json.dumps(out)
+    status, body, text = _records(client, district)
+    assert status == 200 and body["response"]["district-records-grid"]["rowData"] == []
+
+
+def test_records_grid_pages_sorts_and_filters_by_category(client):
+    status, body, text = _records(client, "301")
+    assert status == 200, text[:300]
+    rows = body["response"]["district-records-grid"]["rowData"]
+    assert rows and {r["category"] for r in rows}
+    options = body["response"]["district-records-category"]["options"]
+    category = options[0]["value"]
+    status, body, _ = _records(client, "301", category)
+    assert {r["category"] for r in body["response"]["district-records-grid"]["rowData"]} == {category}
+    status, body, _ = _records(client, "301", "'; DROP TABLE x --")
+    assert status == 200 and len(body["response"]["district-records-grid"]["rowData"]) == len(rows)
+
+
+def test_records_need_sign_in(anon_client):
+    assert _records(anon_client, "301")[0] == 401
+
+
+def test_official_sees_only_their_own_district(dash_app, accounts):
+    official = signed_in(dash_app, "test-official", accounts["test-official"])
+    assert "Unknown district" in json.dumps(_profile(official, "301"))
+    status, body, _ = _records(official, "301")
+    assert status == 200 and body["response"]["district-records-grid"]["rowData"] == []
+    own = _profile(official, "101")
+    assert json.dumps(own["district-kpis"]["children"]).count("kpi-card kpi-card--") == len(registry.metrics())
+    status, body, _ = _records(official, "101")
+    assert {r for r in body["response"]["district-records-grid"]["rowData"][0]} >= {"request_id"}
