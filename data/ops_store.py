@@ -30,15 +30,21 @@ _SCHEMA = (
 
 
 @contextlib.contextmanager
-def connect():
-    path = settings.var_dir() / FILE
+def sqlite_file(name: str, schema):
+    """A connection to <var>/<name> (WAL journal, autocommit, 10 s busy timeout) with `schema`
+    (CREATE … IF NOT EXISTS statements) applied; closed on exit."""
+    path = settings.var_dir() / name
     path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(path, timeout=10, isolation_level=None)
     try:
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
-        for statement in _SCHEMA:
+        for statement in schema:
             con.execute(statement)
         yield con
     finally:
         con.close()
+
+
+def connect():
+    return sqlite_file(FILE, _SCHEMA)

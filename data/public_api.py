@@ -25,7 +25,7 @@ import math
 
 import flask
 
-from data import compression, lookups, repository, settings, snapshot
+from data import lookups, repository, settings, snapshot
 
 API = "/api/v1"
 FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json",
@@ -281,11 +281,9 @@ def _unavailable(_exc):
 
 
 def register(server: flask.Flask, mode: str) -> None:
-    """Add the routes to `server` when `mode` serves the public site (public or all), and
-    gzip its responses (``data.compression``: static bundles compressed once per worker)."""
+    """Add the routes to `server` when `mode` serves the public site (public or all)."""
     if mode not in ("public", "all"):
         return
-    compression.install(server)
     bp = flask.Blueprint("public_api", __name__, url_prefix=prefix() or None)
     bp.add_url_rule(API, "index", index)
     bp.add_url_rule(API + "/", "index_slash", index)

@@ -7,12 +7,10 @@ silent for 30 days are dropped.
 """
 from __future__ import annotations
 
-import contextlib
 import re
-import sqlite3
 from datetime import datetime, timedelta
 
-from data import settings
+from data import ops_store
 
 FILE = "wall_screens.sqlite"
 SCREEN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,40}$")
@@ -22,18 +20,8 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS screens (
     refresh_s INTEGER, first_seen TEXT, last_ok TEXT, refreshes INTEGER DEFAULT 0)"""
 
 
-@contextlib.contextmanager
 def _connect():
-    path = settings.var_dir() / FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(path, timeout=5, isolation_level=None)
-    try:
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=NORMAL")
-        con.execute(_SCHEMA)
-        yield con
-    finally:
-        con.close()
+    return ops_store.sqlite_file(FILE, (_SCHEMA,))
 
 
 def beat(screen_id: str, *, profile: str, view: str, width: int, height: int, refresh_s: int,

@@ -117,3 +117,16 @@ def pytest_sessionfinish(session, exitstatus):
     path = os.environ.get("CITYOPS_VAR_DIR", "")
     if "cityops-test-" in path:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright, one per test module (browser tests)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.live import launch_chromium
+
+    with sync_playwright() as pw:
+        chromium = launch_chromium(pw)
+        yield chromium
+        chromium.close()

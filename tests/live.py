@@ -136,3 +136,13 @@ def _login_csrf(client) -> str:
 
     page = client.get("/login").get_data(as_text=True)
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+@contextlib.contextmanager
+def running(mode: str = "all", **kwargs):
+    """A started Gunicorn for a `with` block (module fixtures): yields its base URL."""
+    gunicorn = Gunicorn(mode, **kwargs).start()
+    try:
+        yield gunicorn.base
+    finally:
+        gunicorn.stop()

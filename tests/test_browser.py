@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import ROOT, Gunicorn, launch_chromium, record_errors, require_chromium, sign_in
+from tests.live import ROOT, running, record_errors, require_chromium, sign_in
 
 SHOTS = ROOT / "tests" / "screenshots"
 
@@ -16,22 +16,8 @@ require_chromium(pytest)
 
 @pytest.fixture(scope="module")
 def server(published):
-    try:
-        gunicorn = Gunicorn("all").start()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    yield gunicorn.base
-    gunicorn.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = launch_chromium(pw)
-        yield chromium
-        chromium.close()
+    with running("all") as base:
+        yield base
 
 
 @pytest.fixture()

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.live import ROOT, Gunicorn, launch_chromium, record_errors, require_chromium, sign_in
+from tests.live import ROOT, running, record_errors, require_chromium, sign_in
 
 SHOTS = ROOT / "tests" / "screenshots"
 pytestmark = pytest.mark.browser
@@ -19,22 +19,8 @@ require_chromium(pytest)
 
 @pytest.fixture(scope="module")
 def server(published):
-    try:
-        gunicorn = Gunicorn("all", env={"CITYOPS_COOKIE_SECURE": "false"}).start()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    yield gunicorn.base
-    gunicorn.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = launch_chromium(pw)
-        yield chromium
-        chromium.close()
+    with running("all", env={"CITYOPS_COOKIE_SECURE": "false"}) as base:
+        yield base
 
 
 def _page(browser, server):

@@ -70,3 +70,14 @@ def test_csv_download_is_gzipped_and_keeps_its_headers(anon_client):
     assert gzip.decompress(packed.data) == plain.data
     assert packed.headers["Content-Disposition"] == plain.headers["Content-Disposition"]
     assert packed.headers["X-Data-Version"] == plain.headers["X-Data-Version"]
+
+
+def test_signed_in_responses_are_not_compressed_but_bundles_are(client):
+    """BREACH: pages of signed-in staff carry a CSRF token; only static bundles are gzipped."""
+    layout = client.get("/_dash-layout", headers={"Accept-Encoding": "gzip"})
+    assert layout.status_code == 200 and "Content-Encoding" not in layout.headers
+    assert b"csrf_token" in layout.data
+    index = client.get("/", headers={"Accept-Encoding": "gzip"}).get_data(as_text=True)
+    bundle = next(part.split('"')[0] for part in index.split('src="')[1:]
+                  if "_dash-component-suites" in part and "dash_renderer" in part.split('"')[0])
+    assert client.get(bundle, headers={"Accept-Encoding": "gzip"}).headers.get("Content-Encoding") == "gzip"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import ROOT, Gunicorn, launch_chromium, record_errors, sign_in, wall_token
+from tests.live import ROOT, Gunicorn, record_errors, sign_in, wall_token
 from tests.test_browser import SHOTS
 
 pytestmark = pytest.mark.browser
@@ -66,16 +66,6 @@ def wall_server(warehouse_path, published):
     yield server
     server.stop()
     shutil.rmtree(var_dir, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = launch_chromium(pw)
-        yield chromium
-        chromium.close()
 
 
 def _page(browser, server, width: int, height: int, **options):
