@@ -1,22 +1,45 @@
-"""The shell's data-status line: data version and publish time, or 'no data'."""
+"""The shell: the data-status line (data version and publish time, or 'no data') and the
+navigation, both in the page's language (``?lang=``), and the document's language attribute."""
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 import dash
-from dash import Input, Output
+from dash import ClientsideFunction, Input, Output
 
 from callbacks import auth
 from callbacks.common import db_for_mode
-from data import repository
+from data import access, i18n, repository, settings
 from data.snapshot import DataUnavailable
-from layouts import ids
+from layouts import ids, shell
 
 
-@dash.callback(Output(ids.SHELL_STATUS, "children"), Input(ids.SHELL_POLL, "n_intervals"))
+def _lang(search) -> str:
+    if not isinstance(search, str) or len(search) > 2000:
+        return i18n.DEFAULT
+    return i18n.valid_lang((parse_qs(search.lstrip("?")).get("lang") or [None])[0])
+
+
+@dash.callback(Output(ids.SHELL_STATUS, "children"), Input(ids.SHELL_POLL, "n_intervals"),
+               Input(ids.SHELL_LOCATION, "search"))
 @auth.requires("public")
-def data_status(_n):
+def data_status(_n, search=None):
+    lang = _lang(search)
     try:
         meta = repository.run(f"{db_for_mode()}/meta")
     except DataUnavailable:
-        return "⚠ No data published yet"
+        return i18n.t("no_data_published", lang)
     published = meta["published_at"].iloc[0]
-    return f"Data published {published:%d %b %H:%M:%S} · version {meta['version'].iloc[0]}"
+    return i18n.t("data_published", lang, when=f"{published:%d %b %H:%M:%S}", version=meta["version"].iloc[0])
+
+
+@dash.callback(Output(ids.SHELL_NAV, "children"), Input(ids.SHELL_LOCATION, "search"),
+               prevent_initial_call=True)
+@auth.requires("public")
+def navigation(search):
+    return shell.nav_links(access.current() is not None or settings.mode() == "public", _lang(search))
+
+
+# <html lang> follows ?lang= (screen readers pronounce the page in its language)
+dash.clientside_callback(ClientsideFunction(namespace="cityops", function_name="documentLanguage"),
+                         Output(ids.SHELL_LANG, "data"), Input(ids.SHELL_LOCATION, "search"))

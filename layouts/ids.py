@@ -5,6 +5,7 @@ SHELL_LOCATION = "shell-location"
 SHELL_POLL = "shell-poll"
 SHELL_STATUS = "shell-status"
 SHELL_NAV = "shell-nav"
+SHELL_LANG = "shell-lang"
 
 # ops home
 HOME_KPIS = "home-kpis"

@@ -13,7 +13,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from data import access, settings
+from data import access, i18n, settings
 from layouts import ids
 
 AUDIENCES = {"ops": ("ops",), "public": ("public",), "all": ("ops", "public")}
@@ -42,11 +42,18 @@ def load_pages(mode: str) -> list[str]:
     return loaded
 
 
-def _nav_links(signed_in: bool) -> list:
+def nav_links(signed_in: bool, lang: str = i18n.DEFAULT) -> list:
+    """The navigation: ops pages for signed-in callers only; public pages in the page's
+    language (labels from the catalogue, links keep ``?lang=``)."""
     links = []
     for page in dash.page_registry.values():
-        if page.get("nav") and (signed_in or page.get("audience") != "ops"):
-            links.append(dbc.NavItem(dbc.NavLink(page["nav"], href=page["relative_path"], active="exact")))
+        if not page.get("nav") or (page.get("audience") == "ops" and not signed_in):
+            continue
+        label, href = page["nav"], page["relative_path"]
+        if page.get("nav_key"):
+            label = i18n.t(page["nav_key"], lang)
+            href += "" if lang == i18n.DEFAULT else f"?lang={lang}"
+        links.append(dbc.NavItem(dbc.NavLink(label, href=href, active="exact")))
     return links
 
 
@@ -74,11 +81,12 @@ def layout():
         [
             dcc.Location(id=ids.SHELL_LOCATION),
             dcc.Interval(id=ids.SHELL_POLL, interval=15_000),
+            dcc.Store(id=ids.SHELL_LANG),
             dbc.Navbar(
                 dbc.Container(
                     [
                         dbc.NavbarBrand(brand, href="/"),
-                        dbc.Nav(_nav_links(principal is not None or mode == "public"), id=ids.SHELL_NAV,
+                        dbc.Nav(nav_links(principal is not None or mode == "public"), id=ids.SHELL_NAV,
                                 navbar=True, className="me-auto"),
                         html.Span(id=ids.SHELL_STATUS, className="navbar-text small", **{"aria-live": "polite"}),
                         *_account(principal, mode),

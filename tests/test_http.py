@@ -44,7 +44,7 @@ def test_shell_status_shows_the_data_version(client):
     from data import publish
 
     deps = dash_http.dependencies(client)
-    status, body, _ = dash_http.call(client, dash_http.find(deps, "shell-status"), [1])
+    status, body, _ = dash_http.call(client, dash_http.find(deps, "shell-status"), [1, ""])
     assert status == 200
     assert publish.read_pointer()["version"] in str(body)
 
@@ -157,7 +157,7 @@ def test_without_published_data_every_view_says_so(client, no_data, pointer):
     if pointer is not None:
         (no_data / "CURRENT.json").write_text(pointer)
     deps = dash_http.dependencies(client)
-    status, body, _ = dash_http.call(client, dash_http.find(deps, "shell-status"), [1])
+    status, body, _ = dash_http.call(client, dash_http.find(deps, "shell-status"), [1, ""])
     assert status == 200 and "No data published yet" in str(body)
     for fragment, inputs, state in [("home-kpis", ["/"], None), ("explore-map", ["bike_trips", "day", []], None),
                                     ("district-kpis", ["301"], None), ("alerts-table", [1], None),

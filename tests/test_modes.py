@@ -14,7 +14,7 @@ import pytest
 from tests.live import Gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
-PUBLIC_IDS = {"shell-status", "public-kpis", "public-metric-series", "public-district-card", "_pages_content",
+PUBLIC_IDS = {"shell-status", "shell-nav", "shell-lang", "public-kpis", "public-metric-series", "public-district-card", "_pages_content",
               "_pages_dummy"}
 
 

@@ -80,3 +80,25 @@ def test_kpi_cards_answer_in_the_page_language_and_link_to_their_metric(client):
     assert "/public/metric/bike_trips?lang=es" in spanish and '"/public/metric/bike_trips"' in english
     _, _, unknown = dash_http.call(client, dep, ["/public"], ["<script>"])
     assert "Bike-share trips" in unknown  # unknown language: English
+
+
+def test_navigation_and_data_status_follow_the_page_language(client):
+    deps = dash_http.dependencies(client)
+    status, body, text = dash_http.call(client, dash_http.find(deps, "shell-nav.children"), ["?lang=es"])
+    assert status == 200
+    assert "Mi distrito" in str(body) and "Metodología" in str(body) and "lang=es" in str(body)
+    assert "Explore" not in str(body)  # ops pages stay out of an anonymous visitor's navigation
+    status, body, text = dash_http.call(client, dash_http.find(deps, "shell-status"), [1, "?lang=es"])
+    assert status == 200 and "Datos publicados" in str(body)
+    status, body, text = dash_http.call(client, dash_http.find(deps, "shell-status"), [1, "?lang=xx"])
+    assert "Data published" in str(body)
+
+
+def test_methodology_is_translated():
+    from layouts.public import methodology
+
+    spanish = str(methodology.layout(lang="es"))
+    assert "Cómo se protege la privacidad" in spanish and "Historial de revisiones" in spanish
+    for english in ("How privacy is protected", "Published figures are weekly", "Revision log", "Download:"):
+        assert english not in spanish
+    assert "How privacy is protected" in str(methodology.layout(lang="en"))

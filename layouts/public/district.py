@@ -14,7 +14,7 @@ from layouts.public import parts
 from layouts.shell import public_path
 
 dash.register_page(__name__, path=public_path("/district"), title="My district — CityOps",
-                   name="My district", nav="My district", audience="public", order=11)
+                   name="My district", nav="My district", audience="public", nav_key="nav_district", order=11)
 
 
 def _districts():

@@ -12,7 +12,7 @@ from layouts.public import parts
 from layouts.shell import public_path
 
 dash.register_page(__name__, path=public_path("/methodology"), title="Methodology — CityOps",
-                   name="Methodology", nav="Methodology", audience="public", order=12)
+                   name="Methodology", nav="Methodology", audience="public", nav_key="nav_methodology", order=12)
 
 REVISIONS = Path(__file__).with_name("revisions.yaml")
 
@@ -25,77 +25,67 @@ def revisions() -> list[dict]:
     return [i for i in items if isinstance(i, dict) and {"date", "metrics", "change"} <= set(i)]
 
 
-def _revision_list(items: list[dict], labels: dict[str, str]) -> html.Ul:
+def _revision_list(items: list[dict], labels: dict[str, str], lang: str = "en") -> html.Ul:
     return html.Ul([
         html.Li([html.Strong(str(i["date"])), " — ",
-                 ", ".join("all measures" if m == "all" else labels.get(m, str(m)) for m in i["metrics"]),
-                 ": ", str(i["change"]).strip()])
+                 ", ".join(t("all_measures", lang) if m == "all" else labels.get(m, str(m)) for m in i["metrics"]),
+                 ": ", html.Span(str(i["change"]).strip(), lang="en")])  # the log itself is kept in English
         for i in items
-    ]) if items else html.P("No revisions yet.", className="text-muted")
+    ]) if items else html.P(t("no_revisions", lang), className="text-muted")
 
 
-def suppression_rule(k: int) -> list:
+def suppression_rule(k: int, lang: str = "en") -> list:
     return [
-        html.H2("How privacy is protected", className="h4"),
-        html.Ul([
-            html.Li("Figures are published for complete weeks and complete months only, so nobody can "
-                    "subtract two overlapping periods to isolate a few records."),
-            html.Li(f"A count between 1 and {k - 1}, and any rate, average or median computed from one, is "
-                    f"withheld and reads 'fewer than {k}'. Zero is shown as zero."),
-            html.Li("When a district's figure is withheld and the city total is published, the smallest other "
-                    "district with records is withheld too, so the withheld figure cannot be worked out by "
-                    "subtracting the other districts from the city total. The same holds across weeks and months: "
-                    "where a month is exactly four or five whole weeks, its figures are protected together with "
-                    "theirs. Withheld cells carry the same mark whichever the reason."),
-            html.Li(f"The satisfaction score is published only when at least {k} residents answered, with a 95 % "
-                    "confidence interval (Student t) around the average."),
-            html.Li("Downloads and the API leave withheld figures empty (null) with suppressed = true. No "
-                    "addresses, coordinates, free text or single requests are published."),
-        ]),
+        html.H2(t("privacy_title", lang), className="h4"),
+        html.Ul([html.Li(t(key, lang, k=k, km1=k - 1)) for key in
+                 ("privacy_periods", "privacy_small", "privacy_complementary", "privacy_scores", "privacy_downloads")]),
     ]
+
+
+def _entry(metric, lang: str, k: int, log: list[dict], labels: dict[str, str], base: str) -> html.Section:
+    direction = t("higher_better" if metric.direction == "higher" else "lower_better", lang)
+    target = (t("target_line", lang, target=metric.format_value(metric.target), unit=metric.unit,
+                direction=direction, warning=metric.format_value(metric.warning))
+              if metric.target is not None else t("no_target_set", lang))
+    own = [i for i in log if metric.id in i["metrics"] or "all" in i["metrics"]]
+    return html.Section([
+        html.H3(dcc.Link(metric_label(metric, lang), href=parts.href(f"/metric/{metric.id}", lang)), className="h5"),
+        html.P(metric_description(metric, lang)),
+        # the method and source texts come from the registry, in English
+        html.P([t("method_label", lang), " ", html.Span(metric.method, lang="en")]),
+        html.P(" ".join([t("unit_line", lang, unit=metric.unit, cadence=metric.cadence_text), target,
+                         t("method_source_line", lang, source=metric.source, k=k)])),
+        html.P([t("known_issues", lang), html.Span(metric.known_issues, lang="en")])
+        if metric.known_issues else None,
+        html.P([t("download_label", lang), " "] + [html.A(fmt.upper(), href=f"{base}/download/{metric.id}.{fmt}",
+                                                          className="me-2") for fmt in ("csv", "json", "parquet")],
+               className="small"),
+        html.Details([html.Summary(t("revision_log", lang)), _revision_list(own, labels, lang)]),
+    ], className="method-entry")
 
 
 def layout(lang=None, **_ignored):
     lang = valid_lang(lang)
     k = int(settings.get("suppression_k"))
-    labels = {m.id: m.label for m in registry.public_metrics()}
+    labels = {m.id: metric_label(m, lang) for m in registry.public_metrics()}
     log = revisions()
     base = public_api.prefix()
-    sections = []
-    for domain in registry.DOMAINS:
-        items = []
-        for metric in registry.by_domain(domain, public_only=True):
-            target = (f"Target {metric.format_value(metric.target)} {metric.unit} "
-                      f"({metric.direction} is better); warning at {metric.format_value(metric.warning)}."
-                      if metric.target is not None else "No target is set.")
-            own = [i for i in log if metric.id in i["metrics"] or "all" in i["metrics"]]
-            items.append(html.Section([
-                html.H3(dcc.Link(metric_label(metric, lang), href=parts.href(f"/metric/{metric.id}", lang)),
-                        className="h5"),
-                html.P(metric_description(metric, lang)),
-                html.P(["Method: ", metric.method], lang="en"),
-                html.P(lang="en", children=f"Unit: {metric.unit}. Expected update: every {metric.cadence_text}. {target} "
-                       f"Source: {metric.source}. Suppression: fewer than {k} records → withheld."),
-                html.P(["Known issues: ", metric.known_issues]) if metric.known_issues else None,
-                html.P(["Download: "] + [html.A(fmt.upper(), href=f"{base}/download/{metric.id}.{fmt}",
-                                                className="me-2") for fmt in ("csv", "json", "parquet")],
-                       className="small"),
-                html.Details([html.Summary("Revision log"), _revision_list(own, labels)]),
-            ], className="method-entry"))
-        sections.append(html.Section([html.H2(registry.DOMAIN_LABELS[domain], className="h4"), *items]))
+    sections = [html.Section([html.H2(t(f"domain_{domain}", lang), className="h4"),
+                              *[_entry(m, lang, k, log, labels, base)
+                                for m in registry.by_domain(domain, public_only=True)]])
+                for domain in registry.DOMAINS]
     return html.Div(
         [
             parts.language_bar("/methodology", lang),
-            html.H1("Methodology" if lang == "en" else "Metodología"),
+            html.H1(t("methodology_title", lang)),
             html.P(t("withheld_note", lang, k=k), className="public-note"),
-            html.P(lang="en", children=f"Published figures are weekly and monthly. A count between 1 and {k - 1}, and any "
-                   f"rate or average computed from one, is not shown and reads 'fewer than {k}'."),
-            html.Div(suppression_rule(k), lang="en"),
-            html.P(["Machine-readable: ", html.A("JSON API (OpenAPI description)",
-                                                 href=f"{base}{public_api.API}/openapi.json"), "."]),
+            html.P(t("published_line", lang, k=k, km1=k - 1)),
+            html.Div(suppression_rule(k, lang)),
+            html.P([t("machine_readable", lang), " ",
+                    html.A(t("api_name", lang), href=f"{base}{public_api.API}/openapi.json"), "."]),
             *sections,
-            html.H2("Revision log", className="h4"),
-            _revision_list(log, labels),
+            html.H2(t("revision_log", lang), className="h4"),
+            _revision_list(log, labels, lang),
         ],
         lang=lang,
         className="public-page",

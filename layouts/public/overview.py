@@ -9,7 +9,7 @@ from layouts.public import parts
 from layouts.shell import public_path
 
 dash.register_page(__name__, path=public_path("/"), title="How is the city doing? — CityOps",
-                   name="Public overview", nav="Public", audience="public", order=10)
+                   name="Public overview", nav="Public", audience="public", nav_key="nav_public", order=10)
 
 
 def layout(lang=None, **_ignored):
