@@ -7,6 +7,7 @@ from datetime import datetime
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import html
+from dash.development.base_component import Component
 
 from data import i18n
 from data.registry import DOMAIN_LABELS, Metric
@@ -123,7 +124,9 @@ def kpi_card(metric: Metric, *, value: float | None, previous: float | None, per
     )
 
 
-def _cell(value) -> str:
+def _cell(value):
+    if isinstance(value, Component):
+        return value  # a cell drawn by the caller (e.g. a trend)
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "—"
     if isinstance(value, pd.Timestamp):

@@ -170,3 +170,31 @@ def test_without_published_data_every_view_says_so(client, no_data, pointer):
     for path in ("/", "/explore", "/district/301", "/wall", "/public/metric/bike_trips"):
         status, text = dash_http.route(client, path)
         assert status == 200 and "Traceback" not in text
+
+
+def test_data_health_shows_a_row_count_trend_per_source(client, writer):
+    """Each source row carries rows loaded per day over the last 30 days (sparkline + total)."""
+    from datetime import datetime, timedelta
+
+    from data import publish, snapshot
+    from tests.conftest import FIXTURE_END
+
+    # a load today and one a week ago for one source, so the trend has two days to draw
+    source = writer.execute("SELECT source_id FROM sources ORDER BY source_id LIMIT 1").fetchone()[0]
+    next_id = writer.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM load_batches").fetchone()[0]
+    for i, (ago, rows) in enumerate(((7, 1200), (0, 3400))):
+        at = datetime.now() - timedelta(days=ago)
+        writer.execute("INSERT INTO load_batches (batch_id, source_id, file, started_at, finished_at, rows_read, "
+                       "rows_loaded, rows_quarantined, status) VALUES ($id, $s, 'trend-test', $at, $at, $n, $n, 5, 'ok')",
+                       {"id": next_id + i, "s": source, "at": at, "n": rows})
+    publish.publish(writer, now=FIXTURE_END)
+    snapshot.reset()
+    deps = dash_http.dependencies(client)
+    status, body, _ = dash_http.call(client, dash_http.find(deps, "data-sources"), [1])
+    text = str(body)
+    assert status == 200 and "Rows loaded per day, last 30 days" in text
+    loaded, quarantined = writer.execute(
+        "SELECT sum(rows_loaded), sum(rows_quarantined) FROM load_batches WHERE source_id = $s "
+        "AND finished_at >= now()::TIMESTAMP - INTERVAL 30 DAY", {"s": source}).fetchone()
+    assert f"{loaded:,} rows in 2 day(s), {quarantined:,} quarantined" in text  # today and a week ago
+    assert "data:image/svg+xml" in text
