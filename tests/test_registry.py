@@ -78,6 +78,15 @@ def con():
         (ts("2024-05-06").date(), "D2", "bus", 300, 200, "demo_transit", 1),
         (ts("2024-05-06").date(), "D2", "subway", 50, None, "demo_transit", 1),
     ])
+    # a citywide-only operator (like the MTA): 2024-05-06 subway 900 of 1000 baseline, bus 300 of
+    # 500; rail is another service, a ferry row has no baseline; one day outside [START, END)
+    insert("transit_ridership_city", [
+        (ts("2024-03-31").date(), "subway", 999, "riders", 99.0, 1009, "nyc_mta_ridership", 1),
+        (ts("2024-05-06").date(), "subway", 900, "riders", 90.0, 1000, "nyc_mta_ridership", 1),
+        (ts("2024-05-06").date(), "bus", 300, "riders", 60.0, 500, "nyc_mta_ridership", 1),
+        (ts("2024-05-06").date(), "lirr", 7000, "riders", 70.0, 10000, "nyc_mta_ridership", 1),
+        (ts("2024-05-07").date(), "bus", 100, "riders", None, None, "nyc_mta_ridership", 1),
+    ])
     # traffic 2024-05-06: D1 100 veh at half free-flow speed, 300 at free flow -> 12.5;
     # D2 100 veh faster than free flow -> 0; 40 veh without speed (volume only); city 50/500
     insert("traffic_counts", [
@@ -216,6 +225,10 @@ def test_city_value_is_formed_from_the_whole_city(con, metric_id, grain):
         if district != "city":
             continue
         parts = [r for (d, p), r in rows.items() if p == period and d != "city"]
+        if not any(d != "city" for d, _ in rows):  # a citywide-only source: nothing to add up
+            if metric.aggregate in ("ratio", "mean"):
+                assert city["value"] == pytest.approx(scale * city["numerator"] / city["denominator"])
+            continue
         assert city["n"] == sum(r["n"] for r in parts)
         if metric.aggregate in ("sum", "level"):
             assert city["value"] == pytest.approx(sum(r["value"] for r in parts))
@@ -242,8 +255,11 @@ def test_metadata_is_complete(con, metric_id):
     m = METRICS[metric_id]
     for text in (m.label, m.unit, m.description, m.method):
         assert text.strip()
+    from data import ingest
+
     known_sources = {r[0] for r in con.execute("SELECT source_id FROM sources").fetchall()}
-    assert m.source in set(warehouse.DEMO_SOURCES) | known_sources
+    adapters = {a.source.source_id for a in ingest.ADAPTERS.values()}  # e.g. the MTA's citywide totals
+    assert m.source in set(warehouse.DEMO_SOURCES) | known_sources | adapters
     assert Path(m.path).stem == m.id
     if m.public:
         assert len(m.description) >= 80, "a public metric explains itself in plain language"
@@ -263,7 +279,7 @@ def test_percentages_are_percentages(con, metric_id):
     for grain in METRICS[metric_id].grains:
         for row in run(con, metric_id, grain).values():
             assert row["value"] >= 0
-            if metric_id != "transit_ridership_vs_baseline_pct":  # more riders than baseline is fine
+            if "vs_baseline" not in metric_id:  # more riders than baseline is fine
                 assert row["value"] <= 100
 
 
@@ -290,6 +306,12 @@ def test_transit_ridership_and_baseline_ratio(con):
     got = values(con, "transit_ridership_vs_baseline_pct", "month", "2024-05-01")
     assert got == {"D1": pytest.approx(80.0), "D2": pytest.approx(150.0),
                    "city": pytest.approx(100 * 1300 / 1450)}
+
+
+def test_citywide_transit_counts_subway_and_bus_only(con):
+    assert values(con, "transit_riders_citywide", "week", "2024-05-06") == {"city": 1300}
+    assert values(con, "transit_citywide_vs_baseline_pct", "month", "2024-05-01") == {
+        "city": pytest.approx(100 * 1200 / 1500)}  # the day without a baseline is left out of both
 
 
 def test_traffic_volume_and_congestion(con):

@@ -51,7 +51,7 @@ def test_hostile_string_values_return_nothing_and_change_nothing(published, valu
 @given(st.text(max_size=80))
 def test_any_text_as_a_district_is_only_ever_a_value(published, text):
     frame = repository.run("ops/district_requests", district=text, limit=5)
-    assert frame.empty or set(frame.columns) == {"request_id", "created_at", "closed_at", "due_at",
+    assert frame.empty or set(frame.columns) == {"request_id", "district_id", "created_at", "closed_at", "due_at",
                                                   "category", "channel", "status"}
 
 

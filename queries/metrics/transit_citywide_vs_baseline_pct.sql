@@ -1,0 +1,35 @@
+/*---
+id: transit_citywide_vs_baseline_pct
+domain: transport
+label: Transit riders vs. baseline, citywide
+unit: "%"
+format: ".1f"
+direction: higher
+target: 90
+warning: 75
+cadence: 1d
+aggregate: ratio
+public: true
+per_capita: false
+grains: [day, week, month]
+source: nyc_mta_ridership
+description: >
+  Subway and bus riders across the city as a percentage of the riders on a comparable day
+  before the reference period the operator uses (for New York: before the pandemic). 100
+  means as many riders as then. Higher is better.
+method: >
+  For every day and mode the operator reports riders and the percentage of a comparable
+  day of its reference period; the baseline riders are riders x 100 / that percentage. We
+  add the subway and bus riders of the period and their baseline riders and take 100 x
+  riders / baseline riders, so busy days weigh more than quiet ones. Days without a
+  percentage are left out of both sums. n is the number of riders counted.
+---*/
+SELECT 'city' AS district_id,
+       CAST(date_trunc($grain, day) AS TIMESTAMP) AS period,
+       100.0 * sum(riders) / nullif(sum(baseline_riders), 0) AS value,
+       sum(riders)::DOUBLE                                   AS numerator,
+       sum(baseline_riders)::DOUBLE                          AS denominator,
+       sum(riders)::BIGINT                                   AS n
+FROM transit_ridership_city
+WHERE day >= $start AND day < $end AND mode IN ('subway', 'bus') AND unit = 'riders' AND baseline_riders > 0
+GROUP BY ALL
