@@ -296,6 +296,28 @@ def register(server: flask.Flask, mode: str) -> None:
     bp.register_error_handler(snapshot.DataUnavailable, _unavailable)
     server.register_blueprint(bp)
     server.after_request(_page_language)
+    server.after_request(_page_caching)
+
+
+def _is_public_page() -> bool:
+    path = flask.request.path
+    return settings.mode() == "public" or path == "/public" or path.startswith("/public/")
+
+
+def _page_caching(response: flask.Response) -> flask.Response:
+    """Public pages are the same for every visitor: cacheable for a minute (a news spike is
+    absorbed by browsers and any proxy), with an ETag of the data version they show, so a
+    revalidation after a publish fetches the page again and before it gets a 304."""
+    if (flask.request.method != "GET" or response.status_code != 200 or response.mimetype != "text/html"
+            or not _is_public_page() or "Cache-Control" in response.headers):
+        return response
+    try:
+        version = snapshot.version("public")
+    except snapshot.DataUnavailable:
+        return response
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    response.set_etag(f"{version}-{flask.request.full_path}")
+    return response.make_conditional(flask.request)
 
 
 def _page_language(response: flask.Response) -> flask.Response:

@@ -85,7 +85,10 @@ def var_dir_of(path):
     try:
         yield
     finally:
-        os.environ["CITYOPS_VAR_DIR"] = old
+        if old is None:
+            os.environ.pop("CITYOPS_VAR_DIR", None)
+        else:
+            os.environ["CITYOPS_VAR_DIR"] = old
 
 
 def ensure_user(var_dir, username: str = "browser-admin", password: str = "browser-password-1",

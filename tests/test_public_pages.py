@@ -93,3 +93,17 @@ def test_methodology_explains_suppression_and_has_a_revision_log(client):
     for metric in registry.public_metrics():
         assert f"/public/download/{metric.id}.csv" in text
     assert not any(m.label in text for m in registry.metrics().values() if not m.public)
+
+
+def test_public_pages_carry_cache_control_and_a_data_version_etag(client):
+    from data import snapshot
+
+    response = client.get("/public/metric/sr_opened")
+    assert response.status_code == 200
+    assert "max-age" in response.headers["Cache-Control"] and "public" in response.headers["Cache-Control"]
+    etag = response.headers["ETag"]
+    assert snapshot.version("public") in etag
+    again = client.get("/public/metric/sr_opened", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    other = client.get("/public/methodology", headers={"If-None-Match": etag})
+    assert other.status_code == 200  # another page has its own tag
