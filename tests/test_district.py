@@ -77,3 +77,37 @@ def test_official_sees_only_their_own_district(dash_app, accounts):
     assert json.dumps(own["district-kpis"]["children"]).count("kpi-card kpi-card--") == len(lookups.available_metrics())
     status, body, _ = _records(official, "101")
     assert {r for r in body["response"]["district-records-grid"]["rowData"][0]} >= {"request_id"}
+
+
+def test_records_export_streams_every_request_of_the_district_in_chunks(dash_app, accounts, monkeypatch):
+    from data import repository as repo
+    from tests.live import signed_in
+
+    chunk_sizes = []
+    real_stream = repo.stream
+
+    def small_chunks(name, **params):
+        gen = real_stream(name, chunk_rows=7, **params)
+        for frame in gen:
+            chunk_sizes.append(len(frame))
+            yield frame
+
+    monkeypatch.setattr(repo, "stream", small_chunks)
+    admin = signed_in(dash_app, "test-admin", "admin-password-1")
+    response = admin.get("/district/101/requests.csv")
+    assert response.status_code == 200 and response.is_streamed
+    lines = response.get_data(as_text=True).splitlines()
+    body = [line for line in lines if not line.startswith("#")]
+    assert body[0].startswith("request_id,district_id")
+    expected = repository.run("ops/district_requests_all", district="101")
+    assert len(body) - 1 == len(expected) > 7 and max(chunk_sizes) <= 7 and len(chunk_sizes) > 1
+    assert all(line.split(",")[1] == "101" for line in body[1:])
+    assert any(line.startswith("# data version,") for line in lines)
+    official = signed_in(dash_app, "test-official", accounts["test-official"])  # district 101 only
+    assert official.get("/district/102/requests.csv").status_code == 403
+    assert official.get("/district/101/requests.csv").status_code == 200
+    assert official.get("/district/nope/requests.csv").status_code == 404
+    assert dash_app.server.test_client().get("/district/101/requests.csv").status_code == 302  # sign in
+    wall = dash_app.server.test_client()
+    wall.get("/wall?token=" + accounts["wall-token"])
+    assert wall.get("/district/101/requests.csv").status_code == 403

@@ -10,6 +10,7 @@ from dash import Input, Output, dcc, html, no_update
 
 from callbacks import auth, common
 from data import access, control_limits, registry, repository
+from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
 from layouts.ops import district as page
 
@@ -101,4 +102,58 @@ def district_records(district_id, category):
                + f" in the published window{'' if chosen is None else f', category {chosen}'}; "
                "sort or filter any column, 25 per page.")
     options = [{"label": f"{r.category} ({r.requests:,})", "value": r.category} for r in categories.itertuples()]
-    return components.grid_rows(records, list(page.RECORD_COLUMNS)), caption, options
+    everything = html.A(f"download all {int(categories['requests'].sum()):,} as CSV",
+                        href=page.RECORDS_EXPORT.replace("<district_id>", district_id))
+    return components.grid_rows(records, list(page.RECORD_COLUMNS)), [caption, " · ", everything], options
+
+
+def export_requests(district_id: str):
+    """Every service request of one district in the published window, as CSV streamed in
+    chunks from the snapshot (never built in memory), stamped with the data version."""
+    import csv
+    import io
+    import itertools
+
+    import flask
+
+    auth.check("records")
+    try:
+        names = common.district_names()
+        if not _valid(district_id, names):
+            return flask.Response("Unknown district.", status=404, mimetype="text/plain")
+        if not access.current().sees(district_id):
+            return flask.Response("This district is outside your account's districts.", status=403,
+                                  mimetype="text/plain")
+        chunks = repository.stream("ops/district_requests_all", district=district_id)
+        first = next(chunks, None)
+    except DataUnavailable as exc:
+        return flask.Response(f"Data unavailable: {exc}", status=503, mimetype="text/plain")
+    version = "" if first is None else first.attrs.get("version", "")
+    columns = ["request_id", "district_id", "created_at", "closed_at", "due_at", "category", "channel", "status"]
+
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        for key, value in (("CityOps service requests", ""), ("district", f"{district_id} {names[district_id]}"),
+                           ("data version", version), ("exported at", f"{datetime.now():%Y-%m-%d %H:%M:%S}")):
+            writer.writerow([f"# {key}", value] if value else [f"# {key}"])
+        writer.writerow(columns)
+        for frame in itertools.chain([] if first is None else [first], chunks):  # one chunk at a time
+            frame[columns].to_csv(buffer, header=False, index=False, date_format="%Y-%m-%d %H:%M:%S")
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        yield buffer.getvalue()
+
+    return flask.Response(generate(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="service-requests-{district_id}-{version}.csv"',
+        "X-Data-Version": version, "Cache-Control": "no-store"})
+
+
+def _register_export() -> None:
+    server = dash.get_app().server
+    if "cityops_district_requests" not in server.view_functions:
+        server.add_url_rule(page.RECORDS_EXPORT, "cityops_district_requests", export_requests, methods=["GET"])
+
+
+_register_export()

@@ -9,6 +9,7 @@ from layouts import components, ids
 dash.register_page(__name__, path_template="/district/<district_id>", title="CityOps — district",
                    name="District", audience="ops", order=3)
 
+RECORDS_EXPORT = "/district/<district_id>/requests.csv"  # every request of the district, streamed
 RECORD_COLUMNS = {"request_id": "Request", "created_at": "Created", "closed_at": "Closed", "due_at": "Due",
                   "category": "Category", "channel": "Channel", "status": "Status"}
 
