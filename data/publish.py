@@ -161,6 +161,17 @@ def _write_ops(con, path: Path, version: str, published_at: datetime, data_now: 
             "FROM service_requests WHERE created_at >= $f OR closed_at IS NULL ORDER BY created_at",
             {"f": records_from},
         )
+        # parking facilities with their latest reading (the records behind the parking metrics)
+        con.execute(
+            "CREATE TABLE snap.parking_facilities AS "
+            "SELECT f.facility_id, f.name, f.district_id, f.kind, f.capacity, o.ts AS last_reading, o.occupied, "
+            "round(100.0 * o.occupied / nullif(o.capacity, 0), 1) AS occupancy_pct "
+            "FROM parking_facilities f LEFT JOIN ("
+            "  SELECT facility_id, max(ts) AS ts, arg_max(occupied, ts) AS occupied, arg_max(capacity, ts) AS capacity "
+            "  FROM parking_occupancy "
+            "  WHERE ts >= (SELECT max(ts) FROM parking_occupancy) - INTERVAL 2 DAY GROUP BY facility_id"
+            ") o USING (facility_id) ORDER BY f.district_id, f.facility_id"
+        )
         con.execute(
             "CREATE TABLE snap.meta AS SELECT $v AS version, $p::TIMESTAMP AS published_at, 'ops' AS kind",
             {"v": version, "p": published_at},

@@ -111,3 +111,22 @@ def test_records_export_streams_every_request_of_the_district_in_chunks(dash_app
     wall = dash_app.server.test_client()
     wall.get("/wall?token=" + accounts["wall-token"])
     assert wall.get("/district/101/requests.csv").status_code == 403
+
+
+def test_parking_facilities_behind_the_parking_numbers(dash_app, accounts):
+    from tests.live import signed_in
+
+    admin = signed_in(dash_app, "test-admin", "admin-password-1")
+    dep = dash_http.find(dash_http.dependencies(admin), "district-facilities-grid")
+    status, body, _ = dash_http.call(admin, dep, ["101"])
+    rows = body["response"]["district-facilities-grid"]["rowData"]
+    assert status == 200 and rows and all(r["district_id"] == "101" for r in rows)
+    pct = [r["occupancy_pct"] for r in rows if r["occupancy_pct"] is not None]
+    assert pct and pct == sorted(pct, reverse=True) and all(0 <= p <= 100 for p in pct)
+    assert "facilities" in str(body["response"]["district-facilities"]["children"])
+    official = signed_in(dash_app, "test-official", accounts["test-official"])
+    status, body, _ = dash_http.call(official, dep, ["102"])
+    assert status == 200 and body["response"]["district-facilities-grid"]["rowData"] == []
+    for bad in (None, "nope", 5, ["101"], "x" * 500):
+        status, body, _ = dash_http.call(admin, dep, [bad])
+        assert status == 200 and body["response"]["district-facilities-grid"]["rowData"] == []

@@ -107,6 +107,26 @@ def district_records(district_id, category):
     return components.grid_rows(records, list(page.RECORD_COLUMNS)), [caption, " · ", everything], options
 
 
+@dash.callback(
+    Output(ids.DISTRICT_FACILITIES_GRID, "rowData"),
+    Output(ids.DISTRICT_FACILITIES, "children"),
+    Input(ids.DISTRICT_ID, "data"),
+)
+@auth.requires("read")
+@common.guarded([], "message")
+def district_facilities(district_id):
+    names = common.district_names()
+    if not _valid(district_id, names) or not access.current().sees(district_id):
+        return [], None
+    facilities = repository.run("ops/district_facilities", district=district_id)
+    if facilities.empty:
+        return [], "No parking facility in this district publishes occupancy."
+    newest = facilities["last_reading"].max()
+    caption = (f"{len(facilities):,} {'facility' if len(facilities) == 1 else 'facilities'}; occupancy at each one's latest reading"
+               + ("" if pd.isna(newest) else f" (newest {newest:%d %b %H:%M})") + ", fullest first.")
+    return components.grid_rows(facilities, [*page.FACILITY_COLUMNS, "district_id"]), caption
+
+
 def export_requests(district_id: str):
     """Every service request of one district in the published window, as CSV streamed in
     chunks from the snapshot (never built in memory), stamped with the data version."""

@@ -10,6 +10,8 @@ dash.register_page(__name__, path_template="/district/<district_id>", title="Cit
                    name="District", audience="ops", order=3)
 
 RECORDS_EXPORT = "/district/<district_id>/requests.csv"  # every request of the district, streamed
+FACILITY_COLUMNS = {"facility_id": "Facility", "name": "Name", "kind": "Kind", "capacity": "Capacity",
+                    "occupied": "Occupied", "occupancy_pct": "Occupancy %", "last_reading": "Last reading"}
 RECORD_COLUMNS = {"request_id": "Request", "created_at": "Created", "closed_at": "Closed", "due_at": "Due",
                   "category": "Category", "channel": "Channel", "status": "Status"}
 
@@ -32,5 +34,10 @@ def layout(district_id=None, **_ignored):
             html.Div(id=ids.DISTRICT_RECORDS, className="small text-muted mb-1", role="status"),
             components.data_grid(ids.DISTRICT_RECORDS_GRID, None, RECORD_COLUMNS, height="560px",
                                  csv_name="service-requests.csv"),
+            html.H2("Parking facilities behind the parking numbers", className="h4 mt-4"),
+            html.Div(id=ids.DISTRICT_FACILITIES, className="small text-muted mb-1", role="status"),
+            components.data_grid(ids.DISTRICT_FACILITIES_GRID, None, FACILITY_COLUMNS, height="420px",
+                                 formats={"capacity": ",d", "occupied": ",d", "occupancy_pct": ".1f"},
+                                 csv_name="parking-facilities.csv"),
         ]
     )
