@@ -107,3 +107,30 @@ def test_public_pages_carry_cache_control_and_a_data_version_etag(client):
     assert again.status_code == 304 and again.data == b""
     other = client.get("/public/methodology", headers={"If-None-Match": etag})
     assert other.status_code == 200  # another page has its own tag
+
+
+def test_withheld_districts_are_hatched_on_the_map():
+    from shapely.geometry import Point, shape
+
+    from layouts.public import parts
+
+    square = {"type": "Polygon", "coordinates": [[[0, 0], [0.05, 0], [0.05, 0.05], [0, 0.05], [0, 0]]]}
+    geojson = {"features": [{"id": "a", "geometry": square}, {"id": "b", "geometry": square}]}
+    lats, lons = parts.hatch_lines(geojson, ["a"])
+    points = [(x, y) for x, y in zip(lons, lats) if x is not None]
+    assert len(points) >= 2 * 10  # a line every ~0.006 degrees across a 0.05-degree square
+    assert all(shape(square).buffer(1e-9).contains(Point(p)) for p in points)
+    assert parts.hatch_lines(geojson, []) == ([], [])
+
+
+def test_public_metric_map_hatches_what_it_withholds(client):
+    deps = dash_http.dependencies(client)
+    dep = dash_http.find(deps, "public-metric-map")
+    status, body, _ = dash_http.call(client, dep, ["satisfaction_score"], ["en"] * len(dep.get("state", [])))
+    assert status == 200
+    traces = body["response"]["public-metric-map"]["figure"]["data"]
+    withheld = [t for t in traces if "withheld (privacy)" in str(t.get("hovertemplate"))]
+    hatch = [t for t in traces if t.get("name") == "withheld" and t.get("mode") == "lines"]
+    assert len(withheld) == 1 and len(hatch) == 1
+    assert withheld[0]["locations"], "the fixture withholds some districts' satisfaction scores"
+    assert hatch[0]["lat"], "withheld districts are hatched"

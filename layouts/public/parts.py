@@ -55,8 +55,38 @@ def shown(metric: Metric, value, suppressed, k: int, ci=None, lang: str = "en") 
     return text
 
 
+HATCH_STEP = 0.006  # degrees between two hatch lines (about 500 m)
+
+
+def hatch_lines(geojson: dict, district_ids) -> tuple[list, list]:
+    """Diagonal lines clipped to the given districts' outlines, as one line trace's lat/lon
+    lists (segments separated by None): the hatching of withheld districts."""
+    from shapely import MultiLineString, intersection
+    from shapely.geometry import shape
+
+    wanted = set(district_ids)
+    lats: list = []
+    lons: list = []
+    for feature in geojson["features"]:
+        if feature["id"] not in wanted:
+            continue
+        area = shape(feature["geometry"])
+        x0, y0, x1, y1 = area.bounds
+        span = (x1 - x0) + (y1 - y0)
+        starts = [x0 - (y1 - y0) + i * HATCH_STEP for i in range(int(span / HATCH_STEP) + 2)]
+        lines = MultiLineString([[(x, y0), (x + (y1 - y0), y1)] for x in starts])  # 45° lines over the box
+        clipped = intersection(area, lines)
+        for part in getattr(clipped, "geoms", [clipped]):
+            if part.is_empty or part.geom_type != "LineString":
+                continue
+            xs, ys = part.xy
+            lons += [*xs, None]
+            lats += [*ys, None]
+    return lats, lons
+
+
 def public_map(districts: pd.DataFrame, latest: pd.DataFrame, metric: Metric) -> go.Figure:
-    """The district choropleth with withheld districts in their own dark-grey trace."""
+    """The district choropleth with withheld districts in their own dark-grey, hatched trace."""
     withheld_ids = set(latest.loc[latest["suppressed"].astype(bool), "district_id"])
     fig = figures.choropleth(districts, latest[~latest["suppressed"].astype(bool)], metric)
     geojson, _ = figures.geojson_from(districts)
@@ -73,6 +103,10 @@ def public_map(districts: pd.DataFrame, latest: pd.DataFrame, metric: Metric) ->
         colorscale=[[0, WITHHELD_COLOUR], [1, WITHHELD_COLOUR]], marker_line_color="#212529",
         marker_line_width=1.2, hovertemplate="%{text}<br>withheld (privacy)<extra></extra>",
     ))
+    # ...and hatched (diagonal white lines), so a withheld district never reads as a value.
+    lats, lons = hatch_lines(geojson, chosen)
+    fig.add_trace(go.Scattermap(lat=lats, lon=lons, mode="lines", line=dict(color="#ffffff", width=1.2),
+                                hoverinfo="skip", showlegend=False, name="withheld"))
     # The public map is 460 px high and as narrow as a phone: zoom out a little so the whole
     # city fits (at the shared zoom Staten Island was cut off at the bottom).
     fig.update_layout(map_zoom=fig.layout.map.zoom - 0.4)
