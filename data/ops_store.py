@@ -35,6 +35,8 @@ def sqlite_file(name: str, schema):
     (CREATE … IF NOT EXISTS statements) applied; closed on exit."""
     path = settings.var_dir() / name
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():  # password hashes and device tokens: readable by the service user only
+        path.touch(mode=0o600)
     con = sqlite3.connect(path, timeout=10, isolation_level=None)
     try:
         con.execute("PRAGMA journal_mode=WAL")

@@ -390,3 +390,9 @@ def test_analysts_can_be_kept_from_records(dash_app, callers, monkeypatch):
     with access.acting_as(access.Principal("user", "a", "analyst", access.ALL)):
         with pytest.raises(access.AccessDenied):
             repository.run("ops/district_requests", district="101", limit=5)
+
+
+def test_the_ops_store_is_readable_by_its_owner_only(var_dir, accounts):
+    from data import ops_store
+
+    assert (var_dir / ops_store.FILE).stat().st_mode & 0o077 == 0
