@@ -188,9 +188,11 @@ LOGIN_PAGE = """<!doctype html>
 <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
 <input type="hidden" name="next" value="{{ next }}">
 <div class="mb-3"><label class="form-label" for="username">User name</label>
-<input class="form-control" id="username" name="username" autocomplete="username" required maxlength="64" autofocus></div>
+<input class="form-control" id="username" name="username" autocomplete="username" required maxlength="64"
+ value="{{ username }}" {% if not username %}autofocus{% endif %}></div>
 <div class="mb-3"><label class="form-label" for="password">Password</label>
-<input class="form-control" id="password" name="password" type="password" autocomplete="current-password" required maxlength="200"></div>
+<input class="form-control" id="password" name="password" type="password" autocomplete="current-password" required maxlength="200"
+ {% if username %}autofocus{% endif %}></div>
 <button class="btn btn-primary" type="submit">Sign in</button>
 </form>
 <p class="mt-4 small text-muted">The public dashboard needs no sign-in.
@@ -208,7 +210,8 @@ def _safe_next(value: str | None) -> str:
 
 def _login_page(message: str = "", color: str = "danger", status: int = 200):
     html = flask.render_template_string(LOGIN_PAGE, message=message, color=color, csrf_token=generate_csrf(),
-                                        next=_safe_next(flask.request.values.get("next")))
+                                        next=_safe_next(flask.request.values.get("next")),
+                                        username=flask.request.form.get("username", "")[:64])
     return flask.Response(html, status=status, mimetype="text/html")
 
 
