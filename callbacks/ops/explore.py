@@ -331,7 +331,6 @@ def export_xlsx():
 
 def _register_exports() -> None:
     # Routes of this page's downloads, on the app's Flask server (registered once per process).
-    # TODO(lead): move to app.py as `explore_exports.register(server)` if preferred.
     server = dash.get_app().server
     for rule, endpoint, view in ((page.EXPORT_CSV, "cityops_explore_csv", export_csv),
                                  (page.EXPORT_XLSX, "cityops_explore_xlsx", export_xlsx)):
