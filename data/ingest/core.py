@@ -86,6 +86,20 @@ BATCH_TABLES = {
 
 
 # ------------------------------------------------------------------------------ errors
+
+# The temporary tables of one load, dropped once it has committed.
+DROP_WORK_TABLES = ("DROP TABLE IF EXISTS raw; DROP TABLE IF EXISTS checked; DROP TABLE IF EXISTS ingest_lines; "
+                    "DROP TABLE IF EXISTS ingest_rej; DROP TABLE IF EXISTS ingest_rejects; "
+                    "DROP TABLE IF EXISTS ingest_reject_scans")
+# Line numbers of raw rows (static statements, the first row's rowid bound as $r0): by rowid
+# when every row is one line, else by counting the newlines inside each row's values.
+_LINES_BY_ROWID = "SELECT rowid AS _row, rowid - $r0 + 2 AS b FROM raw"
+_LINES_COUNTED = (
+    "SELECT _row, 2 + coalesce(sum(ext) OVER (ORDER BY _row ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS b "
+    "FROM (SELECT rowid AS _row, 1 + length(concat_ws('', *COLUMNS(*))) "
+    "- length(replace(concat_ws('', *COLUMNS(*)), chr(10), '')) AS ext FROM raw)"
+)
+
 class IngestError(Exception):
     """A file or an invocation that cannot be loaded at all. ``str()`` is one line; the CLI
     prints it without a traceback and exits with code 2."""
@@ -393,8 +407,8 @@ class Batch:
         enc = {"utf-8-sig": "utf-8", "utf8": "utf-8", "latin1": "latin-1", "iso-8859-1": "latin-1"}.get(
             encoding.lower(), encoding.lower())
         self.con.execute("DROP TABLE IF EXISTS raw")
-        for t in ("ingest_rejects", "ingest_reject_scans"):
-            self.con.execute(f"DROP TABLE IF EXISTS {t}")
+        self.con.execute("DROP TABLE IF EXISTS ingest_rejects")
+        self.con.execute("DROP TABLE IF EXISTS ingest_reject_scans")
         sql = (
             "CREATE TEMP TABLE raw AS SELECT * FROM read_csv($path, header = true, auto_detect = false, "
             f"delim = {ql(delimiter)}, quote = {ql(quote)}, escape = {ql(quote)}, columns = {columns}, "
@@ -433,13 +447,9 @@ class Batch:
             return
         self.con.execute("DROP TABLE IF EXISTS ingest_lines")
         self.con.execute("DROP TABLE IF EXISTS ingest_rej")
-        if self.file_info.get("lines") == 1 + n_raw + reject_lines:
-            base = f"SELECT rowid AS _row, rowid - {r0} + 2 AS b FROM raw"
-        else:  # quoted values span lines: count the newlines of every row
-            cat = " || ".join(f"coalesce({qi(c)}, '')" for c in self.raw_columns) or "''"
-            base = (f"SELECT _row, 2 + coalesce(sum(ext) OVER (ORDER BY _row ROWS BETWEEN UNBOUNDED PRECEDING "
-                    f"AND 1 PRECEDING), 0) AS b FROM (SELECT rowid AS _row, 1 + length({cat}) - "
-                    f"length(replace({cat}, chr(10), '')) AS ext FROM raw)")
+        # one row per raw row with the line it starts on (b), before counting rejected lines
+        counted = self.file_info.get("lines") != 1 + n_raw + reject_lines  # quoted values span lines
+        base, params = (_LINES_COUNTED, {}) if counted else (_LINES_BY_ROWID, {"r0": r0})
         if rejects:
             self.con.execute("CREATE TEMP TABLE ingest_rej (line BIGINT, ext BIGINT)")
             self.con.executemany("INSERT INTO ingest_rej VALUES (?, ?)",
@@ -448,10 +458,10 @@ class Batch:
                 "CREATE OR REPLACE TEMP TABLE ingest_rej AS SELECT p, max(cum) AS cum FROM ("
                 " SELECT line - coalesce(sum(ext) OVER (ORDER BY line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS p,"
                 " sum(ext) OVER (ORDER BY line) AS cum FROM ingest_rej) GROUP BY p")
-            self.con.execute(f"CREATE TEMP TABLE ingest_lines AS SELECT g._row, g.b + coalesce(r.cum, 0) AS _line "
-                             f"FROM ({base}) g ASOF LEFT JOIN ingest_rej r ON g.b >= r.p")
+            self.con.execute("CREATE TEMP TABLE ingest_lines AS SELECT g._row, g.b + coalesce(r.cum, 0) AS _line "
+                             "FROM (" + base + ") g ASOF LEFT JOIN ingest_rej r ON g.b >= r.p", params)
         else:
-            self.con.execute(f"CREATE TEMP TABLE ingest_lines AS SELECT _row, b AS _line FROM ({base})")
+            self.con.execute("CREATE TEMP TABLE ingest_lines AS SELECT _row, b AS _line FROM (" + base + ")", params)
         self._line_sql = "il._line"
         self._line_join = "JOIN ingest_lines il ON il._row = raw.rowid"
 
@@ -861,8 +871,7 @@ def _run_batch(con, adapter, source, path, resolved, load_fn, info, fingerprint,
                 warehouse.mark_dirty(con, batch.min_time)
             warehouse.finish_batch(con, batch_id, rows_read=batch.rows_read, rows_loaded=batch.rows_loaded,
                                    rows_quarantined=batch.rows_quarantined, status="ok")
-            for t in ("raw", "checked", "ingest_lines", "ingest_rej", "ingest_rejects", "ingest_reject_scans"):
-                con.execute(f"DROP TABLE IF EXISTS {t}")
+            con.execute(DROP_WORK_TABLES)
         except BaseException:
             con.execute("ROLLBACK")
             raise
