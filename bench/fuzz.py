@@ -20,6 +20,8 @@ import sys
 import tempfile
 from collections import Counter
 
+from tests import dash_http
+
 SCOPE = {"101", "city"}
 HOSTILE_STRINGS = [
     "", " ", "city", "101", "102", "bike_trips", "day", "hour", "week", "month", "all", "/", "/explore",
@@ -54,12 +56,6 @@ def _value(rng: random.Random, depth: int = 0):
     return {rng.choice(keys): _value(rng, depth + 1) for _ in range(rng.randrange(0, 6))}
 
 
-def _outputs(dep: dict):
-    parts = dep["output"].strip(".").split("...") if dep["output"].startswith("..") else [dep["output"]]
-    outs = [{"id": p.rsplit(".", 1)[0], "property": p.rsplit(".", 1)[1]} for p in parts]
-    return outs if len(outs) > 1 or dep["output"].startswith("..") else outs[0]
-
-
 def payload(dep: dict, rng: random.Random) -> str:
     """One hostile request body for callback `dep`."""
     inputs = [{"id": i["id"], "property": i["property"], "value": _value(rng)} for i in dep["inputs"]]
@@ -72,7 +68,7 @@ def payload(dep: dict, rng: random.Random) -> str:
         inputs = inputs[: rng.randrange(0, len(inputs) + 1)] + [dict(id="x", property="y", value=1)] * rng.randrange(3)
     elif mode == 2:  # wrong shapes
         inputs = _value(rng)
-    body = {"output": dep["output"], "outputs": _outputs(dep), "inputs": inputs, "state": state,
+    body = {"output": dep["output"], "outputs": dash_http.outputs_field(dep), "inputs": inputs, "state": state,
             "changedPropIds": [f"{i['id']}.{i['property']}" for i in dep["inputs"][:1]]}
     if mode == 3:
         body.pop(rng.choice(list(body)))
@@ -81,7 +77,8 @@ def payload(dep: dict, rng: random.Random) -> str:
     return json.dumps(body)
 
 
-def _decoded(values):
+def decoded(values):
+    """Plotly may send arrays as {'dtype', 'bdata'} (base64 typed arrays)."""
     if isinstance(values, dict) and "bdata" in values:
         import numpy as np
         return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
@@ -99,7 +96,7 @@ def out_of_scope(body) -> list[str]:
             if isinstance(district, str) and district not in SCOPE:
                 found.append(district)
             if node.get("type") in ("choroplethmap", "choropleth") and "%{z" in str(node.get("hovertemplate")):
-                for loc, z in zip(node.get("locations") or [], _decoded(node.get("z"))):
+                for loc, z in zip(node.get("locations") or [], decoded(node.get("z"))):
                     if loc not in SCOPE and z is not None and z == z:
                         found.append(loc)
             for value in node.values():

@@ -114,6 +114,7 @@ def _bearer() -> str | None:
 def resolve() -> access.Principal | None:
     """The principal of the current request (None: anonymous)."""
     user = _trusted_header_user()
+    flask.g.cityops_trusted_header = user is not None  # no browser session: no CSRF token to check
     if user is not None:
         return user.principal()
     if flask_login.current_user.is_authenticated:
@@ -172,9 +173,7 @@ def protect_pages() -> None:
         if page.get("audience") != "ops":
             setattr(page["layout"], ACCESS_ATTR, "public") if callable(page["layout"]) else None
             continue
-        path = page.get("path_template") or page["path"]
-        permission = "wall" if path == "/wall" or path.startswith("/wall/") else "read"
-        page["layout"] = protect_layout(page["layout"], permission)
+        page["layout"] = protect_layout(page["layout"], _page_permission(page.get("path_template") or page["path"]))
 
 
 LOGIN_PAGE = """<!doctype html>
@@ -328,7 +327,7 @@ def install(app, mode: str) -> None:
             if token:
                 return flask.Response("Unknown or revoked device token.", status=401, mimetype="text/plain")
         if request.method == "POST" and principal is not None and principal.kind == "user" \
-                and not _trusted_header_user() and path != "/login":
+                and not flask.g.get("cityops_trusted_header") and path != "/login":
             csrf.protect()  # signed-in browsers send X-CSRFToken (Dash reads the _csrf_token cookie)
         if path == DISPATCH and request.method == "POST":
             rejected = _check_dispatch(app)

@@ -37,15 +37,21 @@ def sqlite_file(name: str, schema):
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():  # password hashes and device tokens: readable by the service user only
         path.touch(mode=0o600)
+        _ready.discard(str(path))
     con = sqlite3.connect(path, timeout=10, isolation_level=None)
     try:
-        con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
-        for statement in schema:
-            con.execute(statement)
+        if str(path) not in _ready:  # once per process and file: every request connects
+            con.execute("PRAGMA journal_mode=WAL")  # (the journal mode is kept in the file)
+            for statement in schema:
+                con.execute(statement)
+            _ready.add(str(path))
         yield con
     finally:
         con.close()
+
+
+_ready: set[str] = set()  # files whose schema this process has applied
 
 
 def connect():

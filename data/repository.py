@@ -54,6 +54,14 @@ def access_class(name: str) -> str:
     return match.group(1) if match else "scoped"
 
 
+def _checked_access(name: str, db: str) -> str:
+    """The access class of a query on `db`, after checking the caller may run it at all."""
+    kind = access_class(name) if db == "ops" else "reference"
+    if kind == "records":
+        access.require("records")
+    return kind
+
+
 def _freeze(value):
     if isinstance(value, (list, tuple)):
         if not all(isinstance(v, _SCALARS) for v in value):
@@ -74,9 +82,7 @@ def run(name: str, *, db: str | None = None, **params) -> pd.DataFrame:
     db = db or name.split("/", 1)[0]
     if not name.startswith(db + "/"):
         raise QueryError(f"query {name!r} does not belong to database {db!r}")
-    kind = access_class(name) if db == "ops" else "reference"
-    if kind == "records":
-        access.require("records")
+    kind = _checked_access(name, db)
     frozen = tuple(sorted((k, _freeze(v)) for k, v in params.items()))
     with snapshot.cursor(db) as (cur, version):
         key = (db, version, name, frozen)
@@ -98,9 +104,7 @@ def stream(name: str, *, chunk_rows: int = 10_000, **params):
     the chunks are scoped to the same caller while they are read. Not cached."""
     text = sql(name)
     db = name.split("/", 1)[0]
-    kind = access_class(name) if db == "ops" else "reference"
-    if kind == "records":
-        access.require("records")
+    kind = _checked_access(name, db)
     principal = access.current()
     bound = {k: list(v) if isinstance(v, tuple) else v for k, v in ((k, _freeze(v)) for k, v in params.items())}
 

@@ -52,8 +52,11 @@ def empty(message: str, template: str = LIGHT) -> go.Figure:
 
 
 @lru_cache(maxsize=8)
-def _geo_cache(version: str, payload: str) -> tuple[dict, dict]:
-    geojson = json.loads(payload)
+def _geo_cache(ids: tuple, names: tuple, geometries: tuple) -> tuple[dict, dict]:
+    """Parse the outlines once per set of districts (the strings come from the cached query
+    result, so a hit costs a tuple comparison by identity)."""
+    features = [{"type": "Feature", "id": d, "properties": {"name": n}, "geometry": json.loads(g)}
+                for d, n, g in zip(ids, names, geometries)]
     lons, lats = [], []
 
     def walk(coords):
@@ -64,37 +67,17 @@ def _geo_cache(version: str, payload: str) -> tuple[dict, dict]:
             for c in coords:
                 walk(c)
 
-    for feature in geojson["features"]:
+    for feature in features:
         walk(feature["geometry"]["coordinates"])
     span = max(max(lons) - min(lons), max(lats) - min(lats))
     zoom = 9.3 if span < 0.8 else 8.5
     center = {"lon": (min(lons) + max(lons)) / 2, "lat": (min(lats) + max(lats)) / 2}
-    return geojson, {"center": center, "zoom": zoom}
+    return {"type": "FeatureCollection", "features": features}, {"center": center, "zoom": zoom}
 
 
 def geojson_from(districts: pd.DataFrame) -> tuple[dict, dict]:
-    """FeatureCollection (id = district_id) and the map view, cached per data version (a
-    frame without a version is parsed every time)."""
-    version = districts.attrs.get("version", "")
-    key = (version, tuple(districts["district_id"]))
-    if version:
-        hit = _parsed.get(key)
-        if hit is not None:
-            return hit
-    features = [
-        {"type": "Feature", "id": row.district_id, "properties": {"name": row.name},
-         "geometry": json.loads(row.geometry)}
-        for row in districts.itertuples()
-    ]
-    out = _geo_cache(version, json.dumps({"type": "FeatureCollection", "features": features}))
-    if version:
-        if len(_parsed) >= 8:
-            _parsed.clear()
-        _parsed[key] = out
-    return out
-
-
-_parsed: dict[tuple, tuple[dict, dict]] = {}  # per process: parsed outlines of recent data versions
+    """FeatureCollection (id = district_id) and the map view, parsed once per set of outlines."""
+    return _geo_cache(tuple(districts["district_id"]), tuple(districts["name"]), tuple(districts["geometry"]))
 
 
 # Offline base maps: inline MapLibre styles with a background layer and no remote source.

@@ -25,12 +25,18 @@ def _outputs(dep: dict):
     return outputs
 
 
+def outputs_field(dep: dict):
+    """The request's "outputs" as the renderer sends it: a list for multi-output callbacks, one
+    object otherwise."""
+    outputs = _outputs(dep)
+    return outputs if len(outputs) > 1 or dep["output"].startswith("..") else outputs[0]
+
+
 def call(client, dep: dict, inputs: list, state: list | None = None):
     """POST one callback with the given input (and state) values; returns (status, json)."""
-    outputs = _outputs(dep)
     payload = {
         "output": dep["output"],
-        "outputs": outputs if len(outputs) > 1 or dep["output"].startswith("..") else outputs[0],
+        "outputs": outputs_field(dep),
         "inputs": [{"id": i["id"], "property": i["property"], "value": v} for i, v in zip(dep["inputs"], inputs)],
         "state": [{"id": s["id"], "property": s["property"], "value": v}
                   for s, v in zip(dep.get("state", []), state or [])],

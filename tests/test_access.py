@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from bench import fuzz
 from callbacks import auth
 from data import access, repository, users
 from tests import dash_http
@@ -101,8 +102,7 @@ def test_relabelled_pathname_input_does_not_open_a_protected_callback(dash_app, 
         if permission == "public":
             continue
         payload = {
-            "output": dep["output"], "outputs": dash_http._outputs(dep)[0] if not dep["output"].startswith("..")
-            else dash_http._outputs(dep),
+            "output": dep["output"], "outputs": dash_http.outputs_field(dep),
             "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/public"}
                        for _ in dep["inputs"]],
             "state": [{"id": st["id"], "property": st["property"], "value": None} for st in dep.get("state", [])],
@@ -179,16 +179,6 @@ def _walk(value, key=None):
         yield key, value
 
 
-def _decoded(values):
-    """Plotly may send arrays as {'dtype', 'bdata'} (base64 typed arrays)."""
-    if isinstance(values, dict) and "bdata" in values:
-        import base64
-
-        import numpy as np
-        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
-    return values
-
-
 def test_official_of_district_a_asking_for_district_b_gets_nothing_of_b(dash_app, callers):
     client = callers["official"]
     deps = dash_http.dependencies(client)
@@ -205,7 +195,7 @@ def test_official_of_district_a_asking_for_district_b_gets_nothing_of_b(dash_app
     for trace in traces:  # outlines of every district are reference data; values must not be
         if "%{z" not in str(trace.get("hovertemplate")):
             continue  # an outline-only trace (constant z, no hover)
-        for location, z in zip(trace.get("locations") or [], _decoded(trace.get("z")) or []):
+        for location, z in zip(trace.get("locations") or [], fuzz.decoded(trace.get("z")) or []):
             if z is not None and z == z:
                 valued.add(location)
     assert valued and valued <= {"101", "city"}, valued
