@@ -147,9 +147,12 @@ def table(frame, columns: dict[str, str], *, empty: str = "Nothing to show.", cl
 
 
 def _wall_number(metric: Metric, value: float | None) -> str:
-    """Wall numbers stay short (at most ~5 characters): 14,455 → 14.5k; 1,812,000 → 1.81M."""
+    """Wall numbers stay short (at most ~5 characters): 3,080.2 → 3,080; 14,455 → 14.5k;
+    1,812,000 → 1.81M."""
     if value is not None and value == value and 10_000 <= abs(value) < 100_000:
         return f"{value / 1e3:.3g}k"
+    if value is not None and value == value and 1_000 <= abs(value) < 10_000:
+        return f"{value:,.0f}"  # the decimals of a four-digit figure do not fit a tile
     return metric.format_value(value, compact=True)
 
 

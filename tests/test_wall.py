@@ -226,3 +226,12 @@ def test_heartbeat_lists_screens_and_flags_silent_ones(wall, refresh, client):
     assert status == 200 and "lobby-left" in str(body) and "3840×2160" in str(body)
     status, text = dash_http.route(client, "/wall-screens")
     assert status == 200 and "Wall screens" in text
+
+
+def test_wall_numbers_fit_a_tile():
+    from layouts import components
+
+    tonnes = registry.get("waste_tonnage_total")
+    assert components._wall_number(tonnes, 3080.2) == "3,080"  # was "3,080.2", wider than a 1080p tile
+    assert components._wall_number(tonnes, 14455) == "14.5k"
+    assert components._wall_number(registry.get("recycling_diversion_pct"), 21.04) == "21.0"
