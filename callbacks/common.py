@@ -37,29 +37,44 @@ def period_label(grain: str, period, lang: str | None = None) -> str:
     return f"{ts:%H:00}"
 
 
-GRAIN_LENGTH = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7),
-                "month": pd.Timedelta(days=28)}
+GRAIN_LENGTH = {"hour": pd.DateOffset(hours=1), "day": pd.DateOffset(days=1), "week": pd.DateOffset(days=7),
+                "month": pd.DateOffset(months=1)}
+
+
+def period_end(period, grain: str) -> pd.Timestamp:
+    """Where a period of `grain` starting at `period` ends (a month is a calendar month)."""
+    return pd.Timestamp(period) + GRAIN_LENGTH[grain]
+
+
+def latest_rows(metrics: list[Metric], *, grain: str, district: str, db: str = "ops") -> dict:
+    """metric id → (grain, latest row or None) in one district (or 'city'): each metric at
+    `grain`, or its finest published grain above it (monthly tonnage by month)."""
+    grains = {m.id: valid_grain(grain, m, default=grain) for m in metrics}
+    frames = {g: repository.run(f"{db}/latest_values", grain=g, district=district).set_index("metric_id")
+              for g in sorted(set(grains.values()))}
+    return {m: (g, frames[g].loc[m] if m in frames[g].index else None) for m, g in grains.items()}
 
 
 def kpi_cards(metrics: list[Metric], *, district: str, grain: str, db: str = "ops",
               lang: str | None = None, href=None) -> list:
-    """KPI cards for `metrics` in one district (or 'city') at the latest period of `grain`.
+    """KPI cards for `metrics` in one district (or 'city') at the latest period of `grain`
+    (or of the metric's finest published grain above it).
     `lang`: translated cards (public site); `href(metric)`: a link for each card's label."""
-    latest = repository.run(f"{db}/latest_values", grain=grain, district=district).set_index("metric_id")
+    latest = latest_rows(metrics, grain=grain, district=district, db=db)
     times = table_times(db)
     now = datetime.now()
     cards = []
     for metric in metrics:
-        row = latest.loc[metric.id] if metric.id in latest.index else None
+        shown_grain, row = latest[metric.id]
         value = None if row is None or pd.isna(row["value"]) else float(row["value"])
         previous = None if row is None or pd.isna(row["previous"]) else float(row["previous"])
         data_time, simulated = times.get(metric.table, (None, False))
         cards.append(components.kpi_card(
             metric, value=value, previous=previous,
-            period_label=period_label(grain, None if row is None else row["period"], lang),
+            period_label=period_label(shown_grain, None if row is None else row["period"], lang),
             data_time=data_time, freshness=metric.freshness(data_time, now), simulated=simulated,
-            partial=row is not None and pd.Timestamp(row["period"]) + GRAIN_LENGTH[grain] > pd.Timestamp(now),
-            lang=lang, href=href(metric) if href else None,
+            partial=row is not None and period_end(row["period"], shown_grain) > pd.Timestamp(now),
+            lang=lang, href=href(metric) if href else None, grain=shown_grain,
         ))
     return cards
 

@@ -158,7 +158,7 @@ def parse(params: dict, *, names: dict[str, str] | None = None, available: list[
         notices.append("Unknown domain; showing all domains.")
         domain = None
     metric = lookups.valid_metric(_text(params.get("metric")))
-    if params.get("metric") not in (None, "") and (metric is None or metric not in available):
+    if params.get("metric") not in (None, "") and (metric is None or metric.id not in {m.id for m in available}):
         notices.append("Unknown metric; showing the default.")
         metric = None
     if metric is not None and domain is not None and metric.domain != domain:

@@ -6,26 +6,60 @@ published districts, bounded lengths), and unknown values fall back to defaults.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pandas as pd
 
 from data import registry, repository, settings
 from data.registry import Metric
+from data.snapshot import DataUnavailable
 
 
 def valid_metric(value, *, public_only: bool = False) -> Metric | None:
+    """The metric with this id (public ones only for the public site), with the grains its
+    snapshot publishes; None if unknown."""
     metric = registry.get(value) if isinstance(value, str) and len(value) <= 64 else None
     if metric is None or (public_only and not metric.public):
         return None
-    return metric
+    return published(metric, "public" if public_only else "ops")
 
 
 def valid_grain(value, metric: Metric | None = None, default: str = "day") -> str:
+    """`value` if the metric has it, else the finest of its grains at or above `default`
+    (a monthly metric asked for by day shows months), else its coarsest."""
     allowed = metric.grains if metric else registry.GRAINS
     if isinstance(value, str) and value in allowed:
         return value
-    return default if default in allowed else allowed[-1]
+    rank = registry.GRAINS.index
+    coarser = [g for g in allowed if default in registry.GRAINS and rank(g) >= rank(default)]
+    return coarser[0] if coarser else allowed[-1]
+
+
+def published_metrics(db: str = "ops") -> dict[str, dict]:
+    """metric id → how the snapshot publishes it: grains (none finer than its sources' data:
+    monthly tonnage has no daily figures), source, cadence. Metrics without any published value
+    are absent."""
+    frame = repository.run(f"{db}/published_metrics")
+    return {row.metric_id: {"grains": tuple(g for g in str(row.grains or "").split(",") if g in registry.GRAINS),
+                            "source": row.source, "cadence_text": row.cadence,
+                            "cadence": timedelta(seconds=int(row.cadence_s))}
+            for row in frame.itertuples()}
+
+
+def _as_published(metric: Metric, how: dict | None) -> Metric:
+    if not how or not how["grains"]:
+        return metric
+    return replace(metric, **how)
+
+
+def published(metric: Metric, db: str = "ops") -> Metric:
+    """`metric` as published in `db`: its grains, source and cadence there (unchanged when the
+    snapshot publishes no value of it, or there is no snapshot yet)."""
+    try:
+        return _as_published(metric, published_metrics(db).get(metric.id))
+    except DataUnavailable:
+        return metric
 
 
 def valid_districts(values, known, limit: int = 12) -> list[str]:
@@ -69,8 +103,12 @@ def table_times(db: str = "ops") -> dict[str, tuple[datetime | None, bool]]:
 
 
 def available_metrics(db: str = "ops", *, public_only: bool = False, domain: str | None = None) -> list[Metric]:
-    """Registry metrics whose raw table has data in this snapshot: a metric a city has no source
-    for is hidden, never shown as zero."""
+    """Registry metrics whose raw table has data in this snapshot and that have published
+    values, with their published grains: a metric a city has no source for (or whose source
+    has nothing it counts, like missed-collection reports in a 311 sample without any) is
+    hidden, never shown as zero."""
     times = table_times(db)
-    return [m for m in registry.metrics().values()
-            if m.table in times and (m.public or not public_only) and (domain is None or m.domain == domain)]
+    how = published_metrics(db)
+    return [_as_published(m, how[m.id]) for m in registry.metrics().values()
+            if m.table in times and how.get(m.id, {}).get("grains") and (m.public or not public_only)
+            and (domain is None or m.domain == domain)]

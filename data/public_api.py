@@ -150,6 +150,8 @@ def metric_values(metric_id: str):
     grain = flask.request.args.get("grain") or None
     if grain is not None and grain not in GRAINS:
         return _error(400, "grain must be week or month")
+    if grain is not None and grain not in valid.grains:  # e.g. monthly tonnage has no weeks
+        return _error(400, f"{valid.id} is published by {' and '.join(valid.grains)} only")
     district = flask.request.args.get("district") or None
     if district is not None:
         known = set(lookups.districts("public")["district_id"])

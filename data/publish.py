@@ -25,7 +25,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -110,19 +110,58 @@ def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) 
 
 
 # --------------------------------------------------------------------------- snapshots
-def _metrics_frame(public_only: bool):
+# the shortest update interval a source of each grain can keep (a monthly source: a month)
+SOURCE_PERIOD = {"hour": timedelta(0), "day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=31)}
+
+
+def published_metrics(con) -> dict[str, registry.Metric]:
+    """Every registry metric as this warehouse's data lets it be published:
+
+    * **grains**: its declared grains, none finer than the finest source with data in its table
+      (``sources.grain``). Monthly tonnage has no daily figure: a 'day' value would be a whole
+      month's total on the 1st.
+    * **source**: the source with the newest data in its table (the registry names the demo's).
+    * **cadence**: at least one period of that finest source (monthly data is due monthly, so it
+      is not called stale a day after it was loaded)."""
+    rank = {g: i for i, g in enumerate(registry.GRAINS)}
+    finest: dict[str, str] = {}
+    newest: dict[str, str] = {}
+    for table, source_id, grain in con.execute(
+            "SELECT t.table_name, t.source_id, coalesce(s.grain, 'hour') FROM table_data_times t "
+            "LEFT JOIN sources s USING (source_id) ORDER BY t.data_time").fetchall():
+        grain = grain if grain in rank else "hour"
+        if table not in finest or rank[grain] < rank[finest[table]]:
+            finest[table] = grain
+        newest[table] = source_id
+    out = {}
+    for m in registry.metrics().values():
+        floor = rank[finest.get(m.table, "hour")]
+        period = SOURCE_PERIOD[finest.get(m.table, "hour")]
+        cadence = max(m.cadence, period)
+        out[m.id] = replace(
+            m, grains=tuple(g for g in m.grains if rank[g] >= floor), source=newest.get(m.table, m.source),
+            cadence=cadence, cadence_text=m.cadence_text if cadence == m.cadence else f"{period.days}d")
+    return out
+
+
+def _published_keys(metrics: dict[str, registry.Metric]) -> list[str]:
+    return [f"{m.id}@{grain}" for m in metrics.values() for grain in m.grains]
+
+
+def _metrics_frame(public_only: bool, metrics: dict[str, registry.Metric]):
     import pandas as pd
 
     rows = []
-    for m in registry.metrics().values():
+    for m in metrics.values():
         if public_only and not m.public:
             continue
+        shown = [g for g in m.grains if not public_only or g in PUBLIC_GRAINS]
         rows.append({
             "metric_id": m.id, "domain": m.domain, "label": m.label, "unit": m.unit,
             "format": m.format, "direction": m.direction, "target": m.target,
             "warning": m.warning, "cadence": m.cadence_text,
             "cadence_s": int(m.cadence.total_seconds()), "aggregate": m.aggregate,
-            "public": m.public, "per_capita": m.per_capita, "grains": ",".join(m.grains),
+            "public": m.public, "per_capita": m.per_capita, "grains": ",".join(shown),
             "source": m.source, "description": m.description, "method": m.method,
             "known_issues": m.known_issues,
         })
@@ -136,16 +175,18 @@ def _data_times_sql() -> str:
             "WHERE status = 'ok' GROUP BY source_id) b USING (source_id)")
 
 
-def _write_ops(con, path: Path, version: str, published_at: datetime, data_now: datetime) -> None:
+def _write_ops(con, path: Path, version: str, published_at: datetime, data_now: datetime,
+               metrics: dict[str, registry.Metric]) -> None:
     records_from = data_now - timedelta(days=int(settings.get("records_days")))
     con.execute("ATTACH $path AS snap", {"path": str(path)})
     try:
-        metrics_df = _metrics_frame(public_only=False)
+        metrics_df = _metrics_frame(public_only=False, metrics=metrics)
         con.register("metrics_df", metrics_df)
         con.execute("CREATE TABLE snap.metrics AS SELECT * FROM metrics_df")
         con.unregister("metrics_df")
         con.execute("CREATE TABLE snap.metric_values AS SELECT * FROM metric_values "
-                    "ORDER BY metric_id, grain, period, district_id")
+                    "WHERE metric_id || '@' || grain IN (SELECT unnest($keys)) "
+                    "ORDER BY metric_id, grain, period, district_id", {"keys": _published_keys(metrics)})
         con.execute("CREATE TABLE snap.districts AS SELECT * FROM districts ORDER BY district_id")
         con.execute("CREATE TABLE snap.sources AS SELECT * FROM sources")
         con.execute("CREATE TABLE snap.source_times AS " + _data_times_sql())
@@ -193,7 +234,7 @@ GROUP BY GROUPING SETS ((district_id, period), (period))
 CI_METRICS = {"satisfaction_score": (_SCORE_SD_SQL, 1.0, 5.0)}
 
 
-def _public_cells(con, k: int, public_ids: list[str], data_now: datetime):
+def _public_cells(con, k: int, public_ids: list[str], data_now: datetime, metrics: dict[str, registry.Metric]):
     """The public metric values: fixed grains, complete periods, suppressed (data.privacy),
     with a 95 % confidence interval for mean scores."""
     import numpy as np
@@ -206,11 +247,12 @@ def _public_cells(con, k: int, public_ids: list[str], data_now: datetime):
         SELECT metric_id, grain, district_id, period, value, numerator, denominator, n
         FROM metric_values
         WHERE metric_id IN (SELECT unnest($ids)) AND grain IN (SELECT unnest($grains))
+          AND metric_id || '@' || grain IN (SELECT unnest($keys))
           -- complete periods only: a growing current week could be differenced over time
           AND CASE grain WHEN 'week' THEN period + INTERVAL 7 DAY ELSE period + INTERVAL 1 MONTH END <= $now
         ORDER BY metric_id, grain, period, district_id
         """,
-        {"ids": public_ids, "grains": list(PUBLIC_GRAINS), "now": data_now},
+        {"ids": public_ids, "grains": list(PUBLIC_GRAINS), "now": data_now, "keys": _published_keys(metrics)},
     ).df()
     cells["ci_low"] = np.nan
     cells["ci_high"] = np.nan
@@ -234,13 +276,14 @@ def _public_cells(con, k: int, public_ids: list[str], data_now: datetime):
     return privacy.suppress(cells, k, time_additive=additive)
 
 
-def _write_public(con, path: Path, version: str, published_at: datetime, data_now: datetime) -> None:
+def _write_public(con, path: Path, version: str, published_at: datetime, data_now: datetime,
+                  metrics: dict[str, registry.Metric]) -> None:
     k = int(settings.get("suppression_k"))
     public_ids = [m.id for m in registry.public_metrics()]
-    cells = _public_cells(con, k, public_ids, data_now)
+    cells = _public_cells(con, k, public_ids, data_now, metrics)
     con.execute("ATTACH $path AS pub", {"path": str(path)})
     try:
-        metrics_df = _metrics_frame(public_only=True)
+        metrics_df = _metrics_frame(public_only=True, metrics=metrics)
         con.register("metrics_df", metrics_df)
         con.execute("CREATE TABLE pub.metrics AS SELECT * FROM metrics_df")
         con.unregister("metrics_df")
@@ -329,8 +372,9 @@ def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> Publ
     for folder in (ops_path.parent, public_path.parent):
         folder.mkdir(parents=True, exist_ok=True)
     try:
-        _write_ops(con, temps[0], version, published_at, data_now)
-        _write_public(con, temps[1], version, published_at, data_now)
+        metrics = published_metrics(con)
+        _write_ops(con, temps[0], version, published_at, data_now, metrics)
+        _write_public(con, temps[1], version, published_at, data_now, metrics)
         for tmp in temps:
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())

@@ -20,8 +20,11 @@ CREATE TABLE IF NOT EXISTS sources (
     domain      VARCHAR NOT NULL,          -- transport / waste / parking / satisfaction / geography
     simulated   BOOLEAN NOT NULL,          -- true for the demo generator and live feed
     licence     VARCHAR NOT NULL,
-    description VARCHAR NOT NULL
+    description VARCHAR NOT NULL,
+    grain       VARCHAR NOT NULL DEFAULT 'hour'  -- finest period its figures describe: hour / day / week / month
 );
+-- warehouses created before sources had a grain
+ALTER TABLE sources ADD COLUMN IF NOT EXISTS grain VARCHAR DEFAULT 'hour';
 
 CREATE TABLE IF NOT EXISTS load_batches (
     batch_id         BIGINT PRIMARY KEY,

@@ -38,24 +38,32 @@ RAW_TABLES = (
     "transit_ridership_city", "traffic_counts_borough",
 )
 # Newest data time per raw table and source, from the rows changed since $since (one static
-# statement, bound parameter). A daily row covers its whole day: its data time is the day's end.
+# statement, bound parameter). A dated row covers its whole day, or its whole month for a
+# monthly source (sources.grain): its data time is that period's end.
 UPDATE_TABLE_DATA_TIMES = """
 INSERT INTO table_data_times
-SELECT table_name, source_id, max(data_time)::TIMESTAMP FROM (
+SELECT x.table_name, x.source_id,
+       (max(x.data_time) + CASE WHEN x.table_name NOT IN ('transit_ridership', 'waste_tonnage', 'transit_ridership_city')
+                                THEN INTERVAL 0 DAY
+                                WHEN any_value(s.grain) = 'month' THEN INTERVAL 1 MONTH
+                                WHEN any_value(s.grain) = 'week' THEN INTERVAL 7 DAY
+                                ELSE INTERVAL 1 DAY END)::TIMESTAMP
+FROM (
     SELECT 'bike_trips' AS table_name, source_id, started_at AS data_time FROM bike_trips WHERE started_at >= $since
     UNION ALL SELECT 'bike_station_status', source_id, ts FROM bike_station_status WHERE ts >= $since
-    UNION ALL SELECT 'transit_ridership', source_id, day + INTERVAL 1 DAY FROM transit_ridership WHERE day >= $since::DATE
+    UNION ALL SELECT 'transit_ridership', source_id, day::TIMESTAMP FROM transit_ridership WHERE day >= $since::DATE
     UNION ALL SELECT 'traffic_counts', source_id, ts FROM traffic_counts WHERE ts >= $since
-    UNION ALL SELECT 'waste_tonnage', source_id, day + INTERVAL 1 DAY FROM waste_tonnage WHERE day >= $since::DATE
+    UNION ALL SELECT 'waste_tonnage', source_id, day::TIMESTAMP FROM waste_tonnage WHERE day >= $since::DATE
     UNION ALL SELECT 'bin_fill', source_id, ts FROM bin_fill WHERE ts >= $since
     UNION ALL SELECT 'parking_occupancy', source_id, ts FROM parking_occupancy WHERE ts >= $since
     UNION ALL SELECT 'parking_citations', source_id, issued_at FROM parking_citations WHERE issued_at >= $since
     UNION ALL SELECT 'service_requests', source_id, greatest(created_at, coalesce(closed_at, created_at))
               FROM service_requests WHERE created_at >= $since OR closed_at >= $since
     UNION ALL SELECT 'satisfaction_responses', source_id, responded_at FROM satisfaction_responses WHERE responded_at >= $since
-    UNION ALL SELECT 'transit_ridership_city', source_id, day + INTERVAL 1 DAY FROM transit_ridership_city WHERE day >= $since::DATE
+    UNION ALL SELECT 'transit_ridership_city', source_id, day::TIMESTAMP FROM transit_ridership_city WHERE day >= $since::DATE
     UNION ALL SELECT 'traffic_counts_borough', source_id, ts FROM traffic_counts_borough WHERE ts >= $since
-) GROUP BY table_name, source_id
+) x LEFT JOIN sources s USING (source_id)
+GROUP BY x.table_name, x.source_id
 ON CONFLICT (table_name, source_id) DO UPDATE SET data_time = greatest(table_data_times.data_time, excluded.data_time)
 """
 
@@ -80,7 +88,8 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
 def register_demo_sources(con: duckdb.DuckDBPyConnection) -> None:
     for source_id, (name, domain) in DEMO_SOURCES.items():
         con.execute(
-            "INSERT OR REPLACE INTO sources VALUES ($id, $name, $domain, true, $licence, $desc)",
+            "INSERT OR REPLACE INTO sources (source_id, name, domain, simulated, licence, description, grain) "
+            "VALUES ($id, $name, $domain, true, $licence, $desc, 'hour')",
             {"id": source_id, "name": name, "domain": domain, "licence": "CC0 (generated data)",
              "desc": "Simulated by the CityOps demo city generator (data/demo.py)."},
         )

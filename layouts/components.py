@@ -85,10 +85,12 @@ def status_badge(status: str, lang: str | None = None) -> html.Span:
 
 def kpi_card(metric: Metric, *, value: float | None, previous: float | None, period_label: str,
              data_time: datetime | None, freshness: str, simulated: bool,
-             partial: bool = False, lang: str | None = None, href: str | None = None) -> html.Div:
+             partial: bool = False, lang: str | None = None, href: str | None = None,
+             grain: str | None = None) -> html.Div:
     """One KPI. `partial`: the period is still running, so a total is not compared with the
     previous full period (that change would be meaningless). `lang` (public site): every word
-    from the data.i18n catalogue; `href`: the label links to the metric's own page."""
+    from the data.i18n catalogue; `href`: the label links to the metric's own page; `grain`:
+    the period's length ('month' says "vs the month before" on the public site)."""
     status = metric.status(value)
     change = ""
     comparable = not (partial and metric.aggregate == "sum")
@@ -100,7 +102,7 @@ def kpi_card(metric: Metric, *, value: float | None, previous: float | None, per
     if comparable and value is not None and previous not in (None, 0) and previous == previous and value == value:
         pct = (value - previous) / abs(previous) * 100
         arrow = f"{'▲' if pct >= 0 else '▼'} {abs(pct):.0f}%"
-        change = f"{arrow} vs previous" if lang is None else i18n.t("kpi_vs_previous", lang, change=arrow)
+        change = f"{arrow} vs previous" if lang is None else i18n.t(i18n.by_grain("kpi_vs_previous", grain), lang, change=arrow)
     target = ""
     if metric.target is not None:
         target = (f"target {metric.format_value(metric.target)} {unit}" if lang is None

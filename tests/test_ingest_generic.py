@@ -67,6 +67,8 @@ def test_generic_waste_by_key_with_value_maps(con):
                          "duplicate day, district_id, stream": 1, "bad date: month": 1}
     assert con.execute("SELECT day, tons FROM waste_tonnage WHERE district_id = '301' AND stream = 'organics'"
                        ).fetchall() == [(date(2025, 1, 1), 88.1)]
+    # monthly totals: the mapping says so, and the waste metrics will publish months only
+    assert con.execute("SELECT grain FROM sources WHERE source_id = 'example_waste_tonnage'").fetchone() == ("month",)
 
 
 def test_generic_service_requests_lon_lat(con):
@@ -85,6 +87,7 @@ def test_generic_service_requests_lon_lat(con):
     ({"district": {"crs": "EPSG:2263"}}, "district needs column"),
     ({"district": {"x": "x_ft", "y": "y_ft", "crs": "EPSG:999999"}}, "unknown CRS"),
     ({"source": {"name": "no id"}}, "source.id is required"),
+    ({"source": {"id": "x", "grain": "fortnight"}}, "source.grain must be one of hour, day, week, month"),
     ({"extra_key": 1}, "unknown key(s) extra_key"),
 ])
 def test_invalid_mappings_are_rejected_with_the_field_named(change, fragment):

@@ -95,6 +95,16 @@ def con():
         (ts("2024-05-06 08:00"), "B", "D2", 100, 60.0, 70.0, "demo_traffic", 1),
         (ts("2024-05-06 09:00"), "B", "D2", 40, 60.0, None, "demo_traffic", 1),
     ])
+    # counts known by borough only (like NYC DOT): 2024-05-06 08:00 segment A eastbound counted
+    # in two quarter hours (100 + 50, one counter-hour), B westbound 30; 09:00 A 120 -> the day
+    # 300 vehicles over 3 counter-hours (not 4 rows); one count outside [START, END)
+    insert("traffic_counts_borough", [
+        (ts("2024-05-06 08:00"), "A", "Queens", "EB", "Grand Ave", "72 St", "Mazeau St", 100, "nyc_dot_traffic_counts", 1),
+        (ts("2024-05-06 08:15"), "A", "Queens", "EB", "Grand Ave", "72 St", "Mazeau St", 50, "nyc_dot_traffic_counts", 1),
+        (ts("2024-05-06 08:00"), "B", "Bronx", "WB", "Main St", "1 Ave", "2 Ave", 30, "nyc_dot_traffic_counts", 1),
+        (ts("2024-05-06 09:00"), "A", "Queens", "EB", "Grand Ave", "72 St", "Mazeau St", 120, "nyc_dot_traffic_counts", 1),
+        (ts("2024-03-31 23:00"), "A", "Queens", "EB", "Grand Ave", "72 St", "Mazeau St", 999, "nyc_dot_traffic_counts", 1),
+    ])
     # waste 2024-05-06: D1 80 refuse + 10 paper + 10 mgp (20 %); D2 10 refuse + 10 organics (50 %)
     # city 30/120 = 25 % (the mean of district rates would be 35 %)
     insert("waste_tonnage", [
@@ -312,6 +322,11 @@ def test_citywide_transit_counts_subway_and_bus_only(con):
     assert values(con, "transit_riders_citywide", "week", "2024-05-06") == {"city": 1300}
     assert values(con, "transit_citywide_vs_baseline_pct", "month", "2024-05-01") == {
         "city": pytest.approx(100 * 1200 / 1500)}  # the day without a baseline is left out of both
+
+
+def test_citywide_traffic_counts_are_vehicles_per_counter_hour(con):
+    assert values(con, "traffic_volume_citywide", "day", "2024-05-06") == {"city": pytest.approx(100.0)}
+    assert values(con, "traffic_volume_citywide", "week", "2024-05-06") == {"city": pytest.approx(100.0)}
 
 
 def test_traffic_volume_and_congestion(con):

@@ -4,17 +4,23 @@ import pandas as pd
 from dash import Input, Output
 
 from callbacks import auth, common
-from data import registry, repository
+from data import repository
 from layouts import components, ids
 
 
 def current_alerts(grain: str = "day") -> pd.DataFrame:
-    """Every (metric, district) whose latest value is 'bad' or 'warning', worst first."""
-    latest = repository.run("ops/latest_by_district", grain=grain)
+    """Every (metric, district) whose latest value is 'bad' or 'warning', worst first: each
+    metric at `grain`, or its finest published grain above it (monthly tonnage by month)."""
+    metrics = {m.id: m for m in common.available_metrics()}
+    grains = {m.id: common.valid_grain(grain, m, default=grain) for m in metrics.values()}
+    latest = pd.concat([repository.run("ops/latest_by_district", grain=g).assign(grain=g)
+                        for g in sorted(set(grains.values()))]
+                       or [pd.DataFrame(columns=["metric_id", "district_id", "period", "value", "n", "grain"])])
+    latest = latest[latest["metric_id"].map(grains) == latest["grain"]]
     names = common.district_names()
     rows = []
     for row in latest.itertuples():
-        metric = registry.get(row.metric_id)
+        metric = metrics.get(row.metric_id)
         if metric is None or pd.isna(row.value):
             continue
         status = metric.status(float(row.value))
@@ -26,7 +32,7 @@ def current_alerts(grain: str = "day") -> pd.DataFrame:
                          "district_id": row.district_id, "district": names.get(row.district_id, row.district_id),
                          "value": f"{metric.format_value(row.value)} {metric.unit}",
                          "target": f"{metric.format_value(metric.target)} {metric.unit}",
-                         "period": f"{row.period:%Y-%m-%d}", "gap": gap / (abs(metric.target) or 1)})
+                         "period": f"{row.period:%Y-%m}" if grains[metric.id] == "month" else f"{row.period:%Y-%m-%d}", "gap": gap / (abs(metric.target) or 1)})
     frame = pd.DataFrame(rows, columns=["severity", "status", "metric_id", "metric", "district_id",
                                         "district", "value", "target", "period", "gap"])
     return frame.sort_values(["severity", "gap"], ascending=[True, False]).reset_index(drop=True)

@@ -1,4 +1,5 @@
 """Data-health callbacks."""
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import dash
@@ -6,7 +7,7 @@ import pandas as pd
 from dash import Input, Output, html
 
 from callbacks import auth, common
-from data import registry, repository
+from data import publish, registry, repository
 from layouts import components, figures, ids
 
 
@@ -47,6 +48,9 @@ def data_health(_n):
     for row in sources.itertuples():
         metric = cadence.get(row.table_name)
         data_time = None if pd.isna(row.data_time) else row.data_time.to_pydatetime()
+        if metric is not None:  # a monthly source is due once a month, not every day
+            period = publish.SOURCE_PERIOD.get(row.grain, timedelta(0))
+            metric = replace(metric, cadence=max(metric.cadence, period))
         states.append(metric.freshness(data_time, now) if metric else "unused")
     sources = sources.assign(
         trend=[_trend(trends, row.source_id, now) for row in sources.itertuples()],

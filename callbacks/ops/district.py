@@ -10,6 +10,7 @@ from dash import Input, Output, dcc, html, no_update
 
 from callbacks import auth, common
 from data import access, control_limits, registry, repository
+from data.publish import END_OF_TIME
 from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
 from layouts.ops import district as page
@@ -43,14 +44,26 @@ def district_profile(district_id):
     newest = max((t for t, _sim in times.values() if t is not None), default=datetime.now())
     before = datetime.combine(newest.date(), datetime.min.time())  # the latest complete day ends here
     metrics = common.available_metrics()
-    history = repository.run("ops/metric_history", metrics=[m.id for m in metrics], grain="day",
-                             district=district_id, start=before - timedelta(days=HISTORY_DAYS), end=before)
-    medians = repository.run("ops/district_medians", grain="day", before=before)
+    # by day; a metric published by month only (monthly tonnage) by month, whose loaded months
+    # are complete: the last two years of them
+    grains = {m.id: common.valid_grain("day", m) for m in metrics}
+    history, medians = [], []
+    for grain in sorted(set(grains.values())):
+        end = before if grain == "day" else END_OF_TIME
+        start = before - timedelta(days=HISTORY_DAYS if grain == "day" else 2 * 366)
+        ids_at = [m for m, g in grains.items() if g == grain]
+        history.append(repository.run("ops/metric_history", metrics=ids_at, grain=grain, district=district_id,
+                                      start=start, end=end))
+        at = repository.run("ops/district_medians", grain=grain, before=end)
+        medians.append(at[at["metric_id"].isin(ids_at)])
+    history = pd.concat(history, ignore_index=True)
+    medians = pd.concat(medians, ignore_index=True)
     city_median = medians[medians["borough"].isna()].set_index("metric_id")["median_value"]
     peers = medians[medians["borough"] == info["borough"]].set_index("metric_id")
     now = datetime.now()
     cards = []
     for metric in metrics:
+        grain = grains[metric.id]
         part = history[history["metric_id"] == metric.id].sort_values("period")
         values = [float(v) if v == v else None for v in part["value"]]
         value = values[-1] if values else None
@@ -62,10 +75,10 @@ def district_profile(district_id):
             comparisons.append((f"{info['borough']} median ({int(row['districts'])} districts)",
                                 metric.format_value(row["median_value"])))
         href = "/explore?" + urlencode({"metric": metric.id, "districts": district_id, "range": "30d",
-                                         "grain": "day"}, safe=",")
+                                         "grain": grain}, safe=",")
         cards.append(components.signal_kpi_card(
             metric, title=registry.DOMAIN_LABELS[metric.domain], value=value, previous=previous,
-            period_label=common.period_label("day", part["period"].iloc[-1]) if len(part) else "no data",
+            period_label=common.period_label(grain, part["period"].iloc[-1]) if len(part) else "no data",
             signal=control_limits.test(values, fmt=lambda v, m=metric: m.format_value(v)),
             data_time=data_time, freshness=metric.freshness(data_time, now), simulated=simulated,
             comparisons=comparisons, sparkline=figures.sparkline_svg(values[-30:], colour="#0b5cad"), href=href,

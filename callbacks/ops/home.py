@@ -10,5 +10,6 @@ from layouts import ids
 @auth.requires("read")
 @common.guarded("message")
 def home_kpis(_pathname):
-    metrics = common.available_metrics()
-    return [common.kpi_cards([m], district="city", grain=common.valid_grain("day", m))[0] for m in metrics]
+    """Today's figure of every metric with data, city-wide (a metric published by month only,
+    like monthly tonnage, shows its latest month)."""
+    return common.kpi_cards(common.available_metrics(), district="city", grain="day")

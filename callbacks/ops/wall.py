@@ -100,34 +100,54 @@ def _change(metric, value, row, partial: bool) -> str:
     return f"{arrow} {abs(pct):.0f}% {label}"
 
 
+def _change_vs_previous(metric, value, row, grain: str, partial: bool) -> str:
+    """Change of a metric published by week or month only (monthly tonnage) vs its previous
+    period; none while a total's period is still running."""
+    if row is None or value is None or (partial and metric.aggregate == "sum"):
+        return ""
+    before = row["previous"]
+    if before is None or pd.isna(before) or before == 0:
+        return ""
+    pct = (value - float(before)) / abs(float(before)) * 100
+    arrow = "▲" if pct > 0.5 else "▼" if pct < -0.5 else "="
+    label = (f"vs {pd.Timestamp(row['period']) - pd.DateOffset(months=1):%b}" if grain == "month"
+             else "vs previous wk")
+    return f"{arrow} {abs(pct):.0f}% {label}"
+
+
 def tiles_for(metrics) -> list:
-    """(signature, tile) for each metric, city-wide at day grain."""
-    latest = repository.run("ops/latest_values", grain="day", district="city").set_index("metric_id")
+    """(signature, tile) for each metric, city-wide at day grain (a metric published by month
+    only, like monthly tonnage, shows its latest month against the month before)."""
+    latest = common.latest_rows(metrics, grain="day", district="city")
     week = repository.run("ops/wall_last_week", district="city").set_index("metric_id")
-    recent = repository.run("ops/wall_recent", district="city", points=SPARK_POINTS)
+    recent = pd.concat([repository.run("ops/wall_recent", district="city", grain=g, points=SPARK_POINTS)
+                        for g in sorted({g for g, _row in latest.values()} or {"day"})])
     spark = {k: list(g["value"]) for k, g in recent.groupby("metric_id")}
     times = common.table_times()
     now = datetime.now()
     out = []
     for metric in metrics:
-        row = latest.loc[metric.id] if metric.id in latest.index else None
+        grain, row = latest[metric.id]
         value = None if row is None or pd.isna(row["value"]) else float(row["value"])
         period = None if row is None else row["period"]
         data_time, simulated = times.get(metric.table, (None, False))
-        # the day is partial while its data does not cover it: still running, or the feed stopped
-        day_end = None if period is None else pd.Timestamp(period) + pd.Timedelta(days=1)
-        partial = day_end is not None and (day_end > pd.Timestamp(now)
-                                           or (data_time is not None and day_end > pd.Timestamp(data_time)))
+        # the period is partial while its data does not cover it: still running, or the feed stopped
+        end = None if period is None else common.period_end(period, grain)
+        partial = end is not None and (end > pd.Timestamp(now)
+                                       or (data_time is not None and end > pd.Timestamp(data_time)))
         freshness = metric.freshness(data_time, now)
         status = metric.status(value)
         colour = {"ok": "#8be28b", "warning": "#ffcf70", "bad": "#ff8787"}.get(status, "#7cc4ff")
         if freshness == "stale":
             colour = "#6c757d"
-        change = _change(metric, value, week.loc[metric.id] if metric.id in week.index else None, partial)
+        if grain == "day":
+            change = _change(metric, value, week.loc[metric.id] if metric.id in week.index else None, partial)
+        else:
+            change = _change_vs_previous(metric, value, row, grain, partial)
         line = spark.get(metric.id, [])
         if partial and metric.aggregate == "sum":
-            line = line[:-1]  # a running day's total would show as a false drop at the end
-        label = common.period_label("day", period)
+            line = line[:-1]  # a running period's total would show as a false drop at the end
+        label = common.period_label(grain, period)
         sig = _hash([metric.id, value, change, label, str(data_time), freshness, line])
         tile = components.wall_tile(
             metric, value=value, period_label=label, change=change,
@@ -211,8 +231,8 @@ def refresh_wall(_trigger, view, screen, config, sig):
     sig = _valid_sig(sig)
     same_view = sig.get("view") == view
     shown = wall_layout.view_metrics(view, config)
-    available = {m.id for m in common.available_metrics()}  # a metric without a source is hidden
-    metrics = [m for m in shown if m.id in available] or shown
+    available = {m.id: m for m in common.available_metrics()}  # a metric without a source is hidden
+    metrics = [available[m.id] for m in shown if m.id in available] or shown
     meta = {"build": wall_layout.BUILD, "scheme": wall_layout.SCHEME}
 
     tiles = tiles_for(metrics)

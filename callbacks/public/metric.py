@@ -32,7 +32,8 @@ def public_metric(page):
     k = int(settings.get("suppression_k"))
     names = common.district_names("public")
     names["city"] = t("whole_city", lang)
-    series = repository.run("public/metric_series", metric=metric.id, grain="week", districts=["city"])
+    grain = common.valid_grain("week", metric, default="week")  # monthly-only sources: by month
+    series = repository.run("public/metric_series", metric=metric.id, grain=grain, districts=["city"])
     latest = repository.run("public/metric_map", metric=metric.id, grain="month")
     series_fig = figures.series(series, metric, names)
     map_fig = parts.public_map(common.districts("public"), latest, metric)
@@ -40,11 +41,13 @@ def public_metric(page):
     summary = ""
     if not last.empty:
         row = last.iloc[0]
-        summary = t("city_week", lang, date=i18n.date(row["period"], lang), unit=i18n.metric_unit(metric, lang),
+        summary = t(i18n.by_grain("city_week", grain), lang, date=i18n.date(row["period"], lang, day=grain == "week"),
+                    unit=i18n.metric_unit(metric, lang),
                     value=parts.shown(metric, row["value"], False, k, (row["ci_low"], row["ci_high"]), lang))
     return (series_fig, map_fig,
             parts.values_table(latest, metric, names, k, caption=t("table_latest", lang), lang=lang),
-            summary, parts.series_summary(series, metric, lang),
-            parts.values_table(series, metric, names, k, first="period", caption=t("table_city_weeks", lang),
+            summary, parts.series_summary(series, metric, lang, grain),
+            parts.values_table(series, metric, names, k, first="period",
+                               caption=t(i18n.by_grain("table_city_weeks", grain), lang),
                                lang=lang),
             parts.map_summary(latest, names, metric, k, lang))

@@ -3,7 +3,7 @@ import dash
 from dash import Input, Output, State
 
 from callbacks import auth, common
-from data import i18n, registry
+from data import i18n
 from layouts import ids
 from layouts.public import parts
 
@@ -15,5 +15,6 @@ from layouts.public import parts
 def public_kpis(_pathname, lang="en"):
     """The city's headline cards in the page language, each linking to its metric page."""
     lang = i18n.valid_lang(lang)
-    return common.kpi_cards(registry.public_metrics(), district="city", grain="week", db="public", lang=lang,
+    return common.kpi_cards(common.available_metrics("public", public_only=True), district="city", grain="week",
+                            db="public", lang=lang,
                             href=lambda metric: parts.href(f"/metric/{metric.id}", lang))

@@ -55,6 +55,12 @@ def month_name(ts, lang: str = DEFAULT) -> str:
     return catalogue(valid_lang(lang))["months"][ts.month - 1]
 
 
+def by_grain(key: str, grain: str | None) -> str:
+    """The catalogue key of a sentence about weeks, or its monthly variant (``<key>_month``)
+    for a metric published by month only."""
+    return f"{key}_month" if grain == "month" else key
+
+
 def date(ts, lang: str = DEFAULT, day: bool = True) -> str:
     """'14 September 2026' / '14 septiembre 2026' (or 'September 2026' without the day)."""
     import pandas as pd

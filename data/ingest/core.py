@@ -158,12 +158,16 @@ class Source:
     domain: str
     licence: str
     description: str
+    # the finest period its figures describe: 'hour' for timestamped records, 'day' for daily
+    # totals, 'month' for monthly ones. Metrics on its table publish no finer grain.
+    grain: str = "hour"
 
     def register(self, con) -> None:
         con.execute(
-            "INSERT OR REPLACE INTO sources VALUES ($id, $name, $domain, false, $licence, $desc)",
+            "INSERT OR REPLACE INTO sources (source_id, name, domain, simulated, licence, description, grain) "
+            "VALUES ($id, $name, $domain, false, $licence, $desc, $grain)",
             {"id": self.source_id, "name": self.name, "domain": self.domain,
-             "licence": self.licence, "desc": self.description},
+             "licence": self.licence, "desc": self.description, "grain": self.grain},
         )
 
     def with_overrides(self, **kw) -> "Source":

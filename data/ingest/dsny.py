@@ -16,7 +16,8 @@ from data.ingest.core import Batch, Districting, F, Source, qi
 SOURCE = Source(
     "nyc_dsny_tonnage", "DSNY monthly tonnage", "waste", "NYC Open Data terms of use",
     "NYC Department of Sanitation monthly collection tonnage by community district: refuse, paper, "
-    "metal/glass/plastic and organics (residential, school, leaves, Christmas trees, other).")
+    "metal/glass/plastic and organics (residential, school, leaves, Christmas trees, other).",
+    grain="month")
 
 STREAMS = {"refuse": "REFUSETONSCOLLECTED", "paper": "PAPERTONSCOLLECTED", "mgp": "MGPTONSCOLLECTED"}
 ORGANICS = ["RESORGANICSTONS", "SCHOOLORGANICTONS", "LEAVESORGANICTONS", "XMASTREETONS", "OTHERORGANICSTONS"]

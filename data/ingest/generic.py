@@ -15,6 +15,7 @@ import yaml
 from data.ingest.core import Batch, Districting, F, MappingError, Source, ql, qi
 from data.ingest.geo import parse_crs
 from data.ingest.targets import TARGETS, Target
+from data.registry import GRAINS
 
 DOMAINS = {"transport", "waste", "parking", "satisfaction", "geography"}
 FIELD_KEYS = {"column", "format", "formats", "decimal", "thousands", "map", "value"}
@@ -42,8 +43,12 @@ class Mapping:
         domain = src.get("domain", self.target.domain)
         if domain not in DOMAINS:
             raise MappingError(f"{origin}: source.domain must be one of {', '.join(sorted(DOMAINS))}")
+        grain = src.get("grain", "hour")
+        if grain not in GRAINS:
+            raise MappingError(f"{origin}: source.grain must be one of {', '.join(GRAINS)} (the finest period "
+                               f"one row describes: month for monthly totals), got {grain!r}")
         self.source = Source(str(src["id"]), str(src.get("name") or src["id"]), domain,
-                             str(src.get("licence") or "not stated"), str(src.get("description") or ""))
+                             str(src.get("licence") or "not stated"), str(src.get("description") or ""), grain)
         csv = doc.get("csv") or {}
         if not isinstance(csv, dict):
             raise MappingError(f"{origin}: csv must be a mapping (delimiter, quote, encoding)")

@@ -19,7 +19,7 @@ from data.ingest.core import Batch, F, MissingColumnsError, Source, qi
 SOURCE = Source(
     "nyc_mta_ridership", "MTA daily ridership (citywide)", "transport", "NYC Open Data terms of use",
     "Metropolitan Transportation Authority daily ridership estimates by mode, citywide, with the "
-    "percentage of a comparable pre-pandemic day.")
+    "percentage of a comparable pre-pandemic day.", grain="day")
 
 MODE_NAMES = {"subways": "subway", "buses": "bus", "lirr": "lirr", "metro-north": "metro_north",
               "access-a-ride": "access_a_ride", "bridges and tunnels": "bridges_tunnels",

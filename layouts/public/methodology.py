@@ -6,7 +6,7 @@ import dash
 import yaml
 from dash import dcc, html
 
-from data import public_api, registry, settings
+from data import lookups, public_api, registry, settings
 from data.i18n import metric_description, metric_label, t, valid_lang
 from layouts.public import parts
 from layouts.shell import public_path
@@ -71,7 +71,8 @@ def layout(lang=None, **_ignored):
     log = revisions()
     base = public_api.prefix()
     sections = [html.Section([html.H2(t(f"domain_{domain}", lang), className="h4"),
-                              *[_entry(m, lang, k, log, labels, base)
+                              # as published: the source and cadence of this city's data
+                              *[_entry(lookups.published(m, "public"), lang, k, log, labels, base)
                                 for m in registry.by_domain(domain, public_only=True)]])
                 for domain in registry.DOMAINS]
     return html.Div(

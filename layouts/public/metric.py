@@ -4,7 +4,7 @@ import dash
 from dash import dcc, html
 
 from data import lookups, public_api, settings
-from data.i18n import metric_description, metric_label, t, valid_lang
+from data.i18n import by_grain, metric_description, metric_label, t, valid_lang
 from layouts import components, ids
 from layouts.public import parts
 from layouts.shell import public_path
@@ -41,7 +41,7 @@ def layout(metric_id=None, lang=None, **_ignored):
                     html.H1(metric_label(metric, lang) if metric else ""),
                     html.P(metric_description(metric, lang) if metric else ""),
                     html.Div(id=ids.PUBLIC_METRIC_SUMMARY, className="lead", **{"aria-live": "polite"}),
-                    html.H2(t("trend", lang), className="h4"),
+                    html.H2(t(by_grain("trend", metric.grains[0] if metric else "week"), lang), className="h4"),
                     dcc.Loading(dcc.Graph(id=ids.PUBLIC_METRIC_SERIES, style={"height": "360px"},
                                           config={"displaylogo": False})),
                     html.P(id=ids.PUBLIC_METRIC_SERIES_TEXT, className="chart-summary"),

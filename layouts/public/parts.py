@@ -113,15 +113,15 @@ def public_map(districts: pd.DataFrame, latest: pd.DataFrame, metric: Metric) ->
     return fig
 
 
-def series_summary(series: pd.DataFrame, metric: Metric, lang: str = "en") -> str:
-    """One paragraph describing a weekly city time series (the chart's text alternative)."""
+def series_summary(series: pd.DataFrame, metric: Metric, lang: str = "en", grain: str = "week") -> str:
+    """One paragraph describing a weekly (or monthly) city time series (the chart's text alternative)."""
     if series.empty:
         return t("no_values", lang)
     ordered = series.sort_values("period")
     known = ordered.dropna(subset=["value"])
     withheld_count = int(ordered["suppressed"].astype(bool).sum())
     if known.empty:
-        return t("series_all_withheld", lang, count=len(ordered))
+        return t(i18n.by_grain("series_all_withheld", grain), lang, count=len(ordered))
     first, last = known.iloc[0], known.iloc[-1]
     high = known.loc[known["value"].idxmax()]
     low = known.loc[known["value"].idxmin()]
@@ -129,15 +129,18 @@ def series_summary(series: pd.DataFrame, metric: Metric, lang: str = "en") -> st
     def fmt(row):
         return f"{metric.format_value(float(row['value']))} {i18n.metric_unit(metric, lang)}"
 
-    text = t("series_summary", lang, count=len(ordered), first_date=i18n.date(first["period"], lang),
-             last_date=i18n.date(last["period"], lang), first=fmt(first), last=fmt(last), high=fmt(high),
-             high_date=i18n.date(high["period"], lang), low=fmt(low), low_date=i18n.date(low["period"], lang))
+    def day(row):
+        return i18n.date(row["period"], lang, day=grain != "month")
+
+    text = t(i18n.by_grain("series_summary", grain), lang, count=len(ordered), first_date=day(first),
+             last_date=day(last), first=fmt(first), last=fmt(last), high=fmt(high),
+             high_date=day(high), low=fmt(low), low_date=day(low))
     if metric.target is not None:
         text += t("series_target", lang, target=metric.format_value(metric.target),
                   unit=i18n.metric_unit(metric, lang),
                   direction=t(f"direction_{metric.direction}", lang))
     if withheld_count:
-        text += t("series_withheld", lang, count=withheld_count)
+        text += t(i18n.by_grain("series_withheld", grain), lang, count=withheld_count)
     return text
 
 
