@@ -273,7 +273,13 @@ def _public_cells(con, k: int, public_ids: list[str], data_now: datetime, metric
     # counts and sums add up over time (a month = its weeks when both start on a Monday the
     # 1st); a level (an end-of-period stock) does not
     additive = {m.id for m in registry.public_metrics() if m.aggregate != "level"}
-    return privacy.suppress(cells, k, time_additive=additive)
+    # figures about no person (tonnes weighed, declared `suppress: false`) are published whole
+    open_ids = {m.id for m in registry.public_metrics() if not m.suppress}
+    exempt = cells["metric_id"].isin(open_ids)
+    if not exempt.any():
+        return privacy.suppress(cells, k, time_additive=additive)
+    return pd.concat([privacy.suppress(cells[~exempt], k, time_additive=additive),
+                      privacy.suppress(cells[exempt], 1)], ignore_index=True)  # k = 1: no count is small
 
 
 def _write_public(con, path: Path, version: str, published_at: datetime, data_now: datetime,

@@ -43,6 +43,9 @@ REQUIRED = (
     "id", "domain", "label", "unit", "format", "direction", "cadence", "aggregate",
     "public", "per_capita", "grains", "source", "description", "method",
 )
+# optional fields. suppress: false for figures that describe no person (tonnes weighed):
+# the public site then publishes them without small-count suppression.
+OPTIONAL = ("target", "warning", "known_issues", "suppress")
 _HEADER = re.compile(r"\A\s*/\*---\s*\n(?P<meta>.*?)\n---\*/\s*(?P<sql>.*)\Z", re.S)
 _CADENCE = re.compile(r"^(\d+)\s*(m|h|d)$")
 _ID = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
@@ -75,6 +78,7 @@ class Metric:
     table: str = ""  # the raw table it reads: its data time and availability come from there
     path: str = field(repr=False, default="")
     known_issues: str = ""
+    suppress: bool = True  # small counts withheld on the public site (false: figures about no person)
 
     # -- status against target -------------------------------------------------------
     def status(self, value: float | None) -> str:
@@ -141,7 +145,7 @@ def parse_file(path: Path) -> Metric:
     for key in REQUIRED:
         if key not in meta or meta[key] in (None, ""):
             raise _fail(path, key, "is required")
-    unknown = set(meta) - set(REQUIRED) - {"target", "warning", "known_issues"}
+    unknown = set(meta) - set(REQUIRED) - set(OPTIONAL)
     if unknown:
         raise _fail(path, sorted(unknown)[0], "is not a known field")
     if not isinstance(meta["id"], str) or not _ID.match(meta["id"]):
@@ -154,6 +158,8 @@ def parse_file(path: Path) -> Metric:
     for key in ("public", "per_capita"):
         if not isinstance(meta[key], bool):
             raise _fail(path, key, f"must be true or false, got {meta[key]!r}")
+    if not isinstance(meta.get("suppress", True), bool):
+        raise _fail(path, "suppress", f"must be true or false, got {meta['suppress']!r}")
     for key in ("label", "unit", "format", "source", "description", "method"):
         if not isinstance(meta[key], str):
             raise _fail(path, key, f"must be text, got {meta[key]!r}")
@@ -200,7 +206,7 @@ def parse_file(path: Path) -> Metric:
         public=meta["public"], per_capita=meta["per_capita"], grains=grains,
         source=meta["source"], description=meta["description"].strip(),
         method=meta["method"].strip(), sql=sql, table=tables[0], path=str(path),
-        known_issues=str(meta.get("known_issues") or "").strip(),
+        known_issues=str(meta.get("known_issues") or "").strip(), suppress=meta.get("suppress", True),
     )
 
 

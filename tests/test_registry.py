@@ -483,6 +483,7 @@ BREAKAGES = {
     "bad domain": ("domain", _set("domain", "energy")),
     "bad aggregate": ("aggregate", _set("aggregate", "max")),
     "public not a boolean": ("public", _set("public", "yes")),
+    "suppress not a boolean": ("suppress", _set("suppress", "no")),
     "unknown grain": ("grains", _set("grains", ["day", "year"])),
     "empty grains": ("grains", _set("grains", [])),
     "bad format": ("format", _set("format", ",.0q")),

@@ -32,9 +32,10 @@ def current_alerts(grain: str = "day") -> pd.DataFrame:
                          "district_id": row.district_id, "district": names.get(row.district_id, row.district_id),
                          "value": f"{metric.format_value(row.value)} {metric.unit}",
                          "target": f"{metric.format_value(metric.target)} {metric.unit}",
-                         "period": f"{row.period:%Y-%m}" if grains[metric.id] == "month" else f"{row.period:%Y-%m-%d}", "gap": gap / (abs(metric.target) or 1)})
+                         "period": f"{row.period:%Y-%m}" if row.grain == "month" else f"{row.period:%Y-%m-%d}",
+                         "grain": row.grain, "gap": gap / (abs(metric.target) or 1)})
     frame = pd.DataFrame(rows, columns=["severity", "status", "metric_id", "metric", "district_id",
-                                        "district", "value", "target", "period", "gap"])
+                                        "district", "value", "target", "period", "grain", "gap"])
     return frame.sort_values(["severity", "gap"], ascending=[True, False]).reset_index(drop=True)
 
 

@@ -170,7 +170,7 @@ def _alert_item(row) -> html.Li:
     metric, its value and the target."""
     return html.Li([html.Div([html.Span(row.status, className=f"sev sev--{row.severity}"), " ",
                               html.Span(f"{row.district}", className="alert-where"),
-                              html.Span(f" · {pd.Timestamp(row.period):%a %d %b}", className="alert-when")],
+                              html.Span(f" · {common.period_label(row.grain, row.period)}", className="alert-when")],
                              className="alert-head"),
                     html.Div(f"{row.metric}: {row.value} (target {row.target})", className="alert-what")])
 

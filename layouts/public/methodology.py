@@ -54,7 +54,7 @@ def _entry(metric, lang: str, k: int, log: list[dict], labels: dict[str, str], b
         # the method and source texts come from the registry, in English
         html.P([t("method_label", lang), " ", html.Span(metric.method, lang="en")]),
         html.P(" ".join([t("unit_line", lang, unit=metric.unit, cadence=metric.cadence_text), target,
-                         t("method_source_line", lang, source=metric.source, k=k)])),
+                         t("method_source_line" if metric.suppress else "method_source_line_open", lang, source=metric.source, k=k)])),
         html.P([t("known_issues", lang), html.Span(metric.known_issues, lang="en")])
         if metric.known_issues else None,
         html.P([t("download_label", lang), " "] + [html.A(fmt.upper(), href=f"{base}/download/{metric.id}.{fmt}",

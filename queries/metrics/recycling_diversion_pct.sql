@@ -10,6 +10,7 @@ warning: 18
 cadence: 1d
 aggregate: ratio
 public: true
+suppress: false   # tonnes weighed by district, as DSNY itself publishes them: no person behind a figure
 per_capita: false
 grains: [day, week, month]
 source: demo_waste

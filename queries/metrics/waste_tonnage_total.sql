@@ -10,6 +10,7 @@ warning: null
 cadence: 1d
 aggregate: sum
 public: true
+suppress: false   # tonnes weighed by district, as DSNY itself publishes them: no person behind a figure
 per_capita: true
 grains: [day, week, month]
 source: demo_waste
