@@ -105,6 +105,13 @@ def test_ops_cards_wall_and_district_show_the_latest_month(nyc_site, client):
     assert status == 200
     assert "October 2025" in text
     assert "grain=month" in text  # the card's explorer link keeps the grain it shows
+    # citywide-only metrics have no district figure: not on a district's profile
+    assert "Transit riders, citywide" not in text and "Vehicles per counter-hour" not in text
+    # each metric up to its own source's latest day: 311 requests end in March 2025, bike trips in
+    # September 2024, yet both show values (one newest day for all would leave them empty)
+    cards = {c["props"]["children"][1]["props"]["children"]["props"]["children"]: json.dumps(c)
+             for c in body["response"]["district-kpis"]["children"]}
+    assert "no data" not in cards["311 requests opened"] and "no data" not in cards["Bike-share trips"]
 
 
 def test_public_pages_show_tonnage_by_month(nyc_site, anon_client):

@@ -41,17 +41,22 @@ def district_profile(district_id):
                 [components.notice(f"Unknown district {str(district_id)[:40]!r}. Pick one below."), choices], None)
     info = common.districts().set_index("district_id").loc[district_id]
     times = common.table_times()
-    newest = max((t for t, _sim in times.values() if t is not None), default=datetime.now())
-    before = datetime.combine(newest.date(), datetime.min.time())  # the latest complete day ends here
     metrics = common.available_metrics()
-    # by day; a metric published by month only (monthly tonnage) by month, whose loaded months
-    # are complete: the last two years of them
-    grains = {m.id: common.valid_grain("day", m) for m in metrics}
+    # Each metric by day up to the latest complete day of its own data (a city's sources end at
+    # different times); a metric published by month only (monthly tonnage) by month, whose
+    # loaded months are complete: the last two years of them.
+    windows = {}
+    for metric in metrics:
+        grain = common.valid_grain("day", metric)
+        newest = times.get(metric.table, (None, False))[0] or datetime.now()
+        if grain == "day":
+            end = datetime.combine(newest.date(), datetime.min.time())
+            windows[metric.id] = (grain, end - timedelta(days=HISTORY_DAYS), end)
+        else:
+            windows[metric.id] = (grain, newest - timedelta(days=2 * 366), END_OF_TIME)
     history, medians = [], []
-    for grain in sorted(set(grains.values())):
-        end = before if grain == "day" else END_OF_TIME
-        start = before - timedelta(days=HISTORY_DAYS if grain == "day" else 2 * 366)
-        ids_at = [m for m, g in grains.items() if g == grain]
+    for grain, start, end in sorted(set(windows.values())):
+        ids_at = [m for m, w in windows.items() if w == (grain, start, end)]
         history.append(repository.run("ops/metric_history", metrics=ids_at, grain=grain, district=district_id,
                                       start=start, end=end))
         at = repository.run("ops/district_medians", grain=grain, before=end)
@@ -59,11 +64,13 @@ def district_profile(district_id):
     history = pd.concat(history, ignore_index=True)
     medians = pd.concat(medians, ignore_index=True)
     city_median = medians[medians["borough"].isna()].set_index("metric_id")["median_value"]
+    # a metric with no district figure anywhere (citywide-only sources: MTA, DOT counts) has no place here
+    metrics = [m for m in metrics if m.id in city_median.index]
     peers = medians[medians["borough"] == info["borough"]].set_index("metric_id")
     now = datetime.now()
     cards = []
     for metric in metrics:
-        grain = grains[metric.id]
+        grain = windows[metric.id][0]
         part = history[history["metric_id"] == metric.id].sort_values("period")
         values = [float(v) if v == v else None for v in part["value"]]
         value = values[-1] if values else None
