@@ -28,10 +28,11 @@ def period_label(grain: str, period, lang: str | None = None) -> str:
         return (i18n.t("kpi_week_of", lang, date=i18n.date(ts, lang)) if grain == "week"
                 else i18n.date(ts, lang, day=grain == "day"))
     today = pd.Timestamp(datetime.now()).normalize()
+    year = "" if ts.year == today.year else f" {ts.year}"  # real data can be years old
     if grain == "day":
-        return "today so far" if ts.normalize() == today else f"{ts:%a %d %b}"
+        return "today so far" if ts.normalize() == today else f"{ts:%a %d %b}{year}"
     if grain == "week":
-        return f"week of {ts:%d %b}"
+        return f"week of {ts:%d %b}{year}"
     if grain == "month":
         return f"{ts:%B %Y}"
     return f"{ts:%H:00}"

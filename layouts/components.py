@@ -65,8 +65,9 @@ def freshness_badge(state: str, data_time: datetime | None, lang: str | None = N
         return html.Span([html.Span(icon, **{"aria-hidden": "true"}), " ", text],
                          className=f"freshness freshness--{state}",
                          title=i18n.t("kpi_data_time", lang, time=when(data_time)))
-    if state == "stale":
-        text = f"stale since {data_time:%d %b %H:%M}" if data_time else "no data"
+    if state == "stale":  # with the year when it is not this year's (real data can be years old)
+        year = " %Y" if data_time and data_time.year != datetime.now().year else ""
+        text = f"stale since {data_time.strftime('%d %b' + year + ' %H:%M')}" if data_time else "no data"
     elif state == "late":
         text = f"late · data {data_time:%H:%M}"
     else:
@@ -165,7 +166,9 @@ def wall_freshness(state: str, data_time: datetime | None, simulated: bool = Fal
         return [html.Span([FRESHNESS_TEXT["stale"], " no data"], className="freshness freshness--stale")]
     at = f"{data_time:%H:%M}"
     text = {"stale": f"stale since {at}", "late": f"late · data {at}"}.get(state, f"data {at}")
-    day = "" if data_time.date() == datetime.now().date() else f" ({data_time.day} {data_time:%b})"
+    now = datetime.now()
+    day = ("" if data_time.date() == now.date() else f" ({data_time.day} {data_time:%b})" if data_time.year == now.year
+           else f" ({data_time.day} {data_time:%b %Y})")
     return [html.Span([FRESHNESS_TEXT.get(state, "○"), " ", text], className=f"freshness freshness--{state}"),
             html.Span(day + (" · simulated" if simulated else ""), className="kpi-day")]
 

@@ -582,17 +582,23 @@ class Batch:
             return
         index = self.districts()
         with self.progress.step("districts"):
-            ids, why = index.locate(arrays["x"], arrays["y"], crs=d.crs)
-        frame = pd.DataFrame({"_row": arrays["_row"], "_d": ids, "_why": why})
+            found, why = index.locate_codes(arrays["x"], arrays["y"], crs=d.crs)
+        # numbers back to DuckDB (a Python string per row would cost more than the geometry)
+        frame = pd.DataFrame({"_row": arrays["_row"], "_d": found, "_why": why})
+        names = pd.DataFrame({"_d": range(len(index.ids)), "district_id": index.ids.astype(str)})
+        reasons = pd.DataFrame({"_why": range(1, len(index.REASONS)), "reason": index.REASONS[1:]})
         self.con.register("ingest_pip", frame)
+        self.con.register("ingest_pip_ids", names)
+        self.con.register("ingest_pip_reasons", reasons)
         try:
             self.con.execute(
                 "CREATE OR REPLACE TEMP TABLE checked AS SELECT c.* REPLACE ("
-                "coalesce(c.district_id, CAST(p._d AS VARCHAR)) AS district_id, "
-                "coalesce(c._reason, CAST(p._why AS VARCHAR)) AS _reason) "
-                "FROM checked c LEFT JOIN ingest_pip p ON p._row = c._row")
+                "coalesce(c.district_id, i.district_id) AS district_id, coalesce(c._reason, r.reason) AS _reason) "
+                "FROM checked c LEFT JOIN ingest_pip p ON p._row = c._row "
+                "LEFT JOIN ingest_pip_ids i ON i._d = p._d LEFT JOIN ingest_pip_reasons r ON r._why = p._why")
         finally:
-            self.con.unregister("ingest_pip")
+            for name in ("ingest_pip", "ingest_pip_ids", "ingest_pip_reasons"):
+                self.con.unregister(name)
 
     def districts(self):
         from data.ingest import geo
