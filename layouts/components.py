@@ -220,12 +220,17 @@ def signal_kpi_card(metric: Metric, *, title: str, value: float | None, previous
     status = metric.status(value)
     change = _signed_pct(value, previous) or "no previous period"
     if signal.fired:
+        # the arrow says on which side of the normal range the value lies (the rule's side); the
+        # step from the previous period is plain text beside it, so "▲ -8 %" cannot happen
         good = (signal.direction == "up") == (metric.direction == "higher")
         arrow = "▲" if signal.direction == "up" else "▼"
-        change_el = html.Span([html.Span(arrow, **{"aria-hidden": "true"}), " ", change,
-                               html.Span(f" · {signal.rule}", className="kpi-rule")],
-                              className=f"kpi-change kpi-change--signal kpi-change--{'good' if good else 'bad'}",
-                              title=signal.explanation, tabIndex=0, **{"data-rule": signal.rule})
+        side = "above" if signal.direction == "up" else "below"
+        change_el = html.Span([
+            change, " · ",
+            html.Span([html.Span(arrow, **{"aria-hidden": "true"}), f" {side} normal",
+                       html.Span(f" · {signal.rule}", className="kpi-rule")],
+                      className=f"kpi-change kpi-change--signal kpi-change--{'good' if good else 'bad'}",
+                      title=signal.explanation, tabIndex=0, **{"data-rule": signal.rule})], className="kpi-change")
     else:
         change_el = html.Span([change, html.Span(" · normal variation", className="kpi-rule")],
                               className="kpi-change kpi-change--normal", title=signal.explanation, tabIndex=0)

@@ -115,6 +115,25 @@ def test_rule_2_fires_on_a_run_of_eight():
     assert signal.rule == "rule 2" and signal.direction == "up" and "Rule 2" in signal.explanation
 
 
+def test_a_signal_card_shows_the_side_of_the_range_apart_from_the_step():
+    """A run above the centre line whose last step went down reads "-4% vs previous · ▲ above
+    normal · rule 2", never "▲ -4%"."""
+    import json
+
+    from data import registry
+    from layouts import components
+
+    values = [10, 8, 12, 9, 11, 10, 8, 12, 9, 11] + [10.8, 10.5, 11.2, 10.9, 10.6, 11.4, 11.2, 10.8]
+    signal = control_limits.test(values)
+    assert signal.rule == "rule 2" and signal.direction == "up"
+    card = components.signal_kpi_card(registry.get("sr_opened"), title="t", value=values[-1], previous=values[-2],
+                                      period_label="p", signal=signal, data_time=None, freshness="fresh",
+                                      simulated=False)
+    text = json.dumps(card.to_plotly_json(), default=lambda o: o.to_plotly_json(), ensure_ascii=False)
+    assert "−4" in text or "-4" in text
+    assert "above normal" in text and "rule 2" in text
+
+
 def test_normal_variation_fires_nothing():
     signal = control_limits.test([10, 12, 9, 11, 10, 13, 8, 11, 10, 12, 9, 11])
     assert not signal.fired and "normal variation" in signal.explanation
