@@ -56,7 +56,7 @@ public: demo
 # but without the live feed (it would write simulated readings into real data).
 NYC_VAR := var/nyc
 nyc: install
-	@if [ ! -f "$(NYC_VAR)/warehouse.duckdb" ]; then CITYOPS_VAR_DIR=$(NYC_VAR) $(PY) -m data.ingest nyc data/samples/nyc; fi
+	CITYOPS_VAR_DIR=$(NYC_VAR) $(PY) -m data.ingest nyc data/samples/nyc  # idempotent: unchanged files are skipped
 	CITYOPS_VAR_DIR=$(NYC_VAR) $(PY) -m data.publish
 	@CITYOPS_VAR_DIR=$(NYC_VAR) $(PY) -m data.users ensure-demo-admin
 	@echo "CityOps on NYC open data at http://127.0.0.1:$(PORT)"

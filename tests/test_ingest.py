@@ -282,8 +282,11 @@ def test_reload_same_file_is_a_no_op_and_force_replaces(con):
     path = PACK / "dsny_monthly_tonnage_1990_2025.csv"
     first = one(load(con, "dsny", path))
     n = scalar(con, "SELECT count(*) FROM waste_tonnage")
+    con.execute("UPDATE sources SET grain = 'hour' WHERE source_id = 'nyc_dsny_tonnage'")  # an older warehouse
     second = one(load(con, "dsny", path))
     assert second.status == "unchanged" and second.rows_read == 0
+    # the source's metadata still comes from the code: monthly tonnage is monthly again
+    assert scalar(con, "SELECT grain FROM sources WHERE source_id = 'nyc_dsny_tonnage'") == "month"
     assert scalar(con, "SELECT count(*) FROM waste_tonnage") == n
     assert scalar(con, "SELECT count(*) FROM load_batches") == 2     # boundaries + one dsny batch
     forced = one(load(con, "dsny", path, force=True))

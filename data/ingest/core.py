@@ -827,6 +827,7 @@ def run_file(con: duckdb.DuckDBPyConnection, adapter: str, source: Source, path:
         same = con.execute("SELECT path, batch_id FROM ingest_files WHERE source_id = $s AND sha256 = $h",
                            {"s": source.source_id, "h": fingerprint}).fetchone()
         if same:
+            source.register(con)  # its description or grain may have changed with the code
             result.status = "unchanged"
             result.batch_id = int(same[1])
             result.message = f"already loaded (batch {same[1]}, {Path(same[0]).name}): nothing to do"
