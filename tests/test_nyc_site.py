@@ -131,6 +131,11 @@ def test_public_pages_show_tonnage_by_month(nyc_site, anon_client):
     assert "Toda la ciudad, por mes." in text and "por semana" not in text
     assert "meses" in text
 
+    # a citywide-only source has no district map, and the page says so instead of "no values yet"
+    status, body, _ = dash_http.call(anon_client, dash_http.find(deps, "public-metric-series"),
+                                     [{"metric": "traffic_volume_citywide", "lang": "en"}])
+    assert status == 200 and "Published for the whole city only" in json.dumps(body)
+
     response = anon_client.get("/public/api/v1/metrics/waste_tonnage_total/values?grain=week")
     assert response.status_code == 400 and "published by month only" in response.get_json()["error"]
     response = anon_client.get("/public/api/v1/metrics/waste_tonnage_total/values?grain=month")

@@ -36,7 +36,9 @@ def public_metric(page):
     series = repository.run("public/metric_series", metric=metric.id, grain=grain, districts=["city"])
     latest = repository.run("public/metric_map", metric=metric.id, grain="month")
     series_fig = figures.series(series, metric, names)
-    map_fig = parts.public_map(common.districts("public"), latest, metric)
+    city_only = latest.empty and not series.empty  # a citywide-only source (MTA, DOT counts): no map
+    map_fig = (figures.empty(t("map_city_only", lang)) if city_only
+               else parts.public_map(common.districts("public"), latest, metric))
     last = series.dropna(subset=["value"]).tail(1)
     summary = ""
     if not last.empty:
@@ -50,4 +52,4 @@ def public_metric(page):
             parts.values_table(series, metric, names, k, first="period",
                                caption=t(i18n.by_grain("table_city_weeks", grain), lang),
                                lang=lang),
-            parts.map_summary(latest, names, metric, k, lang))
+            t("map_city_only", lang) if city_only else parts.map_summary(latest, names, metric, k, lang))
