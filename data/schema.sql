@@ -106,6 +106,14 @@ CREATE TABLE IF NOT EXISTS traffic_counts_borough (   -- counts whose location i
     source_id VARCHAR NOT NULL, batch_id BIGINT
 );
 
+CREATE TABLE IF NOT EXISTS pedestrian_counts (        -- people counted walking past a point in one session
+    day DATE NOT NULL,                                 -- the 1st of the count's month (the day is not published)
+    location_id VARCHAR NOT NULL, district_id VARCHAR NOT NULL,
+    session VARCHAR NOT NULL,                          -- am (weekday morning) / pm (weekday evening) / md (Saturday midday)
+    pedestrians INTEGER NOT NULL,
+    source_id VARCHAR NOT NULL, batch_id BIGINT
+);
+
 -- ---------------------------------------------------------------- waste
 CREATE TABLE IF NOT EXISTS waste_tonnage (
     day DATE NOT NULL, district_id VARCHAR NOT NULL,

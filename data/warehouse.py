@@ -35,7 +35,7 @@ DEMO_SOURCES = {
 RAW_TABLES = (
     "bike_trips", "bike_station_status", "transit_ridership", "traffic_counts", "waste_tonnage",
     "bin_fill", "parking_occupancy", "parking_citations", "service_requests", "satisfaction_responses",
-    "transit_ridership_city", "traffic_counts_borough",
+    "transit_ridership_city", "traffic_counts_borough", "pedestrian_counts",
 )
 # Newest data time per raw table and source, from the rows changed since $since (one static
 # statement, bound parameter). A dated row covers its whole day, or its whole month for a
@@ -43,7 +43,8 @@ RAW_TABLES = (
 UPDATE_TABLE_DATA_TIMES = """
 INSERT INTO table_data_times
 SELECT x.table_name, x.source_id,
-       (max(x.data_time) + CASE WHEN x.table_name NOT IN ('transit_ridership', 'waste_tonnage', 'transit_ridership_city')
+       (max(x.data_time) + CASE WHEN x.table_name NOT IN ('transit_ridership', 'waste_tonnage', 'transit_ridership_city',
+                                                              'pedestrian_counts')
                                 THEN INTERVAL 0 DAY
                                 WHEN any_value(s.grain) = 'month' THEN INTERVAL 1 MONTH
                                 WHEN any_value(s.grain) = 'week' THEN INTERVAL 7 DAY
@@ -62,6 +63,7 @@ FROM (
     UNION ALL SELECT 'satisfaction_responses', source_id, responded_at FROM satisfaction_responses WHERE responded_at >= $since
     UNION ALL SELECT 'transit_ridership_city', source_id, day::TIMESTAMP FROM transit_ridership_city WHERE day >= $since::DATE
     UNION ALL SELECT 'traffic_counts_borough', source_id, ts FROM traffic_counts_borough WHERE ts >= $since
+    UNION ALL SELECT 'pedestrian_counts', source_id, day::TIMESTAMP FROM pedestrian_counts WHERE day >= $since::DATE
 ) x LEFT JOIN sources s USING (source_id)
 GROUP BY x.table_name, x.source_id
 ON CONFLICT (table_name, source_id) DO UPDATE SET data_time = greatest(table_data_times.data_time, excluded.data_time)

@@ -49,7 +49,8 @@ def test_overview_shows_a_card_per_metric(page, server):
     page.goto(server + "/")
     _settle(page, "#home-kpis .kpi-card")
     # one card per metric the city has a source for (the demo has no citywide-only operator)
-    demo = [m for m in registry.metrics().values() if m.table not in ("transit_ridership_city", "traffic_counts_borough")]
+    demo = [m for m in registry.metrics().values()
+            if m.table not in ("transit_ridership_city", "traffic_counts_borough", "pedestrian_counts")]
     assert page.locator("#home-kpis .kpi-card").count() == len(demo)
     assert "version" in page.locator("#shell-status").inner_text()
     page.click("text=Explore")  # interaction: the navigation works client-side

@@ -55,7 +55,8 @@ def test_home_has_one_card_per_metric(client):
     assert status == 200
     # one per metric the city has a source for: the demo has no citywide-only transit operator
     assert str(body).count("kpi-card kpi-card--") == len(lookups.available_metrics()) == len(
-        [m for m in registry.metrics().values() if m.table not in ("transit_ridership_city", "traffic_counts_borough")])
+        [m for m in registry.metrics().values()
+         if m.table not in ("transit_ridership_city", "traffic_counts_borough", "pedestrian_counts")])
 
 
 @pytest.mark.parametrize("metric", list(registry.metrics()))
@@ -133,8 +134,9 @@ def test_public_overview_cards(client):
     deps = dash_http.dependencies(client)
     status, body, _ = dash_http.call(client, dash_http.find(deps, "public-kpis"), ["/public"], ["en"])
     assert status == 200
-    # one card per public metric with data; the demo has no citywide-only source (MTA, DOT)
-    without_data = {"transit_riders_citywide", "transit_citywide_vs_baseline_pct", "traffic_volume_citywide"}
+    # one card per public metric with data; the demo has no citywide-only source (MTA, DOT) and no pedestrian counts
+    without_data = {"transit_riders_citywide", "transit_citywide_vs_baseline_pct", "traffic_volume_citywide",
+                    "pedestrians_per_count"}
     assert str(body).count("kpi-card kpi-card--") == len(registry.public_metrics()) - len(without_data)
     for metric_id in without_data:
         assert f"/metric/{metric_id}" not in str(body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -245,12 +245,60 @@ def test_nyc_pack_loads_every_file_and_registers_real_sources(nyc):
     assert results["community_districts.geojson"].rows_loaded == 71
     check_batches(c)
     sources = c.execute("SELECT source_id, simulated, licence, description FROM sources").fetchall()
-    assert len(sources) == 11
+    assert len(sources) == 12
     assert all(not s[1] and s[2] and len(s[3]) > 20 for s in sources)
     for table in ("waste_tonnage", "bike_trips", "bike_station_status", "service_requests", "parking_citations",
-                  "transit_ridership_city", "traffic_counts_borough"):
+                  "transit_ridership_city", "traffic_counts_borough", "pedestrian_counts"):
         assert scalar(c, f"SELECT count(*) FROM {table}") > 0, table
     assert scalar(c, "SELECT count(*) FROM load_batches WHERE status <> 'ok'") == 0
+
+
+def test_pedestrian_counts_wide_file_as_published(nyc):
+    """114 count points, one column per session (may_07_am ... oct25_md, with the published
+    'may_22_p_m' and 'june_24_am'); points on bridges lie outside every district."""
+    c, results = nyc
+    r = results["pedestrian_counts_biannual.csv"]
+    assert (r.rows_read, r.rows_loaded, r.reasons) == (114, 101, {"outside boundaries": 13})
+    bridges = [row[0] for row in c.execute(
+        "SELECT json_extract_string(raw, '$.street_nam') FROM quarantine WHERE source_id = 'nyc_dot_pedestrian_counts'"
+    ).fetchall()]
+    assert all("Bridge" in b for b in bridges)
+    # location 1 (Broadway, Bronx): cells of the published file, dated the 1st of their month
+    got = dict(((str(d), s), n) for d, s, n in c.execute(
+        "SELECT day, session, pedestrians FROM pedestrian_counts WHERE location_id = '1'").fetchall())
+    assert got[("2007-05-01", "am")] == 1189 and got[("2007-09-01", "pm")] == 2646
+    assert got[("2022-05-01", "pm")] == 2343 and got[("2024-06-01", "am")] == 901 and got[("2025-10-01", "md")] == 2473
+    # 339 empty cells are "not counted": no row, no zero
+    assert scalar(c, "SELECT count(*) FROM pedestrian_counts") == r.written["pedestrian_counts"] == 10_689
+    assert scalar(c, "SELECT grain FROM sources WHERE source_id = 'nyc_dot_pedestrian_counts'") == "month"
+
+
+@pytest.mark.parametrize("header, fragment", [
+    ("the_geom,loc,may_07_am,dec_07_am", "count columns not understood"),
+    ("the_geom,loc,borough", "no count columns"),
+])
+def test_pedestrian_file_with_unreadable_columns_is_a_clear_error(con, tmp_path, header, fragment):
+    path = tmp_path / "peds.csv"
+    path.write_text(header + "\n" + ",".join(['"POINT (-73.95 40.78)"', "1"] + ["5"] * (header.count(",") - 1)) + "\n")
+    with pytest.raises(IngestError) as info:
+        load(con, "pedestrians", path)
+    assert fragment in str(info.value)
+    assert scalar(con, "SELECT count(*) FROM pedestrian_counts") == 0
+
+
+def test_pedestrian_rows_with_a_bad_point_or_count_are_quarantined(con, tmp_path):
+    path = tmp_path / "peds.csv"
+    path.write_text("the_geom,loc,may_07_am,sept_07_pm\n"
+                    '"POINT (-73.9855 40.7580)",1,"1,200",300\n'      # Times Square: loaded, thousands comma
+                    '"POINT (abc)",2,10,20\n'                          # malformed point
+                    '"POINT (-73.9855 40.7580)",3,-5,20\n'             # negative count
+                    '"POINT (-73.9855 40.7580)",4,12.5,20\n'           # not an integer
+                    '"POINT (-73.9855 40.7580)",5,,\n')                # not counted: no rows
+    r = one(load(con, "pedestrians", path))
+    assert r.rows_read == 5 and r.rows_loaded == 2
+    assert r.reasons == {"bad number: the_geom": 1, "negative count": 1, "bad integer: may_07_am": 1}
+    assert con.execute("SELECT location_id, day, session, pedestrians FROM pedestrian_counts ORDER BY 2").fetchall() == [
+        ("1", date(2007, 5, 1), "am", 1200), ("1", date(2007, 9, 1), "pm", 300)]
 
 
 def test_quarantine_entries_have_file_line_reason_and_raw_json(nyc):

@@ -77,6 +77,7 @@ def test_lookups_give_the_published_grains_source_and_cadence(nyc_site):
     # DOT counts known by borough only feed the citywide counter-hour metric
     assert available["traffic_volume_citywide"] == ("day", "week", "month")
     assert "traffic_volume" not in available  # no district-level counts in the pack
+    assert available["pedestrians_per_count"] == ("month",)  # counted twice a year, dated by month
     assert "missed_collections" not in {m.id for m in lookups.available_metrics("public", public_only=True)}
 
 

@@ -33,8 +33,8 @@ def test_district_scorecard_compares_with_the_city(client):
     assert status == 200
     assert "Brooklyn CD 1" in text and "Whole city" in text
     card = str(body["response"]["public-district-card"])
-    shown = lookups.available_metrics("public", public_only=True)  # the demo has no citywide-only source
-    assert len(shown) == len(registry.public_metrics()) - 3
+    shown = lookups.available_metrics("public", public_only=True)  # the demo has no MTA, DOT or pedestrian data
+    assert len(shown) == len(registry.public_metrics()) - 4
     assert all(f"/metric/{m.id}" in card for m in shown)
     assert "on target" in str(body["response"]["public-district-summary"])
 

@@ -105,6 +105,14 @@ def con():
         (ts("2024-05-06 09:00"), "A", "Queens", "EB", "Grand Ave", "72 St", "Mazeau St", 120, "nyc_dot_traffic_counts", 1),
         (ts("2024-03-31 23:00"), "A", "Queens", "EB", "Grand Ave", "72 St", "Mazeau St", 999, "nyc_dot_traffic_counts", 1),
     ])
+    # pedestrian counts of May 2024 (dated the 1st): D1 point A 100 (am) + 300 (pm), D2 point B 50
+    # -> D1 200 per session, D2 50, city 450 / 3 = 150; one count outside [START, END)
+    insert("pedestrian_counts", [
+        (ts("2024-05-01").date(), "A", "D1", "am", 100, "nyc_dot_pedestrian_counts", 1),
+        (ts("2024-05-01").date(), "A", "D1", "pm", 300, "nyc_dot_pedestrian_counts", 1),
+        (ts("2024-05-01").date(), "B", "D2", "am", 50, "nyc_dot_pedestrian_counts", 1),
+        (ts("2024-03-01").date(), "B", "D2", "am", 9999, "nyc_dot_pedestrian_counts", 1),
+    ])
     # waste 2024-05-06: D1 80 refuse + 10 paper + 10 mgp (20 %); D2 10 refuse + 10 organics (50 %)
     # city 30/120 = 25 % (the mean of district rates would be 35 %)
     insert("waste_tonnage", [
@@ -327,6 +335,11 @@ def test_citywide_transit_counts_subway_and_bus_only(con):
 def test_citywide_traffic_counts_are_vehicles_per_counter_hour(con):
     assert values(con, "traffic_volume_citywide", "day", "2024-05-06") == {"city": pytest.approx(100.0)}
     assert values(con, "traffic_volume_citywide", "week", "2024-05-06") == {"city": pytest.approx(100.0)}
+
+
+def test_pedestrians_per_count_pools_sessions(con):
+    assert values(con, "pedestrians_per_count", "month", "2024-05-01") == {
+        "D1": pytest.approx(200.0), "D2": pytest.approx(50.0), "city": pytest.approx(150.0)}
 
 
 def test_traffic_volume_and_congestion(con):

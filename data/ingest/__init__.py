@@ -21,7 +21,7 @@ from typing import Callable
 
 import duckdb
 
-from data.ingest import (boundaries, citibike, dsny, gbfs, generic, mta, nyc311, open311, parking,
+from data.ingest import (boundaries, citibike, dsny, gbfs, generic, mta, nyc311, open311, parking, pedestrians,
                          population, traffic)
 from data.ingest.core import (DEFAULT_TZ, Batch, EmptyFileError, FormatError, IngestError, InputFileError,
                               LoadResult, MappingError, MissingColumnsError, Progress, Source,
@@ -67,6 +67,8 @@ ADAPTERS: dict[str, Adapter] = {a.name: a for a in (
     Adapter("mta", "MTA daily ridership (citywide) -> transit_ridership_city", mta.SOURCE, mta.load),
     Adapter("traffic", "NYC DOT traffic volume counts -> traffic_counts_borough (or traffic_counts with --segments)",
             traffic.SOURCE, traffic.load),
+    Adapter("pedestrians", "NYC DOT bi-annual pedestrian counts (wide, WKT points) -> pedestrian_counts",
+            pedestrians.SOURCE, pedestrians.load),
     Adapter("nyc311", "NYC 311 requests, classic or API export -> service_requests", nyc311.SOURCE, nyc311.load),
     Adapter("parking-codes", "DOF parking violation codes and fines -> parking_violation_codes",
             parking.CODES_SOURCE, parking.load_codes),

@@ -82,6 +82,7 @@ BATCH_TABLES = {
     "satisfaction_responses": "responded_at",
     "transit_ridership_city": "day",
     "traffic_counts_borough": "ts",
+    "pedestrian_counts": "day",
 }
 
 

@@ -31,10 +31,10 @@ PLAN: list[tuple[str, str, dict]] = [
     ("*station_information*.json", "gbfs", {"nyc": True}),
     ("*station_status*.json", "gbfs", {"nyc": True}),
     ("nyc311*.csv", "nyc311", {}),
+    ("pedestrian_counts*.csv", "pedestrians", {}),
 ]
 NOT_LOADED = {
     "mta_daily_ridership_dictionary.csv": "data dictionary (documentation)",
-    "pedestrian_counts_biannual.csv": "no pedestrian table in the warehouse yet",
     "boroughs.geojson": "borough polygons: not needed (districts carry their borough)",
     "city_council.geojson": "council districts: not a CityOps district layer",
 }

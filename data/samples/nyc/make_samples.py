@@ -31,6 +31,7 @@ COPY = [
     "citibike_station_status_2024-10-02.json",
     "dof_parking_violation_codes.csv",
     "parking_violations_fy2017_sample.csv",
+    "pedestrian_counts_biannual.csv",
     "nyc311_sample_2019-12-31_1000rows.csv",
     "nyc_cdta_demographics_acs2019_2023.csv",
 ]

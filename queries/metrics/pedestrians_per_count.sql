@@ -1,0 +1,42 @@
+/*---
+id: pedestrians_per_count
+domain: transport
+label: Pedestrians per count
+unit: people
+format: ",.0f"
+direction: higher
+target: null
+warning: null
+cadence: 183d
+aggregate: ratio
+public: true
+per_capita: false
+suppress: false   # n is the number of count sessions; each figure is thousands of anonymous passers-by
+grains: [month]
+source: nyc_dot_pedestrian_counts
+description: >
+  How many people walked past a pedestrian count point in one count session, on average, at the
+  district's count points. Counts are made twice a year; busier streets mean livelier districts.
+method: >
+  Counters stand at fixed points twice a year (May or June, and September or October) for three
+  sessions: a weekday morning, a weekday evening and a Saturday midday. We add the people counted
+  at the district's points in the month's sessions and divide by the number of sessions counted.
+  The city value pools every point. Districts with more count points on busy avenues score
+  higher, so compare a district with itself over the years. Points on bridges lie outside every
+  district and are counted in no district (they are listed on the data page). n is the number
+  of sessions counted.
+known_issues: >
+  Only the month of a count is published, not its day; weather on the day changes the count.
+---*/
+SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
+       period,
+       sum(pedestrians)::DOUBLE / count(*) AS value,
+       sum(pedestrians)::DOUBLE AS numerator,
+       count(*)::DOUBLE AS denominator,
+       count(*)::BIGINT AS n
+FROM (
+    SELECT district_id, CAST(date_trunc($grain, day) AS TIMESTAMP) AS period, pedestrians
+    FROM pedestrian_counts
+    WHERE day >= $start AND day < $end
+) AS t
+GROUP BY GROUPING SETS ((district_id, period), (period))
