@@ -65,11 +65,14 @@ def freshness_badge(state: str, data_time: datetime | None, lang: str | None = N
         return html.Span([html.Span(icon, **{"aria-hidden": "true"}), " ", text],
                          className=f"freshness freshness--{state}",
                          title=i18n.t("kpi_data_time", lang, time=when(data_time)))
-    if state == "stale":  # with the year when it is not this year's (real data can be years old)
-        year = " %Y" if data_time and data_time.year != datetime.now().year else ""
-        text = f"stale since {data_time.strftime('%d %b' + year + ' %H:%M')}" if data_time else "no data"
+    now = datetime.now()
+    # the day when it is not today, the year when it is not this year's (real data can be years old)
+    day = "" if not data_time or data_time.date() == now.date() else "%d %b " if data_time.year == now.year \
+        else "%d %b %Y "
+    if state == "stale":
+        text = f"stale since {data_time.strftime(day or '%d %b ')}{data_time:%H:%M}" if data_time else "no data"
     elif state == "late":
-        text = f"late · data {data_time:%H:%M}"
+        text = f"late · data {data_time.strftime(day)}{data_time:%H:%M}" if data_time else "no data"
     else:
         text = f"data {data_time:%d %b %H:%M}" if data_time else "no data"
     return html.Span([icon, " ", text], className=f"freshness freshness--{state}",

@@ -175,3 +175,15 @@ def test_tonnes_are_published_whole_while_small_311_counts_are_withheld(nyc_site
     assert small_n > 20_000  # every district-month has only a handful of weigh records
     assert withheld["sr_opened"] > 0
 
+
+
+def test_a_late_badge_names_the_day_and_year_of_old_data():
+    from datetime import timedelta
+
+    from layouts import components
+
+    old = (datetime.now() - timedelta(days=400)).replace(hour=0, minute=0, second=0, microsecond=0)
+    text = str(components.freshness_badge("late", old).to_plotly_json())
+    assert f"late · data {old:%d %b %Y} 00:00" in text
+    today = datetime.now().replace(hour=7, minute=5)
+    assert "late · data 07:05" in str(components.freshness_badge("late", today).to_plotly_json())
