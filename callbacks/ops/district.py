@@ -104,9 +104,15 @@ def district_profile(district_id):
     Input(ids.DISTRICT_ID, "data"),
     Input(ids.DISTRICT_RECORDS_CATEGORY, "value"),
 )
-@auth.requires("records")
+@auth.requires("read")
 @common.guarded([], "message", no_update)
 def district_records(district_id, category):
+    # Record-level data needs the "records" permission (checked again by the data layer: the
+    # queries are `-- access: records`). Without it the page says so instead of failing with a
+    # 403 the browser logs as an error.
+    if not access.current().can("records"):
+        return [], components.notice("Your account does not include record-level data (individual service "
+                                     "requests); the figures above are all it shows.", color="secondary"), []
     names = common.district_names()
     if not _valid(district_id, names) or not access.current().sees(district_id):
         return [], None, []
