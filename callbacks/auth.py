@@ -46,8 +46,8 @@ OPEN_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_dash-dependencies", 
 PUBLIC_PREFIXES = ("/public", "/api/", "/download/")
 MAX_REQUEST_BYTES = 1_000_000
 
-limiter = Limiter(get_remote_address, storage_uri="memory://", default_limits=[],
-                  headers_enabled=True, strategy="moving-window")
+# storage: the rate_limit_storage setting (RATELIMIT_STORAGE_URI, set in install)
+limiter = Limiter(get_remote_address, default_limits=[], headers_enabled=True, strategy="moving-window")
 csrf = CSRFProtect()
 login_manager = flask_login.LoginManager()
 
@@ -295,6 +295,8 @@ def install(app, mode: str) -> None:
         WTF_CSRF_CHECK_DEFAULT=False,  # checked in _before for signed-in callers only
         WTF_CSRF_TIME_LIMIT=None,      # the token lives as long as the session
         RATELIMIT_ENABLED=bool(settings.get("rate_limits")),
+        RATELIMIT_STORAGE_URI=str(settings.get("rate_limit_storage")),
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,  # Redis down: count per worker, keep serving
     )
     login_manager.init_app(server)
     login_manager.session_protection = "basic"

@@ -56,6 +56,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rate_limits", True, "Whether rate limits (sign-in, public site) are enforced."),
     Setting("login_rate_limit", "10 per minute", "Sign-in attempts per client address."),
     Setting("public_rate_limit", "1200 per minute", "Requests per client address to the public site's pages, callbacks, API and downloads."),
+    Setting("rate_limit_storage", "memory://", "Where rate-limit counters live: memory:// counts per worker process "
+            "(N workers allow N x the limit); redis://HOST:6379/0 shares them between every worker and server. "
+            "If Redis cannot be reached, each worker falls back to memory and keeps serving."),
     Setting("analyst_records", True, "Whether analysts may see record-level data (311 requests behind a number)."),
     Setting("query_timeout_s", 10.0, "A snapshot query running longer than this is interrupted (seconds)."),
 )
