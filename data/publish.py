@@ -10,7 +10,7 @@ Steps (``publish(con)``, run by the one writer process):
 2. **Ops snapshot** ``snapshots/ops-<version>.duckdb``: rollups, districts, metric metadata,
    sources and data times, load batches, quarantine summary, recent service requests.
 3. **Public snapshot** ``public/public-<version>.duckdb``: public metrics at week and month
-   grains, complete periods only, with small counts suppressed by ``data.privacy`` (primary:
+   grains, complete periods only (not the current one, nor a first one the data starts inside), with small counts suppressed by ``data.privacy`` (primary:
    n in [1, k-1]; complementary: no withheld cell recoverable from the city total → figures
    null, ``suppressed`` true), a 95 % CI for mean scores, districts and metadata. No row-level record, no coordinates, no free text.
 4. **Flip** ``CURRENT.json`` (write temp + fsync + ``os.replace``), then delete snapshots
@@ -95,8 +95,10 @@ def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) 
                         "q.value, q.numerator, q.denominator, q.n FROM (" + metric.sql + ") q",
                         {"metric_id": metric.id, "grain": grain, "start": start, "end": END_OF_TIME},
                     )
-        dated = con.execute("SELECT count(*) FROM table_data_times").fetchall()[0][0]
-        times_since = since if dated else datetime(1900, 1, 1)  # first publish: date everything
+        # first publish (or a warehouse from before first_time was kept): date everything
+        dated = con.execute("SELECT count(*) FILTER (WHERE first_time IS NOT NULL) = count(*) AND count(*) > 0 "
+                            "FROM table_data_times").fetchall()[0][0]
+        times_since = since if dated else datetime(1900, 1, 1)
         if times_since is not None:
             con.execute(UPDATE_TABLE_DATA_TIMES, {"since": times_since})
         if since is not None:
@@ -254,6 +256,12 @@ def _public_cells(con, k: int, public_ids: list[str], data_now: datetime, metric
         """,
         {"ids": public_ids, "grains": list(PUBLIC_GRAINS), "now": data_now, "keys": _published_keys(metrics)},
     ).df()
+    # nor the first period when the data starts after its first day (a false dip at the start of
+    # a trend); data from the first hours of a period's first day counts as covering it
+    firsts = dict(con.execute("SELECT table_name, date_trunc('day', min(first_time)) FROM table_data_times "
+                              "GROUP BY 1").fetchall())
+    starts = cells["metric_id"].map({m.id: firsts.get(m.table) for m in metrics.values()})
+    cells = cells[starts.isna() | (cells["period"] >= pd.to_datetime(starts))].reset_index(drop=True)
     cells["ci_low"] = np.nan
     cells["ci_high"] = np.nan
     for metric_id, (sd_sql, lower, upper) in CI_METRICS.items():

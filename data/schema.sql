@@ -174,5 +174,7 @@ CREATE TABLE IF NOT EXISTS rollup_dirty (since TIMESTAMP NOT NULL);
 -- the last publish (so publish does not rescan history to date the data).
 CREATE TABLE IF NOT EXISTS table_data_times (
     table_name VARCHAR NOT NULL, source_id VARCHAR NOT NULL, data_time TIMESTAMP NOT NULL,
+    first_time TIMESTAMP,   -- the oldest row's time: periods before it are partial
     PRIMARY KEY (table_name, source_id)
 );
+ALTER TABLE table_data_times ADD COLUMN IF NOT EXISTS first_time TIMESTAMP;

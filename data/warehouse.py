@@ -39,7 +39,8 @@ RAW_TABLES = (
 )
 # Newest data time per raw table and source, from the rows changed since $since (one static
 # statement, bound parameter). A dated row covers its whole day, or its whole month for a
-# monthly source (sources.grain): its data time is that period's end.
+# monthly source (sources.grain): its data time is that period's end. first_time: the oldest
+# row's time (a dated row: its day), so the public site can leave out a partial first period.
 UPDATE_TABLE_DATA_TIMES = """
 INSERT INTO table_data_times
 SELECT x.table_name, x.source_id,
@@ -48,7 +49,8 @@ SELECT x.table_name, x.source_id,
                                 THEN INTERVAL 0 DAY
                                 WHEN any_value(s.grain) = 'month' THEN INTERVAL 1 MONTH
                                 WHEN any_value(s.grain) = 'week' THEN INTERVAL 7 DAY
-                                ELSE INTERVAL 1 DAY END)::TIMESTAMP
+                                ELSE INTERVAL 1 DAY END)::TIMESTAMP,
+       min(x.data_time)::TIMESTAMP
 FROM (
     SELECT 'bike_trips' AS table_name, source_id, started_at AS data_time FROM bike_trips WHERE started_at >= $since
     UNION ALL SELECT 'bike_station_status', source_id, ts FROM bike_station_status WHERE ts >= $since
@@ -66,7 +68,8 @@ FROM (
     UNION ALL SELECT 'pedestrian_counts', source_id, day::TIMESTAMP FROM pedestrian_counts WHERE day >= $since::DATE
 ) x LEFT JOIN sources s USING (source_id)
 GROUP BY x.table_name, x.source_id
-ON CONFLICT (table_name, source_id) DO UPDATE SET data_time = greatest(table_data_times.data_time, excluded.data_time)
+ON CONFLICT (table_name, source_id) DO UPDATE SET data_time = greatest(table_data_times.data_time, excluded.data_time),
+    first_time = least(table_data_times.first_time, excluded.first_time)
 """
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import duckdb
 import pytest
 
-from data import publish, repository, snapshot, warehouse
+from data import publish, registry, repository, snapshot, warehouse
 from tests.conftest import FIXTURE_END
 
 
@@ -163,12 +163,17 @@ def test_public_snapshot_holds_aggregates_only(published, var_dir):
         assert not everywhere & {"lat", "lon", "request_id", "created_at", "closed_at", "raw", "file"}
         grains = {r[0] for r in con.execute("SELECT DISTINCT grain FROM metric_values").fetchall()}
         assert grains <= {"week", "month"}
-        small = con.execute("SELECT count(*) FROM metric_values WHERE n BETWEEN 1 AND 9").fetchall()[0][0]
+        open_ids = [m.id for m in registry.public_metrics() if not m.suppress]  # tonnes: describe no person
+        small = con.execute("SELECT count(*) FROM metric_values WHERE n BETWEEN 1 AND 9 "
+                            "AND metric_id NOT IN (SELECT unnest($o))", {"o": open_ids}).fetchall()[0][0]
         assert small == 0
         flagged = con.execute("SELECT count(*) FROM metric_values WHERE suppressed AND value IS NOT NULL").fetchall()[0][0]
         assert flagged == 0
         newest = con.execute("SELECT max(period) FROM metric_values WHERE grain = 'week'").fetchall()[0][0]
         assert newest + timedelta(days=7) <= FIXTURE_END, "an incomplete week was published"
+        # nor a partial first one: the fixture's data starts on Wed 2 Sep 2026, mid-week and mid-month
+        first = dict(con.execute("SELECT grain, min(period) FROM metric_values GROUP BY 1").fetchall())
+        assert first == {"week": datetime(2026, 9, 7), "month": datetime(2026, 10, 1)}
         private = con.execute("SELECT count(*) FROM metrics WHERE NOT public").fetchall()[0][0]
         assert private == 0
     finally:
