@@ -116,6 +116,11 @@ def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) 
 SOURCE_PERIOD = {"hour": timedelta(0), "day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=31)}
 
 
+def due_every(metric: registry.Metric, source_grain: str) -> timedelta:
+    """How often new data is due: the metric's cadence, but at least one period of its source."""
+    return max(metric.cadence, SOURCE_PERIOD.get(source_grain, timedelta(0)))
+
+
 def published_metrics(con) -> dict[str, registry.Metric]:
     """Every registry metric as this warehouse's data lets it be published:
 
@@ -137,12 +142,11 @@ def published_metrics(con) -> dict[str, registry.Metric]:
         newest[table] = source_id
     out = {}
     for m in registry.metrics().values():
-        floor = rank[finest.get(m.table, "hour")]
-        period = SOURCE_PERIOD[finest.get(m.table, "hour")]
-        cadence = max(m.cadence, period)
+        grain = finest.get(m.table, "hour")
+        cadence = due_every(m, grain)
         out[m.id] = replace(
-            m, grains=tuple(g for g in m.grains if rank[g] >= floor), source=newest.get(m.table, m.source),
-            cadence=cadence, cadence_text=m.cadence_text if cadence == m.cadence else f"{period.days}d")
+            m, grains=tuple(g for g in m.grains if rank[g] >= rank[grain]), source=newest.get(m.table, m.source),
+            cadence=cadence, cadence_text=m.cadence_text if cadence == m.cadence else f"{cadence.days}d")
     return out
 
 

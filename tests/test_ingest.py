@@ -343,6 +343,14 @@ def test_reload_same_file_is_a_no_op_and_force_replaces(con):
     assert scalar(con, "SELECT status FROM load_batches WHERE batch_id = $b", {"b": first.batch_id}) == "replaced"
 
 
+def test_batch_replacement_statements_cover_every_fact_table():
+    from data.ingest.core import BATCH_MIN_TIME, BATCH_TABLES, DELETE_BATCH_ROWS
+
+    assert {s.split()[2] for s in DELETE_BATCH_ROWS} == set(BATCH_TABLES)
+    for table, column in BATCH_TABLES.items():
+        assert f"min({column})" in BATCH_MIN_TIME and f"FROM {table} WHERE" in BATCH_MIN_TIME, table
+
+
 def test_changed_file_at_same_path_replaces_its_rows(con, tmp_path):
     src = PACK / "nyc311_sample_2019-12-31_1000rows.csv"
     path = tmp_path / "export.csv"

@@ -49,8 +49,7 @@ def data_health(_n):
         metric = cadence.get(row.table_name)
         data_time = None if pd.isna(row.data_time) else row.data_time.to_pydatetime()
         if metric is not None:  # a monthly source is due once a month, not every day
-            period = publish.SOURCE_PERIOD.get(row.grain, timedelta(0))
-            metric = replace(metric, cadence=max(metric.cadence, period))
+            metric = replace(metric, cadence=publish.due_every(metric, row.grain))
         states.append(metric.freshness(data_time, now) if metric else "unused")
     sources = sources.assign(
         trend=[_trend(trends, row.source_id, now) for row in sources.itertuples()],

@@ -82,37 +82,33 @@ def _valid_sig(sig) -> dict:
     return out
 
 
-def _change(metric, value, row, partial: bool) -> str:
-    """Change vs the same time last week: a running day's total is compared with last week's
-    total up to the same hour; other values with the same day last week."""
-    if row is None or value is None:
-        return ""
-    if partial and metric.aggregate == "sum":
-        before = row["last_week_so_far"]
-        label = "vs same time last wk"
-    else:
-        before = row["last_week"]
-        label = f"vs last {pd.Timestamp(row['period']) - pd.Timedelta(days=7):%a}"
-    if before is None or pd.isna(before) or before == 0:
+def _pct_change(value, before, label: str) -> str:
+    """'▲ 12% <label>' (= within half a percent); empty without a value to compare with."""
+    if value is None or before is None or pd.isna(before) or before == 0:
         return ""
     pct = (value - float(before)) / abs(float(before)) * 100
     arrow = "▲" if pct > 0.5 else "▼" if pct < -0.5 else "="
     return f"{arrow} {abs(pct):.0f}% {label}"
+
+
+def _change(metric, value, row, partial: bool) -> str:
+    """Change vs the same time last week: a running day's total is compared with last week's
+    total up to the same hour; other values with the same day last week."""
+    if row is None:
+        return ""
+    if partial and metric.aggregate == "sum":
+        return _pct_change(value, row["last_week_so_far"], "vs same time last wk")
+    return _pct_change(value, row["last_week"], f"vs last {pd.Timestamp(row['period']) - pd.Timedelta(days=7):%a}")
 
 
 def _change_vs_previous(metric, value, row, grain: str, partial: bool) -> str:
     """Change of a metric published by week or month only (monthly tonnage) vs its previous
     period; none while a total's period is still running."""
-    if row is None or value is None or (partial and metric.aggregate == "sum"):
+    if row is None or (partial and metric.aggregate == "sum"):
         return ""
-    before = row["previous"]
-    if before is None or pd.isna(before) or before == 0:
-        return ""
-    pct = (value - float(before)) / abs(float(before)) * 100
-    arrow = "▲" if pct > 0.5 else "▼" if pct < -0.5 else "="
     label = (f"vs {pd.Timestamp(row['period']) - pd.DateOffset(months=1):%b}" if grain == "month"
              else "vs previous wk")
-    return f"{arrow} {abs(pct):.0f}% {label}"
+    return _pct_change(value, row["previous"], label)
 
 
 def tiles_for(metrics) -> list:

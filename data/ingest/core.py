@@ -85,6 +85,40 @@ BATCH_TABLES = {
     "pedestrian_counts": "day",
 }
 
+# The rows of some load batches ($ids) in every fact table of BATCH_TABLES: their earliest time
+# (to recompute rollups from), and their deletion. Static statements, one branch per table.
+BATCH_MIN_TIME = """
+SELECT min(t) FROM (
+    SELECT min(started_at) AS t FROM bike_trips WHERE list_contains($ids, batch_id)
+    UNION ALL SELECT min(ts) FROM bike_station_status WHERE list_contains($ids, batch_id)
+    UNION ALL SELECT min(day)::TIMESTAMP FROM transit_ridership WHERE list_contains($ids, batch_id)
+    UNION ALL SELECT min(ts) FROM traffic_counts WHERE list_contains($ids, batch_id)
+    UNION ALL SELECT min(day)::TIMESTAMP FROM waste_tonnage WHERE list_contains($ids, batch_id)
+    UNION ALL SELECT min(ts) FROM bin_fill WHERE list_contains($ids, batch_id)
+    UNION ALL SELECT min(ts) FROM parking_occupancy WHERE list_contains($ids, batch_id)
+    UNION ALL SELECT min(issued_at) FROM parking_citations WHERE list_contains($ids, batch_id)
+    UNION ALL SELECT min(created_at) FROM service_requests WHERE list_contains($ids, batch_id)
+    UNION ALL SELECT min(responded_at) FROM satisfaction_responses WHERE list_contains($ids, batch_id)
+    UNION ALL SELECT min(day)::TIMESTAMP FROM transit_ridership_city WHERE list_contains($ids, batch_id)
+    UNION ALL SELECT min(ts) FROM traffic_counts_borough WHERE list_contains($ids, batch_id)
+    UNION ALL SELECT min(day)::TIMESTAMP FROM pedestrian_counts WHERE list_contains($ids, batch_id)
+)"""
+DELETE_BATCH_ROWS = (
+    "DELETE FROM bike_trips WHERE list_contains($ids, batch_id)",
+    "DELETE FROM bike_station_status WHERE list_contains($ids, batch_id)",
+    "DELETE FROM transit_ridership WHERE list_contains($ids, batch_id)",
+    "DELETE FROM traffic_counts WHERE list_contains($ids, batch_id)",
+    "DELETE FROM waste_tonnage WHERE list_contains($ids, batch_id)",
+    "DELETE FROM bin_fill WHERE list_contains($ids, batch_id)",
+    "DELETE FROM parking_occupancy WHERE list_contains($ids, batch_id)",
+    "DELETE FROM parking_citations WHERE list_contains($ids, batch_id)",
+    "DELETE FROM service_requests WHERE list_contains($ids, batch_id)",
+    "DELETE FROM satisfaction_responses WHERE list_contains($ids, batch_id)",
+    "DELETE FROM transit_ridership_city WHERE list_contains($ids, batch_id)",
+    "DELETE FROM traffic_counts_borough WHERE list_contains($ids, batch_id)",
+    "DELETE FROM pedestrian_counts WHERE list_contains($ids, batch_id)",
+)
+
 
 # ------------------------------------------------------------------------------ errors
 
@@ -487,8 +521,8 @@ class Batch:
         self.con.execute("DROP TABLE IF EXISTS raw")
         self.con.register("ingest_records", frame)
         try:
-            casts = ", ".join(f"CAST({qi(c)} AS VARCHAR) AS {qi(c)}" for c in columns)
-            self.con.execute(f"CREATE TEMP TABLE raw AS SELECT {casts} FROM ingest_records")
+            # every column as text, names kept (static: the columns come from the records)
+            self.con.execute("CREATE TEMP TABLE raw AS SELECT CAST(COLUMNS(*) AS VARCHAR) FROM ingest_records")
         finally:
             self.con.unregister("ingest_records")
         self.raw_columns = list(columns)
@@ -509,14 +543,13 @@ class Batch:
     # ---------------------------------------------------------------- staging
     def stage(self, fields: Sequence[F], checks: Sequence[tuple[str, str]] = (), *,
               district: Districting | None = None, dedup: Sequence[str] | None = None,
-              dedup_reason: str | None = None, late_checks: Sequence[tuple[str, str]] = ()) -> None:
+              dedup_reason: str | None = None) -> None:
         """Create temp table ``checked``: ``_row, _line, <fields>, district_id, _reason``.
 
         Reasons, first match wins: a source value that does not cast; a missing required
         value; ``checks`` (SQL conditions over the typed fields, true = bad); dates out of
         range / in the future; the district (unknown key, missing or bad coordinates, outside
-        boundaries); ``late_checks`` (may use district_id); duplicates of ``dedup`` within the
-        file (the first occurrence is kept)."""
+        boundaries); duplicates of ``dedup`` within the file (the first occurrence is kept)."""
         inner = ["raw.rowid AS _row", f"{self._line_sql} AS _line"]
         outer_cols = ["_row", "_line"]
         conds: list[tuple[str, str]] = []
@@ -559,10 +592,6 @@ class Batch:
                 raise FormatError(f"cannot validate rows: {first_line(exc)}") from None
         if district and district.lon and district.lat:
             self._locate(district)
-        if late_checks:
-            case2 = "CASE " + " ".join(f"WHEN {c} THEN {ql(r)}" for c, r in late_checks) + " END"
-            any_bad = " OR ".join(f"({c})" for c, _ in late_checks)
-            self.con.execute(f"UPDATE checked SET _reason = {case2} WHERE _reason IS NULL AND ({any_bad})")
         if dedup:
             keys = ", ".join(qi(k) for k in dedup)
             reason = dedup_reason or ("duplicate " + ", ".join(dedup))
@@ -790,15 +819,10 @@ def check_path(path: Path) -> Path:
 
 def _delete_batches(con, batch_ids: list[int]) -> tuple[int, datetime | None]:
     """Delete the fact rows and quarantine entries of earlier batches; return (rows, min time)."""
-    total, earliest = 0, None
-    for table, tcol in BATCH_TABLES.items():
-        ts = con.execute(f"SELECT min({qi(tcol)}) FROM {table} WHERE list_contains($ids, batch_id)",
-                         {"ids": batch_ids}).fetchone()[0]
-        n = con.execute(f"DELETE FROM {table} WHERE list_contains($ids, batch_id)", {"ids": batch_ids}).fetchone()[0]
-        total += int(n or 0)
-        if ts is not None:
-            ts = ts if isinstance(ts, datetime) else datetime(ts.year, ts.month, ts.day)
-            earliest = ts if earliest is None or ts < earliest else earliest
+    total = 0
+    earliest = con.execute(BATCH_MIN_TIME, {"ids": batch_ids}).fetchone()[0]
+    for statement in DELETE_BATCH_ROWS:
+        total += int(con.execute(statement, {"ids": batch_ids}).fetchone()[0] or 0)
     con.execute("DELETE FROM quarantine WHERE list_contains($ids, batch_id)", {"ids": batch_ids})
     con.execute("DELETE FROM ingest_files WHERE list_contains($ids, batch_id)", {"ids": batch_ids})
     con.execute("UPDATE load_batches SET status = 'replaced' WHERE list_contains($ids, batch_id)", {"ids": batch_ids})

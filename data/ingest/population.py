@@ -34,10 +34,10 @@ def load(batch: Batch) -> None:
         F("district_key", qi(key), required=True, sql=GEOID_SQL, label=key),
         F("population", qi(pop), "int", required=True, thousands=",", label=pop),
     ]
-    batch.stage(fields, [("population < 0", "negative population")],
-                district=Districting(key="district_key"), dedup=["district_id"], dedup_reason="duplicate district",
-                late_checks=[("district_id IN (SELECT district_id FROM districts WHERE is_joint_area)",
-                              "joint interest area (no resident population)")])
+    batch.stage(fields, [("population < 0", "negative population"),
+                         ("district_key IN (SELECT district_id FROM districts WHERE is_joint_area)",
+                          "joint interest area (no resident population)")],
+                district=Districting(key="district_key"), dedup=["district_id"], dedup_reason="duplicate district")
     n = batch.con.execute(
         "UPDATE districts SET population = c.population FROM checked c "
         "WHERE c._reason IS NULL AND districts.district_id = c.district_id").fetchone()[0]
