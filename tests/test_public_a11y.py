@@ -101,7 +101,9 @@ def test_district_picker_works_from_the_keyboard(public_server, browser):
         assert not page.inner_text("#public-district-summary").startswith("Bronx CD 2")
         page.focus("#public-district-pick")
         page.keyboard.press("Control+A")
-        page.keyboard.type("Bronx CD 2")
+        # at a typing speed a person can reach (25 keys/s): with no delay at all Playwright outran
+        # dcc.Input's debounced state and about one run in four typed a scrambled name ("Bonx CD 2r")
+        page.keyboard.type("Bronx CD 2", delay=40)
         page.keyboard.press("Enter")
         page.wait_for_function(
             "() => document.querySelector('#public-district-summary').innerText.startsWith('Bronx CD 2')",
