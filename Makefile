@@ -45,7 +45,7 @@ run: demo
 	  trap 'kill $$LIVE 2>/dev/null; wait $$LIVE 2>/dev/null' EXIT INT TERM; fi; \
 	echo "CityOps at http://127.0.0.1:$(PORT)  (public site: /public, wall: /wall)"; \
 	if [ -f "$${CITYOPS_VAR_DIR:-var}/ADMIN_PASSWORD" ]; then \
-	  echo "Sign in as admin / $$(cat $${CITYOPS_VAR_DIR:-var}/ADMIN_PASSWORD)  (manage users: python -m data.users)"; fi; \
+	  echo "Sign in as admin: the password is in $${CITYOPS_VAR_DIR:-var}/ADMIN_PASSWORD  (manage users: python -m data.users)"; fi; \
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py --no-control-socket -w $(WORKERS) -b 127.0.0.1:$(PORT) app:server
 
 # The public transparency site alone, as its own process (opens only the public snapshot).

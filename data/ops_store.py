@@ -26,6 +26,15 @@ _SCHEMA = (
         starts_at TEXT NOT NULL, ends_at TEXT NOT NULL, district_id TEXT, domain TEXT,
         kind TEXT NOT NULL, title TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS annotations_time ON annotations (starts_at, ends_at)",
+    # sign-ins and wall screens' sessions (data.users): the cookie carries the id, this keeps
+    # its hash; sign-out, removal, disabling and a password reset delete the rows
+    """CREATE TABLE IF NOT EXISTS sessions (
+        session_hash TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, epoch INTEGER NOT NULL,
+        created_at TEXT NOT NULL, expires_at TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS sessions_subject ON sessions (kind, subject)",
+    # failed sign-ins per account name (data.users: back-off)
+    """CREATE TABLE IF NOT EXISTS login_failures (
+        username TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_at TEXT NOT NULL, locked_until TEXT)""",
 )
 
 

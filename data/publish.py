@@ -389,6 +389,7 @@ def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> Publ
     temps = [ops_path.with_suffix(".tmp"), public_path.with_suffix(".tmp")]
     for folder in (ops_path.parent, public_path.parent):
         folder.mkdir(parents=True, exist_ok=True)
+    ops_path.parent.chmod(0o700)  # ops snapshots hold records: not for the public site's user
     try:
         metrics = published_metrics(con)
         _write_ops(con, temps[0], version, published_at, data_now, metrics)

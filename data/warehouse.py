@@ -80,6 +80,8 @@ def connect(db_path: Path | None = None) -> duckdb.DuckDBPyConnection:
     target = Path(db_path) if db_path else path()
     target.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(target))
+    with contextlib.suppress(OSError):  # raw records: the owner (the ops service user) only
+        target.chmod(0o600)
     init_schema(con)
     return con
 
