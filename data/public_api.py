@@ -19,6 +19,7 @@ against allow-lists (metric ids from the registry, grains, published district id
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -318,7 +319,9 @@ def _page_caching(response: flask.Response) -> flask.Response:
     except snapshot.DataUnavailable:
         return response
     response.headers["Cache-Control"] = CACHE_CONTROL
-    response.set_etag(f"{version}-{flask.request.full_path}")
+    # the path as a digest: raw, a quote (%22) or a non-Latin-1 character made the header invalid (500)
+    digest = hashlib.sha256(flask.request.full_path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    response.set_etag(f"{version}-{digest}")
     return response.make_conditional(flask.request)
 
 

@@ -287,3 +287,40 @@ def _runs_as_nobody() -> bool:
                               capture_output=True, cwd="/tmp").returncode == 0
     except OSError:
         return False
+
+
+# ------------------------------------------------------------------ 10. bad requests are 4xx, one log line
+def test_bad_anonymous_requests_on_the_public_site_are_4xx_with_one_log_line(published, tmp_path):
+    import urllib.error
+    import urllib.request
+
+    from tests import live
+
+    log_path = tmp_path / "public.log"
+    with open(log_path, "wb") as log:
+        server = live.Gunicorn("public", workers=1, output=log,
+                               env={"CITYOPS_RATE_LIMITS": "false"}).start()
+        statuses = {}
+        try:
+            for path in ("/metric/%22", "/metric/%C3%A9%E4%B8%AD", "/metric/x%22%3E%3Cb%3E",
+                         "/_dash-component-suites/nope/x.js", "/_dash-component-suites/dash/nope.js",
+                         "/_dash-component-suites/plotly/package_data/../../../../etc/passwd"):
+                try:
+                    with urllib.request.urlopen(server.base + path, timeout=20) as response:
+                        statuses[path] = response.status
+                except urllib.error.HTTPError as exc:
+                    statuses[path] = exc.code
+            deep = ('{"output": "x", "inputs": ' + "[" * 20000 + "]" * 20000 + "}").encode()
+            request = urllib.request.Request(server.base + "/_dash-update-component", data=deep,
+                                             headers={"Content-Type": "application/json"})
+            try:
+                urllib.request.urlopen(request, timeout=20)
+            except urllib.error.HTTPError as exc:
+                statuses["deep json"] = exc.code
+        finally:
+            server.stop()
+    text = log_path.read_text(errors="replace")
+    assert all(status < 500 for status in statuses.values()), statuses
+    assert statuses["/_dash-component-suites/nope/x.js"] == 404 and statuses["deep json"] == 400, statuses
+    assert "Traceback" not in text, text[-1500:]
+    assert len([line for line in text.splitlines() if "from 127.0.0.1" in line or "nested" in line]) <= 4, text
