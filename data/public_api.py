@@ -26,7 +26,7 @@ import math
 
 import flask
 
-from data import lookups, repository, settings, snapshot
+from data import export_safety, lookups, repository, settings, snapshot
 
 API = "/api/v1"
 FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json",
@@ -198,8 +198,8 @@ def download(metric_id: str, fmt: str):
                           default=str)
     else:
         frame = frame.assign(data_version=version, licence=licence)
-        if fmt == "csv":
-            body = frame.to_csv(index=False, na_rep="", lineterminator="\n")
+        if fmt == "csv":  # text a spreadsheet would run as a formula gets a leading apostrophe
+            body = export_safety.frame(frame).to_csv(index=False, na_rep="", lineterminator="\n")
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq

@@ -324,3 +324,85 @@ def test_bad_anonymous_requests_on_the_public_site_are_4xx_with_one_log_line(pub
     assert statuses["/_dash-component-suites/nope/x.js"] == 404 and statuses["deep json"] == 400, statuses
     assert "Traceback" not in text, text[-1500:]
     assert len([line for line in text.splitlines() if "from 127.0.0.1" in line or "nested" in line]) <= 4, text
+
+
+# ------------------------------------------------------------------ 8. no formula leaves in an export
+FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+
+
+def test_the_neutraliser_covers_every_formula_start():
+    from data import export_safety
+
+    assert [export_safety.cell(f) for f in FORMULAS] == ["'" + f for f in FORMULAS]
+    assert export_safety.cell(-3.5) == -3.5 and export_safety.cell("Bronx CD 1") == "Bronx CD 1"
+
+
+def _cells(text: str) -> list[str]:
+    import csv
+    import io
+
+    return [c for row in csv.reader(io.StringIO(text)) for c in row]
+
+
+def _dangerous(cells) -> list[str]:
+    from data import export_safety
+
+    def number(text):
+        try:
+            float(text)
+            return True
+        except ValueError:
+            return False
+    return [c for c in cells if isinstance(c, str) and c.startswith(export_safety.FORMULA_START) and not number(c)]
+
+
+def _poisoned_names(monkeypatch):
+    """District names as a hostile source could publish them (one formula per district)."""
+    from data import explore
+
+    real = explore.shown_rows
+
+    def shown(state, table):
+        rows = real(state, table)
+        return rows.assign(name=[FORMULAS[i % len(FORMULAS)] for i in range(len(rows))])
+    monkeypatch.setattr(explore, "shown_rows", shown)
+
+
+def test_explore_csv_and_excel_exports_write_no_formula(client, monkeypatch):
+    import io
+
+    from openpyxl import load_workbook
+
+    _poisoned_names(monkeypatch)
+    text = client.get("/explore/export.csv?metric=sr_opened&range=30d").get_data(as_text=True)
+    cells = _cells(text)
+    assert "'" + FORMULAS[0] in cells and _dangerous(cells) == [], text[-600:]
+    book = load_workbook(io.BytesIO(client.get("/explore/export.xlsx?metric=sr_opened&range=30d").data))
+    values = [c for row in book["table"].iter_rows() for c in row]
+    assert not [c.coordinate for c in values if c.data_type == "f"]  # no live formula cell
+    assert FORMULAS[0] in [c.value for c in values]  # the text itself, as a string
+
+
+def test_district_records_csv_writes_no_formula(client, writer):
+    request_id = "probe-formula-1"
+    writer.execute("INSERT INTO service_requests (request_id, created_at, district_id, category, channel, status, "
+                   "source_id) VALUES ($r, TIMESTAMP '2026-10-30 10:00', '101', $c, '@phone', 'open', 'demo_311')",
+                   {"r": request_id, "c": FORMULAS[0]})
+    publish.publish(writer, now=FIXTURE_END)
+    snapshot.reset()
+    try:
+        cells = _cells(client.get("/district/101/requests.csv").get_data(as_text=True))
+        assert "'" + FORMULAS[0] in cells and "'@phone" in cells and _dangerous(cells) == []
+    finally:
+        writer.execute("DELETE FROM service_requests WHERE request_id = $r", {"r": request_id})
+        publish.publish(writer, now=FIXTURE_END)
+        snapshot.reset()
+
+
+def test_public_csv_download_writes_no_formula(anon_client, monkeypatch):
+    from data import public_api
+
+    real = public_api._values
+    monkeypatch.setattr(public_api, "_values", lambda *a: real(*a).assign(district_name=FORMULAS[0]))
+    cells = _cells(anon_client.get("/public/download/sr_opened.csv").get_data(as_text=True))
+    assert "'" + FORMULAS[0] in cells and _dangerous(cells) == []

@@ -9,7 +9,7 @@ import pandas as pd
 from dash import Input, Output, dcc, html, no_update
 
 from callbacks import auth, common
-from data import access, control_limits, registry, repository
+from data import access, control_limits, export_safety, registry, repository
 from data.publish import END_OF_TIME
 from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
@@ -182,10 +182,11 @@ def export_requests(district_id: str):
         writer = csv.writer(buffer)
         for key, value in (("CityOps service requests", ""), ("district", f"{district_id} {names[district_id]}"),
                            ("data version", version), ("exported at", f"{datetime.now():%Y-%m-%d %H:%M:%S}")):
-            writer.writerow([f"# {key}", value] if value else [f"# {key}"])
+            writer.writerow([f"# {key}", export_safety.cell(value)] if value else [f"# {key}"])
         writer.writerow(columns)
         for frame in itertools.chain([] if first is None else [first], chunks):  # one chunk at a time
-            frame[columns].to_csv(buffer, header=False, index=False, date_format="%Y-%m-%d %H:%M:%S")
+            export_safety.frame(frame[columns]).to_csv(buffer, header=False, index=False,
+                                                       date_format="%Y-%m-%d %H:%M:%S")
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()

@@ -19,7 +19,7 @@ import pandas as pd
 from dash import Input, Output, State, ctx, html, no_update
 
 from callbacks import auth, common
-from data import access, annotations, control_limits, explore, repository
+from data import access, annotations, control_limits, explore, export_safety, repository
 from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
 from layouts.ops import explore as page
@@ -285,13 +285,14 @@ def export_csv():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         for key, value in _header(state, version):
-            writer.writerow([f"# {key}", value] if value else [f"# {key}"])
+            writer.writerow([f"# {key}", export_safety.cell(value)] if value else [f"# {key}"])
         writer.writerow([explore.TABLE_COLUMNS[c] for c in columns])
         yield buffer.getvalue()
         for record in rows[columns].itertuples(index=False):
             buffer.seek(0)
             buffer.truncate()
-            writer.writerow(["" if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in record])
+            writer.writerow(["" if v is None or (not isinstance(v, str) and pd.isna(v)) else export_safety.cell(v)
+                             for v in record])
             yield buffer.getvalue()
 
     return flask.Response(generate(), mimetype="text/csv", headers={
@@ -321,6 +322,8 @@ def export_xlsx():
     info = book.create_sheet("filters")
     for key, value in _header(state, version):
         info.append([key, value])
+    for part in (sheet, info):  # text is text: no cell becomes a live formula
+        export_safety.inert_sheet(part)
     out = io.BytesIO()
     book.save(out)
     return flask.Response(out.getvalue(), headers={
