@@ -1,6 +1,8 @@
 """Pure builders: small DataFrames in, ``go.Figure`` out. One Plotly template per theme."""
 from __future__ import annotations
 
+from html import escape as html_escape
+
 import json
 from functools import lru_cache
 
@@ -148,6 +150,13 @@ def choropleth(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, *,
     return fig
 
 
+def plain_text(text) -> str:
+    """`text` as Plotly shows it literally: Plotly renders a subset of HTML in labels (links,
+    styled spans, line breaks), so an annotation title typed as <a href=…> would become a live
+    link on other users' charts; as entities it reads as typed."""
+    return html_escape(str(text), quote=False)
+
+
 def series(frame: pd.DataFrame, metric: Metric, names: dict[str, str], *, template: str = LIGHT,
            incidents: pd.DataFrame | None = None, height: int | None = None) -> go.Figure:
     """Time series: one line per district_id in `frame` (period, value), city first."""
@@ -172,7 +181,7 @@ def series(frame: pd.DataFrame, metric: Metric, names: dict[str, str], *, templa
         for i, row in enumerate(shown.itertuples()):
             # labels stagger over three rows so that nearby events do not overprint
             fig.add_vrect(x0=row.starts_at, x1=row.ends_at, fillcolor="#ffc107", opacity=0.18, line_width=0,
-                          annotation=dict(text=row.title, y=1 - 0.07 * (i % 3), yref="paper",
+                          annotation=dict(text=plain_text(row.title), y=1 - 0.07 * (i % 3), yref="paper",
                                           yanchor="top", xanchor="left", showarrow=False,
                                           font=dict(size=11), bgcolor="rgba(255,255,255,0.7)"))
     fig.update_layout(height=height, yaxis_title=metric.unit)

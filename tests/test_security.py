@@ -406,3 +406,34 @@ def test_public_csv_download_writes_no_formula(anon_client, monkeypatch):
     monkeypatch.setattr(public_api, "_values", lambda *a: real(*a).assign(district_name=FORMULAS[0]))
     cells = _cells(anon_client.get("/public/download/sr_opened.csv").get_data(as_text=True))
     assert "'" + FORMULAS[0] in cells and _dangerous(cells) == []
+
+
+# ------------------------------------------------------------------ 3. annotations
+def test_an_official_cannot_post_a_city_wide_annotation_as_district_city(dash_app, accounts):
+    from data import annotations, ops_store
+
+    official = signed_in(dash_app, "test-official", "official-password-1")
+    dep = dash_http.find(dash_http.dependencies(official), "explore-note-result")
+    status, body, _ = dash_http.call(official, dep, [1], ["Probe city-wide", "event", "2026-10-20", "2026-10-20",
+                                                          "city", {"metric": "bike_trips"}, 0])
+    assert status == 200 and "city-wide annotation needs" in json.dumps(body), body
+    with ops_store.connect() as con:
+        assert con.execute("SELECT count(*) FROM annotations WHERE title = 'Probe city-wide'").fetchone()[0] == 0
+    with pytest.raises(annotations.InvalidAnnotation):  # the data layer refuses too
+        annotations.add(created_by="x", title="t", kind="note", starts_at="2026-10-20", ends_at="2026-10-20",
+                        district_id="city", scope=frozenset({"101"}))
+
+
+def test_annotation_titles_are_plain_text_on_other_users_charts(dash_app, accounts, client):
+    from tests.test_explore import _views
+
+    official = signed_in(dash_app, "test-official", "official-password-1")
+    dep = dash_http.find(dash_http.dependencies(official), "explore-note-result")
+    title = '<a href="http://evil.example" target="_blank">Read</a> <span style="font-size:90px">big</span>'
+    state = {"metric": "bike_trips", "range": "30d"}
+    status, body, _ = dash_http.call(official, dep, [1], [title, "note", "2026-10-20", "2026-10-21", "101", state, 0])
+    assert status == 200 and "Annotation saved" in json.dumps(body), body
+    layout = _views(client, {**state, "districts": ["101"]})["explore-series"]["figure"]["layout"]  # the admin's view
+    texts = [a.get("text", "") for a in layout.get("annotations", [])]
+    shown = [t for t in texts if "evil.example" in t]
+    assert shown and all("<a" not in t and "<span" not in t and "&lt;a href" in t for t in shown), texts

@@ -229,6 +229,8 @@ def update_views(raw, _saved=None):
 def add_annotation(n_clicks, title, kind, start, end, district, raw, saved):
     principal = access.current()
     state, names, _districts, _times = _context(raw)
+    if district == "city":
+        district = None  # the city as a whole: a city-wide annotation
     if isinstance(district, str) and district and not principal.sees(district):
         return components.notice("You may annotate only your own districts."), no_update
     if not (isinstance(district, str) and district) and principal.districts != access.ALL:
@@ -240,7 +242,7 @@ def add_annotation(n_clicks, title, kind, start, end, district, raw, saved):
                         starts_at=start if isinstance(start, str) else None,
                         ends_at=(end_text + " 23:59:59") if isinstance(end_text, str) and len(end_text) == 10 else end_text,
                         district_id=district, domain=state.domain,
-                        known_districts={d for d in names if d != "city"})
+                        known_districts={d for d in names if d != "city"}, scope=principal.districts)
     except annotations.InvalidAnnotation as exc:
         return components.notice(f"Not saved: {exc}."), no_update
     count = saved + 1 if isinstance(saved, int) else 1
