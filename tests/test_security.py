@@ -437,3 +437,63 @@ def test_annotation_titles_are_plain_text_on_other_users_charts(dash_app, accoun
     texts = [a.get("text", "") for a in layout.get("annotations", [])]
     shown = [t for t in texts if "evil.example" in t]
     assert shown and all("<a" not in t and "<span" not in t and "&lt;a href" in t for t in shown), texts
+
+
+# ------------------------------------------------------------------ 13, 15. wall tokens and heartbeats
+def _wall_client(dash_app, token):
+    client = dash_app.server.test_client()
+    response = client.get("/wall?token=" + token)
+    assert response.status_code == 302 and "token" not in response.headers["Location"]
+    return client
+
+
+def _beat(client, screen_id, view="all"):
+    dep = dash_http.find(dash_http.dependencies(client), "wall-tiles")
+    from layouts.ops import wall as wall_layout
+
+    config, _ = wall_layout.parse_config({"view": view})
+    status, _body, text = dash_http.call(client, dep, [1, view, {"w": 1920, "h": 1080, "id": screen_id}],
+                                         [config, {}])
+    assert status == 200, text[:300]
+
+
+def _screens():
+    from data import wall_screens
+
+    return {s["screen_id"]: s for s in wall_screens.screens()}
+
+
+def test_a_wall_token_cannot_forge_or_overwrite_other_screens(dash_app, accounts):
+    owner = _wall_client(dash_app, users.add_token("probe-owner")[1])
+    _beat(owner, "probe-control-room-left", view="parking")
+    intruder = _wall_client(dash_app, users.add_token("probe-intruder")[1])
+    _beat(intruder, "probe-control-room-left", view="waste")  # somebody else's screen
+    assert _screens()["probe-control-room-left"]["view"] == "parking"
+    official = signed_in(dash_app, "test-official", "official-password-1")
+    _beat(official, "probe-control-room-left", view="transport")  # an official with wall rights
+    assert _screens()["probe-control-room-left"]["view"] == "parking"
+    for i in range(30):  # 30 fake screens from one token
+        _beat(intruder, f"probe-fake-{i:02d}")
+    fakes = [s for s in _screens() if s.startswith("probe-fake-")]
+    assert len(fakes) <= 4, fakes
+
+
+def test_the_wall_session_cookie_holds_no_token_and_tokens_expire(dash_app, accounts, monkeypatch):
+    import base64
+    import zlib
+
+    token_id, token = users.add_token("probe-cookie")
+    client = _wall_client(dash_app, token)
+    cookie = client.get_cookie("cityops_session").value
+    payload = cookie.lstrip(".").split(".")[0]
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    text = (zlib.decompress(raw) if cookie.startswith(".") else raw).decode()
+    assert token not in text and "device_session" in text
+    assert client.get("/wall").status_code == 200
+    later = users._clock() + __import__("datetime").timedelta(days=366)
+    monkeypatch.setattr(users, "_clock", lambda: later)
+    assert client.get("/wall").status_code == 302  # expired: back to sign-in
+    assert users.device(token) is None
+    monkeypatch.undo()
+    new_id, new_token = users.rotate_token(token_id)
+    assert users.device(token) is None and users.device(new_token) is not None
