@@ -497,3 +497,57 @@ def test_the_wall_session_cookie_holds_no_token_and_tokens_expire(dash_app, acco
     monkeypatch.undo()
     new_id, new_token = users.rotate_token(token_id)
     assert users.device(token) is None and users.device(new_token) is not None
+
+
+# ------------------------------------------------------------------ 7. a median of three is a member
+def test_a_borough_median_of_three_does_not_give_an_official_a_peers_figure(dash_app, accounts):
+    """Staten Island has three (non-joint) districts: the median of three is one of them."""
+    from datetime import datetime
+
+    from data import access, repository
+    from tests.test_district import _profile
+
+    if users.get("probe-si-official") is None:
+        users.add("probe-si-official", "si-password-12", "official", "501")
+    official = signed_in(dash_app, "probe-si-official", "si-password-12")
+    cards = json.dumps(_profile(official, "501")["district-kpis"]["children"])
+    assert "Staten Island median" not in cards
+    assert "Among 3 Staten Island districts" in cards and "highest" in cards
+    with access.system():  # the borough really has exactly three districts to compare
+        medians = repository.run("ops/district_medians", grain="day", before=datetime(2026, 11, 1))
+    si = medians[medians["borough"] == "Staten Island"]
+    assert (si["districts"] == 3).all() and len(si)
+    admin_cards = json.dumps(_profile(signed_in(dash_app, *ADMIN), "501")["district-kpis"]["children"])
+    assert "Staten Island median (3 districts)" in admin_cards  # an all-district account sees every peer
+
+
+# ------------------------------------------------------------------ 16. smaller disclosures
+def test_trusted_header_requests_need_the_csrf_token(dash_app, accounts, monkeypatch):
+    monkeypatch.setenv("CITYOPS_AUTH_TRUSTED_HEADER", "X-Forwarded-User")
+    client = dash_app.server.test_client()
+    client.environ_base["HTTP_X_FORWARDED_USER"] = "test-admin"
+    dep = dash_http.find(dash_http.dependencies(client), "explore-note-result")
+    status, _body, text = dash_http.call(client, dep, [1], ["Forged from another site", "note", "2026-10-20",
+                                                           "2026-10-20", None, {"metric": "bike_trips"}, 0])
+    assert status == 400 and "CSRF" in text  # a cross-site form would have carried the proxy's cookie
+
+
+def test_signed_in_public_pages_are_never_publicly_cacheable(dash_app, accounts):
+    client = signed_in(dash_app, *ADMIN)
+    response = client.get("/public")
+    assert response.status_code == 200
+    assert "public" not in response.headers.get("Cache-Control", "")
+    anonymous = dash_app.server.test_client().get("/public")
+    assert "public" in anonymous.headers["Cache-Control"] and "Set-Cookie" not in anonymous.headers
+
+
+def test_the_host_header_is_not_reflected_in_cacheable_pages(dash_app):
+    response = dash_app.server.test_client().get("/public", headers={"Host": "evil.example"})
+    assert response.status_code == 200 and b"evil.example" not in response.data
+
+
+def test_no_python_version_and_no_anonymous_ops_index(dash_app):
+    client = dash_app.server.test_client()
+    page = client.get("/public").get_data(as_text=True)
+    assert "python_version" not in page and "Quarantined rows" not in page
+    assert client.get("/_anything").status_code == 302  # an ops path: sign in first
