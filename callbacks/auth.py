@@ -8,13 +8,14 @@ declares what it needs with :func:`requires`; ``tests/test_access.py`` walks
 ``app.callback_map`` and fails on a callback without a declaration.
 
 Callers:
-- **users** sign in at ``/login`` (Flask-Login session; users live in the ops store and are
-  managed with ``python -m data.users``). Roles admin / official (scoped to districts) /
-  analyst.
+- **users** sign in at ``/login`` (Flask-Login over server-side sessions kept in the ops
+  store, see ``data.users``; sign-out ends the session on the server; failed sign-ins back off
+  per account). Roles admin / official (scoped to districts) / analyst.
 - **wall screens** present a device token once (``/wall?token=…`` or an
-  ``Authorization: Bearer …`` header); the session then remembers the token id, and the token
-  is re-checked on every request, so revoking it cuts the screen off within one refresh. A
-  device may open wall pages and call wall callbacks only.
+  ``Authorization: Bearer …`` header); the session then keeps a server-side session id (never
+  the token), and the token behind it is re-checked on every request, so revoking, rotating or
+  expiry cuts the screen off within one refresh. A device may open wall pages and call wall
+  callbacks only.
 - **trusted header** (``CITYOPS_AUTH_TRUSTED_HEADER``): behind an OIDC proxy that signs users
   in and sets e.g. ``X-Forwarded-User``, the named user (who must exist and be enabled in
   the ops store, which gives the role and districts) is the caller, for requests coming from
