@@ -61,6 +61,21 @@ SETTINGS: tuple[Setting, ...] = (
             "If Redis cannot be reached, each worker falls back to memory and keeps serving."),
     Setting("analyst_records", True, "Whether analysts may see record-level data (311 requests behind a number)."),
     Setting("query_timeout_s", 10.0, "A snapshot query running longer than this is interrupted (seconds)."),
+    Setting("notify_routes", "", "Notification routes file (YAML, see data/notify.py); empty = <var_dir>/notify.yaml. No file = no notifications."),
+    Setting("notify_base_url", "", "Base URL of the ops site used for links in notifications (e.g. https://ops.city.example); empty = no links."),
+    Setting("notify_smtp_host", "127.0.0.1", "SMTP server that e-mail notifications are sent through."),
+    Setting("notify_smtp_port", 25, "Port of the SMTP server."),
+    Setting("notify_smtp_from", "cityops@localhost", "Sender address of e-mail notifications."),
+    Setting("notify_smtp_starttls", False, "Upgrade the SMTP connection with STARTTLS before sending."),
+    Setting("notify_smtp_user", "", "SMTP user name (empty = no login)."),
+    Setting("notify_smtp_password", "", "SMTP password (used with notify_smtp_user)."),
+    Setting("notify_timeout_s", 10.0, "Timeout of one webhook request or SMTP session (seconds)."),
+    Setting("notify_group_s", 30.0, "A burst of alert events within this many seconds goes out as one message per route and channel."),
+    Setting("notify_dedupe_hours", 6.0, "The same kind of event of the same alert is not sent twice to a channel within this many hours."),
+    Setting("notify_max_age_hours", 24.0, "Events older than this when first seen are never sent (a late-started notifier does not replay history)."),
+    Setting("notify_max_attempts", 6, "Delivery attempts of a message before it is marked failed."),
+    Setting("notify_backoff_s", 30.0, "Wait after the first failed attempt; doubled after each further one (seconds)."),
+    Setting("notify_backoff_max_s", 3600.0, "Longest wait between two attempts (seconds)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
