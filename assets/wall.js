@@ -222,11 +222,20 @@
                 }
                 return n || 0;
             },
-            rotate: function (_n, view, hold, config) {
+            rotate: function (n, view, hold, config) {
                 if (!config || !config.rotate || !Array.isArray(config.views) || config.views.length < 2) {
                     return noUpdate();
                 }
-                if (hold && hold.view === view && hold.reason) return noUpdate();
+                if (!n) return noUpdate();  // the initial call at load: the first view shows first
+                // hold on an open critical alert, for at most config.hold seconds per visit
+                if (hold && hold.view === view && hold.reason && config.hold > 0) {
+                    if (state.holdView !== view) {
+                        state.holdView = view;
+                        state.holdSince = Date.now();
+                    }
+                    if (Date.now() - state.holdSince < config.hold * 1000) return noUpdate();
+                }
+                state.holdView = null;
                 const i = config.views.indexOf(view);
                 const next = config.views[(i + 1) % config.views.length];
                 document.querySelectorAll(".wall-view-chip").forEach((el) => {

@@ -45,6 +45,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("live_publish_s", 20.0, "Seconds between two publishes of the live feed."),
     Setting("live_feed", True, "Whether `make run` starts the live feed beside the app."),
     Setting("wall_refresh_s", 30, "Default refresh period of wall displays (seconds)."),
+    Setting("wall_hold_max_s", 300, "Longest a rotating wall holds on a view with an open critical alert before it moves on (seconds; the hold URL parameter overrides; 0 = never hold)."),
     Setting("map_style", "white-bg", "Map base style: 'white-bg' = offline background in the page theme; a named tile style needs internet."),
     Setting("map_tile_url", "", "Optional raster tile URL template for maps (empty = offline outlines only)."),
     Setting("compress", True, "gzip the public site's responses (static bundles compressed once per worker); false when a reverse proxy compresses."),
