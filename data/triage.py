@@ -239,9 +239,10 @@ def signals(ep: dict) -> dict[str, pd.DataFrame]:
                                                "week_before_text", "change"])
     others = episodes.list_episodes(("open", "acknowledged", "snoozed", "resolved"), districts=[district])
     if not others.empty:
-        ends = others["resolved_at"].fillna(pd.Timestamp.max)
-        others = others[(others["id"] != ep["id"]) & (others["opened_at"] < pd.Timestamp(end))
-                        & (ends >= pd.Timestamp(start))]
+        # by the periods the alerts are about (data time), not by when they were opened
+        first = others["first_period"].fillna(others["last_period"])
+        last = others["last_period"].fillna(first) + pd.Timedelta(days=1)
+        others = others[(others["id"] != ep["id"]) & (first < pd.Timestamp(end)) & (last > pd.Timestamp(start))]
     incidents = repository.run("ops/incidents", start=start, end=end)
     notes = access.scope_frame(annotations.between(start, end))
     both = pd.concat([incidents, notes.drop(columns=["created_by"], errors="ignore")], ignore_index=True) \

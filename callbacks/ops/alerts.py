@@ -169,7 +169,7 @@ def alerts_queue(states, domain, severity, district, group, sort, _tick, _change
     names = common.district_names()
     options = [{"label": "Whole city", "value": "city"}] + [
         {"label": f"{name} ({did})", "value": did} for did, name in sorted(names.items(), key=lambda kv: kv[1])
-        if principal is not None and principal.sees(did)]
+        if did != "city" and principal is not None and principal.sees(did)]
     return render_queue(frame, sparks, group), options
 
 
