@@ -1,6 +1,6 @@
 """Wall display: no controls, dark, large type; configured by the URL alone (a TV has no keyboard).
 
-    /wall?view=parking&rotate=30&refresh=15&metrics=a,b,c&nightly=04:30&failures=10
+    /wall?view=parking&rotate=30&refresh=15&metrics=a,b,c&nightly=04:30&failures=10&hold=300
     /wall/<profile>          a named profile from data/wall_profiles.yaml (URL values override it)
     /wall-screens            every wall screen's heartbeat; silent ones flagged
 
@@ -31,6 +31,7 @@ ROTATE_RANGE = (10, 3600)   # seconds; 0 = no rotation
 MAX_METRICS = 24
 RELOAD_AFTER_FAILURES = 10  # consecutive failed refreshes before the page reloads itself (?failures=)
 FAILURES_RANGE = (2, 100)
+HOLD_RANGE = (10, 3600)     # seconds rotation may hold on an open critical alert; 0 = never hold
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -172,10 +173,18 @@ def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[s
         except (TypeError, ValueError):
             notices.append(f"bad failures {_short(merged['failures'])}, reloading after {RELOAD_AFTER_FAILURES}")
 
+    default_hold = int(settings.get("wall_hold_max_s"))
+    hold = default_hold
+    if merged.get("hold") not in (None, ""):
+        try:
+            hold = _seconds(merged["hold"], *HOLD_RANGE, zero_ok=True)
+        except (TypeError, ValueError):
+            notices.append(f"bad hold {_short(merged['hold'])}, holding at most {default_hold} s")
+
     title = base.get("title") if isinstance(base.get("title"), str) else ""
     config = {"views": views, "rotate": rotate, "refresh": refresh, "metrics": chosen_metrics,
               "nightly": nightly, "profile": profile or "", "screen": screen, "title": title[:60],
-              "build": BUILD, "scheme": SCHEME, "max_failures": failures}
+              "build": BUILD, "scheme": SCHEME, "max_failures": failures, "hold": hold}
     return config, notices
 
 
@@ -190,7 +199,8 @@ def valid_config(value) -> dict:
               "metrics": [m for m in value.get("metrics", []) if isinstance(m, str)][:MAX_METRICS]
               if isinstance(value.get("metrics"), list) else None,
               "screen": value.get("screen") if isinstance(value.get("screen"), str) else None,
-              "failures": value.get("max_failures") if isinstance(value.get("max_failures"), int) else None}
+              "failures": value.get("max_failures") if isinstance(value.get("max_failures"), int) else None,
+              "hold": value.get("hold") if isinstance(value.get("hold"), int) else None}
     if value.get("refresh") == 1:
         params.update(refresh="1", soak="1")
     profile = value.get("profile")
@@ -248,7 +258,7 @@ def _page(config: dict, notices: list[str]):
                             html.H2(id=ids.WALL_MAP_TITLE, className="wall-map-title"),
                             dcc.Graph(id=ids.WALL_MAP, className="wall-map",
                                       config={"displayModeBar": False, "staticPlot": True}),
-                            html.H2("Alerts · newest first", className="wall-alerts-title"),
+                            html.H2("Alerts · open first", className="wall-alerts-title"),
                             # a ticker: scrolls (assets/wall.js + wall.css) when the alerts
                             # do not fit; still under prefers-reduced-motion, with "+N more"
                             html.Div(html.Ul(id=ids.WALL_ALERTS, className="wall-alerts"),
@@ -266,16 +276,17 @@ def _page(config: dict, notices: list[str]):
 
 
 def layout(view=None, rotate=None, refresh=None, metrics=None, nightly=None, screen=None, soak=None,
-           failures=None, **_ignored):
+           failures=None, hold=None, **_ignored):
     config, notices = parse_config({"view": view, "rotate": rotate, "refresh": refresh, "metrics": metrics,
-                                    "nightly": nightly, "screen": screen, "soak": soak, "failures": failures})
+                                    "nightly": nightly, "screen": screen, "soak": soak, "failures": failures,
+                                    "hold": hold})
     return _page(config, notices)
 
 
 def profile_layout(profile=None, view=None, rotate=None, refresh=None, metrics=None, nightly=None, screen=None,
-                   failures=None, **_ignored):
+                   failures=None, hold=None, **_ignored):
     config, notices = parse_config({"view": view, "rotate": rotate, "refresh": refresh, "metrics": metrics,
-                                    "nightly": nightly, "screen": screen, "failures": failures},
+                                    "nightly": nightly, "screen": screen, "failures": failures, "hold": hold},
                                    profile=profile if profile is not None else "")
     return _page(config, notices)
 
