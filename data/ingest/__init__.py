@@ -24,11 +24,12 @@ import duckdb
 from data.ingest import (boundaries, citibike, dsny, gbfs, generic, mta, nyc311, open311, parking, pedestrians,
                          population, traffic)
 from data.ingest.core import (DEFAULT_TZ, Batch, EmptyFileError, FormatError, IngestError, InputFileError,
-                              LoadResult, MappingError, MissingColumnsError, Progress, Source,
-                              WarehouseStateError, run_file)
+                              LoadResult, MappingError, MissingColumnsError, Progress, QuarantineShareError,
+                              Source, WarehouseStateError, run_file)
 
 __all__ = ["ADAPTERS", "Adapter", "load", "IngestError", "InputFileError", "EmptyFileError", "FormatError",
-           "MissingColumnsError", "MappingError", "WarehouseStateError", "LoadResult", "Progress"]
+           "MissingColumnsError", "MappingError", "WarehouseStateError", "QuarantineShareError", "LoadResult",
+           "Progress"]
 
 
 @dataclass(frozen=True)

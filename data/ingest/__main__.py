@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--source-name", help="override the source name")
     common.add_argument("--licence", help="override the source licence")
     common.add_argument("--description", help="override the source description")
+    common.add_argument("--max-quarantined-share", type=float, metavar="SHARE",
+                        help="fail the load when more than this share of its rows is quarantined (default 0.5; "
+                             "a load that quarantines every row always fails)")
 
     parser = argparse.ArgumentParser(prog="python -m data.ingest", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
