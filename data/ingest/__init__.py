@@ -47,7 +47,15 @@ def _boundaries(batch: Batch) -> None:
         batch, key=o.get("key") or "district_id", name_property=o.get("name_property"),
         borough_property=o.get("borough_property"), population_property=o.get("population_property"),
         joint_property=o.get("joint_property"), tolerance_m=float(o.get("tolerance_m", 30.0)), crs=o.get("crs"),
-        namer=boundaries.nyc_namer if o.get("nyc") else None)
+        namer=boundaries.nyc_namer if o.get("nyc") else None, dissolve=bool(o.get("dissolve")),
+        layer=o.get("layer"))
+
+
+def _grid(batch: Batch) -> None:
+    o = batch.options
+    boundaries.load_grid(batch, shape=o.get("shape") or "hex", cell_km=float(o.get("cell_km") or 1.0),
+                         lon=o.get("lon"), lat=o.get("lat"), point=o.get("point"),
+                         point_format=o.get("point_format") or "lat,lon")
 
 
 def _precincts(batch: Batch) -> None:
@@ -57,6 +65,8 @@ def _precincts(batch: Batch) -> None:
 ADAPTERS: dict[str, Adapter] = {a.name: a for a in (
     Adapter("boundaries", "district polygons from a GeoJSON (key property) -> districts", boundaries.BOUNDARY_SOURCE,
             _boundaries),
+    Adapter("grid", "generated districts (square or hex cells, or one whole-city district) over the extent of "
+            "a CSV of points or a GeoJSON outline -> districts", boundaries.GRID_SOURCE, _grid),
     Adapter("population", "population by district (NYC ACS CDTA table or any CSV) -> districts.population",
             population.SOURCE, population.load),
     Adapter("precincts", "police precinct polygons -> precinct_districts (for parking)",

@@ -55,6 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--tolerance-m", type=float, default=30.0, help="simplification tolerance (m), 0 = none")
             p.add_argument("--crs", help="CRS of the coordinates when the file does not say (default lon/lat)")
             p.add_argument("--nyc", action="store_true", help="NYC BoroCD naming ('Brooklyn CD 1', joint areas)")
+            p.add_argument("--dissolve", action="store_true",
+                           help="several polygons with the same key are one district (their union)")
+            p.add_argument("--layer", help="a second boundary layer: its ids become LAYER:<id>")
+            p.add_argument("--replace-layer", action="store_true",
+                           help="overwrite district ids loaded from another boundary file")
+        elif name == "grid":
+            p.add_argument("--shape", choices=["hex", "square", "city"], default="hex",
+                           help="hexagonal or square cells, or one whole-city district")
+            p.add_argument("--cell-km", type=float, default=1.0, help="cell size across (km)")
+            p.add_argument("--lon", help="CSV: longitude column")
+            p.add_argument("--lat", help="CSV: latitude column")
+            p.add_argument("--point", help="CSV: one column holding the point ('lat, lon' or WKT)")
+            p.add_argument("--point-format", choices=["lat,lon", "lon,lat", "wkt"], default="lat,lon")
+            p.add_argument("--crs", help="CRS of an outline file that does not declare one")
         elif name == "precincts":
             p.add_argument("--key", default="Precinct")
             p.add_argument("--crs")

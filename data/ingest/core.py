@@ -677,6 +677,10 @@ class Batch:
             for name in ("ingest_pip", "ingest_pip_ids", "ingest_pip_reasons"):
                 self.con.unregister(name)
 
+    def districts_reset(self) -> None:
+        """Forget the district index (districts were written during this load)."""
+        self._district_index = None
+
     def districts(self):
         from data.ingest import geo
 
@@ -1032,14 +1036,15 @@ def _sample_values(batch: "Batch", reason: str, label: str, limit: int = 5) -> l
 def _hint(batch: "Batch", reason: str) -> str:
     """A likely cause of the top reason, or ''."""
     con = batch.con
-    if reason.startswith(("bad date: ", "bad timestamp: ")):
-        label = reason.split(": ", 1)[1]
-        values = _sample_values(batch, reason, label)
-        for value in values:
-            for pattern, fmt in _DATE_SHAPES:
-                if re.match(pattern, value.strip()):
-                    return (f"the dates look like {value!r}: set timestamp_format (or fields.<field>.format) "
-                            f"to \"{fmt}\" in the mapping")
+    if reason.startswith(("bad date: ", "bad timestamp: ")) or reason == "date out of range":
+        # "3/14/25 1:20" read as ISO gives the year 25 ("date out of range") or nothing
+        labels = [reason.split(": ", 1)[1]] if ": " in reason else batch.raw_columns[:50]
+        for label in labels:
+            for value in _sample_values(batch, reason, label):
+                for pattern, fmt in _DATE_SHAPES:
+                    if re.match(pattern, value.strip()):
+                        return (f"{label} looks like {value!r}: set timestamp_format (or fields.<field>.format) "
+                                f"to \"{fmt}\" in the mapping")
     if reason in ("unknown district", "missing district", "outside boundaries", "missing coordinates"):
         n = con.execute("SELECT count(*) FROM districts").fetchone()[0]
         if n == 0:
