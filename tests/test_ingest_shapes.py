@@ -113,13 +113,13 @@ def test_impossible_coordinates_are_quarantined_even_with_a_district_key(con, tm
     csv = write(tmp_path, "sr.csv", "id,opened,type,state,district,lat,lon\n"
                 "A,2025-03-01 10:00,Noise,Open,105,40.758,-73.9855\nB,2025-03-01 10:00,Noise,Open,105,407.58,-73.98\n"
                 "C,2025-03-01 10:00,Noise,Open,105,0,0\nD,2025-03-01 10:00,Noise,Open,105,,\n")
-    doc = sr_mapping(max_quarantined_share=1.0)
+    doc = sr_mapping()
     doc["fields"].update(lat="lat", lon="lon")
     r = load(con, "generic", csv, mapping=Mapping(doc))[-1]
     assert r.reasons == {"bad coordinates": 2}
     assert sorted(x[0] for x in con.execute("SELECT request_id FROM service_requests").fetchall()) == ["A", "D"]
     # the same through the district point (x/y) with a key
-    doc = sr_mapping(max_quarantined_share=1.0)
+    doc = sr_mapping()
     doc["district"] = {"column": "district", "lon": "lon", "lat": "lat"}
     r = load(con, "generic", csv, mapping=Mapping(doc), force=True)[-1]
     assert r.reasons == {"bad coordinates": 2}
