@@ -376,3 +376,57 @@ def test_melbourne_bay_sensor_snapshots_become_a_time_series_with_known_occupanc
         assert partial == 0
     finally:
         snapshot.reset()
+
+
+FREIBURG = REAL / "freiburg_car_parks_2024-06-10T10-20.geojson"
+
+
+def test_freiburg_car_parks_geojson_values_in_a_projected_crs_with_a_known_occupancy(tmp_path, monkeypatch):
+    """A real GeoJSON snapshot of Freiburg's 19 car parks (EPSG:25832, values as text, local
+    times, two car parks closed): 17 open car parks, 2,422 of 4,775 spaces occupied =
+    50.72 % at 10:00 Berlin time. The file's own "prozent" is the share of FREE spaces (53 %
+    for P5, whose 49 of 105 spaces are taken); the mapping computes occupied = obs_max -
+    obs_free instead."""
+    from data import publish, snapshot
+
+    monkeypatch.setenv("CITYOPS_VAR_DIR", str(tmp_path))
+    con = warehouse.connect(warehouse.path())
+    try:
+        load(con, "grid", FREIBURG, shape="hex", cell_km=1.0)
+        r = load(con, "generic", FREIBURG, mapping=REAL / "freiburg_car_parks.yaml", tz="Europe/Berlin")[-1]
+        assert (r.rows_read, r.rows_loaded) == (19, 17)
+        assert r.reasons == {"excluded by the mapping: obs_state not 1": 2}
+        assert con.execute("SELECT occupied, capacity FROM parking_occupancy WHERE facility_id = 'P5'").fetchone() == (49, 105)
+        assert con.execute("SELECT DISTINCT ts FROM parking_occupancy").fetchall() == [(datetime(2024, 6, 10, 10, 20),)]
+        publish.publish(con, now=datetime(2024, 6, 11))
+    finally:
+        con.close()
+    snapshot.reset()
+    try:
+        with snapshot.cursor("ops") as (cur, _v):
+            value, n = cur.execute(
+                "SELECT value, n FROM metric_values WHERE metric_id = 'parking_occupancy_pct' AND district_id = 'city' "
+                "AND grain = 'hour' AND period = TIMESTAMP '2024-06-10 10:00'").fetchone()
+        assert value == pytest.approx(100 * 2422 / 4775) and n == 17
+    finally:
+        snapshot.reset()
+
+
+def test_freiburg_times_convert_to_another_city_zone(bare, tmp_path):
+    """The same naive Berlin times loaded into a New York warehouse: 10:20 CEST = 04:20 EDT."""
+    load(bare, "grid", FREIBURG, shape="city")
+    load(bare, "generic", FREIBURG, mapping=REAL / "freiburg_car_parks.yaml")
+    assert bare.execute("SELECT DISTINCT ts FROM parking_occupancy").fetchall() == [(datetime(2024, 6, 10, 4, 20),)]
+
+
+def test_a_projected_geojson_without_its_crs_member_names_the_crs_setting(bare, tmp_path):
+    """The real Freiburg file with its "crs" member removed (UTM metres read as degrees)."""
+    doc = json.loads(FREIBURG.read_text(encoding="utf-8"))
+    del doc["crs"]
+    path = write(tmp_path, "freiburg_no_crs.geojson", json.dumps(doc))
+    with pytest.raises(MappingError, match=r"not lon/lat .* declares no CRS: give it as district.crs"):
+        load(bare, "generic", path, mapping=REAL / "freiburg_car_parks.yaml")
+    with pytest.raises(MappingError, match="give it with --crs"):
+        load(bare, "grid", path)
+    load(bare, "grid", path, crs="EPSG:25832")
+    assert bare.execute("SELECT count(*) FROM districts").fetchone()[0] > 0

@@ -410,9 +410,12 @@ def load_grid(batch: Batch, *, shape: str = "hex", cell_km: float = 1.0, lon: st
     suffix = batch.path.suffix.lower()
     outline = None
     if suffix in (".geojson", ".json", ".gpkg", ".shp", ".zip"):
-        gdf = read_polygons_any(batch.path, batch.options.get("crs"))
-        outline = shapely.union_all(gdf.to_crs(4326).geometry.values)
-        extent = tuple(float(v) for v in outline.bounds)
+        gdf = read_polygons_any(batch.path, batch.options.get("crs")).to_crs(4326)
+        shapes = gdf.geometry[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+        extent = tuple(float(v) for v in shapes.total_bounds)
+        if shapes.geom_type.isin(["Polygon", "MultiPolygon"]).all():   # an outline: cells meeting it
+            outline = shapely.union_all(shapes.values)
+        # points or lines (car parks, kerb segments): their extent
     else:
         from data.ingest.generic import POINT_FORMATS, point_part
 
@@ -456,9 +459,10 @@ def read_polygons_any(path: Path, crs=None) -> gpd.GeoDataFrame:
         raise EmptyFileError("no features")
     if crs:
         gdf = gdf.set_crs(geo.parse_crs(crs) or 4326, allow_override=True)
-    elif gdf.crs is None:
+    elif gdf.crs is None or gdf.crs.is_geographic:   # GDAL reads an undeclared GeoJSON as lon/lat
         check_lonlat(gdf.total_bounds)
-        gdf = gdf.set_crs(4326)
+        if gdf.crs is None:
+            gdf = gdf.set_crs(4326)
     return gdf
 
 

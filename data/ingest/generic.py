@@ -43,6 +43,21 @@ UNITS = {
 RATE_NAME = re.compile(r"(%|percent|pct|rate|ratio|share|index)", re.IGNORECASE)
 GEO_SUFFIXES = (".geojson", ".gpkg", ".shp", ".zip", ".fgb")
 
+
+def is_geo_file(path: Path) -> bool:
+    """A GeoJSON / GeoPackage / Shapefile (by suffix, or a .json holding a FeatureCollection)."""
+    suffix = path.suffix.lower()
+    if suffix in GEO_SUFFIXES:
+        return True
+    if suffix == ".json":
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(4096)
+        except OSError:
+            return False
+        return b'"FeatureCollection"' in head
+    return False
+
 # one field holding a point: "(lat, lon)" / "lat, lon", "lon lat", WKT "POINT (lon lat)"
 _NUM = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
 POINT_PATTERNS = {
@@ -61,7 +76,8 @@ class Mapping:
             raise MappingError(f"{origin}: expected a YAML mapping at the top level")
         self.doc = doc
         unknown = set(doc) - {"source", "target", "csv", "timestamp_format", "date_format", "fields",
-                              "district", "dedup", "update_existing", "timezone", "max_quarantined_share"}
+                              "district", "dedup", "update_existing", "timezone", "max_quarantined_share",
+                              "keep_rows"}
         if unknown:
             raise MappingError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}")
         table = doc.get("target")
@@ -105,6 +121,13 @@ class Mapping:
                                   or not 0 <= share <= 1):
             raise MappingError(f"{origin}: max_quarantined_share must be a number from 0 to 1, got {share!r}")
         self.max_quarantined_share = share
+        # rows the city does not mean to publish (a closed car park's "0 % full"): quarantined as
+        # "excluded by the mapping", so they stay counted and visible
+        keep = doc.get("keep_rows")
+        if keep is not None and (not isinstance(keep, dict) or set(keep) != {"column", "values"}
+                                 or not isinstance(keep["values"], list) or not keep["values"]):
+            raise MappingError(f"{origin}: keep_rows must be {{column: COLUMN, values: [value, ...]}}")
+        self.keep_rows = keep
         fields = doc.get("fields")
         if not isinstance(fields, dict) or not fields:
             raise MappingError(f"{origin}: fields is required: target field -> CSV column")
@@ -208,6 +231,8 @@ class Mapping:
         cols = [s["column"] for s in self.fields.values() if "column" in s]
         d = self.district
         cols += [d[k] for k in ("column", "x", "y", "lon", "lat", "point") if k in d]
+        if self.keep_rows:
+            cols.append(self.keep_rows["column"])
         return list(dict.fromkeys(cols))
 
 
@@ -362,12 +387,13 @@ def read_geo(batch: Batch, mp: Mapping) -> list[str]:
     declared = parse_crs(mp.crs) if mp.crs else None
     if declared is not None:
         gdf = gdf.set_crs(declared, allow_override=True)
-    elif gdf.crs is None:
+    elif gdf.crs is None or gdf.crs.is_geographic:   # GDAL reads an undeclared GeoJSON as lon/lat
         minx, miny, maxx, maxy = gdf.total_bounds
         if not (abs(minx) <= 180 and abs(maxx) <= 180 and abs(miny) <= 90 and abs(maxy) <= 90):
             raise MappingError(f"the coordinates are not lon/lat (x up to {maxx:,.0f}, y up to {maxy:,.0f}) and the "
                                "file declares no CRS: give it as district.crs in the mapping (e.g. EPSG:2263)")
-        gdf = gdf.set_crs(4326)
+        if gdf.crs is None:
+            gdf = gdf.set_crs(4326)
     geom = gdf.geometry
     ok = geom.notna() & ~geom.is_empty
     pts = geom[ok].to_crs(4326).representative_point()
@@ -416,14 +442,21 @@ def load(batch: Batch) -> None:
     mp: Mapping = batch.options["mapping"]
     if mp.timezone:
         batch.options["source_tz"] = str(mp.timezone)
-    if batch.path.suffix.lower() in GEO_SUFFIXES:
+    if is_geo_file(batch.path):
         header = read_geo(batch, mp)
     else:
         if mp.district.get("geometry") is True:
             raise MappingError(f"{mp.origin}: district.geometry is for GeoJSON/GeoPackage/Shapefile inputs")
         header = batch.read_csv(mp.columns_used(), delimiter=mp.delimiter, quote=mp.quote, encoding=mp.encoding)
     checks: list[tuple[str, str]] = []
-    fields = [_field(mp, col, mp.fields.get(col.name), batch, header, checks) for col in mp.target.columns]
+    keep: list[F] = []
+    if mp.keep_rows:   # first: an excluded row is excluded whatever else is wrong with it
+        col = str(mp.keep_rows["column"])
+        values = ", ".join(batch.bind(str(v)) for v in mp.keep_rows["values"])
+        keep.append(F("__keep", qi(col), label=col))
+        checks.append((f"__keep IS NULL OR __keep NOT IN ({values})",
+                       f"excluded by the mapping: {col} not {' / '.join(str(v) for v in mp.keep_rows['values'])}"))
+    fields = keep + [_field(mp, col, mp.fields.get(col.name), batch, header, checks) for col in mp.target.columns]
     d = mp.district
     district = Districting()
     if "column" in d:
@@ -447,7 +480,7 @@ def load(batch: Batch) -> None:
         batch.stage([f for f in fields if f.name != "district_key"], ())
         ensure_whole_city(batch, lon, lat)
         batch.districts_reset()
-    batch.stage(fields, [*mp.target.rules, *checks], district=district, dedup=mp.dedup or None,
+    batch.stage(fields, [*checks, *mp.target.rules], district=district, dedup=mp.dedup or None,
                 dedup_reason=("duplicate " + ", ".join(mp.dedup)) if mp.dedup else None)
     cols = {c.name: c.name for c in mp.target.columns}
     t = mp.target
