@@ -430,3 +430,50 @@ def test_a_projected_geojson_without_its_crs_member_names_the_crs_setting(bare, 
         load(bare, "grid", path)
     load(bare, "grid", path, crs="EPSG:25832")
     assert bare.execute("SELECT count(*) FROM districts").fetchone()[0] > 0
+
+
+# ------------------------------------------------------------------------------ the city's own sources, published
+@pytest.fixture(scope="module")
+def melbourne_site(tmp_path_factory, published, accounts):
+    """The two real Melbourne polls as the whole city, published into their own var dir (the
+    signed-in test users kept); the demo city's var dir comes back afterwards."""
+    import sqlite3
+
+    from data import ops_store, publish, repository, snapshot
+
+    var = tmp_path_factory.mktemp("melbourne-site")
+    with sqlite3.connect(settings.var_dir() / ops_store.FILE) as old, sqlite3.connect(var / ops_store.FILE) as new:
+        old.backup(new)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CITYOPS_VAR_DIR", str(var))
+        con = warehouse.connect(warehouse.path())
+        try:
+            files = sorted(REAL.glob("melbourne_bay_sensors_*.csv"))
+            load(con, "grid", files[0], point="location", cell_km=1.0)
+            for f in files:
+                load(con, "generic", f, mapping=REAL / "melbourne_bay_sensors.yaml", tz="Australia/Melbourne")
+            publish.publish(con, now=datetime(2018, 9, 30))
+        finally:
+            con.close()
+        snapshot.reset()
+        repository.clear_cache()
+        yield var
+    snapshot.reset()
+    repository.clear_cache()
+
+
+def test_api_and_methodology_list_only_this_citys_metrics_with_its_own_source(melbourne_site, anon_client):
+    """Melbourne has a source for parking occupancy only: the API lists no other metric and
+    names the mapping's source and licence; the methodology page describes no demo source."""
+    from tests import dash_http
+
+    doc = anon_client.get("/public/api/v1/metrics").get_json()
+    assert [m["metric_id"] for m in doc["metrics"]] == ["parking_occupancy_pct"]
+    assert doc["metrics"][0]["source_name"] == "City of Melbourne on-street parking bay sensors"
+    assert doc["metrics"][0]["licence"] == "CC BY 4.0 (City of Melbourne Open Data)"
+    assert anon_client.get("/public/api/v1/metrics/sr_opened").status_code == 404
+    _, text = dash_http.route(anon_client, "/public/methodology")
+    text = text.replace("\\u002f", "/")
+    assert "City of Melbourne on-street parking bay sensors (CC BY 4.0 (City of Melbourne Open Data))" in text
+    assert "/public/download/parking_occupancy_pct.csv" in text
+    assert "/public/download/sr_opened.csv" not in text and "demo_" not in text
