@@ -477,3 +477,34 @@ def test_api_and_methodology_list_only_this_citys_metrics_with_its_own_source(me
     assert "City of Melbourne on-street parking bay sensors (CC BY 4.0 (City of Melbourne Open Data))" in text
     assert "/public/download/parking_occupancy_pct.csv" in text
     assert "/public/download/sr_opened.csv" not in text and "demo_" not in text
+
+
+def test_a_polled_snapshot_feed_becomes_a_time_series_even_when_it_did_not_change(tmp_path, capsys):
+    """Three polls of the same real Melbourne snapshot (a local mirror of the feed), one
+    minute apart on the poller's clock: three points of the series, not one load and two
+    'already loaded'."""
+    from datetime import timedelta
+
+    from data.ingest import poll
+
+    db = tmp_path / "w.duckdb"
+    first = sorted(REAL.glob("melbourne_bay_sensors_*.csv"))[0]
+    con = warehouse.connect(db)
+    try:
+        load(con, "grid", first, point="location", cell_km=1.0)
+        doc = json.loads(json.dumps(Mapping.load(REAL / "melbourne_bay_sensors.yaml").doc))
+        doc["fields"]["ts"] = {"filename": "bays_%Y-%m-%dT%H-%M-%S.csv"}
+        times = iter([datetime(2018, 9, 8, 11, 18) + timedelta(minutes=i) for i in range(3)])
+        results = poll.poll(con, str(first), Mapping(doc), tmp_path / "polls", name="bays_%Y-%m-%dT%H-%M-%S.csv",
+                            every=0, count=3, tz="Australia/Melbourne", clock=lambda: next(times))
+        assert [r.status for r in results] == ["ok", "ok", "ok"]
+        assert con.execute("SELECT ts, count(*), sum(occupied) FROM parking_occupancy GROUP BY 1 ORDER BY 1").fetchall() == [
+            (datetime(2018, 9, 8, 11, 18), 40, 12), (datetime(2018, 9, 8, 11, 19), 40, 12),
+            (datetime(2018, 9, 8, 11, 20), 40, 12)]
+        assert len(list((tmp_path / "polls").glob("bays_*.csv"))) == 3
+        # a feed that cannot be fetched is reported; the poller goes on
+        bad = poll.poll(con, str(tmp_path / "missing.csv"), Mapping(doc), tmp_path / "polls",
+                        name="bays_%Y-%m-%dT%H-%M-%S.csv", every=0, count=1, clock=lambda: datetime(2018, 9, 8, 12))
+        assert bad[0].status == "failed" and "no such file" in bad[0].message
+    finally:
+        con.close()

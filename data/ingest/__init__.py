@@ -129,9 +129,12 @@ def load(con: duckdb.DuckDBPyConnection, adapter: str, path: Path | str, *, forc
             options["mapping"] = generic.Mapping.load(mapping)
     spec = ADAPTERS[adapter]
     source = source_for(spec, options)
+    key = options_key(adapter, options)
+    if adapter == "generic" and options["mapping"].uses_filename:   # the name holds the poll time: data
+        key = hashlib.sha256(f"{key}:{Path(path).name}".encode()).hexdigest()[:16]
     results.append(run_file(con, adapter, source, Path(path), spec.load, force=force,
                             replace_same_path=spec.replace_same_path, progress=progress, tz=tz, options=options,
-                            options_key=options_key(adapter, options)))
+                            options_key=key))
     return results
 
 

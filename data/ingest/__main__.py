@@ -82,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--precincts", type=Path, help="police precincts GeoJSON, loaded first")
         elif name == "generic":
             p.add_argument("--mapping", type=Path, required=True, help="YAML mapping (see data/ingest/README.md)")
+    p = sub.add_parser("poll", parents=[common], help="poll a snapshot feed (URL or file) into a time series",
+                       description="poll a snapshot feed into a time series: fetch, save with the poll time in "
+                                   "the name, load with the generic adapter; repeat")
+    p.add_argument("url", help="http(s) URL or a local file path of the snapshot")
+    p.add_argument("--mapping", type=Path, required=True, help="YAML mapping; its ts: {filename: PATTERN}")
+    p.add_argument("--dir", type=Path, required=True, help="folder for the saved snapshots")
+    p.add_argument("--name", help="strftime pattern of the saved file name (default <source id>_%%Y-%%m-%%dT%%H-%%M-%%S)")
+    p.add_argument("--every", type=float, default=300.0, help="seconds between polls (default 300)")
+    p.add_argument("--count", type=int, help="stop after this many polls (default: until stopped)")
     sub._name_parser_map["csv"] = sub._name_parser_map["generic"]  # alias
     return parser
 
@@ -123,6 +132,14 @@ def print_summary(results: list[LoadResult], out=None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.adapter == "poll":
+        from data.ingest import poll
+
+        try:
+            return poll.main(args)
+        except IngestError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     adapter = "generic" if args.adapter == "csv" else args.adapter
     options = {k: v for k, v in vars(args).items()
                if k not in ("adapter", "paths", "db", "force", "quiet", "tz") and v not in (None, False)}

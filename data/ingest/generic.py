@@ -227,6 +227,11 @@ class Mapping:
             raise MappingError(f"{path.name}: not valid YAML: {str(exc).splitlines()[0]}") from None
         return cls(doc, path.name)
 
+    @property
+    def uses_filename(self) -> bool:
+        """A field takes its value from the file's name (a snapshot's poll time)."""
+        return any("filename" in spec for spec in self.fields.values())
+
     def columns_used(self) -> list[str]:
         cols = [s["column"] for s in self.fields.values() if "column" in s]
         d = self.district
