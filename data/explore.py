@@ -31,6 +31,19 @@ MAX_SPAN_DAYS = 3660
 MAX_HOURLY_DAYS = 31
 EARLIEST = date(2000, 1, 1)
 KPI_HISTORY = 30  # periods of history behind each control-limit test
+PARAMS = ("domain", "metric", "range", "start", "end", "grain", "districts", "district", "scale")
+EXPORT_CSV = "/explore/export.csv"
+EXPORT_XLSX = "/explore/export.xlsx"
+
+
+def raw_params(kwargs: dict) -> dict:
+    """The explorer's URL parameters as received (bounded), for the callbacks to validate."""
+    out = {}
+    for key in PARAMS:
+        value = kwargs.get(key)
+        if isinstance(value, str):
+            out[key] = value[:400]
+    return out
 
 
 @dataclass(frozen=True)

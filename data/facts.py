@@ -384,6 +384,8 @@ def filled(metric: Metric, part: pd.DataFrame, *, grain: str, last) -> pd.DataFr
     missing = out["n"].isna()
     out.loc[missing, "n"] = 0
     out.loc[missing, "value"] = zero_or_none(metric)
+    out["value"] = pd.to_numeric(out["value"], errors="coerce").astype(float)
+    out["n"] = pd.to_numeric(out["n"], errors="coerce").fillna(0).astype(int)
     return out.reset_index()
 
 

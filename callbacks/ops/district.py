@@ -10,10 +10,10 @@ from dash import Input, Output, dcc, html, no_update
 
 from callbacks import auth, common
 from data import access, control_limits, facts, registry, repository
+from data import district_profile as page
 from data.publish import END_OF_TIME
 from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
-from layouts.ops import district as page
 
 HISTORY_DAYS = 42
 RECORDS_LIMIT = 2000

@@ -22,7 +22,6 @@ from callbacks import auth, common
 from data import access, annotations, control_limits, explore, facts, repository
 from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
-from layouts.ops import explore as page
 
 EMPTY = figures.empty("No data")
 
@@ -246,7 +245,7 @@ def add_annotation(n_clicks, title, kind, start, end, district, raw, saved):
 # --- exports -------------------------------------------------------------------------------
 
 def _export_state() -> tuple[explore.State, pd.DataFrame]:
-    raw = page.raw_params({k: flask.request.args.get(k) for k in page.PARAMS})
+    raw = explore.raw_params({k: flask.request.args.get(k) for k in explore.PARAMS})
     state, _names, districts, _times = _context(raw)
     rows = explore.shown_rows(state, explore.district_table(state, districts))
     return state, rows
@@ -328,8 +327,8 @@ def export_xlsx():
 def _register_exports() -> None:
     # Routes of this page's downloads, on the app's Flask server (registered once per process).
     server = dash.get_app().server
-    for rule, endpoint, view in ((page.EXPORT_CSV, "cityops_explore_csv", export_csv),
-                                 (page.EXPORT_XLSX, "cityops_explore_xlsx", export_xlsx)):
+    for rule, endpoint, view in ((explore.EXPORT_CSV, "cityops_explore_csv", export_csv),
+                                 (explore.EXPORT_XLSX, "cityops_explore_xlsx", export_xlsx)):
         if endpoint not in server.view_functions:
             server.add_url_rule(rule, endpoint, view, methods=["GET"])
 
