@@ -12,6 +12,7 @@ aggregate: ratio
 public: true
 suppress: false   # tonnes weighed by district, as DSNY itself publishes them: no person behind a figure
 per_capita: false
+counts: {n: recycling_diversion_pct_records}
 grains: [day, week, month]
 source: demo_waste
 description: >
