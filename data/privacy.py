@@ -325,6 +325,7 @@ def mean_ci(mean, sd, n, lower: float = -math.inf, upper: float = math.inf) -> t
 # assumption stays protected whatever is published in other blocks, which is what lets blocks be
 # solved one at a time, in parallel with nothing, and kept between publishes (releases are final).
 AUDIT_EPS = 1e-6
+BIG = 1e9
 
 
 @dataclass
@@ -352,10 +353,10 @@ def _highs():
     return h, highspy
 
 
-def feasible_intervals(equations: list[tuple[dict[int, float], float]], lower: np.ndarray, upper: np.ndarray,
+def feasible_intervals(equations: list[tuple], lower: np.ndarray, upper: np.ndarray,
                        targets: list[int], needed: np.ndarray | None = None) -> dict[int, tuple[float, float]]:
     """Min and max of each target variable subject to ``sum coef * x = rhs`` for every equation
-    and ``lower <= x <= upper`` (HiGHS dual simplex: one model, re-solved with changed costs
+    ``(coefs, rhs)`` (``sum coef * x >= rhs`` for ``(coefs, rhs, "ge")``) and ``lower <= x <= upper`` (HiGHS dual simplex: one model, re-solved with changed costs
     from the last basis).
 
     With `needed` (a width per variable), a variable is certified as soon as two feasible points
@@ -371,12 +372,15 @@ def feasible_intervals(equations: list[tuple[dict[int, float], float]], lower: n
     lp.num_row_ = len(equations)
     lp.col_cost_ = np.zeros(nvar)
     lp.col_lower_ = np.asarray(lower, float)
-    lp.col_upper_ = np.where(np.isfinite(upper), upper, inf)
+    # a finite cap instead of infinity: no program is unbounded (simplex statuses after an
+    # unbounded solve proved unreliable), and a cap far above any count changes no check
+    lp.col_upper_ = np.where(np.isfinite(upper), upper, BIG)
     starts, index, value = [0], [], []
     rhs = np.array([e[1] for e in equations], float)
+    ge = np.array([len(e) > 2 and e[2] == "ge" for e in equations], bool)
     by_col: list[list[tuple[int, float]]] = [[] for _ in range(nvar)]
-    for r, (coefs, _) in enumerate(equations):
-        for c, a in coefs.items():
+    for r, eq in enumerate(equations):
+        for c, a in eq[0].items():
             by_col[c].append((r, a))
     for col in by_col:
         for r, a in col:
@@ -384,7 +388,7 @@ def feasible_intervals(equations: list[tuple[dict[int, float], float]], lower: n
             value.append(a)
         starts.append(len(index))
     lp.row_lower_ = rhs
-    lp.row_upper_ = rhs
+    lp.row_upper_ = np.where(ge, inf, rhs)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = np.array(starts, np.int32)
     lp.a_matrix_.index_ = np.array(index, np.int32)
@@ -420,8 +424,8 @@ def feasible_intervals(equations: list[tuple[dict[int, float], float]], lower: n
             status, value_ = solve(cost)
             if status == optimal:
                 bounds.append(sign * value_)
-            elif status == highspy.HighsModelStatus.kUnbounded:
-                bounds.append(-sign * math.inf)
+            elif status in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+                bounds.append(-sign * math.inf)  # the truth is feasible, so "or infeasible" is unbounded
             else:  # cannot happen with true constants; count the cell as pinned (fail safe)
                 bounds.append(float(lower[j]))
             if needed is not None and seen_hi[j] - seen_lo[j] >= needed[j] - AUDIT_EPS:
@@ -447,10 +451,14 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
     """
     n = len(truth)
     withheld = np.asarray(start, bool).copy()
-    eqs = [(row, float(sum(a * truth[c] for c, a in row.items()))) for row in equations if row]
+    eqs = []
+    for eq in equations:
+        row, kind = (eq, "eq") if isinstance(eq, dict) else eq
+        if row:
+            eqs.append((row, float(sum(a * truth[c] for c, a in row.items())), kind))
     member: list[list[int]] = [[] for _ in range(n)]
-    for r, (row, _) in enumerate(eqs):
-        for c in row:
+    for r, eq in enumerate(eqs):
+        for c in eq[0]:
             member[c].append(r)
     lps = 0
     cache: dict[tuple, dict[int, tuple[float, float]]] = {}
@@ -468,8 +476,8 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
                 x = parent[x]
             return x
 
-        for row, _ in eqs:
-            cells = [c for c in row if withheld[c]]
+        for eq in eqs:
+            cells = [c for c in eq[0] if withheld[c]]
             for c in cells[1:]:
                 parent[find(c)] = find(cells[0])
         comps: dict[int, list[int]] = {}
@@ -483,14 +491,14 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
                 local = {c: i for i, c in enumerate(cells)}
                 sub = []
                 for r in rows:
-                    row, rhs = eqs[r]
+                    row, rhs, kind = eqs[r]
                     coefs, const = {}, rhs
                     for c, a in row.items():
                         if c in local:
                             coefs[local[c]] = a
                         else:
                             const -= a * truth[c]
-                    sub.append((coefs, const))
+                    sub.append((coefs, const, kind))
                 lower = np.array([1.0 if (count[c] and truth[c] >= 1) else min(0.0, truth[c]) for c in cells])
                 upper = np.full(len(cells), math.inf)
                 needed = np.array([width if primary[c] else 1.0 for c in cells])
@@ -602,7 +610,7 @@ def block_equations(block: pd.DataFrame, metrics: dict) -> list[dict[int, float]
     """Coefficient rows (over positions in `block`) an outsider can write down, plus the ones
     that reach outside the block (kept with their exact constants; see the section comment)."""
     pos = {key: i for i, key in enumerate(zip(block["q"], block["grain"], block["period"], block["district_id"]))}
-    rows: list[dict[int, float]] = []
+    rows: list = []  # a coefficient dict (equality) or (dict, "eq" | "ge")
     for (q, grain, period), group in block.groupby(["q", "grain", "period"], sort=False):
         ids = list(group["district_id"])
         if TOTAL_ID in ids and len(ids) > 1:  # city = sum of the districts
@@ -614,7 +622,11 @@ def block_equations(block: pd.DataFrame, metrics: dict) -> list[dict[int, float]
         if len(months) and len(weeks):  # the month = its weeks, give or take the straddling days
             row = {pos[(q, "month", p, d)]: 1.0 for p in months["period"]}
             row.update({pos[(q, "week", p, d)]: -1.0 for p in weeks["period"]})
-            rows.append(row)
+            month = pd.Timestamp(months["period"].iloc[0])
+            last_day = month + pd.offsets.MonthBegin(1) - pd.Timedelta(days=1)
+            # the days after the month's last Sunday belong to a week of the next block, not
+            # published yet: what is known is "month >= its weeks, less the days before the 1st"
+            rows.append((row, "eq" if last_day.weekday() == 6 else "ge"))
     for m in metrics.values():
         counted = m.counted()
         if "complement" in counted:  # whole = part + other part
