@@ -295,9 +295,24 @@ GROUP BY GROUPING SETS ((district_id, period), (period))
 CI_METRICS = {"satisfaction_score": (_SCORE_SD_SQL, 1.0, 5.0)}
 
 
-def _public_cells(con, k: int, public_ids: list[str], data_now: datetime, metrics: dict[str, registry.Metric]):
-    """The public metric values: fixed grains, complete periods, suppressed (data.privacy),
-    with a 95 % confidence interval for mean scores."""
+def _coverage(con, data_now: datetime) -> dict[str, tuple]:
+    """Per raw table, the span its data covers: from the first day with data to the end of the
+    last day with data (never past the data clock). Completeness is judged by this span, not by
+    the wall clock: data that ends on a Wednesday leaves that week partial, whenever it is loaded."""
+    out = {}
+    for table, first, last in con.execute("SELECT table_name, date_trunc('day', min(first_time)), max(data_time) "
+                                          "FROM table_data_times GROUP BY 1").fetchall():
+        if last is None:
+            continue
+        end = last if last == align(last, "day") else align(last, "day") + timedelta(days=1)
+        out[table] = (first, min(end, data_now))
+    return out
+
+
+def _candidate_cells(con, public_ids, data_now, metrics):
+    """Week and month cells of the public metrics in *closed blocks*: the period lies inside its
+    source's coverage, and so does the whole month its block belongs to (data.privacy blocks: a
+    month with the weeks that end in it), so a block is audited and released once, complete."""
     import numpy as np
     import pandas as pd
 
@@ -309,59 +324,192 @@ def _public_cells(con, k: int, public_ids: list[str], data_now: datetime, metric
         FROM metric_values
         WHERE metric_id IN (SELECT unnest($ids)) AND grain IN (SELECT unnest($grains))
           AND metric_id || '@' || grain IN (SELECT unnest($keys))
-          -- complete periods only: a growing current week could be differenced over time
-          AND CASE grain WHEN 'week' THEN period + INTERVAL 7 DAY ELSE period + INTERVAL 1 MONTH END <= $now
         ORDER BY metric_id, grain, period, district_id
         """,
-        {"ids": public_ids, "grains": list(PUBLIC_GRAINS), "now": data_now, "keys": _published_keys(metrics)},
+        {"ids": public_ids, "grains": list(PUBLIC_GRAINS), "keys": _published_keys(metrics)},
     ).df()
-    # nor the first period when the data starts after its first day (a false dip at the start of
-    # a trend); data from the first hours of a period's first day counts as covering it
-    firsts = dict(con.execute("SELECT table_name, date_trunc('day', min(first_time)) FROM table_data_times "
-                              "GROUP BY 1").fetchall())
-    starts = cells["metric_id"].map({m.id: firsts.get(m.table) for m in metrics.values()})
-    cells = cells[starts.isna() | (cells["period"] >= pd.to_datetime(starts))].reset_index(drop=True)
+    coverage = _coverage(con, data_now)
+    table = cells["metric_id"].map({m.id: m.table for m in metrics.values()})
+    first = pd.to_datetime(table.map(lambda t: coverage.get(t, (None, None))[0]))
+    last = pd.to_datetime(table.map(lambda t: coverage.get(t, (None, None))[1]))
+    period = pd.to_datetime(cells["period"])
+    end = np.where(cells["grain"] == "week", period + pd.Timedelta(days=7), period + pd.offsets.MonthBegin(1))
+    block_end = privacy.block_month(period, cells["grain"]) + pd.offsets.MonthBegin(1)
+    keep = last.notna() & (period >= first.fillna(pd.Timestamp.min)) & (pd.to_datetime(end) <= last) & (block_end <= last)
+    return cells[keep.to_numpy()].reset_index(drop=True)
+
+
+def _with_ci(con, cells):
+    """A 95 % confidence interval for mean scores, rounded outwards so that it does not pin a
+    score histogram (data.privacy.protect_ci)."""
+    import numpy as np
+    import pandas as pd
+
+    from data import privacy
+
     cells["ci_low"] = np.nan
     cells["ci_high"] = np.nan
     for metric_id, (sd_sql, lower, upper) in CI_METRICS.items():
         rows = cells["metric_id"] == metric_id
         if not rows.any():
             continue
-        since = cells.loc[rows, "period"].min().to_pydatetime()
-        sds = pd.concat([
-            con.execute(sd_sql, {"grain": grain, "since": since}).df().assign(grain=grain)
-            for grain in PUBLIC_GRAINS
-        ])
+        since = pd.Timestamp(cells.loc[rows, "period"].min()).to_pydatetime()
+        sds = pd.concat([con.execute(sd_sql, {"grain": grain, "since": since}).df().assign(grain=grain)
+                         for grain in PUBLIC_GRAINS])
         part = cells.loc[rows, ["grain", "district_id", "period", "value", "n"]].merge(
             sds, on=["grain", "district_id", "period"], how="left")
         low, high = privacy.mean_ci(part["value"], part["sd"], part["n"], lower, upper)
+        low, high = privacy.protect_ci(part["value"], part["n"], low, high, lower, upper)
         cells.loc[rows, "ci_low"] = low
         cells.loc[rows, "ci_high"] = high
-    # counts and sums add up over time (a month = its weeks when both start on a Monday the
-    # 1st); a level (an end-of-period stock) does not
-    additive = {m.id for m in registry.public_metrics() if m.aggregate != "level"}
-    # figures about no person (tonnes weighed, declared `suppress: false`) are published whole
-    open_ids = {m.id for m in registry.public_metrics() if not m.suppress}
-    exempt = cells["metric_id"].isin(open_ids)
-    if not exempt.any():
-        return privacy.suppress(cells, k, time_additive=additive)
-    return pd.concat([privacy.suppress(cells[~exempt], k, time_additive=additive),
-                      privacy.suppress(cells[exempt], 1)], ignore_index=True)  # k = 1: no count is small
+    return cells
+
+
+def _release(con, k: int, version: str, data_now: datetime, metrics: dict[str, registry.Metric]):
+    """The public cells of this publish: every cell released before, as it was released
+    (releases are final), plus the closed blocks not released yet, attacked by the release
+    auditor (data.privacy.audit_release) before they are added. Returns (cells, log row)."""
+    import numpy as np
+    import pandas as pd
+
+    from data import privacy
+
+    started = time.perf_counter()
+    public = {m.id: m for m in registry.public_metrics() if m.id in metrics}
+    key = ["metric_id", "grain", "period", "district_id"]
+    released = con.execute("SELECT * EXCLUDE (release) FROM public_release_cells").df()
+    released["period"] = pd.to_datetime(released["period"])
+    candidates = _candidate_cells(con, list(public), data_now, metrics)
+    candidates["period"] = pd.to_datetime(candidates["period"])
+    merged = candidates.merge(released[key + ["n"]], on=key, how="left", suffixes=("", "_released"), indicator=True)
+    late = int(((merged["_merge"] == "both") & (merged["n"].astype(float) != merged["n_released"].astype(float))).sum())
+    new = candidates[(merged["_merge"] == "left_only").to_numpy()].reset_index(drop=True)
+    log = {"new_cells": len(new), "new_withheld": 0, "blocks_audited": 0, "held_blocks": 0, "late_cells": late, "reason": ""}
+    if new.empty:
+        log["seconds"] = time.perf_counter() - started
+        return released, log
+    new = _with_ci(con, new)
+    new["suppressed"] = False
+    exempt = new["metric_id"].map(lambda m: not public[m].suppress).to_numpy(bool)
+    audited = new[~exempt]
+    # the released cells of the blocks that gain new cells take part as they were released
+    blocks_new = set(zip(audited["metric_id"], privacy.block_month(audited["period"], audited["grain"])))
+    old = released[[(m, b) in blocks_new for m, b in zip(released["metric_id"],
+                                                          privacy.block_month(released["period"], released["grain"]))]]
+    family_metrics = {m.id: m for m in public.values() if m.suppress}
+    both = pd.concat([old.assign(_new=False), audited.assign(_new=True)], ignore_index=True)
+    qcells, links = privacy.quantity_cells(both, family_metrics)
+    is_new = both["_new"].to_numpy(bool)
+    q_new = np.zeros(len(qcells), bool)
+    q_new[links["qid"].to_numpy()[is_new[links["row"].to_numpy()]]] = True
+    q_old_withheld = np.zeros(len(qcells), bool)
+    q_old_withheld[links["qid"].to_numpy()[(~is_new & both["suppressed"].to_numpy(bool))[links["row"].to_numpy()]]] = True
+    primary = privacy.primary_quantities(qcells, k) & q_new
+    # a mean score that leaves one histogram (all 5s, one 4 and the rest 5s, ...) is withheld
+    scores = both["metric_id"].map(lambda m: m in CI_METRICS).to_numpy(bool) & is_new
+    pinned = np.zeros(len(both), bool)
+    pinned[scores] = privacy.score_pinned(both.loc[scores, "value"], both.loc[scores, "n"])
+    pinned_q = links["qid"].to_numpy()[pinned[links["row"].to_numpy()]]
+    primary[pinned_q] = True
+    frozen = ~q_new
+    budget = float(settings.get("audit_seconds"))
+    withheld, failures = privacy.audit_release(qcells, family_metrics, k=k, width=k - 1, primary=primary,
+                                               start=primary | q_old_withheld, frozen=frozen,
+                                               deadline=started + budget)
+    row_withheld = np.zeros(len(both), bool)
+    np.logical_or.at(row_withheld, links["row"].to_numpy(), withheld[links["qid"].to_numpy()])
+    both["suppressed"] = row_withheld
+    held = set()
+    for f in failures:  # a block that cannot be protected (in time) is not released
+        month = pd.Timestamp(f["block"] + "-01")
+        quantities = set(f["quantities"])
+        for m in family_metrics.values():
+            if set(m.counted().values()) & quantities:
+                held.add((m.id, month))
+    out_new = both[both["_new"]].drop(columns="_new")
+    keep = [(m, b) not in held for m, b in zip(out_new["metric_id"], privacy.block_month(out_new["period"], out_new["grain"]))]
+    out_new = out_new[keep]
+    out = pd.concat([out_new, new[exempt]], ignore_index=True)
+    log.update(new_cells=len(out), new_withheld=int(out["suppressed"].sum()),
+               blocks_audited=len({(m, b) for m, b in blocks_new}), held_blocks=len(held),
+               reason="; ".join(sorted({f"{f['block']} {', '.join(f['quantities'])}: {f['reason']}" for f in failures}))[:2000])
+    columns = ["metric_id", "grain", "district_id", "period", "value", "numerator", "denominator", "n",
+               "suppressed", "ci_low", "ci_high"]
+    store = out[columns].assign(release=version)
+    con.register("release_df", store)
+    con.execute("INSERT INTO public_release_cells SELECT metric_id, grain, district_id, period::TIMESTAMP, "
+                "value::DOUBLE, numerator::DOUBLE, denominator::DOUBLE, n::BIGINT, suppressed::BOOLEAN, "
+                "ci_low::DOUBLE, ci_high::DOUBLE, release FROM release_df")
+    con.unregister("release_df")
+    log["seconds"] = time.perf_counter() - started
+    return pd.concat([released, out[columns]], ignore_index=True), log
+
+
+def _published_figures(cells, metrics: dict[str, registry.Metric]):
+    """What the public snapshot shows of the released cells: withheld figures null; metrics
+    exempt from suppression (figures about no person) publish their figure, not the count of
+    records behind it (n, and any column that counts the same records, is null)."""
+    import numpy as np
+    import pandas as pd
+
+    out = cells.copy()
+    out["n"] = pd.array(out["n"], dtype="Int64")
+    for column in ("value", "numerator", "denominator", "ci_low", "ci_high"):
+        out[column] = pd.to_numeric(out[column], errors="coerce").astype("float64")
+    mask = out["suppressed"].to_numpy(bool)
+    out.loc[mask, ["value", "numerator", "denominator", "ci_low", "ci_high"]] = np.nan
+    out.loc[mask, "n"] = pd.NA
+    for m in metrics.values():
+        if m.public and not m.suppress:
+            rows = (out["metric_id"] == m.id).to_numpy()
+            for column in m.counted():
+                if column in out.columns:
+                    out.loc[rows, column] = pd.NA if column == "n" else np.nan
+    return out
+
+
+def _public_data_times(con, cells, metrics: dict[str, registry.Metric]):
+    """Per source, the end of the newest released period: a time of the release, never the time
+    of the newest record (which would disclose one request's or one trip's minute)."""
+    import pandas as pd
+
+    table = {m.id: m.table for m in metrics.values()}
+    period = pd.to_datetime(cells["period"])
+    ends = period.where(cells["grain"] != "week", period + pd.Timedelta(days=7))
+    ends = ends.where(cells["grain"] != "month", period + pd.offsets.MonthBegin(1))
+    newest = pd.DataFrame({"table_name": cells["metric_id"].map(table), "end": ends}).groupby("table_name")["end"].max()
+    sources = con.execute("SELECT table_name, source_id FROM table_data_times").df()
+    sources["data_time"] = pd.to_datetime(sources["table_name"].map(newest))
+    return sources.dropna(subset=["data_time"])
 
 
 def _write_public(con, path: Path, version: str, published_at: datetime, data_now: datetime,
                   metrics: dict[str, registry.Metric]) -> None:
     k = int(settings.get("suppression_k"))
-    public_ids = [m.id for m in registry.public_metrics()]
-    cells = _public_cells(con, k, public_ids, data_now, metrics)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        released, log = _release(con, k, version, data_now, metrics)
+        con.execute("INSERT INTO public_release_log VALUES ($v, $p, $c, $w, $b, $h, $l, $r, $s)",
+                    {"v": version, "p": published_at, "c": log["new_cells"], "w": log["new_withheld"],
+                     "b": log["blocks_audited"], "h": log["held_blocks"], "l": log["late_cells"],
+                     "r": log["reason"], "s": log["seconds"]})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    if log["reason"]:
+        log_msg = "public release %s: %d blocks held back: %s"
+        logging.getLogger(__name__).warning(log_msg, version, log["held_blocks"], log["reason"][:300])
+    cells = _published_figures(released, metrics)
+    times = _public_data_times(con, released, metrics)
     con.execute("ATTACH $path AS pub", {"path": str(path)})
     try:
         metrics_df = _metrics_frame(public_only=True, metrics=metrics)
         con.register("metrics_df", metrics_df)
         con.execute("CREATE TABLE pub.metrics AS SELECT * FROM metrics_df")
         con.unregister("metrics_df")
-        # Primary + complementary suppression (data.privacy): a withheld cell has null figures
-        # and suppressed = true, so pages can say "fewer than k" and downloads flag it.
+        # Withheld cells (data.privacy release auditor) have null figures and suppressed = true,
+        # so pages can say "fewer than k" and downloads flag it.
         con.register("cells_df", cells)
         con.execute(
             "CREATE TABLE pub.metric_values AS SELECT metric_id, grain, district_id, period::TIMESTAMP AS period, "
@@ -376,8 +524,10 @@ def _write_public(con, path: Path, version: str, published_at: datetime, data_no
         )
         con.execute("CREATE TABLE pub.sources AS SELECT source_id, name, domain, simulated, licence, "
                     "description FROM sources")
-        con.execute("CREATE TABLE pub.source_times AS SELECT table_name, source_id, data_time FROM ("
-                    + _data_times_sql() + ")")
+        con.register("times_df", times)
+        con.execute("CREATE TABLE pub.source_times AS SELECT table_name, source_id, data_time::TIMESTAMP AS data_time "
+                    "FROM times_df")
+        con.unregister("times_df")
         con.execute(
             "CREATE TABLE pub.meta AS SELECT $v AS version, $p::TIMESTAMP AS published_at, "
             "'public' AS kind, $k::INTEGER AS suppression_k",

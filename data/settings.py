@@ -41,6 +41,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hourly_retention_days", 14, "Days of hourly rollups kept in the warehouse and snapshots."),
     Setting("records_days", 90, "Days of row-level service requests copied into the ops snapshot for drill-down."),
     Setting("suppression_k", 10, "Public snapshot: counts in [1, k-1] are suppressed."),
+    Setting("audit_seconds", 300.0, "Time budget of the public release auditor per publish (s); blocks not protected in time are held back."),
     Setting("demo_seed", 20261122, "Seed of the demo city generator."),
     Setting("demo_days", 730, "Days of history the demo generator builds."),
     Setting("live_interval_s", 5.0, "Seconds between two batches of the live feed."),
