@@ -48,6 +48,15 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS alert_events (
         id INTEGER PRIMARY KEY AUTOINCREMENT, episode_id INTEGER NOT NULL REFERENCES alert_episodes(id),
         at TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL)""",
+    # sign-ins and wall screens' sessions (data.users): the cookie carries the id, this keeps
+    # its hash; sign-out, removal, disabling and a password reset delete the rows
+    """CREATE TABLE IF NOT EXISTS sessions (
+        session_hash TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, epoch INTEGER NOT NULL,
+        created_at TEXT NOT NULL, expires_at TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS sessions_subject ON sessions (kind, subject)",
+    # failed sign-ins per account name (data.users: back-off)
+    """CREATE TABLE IF NOT EXISTS login_failures (
+        username TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_at TEXT NOT NULL, locked_until TEXT)""",
 )
 
 

@@ -254,7 +254,7 @@ def _write_ops(con, path: Path, version: str, published_at: datetime, data_now: 
         con.execute("CREATE TABLE snap.incidents AS SELECT * FROM incidents ORDER BY starts_at")
         con.execute("CREATE TABLE snap.load_batches AS SELECT * FROM load_batches ORDER BY batch_id")
         con.execute(
-            "CREATE TABLE snap.quarantine_summary AS SELECT source_id, file, reason, count(*) AS rows, "
+            "CREATE TABLE snap.quarantine_summary AS SELECT source_id, file, reason, district_id, count(*) AS rows, "
             "min(line_no) AS first_line, any_value(raw) AS example FROM quarantine GROUP BY ALL"
         )
         con.execute(
@@ -594,6 +594,7 @@ def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> Publ
     temps = [ops_path.with_suffix(".tmp"), public_path.with_suffix(".tmp")]
     for folder in (ops_path.parent, public_path.parent):
         folder.mkdir(parents=True, exist_ok=True)
+    ops_path.parent.chmod(0o700)  # ops snapshots hold records: not for the public site's user
     try:
         metrics = published_metrics(con)
         update_references(con, metrics, recomputed_from)

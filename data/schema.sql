@@ -44,8 +44,10 @@ CREATE TABLE IF NOT EXISTS quarantine (
     file      VARCHAR,
     line_no   BIGINT,
     reason    VARCHAR NOT NULL,
-    raw       VARCHAR                      -- the raw values as JSON
+    raw       VARCHAR,                     -- JSON: the source values of the fields the rule judged only
+    district_id VARCHAR                    -- when the row's district is known (scopes who may see it)
 );
+ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS district_id VARCHAR;
 
 -- Events shown on time series: storms, outages, strikes (demo) and officials' notes (later).
 CREATE TABLE IF NOT EXISTS incidents (

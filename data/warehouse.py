@@ -80,12 +80,20 @@ def connect(db_path: Path | None = None) -> duckdb.DuckDBPyConnection:
     target = Path(db_path) if db_path else path()
     target.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(target))
+    with contextlib.suppress(OSError):  # raw records: the owner (the ops service user) only
+        target.chmod(0o600)
     init_schema(con)
     return con
 
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
+    legacy = con.execute(  # a quarantine from before district_id kept whole raw rows (personal data)
+        "SELECT count(*) FILTER (WHERE table_name = 'quarantine') > 0 AND count(*) FILTER "
+        "(WHERE table_name = 'quarantine' AND column_name = 'district_id') = 0 FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_catalog = current_database()").fetchone()[0]
     con.execute(SCHEMA.read_text(encoding="utf-8"))
+    if legacy:  # keep file, line and reason; the file holds the rest
+        con.execute("UPDATE quarantine SET raw = '{}'")
 
 
 def register_demo_sources(con: duckdb.DuckDBPyConnection) -> None:
