@@ -35,7 +35,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from werkzeug.exceptions import Forbidden, HTTPException, Unauthorized
 
-from data import access, settings, users
+from data import access, ops_store, settings, users
 
 log = logging.getLogger(__name__)
 ACCESS_ATTR = "__cityops_access__"
@@ -218,8 +218,12 @@ def _login():
     if flask.request.method == "GET":
         return _login_page()
     csrf.protect()  # login CSRF: the form carries the token of this browser's session
-    user = users.authenticate(flask.request.form.get("username", "")[:64].strip().lower(),
-                              flask.request.form.get("password", "")[:200])
+    try:
+        user = users.authenticate(flask.request.form.get("username", "")[:64].strip().lower(),
+                                  flask.request.form.get("password", "")[:200])
+    except ops_store.Busy:
+        log.warning("sign-in refused: %s", ops_store.BUSY_MESSAGE)
+        return _login_page("You were not signed in: the user store is busy; try again in a moment.", status=503)
     if user is None:
         log.warning("failed sign-in for %r from %s", flask.request.form.get("username", "")[:64],
                     flask.request.remote_addr)
@@ -316,7 +320,13 @@ def install(app, mode: str) -> None:
         path = request.path
         if request.content_length and request.content_length > MAX_REQUEST_BYTES:
             return _bad_request("request too large", 413)
-        principal = resolve() if mode != "public" else None
+        try:
+            principal = resolve() if mode != "public" else None
+        except ops_store.Busy:  # a lock on the ops store: the public site does not need it
+            if not _is_public_path(path) and not _public_callback(app):
+                return flask.Response("The ops store is busy; try again in a moment.", status=503,
+                                      mimetype="text/plain", headers={"Retry-After": "2"})
+            principal = None  # public pages and their callbacks answer as to anyone
         flask.g.cityops_access = access.set_current(principal)
         if principal is None and mode != "public" and path.startswith("/wall"):
             token = request.args.get("token")
@@ -380,6 +390,15 @@ def install(app, mode: str) -> None:
         if flask.request.path == DISPATCH:  # Dash could not apply the payload to the callback
             return _bad_request("callback request does not fit the callback")
         return flask.Response("Internal error; it has been logged.", status=500, mimetype="text/plain")
+
+
+def _public_callback(app) -> bool:
+    """Whether this request calls a public callback (its declared permission is 'public')."""
+    if flask.request.path != DISPATCH:
+        return False
+    body = flask.request.get_json(silent=True)
+    entry = app.callback_map.get(body.get("output")) if isinstance(body, dict) and isinstance(body.get("output"), str) else None
+    return entry is not None and getattr(entry.get("callback"), ACCESS_ATTR, None) == "public"
 
 
 def _is_open(path: str) -> bool:
