@@ -13,20 +13,33 @@ Steps (``publish(con)``, run by the one writer process):
    grains, complete periods only (not the current one, nor a first one the data starts inside), with small counts suppressed by ``data.privacy`` (primary:
    n in [1, k-1]; complementary: no withheld cell recoverable from the city total → figures
    null, ``suppressed`` true), a 95 % CI for mean scores, districts and metadata. No row-level record, no coordinates, no free text.
-4. **Flip** ``CURRENT.json`` (write temp + fsync + ``os.replace``), then delete snapshots
-   superseded longer ago than ``snapshot_grace_s``.
+4. **Flip** ``CURRENT.json`` (write temp + fsync + ``os.replace``; it records each file's
+   size, so a worker can tell a damaged file), then clean up (:func:`_cleanup`).
 5. **Detect**: the alert rules of every metric with a policy run on the fresh rollups as of the
    data time and record alert episodes in the ops store (data/detect.py, data/episodes.py);
    pages only read those episodes.
 
 Snapshots are written to ``*.tmp`` and renamed when complete; any failure removes the temp
-files and leaves the previous version serving.
+files, leaves the previous version serving, and raises :class:`PublishError` whose message is
+one plain line naming the stage and the cause (``data.faults.describe``: "No space left on
+device", not the failed rollback after it), also kept for ``/data`` (``data.faults``).
+
+**Nothing left behind.** A publish killed half-way leaves ``*.tmp`` / ``*.tmp.wal`` files or
+complete files of a version that was never flipped; :func:`clean_orphans` removes them before
+and after every publish and when the writer opens the warehouse (``warehouse.connect``: the
+one writer holds its lock, so no other publish is running). Superseded releases are kept only
+as long as a reader may need them: never one superseded less than ``snapshot_poll_s`` ago (a
+worker may still serve it until its next poll), beyond that at most ``snapshot_keep`` of
+them, and none older than ``snapshot_grace_s`` except the newest (the fallback when the
+current release is damaged, see ``data.snapshot``).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -34,12 +47,14 @@ from pathlib import Path
 
 import duckdb
 
-from data import facts, registry, rollup_engines, settings
+from data import facts, faults, registry, rollup_engines, settings
 from data.warehouse import UPDATE_TABLE_DATA_TIMES
 
 log = logging.getLogger(__name__)
 
 POINTER = "CURRENT.json"
+FOLDERS = {"ops": "snapshots", "public": "public"}
+_RELEASE = re.compile(r"^(ops|public)-(?P<version>[0-9T]+(?:-[0-9]+)*)\.duckdb$")
 END_OF_TIME = datetime(2200, 1, 1)
 PUBLIC_GRAINS = ("week", "month")
 @dataclass(frozen=True)
@@ -107,7 +122,8 @@ def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) 
         con.execute("DELETE FROM metric_values WHERE grain = 'hour' AND period < $f", {"f": hourly_floor})
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already rolled back:
+            con.execute("ROLLBACK")               # the cause is the COMMIT's error, not this
         raise
     return since
 
@@ -563,67 +579,144 @@ def _flip(pointer: dict) -> None:
     os.replace(tmp, target)
 
 
-def _cleanup(keep: set[Path], now: float) -> None:
+def releases(db: str) -> list[tuple[str, Path]]:
+    """(version, path) of the complete release files of `db`, newest first."""
+    folder = settings.var_dir() / FOLDERS[db]
+    found = []
+    try:
+        for path in folder.iterdir():
+            match = _RELEASE.match(path.name)
+            if match and path.name.startswith(db + "-"):
+                found.append((match.group("version"), path))
+    except OSError:
+        pass
+    return sorted(found, reverse=True)
+
+
+def _unlink(path: Path, removed: list[Path]) -> None:
+    for item in (path, Path(str(path) + ".wal")):
+        try:
+            item.unlink()
+            removed.append(item)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("could not remove %s: %s", item, faults.describe(exc))
+
+
+def clean_orphans() -> list[Path]:
+    """Remove what killed publishes left: temp files (``*.tmp``, ``*.tmp.wal``, the pointer's
+    temp) and complete files of versions newer than the pointer (never flipped). Only the
+    writer calls this (it holds the warehouse, so no publish is under way)."""
+    removed: list[Path] = []
+    var = settings.var_dir()
+    pointer = read_pointer()
+    for db, folder in FOLDERS.items():
+        try:
+            entries = list((var / folder).iterdir())
+        except OSError:
+            continue
+        for path in entries:
+            if path.name.endswith((".tmp", ".tmp.wal")) and path.is_file():
+                _unlink(path, removed)
+        if pointer is not None:
+            for version, path in releases(db):
+                if version > str(pointer["version"]):
+                    _unlink(path, removed)
+    for tmp in var.glob(POINTER + "*.tmp"):
+        _unlink(tmp, removed)
+    if removed:
+        log.info("removed %d file(s) left by an interrupted publish", len(removed))
+    return removed
+
+
+def _cleanup(current: str, now: float) -> list[Path]:
+    """Delete superseded releases no reader needs (see the module docstring)."""
+    window = float(settings.get("snapshot_poll_s"))
     grace = float(settings.get("snapshot_grace_s"))
-    for folder in (settings.var_dir() / "snapshots", settings.var_dir() / "public"):
-        for path in folder.glob("*.duckdb*"):
-            if path in keep:
-                continue
+    keep = int(settings.get("snapshot_keep"))
+    removed: list[Path] = []
+    for db in FOLDERS:
+        superseded = [(v, p) for v, p in releases(db) if v < current]  # newest first
+        for rank, (_version, path) in enumerate(superseded):
             try:
-                if now - path.stat().st_mtime > grace:
-                    path.unlink()
+                age = now - path.stat().st_mtime  # its mtime: when it was superseded
             except OSError:
-                pass
+                continue
+            if age <= window:
+                continue  # a worker may still serve it until its next poll
+            if rank >= keep or (rank > 0 and age > grace):
+                _unlink(path, removed)
+    return removed
 
 
 def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> PublishResult:
     """Roll up what changed, write both snapshots, flip the pointer. See module docstring."""
     started = time.perf_counter()
-    data_now = now or datetime.now()  # the data clock: retention windows are relative to it
-    recomputed_from = update_rollups(con, data_now)
-    rollup_seconds = time.perf_counter() - started
-
-    published_at = datetime.now()
-    version = new_version(published_at)
-    current = read_pointer()
-    if current and current["version"] >= version:  # versions only ever increase
-        version = current["version"] + "-1"
-    var = settings.var_dir()
-    ops_path = var / "snapshots" / f"ops-{version}.duckdb"
-    public_path = var / "public" / f"public-{version}.duckdb"
-    temps = [ops_path.with_suffix(".tmp"), public_path.with_suffix(".tmp")]
-    for folder in (ops_path.parent, public_path.parent):
-        folder.mkdir(parents=True, exist_ok=True)
-    ops_path.parent.chmod(0o700)  # ops snapshots hold records: not for the public site's user
+    stage = "cleaning up"
+    temps: list[Path] = []
+    finals: list[Path] = []
     try:
+        clean_orphans()
+        stage = "rollups"
+        data_now = now or datetime.now()  # the data clock: retention windows are relative to it
+        recomputed_from = update_rollups(con, data_now)
+        rollup_seconds = time.perf_counter() - started
+
+        stage = "preparing the snapshots"
+        published_at = datetime.now()
+        version = new_version(published_at)
+        current = read_pointer()
+        if current and current["version"] >= version:  # versions only ever increase
+            version = current["version"] + "-1"
+        var = settings.var_dir()
+        ops_path = var / "snapshots" / f"ops-{version}.duckdb"
+        public_path = var / "public" / f"public-{version}.duckdb"
+        temps = [ops_path.with_suffix(".tmp"), public_path.with_suffix(".tmp")]
+        finals = [ops_path, public_path]
+        for folder in (ops_path.parent, public_path.parent):
+            folder.mkdir(parents=True, exist_ok=True)
+        ops_path.parent.chmod(0o700)  # ops snapshots hold records: not for the public site's user
         metrics = published_metrics(con)
         update_references(con, metrics, recomputed_from)
+        stage = "writing the ops snapshot"
         _write_ops(con, temps[0], version, published_at, data_now, metrics)
+        stage = "writing the public snapshot"
         _write_public(con, temps[1], version, published_at, data_now, metrics)
+        stage = "syncing the snapshots"
         for tmp in temps:
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
         os.replace(temps[0], ops_path)
         os.replace(temps[1], public_path)
+        stage = "flipping the pointer"
         previous = read_pointer()
+        if previous:  # the grace period of a superseded snapshot starts now (its mtime)
+            for key in FOLDERS:
+                try:
+                    os.utime(var / previous[key])
+                except OSError:
+                    pass
         _flip({
             "version": version,
             "ops": str(ops_path.relative_to(var)),
             "public": str(public_path.relative_to(var)),
             "published_at": published_at.isoformat(timespec="seconds"),
+            "bytes": {"ops": ops_path.stat().st_size, "public": public_path.stat().st_size},
         })
-    except BaseException:
-        for path in (*temps, ops_path, public_path):
-            path.unlink(missing_ok=True)
-            Path(str(path) + ".wal").unlink(missing_ok=True)
-        raise
-    if previous:  # the grace period of a superseded snapshot starts now (its mtime)
-        for rel in (previous["ops"], previous["public"]):
-            try:
-                os.utime(var / rel)
-            except OSError:
-                pass
-    _cleanup({ops_path, public_path}, time.time())
+    except BaseException as exc:
+        removed: list[Path] = []
+        for path in (*temps, *finals):
+            _unlink(path, removed)
+        if not isinstance(exc, Exception):
+            raise
+        message = f"publish failed ({stage}): {faults.describe(exc)}"
+        log.error("%s", message)
+        faults.record("publish", message)  # after the temp files are gone: room to write it
+        raise PublishError(message) from exc
+    _cleanup(version, time.time())
+    clean_orphans()
+    faults.record_publish_ok(version)
     _detect(con, data_now, version)
     seconds = time.perf_counter() - started
     log.info("published %s in %.2fs (rollups %.2fs)", version, seconds, rollup_seconds)
@@ -648,9 +741,14 @@ def main() -> None:  # python -m data.publish
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if not warehouse.path().exists():
         raise SystemExit("no warehouse: run `python -m data.demo` first")
-    con = warehouse.connect()
+    try:
+        con = warehouse.connect()
+    except Exception as exc:  # noqa: BLE001 - e.g. the warehouse is locked by another process
+        raise SystemExit(f"publish failed (opening the warehouse): {faults.describe(exc)}") from None
     try:
         result = publish(con)
+    except PublishError as exc:
+        raise SystemExit(str(exc)) from None
     finally:
         con.close()
     print(f"published version {result.version} in {result.seconds:.2f}s "

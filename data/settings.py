@@ -32,7 +32,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Address the development server binds to."),
     Setting("port", 8050, "Port of the development server."),
     Setting("snapshot_poll_s", 5.0, "How often a web worker checks the CURRENT pointer for a new data version (seconds)."),
-    Setting("snapshot_grace_s", 600.0, "How long a superseded snapshot is kept before publish deletes it (seconds)."),
+    Setting("snapshot_grace_s", 600.0, "How long a superseded snapshot is kept before publish deletes it (seconds); "
+            "the newest superseded one is kept longer, as the fallback for a damaged current release."),
+    Setting("snapshot_keep", 3, "At most this many superseded releases are kept on disk (newest first); none superseded "
+            "less than snapshot_poll_s ago is ever deleted."),
     Setting("db_threads", 2, "DuckDB threads per web worker connection."),
     Setting("db_memory_limit", "1GB", "DuckDB memory_limit per web worker connection."),
     Setting("query_cache_size", 512, "Query results kept per worker, keyed by (data version, query, params)."),
@@ -67,6 +70,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(N workers allow N x the limit); redis://HOST:6379/0 shares them between every worker and server. "
             "If Redis cannot be reached, each worker falls back to memory and keeps serving."),
     Setting("analyst_records", True, "Whether analysts may see record-level data (311 requests behind a number)."),
+    Setting("ops_busy_timeout_s", 0.5, "How long a request waits for a lock on the ops store (users, annotations) "
+            "before it gives up and says so (seconds); short, so a held lock never stalls the web workers."),
     Setting("query_timeout_s", 10.0, "A snapshot query running longer than this is interrupted (seconds)."),
     Setting("notify_routes", "", "Notification routes file (YAML, see data/notify.py); empty = <var_dir>/notify.yaml. No file = no notifications."),
     Setting("notify_base_url", "", "Base URL of the ops site used for links in notifications (e.g. https://ops.city.example); empty = no links."),

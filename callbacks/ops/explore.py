@@ -19,7 +19,7 @@ import pandas as pd
 from dash import Input, Output, State, ctx, html, no_update
 
 from callbacks import auth, common
-from data import access, annotations, control_limits, explore, facts, repository
+from data import access, annotations, control_limits, explore, facts, ops_store, repository
 from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
 
@@ -132,7 +132,10 @@ def kpi_cards(state: explore.State, names: dict, times: dict) -> list:
 def _events(state: explore.State, start: datetime, end: datetime) -> pd.DataFrame:
     """Recorded incidents and officials' annotations for the domain and the shown areas."""
     incidents = repository.run("ops/incidents", start=start, end=end)
-    notes = access.scope_frame(annotations.between(start, end, domain=state.domain))
+    try:
+        notes = access.scope_frame(annotations.between(start, end, domain=state.domain))
+    except ops_store.Busy:  # the series without officials' notes rather than no view at all
+        notes = incidents.iloc[0:0]
     frames = [f for f in (incidents, notes) if not f.empty]
     if not frames:
         return incidents
@@ -238,6 +241,8 @@ def add_annotation(n_clicks, title, kind, start, end, district, raw, saved):
                         known_districts={d for d in names if d != "city"})
     except annotations.InvalidAnnotation as exc:
         return components.notice(f"Not saved: {exc}."), no_update
+    except ops_store.Busy:
+        return components.notice(f"The annotation was not saved: {ops_store.BUSY_MESSAGE}.", color="danger"), no_update
     count = saved + 1 if isinstance(saved, int) else 1
     return components.notice("Annotation saved; it is shown on the time series.", color="success"), count
 

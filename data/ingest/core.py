@@ -44,7 +44,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from data import warehouse
+from data import faults, warehouse
 
 DEFAULT_TZ = "America/New_York"   # city-local time for epoch / offset timestamps (option --tz)
 EARLIEST = datetime(1900, 1, 1)   # older dates are typos ("date out of range")
@@ -1000,16 +1000,21 @@ def _run_batch(con, adapter, source, path, resolved, load_fn, info, fingerprint,
                                    rows_quarantined=batch.rows_quarantined, status="ok")
             con.execute(DROP_WORK_TABLES)
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # never hide the cause behind a failed rollback
+                con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
     except BaseException as exc:
+        cause = faults.describe(exc)  # one plain line: "No space left on device", not the rollback
         with contextlib.suppress(Exception):
-            warehouse.finish_batch(con, batch_id, rows_read=0, rows_loaded=0, rows_quarantined=0, status="failed")
+            warehouse.finish_batch(con, batch_id, rows_read=0, rows_loaded=0, rows_quarantined=0, status="failed",
+                                   message=cause)
+        if isinstance(exc, Exception):
+            faults.record("ingest", f"{path.name}: {cause}", batch_id=batch_id, source_id=source.source_id)
         if isinstance(exc, IngestError):
             raise type(exc)(f"{path.name}: {exc}") from None
-        if isinstance(exc, duckdb.Error):
-            raise FormatError(f"{path.name}: {first_line(exc)}") from None
+        if isinstance(exc, (duckdb.Error, OSError)):
+            raise FormatError(f"{path.name}: {cause}") from None
         raise
     result.rows_read, result.rows_loaded = batch.rows_read, batch.rows_loaded
     result.rows_quarantined = batch.rows_quarantined
