@@ -69,7 +69,7 @@ class _StaticCache:
 CACHE = _StaticCache()
 
 
-def _accepts_gzip(request: flask.Request) -> bool:
+def accepts_gzip(request: flask.Request) -> bool:
     """Whether Accept-Encoding allows gzip (``gzip`` or ``*`` with a quality above 0)."""
     for part in request.headers.get("Accept-Encoding", "").lower().split(","):
         name, _, params = part.partition(";")
@@ -92,7 +92,7 @@ def compress_response(response: flask.Response) -> flask.Response:
             or response.mimetype not in MIMETYPES or "Content-Encoding" in response.headers
             or response.is_streamed and not response.direct_passthrough
             or (response.content_length is not None and response.content_length < MIN_SIZE)
-            or not _accepts_gzip(request)):
+            or not accepts_gzip(request)):
         return response
     response.direct_passthrough = False  # files served from disk: read them
     static = request.method == "GET" and response.status_code == 200 and request.path.startswith(STATIC_PREFIXES)

@@ -10,21 +10,24 @@
 from __future__ import annotations
 
 import csv
+import functools
+import gzip
 import io
 from datetime import datetime
 
 import dash
 import flask
 import pandas as pd
-from dash import Input, Output, State, ctx, html, no_update
+from dash import ClientsideFunction, Input, Output, State, ctx, html, no_update
 
 from callbacks import auth, common
-from data import access, annotations, control_limits, explore, repository
+from data import access, annotations, compression, control_limits, explore, repository
 from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
 from layouts.ops import explore as page
 
 EMPTY = figures.empty("No data")
+EMPTY_MAP = {"figure": EMPTY.to_plotly_json(), "geometry": None}
 
 
 def _context(raw) -> tuple[explore.State, dict, pd.DataFrame, dict]:
@@ -162,7 +165,7 @@ def _columns(state: explore.State, metric) -> list[dict]:
 
 @dash.callback(
     Output(ids.EXPLORE_KPIS, "children"),
-    Output(ids.EXPLORE_MAP, "figure"),
+    Output(ids.EXPLORE_MAP_VALUES, "data"),
     Output(ids.EXPLORE_SERIES, "figure"),
     Output(ids.EXPLORE_RANKING, "figure"),
     Output(ids.EXPLORE_TABLE, "rowData"),
@@ -173,7 +176,7 @@ def _columns(state: explore.State, metric) -> list[dict]:
     Input(ids.EXPLORE_NOTE_SAVED, "data"),
 )
 @auth.requires("read")
-@common.guarded(None, EMPTY, EMPTY, EMPTY, [], no_update, "message", None)
+@common.guarded(None, EMPTY_MAP, EMPTY, EMPTY, [], no_update, "message", None)
 def update_views(raw, _saved=None):
     state, names, districts, times = _context(raw)
     metric, shown = state.metric, explore.scaled_metric(state)
@@ -194,7 +197,8 @@ def update_views(raw, _saved=None):
         last_year=last_year, last_year_shift=pd.DateOffset(years=1), focus=focus,
         events=_events(state, state.start_ts, state.end_ts))
     values = table[table["district_id"] != "city"][["district_id", "value"]]
-    map_fig = figures.explore_map(districts, values, shown, state.districts)
+    map_fig = {"figure": figures.map_values(districts, values, shown, state.districts),
+               "geometry": geometry_url(districts)}
     city = table.loc[table["district_id"] == "city", "value"]
     city_value = float(city.iloc[0]) if len(city) and (state.scale != "abs" or metric.aggregate != "sum") else None
     ranking_fig = figures.ranking(table, shown, state.districts, city_value=city_value)
@@ -245,6 +249,46 @@ def add_annotation(n_clicks, title, kind, start, end, district, raw, saved):
         return components.notice(f"Not saved: {exc}."), no_update
     count = saved + 1 if isinstance(saved, int) else 1
     return components.notice("Annotation saved; it is shown on the time series.", color="success"), count
+
+
+# --- map: outlines once per version ------------------------------------------------------
+
+# The map's values reach the graph through EXPLORE_MAP_VALUES; assets/explore.js fetches the
+# outlines named there once (browser-cached) and merges them in.
+dash.clientside_callback(ClientsideFunction(namespace="cityopsExplore", function_name="map"),
+                         Output(ids.EXPLORE_MAP, "figure"), Input(ids.EXPLORE_MAP_VALUES, "data"))
+
+
+def geometry_url(districts: pd.DataFrame) -> str:
+    key, _body = figures.geometry_json(districts)
+    return f"{page.GEOMETRY}?v={key}"
+
+
+@functools.lru_cache(maxsize=2)
+def _gzip_once(body: bytes) -> bytes:
+    """The outlines gzipped once per process and outline version (bytes cache their hash)."""
+    return gzip.compress(body, 6, mtime=0)
+
+
+def export_geometry():
+    """Every district outline (reference data) as GeoJSON. ``?v=`` the outline key from the
+    map payload: that URL is immutable (cached by the browser for a year); any other ``v``
+    gets the current outlines, not cached. Gzipped once per outline version: the body holds
+    no secret and nothing of the request."""
+    auth.check("read")
+    try:
+        key, body = figures.geometry_json(common.districts())
+    except DataUnavailable as exc:
+        return _unavailable(exc)
+    immutable = flask.request.args.get("v") == key
+    headers = {"Cache-Control": "private, max-age=31536000, immutable" if immutable else "no-cache",
+               "ETag": f'"{key}"', "Vary": "Accept-Encoding"}
+    if flask.request.if_none_match.contains(key):
+        return flask.Response(status=304, headers=headers)
+    if compression.accepts_gzip(flask.request):
+        return flask.Response(_gzip_once(body), mimetype="application/geo+json",
+                              headers={**headers, "Content-Encoding": "gzip"})
+    return flask.Response(body, mimetype="application/geo+json", headers=headers)
 
 
 # --- exports -------------------------------------------------------------------------------
@@ -333,7 +377,8 @@ def _register_exports() -> None:
     # Routes of this page's downloads, on the app's Flask server (registered once per process).
     server = dash.get_app().server
     for rule, endpoint, view in ((page.EXPORT_CSV, "cityops_explore_csv", export_csv),
-                                 (page.EXPORT_XLSX, "cityops_explore_xlsx", export_xlsx)):
+                                 (page.EXPORT_XLSX, "cityops_explore_xlsx", export_xlsx),
+                                 (page.GEOMETRY, "cityops_explore_geometry", export_geometry)):
         if endpoint not in server.view_functions:
             server.add_url_rule(rule, endpoint, view, methods=["GET"])
 

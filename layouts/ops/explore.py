@@ -24,6 +24,7 @@ dash.register_page(__name__, path="/explore", title="CityOps — explore", name=
 PARAMS = ("domain", "metric", "range", "start", "end", "grain", "districts", "district", "scale")
 EXPORT_CSV = "/explore/export.csv"
 EXPORT_XLSX = "/explore/export.xlsx"
+GEOMETRY = "/explore/geometry.json"  # district outlines, fetched once per outline version
 
 
 def raw_params(kwargs: dict) -> dict:
@@ -127,6 +128,7 @@ def layout(**query):
             dcc.Location(id=ids.EXPLORE_URL, refresh="callback-nav"),
             dcc.Store(id=ids.EXPLORE_STATE, data=raw),
             dcc.Store(id=ids.EXPLORE_NOTE_SAVED, data=0),
+            dcc.Store(id=ids.EXPLORE_MAP_VALUES),
             html.H1("Explore"),
             controls,
             html.Div([components.notice(n) for n in state.notices], id=ids.EXPLORE_NOTICE),
