@@ -113,3 +113,67 @@ def test_the_views_callback_with_200_annotations_answers_fast(client, accounts):
     notes = [a for a in out["explore-series"]["figure"]["layout"]["annotations"] if "speed note" in a["text"]]
     assert len(notes) >= 150  # the store returns at most 200 events in range (other tests add some)
     assert elapsed < 1.0, f"{elapsed:.2f} s"
+
+
+# --- compression for signed-in users without BREACH -----------------------------------------
+
+def _token_forms(client) -> list[bytes]:
+    """The CSRF token as this browser sees it (cookie) and as its session keeps it."""
+    forms = [client.get_cookie("_csrf_token").value.encode()]
+    with client.session_transaction() as session:
+        raw = session.get("csrf_token")
+    if raw:
+        forms.append(raw.encode())
+    return forms
+
+
+def test_signed_in_views_are_compressed(client):
+    dep = dash_http.find(dash_http.dependencies(client), "explore-kpis")
+    payload = {"output": dep["output"], "outputs": dash_http._outputs(dep),
+               "inputs": [{**dep["inputs"][0], "value": {"metric": "bike_trips", "range": "90d"}},
+                          {**dep["inputs"][1], "value": 0}],
+               "state": [], "changedPropIds": [f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"]}
+    plain = client.post("/_dash-update-component", json=payload)
+    packed = client.post("/_dash-update-component", json=payload, headers={"Accept-Encoding": "gzip"})
+    assert packed.status_code == 200 and packed.headers.get("Content-Encoding") == "gzip"
+    body = json.loads(gzip.decompress(packed.data))
+    assert body["response"]["explore-map-values"]["data"]["figure"]["data"]
+    assert len(packed.data) < len(plain.data) / 3
+
+
+def test_no_compressed_response_mixes_the_csrf_token_with_reflected_input(client):
+    """BREACH needs a secret and attacker-chosen text in one compressed body. Ask for every
+    kind of response a signed-in browser gets, each with a reflected guess of the token, and
+    check that whatever comes back compressed holds no form of the token."""
+    client.get("/explore")
+    tokens = _token_forms(client)
+    guess = tokens[0][:12].decode()
+    responses = []
+    for path in ("/", f"/explore?districts={guess}", "/_dash-layout", f"/login?next=/explore%3F{guess}",
+                 f"/district/301?x={guess}", "/alerts", "/data"):
+        responses.append((path, client.get(path, headers={"Accept-Encoding": "gzip"})))
+    deps = dash_http.dependencies(client)
+    router = dash_http.find(deps, "_pages_content.children")
+    for pathname, search in (("/explore", f"?districts={guess}"), ("/", ""), ("/data", f"?q={guess}")):
+        values = {"pathname": pathname, "search": search}
+        payload = {"output": router["output"], "outputs": dash_http._outputs(router),
+                   "inputs": [{**i, "value": values.get(i["property"])} for i in router["inputs"]],
+                   "state": [], "changedPropIds": []}
+        responses.append((f"router {pathname}", client.post("/_dash-update-component", json=payload,
+                                                             headers={"Accept-Encoding": "gzip"})))
+    views = dash_http.find(deps, "explore-kpis")
+    payload = {"output": views["output"], "outputs": dash_http._outputs(views),
+               "inputs": [{**views["inputs"][0], "value": {"metric": "bike_trips", "districts": guess}},
+                          {**views["inputs"][1], "value": 0}], "state": [], "changedPropIds": []}
+    responses.append(("views", client.post("/_dash-update-component", json=payload,
+                                           headers={"Accept-Encoding": "gzip"})))
+    compressed = 0
+    for name, response in responses:
+        if response.headers.get("Content-Encoding") != "gzip":
+            continue
+        body = gzip.decompress(response.data)
+        compressed += 1
+        assert not any(token in body for token in tokens), name
+    assert compressed >= 1  # the views were compressed (and held no token)
+    index = dict(responses)["/"]
+    assert index.headers.get("Content-Encoding") != "gzip"  # pages embed the token in the sign-out form
