@@ -209,17 +209,9 @@ def series(frame: pd.DataFrame, metric: Metric, names: dict[str, str], *, templa
                        "y0": metric.target, "y1": metric.target, "line": {"dash": "dash", "color": "#6c757d"}})
         notes.append({"text": f"target {metric.format_value(metric.target)}", "xref": "x domain", "x": 0,
                       "yref": "y", "y": metric.target, "xanchor": "left", "yanchor": "bottom", "showarrow": False})
-    if incidents is not None and not frame.empty and not incidents.empty:
-        lo, hi = frame["period"].min(), frame["period"].max()
-        shown = incidents[(incidents["ends_at"] >= lo) & (incidents["starts_at"] <= hi)]
-        starts, ends = _iso(shown["starts_at"]), _iso(shown["ends_at"])
-        for i, (x0, x1, title) in enumerate(zip(starts, ends, shown["title"])):
-            shapes.append({"type": "rect", "xref": "x", "yref": "y domain", "x0": x0, "x1": x1, "y0": 0, "y1": 1,
-                           "fillcolor": "#ffc107", "opacity": 0.18, "line": {"width": 0}, "layer": "below"})
-            # labels stagger over three rows so that nearby events do not overprint
-            notes.append({"text": plain_text(title), "xref": "x", "x": x0, "yref": "paper", "y": 1 - 0.07 * (i % 3),
-                          "xanchor": "left", "yanchor": "top", "showarrow": False, "font": {"size": 11},
-                          "bgcolor": "rgba(255,255,255,0.7)"})
+    if incidents is not None and not frame.empty:
+        more_shapes, more_notes = _event_layers(frame["period"].min(), frame["period"].max(), incidents)
+        shapes, notes = shapes + more_shapes, notes + more_notes
     layout = {"template": _template(template), "yaxis": {"title": {"text": metric.unit}}}
     if height is not None:
         layout["height"] = height
@@ -227,7 +219,40 @@ def series(frame: pd.DataFrame, metric: Metric, names: dict[str, str], *, templa
         layout["shapes"] = shapes
     if notes:
         layout["annotations"] = notes
+    if not frame.empty:  # the time span events are shown in (see with_events)
+        layout["meta"] = {"span": _iso([frame["period"].min(), frame["period"].max()])}
     return {"data": data, "layout": layout}
+
+
+def _event_layers(lo, hi, incidents: pd.DataFrame) -> tuple[list, list]:
+    """One shaded rectangle and one label per event overlapping [lo, hi]."""
+    if incidents is None or incidents.empty:
+        return [], []
+    shown = incidents[(incidents["ends_at"] >= pd.Timestamp(lo)) & (incidents["starts_at"] <= pd.Timestamp(hi))]
+    starts, ends = _iso(shown["starts_at"]), _iso(shown["ends_at"])
+    shapes, notes = [], []
+    for i, (x0, x1, title) in enumerate(zip(starts, ends, shown["title"])):
+        shapes.append({"type": "rect", "xref": "x", "yref": "y domain", "x0": x0, "x1": x1, "y0": 0, "y1": 1,
+                       "fillcolor": "#ffc107", "opacity": 0.18, "line": {"width": 0}, "layer": "below"})
+        # labels stagger over three rows so that nearby events do not overprint
+        notes.append({"text": plain_text(title), "xref": "x", "x": x0, "yref": "paper", "y": 1 - 0.07 * (i % 3),
+                      "xanchor": "left", "yanchor": "top", "showarrow": False, "font": {"size": 11},
+                      "bgcolor": "rgba(255,255,255,0.7)"})
+    return shapes, notes
+
+
+def with_events(fig: dict, events: pd.DataFrame | None) -> dict:
+    """A copy of a :func:`series` figure with `events` shaded over the span it shows (the figure
+    itself is left as it is: it may be a cached one)."""
+    span = fig.get("layout", {}).get("meta", {}).get("span")
+    if events is None or events.empty or not span:
+        return fig
+    shapes, notes = _event_layers(span[0], span[1], events)
+    if not shapes:
+        return fig
+    layout = {**fig["layout"], "shapes": [*fig["layout"].get("shapes", []), *shapes],
+              "annotations": [*fig["layout"].get("annotations", []), *notes]}
+    return {"data": fig["data"], "layout": layout}
 
 
 def sparkline_svg(values, *, width: int = 120, height: int = 32, colour: str = "#7cc4ff") -> str:

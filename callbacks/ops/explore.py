@@ -13,15 +13,17 @@ import csv
 import functools
 import gzip
 import io
+import threading
 from datetime import datetime
 
+import cachetools
 import dash
 import flask
 import pandas as pd
 from dash import ClientsideFunction, Input, Output, State, ctx, html, no_update
 
 from callbacks import auth, common
-from data import access, annotations, compression, control_limits, explore, repository
+from data import access, annotations, compression, control_limits, explore, repository, snapshot
 from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
 from layouts.ops import explore as page
@@ -179,6 +181,45 @@ def _columns(state: explore.State, metric) -> list[dict]:
 @common.guarded(None, EMPTY_MAP, EMPTY, EMPTY, [], no_update, "message", None)
 def update_views(raw, _saved=None):
     state, names, districts, times = _context(raw)
+    key = _views_key(state)
+    with _VIEWS_LOCK:
+        built = _VIEWS.get(key) if key is not None else None
+    if built is None:
+        built = _build_views(state, names, districts, times)
+        if key is not None:
+            with _VIEWS_LOCK:
+                _VIEWS[key] = built
+    # events (incidents and officials' annotations) change without a new data version: never cached
+    series_fig = figures.with_events(built["series"], _events(state, state.start_ts, state.end_ts))
+    return (built["kpis"], built["map"], series_fig, built["ranking"], built["rows"], built["columns"],
+            built["notice"], built["about"])
+
+
+# Built views per worker, by (data version, the caller's district scope, the canonical view and
+# its notices). A minute at most: the KPI cards' freshness marks depend on the clock.
+_VIEWS: cachetools.TTLCache = cachetools.TTLCache(maxsize=256, ttl=60)
+_VIEWS_LOCK = threading.Lock()
+
+
+def _views_key(state: explore.State) -> tuple | None:
+    principal = access.current()
+    if principal is None:
+        return None
+    scope = principal.districts if isinstance(principal.districts, str) else tuple(sorted(principal.districts))
+    try:
+        version = snapshot.version("ops")
+    except DataUnavailable:
+        return None
+    return version, principal.role, scope, state.search(), tuple(state.notices)
+
+
+def clear_cache() -> None:
+    """Forget the built views of this worker (benchmarks' cold runs, tests)."""
+    with _VIEWS_LOCK:
+        _VIEWS.clear()
+
+
+def _build_views(state: explore.State, names: dict, districts: pd.DataFrame, times: dict) -> dict:
     metric, shown = state.metric, explore.scaled_metric(state)
     table = explore.district_table(state, districts)
     rows = explore.shown_rows(state, table)
@@ -194,8 +235,7 @@ def update_views(raw, _saved=None):
     focus = state.districts[0] if len(state.districts) == 1 else "city"
     series_fig = figures.explore_series(
         series, metric, names, previous=previous, previous_shift=pd.Timestamp(state.start_ts) - pd.Timestamp(prev_start),
-        last_year=last_year, last_year_shift=pd.DateOffset(years=1), focus=focus,
-        events=_events(state, state.start_ts, state.end_ts))
+        last_year=last_year, last_year_shift=pd.DateOffset(years=1), focus=focus)
     values = table[table["district_id"] != "city"][["district_id", "value"]]
     map_fig = {"figure": figures.map_values(districts, values, shown, state.districts),
                "geometry": geometry_url(districts)}
@@ -211,8 +251,9 @@ def update_views(raw, _saved=None):
                f"data version {version}.", className="small text-muted explore-caption"),
     ])
     notice = [components.notice(n) for n in state.notices] or None
-    return (kpi_cards(state, names, times), map_fig, series_fig, ranking_fig,
-            components.grid_rows(rows, list(explore.TABLE_COLUMNS)), _columns(state, shown), notice, about)
+    return {"kpis": kpi_cards(state, names, times), "map": map_fig, "series": series_fig, "ranking": ranking_fig,
+            "rows": components.grid_rows(rows, list(explore.TABLE_COLUMNS)), "columns": _columns(state, shown),
+            "notice": notice, "about": about}
 
 
 @dash.callback(
