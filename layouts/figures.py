@@ -8,6 +8,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 import plotly.io as pio
 
@@ -156,6 +157,17 @@ def choropleth(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, *,
     return fig
 
 
+@lru_cache(maxsize=8)
+def _scale_cached(name: str) -> tuple:
+    return tuple((float(p), c) for p, c in plotly.colors.get_colorscale(name))
+
+
+def _scale(name: str) -> list:
+    """A named colour scale as explicit stops, as Plotly's Python side resolves it: plotly.js
+    reads names itself, and its 'Blues' runs the other way (dark = low) and it has no 'OrRd'."""
+    return [list(stop) for stop in _scale_cached(name)]
+
+
 def _template(name: str) -> dict:
     """A theme's template as plain JSON (built once per process)."""
     return _TEMPLATE_JSON.setdefault(name, pio.templates[name].to_plotly_json())
@@ -235,7 +247,7 @@ def _event_layers(lo, hi, incidents: pd.DataFrame) -> tuple[list, list]:
         shapes.append({"type": "rect", "xref": "x", "yref": "y domain", "x0": x0, "x1": x1, "y0": 0, "y1": 1,
                        "fillcolor": "#ffc107", "opacity": 0.18, "line": {"width": 0}, "layer": "below"})
         # labels stagger over three rows so that nearby events do not overprint
-        notes.append({"text": plain_text(title), "xref": "x", "x": x0, "yref": "paper", "y": 1 - 0.07 * (i % 3),
+        notes.append({"text": plain_text(title), "xref": "x", "x": x0, "yref": "y domain", "y": 1 - 0.07 * (i % 3),
                       "xanchor": "left", "yanchor": "top", "showarrow": False, "font": {"size": 11},
                       "bgcolor": "rgba(255,255,255,0.7)"})
     return shapes, notes
@@ -297,7 +309,7 @@ def map_values(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, se
     frame = districts[["district_id", "name"]].merge(values, on="district_id", how="left")
     has_value = frame["value"].notna()
     shown, missing = frame[has_value], frame.loc[~has_value, "district_id"].tolist()
-    scale = _SCALE_GOOD_HIGH if metric.direction == "higher" else _SCALE_BAD_HIGH
+    scale = _scale(_SCALE_GOOD_HIGH if metric.direction == "higher" else _SCALE_BAD_HIGH)
     grey = "rgba(200,200,200,0.25)"
     chosen = [d for d in frame["district_id"] if d in set(selected)]
     data = [
@@ -395,5 +407,5 @@ def ranking(table: pd.DataFrame, metric: Metric, selected=(), *, template: str =
         layout["shapes"] = [{"type": "line", "xref": "x", "x0": city_value, "x1": city_value, "yref": "y domain",
                              "y0": 0, "y1": 1, "line": {"dash": "dash", "color": "#6c757d"}}]
         layout["annotations"] = [{"text": "whole city", "xref": "x", "x": city_value, "yref": "y domain", "y": 1,
-                                  "yanchor": "bottom", "showarrow": False}]
+                                  "xanchor": "center", "yanchor": "bottom", "showarrow": False}]
     return {"data": data, "layout": layout}

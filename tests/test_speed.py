@@ -177,3 +177,18 @@ def test_no_compressed_response_mixes_the_csrf_token_with_reflected_input(client
     assert compressed >= 1  # the views were compressed (and held no token)
     index = dict(responses)["/"]
     assert index.headers.get("Content-Encoding") != "gzip"  # pages embed the token in the sign-out form
+
+
+def test_map_colours_are_the_scales_plotly_names(client):
+    """The values trace is a plain dict, so plotly.js reads its colour scale: it must be the
+    scale Plotly's Python side means by the name (plotly.js' own 'Blues' runs dark-to-light and
+    it has no 'OrRd'), light for low values and dark for high ones."""
+    import plotly.graph_objects as go
+
+    for metric, name in (("bike_trips", "Blues"), ("sr_opened", "OrRd")):
+        out, _text = _views(client, {"metric": metric, "range": "30d"})
+        trace = out["explore-map-values"]["data"]["figure"]["data"][1]
+        assert trace["colorscale"] == [list(stop) for stop in go.Choroplethmap(colorscale=name).colorscale]
+        low, high = (sum(int(v) for v in c[4:-1].split(",")) for c in (trace["colorscale"][0][1],
+                                                                       trace["colorscale"][-1][1]))
+        assert low > high  # the low end is the lighter colour
