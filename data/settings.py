@@ -55,6 +55,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("map_style", "white-bg", "Map base style: 'white-bg' = offline background in the page theme; a named tile style needs internet."),
     Setting("map_tile_url", "", "Optional raster tile URL template for maps (empty = offline outlines only)."),
     Setting("compress", True, "gzip the public site's responses (static bundles compressed once per worker); false when a reverse proxy compresses."),
+    Setting("public_cache_s", 300.0, "Public site: seconds a response cached for the current data version is reused "
+            "(pages, callbacks, API, downloads; shared by all workers in <var_dir>/cache/public); 0 = no cache."),
     Setting("secret_key", "", "Key that signs sessions; empty = a random key kept in <var_dir>/secret_key (shared by all workers)."),
     Setting("cookie_secure", True, "Session and CSRF cookies only over HTTPS (browsers also accept them on http://localhost). Set false only for plain-HTTP tests."),
     Setting("session_hours", 12, "Hours a sign-in lasts."),
