@@ -37,7 +37,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from werkzeug.exceptions import Forbidden, HTTPException, Unauthorized
 
-from data import access, settings, users
+from data import access, ops_store, settings, users
 
 log = logging.getLogger(__name__)
 ACCESS_ATTR = "__cityops_access__"
@@ -244,7 +244,11 @@ def _login():
         return _login_page()
     csrf.protect()  # login CSRF: the form carries the token of this browser's session
     username = flask.request.form.get("username", "")[:64].strip().lower()
-    user, wait = users.sign_in(username, flask.request.form.get("password", "")[:200])
+    try:
+        user, wait = users.sign_in(username, flask.request.form.get("password", "")[:200])
+    except ops_store.Busy:
+        log.warning("sign-in refused: %s", ops_store.BUSY_MESSAGE)
+        return _login_page("You were not signed in: the user store is busy; try again in a moment.", status=503)
     if user is None:
         log.warning("failed sign-in for %r from %s%s", username, flask.request.remote_addr,
                     f" (account backing off {wait} s)" if wait else "")
@@ -352,7 +356,13 @@ def install(app, mode: str) -> None:
         path = request.path
         if request.content_length and request.content_length > MAX_REQUEST_BYTES:
             return _bad_request("request too large", 413)
-        principal = resolve() if mode != "public" else None
+        try:
+            principal = resolve() if mode != "public" else None
+        except ops_store.Busy:  # a lock on the ops store: the public site does not need it
+            if not _is_public_path(path) and not _public_callback(app):
+                return flask.Response("The ops store is busy; try again in a moment.", status=503,
+                                      mimetype="text/plain", headers={"Retry-After": "2"})
+            principal = None  # public pages and their callbacks answer as to anyone
         flask.g.cityops_access = access.set_current(principal)
         if principal is None and mode != "public" and path.startswith("/wall"):
             token = request.args.get("token")
@@ -520,6 +530,13 @@ def _client_error(exc: Exception) -> tuple[int, str] | None:
     if isinstance(exc, (UnicodeError, ValueError)) and "etag" in str(exc).lower():
         return 400, "Bad request."
     return None
+def _public_callback(app) -> bool:
+    """Whether this request calls a public callback (its declared permission is 'public')."""
+    if flask.request.path != DISPATCH:
+        return False
+    body = flask.request.get_json(silent=True)
+    entry = app.callback_map.get(body.get("output")) if isinstance(body, dict) and isinstance(body.get("output"), str) else None
+    return entry is not None and getattr(entry.get("callback"), ACCESS_ATTR, None) == "public"
 
 
 def _is_open(path: str) -> bool:

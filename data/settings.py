@@ -32,7 +32,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Address the development server binds to."),
     Setting("port", 8050, "Port of the development server."),
     Setting("snapshot_poll_s", 5.0, "How often a web worker checks the CURRENT pointer for a new data version (seconds)."),
-    Setting("snapshot_grace_s", 600.0, "How long a superseded snapshot is kept before publish deletes it (seconds)."),
+    Setting("snapshot_grace_s", 600.0, "How long a superseded snapshot is kept before publish deletes it (seconds); "
+            "the newest superseded one is kept longer, as the fallback for a damaged current release."),
+    Setting("snapshot_keep", 3, "At most this many superseded releases are kept on disk (newest first); none superseded "
+            "less than snapshot_poll_s ago is ever deleted."),
     Setting("db_threads", 2, "DuckDB threads per web worker connection."),
     Setting("db_memory_limit", "1GB", "DuckDB memory_limit per web worker connection."),
     Setting("query_cache_size", 512, "Query results kept per worker, keyed by (data version, query, params)."),
@@ -41,15 +44,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hourly_retention_days", 14, "Days of hourly rollups kept in the warehouse and snapshots."),
     Setting("records_days", 90, "Days of row-level service requests copied into the ops snapshot for drill-down."),
     Setting("suppression_k", 10, "Public snapshot: counts in [1, k-1] are suppressed."),
+    Setting("audit_seconds", 300.0, "Time budget of the public release auditor per publish (s); blocks not protected in time are held back."),
     Setting("demo_seed", 20261122, "Seed of the demo city generator."),
     Setting("demo_days", 730, "Days of history the demo generator builds."),
     Setting("live_interval_s", 5.0, "Seconds between two batches of the live feed."),
     Setting("live_publish_s", 20.0, "Seconds between two publishes of the live feed."),
     Setting("live_feed", True, "Whether `make run` starts the live feed beside the app."),
     Setting("wall_refresh_s", 30, "Default refresh period of wall displays (seconds)."),
+    Setting("wall_hold_max_s", 300, "Longest a rotating wall holds on a view with an open critical alert before it moves on (seconds; the hold URL parameter overrides; 0 = never hold)."),
     Setting("map_style", "white-bg", "Map base style: 'white-bg' = offline background in the page theme; a named tile style needs internet."),
     Setting("map_tile_url", "", "Optional raster tile URL template for maps (empty = offline outlines only)."),
     Setting("compress", True, "gzip the public site's responses (static bundles compressed once per worker); false when a reverse proxy compresses."),
+    Setting("public_cache_s", 300.0, "Public site: seconds a response cached for the current data version is reused "
+            "(pages, callbacks, API, downloads; shared by all workers in <var_dir>/cache/public); 0 = no cache."),
     Setting("secret_key", "", "Key that signs sessions; empty = a random key kept in <var_dir>/secret_key (shared by all workers)."),
     Setting("cookie_secure", True, "Session and CSRF cookies only over HTTPS (browsers also accept them on http://localhost). Set false only for plain-HTTP tests."),
     Setting("session_hours", 12, "Hours a sign-in lasts."),
@@ -65,7 +72,24 @@ SETTINGS: tuple[Setting, ...] = (
             "(N workers allow N x the limit); redis://HOST:6379/0 shares them between every worker and server. "
             "If Redis cannot be reached, each worker falls back to memory and keeps serving."),
     Setting("analyst_records", True, "Whether analysts may see record-level data (311 requests behind a number)."),
+    Setting("ops_busy_timeout_s", 0.5, "How long a request waits for a lock on the ops store (users, annotations) "
+            "before it gives up and says so (seconds); short, so a held lock never stalls the web workers."),
     Setting("query_timeout_s", 10.0, "A snapshot query running longer than this is interrupted (seconds)."),
+    Setting("notify_routes", "", "Notification routes file (YAML, see data/notify.py); empty = <var_dir>/notify.yaml. No file = no notifications."),
+    Setting("notify_base_url", "", "Base URL of the ops site used for links in notifications (e.g. https://ops.city.example); empty = no links."),
+    Setting("notify_smtp_host", "127.0.0.1", "SMTP server that e-mail notifications are sent through."),
+    Setting("notify_smtp_port", 25, "Port of the SMTP server."),
+    Setting("notify_smtp_from", "cityops@localhost", "Sender address of e-mail notifications."),
+    Setting("notify_smtp_starttls", False, "Upgrade the SMTP connection with STARTTLS before sending."),
+    Setting("notify_smtp_user", "", "SMTP user name (empty = no login)."),
+    Setting("notify_smtp_password", "", "SMTP password (used with notify_smtp_user)."),
+    Setting("notify_timeout_s", 10.0, "Timeout of one webhook request or SMTP session (seconds)."),
+    Setting("notify_group_s", 30.0, "A burst of alert events within this many seconds goes out as one message per route and channel."),
+    Setting("notify_dedupe_hours", 6.0, "The same kind of event of the same alert is not sent twice to a channel within this many hours."),
+    Setting("notify_max_age_hours", 24.0, "Events older than this when first seen are never sent (a late-started notifier does not replay history)."),
+    Setting("notify_max_attempts", 6, "Delivery attempts of a message before it is marked failed."),
+    Setting("notify_backoff_s", 30.0, "Wait after the first failed attempt; doubled after each further one (seconds)."),
+    Setting("notify_backoff_max_s", 3600.0, "Longest wait between two attempts (seconds)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

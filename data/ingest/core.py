@@ -42,9 +42,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import duckdb
+import numpy as np
 import pandas as pd
 
-from data import warehouse
+from data import faults, warehouse
 
 DEFAULT_TZ = "America/New_York"   # city-local time for epoch / offset timestamps (option --tz)
 EARLIEST = datetime(1900, 1, 1)   # older dates are typos ("date out of range")
@@ -310,6 +311,8 @@ class F:
     strict: bool = True                      # False: an unrecognised value becomes NULL, no quarantine
     future_ok: bool = False                  # due dates may lie in the future
     check_range: bool = True                 # dates: not before 1900, not in the future
+    naive_tz: bool = False                   # timestamps: naive values are in the source's zone
+                                             # (SET VARIABLE ingest_src_tz), not city time
 
     def cleaned(self) -> str:
         x = f"nullif(trim({self.src}), '')"
@@ -334,12 +337,14 @@ class F:
             d = f"TRY_CAST({x} AS DOUBLE)"
             return f"(CASE WHEN {d} = round({d}) AND abs({d}) < {limit} THEN CAST({d} AS {typ}) END)"
         if k in ("timestamp", "date"):
+            if k == "timestamp":
+                return timestamp_sql(x, self.formats, self.naive_tz)
             if self.formats:
                 fmts = "[" + ", ".join(ql(f) for f in self.formats) + "]"
                 expr = f"try_strptime({x}, {fmts})"
             else:
                 expr = f"TRY_CAST({x} AS TIMESTAMP)"
-            return f"CAST({expr} AS DATE)" if k == "date" else expr
+            return f"CAST({expr} AS DATE)"
         if k == "epoch":   # POSIX seconds -> city local time
             return f"CAST(timezone(getvariable('ingest_tz'), to_timestamp(TRY_CAST({x} AS DOUBLE))) AS TIMESTAMP)"
         if k == "tstz":    # ISO 8601 with or without offset -> city local time
@@ -357,6 +362,32 @@ class F:
     @property
     def is_time(self) -> bool:
         return self.kind in ("timestamp", "date", "epoch", "tstz")
+
+
+# A time of day followed by a UTC offset or Z ("2025-03-14T13:20:00Z", "... 13:20+01:00").
+OFFSET_RE = r'\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|UTC|[+-]\d\d(:?\d\d)?)$'
+
+
+def timestamp_sql(x: str, formats: Sequence[str] | None, naive_tz: bool = False) -> str:
+    """A text value as a naive city-time TIMESTAMP. A value with a UTC offset or Z is converted
+    to city time (``ingest_tz``); a naive value is city time already, or, with ``naive_tz``, in
+    the zone ``ingest_src_tz`` and converted. (A plain cast to TIMESTAMP drops the offset:
+    "13:20Z" would be stored as 13:20 city time.)"""
+    city = "getvariable('ingest_tz')"
+    if formats:
+        fmts = "[" + ", ".join(ql(f) for f in formats) + "]"
+        if any("%z" in f or "%Z" in f for f in formats):   # strptime gives TIMESTAMPTZ
+            return f"CAST(timezone({city}, try_strptime({x}, {fmts})) AS TIMESTAMP)"
+        naive = f"try_strptime({x}, {fmts})"
+        offset = None
+    else:
+        naive = f"TRY_CAST({x} AS TIMESTAMP)"
+        offset = f"CAST(timezone({city}, TRY_CAST({x} AS TIMESTAMPTZ)) AS TIMESTAMP)"
+    if naive_tz:
+        naive = f"CAST(timezone({city}, timezone(getvariable('ingest_src_tz'), {naive})) AS TIMESTAMP)"
+    if offset is None:
+        return naive
+    return f"(CASE WHEN regexp_matches({x}, {ql(OFFSET_RE)}) THEN {offset} ELSE {naive} END)"
 
 
 KIND_WORD = {"double": "number", "int": "integer", "bigint": "integer", "timestamp": "date",
@@ -405,8 +436,15 @@ class Batch:
         self._row0 = 0
         self._staged = False
         self._district_index = None
+        self.bound: dict[str, Any] = {}     # literals of mapping transforms, bound as $__lN
         self._why_fields: dict[int, list[F]] = {}  # rule number -> the fields it judged (quarantine)
         self._keep: list[F] = []
+
+    def bind(self, value) -> str:
+        """A parameter placeholder for a literal used in staged SQL (never inlined)."""
+        name = f"__l{len(self.bound)}"
+        self.bound[name] = value
+        return "$" + name
 
     # ---------------------------------------------------------------- accounting
     @property
@@ -606,12 +644,14 @@ class Batch:
             case = "CAST(NULL AS VARCHAR)"
         self.con.execute("SET VARIABLE ingest_future = $t", {"t": self.now + FUTURE_SLACK})
         self.con.execute("SET VARIABLE ingest_tz = $tz", {"tz": self.tz})
+        self.con.execute("SET VARIABLE ingest_src_tz = $tz", {"tz": self.options.get("source_tz") or self.tz})
         self.con.execute("DROP TABLE IF EXISTS checked")
         sql = (f"CREATE TEMP TABLE checked AS SELECT *, {case} AS _reason FROM (SELECT {', '.join(outer_cols)} "
                f"FROM (SELECT {middle} FROM (SELECT {', '.join(inner)} FROM raw {self._line_join}) s))")
         with self.progress.step("validating", self.con):
             try:
-                self.con.execute(sql)
+                used = set(re.findall(r"\$(__l\d+)", sql))
+                self.con.execute(sql, {k: v for k, v in self.bound.items() if k in used})
             except duckdb.Error as exc:  # a cast that errors instead of returning NULL
                 raise FormatError(f"cannot validate rows: {first_line(exc)}") from None
         if district and district.lon and district.lat:
@@ -627,16 +667,23 @@ class Batch:
 
     def _locate(self, d: Districting) -> None:
         """Point-in-polygon for the rows still without a district (vectorised, shapely)."""
+        # rows without a district, and rows placed by key that also carry a point: an
+        # impossible point ("bad coordinates") is quarantined even when the key placed the row
         cur = self.con.execute(
             f"SELECT _row, coalesce(CAST({qi(d.lon)} AS DOUBLE), 'NaN'::DOUBLE) AS x, "
-            f"coalesce(CAST({qi(d.lat)} AS DOUBLE), 'NaN'::DOUBLE) AS y FROM checked "
-            "WHERE _reason IS NULL AND district_id IS NULL")
+            f"coalesce(CAST({qi(d.lat)} AS DOUBLE), 'NaN'::DOUBLE) AS y, district_id IS NOT NULL AS keyed "
+            f"FROM checked WHERE _reason IS NULL AND (district_id IS NULL OR ({qi(d.lon)} IS NOT NULL "
+            f"AND {qi(d.lat)} IS NOT NULL))")
         arrays = cur.fetchnumpy()
         if len(arrays["_row"]) == 0:
             return
         index = self.districts()
         with self.progress.step("districts"):
             found, why = index.locate_codes(arrays["x"], arrays["y"], crs=d.crs)
+        keyed = np.asarray(arrays["keyed"], dtype=bool)
+        if keyed.any():   # the key decides the district; only an impossible point is a reason
+            found = np.where(keyed, -1, found)
+            why = np.where(keyed & (why != 2), 0, why).astype(np.int8)
         # numbers back to DuckDB (a Python string per row would cost more than the geometry)
         frame = pd.DataFrame({"_row": arrays["_row"], "_d": found, "_why": why})
         names = pd.DataFrame({"_d": range(len(index.ids)), "district_id": index.ids.astype(str)})
@@ -654,6 +701,10 @@ class Batch:
         finally:
             for name in ("ingest_pip", "ingest_pip_ids", "ingest_pip_reasons"):
                 self.con.unregister(name)
+
+    def districts_reset(self) -> None:
+        """Forget the district index (districts were written during this load)."""
+        self._district_index = None
 
     def districts(self):
         from data.ingest import geo
@@ -889,6 +940,8 @@ def run_file(con: duckdb.DuckDBPyConnection, adapter: str, source: Source, path:
     if not force and info["bytes"]:
         same = con.execute("SELECT path, batch_id FROM ingest_files WHERE source_id = $s AND sha256 = $h",
                            {"s": source.source_id, "h": fingerprint}).fetchone()
+        if same and loaded_nothing(con, int(same[1])):
+            same = None   # a load that loaded nothing (e.g. before its boundaries): load it again
         if same:
             source.register(con)  # its description or grain may have changed with the code
             result.status = "unchanged"
@@ -938,6 +991,7 @@ def _run_batch(con, adapter, source, path, resolved, load_fn, info, fingerprint,
             if batch.rows_read != batch.rows_loaded + batch.rows_quarantined:
                 raise InvariantError(f"rows read {batch.rows_read} != loaded {batch.rows_loaded} + "
                                      f"quarantined {batch.rows_quarantined}")
+            check_quarantine_share(batch)   # most rows refused: fail, do not publish what is left
             con.execute("INSERT INTO ingest_files VALUES ($s, $p, $h, $n, $b, $t)",
                         {"s": source.source_id, "p": resolved, "h": fingerprint, "n": info["bytes"],
                          "b": batch_id, "t": datetime.now()})
@@ -947,16 +1001,21 @@ def _run_batch(con, adapter, source, path, resolved, load_fn, info, fingerprint,
                                    rows_quarantined=batch.rows_quarantined, status="ok")
             con.execute(DROP_WORK_TABLES)
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # never hide the cause behind a failed rollback
+                con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
     except BaseException as exc:
+        cause = faults.describe(exc)  # one plain line: "No space left on device", not the rollback
         with contextlib.suppress(Exception):
-            warehouse.finish_batch(con, batch_id, rows_read=0, rows_loaded=0, rows_quarantined=0, status="failed")
+            warehouse.finish_batch(con, batch_id, rows_read=0, rows_loaded=0, rows_quarantined=0, status="failed",
+                                   message=cause)
+        if isinstance(exc, Exception):
+            faults.record("ingest", f"{path.name}: {cause}", batch_id=batch_id, source_id=source.source_id)
         if isinstance(exc, IngestError):
             raise type(exc)(f"{path.name}: {exc}") from None
-        if isinstance(exc, duckdb.Error):
-            raise FormatError(f"{path.name}: {first_line(exc)}") from None
+        if isinstance(exc, (duckdb.Error, OSError)):
+            raise FormatError(f"{path.name}: {cause}") from None
         raise
     result.rows_read, result.rows_loaded = batch.rows_read, batch.rows_loaded
     result.rows_quarantined = batch.rows_quarantined
@@ -965,3 +1024,96 @@ def _run_batch(con, adapter, source, path, resolved, load_fn, info, fingerprint,
     result.replaced = batch.replaced
     result.seconds = time.perf_counter() - t0
     return result
+
+
+# ------------------------------------------------------------------------------ load-level checks
+# A load that refuses every row, or most of them, is not a load: it fails (exit 2, rolled back,
+# nothing recorded, so re-running after fixing the cause loads the file) with the top reasons
+# and, when the cause is likely, a hint. Share limit: option max_quarantined_share (CLI
+# --max-quarantined-share, mapping key max_quarantined_share), default below.
+DEFAULT_MAX_QUARANTINED_SHARE = 0.5
+
+# m/d/yy H:MM (US spreadsheet exports), d.m.yyyy, ... : what a date that did not parse looks like
+_DATE_SHAPES = (
+    (r"^\d{1,2}/\d{1,2}/\d{2}\s+\d{1,2}:\d\d$", "%m/%d/%y %H:%M"),
+    (r"^\d{1,2}/\d{1,2}/\d{4}\s+\d{1,2}:\d\d$", "%m/%d/%Y %H:%M"),
+    (r"^\d{1,2}/\d{1,2}/\d{2}\s+\d{1,2}:\d\d:\d\d$", "%m/%d/%y %H:%M:%S"),
+    (r"^\d{1,2}/\d{1,2}/\d{4}\s+\d{1,2}:\d\d:\d\d$", "%m/%d/%Y %H:%M:%S"),
+    (r"^\d{1,2}/\d{1,2}/\d{4}\s+\d{1,2}:\d\d(:\d\d)?\s*[AaPp][Mm]$", "%m/%d/%Y %I:%M:%S %p"),
+    (r"^\d{1,2}/\d{1,2}/\d{2,4}$", "%m/%d/%Y"),
+    (r"^\d{1,2}\.\d{1,2}\.\d{4}(\s+\d{1,2}:\d\d)?$", "%d.%m.%Y %H:%M"),
+)
+
+
+class QuarantineShareError(IngestError):
+    """Every row, or more than the allowed share, was quarantined: the load is refused."""
+
+
+def loaded_nothing(con, batch_id: int) -> bool:
+    row = con.execute("SELECT rows_loaded, rows_quarantined FROM load_batches WHERE batch_id = $b",
+                      {"b": batch_id}).fetchone()
+    return bool(row) and (row[0] or 0) == 0 and (row[1] or 0) > 0
+
+
+def _share_limit(batch: "Batch") -> float:
+    value = batch.options.get("max_quarantined_share")
+    mapping = batch.options.get("mapping")
+    if value is None and mapping is not None:
+        value = getattr(mapping, "max_quarantined_share", None)
+    return DEFAULT_MAX_QUARANTINED_SHARE if value is None else float(value)
+
+
+def _sample_values(batch: "Batch", reason: str, label: str, limit: int = 5) -> list[str]:
+    """Source values of `label` in rows quarantined for `reason` (from the work tables)."""
+    if label not in batch.raw_columns:
+        return []
+    try:
+        rows = batch.con.execute(
+            f"SELECT DISTINCT r.{qi(label)} FROM checked c JOIN raw r ON r.rowid = c._row "
+            f"WHERE c._reason = $r AND r.{qi(label)} IS NOT NULL LIMIT {int(limit)}", {"r": reason}).fetchall()
+    except duckdb.Error:
+        return []
+    return [str(r[0]) for r in rows]
+
+
+def _hint(batch: "Batch", reason: str) -> str:
+    """A likely cause of the top reason, or ''."""
+    con = batch.con
+    if reason.startswith(("bad date: ", "bad timestamp: ")) or reason == "date out of range":
+        # "3/14/25 1:20" read as ISO gives the year 25 ("date out of range") or nothing
+        labels = [reason.split(": ", 1)[1]] if ": " in reason else batch.raw_columns[:50]
+        for label in labels:
+            for value in _sample_values(batch, reason, label):
+                for pattern, fmt in _DATE_SHAPES:
+                    if re.match(pattern, value.strip()):
+                        return (f"{label} looks like {value!r}: set timestamp_format (or fields.<field>.format) "
+                                f"to \"{fmt}\" in the mapping")
+    if reason in ("unknown district", "missing district", "outside boundaries", "missing coordinates"):
+        n = con.execute("SELECT count(*) FROM districts").fetchone()[0]
+        if n == 0:
+            return ("the warehouse has no districts: load boundaries first (python -m data.ingest boundaries "
+                    "FILE --key PROPERTY, or python -m data.ingest grid --bbox ...), then load this file again")
+        if reason == "unknown district":
+            ids = [r[0] for r in con.execute("SELECT district_id FROM districts ORDER BY 1 LIMIT 3").fetchall()]
+            return (f"district ids are like {', '.join(repr(i) for i in ids)}: map the file's keys to them "
+                    "(district.map) or load the matching boundaries")
+        if reason == "outside boundaries":
+            return "check district.crs and that lon/lat (x/y) are not swapped"
+    if reason == "bad coordinates":
+        return "are the coordinates projected? give district.crs (e.g. EPSG:2263)"
+    return ""
+
+
+def check_quarantine_share(batch: "Batch") -> None:
+    read, bad = batch.rows_read, batch.rows_quarantined
+    if not read or not bad:
+        return
+    limit = _share_limit(batch)
+    if bad < read and bad <= limit * read:
+        return
+    top = batch.reasons.most_common(3)
+    reasons = "; ".join(f"{reason} ({n:,})" for reason, n in top)
+    what = "every row" if bad == read else f"{bad:,} of {read:,} rows ({100 * bad / read:.0f} %, more than {100 * limit:.0f} %)"
+    hint = _hint(batch, top[0][0]) if top and top[0][1] * 2 >= bad else ""   # a cause of most of them
+    raise QuarantineShareError(f"{what} quarantined, nothing loaded: {reasons}" + (f". Hint: {hint}" if hint else "")
+                               + ". Fix the cause and load the file again (--max-quarantined-share to allow more)")
