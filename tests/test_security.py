@@ -33,9 +33,10 @@ def test_ingest_quarantine_keeps_the_judged_field_only(tmp_path):
             f"2,03/01/2025 10:00,02/01/2025 10:00,Noise,Loud Music,Closed,05 BRONX,{PERSONAL[0]},"
             f"{PERSONAL[1]} {PERSONAL[2]},40.85,-73.9\n",                                  # closed before created
             f"3,03/01/2025 10:00,,Noise,Banging,Open,0 Unspecified,{PERSONAL[0]},{PERSONAL[2]},,\n",
+            "4,03/01/2025 10:00,,Noise,Loud Music,Open,01 MANHATTAN,1 Main St,none,40.71,-74.0\n",  # a good row
         ]
         csv.write_text(header + "".join(rows), encoding="utf-8")
-        result = load(con, "nyc311", csv)[-1]
+        result = load(con, "nyc311", csv, max_quarantined_share=1.0)[-1]  # 3 of 4 bad on purpose
         assert result.rows_quarantined == 3
         got = con.execute("SELECT line_no, reason, raw, district_id FROM quarantine ORDER BY line_no").fetchall()
     finally:
