@@ -34,7 +34,7 @@ from pathlib import Path
 
 import duckdb
 
-from data import registry, settings
+from data import facts, registry, rollup_engines, settings
 from data.warehouse import UPDATE_TABLE_DATA_TIMES
 
 log = logging.getLogger(__name__)
@@ -56,17 +56,13 @@ class PublishError(RuntimeError):
     pass
 
 
-def align(ts: datetime, grain: str) -> datetime:
-    if grain == "hour":
-        return ts.replace(minute=0, second=0, microsecond=0)
-    day = ts.replace(hour=0, minute=0, second=0, microsecond=0)
-    if grain == "day":
-        return day
-    if grain == "week":
-        return day - timedelta(days=day.weekday())
-    if grain == "month":
-        return day.replace(day=1)
-    raise ValueError(f"unknown grain {grain!r}")
+align = facts.align
+QUERIES = Path(__file__).resolve().parent.parent / "queries" / "publish"
+
+
+def _sql(name: str) -> str:
+    """A statement of queries/publish/ (the build half of the trace)."""
+    return (QUERIES / f"{name}.sql").read_text(encoding="utf-8")
 
 
 def new_version(now: datetime | None = None) -> str:
@@ -75,6 +71,22 @@ def new_version(now: datetime | None = None) -> str:
 
 
 # --------------------------------------------------------------------------- rollups
+def _recompute(con: duckdb.DuckDBPyConnection, since: datetime, hourly_floor: datetime) -> None:
+    """Every metric and grain from the period holding `since` on, on the configured rollup
+    engine (DuckDB in the warehouse, or Spark: data/rollup_engines.py)."""
+    with rollup_engines.engine(con) as engine:
+        for metric in registry.metrics().values():
+            starts = {}
+            for grain in metric.grains:
+                start = align(since, grain)
+                if grain == "hour":
+                    start = max(start, hourly_floor)
+                con.execute("DELETE FROM metric_values WHERE metric_id = $m AND grain = $g AND period >= $s",
+                            {"m": metric.id, "g": grain, "s": start})
+                starts[grain] = start
+            engine.insert(metric, starts, END_OF_TIME)
+
+
 def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> datetime | None:
     """Recompute rollup periods touched since the last publish. Returns the dirty time."""
     now = now or datetime.now()
@@ -83,21 +95,7 @@ def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) 
     con.execute("BEGIN TRANSACTION")
     try:
         if since is not None:
-            for metric in registry.metrics().values():
-                for grain in metric.grains:
-                    start = align(since, grain)
-                    if grain == "hour":
-                        start = max(start, hourly_floor)
-                    con.execute(
-                        "DELETE FROM metric_values WHERE metric_id = $m AND grain = $g AND period >= $s",
-                        {"m": metric.id, "g": grain, "s": start},
-                    )
-                    # metric.sql comes from the registry files (code), never from input.
-                    con.execute(
-                        "INSERT INTO metric_values SELECT $metric_id, $grain, q.district_id, q.period, "
-                        "q.value, q.numerator, q.denominator, q.n FROM (" + metric.sql + ") q",
-                        {"metric_id": metric.id, "grain": grain, "start": start, "end": END_OF_TIME},
-                    )
+            _recompute(con, since, hourly_floor)
         # first publish (or a warehouse from before first_time was kept): date everything
         dated = con.execute("SELECT count(*) FILTER (WHERE first_time IS NOT NULL) = count(*) AND count(*) > 0 "
                             "FROM table_data_times").fetchall()[0][0]
@@ -112,6 +110,53 @@ def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) 
         con.execute("ROLLBACK")
         raise
     return since
+
+
+# --------------------------------------------------------------------------- references
+def update_references(con: duckdb.DuckDBPyConnection, metrics: dict[str, registry.Metric],
+                      dirty_since: datetime | None) -> int:
+    """The reference of every metric's latest period at every grain (data.facts): the window
+    (``facts.reference_window``) and the metric's own SQL over it. Incremental: a window is
+    recomputed only when it moved (new data) or data inside it changed (`dirty_since` before its
+    end). Returns the number of windows recomputed."""
+    through_by_table = dict(con.execute(
+        "SELECT table_name, max(data_time) FROM table_data_times GROUP BY 1").fetchall())
+    latest = {(m, g): p for m, g, p in con.execute(
+        "SELECT metric_id, grain, max(period) FROM metric_values WHERE district_id = 'city' GROUP BY 1, 2").fetchall()}
+    stored = {(r[0], r[1]): r[2:] for r in con.execute(
+        "SELECT metric_id, grain, period, through, kind, ref_period, ref_end FROM reference_windows").fetchall()}
+    window_sql, values_sql = _sql("reference_window"), _sql("reference_values")
+    recomputed = 0
+    con.execute("BEGIN TRANSACTION")
+    try:
+        keep = set()
+        for metric in metrics.values():
+            through = through_by_table.get(metric.table)
+            if through is None:
+                continue
+            for grain in metric.grains:
+                keep.add((metric.id, grain))
+                w = facts.reference_window(metric, grain, through, latest.get((metric.id, grain)))
+                key = (w.period, w.through, w.kind, w.ref_period, w.ref_end)
+                if stored.get((metric.id, grain)) == key and (dirty_since is None or dirty_since >= w.ref_end):
+                    continue
+                con.execute("DELETE FROM reference_values WHERE metric_id = $m AND grain = $g",
+                            {"m": metric.id, "g": grain})
+                con.execute(window_sql, {"metric_id": metric.id, "grain": grain, "period": w.period,
+                                         "through": w.through, "kind": w.kind, "ref_period": w.ref_period,
+                                         "ref_end": w.ref_end})
+                # metric.sql comes from the registry files (code), never from input.
+                con.execute(values_sql.replace("/*metric*/", metric.sql),
+                            {"metric_id": metric.id, "grain": grain, "start": w.ref_period, "end": w.ref_end})
+                recomputed += 1
+        for metric_id, grain in set(stored) - keep:  # a metric or grain no longer published
+            con.execute("DELETE FROM reference_windows WHERE metric_id = $m AND grain = $g", {"m": metric_id, "g": grain})
+            con.execute("DELETE FROM reference_values WHERE metric_id = $m AND grain = $g", {"m": metric_id, "g": grain})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return recomputed
 
 
 # --------------------------------------------------------------------------- snapshots
@@ -178,8 +223,9 @@ def _metrics_frame(public_only: bool, metrics: dict[str, registry.Metric]):
 
 
 def _data_times_sql() -> str:
-    """Per raw table and source: newest data time (kept by update_rollups), rows loaded."""
-    return ("SELECT d.table_name, d.source_id, d.data_time, b.row_count FROM table_data_times d "
+    """Per raw table and source: newest data time (kept by update_rollups), rows loaded, and the
+    oldest data time (a period starting before it is not covered by the data)."""
+    return ("SELECT d.table_name, d.source_id, d.data_time, b.row_count, d.first_time FROM table_data_times d "
             "LEFT JOIN (SELECT source_id, sum(rows_loaded)::BIGINT AS row_count FROM load_batches "
             "WHERE status = 'ok' GROUP BY source_id) b USING (source_id)")
 
@@ -196,6 +242,12 @@ def _write_ops(con, path: Path, version: str, published_at: datetime, data_now: 
         con.execute("CREATE TABLE snap.metric_values AS SELECT * FROM metric_values "
                     "WHERE metric_id || '@' || grain IN (SELECT unnest($keys)) "
                     "ORDER BY metric_id, grain, period, district_id", {"keys": _published_keys(metrics)})
+        keys = {"keys": _published_keys(metrics)}
+        con.execute("CREATE TABLE snap.reference_windows AS SELECT * FROM reference_windows "
+                    "WHERE metric_id || '@' || grain IN (SELECT unnest($keys))", keys)
+        con.execute("CREATE TABLE snap.reference_values AS SELECT * FROM reference_values "
+                    "WHERE metric_id || '@' || grain IN (SELECT unnest($keys)) ORDER BY metric_id, grain, district_id",
+                    keys)
         con.execute("CREATE TABLE snap.districts AS SELECT * FROM districts ORDER BY district_id")
         con.execute("CREATE TABLE snap.sources AS SELECT * FROM sources")
         con.execute("CREATE TABLE snap.source_times AS " + _data_times_sql())
@@ -394,6 +446,7 @@ def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> Publ
         folder.mkdir(parents=True, exist_ok=True)
     try:
         metrics = published_metrics(con)
+        update_references(con, metrics, recomputed_from)
         _write_ops(con, temps[0], version, published_at, data_now, metrics)
         _write_public(con, temps[1], version, published_at, data_now, metrics)
         for tmp in temps:

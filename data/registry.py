@@ -47,8 +47,12 @@ REQUIRED = (
 )
 # optional fields. suppress: false for figures that describe no person (tonnes weighed):
 # the public site then publishes them without small-count suppression.
-OPTIONAL = ("target", "warning", "known_issues", "suppress")
+# min_n: the fewest records a value needs before it is compared or coloured (see MIN_N)
+OPTIONAL = ("target", "warning", "known_issues", "suppress", "min_n")
 OPTIONAL = OPTIONAL + ("alert",)  # alert: the metric's alert policy (data/alert_policy.py)
+# Default min_n by aggregate: a count or a level of 1 record is still a fact; a median, mean or
+# percentage of a handful of records is noise (a median of one request is that request).
+MIN_N = {"sum": 1, "level": 1, "ratio": 20, "median": 10, "mean": 10}
 _HEADER = re.compile(r"\A\s*/\*---\s*\n(?P<meta>.*?)\n---\*/\s*(?P<sql>.*)\Z", re.S)
 _CADENCE = re.compile(r"^(\d+)\s*(m|h|d)$")
 _ID = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
@@ -82,6 +86,7 @@ class Metric:
     path: str = field(repr=False, default="")
     known_issues: str = ""
     suppress: bool = True  # small counts withheld on the public site (false: figures about no person)
+    min_n: int = 1  # fewest records for a change or a status (registry field, default by aggregate: MIN_N)
     alert: "alert_policy.Policy | None" = None  # what the detector runs on it (None: no alerts)
 
     # -- status against target -------------------------------------------------------
@@ -164,6 +169,9 @@ def parse_file(path: Path) -> Metric:
             raise _fail(path, key, f"must be true or false, got {meta[key]!r}")
     if not isinstance(meta.get("suppress", True), bool):
         raise _fail(path, "suppress", f"must be true or false, got {meta['suppress']!r}")
+    min_n = meta.get("min_n", MIN_N[meta["aggregate"]])
+    if isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 1:
+        raise _fail(path, "min_n", f"must be a whole number of records, at least 1; got {min_n!r}")
     for key in ("label", "unit", "format", "source", "description", "method"):
         if not isinstance(meta[key], str):
             raise _fail(path, key, f"must be text, got {meta[key]!r}")
@@ -218,6 +226,7 @@ def parse_file(path: Path) -> Metric:
         source=meta["source"], description=meta["description"].strip(),
         method=meta["method"].strip(), sql=sql, table=tables[0], path=str(path),
         known_issues=str(meta.get("known_issues") or "").strip(), suppress=meta.get("suppress", True),
+        min_n=min_n,
         alert=policy,
     )
 

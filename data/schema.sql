@@ -192,3 +192,22 @@ CREATE TABLE IF NOT EXISTS table_data_times (
     PRIMARY KEY (table_name, source_id)
 );
 ALTER TABLE table_data_times ADD COLUMN IF NOT EXISTS first_time TIMESTAMP;
+-- The reference each metric's latest period is compared with, per grain (data/publish.py,
+-- data/facts.py): the latest period, how far its data reaches, and the reference window, the
+-- same elapsed part of the reference period (today to 06:00 vs the same weekday last week to
+-- 06:00), so a partial period is never compared with a whole one. Kept between publishes:
+-- a window is recomputed only when it moves or data inside it changed.
+CREATE TABLE IF NOT EXISTS reference_windows (
+    metric_id VARCHAR NOT NULL, grain VARCHAR NOT NULL,
+    period TIMESTAMP NOT NULL,       -- the latest period (the one a card shows)
+    through TIMESTAMP NOT NULL,      -- its data reaches this time (>= the period's end: complete)
+    kind VARCHAR NOT NULL,           -- same_elapsed / whole / previous_end (a level's last value)
+    ref_period TIMESTAMP NOT NULL,   -- the reference period
+    ref_end TIMESTAMP NOT NULL,      -- records of [ref_period, ref_end) make the reference
+    PRIMARY KEY (metric_id, grain)
+);
+-- The metric's own SQL over each reference window, per district and 'city'.
+CREATE TABLE IF NOT EXISTS reference_values (
+    metric_id VARCHAR NOT NULL, grain VARCHAR NOT NULL, district_id VARCHAR NOT NULL,
+    value DOUBLE, numerator DOUBLE, denominator DOUBLE, n BIGINT
+);

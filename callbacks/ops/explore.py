@@ -19,10 +19,9 @@ import pandas as pd
 from dash import Input, Output, State, ctx, html, no_update
 
 from callbacks import auth, common
-from data import access, annotations, control_limits, explore, repository
+from data import access, annotations, control_limits, explore, facts, repository
 from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
-from layouts.ops import explore as page
 
 EMPTY = figures.empty("No data")
 
@@ -102,35 +101,31 @@ def sync_url(domain, metric, preset, start_date, end_date, grain, districts, sca
     return no_update if new.search() == state.search() else new.search()
 
 
-def _period_mask(frame: pd.DataFrame, grain: str, anchor: datetime) -> pd.Series:
-    """Rows of complete periods (a running day/week is not compared with full ones)."""
-    return frame["period"] + common.GRAIN_LENGTH[grain] <= pd.Timestamp(anchor)
-
-
 def kpi_cards(state: explore.State, names: dict, times: dict) -> list:
     """One card per area (the city and the selected districts): the latest complete period in
-    the range vs the one before, with the control-limit test over the history before it."""
+    the range (zeros included) vs the one before (data.facts), with the control-limit test over
+    the history before it."""
     metric = state.metric
     areas = ["city", *state.districts[:5]]
     length = common.GRAIN_LENGTH[state.grain]
     start = pd.Timestamp(state.end_ts) - length * (explore.KPI_HISTORY + 2)
     history = repository.run("ops/metric_series", metric=metric.id, grain=state.grain, districts=areas,
                              start=start.to_pydatetime(), end=state.end_ts)
-    history = history[_period_mask(history, state.grain, state.anchor)] if not history.empty else history
     data_time, simulated = times.get(metric.table, (None, False))
-    freshness = metric.freshness(data_time, datetime.now())
+    latest = facts.last_complete_period(state.grain, min(state.anchor, state.end_ts))
+    if latest < state.start_ts:
+        latest = None  # no complete period in the range yet
+    first = facts.first_times().get(metric.table)
+    now = datetime.now()
     cards = []
     for area in areas:
         part = history[history["district_id"] == area].sort_values("period") if not history.empty else history
-        values = [float(v) if v == v else None for v in part["value"]] if not part.empty else []
-        value = values[-1] if values else None
-        previous = values[-2] if len(values) > 1 else None
+        part = facts.filled(metric, part, grain=state.grain, last=latest) if latest is not None else part.iloc[:0]
+        values = [float(v) if v == v else None for v in part["value"]]
+        shown = facts.from_series(metric, part, grain=state.grain, district=area, period=latest,
+                                  data_time=data_time, now=now, simulated=simulated, first_time=first)
         signal = control_limits.test(values, fmt=lambda v: metric.format_value(v))
-        label = common.period_label(state.grain, part["period"].iloc[-1]) if not part.empty else "no complete period"
-        cards.append(components.signal_kpi_card(
-            metric, title=names.get(area, area), value=value, previous=previous, period_label=label,
-            signal=signal, data_time=data_time, freshness=freshness, simulated=simulated,
-        ))
+        cards.append(components.kpi_card(shown, variant="signal", title=names.get(area, area), signal=signal))
     return cards
 
 
@@ -250,7 +245,7 @@ def add_annotation(n_clicks, title, kind, start, end, district, raw, saved):
 # --- exports -------------------------------------------------------------------------------
 
 def _export_state() -> tuple[explore.State, pd.DataFrame]:
-    raw = page.raw_params({k: flask.request.args.get(k) for k in page.PARAMS})
+    raw = explore.raw_params({k: flask.request.args.get(k) for k in explore.PARAMS})
     state, _names, districts, _times = _context(raw)
     rows = explore.shown_rows(state, explore.district_table(state, districts))
     return state, rows
@@ -332,8 +327,8 @@ def export_xlsx():
 def _register_exports() -> None:
     # Routes of this page's downloads, on the app's Flask server (registered once per process).
     server = dash.get_app().server
-    for rule, endpoint, view in ((page.EXPORT_CSV, "cityops_explore_csv", export_csv),
-                                 (page.EXPORT_XLSX, "cityops_explore_xlsx", export_xlsx)):
+    for rule, endpoint, view in ((explore.EXPORT_CSV, "cityops_explore_csv", export_csv),
+                                 (explore.EXPORT_XLSX, "cityops_explore_xlsx", export_xlsx)):
         if endpoint not in server.view_functions:
             server.add_url_rule(rule, endpoint, view, methods=["GET"])
 

@@ -9,6 +9,7 @@ target: 85
 warning: 95
 cadence: 1h
 aggregate: ratio
+min_n: 1      # each report counts every space of one garage or zone: a census of the monitored spaces, not a sample
 public: true
 per_capita: false
 grains: [hour, day, week, month]

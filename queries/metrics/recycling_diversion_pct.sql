@@ -9,6 +9,7 @@ target: 25
 warning: 18
 cadence: 1d
 aggregate: ratio
+min_n: 1      # a share of everything weighed (one record per stream), not a sample: no minimum beyond one record
 public: true
 suppress: false   # tonnes weighed by district, as DSNY itself publishes them: no person behind a figure
 per_capita: false
