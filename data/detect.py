@@ -55,8 +55,8 @@ MIN_RATIO = 1.5      # a count anomaly is at least half as much again as expecte
 
 
 def min_n(metric: registry.Metric) -> int:
-    """Fewest records a period must rest on before any rule may judge it: the policy's
-    min_n, else the metric's own (data/facts), else 1."""
+    """Fewest records a period must rest on before any rule may judge it: the larger of the
+    policy's min_n and the metric's own (registry field min_n, data/facts)."""
     policy = metric.alert
     if policy is not None and policy.min_n is not None:
         return max(int(policy.min_n), int(getattr(metric, "min_n", None) or 1))
