@@ -49,6 +49,7 @@ COUNT_WINDOWS = {"hour": (1, 3, 6), "day": (1, 2), "week": (1,)}
 RECENT = {"hour": 6, "day": 2, "week": 1}   # latest periods kept out of the baseline
 DEFAULT_MIN_N = 1
 STANDING_MIN = 2    # judged periods of the same slot a usual breach needs on record
+USUAL_SHARE = 0.25  # a breach seen in at least this share of the same slot's periods is the pattern
 DAMPING = 0.85      # forecast: share of today's departure from the usual kept one period later
 FORECAST_DEPARTURE = 3.0  # forecast: the value is at least this many sigmas above the usual now
 MIN_RATIO = 1.5      # a count anomaly is at least half as much again as expected, however significant
@@ -382,7 +383,7 @@ def evaluate(metric: registry.Metric, p: Panel, now: datetime) -> list[dict]:
             bad_all = off & ~(sign_t * (full - metric.warning) >= 0) if metric.warning is not None else off
         ok_judged = (p.n >= need) & ~np.isnan(full)
         flags = np.where(ok_judged, off.astype(float), np.nan)
-        # usual: off target in at least half of the same slot's judged periods of the baseline
+        # usual: off target in at least a quarter of the same slot's judged periods of the baseline
         # (Midtown garages full at 10:00 on workdays; a district that always misses its target)
         slots = _slots(p.periods, p.grain)
         cut = max(0, len(p.periods) - 1)
@@ -393,7 +394,7 @@ def evaluate(metric: registry.Metric, p: Panel, now: datetime) -> list[dict]:
             if np.isnan(flags[d, -1]):
                 continue
             bad = bool(bad_all[d, -1])
-            standing = base_judged[d].sum() >= STANDING_MIN and base_off[d] >= 0.5 * base_judged[d].sum()
+            standing = base_judged[d].sum() >= STANDING_MIN and base_off[d] >= USUAL_SHARE * base_judged[d].sum()
             where = "beyond the warning level" if bad else "off target"
             msg = lambda d=d, where=where: (  # noqa: E731
                 f"{metric.label}: {_fmt(metric, value[d, -1])} in {_when(periods[-1], p.grain)}, {where} "

@@ -18,7 +18,7 @@ alert:
   grain: hour
   min_n: 1
   sensitivity: 4.5
-  pending: {threshold: 2, anomaly: 1, forecast: 1}
+  pending: {threshold: 3, anomaly: 1, forecast: 1}
   hysteresis: 2
   severity: warning
   horizon: 3
