@@ -12,6 +12,7 @@ aggregate: ratio
 min_n: 1      # each report counts every space of one garage or zone: a census of the monitored spaces, not a sample
 public: true
 per_capita: false
+counts: {n: parking_occupancy_pct_records}
 grains: [hour, day, week, month]
 alert:
   rules: [threshold, anomaly, forecast, no_data]
