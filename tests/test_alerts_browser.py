@@ -6,12 +6,12 @@ the wall at 1920×1080 and 390×844 (tests/screenshots/)."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 import pytest
 
-from tests.live import record_errors, require_chromium, sign_in, var_dir_of
-from tests.test_wall_browser import _open, _page, _shot, wall_server  # noqa: F401  (module fixture)
+from tests.live import record_errors, require_chromium, sign_in
+from tests.test_wall_browser import (  # noqa: F401  (wall_server: the module fixture)
+    _open, _page, _shot, record_episode, resolve_episodes, wall_server)
 
 require_chromium(pytest)
 pytestmark = pytest.mark.browser
@@ -19,26 +19,11 @@ pytestmark = pytest.mark.browser
 
 def _record(server, metric_id, district_id, severity="critical", period="2026-11-01 00:00:00", value=41.0,
             lower=12.0, upper=20.0):
-    from data import access, episodes, registry
-
-    metric = registry.get(metric_id)
-    with var_dir_of(server.var_dir), access.system():
-        changes = episodes.record([{
-            "metric_id": metric_id, "district_id": district_id, "rule": "anomaly", "status": "firing",
-            "severity": severity, "grain": "day", "period": period, "first_period": period, "value": value,
-            "expected": (lower + upper) / 2, "lower": lower, "upper": upper, "n": 230, "target": metric.target,
-            "message": f"{metric.label}: {value:g}, expected {lower:g}–{upper:g}, on 230 records"}],
-            now=datetime.now(), version="browser-test")
-    return changes[0]["episode_id"]
+    return record_episode(server, metric_id, district_id, severity, period, value, lower, upper)
 
 
 def _resolve(server, *episode_ids):
-    from data import access, episodes
-
-    with var_dir_of(server.var_dir), access.system():
-        for episode_id in episode_ids:
-            if episodes.get(episode_id)["state"] != "resolved":
-                episodes.resolve(episode_id, "system", "test over")
+    resolve_episodes(server, *episode_ids)
 
 
 @pytest.fixture(scope="module")
@@ -88,13 +73,24 @@ def test_acknowledging_an_alert_on_alerts_dims_it_on_the_wall(browser, wall_serv
     ops.context.close()
 
 
+TITLES = """window.__titles = [];
+new MutationObserver(() => {
+    const el = document.getElementById('wall-title'), last = window.__titles[window.__titles.length - 1];
+    if (el && (!last || last[0] !== el.innerText)) window.__titles.push([el.innerText, performance.now()]);
+}).observe(document, {subtree: true, childList: true, characterData: true});"""
+
+
 def test_the_first_view_of_a_rotation_shows_at_load(browser, wall_server):  # noqa: F811
+    """The old wall rotated once at load (the rotation callback's initial call), so the first
+    view was skipped: the title went Transport → Parking within a second."""
     page = _page(browser, wall_server, 1920, 1080)
-    started = time.monotonic()
+    page.add_init_script(TITLES)
     _open(page, wall_server.base + "/wall?view=transport,parking&rotate=10&refresh=5")
-    assert page.locator("#wall-title").inner_text() == "Transport"
-    page.wait_for_function("() => document.querySelector('#wall-title').innerText === 'Parking'", timeout=15_000)
-    assert time.monotonic() - started >= 9.5  # the first view had its full dwell, not skipped at load
+    page.wait_for_function("() => document.querySelector('#wall-title').innerText === 'Parking'", timeout=20_000)
+    titles = page.evaluate("() => window.__titles")
+    assert titles[0][0] == "Transport", titles
+    assert [t for t, _ms in titles[:2]] == ["Transport", "Parking"], titles
+    assert titles[1][1] - titles[0][1] >= 9_000, titles  # the first view had its full dwell
     assert page.errors == []
     page.context.close()
 
