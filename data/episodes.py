@@ -7,7 +7,8 @@ episode is, in the ops store (data/ops_store.py, SQLite, values always bound):
     open --acknowledge--> acknowledged --resolve(note)--> resolved
       \\--snooze(until)--> snoozed --(until passes, still firing)--> open
     any non-resolved state --resolve(note) / auto-resolve after hysteresis--> resolved
-    resolved --(firing again on a later period than its last one)--> open ("reopened")
+    resolved (by the system) --(firing again within `reopen_within` of its last period)--> open ("reopened")
+    resolved (by hand) stays resolved for the rest of the run it was resolved in; a later run opens a new episode
 
 At most one episode that is not resolved exists per (metric_id, district_id, rule) — a
 partial unique index enforces it — so many publishes of the same trouble update one episode
@@ -30,7 +31,9 @@ A detection (one element of ``record``'s input) is a dict::
              'recovering' back in band, but not yet for the hysteresis: the episode stays
              'clear'      back in band for the hysteresis: the episode resolves itself
     severity ('critical'|'warning'), grain, period (ISO start of the period evaluated),
-    value, expected, lower, upper, n, target, message, forecast_at (all optional but status)
+    value, expected, lower, upper, n, target, message, forecast_at (all optional but status),
+    first_period (start of the run of periods the rule has held), reopen_within (timedelta: a
+    new run starting this soon after an auto-resolved episode reopens it instead of a new one)
 """
 from __future__ import annotations
 
@@ -366,17 +369,18 @@ def record(detections, *, now: datetime | None = None, version: str | None = Non
                     last = con.execute(_SELECT + " WHERE metric_id = ? AND district_id = ? AND rule = ? "
                                        "ORDER BY id DESC LIMIT 1", key).fetchone()
                     last = dict(zip(COLUMNS, last)) if last else None
-                    if last is not None and fields["last_period"] is not None and last["last_period"] is not None \
-                            and fields["last_period"] <= last["last_period"]:
-                        continue  # resolved on this very period (by hand): the operator's call holds
-                    if last is not None and last["last_period"] is not None and fields["last_period"] is not None \
-                            and _recent(last, fields, d):
-                        _update(con, last["id"], fields, now, version, state="open", resolved_at=None,
-                                acknowledged_by=None, acknowledged_at=None, snoozed_until=None)
-                        _transition(con, last["id"], now, "system", "resolved", "open", "firing again")
-                        _event(con, {**last, **fields, "state": "open"}, now, "reopened")
-                        changes.append({"action": "reopened", "episode_id": last["id"], **ref})
-                        continue
+                    first = _iso(d.get("first_period")) or fields["last_period"]
+                    if last is not None and last["last_period"] is not None and first is not None:
+                        by_hand = _resolved_by_hand(con, last["id"])
+                        if by_hand and first <= last["last_period"]:
+                            continue  # resolved by hand during this very run: the operator's call holds
+                        if not by_hand and first <= _iso(_plus(last["last_period"], d.get("reopen_within"))):
+                            _update(con, last["id"], fields, now, version, state="open", resolved_at=None,
+                                    acknowledged_by=None, acknowledged_at=None, snoozed_until=None)
+                            _transition(con, last["id"], now, "system", "resolved", "open", "firing again")
+                            _event(con, {**last, **fields, "state": "open"}, now, "reopened")
+                            changes.append({"action": "reopened", "episode_id": last["id"], **ref})
+                            continue
                     cur = con.execute(
                         "INSERT INTO alert_episodes (metric_id, district_id, rule, severity, state, domain, grain, "
                         "first_period, last_period, opened_at, updated_at, value, expected, lower, upper, n, target, "
@@ -424,12 +428,17 @@ def record(detections, *, now: datetime | None = None, version: str | None = Non
     return changes
 
 
-def _recent(last: dict, fields: dict, detection: dict) -> bool:
-    """A firing that continues the episode resolved just before it (the detection's
-    first_period lies within that episode or right after it) reopens that episode."""
-    first = _iso(detection.get("first_period"))
-    return first is not None and last["last_period"] is not None and first <= last["last_period"] \
-        and last["state"] == "resolved"
+def _resolved_by_hand(con, episode_id: int) -> bool:
+    row = con.execute("SELECT actor FROM alert_transitions WHERE episode_id = ? AND to_state = 'resolved' "
+                      "ORDER BY id DESC LIMIT 1", (episode_id,)).fetchone()
+    return bool(row) and row[0] != "system"
+
+
+def _plus(iso: str, delta) -> datetime:
+    start = datetime.fromisoformat(iso)
+    if isinstance(delta, (int, float)):
+        delta = timedelta(seconds=float(delta))
+    return start + (delta if isinstance(delta, timedelta) else timedelta(0))
 
 
 def _update(con, episode_id: int, fields: dict, now: datetime, version, *, state: str, **extra) -> None:

@@ -15,6 +15,9 @@ Steps (``publish(con)``, run by the one writer process):
    null, ``suppressed`` true), a 95 % CI for mean scores, districts and metadata. No row-level record, no coordinates, no free text.
 4. **Flip** ``CURRENT.json`` (write temp + fsync + ``os.replace``), then delete snapshots
    superseded longer ago than ``snapshot_grace_s``.
+5. **Detect**: the alert rules of every metric with a policy run on the fresh rollups as of the
+   data time and record alert episodes in the ops store (data/detect.py, data/episodes.py);
+   pages only read those episodes.
 
 Snapshots are written to ``*.tmp`` and renamed when complete; any failure removes the temp
 files and leaves the previous version serving.
@@ -419,9 +422,22 @@ def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> Publ
             except OSError:
                 pass
     _cleanup({ops_path, public_path}, time.time())
+    _detect(con, data_now, version)
     seconds = time.perf_counter() - started
     log.info("published %s in %.2fs (rollups %.2fs)", version, seconds, rollup_seconds)
     return PublishResult(version, ops_path, public_path, seconds, rollup_seconds, recomputed_from)
+
+
+def _detect(con, data_now: datetime, version: str) -> None:
+    """Step 5: the alert detector on the fresh rollups, recording episodes in the ops store
+    (data/detect.py). A failure is logged and never undoes the publish."""
+    try:
+        from data import detect
+
+        summary = detect.run(con, data_now, version=version)
+        log.info("alert detection for %s: %s", version, summary)
+    except Exception:  # noqa: BLE001 - the data is published; alerts catch up on the next run
+        log.exception("alert detection failed for %s", version)
 
 
 def main() -> None:  # python -m data.publish

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import yaml
 
+from data import alert_policy
+
 METRICS_DIR = Path(__file__).resolve().parent.parent / "queries" / "metrics"
 
 DOMAINS = ("transport", "waste", "parking", "satisfaction")
@@ -46,6 +48,7 @@ REQUIRED = (
 # optional fields. suppress: false for figures that describe no person (tonnes weighed):
 # the public site then publishes them without small-count suppression.
 OPTIONAL = ("target", "warning", "known_issues", "suppress")
+OPTIONAL = OPTIONAL + ("alert",)  # alert: the metric's alert policy (data/alert_policy.py)
 _HEADER = re.compile(r"\A\s*/\*---\s*\n(?P<meta>.*?)\n---\*/\s*(?P<sql>.*)\Z", re.S)
 _CADENCE = re.compile(r"^(\d+)\s*(m|h|d)$")
 _ID = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
@@ -79,6 +82,7 @@ class Metric:
     path: str = field(repr=False, default="")
     known_issues: str = ""
     suppress: bool = True  # small counts withheld on the public site (false: figures about no person)
+    alert: "alert_policy.Policy | None" = None  # what the detector runs on it (None: no alerts)
 
     # -- status against target -------------------------------------------------------
     def status(self, value: float | None) -> str:
@@ -186,6 +190,13 @@ def parse_file(path: Path) -> Metric:
         sign = 1 if meta["direction"] == "higher" else -1
         if sign * (target - warning) < 0:
             raise _fail(path, "warning", f"must lie on the worse side of the target ({meta['direction']} is better)")
+    policy = None
+    if meta.get("alert") is not None:
+        try:
+            policy = alert_policy.parse(meta["alert"], grains=grains, has_target=target is not None,
+                                        direction=meta["direction"])
+        except alert_policy.PolicyError as exc:
+            raise _fail(path, f"alert.{exc.field}" if exc.field != "alert" else "alert", str(exc)) from None
     sql = match.group("sql").strip().rstrip(";").strip()
     if not sql.upper().lstrip("( \n").startswith(("SELECT", "WITH")):
         raise _fail(path, "sql", "must be one SELECT (or WITH ... SELECT) statement")
@@ -207,6 +218,7 @@ def parse_file(path: Path) -> Metric:
         source=meta["source"], description=meta["description"].strip(),
         method=meta["method"].strip(), sql=sql, table=tables[0], path=str(path),
         known_issues=str(meta.get("known_issues") or "").strip(), suppress=meta.get("suppress", True),
+        alert=policy,
     )
 
 

@@ -59,6 +59,20 @@ CREATE TABLE IF NOT EXISTS incidents (
     simulated   BOOLEAN NOT NULL
 );
 
+-- Demo ground truth for the alert benchmark (bench/alerts.py): what was injected where, and how
+-- big. Never copied into a snapshot: the detector and the operators must find these from data.
+CREATE TABLE IF NOT EXISTS labelled_incidents (
+    incident_id    VARCHAR PRIMARY KEY,
+    kind           VARCHAR NOT NULL,       -- surge / parking_surge / parking_drift / parking_outage
+    district_id    VARCHAR NOT NULL,
+    starts_at      TIMESTAMP NOT NULL,
+    ends_at        TIMESTAMP NOT NULL,
+    metrics        VARCHAR[] NOT NULL,     -- metric ids affected
+    size           DOUBLE NOT NULL,        -- see size_unit
+    size_unit      VARCHAR NOT NULL,
+    small_district BOOLEAN NOT NULL
+);
+
 -- ---------------------------------------------------------------- transport
 CREATE TABLE IF NOT EXISTS bike_stations (
     station_id  VARCHAR PRIMARY KEY,

@@ -36,9 +36,13 @@ def _allowed(principal, district_id) -> bool:
     return principal.districts == access.ALL or (district_id != "city" and district_id in principal.districts)
 
 
+REOPEN = timedelta(hours=2)
+
+
 def _detection(key, status, period, severity="warning", first=None, value=10.0, n=40):
     return {"metric_id": key[0], "district_id": key[1], "rule": key[2], "status": status, "severity": severity,
             "grain": "hour", "period": period, "first_period": first or period, "value": value, "n": n,
+            "reopen_within": REOPEN,
             "expected": 4.0, "lower": 1.0, "upper": 8.0, "target": None, "message": f"{key} {status}"}
 
 
@@ -70,15 +74,17 @@ class Lifecycle(RuleBasedStateMachine):
                 episodes.record([_detection(key, "firing", period, severity, first)], now=period, version="v")
         m = self.model.get(key)
         if m is None or m["state"] == "resolved":
-            if m is not None and first <= m["last_period"]:  # continues the episode resolved by hand
-                m.update(state="open", last_period=period, severity=severity)
+            if m is not None and m["by_hand"] and first <= m["last_period"]:
+                pass  # resolved by hand during this run: stays resolved
+            elif m is not None and not m["by_hand"] and first <= m["last_period"] + REOPEN:
+                m.update(state="open", last_period=period, severity=severity)  # flapping: reopened
                 self.transitions[m["id"]] += 1
             else:
                 row = episodes.list_episodes(("open",)).query(
                     "metric_id == @key[0] and district_id == @key[1] and rule == @key[2]")
                 assert len(row) == 1
                 self.model[key] = {"id": int(row["id"].iloc[0]), "state": "open", "severity": severity,
-                                   "last_period": period}
+                                   "last_period": period, "by_hand": False}
                 self.transitions[self.model[key]["id"]] = 1
         else:
             if m["state"] == "snoozed" and m["until"] <= period:
@@ -98,7 +104,7 @@ class Lifecycle(RuleBasedStateMachine):
             episodes.record([_detection(key, status, period)], now=period, version="v")
         m = self.model.get(key)
         if status == "clear" and m is not None and m["state"] != "resolved":
-            m["state"] = "resolved"
+            m.update(state="resolved", by_hand=False)
             self.transitions[m["id"]] += 1
 
     def _act(self, key, who, action, *args, ok_states, note=None):
@@ -140,7 +146,7 @@ class Lifecycle(RuleBasedStateMachine):
     def resolve(self, key, who):
         done = self._act(key, who, episodes.resolve, "fixed the pump", ok_states=episodes.LIVE)
         if done and done[1]:
-            done[0]["state"] = "resolved"
+            done[0].update(state="resolved", by_hand=True)
 
     @rule(key=st.sampled_from(KEYS), who=st.sampled_from(PEOPLE))
     def note(self, key, who):
@@ -263,16 +269,23 @@ def test_who_may_act_and_what_they_see():
     assert stats.loc["satisfaction", "volume"] == 2 and stats.loc["parking", "volume"] == 1
 
 
-def test_a_hand_resolved_episode_that_keeps_firing_reopens_rather_than_duplicating():
+def test_a_hand_resolve_holds_for_the_run_and_flapping_reopens_rather_than_duplicating():
     _wipe()
     key = KEYS[0]
     episodes.record([_detection(key, "firing", T0)], now=T0)
     episode_id = int(episodes.list_episodes()["id"].iloc[0])
     with access.acting_as(ADMIN):
-        episodes.resolve(episode_id, "ada", "looks fine to me")
-    episodes.record([_detection(key, "firing", T0, first=T0)], now=T0 + timedelta(minutes=5))  # same period
-    assert episodes.get(episode_id)["state"] == "resolved"
-    episodes.record([_detection(key, "firing", T0 + timedelta(hours=1), first=T0)], now=T0 + timedelta(hours=1))
-    assert episodes.get(episode_id)["state"] == "open"
-    assert len(episodes.list_episodes(states=episodes.STATES)) == 1
-    assert [e["kind"] for e in episodes.events()] == ["opened", "resolved", "reopened"]
+        episodes.resolve(episode_id, "ada", "known: the department is on it")
+    for hour in (1, 2, 3):  # the same run keeps firing: the operator's call holds, no new alert
+        episodes.record([_detection(key, "firing", T0 + timedelta(hours=hour), first=T0)], now=T0 + timedelta(hours=hour))
+    assert episodes.list_episodes().empty
+    later = T0 + timedelta(hours=20)  # a new run after it cleared: a new episode
+    episodes.record([_detection(key, "firing", later, first=later)], now=later)
+    assert len(episodes.list_episodes()) == 1 and int(episodes.list_episodes()["id"].iloc[0]) != episode_id
+    second = int(episodes.list_episodes()["id"].iloc[0])
+    episodes.record([_detection(key, "clear", later + timedelta(hours=1))], now=later + timedelta(hours=1))
+    again = later + timedelta(hours=2)  # back out of band an hour after auto-resolving: reopened
+    episodes.record([_detection(key, "firing", again, first=again)], now=again)
+    assert episodes.get(second)["state"] == "open"
+    assert len(episodes.list_episodes(states=episodes.STATES)) == 2
+    assert [e["kind"] for e in episodes.events()] == ["opened", "resolved", "opened", "resolved", "reopened"]

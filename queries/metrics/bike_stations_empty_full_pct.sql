@@ -12,6 +12,12 @@ aggregate: ratio
 public: true
 per_capita: false
 grains: [hour, day, week, month]
+alert:
+  rules: [threshold]
+  grain: hour
+  min_n: 20
+  pending: 2
+  hysteresis: 2
 source: demo_bike_status
 description: >
   How often a bike-share station could not serve a rider: it had no bike to rent (empty) or

@@ -13,6 +13,13 @@ public: true
 suppress: false   # tonnes weighed by district, as DSNY itself publishes them: no person behind a figure
 per_capita: false
 grains: [day, week, month]
+alert:
+  rules: [threshold]
+  grain: week
+  baseline_days: 56
+  min_n: 20
+  pending: 1
+  hysteresis: 2
 source: demo_waste
 description: >
   The share of collected waste that was recycled or composted instead of going to landfill

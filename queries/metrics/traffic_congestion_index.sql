@@ -12,6 +12,12 @@ aggregate: ratio
 public: true
 per_capita: false
 grains: [hour, day, week, month]
+alert:
+  rules: [threshold]
+  grain: day
+  min_n: 20
+  pending: 2
+  hysteresis: 3
 source: demo_traffic
 description: >
   How much slower traffic moved than on empty roads: 0 means traffic flowed at free-flow
