@@ -222,7 +222,9 @@ def test_the_shift_log_lists_what_happened_and_keeps_handover_notes(callers, ale
     status, body, text = dash_http.call(admin, view, [12, 1, 0])
     assert status == 200
     assert "Bin sensors in 101 reset" in text and "Handover: strike ends at noon" in text
-    assert "acknowledged" in json.dumps(body["response"]["shift-events"])
+    shown = json.dumps(body["response"]["shift-events"])
+    assert "acknowledged" in shown
+    assert '"children": "opened"' in shown and "back open" not in shown  # a new alert reads "opened"
     summary = json.dumps(body["response"]["shift-summary"])
     assert "alert(s) opened" in summary
     analyst_view = dash_http.call(callers["analyst"], view, [12, 1, 0])
