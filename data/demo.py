@@ -1483,7 +1483,8 @@ def _load_table(con, city: City, table: str, chunks, make, *, source_text: str, 
         if chunk_lines:
             progress(f"    {table:<24} {to_dt(c0):%Y-%m}  {n:>12,} rows")
     if quarantined:
-        con.executemany("INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
+        con.executemany("INSERT INTO quarantine (batch_id, source_id, file, line_no, reason, raw) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
                         [(batch, source, source_text, line, reason, raw) for line, reason, raw in quarantined])
         rows["quarantine"] = rows.get("quarantine", 0) + len(quarantined)
     warehouse.finish_batch(con, batch, rows_read=read, rows_loaded=total, rows_quarantined=len(quarantined))

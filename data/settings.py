@@ -32,7 +32,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Address the development server binds to."),
     Setting("port", 8050, "Port of the development server."),
     Setting("snapshot_poll_s", 5.0, "How often a web worker checks the CURRENT pointer for a new data version (seconds)."),
-    Setting("snapshot_grace_s", 600.0, "How long a superseded snapshot is kept before publish deletes it (seconds)."),
+    Setting("snapshot_grace_s", 600.0, "How long a superseded snapshot is kept before publish deletes it (seconds); "
+            "the newest superseded one is kept longer, as the fallback for a damaged current release."),
+    Setting("snapshot_keep", 3, "At most this many superseded releases are kept on disk (newest first); none superseded "
+            "less than snapshot_poll_s ago is ever deleted."),
     Setting("db_threads", 2, "DuckDB threads per web worker connection."),
     Setting("db_memory_limit", "1GB", "DuckDB memory_limit per web worker connection."),
     Setting("query_cache_size", 512, "Query results kept per worker, keyed by (data version, query, params)."),
@@ -41,6 +44,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hourly_retention_days", 14, "Days of hourly rollups kept in the warehouse and snapshots."),
     Setting("records_days", 90, "Days of row-level service requests copied into the ops snapshot for drill-down."),
     Setting("suppression_k", 10, "Public snapshot: counts in [1, k-1] are suppressed."),
+    Setting("audit_seconds", 300.0, "Time budget of the public release auditor per publish (s); blocks not protected in time are held back."),
     Setting("demo_seed", 20261122, "Seed of the demo city generator."),
     Setting("demo_days", 730, "Days of history the demo generator builds."),
     Setting("live_interval_s", 5.0, "Seconds between two batches of the live feed."),
@@ -51,11 +55,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("map_style", "white-bg", "Map base style: 'white-bg' = offline background in the page theme; a named tile style needs internet."),
     Setting("map_tile_url", "", "Optional raster tile URL template for maps (empty = offline outlines only)."),
     Setting("compress", True, "gzip the public site's responses (static bundles compressed once per worker); false when a reverse proxy compresses."),
+    Setting("public_cache_s", 300.0, "Public site: seconds a response cached for the current data version is reused "
+            "(pages, callbacks, API, downloads; shared by all workers in <var_dir>/cache/public); 0 = no cache."),
     Setting("secret_key", "", "Key that signs sessions; empty = a random key kept in <var_dir>/secret_key (shared by all workers)."),
     Setting("cookie_secure", True, "Session and CSRF cookies only over HTTPS (browsers also accept them on http://localhost). Set false only for plain-HTTP tests."),
     Setting("session_hours", 12, "Hours a sign-in lasts."),
     Setting("auth_trusted_header", "", "Trusted-header sign-in behind an OIDC proxy: the header naming the user (e.g. X-Forwarded-User); empty = off."),
     Setting("auth_trusted_proxies", "127.0.0.1", "Comma-separated addresses the trusted header is accepted from (the proxy)."),
+    Setting("proxy_hops", 0, "Reverse proxies in front of the app (0 = none): behind them the client address comes from X-Forwarded-For, that many hops from the right, for requests from proxy_addresses only."),
+    Setting("proxy_addresses", "127.0.0.1,::1", "Comma-separated addresses of the reverse proxy (the TCP peer) whose X-Forwarded-For is trusted when proxy_hops > 0."),
+    Setting("wall_token_days", 365.0, "Days a wall device token stays valid after it is created (rotate with python -m data.users token-rotate)."),
     Setting("rate_limits", True, "Whether rate limits (sign-in, public site) are enforced."),
     Setting("login_rate_limit", "10 per minute", "Sign-in attempts per client address."),
     Setting("public_rate_limit", "1200 per minute", "Requests per client address to the public site's pages, callbacks, API and downloads."),
@@ -63,6 +72,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(N workers allow N x the limit); redis://HOST:6379/0 shares them between every worker and server. "
             "If Redis cannot be reached, each worker falls back to memory and keeps serving."),
     Setting("analyst_records", True, "Whether analysts may see record-level data (311 requests behind a number)."),
+    Setting("ops_busy_timeout_s", 0.5, "How long a request waits for a lock on the ops store (users, annotations) "
+            "before it gives up and says so (seconds); short, so a held lock never stalls the web workers."),
     Setting("query_timeout_s", 10.0, "A snapshot query running longer than this is interrupted (seconds)."),
     Setting("notify_routes", "", "Notification routes file (YAML, see data/notify.py); empty = <var_dir>/notify.yaml. No file = no notifications."),
     Setting("notify_base_url", "", "Base URL of the ops site used for links in notifications (e.g. https://ops.city.example); empty = no links."),

@@ -24,6 +24,7 @@ EXPLORE_METRIC = "explore-metric"
 EXPLORE_GRAIN = "explore-grain"
 EXPLORE_DISTRICTS = "explore-districts"
 EXPLORE_MAP = "explore-map"
+EXPLORE_MAP_VALUES = "explore-map-values"  # the map without outlines (the browser merges them in)
 EXPLORE_SERIES = "explore-series"
 EXPLORE_NOTICE = "explore-notice"
 EXPLORE_ABOUT = "explore-about"

@@ -250,15 +250,25 @@ def test_sparkline_svg():
 
 
 def test_change_vs_last_week_compares_a_running_total_with_the_same_hours():
-    import pandas as pd
+    """(Was a test of the wall's own change text; the wall now takes its change from
+    data.facts like every page.) A running day is compared with the same weekday last week up
+    to the same time, a complete day with that whole day."""
+    from datetime import datetime
 
-    from callbacks.ops import wall as wall_callbacks
+    from data import facts
 
     metric = registry.get("bike_trips")
-    row = pd.Series({"period": pd.Timestamp("2026-11-01"), "last_week": 1000.0, "last_week_so_far": 100.0})
-    assert wall_callbacks._change(metric, 150.0, row, partial=True) == "▲ 50% vs same time last wk"
-    assert wall_callbacks._change(metric, 500.0, row, partial=False) == "▼ 50% vs last Sun"
-    assert wall_callbacks._change(metric, None, row, partial=False) == ""
+    running = facts.reference_window(metric, "day", datetime(2026, 11, 1, 6, 0))
+    assert running.kind == "same_elapsed" and running.ref_period == datetime(2026, 10, 25)
+    assert datetime(2026, 10, 25, 6, 0) < running.ref_end <= datetime(2026, 10, 25, 6, 0, 1)
+    assert facts.reference_label("day", running.kind, running.ref_period, running.ref_end) == "vs Sun 25 Oct, to 06:00"
+    whole = facts.reference_window(metric, "day", datetime(2026, 11, 2))
+    assert (whole.kind, whole.period, whole.ref_period, whole.ref_end) == (
+        "whole", datetime(2026, 11, 1), datetime(2026, 10, 25), datetime(2026, 10, 26))
+    ref = facts.Reference("same_elapsed", running.ref_period, running.ref_end, 100.0, 100, "vs Sun 25 Oct, to 06:00")
+    assert facts.make(metric, district="city", grain="day", period=running.period, through=running.through,
+                      value=150.0, n=150, reference=ref, data_time=None,
+                      now=datetime(2026, 11, 1, 6)).change_text == "▲ 50% vs Sun 25 Oct, to 06:00"
 
 
 def test_screens_scale_the_map(wall, refresh):

@@ -11,16 +11,15 @@ import hashlib
 import json
 import logging
 import math
-from datetime import datetime
 
 import dash
 import pandas as pd
 from dash import ClientsideFunction, Input, Output, Patch, State, html
 
 from callbacks import auth, common
-from data import episodes, registry, repository, triage, wall_screens
+from data import episodes, facts, registry, repository, triage, wall_screens
+from data import wall_config as wall_layout
 from layouts import components, figures, ids
-from layouts.ops import wall as wall_layout
 
 SPARK_POINTS = 14
 log = logging.getLogger(__name__)
@@ -81,73 +80,26 @@ def _valid_sig(sig) -> dict:
     return out
 
 
-def _pct_change(value, before, label: str) -> str:
-    """'▲ 12% <label>' (= within half a percent); empty without a value to compare with."""
-    if value is None or before is None or pd.isna(before) or before == 0:
-        return ""
-    pct = (value - float(before)) / abs(float(before)) * 100
-    arrow = "▲" if pct > 0.5 else "▼" if pct < -0.5 else "="
-    return f"{arrow} {abs(pct):.0f}% {label}"
-
-
-def _change(metric, value, row, partial: bool) -> str:
-    """Change vs the same time last week: a running day's total is compared with last week's
-    total up to the same hour; other values with the same day last week."""
-    if row is None:
-        return ""
-    if partial and metric.aggregate == "sum":
-        return _pct_change(value, row["last_week_so_far"], "vs same time last wk")
-    return _pct_change(value, row["last_week"], f"vs last {pd.Timestamp(row['period']) - pd.Timedelta(days=7):%a}")
-
-
-def _change_vs_previous(metric, value, row, grain: str, partial: bool) -> str:
-    """Change of a metric published by week or month only (monthly tonnage) vs its previous
-    period; none while a total's period is still running."""
-    if row is None or (partial and metric.aggregate == "sum"):
-        return ""
-    label = (f"vs {pd.Timestamp(row['period']) - pd.DateOffset(months=1):%b}" if grain == "month"
-             else "vs previous wk")
-    return _pct_change(value, row["previous"], label)
-
-
 def tiles_for(metrics) -> list:
     """(signature, tile) for each metric, city-wide at day grain (a metric published by month
-    only, like monthly tonnage, shows its latest month against the month before)."""
-    latest = common.latest_rows(metrics, grain="day", district="city")
-    week = repository.run("ops/wall_last_week", district="city").set_index("metric_id")
+    only, like monthly tonnage, by month): the same data.facts as the overview's cards, so the
+    wall and the overview show the same change for the same number."""
+    shown = facts.latest(metrics, grain="day", district="city")
     recent = pd.concat([repository.run("ops/wall_recent", district="city", grain=g, points=SPARK_POINTS)
-                        for g in sorted({g for g, _row in latest.values()} or {"day"})])
+                        for g in sorted({f.grain for f in shown.values()} or {"day"})])
     spark = {k: list(g["value"]) for k, g in recent.groupby("metric_id")}
-    times = common.table_times()
-    now = datetime.now()
     out = []
     for metric in metrics:
-        grain, row = latest[metric.id]
-        value = None if row is None or pd.isna(row["value"]) else float(row["value"])
-        period = None if row is None else row["period"]
-        data_time, simulated = times.get(metric.table, (None, False))
-        # the period is partial while its data does not cover it: still running, or the feed stopped
-        end = None if period is None else common.period_end(period, grain)
-        partial = end is not None and (end > pd.Timestamp(now)
-                                       or (data_time is not None and end > pd.Timestamp(data_time)))
-        freshness = metric.freshness(data_time, now)
-        status = metric.status(value)
-        colour = {"ok": "#8be28b", "warning": "#ffcf70", "bad": "#ff8787"}.get(status, "#7cc4ff")
-        if freshness == "stale":
+        f = shown[metric.id]
+        colour = {"ok": "#8be28b", "warning": "#ffcf70", "bad": "#ff8787"}.get(f.status, "#7cc4ff")
+        if f.freshness == "stale":
             colour = "#6c757d"
-        if grain == "day":
-            change = _change(metric, value, week.loc[metric.id] if metric.id in week.index else None, partial)
-        else:
-            change = _change_vs_previous(metric, value, row, grain, partial)
         line = spark.get(metric.id, [])
-        if partial and metric.aggregate == "sum":
+        if f.partial and metric.aggregate == "sum":
             line = line[:-1]  # a running period's total would show as a false drop at the end
-        label = common.period_label(grain, period)
-        sig = _hash([metric.id, value, change, label, str(data_time), freshness, line])
-        tile = components.wall_tile(
-            metric, value=value, period_label=label, change=change,
-            sparkline=figures.sparkline_svg(line, colour=colour),
-            data_time=data_time, freshness=freshness, simulated=simulated)
+        sig = _hash([metric.id, f.value, f.n, f.change_text, f.period_text, f.shown_status, str(f.data_time),
+                     f.freshness, line])
+        tile = components.kpi_card(f, variant="wall", sparkline=figures.sparkline_svg(line, colour=colour))
         out.append((sig, tile))
     return out
 

@@ -11,6 +11,7 @@ cadence: 1h
 aggregate: ratio
 public: true
 per_capita: false
+counts: {n: bike_stations_empty_full_pct_records}
 grains: [hour, day, week, month]
 alert:
   rules: [threshold]

@@ -11,6 +11,7 @@ cadence: 1h
 aggregate: ratio
 public: false
 per_capita: false
+counts: {n: bins_over_90_pct_records}
 grains: [hour, day, week, month]
 alert:
   rules: [threshold]

@@ -11,6 +11,7 @@ cadence: 1d
 aggregate: mean
 public: true
 per_capita: false
+counts: {n: survey_answers, denominator: survey_answers}
 grains: [day, week, month]
 alert:
   rules: [threshold]

@@ -11,6 +11,7 @@ cadence: 1h
 aggregate: ratio
 public: true
 per_capita: false
+counts: {n: closed_requests, denominator: closed_requests, numerator: on_time_requests, complement: late_requests}
 grains: [day, week, month]
 alert:
   rules: [threshold]

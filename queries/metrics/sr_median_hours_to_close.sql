@@ -11,6 +11,7 @@ cadence: 1h
 aggregate: median
 public: true
 per_capita: false
+counts: {n: closed_requests}
 grains: [day, week, month]
 alert:
   rules: [threshold]

@@ -11,6 +11,7 @@ cadence: 1h
 aggregate: sum
 public: true
 per_capita: true
+counts: {n: opened_requests}
 grains: [hour, day, week, month]
 alert:
   rules: [anomaly]

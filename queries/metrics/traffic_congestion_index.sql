@@ -11,6 +11,7 @@ cadence: 1h
 aggregate: ratio
 public: true
 per_capita: false
+counts: {n: traffic_congestion_index_records}
 grains: [hour, day, week, month]
 alert:
   rules: [threshold]

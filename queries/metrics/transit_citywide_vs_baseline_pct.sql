@@ -11,6 +11,7 @@ cadence: 1d
 aggregate: ratio
 public: true
 per_capita: false
+counts: {n: transit_citywide_vs_baseline_pct_records}
 grains: [day, week, month]
 alert:
   rules: [threshold]
