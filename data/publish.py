@@ -753,6 +753,8 @@ def main() -> None:  # python -m data.publish
         con.close()
     print(f"published version {result.version} in {result.seconds:.2f}s "
           f"(rollups {result.rollup_seconds:.2f}s, recomputed from {result.recomputed_from})")
+    from data import notify  # the alert events the detection just wrote: webhooks and e-mail
+    print(f"notifications: {notify.run()}")
 
 
 if __name__ == "__main__":

@@ -460,10 +460,18 @@ def alert_chart(frame: pd.DataFrame, metric: Metric, episode: dict, *, template:
                              customdata=part["n"] if "n" in part else None,
                              hovertemplate="%{y:" + metric.format + "} " + metric.unit + " (n = %{customdata})"))
     first, last = episode.get("first_period"), episode.get("last_period")
+    step = {"hour": pd.Timedelta(hours=1), "week": pd.Timedelta(days=7), "month": pd.Timedelta(days=30)}.get(
+        episode.get("grain"), pd.Timedelta(days=1))
     if first is not None and not pd.isna(first):
-        end = last if last is not None and not pd.isna(last) else first
+        first = pd.Timestamp(first)
+        end = pd.Timestamp(last if last is not None and not pd.isna(last) else first) + step
         fig.add_vrect(x0=first, x1=end, fillcolor="#b91c1c", opacity=0.12, line_width=0,
-                      annotation_text="alert", annotation_position="top right", annotation_font_size=11)
+                      annotation_text="alert", annotation_position="top left", annotation_font_size=11)
+        if ok(episode.get("value")):  # the value the alert is about, where the detector saw it
+            fig.add_trace(go.Scatter(x=[pd.Timestamp(last if last is not None and not pd.isna(last) else first)],
+                                     y=[episode["value"]], mode="markers", name="alert value",
+                                     marker=dict(size=10, color="#b91c1c", symbol="diamond"),
+                                     hovertemplate="alert: %{y:" + metric.format + "} " + metric.unit))
     if ok(episode.get("target")):
         fig.add_hline(y=episode["target"], line_dash="dash", line_color="#6c757d",
                       annotation_text=f"target {metric.format_value(episode['target'])}",
