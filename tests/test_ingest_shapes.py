@@ -7,7 +7,7 @@ mapping only, with a known answer on the published figure.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -508,3 +508,25 @@ def test_a_polled_snapshot_feed_becomes_a_time_series_even_when_it_did_not_chang
         assert bad[0].status == "failed" and "no such file" in bad[0].message
     finally:
         con.close()
+
+
+def test_a_wide_table_is_unpivoted_by_the_mapping(con, tmp_path):
+    # SYNTHETIC: monthly tonnes per district, one column per month, an empty cell = not reported
+    csv = write(tmp_path, "wide.csv", "district,stream,Jan 2025,Feb 2025,Mar 2025,note\n"
+                "105,refuse,100.5,,98,x\n301,paper,20,21,-3,y\n")
+    doc = {"source": {"id": "t_wide", "grain": "month"}, "target": "waste_tonnage", "max_quarantined_share": 1.0,
+           "unpivot": {"pattern": r"[A-Z][a-z]{2} \d{4}", "name": "month", "value": "tonnes"},
+           "date_format": "%b %Y", "fields": {"day": "month", "stream": "stream", "tons": "tonnes"},
+           "district": {"column": "district"}}
+    r = load(con, "generic", csv, mapping=Mapping(doc))[-1]
+    assert (r.rows_read, r.rows_loaded, r.rows_quarantined) == (5, 4, 1)
+    assert con.execute("SELECT line_no, reason FROM quarantine").fetchall() == [(3, "negative tonnage")]
+    assert con.execute("SELECT district_id, day, tons FROM waste_tonnage ORDER BY 1, 2").fetchall() == [
+        ("105", date(2025, 1, 1), 100.5), ("105", date(2025, 3, 1), 98.0),
+        ("301", date(2025, 1, 1), 20.0), ("301", date(2025, 2, 1), 21.0)]
+    doc["source"] = {"id": "t_wide"}
+    with pytest.raises(MappingError, match="a wide table holds totals per period: give source.grain"):
+        Mapping(doc)
+    doc["source"]["grain"] = "year"
+    with pytest.raises(MappingError, match="source.grain must be one of hour, day, week, month"):
+        Mapping(doc)

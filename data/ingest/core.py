@@ -578,6 +578,34 @@ class Batch:
             self._line_join = "JOIN ingest_lines il ON il._row = raw.rowid"
         return list(columns)
 
+    def unpivot(self, columns: Sequence[str], name: str, value: str) -> int:
+        """Wide to long (issue 15): every non-empty cell of ``columns`` becomes one raw row with the
+        header in ``name`` and the cell in ``value``, keeping the other columns and the source
+        line number. Empty cells are not rows (not reported, like an empty tonnage). Returns the
+        number of rows."""
+        cols = ", ".join(qi(c) for c in columns)
+        n_before = self.con.execute("SELECT count(*) FROM raw").fetchone()[0]
+        self.con.execute("DROP TABLE IF EXISTS ingest_src_lines")
+        self.con.execute(f"CREATE TEMP TABLE ingest_src_lines AS SELECT raw.rowid AS _src, {self._line_sql} AS _line "
+                         f"FROM raw {self._line_join}")
+        self.con.execute(f"CREATE TEMP TABLE ingest_wide AS UNPIVOT (SELECT rowid AS __src, * FROM raw) ON {cols} "
+                         f"INTO NAME {qi(name)} VALUE {qi(value)}")
+        self.con.execute("DROP TABLE raw")
+        keep = [c for c in self.raw_columns if c not in set(columns)] + [name, value]
+        self.con.execute(f"CREATE TEMP TABLE raw AS SELECT __src, {', '.join(qi(c) for c in keep)} FROM ingest_wide "
+                         f"WHERE nullif(trim({qi(value)}), '') IS NOT NULL ORDER BY __src")
+        self.con.execute("DROP TABLE ingest_wide")
+        self.con.execute("DROP TABLE IF EXISTS ingest_lines")
+        self.con.execute("CREATE TEMP TABLE ingest_lines AS SELECT raw.rowid AS _row, l._line FROM raw "
+                         "JOIN ingest_src_lines l ON l._src = raw.__src")
+        self.con.execute("ALTER TABLE raw DROP COLUMN __src")
+        self.con.execute("DROP TABLE ingest_src_lines")
+        n_after = self.con.execute("SELECT count(*) FROM raw").fetchone()[0]
+        self.rows_read += int(n_after) - int(n_before)
+        self.raw_columns = keep
+        self._line_sql, self._line_join = "il._line", "JOIN ingest_lines il ON il._row = raw.rowid"
+        return int(n_after)
+
     # ---------------------------------------------------------------- staging
     def stage(self, fields: Sequence[F], checks: Sequence[tuple[str, str]] = (), *,
               district: Districting | None = None, dedup: Sequence[str] | None = None,
