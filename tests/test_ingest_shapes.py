@@ -530,3 +530,17 @@ def test_a_wide_table_is_unpivoted_by_the_mapping(con, tmp_path):
     doc["source"]["grain"] = "year"
     with pytest.raises(MappingError, match="source.grain must be one of hour, day, week, month"):
         Mapping(doc)
+
+
+def test_data_health_counts_exclude_replaced_batches(con, tmp_path):
+    """A corrected export at the same path replaces the first load: /data's trend counts the
+    rows that are in the warehouse (3), not both loads (2 + 3)."""
+    csv = write(tmp_path, "sr.csv", "id,opened,type,state,district\nA,2025-03-01 10:00,Noise,Open,105\n"
+                "B,2025-03-01 10:00,Noise,Open,105\n")
+    load(con, "generic", csv, mapping=Mapping(sr_mapping()))
+    csv.write_text(csv.read_text() + "C,2025-03-01 10:00,Noise,Open,105\n")
+    load(con, "generic", csv, mapping=Mapping(sr_mapping()))
+    sql = (ROOT / "queries" / "ops" / "load_trend.sql").read_text()
+    rows = con.execute(sql, {"since": datetime(2000, 1, 1)}).fetchall()
+    assert [(r[0], r[2]) for r in rows if r[0] == "t_sr"] == [("t_sr", 3)]
+    assert con.execute("SELECT count(*) FROM service_requests").fetchone()[0] == 3
