@@ -544,3 +544,27 @@ def test_data_health_counts_exclude_replaced_batches(con, tmp_path):
     rows = con.execute(sql, {"since": datetime(2000, 1, 1)}).fetchall()
     assert [(r[0], r[2]) for r in rows if r[0] == "t_sr"] == [("t_sr", 3)]
     assert con.execute("SELECT count(*) FROM service_requests").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize("change,fragment", [
+    (lambda d: d["fields"].update(tons={"column": "t", "scale": 2}), "fields.tons: unknown key(s) scale"),
+    (lambda d: d["fields"].update(tons={"column": "t", "unmapped": "drop"}), "fields.tons.unmapped must be one of"),
+    (lambda d: d["fields"].update(stream={"column": "s", "expr": "s * 2"}), "fields.stream: expr is for number fields"),
+    (lambda d: d["fields"].update(tons={"column": "t", "coordinate": "z"}), "fields.tons.coordinate must be lat or lon"),
+    (lambda d: d["fields"].update(day={"filename": "%Y.csv", "format": "%Y"}), None),
+    (lambda d: d["fields"].update(tons={"filename": "%Y.csv"}), "fields.tons: filename (the time in the file's name) is for time fields"),
+    (lambda d: d["district"].update(point_format="xy", point="p"), "district.point_format must be one of"),
+    (lambda d: d["district"].update(shape="hex"), "district: unknown key(s) shape"),
+    (lambda d: d.update(keep_rows={"column": "x"}), "keep_rows must be {column: COLUMN, values: [value, ...]}"),
+    (lambda d: d.update(unpivot={"name": "m", "value": "v"}), "unpivot must be {columns"),
+    (lambda d: d.update(max_quarantined_share=2), "max_quarantined_share must be a number from 0 to 1"),
+])
+def test_mapping_errors_name_the_field(change, fragment):
+    doc = waste_doc(tons="t")
+    change(doc)
+    if fragment is None:
+        Mapping(doc)
+        return
+    with pytest.raises(MappingError) as info:
+        Mapping(doc)
+    assert fragment in str(info.value) and "\n" not in str(info.value)
