@@ -568,3 +568,24 @@ def test_mapping_errors_name_the_field(change, fragment):
     with pytest.raises(MappingError) as info:
         Mapping(doc)
     assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_geopackage_values_and_shapefile_boundaries_are_read_through_pyogrio(bare, tmp_path):
+    # SYNTHETIC: a shapefile of two wards in UTM 18N (with its .prj) and a GeoPackage of bins
+    import geopandas as gpd
+    import shapely
+
+    wards = gpd.GeoDataFrame({"ward": ["W1", "W2"]}, geometry=[shapely.box(583000, 4506000, 584000, 4507000),
+                                                                shapely.box(584000, 4506000, 585000, 4507000)],
+                             crs="EPSG:32618")
+    wards.to_file(tmp_path / "wards.shp")
+    r = load(bare, "boundaries", tmp_path / "wards.shp", key="ward", tolerance_m=0)[-1]
+    assert r.rows_loaded == 2
+    bins = gpd.GeoDataFrame({"id": ["b1", "b2"], "fill": [40.0, 70.0], "ts": ["2025-03-01 10:00", "2025-03-01 10:00"]},
+                            geometry=list(wards.geometry.representative_point()), crs="EPSG:32618")
+    bins.to_file(tmp_path / "bins.gpkg", layer="bins", driver="GPKG")
+    doc = {"source": {"id": "t_gpkg"}, "target": "bin_fill",
+           "fields": {"ts": "ts", "bin_id": "id", "fill_pct": "fill"}, "district": {"geometry": True}}
+    load(bare, "generic", tmp_path / "bins.gpkg", mapping=Mapping(doc))
+    assert bare.execute("SELECT bin_id, district_id, fill_pct FROM bin_fill ORDER BY 1").fetchall() == [
+        ("b1", "W1", 40.0), ("b2", "W2", 70.0)]
