@@ -589,3 +589,22 @@ def test_geopackage_values_and_shapefile_boundaries_are_read_through_pyogrio(bar
     load(bare, "generic", tmp_path / "bins.gpkg", mapping=Mapping(doc))
     assert bare.execute("SELECT bin_id, district_id, fill_pct FROM bin_fill ORDER BY 1").fetchall() == [
         ("b1", "W1", 40.0), ("b2", "W2", 70.0)]
+
+
+def test_a_failed_attempt_can_be_cleared(bare, tmp_path, capsys):
+    csv = write(tmp_path, "sr.csv", "id,opened,type,state,district\nA,2025-03-01 10:00,Noise,Open,105\n")
+    db = tmp_path / "bare.duckdb"
+    mapping = write(tmp_path, "sr.yaml", json.dumps(sr_mapping()))
+    bare.close()
+    assert main(["generic", str(csv), "--mapping", str(mapping), "--db", str(db), "--quiet"]) == 2   # no districts
+    assert main(["boundaries", str(BOUNDARIES), "--db", str(db), "--quiet"]) == 0
+    assert main(["generic", str(csv), "--mapping", str(mapping), "--db", str(db), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["clear-failed", "--file", "sr.csv", "--db", str(db)]) == 0
+    assert "cleared 1 failed load batch(es)" in capsys.readouterr().out
+    c = warehouse.connect(db)
+    try:
+        got = c.execute("SELECT status, count(*) FROM load_batches WHERE source_id = 't_sr' GROUP BY 1 ORDER BY 1").fetchall()
+    finally:
+        c.close()
+    assert got == [("cleared", 1), ("ok", 1)]

@@ -1102,3 +1102,18 @@ def check_quarantine_share(batch: "Batch") -> None:
     hint = _hint(batch, top[0][0]) if top and top[0][1] * 2 >= bad else ""   # a cause of most of them
     raise QuarantineShareError(f"{what} quarantined, nothing loaded: {reasons}" + (f". Hint: {hint}" if hint else "")
                                + ". Fix the cause and load the file again (--max-quarantined-share to allow more)")
+
+
+def clear_failed(con, *, source_id: str | None = None, batch_ids: list[int] | None = None,
+                 file: str | None = None) -> int:
+    """Mark failed load batches 'cleared' (``python -m data.ingest clear-failed``): a failed batch
+    loaded nothing (its transaction was rolled back); once its cause is fixed it need not read as
+    a current failure. Only ``failed`` batches change; the row stays for the history."""
+    rows = con.execute("SELECT batch_id, source_id, file FROM load_batches WHERE status = 'failed'").fetchall()
+    ids = [b for b, s, f in rows
+           if (source_id is None or s == source_id) and (not batch_ids or b in batch_ids)
+           and (file is None or f == file or (f and Path(f).name == Path(file).name))]
+    if ids:
+        con.execute("UPDATE load_batches SET status = 'cleared' WHERE list_contains($ids, batch_id) "
+                    "AND status = 'failed'", {"ids": ids})
+    return len(ids)
