@@ -608,3 +608,13 @@ def test_a_failed_attempt_can_be_cleared(bare, tmp_path, capsys):
     finally:
         c.close()
     assert got == [("cleared", 1), ("ok", 1)]
+
+
+def test_lon_and_lat_the_wrong_way_round_fail_with_a_precise_hint(con, tmp_path):
+    # SYNTHETIC: an export whose "lat" column holds longitudes and "lon" latitudes
+    csv = write(tmp_path, "sr.csv", "id,opened,type,state,lat,lon\n"
+                + "".join(f"R{i},2025-03-01 10:00,Noise,Open,-73.98{i},40.75{i}\n" for i in range(4)))
+    doc = sr_mapping()
+    doc["district"] = {"lon": "lon", "lat": "lat"}
+    with pytest.raises(QuarantineShareError, match=r"outside boundaries \(4\).*lon and lat look swapped \(4 of 4 sampled"):
+        load(con, "generic", csv, mapping=Mapping(doc))

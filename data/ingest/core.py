@@ -436,6 +436,7 @@ class Batch:
         self._staged = False
         self._district_index = None
         self.bound: dict[str, Any] = {}     # literals of mapping transforms, bound as $__lN
+        self.swapped_hint: str | None = None  # set by the point-in-polygon step (see _check_swapped)
 
     def bind(self, value) -> str:
         """A parameter placeholder for a literal used in staged SQL (never inlined)."""
@@ -688,6 +689,7 @@ class Batch:
         if keyed.any():   # the key decides the district; only an impossible point is a reason
             found = np.where(keyed, -1, found)
             why = np.where(keyed & (why != 2), 0, why).astype(np.int8)
+        self._check_swapped(index, arrays["x"], arrays["y"], why, d.crs)
         # numbers back to DuckDB (a Python string per row would cost more than the geometry)
         frame = pd.DataFrame({"_row": arrays["_row"], "_d": found, "_why": why})
         names = pd.DataFrame({"_d": range(len(index.ids)), "district_id": index.ids.astype(str)})
@@ -704,6 +706,18 @@ class Batch:
         finally:
             for name in ("ingest_pip", "ingest_pip_ids", "ingest_pip_reasons"):
                 self.con.unregister(name)
+
+    def _check_swapped(self, index, x, y, why, crs) -> None:
+        """When most points are outside every district (or impossible), try a sample with x and y
+        exchanged: if most of those fall inside, the mapping has lon and lat the wrong way round
+        (kept for the failure's hint)."""
+        bad = np.nonzero((why == 3) | (why == 2))[0]
+        if len(bad) * 2 < len(why) or not len(bad):
+            return
+        sample = bad[:: max(1, len(bad) // 500)][:500]
+        found, _ = index.locate_codes(y[sample], x[sample], crs=crs)
+        if (found >= 0).sum() * 2 > len(sample):
+            self.swapped_hint = f"{(found >= 0).sum()} of {len(sample)} sampled points fall inside a district with x and y exchanged"
 
     def districts_reset(self) -> None:
         """Forget the district index (districts were written during this load)."""
@@ -1082,6 +1096,8 @@ def _hint(batch: "Batch", reason: str) -> str:
             ids = [r[0] for r in con.execute("SELECT district_id FROM districts ORDER BY 1 LIMIT 3").fetchall()]
             return (f"district ids are like {', '.join(repr(i) for i in ids)}: map the file's keys to them "
                     "(district.map) or load the matching boundaries")
+        if reason in ("outside boundaries", "bad coordinates") and batch.swapped_hint:
+            return f"lon and lat look swapped ({batch.swapped_hint}): exchange them in the mapping (district lon/lat, x/y or point_format)"
         if reason == "outside boundaries":
             return "check district.crs and that lon/lat (x/y) are not swapped"
     if reason == "bad coordinates":
