@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from data import settings, warehouse
-from data.ingest import IngestError, MappingError, QuarantineShareError, load
+from data.ingest import MappingError, QuarantineShareError, load
 from data.ingest.__main__ import main
 from data.ingest.generic import Mapping
 
