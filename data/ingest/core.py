@@ -44,7 +44,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from data import warehouse
+from data import faults, warehouse
 
 DEFAULT_TZ = "America/New_York"   # city-local time for epoch / offset timestamps (option --tz)
 EARLIEST = datetime(1900, 1, 1)   # older dates are typos ("date out of range")
@@ -437,6 +437,8 @@ class Batch:
         self._district_index = None
         self.bound: dict[str, Any] = {}     # literals of mapping transforms, bound as $__lN
         self.swapped_hint: str | None = None  # set by the point-in-polygon step (see _check_swapped)
+        self._why_fields: dict[int, list[F]] = {}  # rule number -> the fields it judged (quarantine)
+        self._keep: list[F] = []
 
     def bind(self, value) -> str:
         """A parameter placeholder for a literal used in staged SQL (never inlined)."""
@@ -510,7 +512,8 @@ class Batch:
             frame = pd.DataFrame({
                 "line": [int(r[0]) for r in rejects],
                 "reason": ["malformed row: " + str(r[1]).lower() for r in rejects],
-                "raw": [json.dumps({"line": r[2], "error": first_line(r[3])}, ensure_ascii=False) for r in rejects],
+                # the reader's message only: the line itself may hold anything (names, phone numbers)
+                "raw": [json.dumps({"error": first_line(r[3])}, ensure_ascii=False) for r in rejects],
             })
             self.quarantine_frame(frame)
         self._map_lines(n_raw, rejects)
@@ -610,49 +613,69 @@ class Batch:
     # ---------------------------------------------------------------- staging
     def stage(self, fields: Sequence[F], checks: Sequence[tuple[str, str]] = (), *,
               district: Districting | None = None, dedup: Sequence[str] | None = None,
-              dedup_reason: str | None = None) -> None:
-        """Create temp table ``checked``: ``_row, _line, <fields>, district_id, _reason``.
+              dedup_reason: str | None = None, keep: Sequence[str] = ()) -> None:
+        """Create temp table ``checked``: ``_row, _line, <fields>, district_id, _why, _reason``.
 
         Reasons, first match wins: a source value that does not cast; a missing required
         value; ``checks`` (SQL conditions over the typed fields, true = bad); dates out of
         range / in the future; the district (unknown key, missing or bad coordinates, outside
-        boundaries); duplicates of ``dedup`` within the file (the first occurrence is kept)."""
+        boundaries); duplicates of ``dedup`` within the file (the first occurrence is kept).
+
+        A quarantined row keeps only the source values of the fields its rule judged (and of
+        ``keep``, identifying fields an adapter reads back), never the whole raw row: the
+        file and line point at the rest."""
         inner = ["raw.rowid AS _row", f"{self._line_sql} AS _line"]
         outer_cols = ["_row", "_line"]
-        conds: list[tuple[str, str]] = []
+        by_name = {f.name: f for f in fields}
+        conds: list[tuple[str, str, list[F]]] = []
         for f in fields:
             inner.append(f"{f.typed()} AS {qi(f.name)}")
             outer_cols.append(qi(f.name))
             if f.src is not None and f.strict and (f.kind != "varchar" or f.sql is not None):
                 inner.append(f"{f.cleaned()} AS {qi('__s_' + f.name)}")
                 conds.append((f"{qi(f.name)} IS NULL AND {qi('__s_' + f.name)} IS NOT NULL",
-                              f.bad or f"bad {KIND_WORD.get(f.kind, f.kind)}: {f.nice}"))
+                              f.bad or f"bad {KIND_WORD.get(f.kind, f.kind)}: {f.nice}", [f]))
         for f in fields:
             if f.required:
-                conds.append((f"{qi(f.name)} IS NULL", f"missing: {f.nice}"))
-        conds.extend(checks)
+                conds.append((f"{qi(f.name)} IS NULL", f"missing: {f.nice}", [f]))
+        for cond, reason in checks:  # the fields a rule names are the ones it judged
+            named = [f for f in fields if re.search(r'(?<![\w"])"?' + re.escape(f.name) + r'"?(?![\w"])', cond)]
+            conds.append((cond, reason, named))
         for f in fields:
             if f.is_time and f.check_range:
-                conds.append((f"{qi(f.name)} < TIMESTAMP '1900-01-01'", "date out of range"))
+                conds.append((f"{qi(f.name)} < TIMESTAMP '1900-01-01'", "date out of range", [f]))
                 if not f.future_ok:
-                    conds.append((f"{qi(f.name)} > getvariable('ingest_future')", "date in the future"))
+                    conds.append((f"{qi(f.name)} > getvariable('ingest_future')", "date in the future", [f]))
         key = district.key if district else None
         middle = "s.*"
         if key:
             middle += f", (s.{qi(key)} IN (SELECT district_id FROM districts)) AS __dok"
             outer_cols.append(f"CASE WHEN __dok THEN {qi(key)} END AS district_id")
+            key_fields = [by_name[key]] if key in by_name else []
             if not (district.lon and district.lat):
-                conds.append((f"{qi(key)} IS NULL", "missing district"))
-            conds.append((f"{qi(key)} IS NOT NULL AND NOT __dok", "unknown district"))
+                conds.append((f"{qi(key)} IS NULL", "missing district", key_fields))
+            conds.append((f"{qi(key)} IS NOT NULL AND NOT __dok", "unknown district", key_fields))
         else:
             outer_cols.append("CAST(NULL AS VARCHAR) AS district_id")
-        case = "CASE " + " ".join(f"WHEN {c} THEN {ql(r)}" for c, r in conds) + " END" if conds else "NULL"
+        self._why_fields = {i: judged for i, (_c, _r, judged) in enumerate(conds, start=1)}
+        if dedup:
+            self._why_fields[-1] = [by_name[k] for k in dedup if k in by_name]
+        if district and district.lon and district.lat:
+            self._why_fields[-2] = [by_name[k] for k in (district.lon, district.lat) if k in by_name]
+        self._keep = [by_name[k] for k in keep if k in by_name]
+        if conds:
+            outer_cols.append("CASE " + " ".join(f"WHEN {c} THEN {i}" for i, (c, _r, _f) in enumerate(conds, start=1))
+                              + " END AS _why")
+            case = "[" + ", ".join(ql(r) for _c, r, _f in conds) + "][_why]"
+        else:
+            outer_cols.append("CAST(NULL AS INTEGER) AS _why")
+            case = "CAST(NULL AS VARCHAR)"
         self.con.execute("SET VARIABLE ingest_future = $t", {"t": self.now + FUTURE_SLACK})
         self.con.execute("SET VARIABLE ingest_tz = $tz", {"tz": self.tz})
         self.con.execute("SET VARIABLE ingest_src_tz = $tz", {"tz": self.options.get("source_tz") or self.tz})
         self.con.execute("DROP TABLE IF EXISTS checked")
-        sql = (f"CREATE TEMP TABLE checked AS SELECT {', '.join(outer_cols)}, {case} AS _reason "
-               f"FROM (SELECT {middle} FROM (SELECT {', '.join(inner)} FROM raw {self._line_join}) s)")
+        sql = (f"CREATE TEMP TABLE checked AS SELECT *, {case} AS _reason FROM (SELECT {', '.join(outer_cols)} "
+               f"FROM (SELECT {middle} FROM (SELECT {', '.join(inner)} FROM raw {self._line_join}) s))")
         with self.progress.step("validating", self.con):
             try:
                 used = set(re.findall(r"\$(__l\d+)", sql))
@@ -665,7 +688,7 @@ class Batch:
             keys = ", ".join(qi(k) for k in dedup)
             reason = dedup_reason or ("duplicate " + ", ".join(dedup))
             self.con.execute(
-                f"UPDATE checked SET _reason = {ql(reason)} FROM (SELECT _row AS r FROM (SELECT _row, row_number() "
+                f"UPDATE checked SET _reason = {ql(reason)}, _why = -1 FROM (SELECT _row AS r FROM (SELECT _row, row_number() "
                 f"OVER (PARTITION BY {keys} ORDER BY _line) AS n FROM checked WHERE _reason IS NULL) WHERE n > 1) d "
                 f"WHERE checked._row = d.r")
         self._staged = True
@@ -700,7 +723,8 @@ class Batch:
         try:
             self.con.execute(
                 "CREATE OR REPLACE TEMP TABLE checked AS SELECT c.* REPLACE ("
-                "coalesce(c.district_id, i.district_id) AS district_id, coalesce(c._reason, r.reason) AS _reason) "
+                "coalesce(c.district_id, i.district_id) AS district_id, coalesce(c._reason, r.reason) AS _reason, "
+                "CASE WHEN c._reason IS NULL AND r.reason IS NOT NULL THEN -2 ELSE c._why END AS _why) "
                 "FROM checked c LEFT JOIN ingest_pip p ON p._row = c._row "
                 "LEFT JOIN ingest_pip_ids i ON i._d = p._d LEFT JOIN ingest_pip_reasons r ON r._why = p._why")
         finally:
@@ -773,13 +797,25 @@ class Batch:
         """Quarantine the staged rows that have a reason and count the loaded ones."""
         if not self._staged:
             return
-        self.run("INSERT INTO quarantine SELECT $b, $s, $f, c._line, c._reason, to_json(r) "
-                 "FROM checked c JOIN raw r ON r.rowid = c._row WHERE c._reason IS NOT NULL")
+        self.run("INSERT INTO quarantine (batch_id, source_id, file, line_no, reason, raw, district_id) "
+                 f"SELECT $b, $s, $f, c.__line, c.__reason, CAST({self._judged_json()} AS VARCHAR), c.__district "
+                 "FROM raw JOIN (SELECT _row AS __row, _line AS __line, _reason AS __reason, _why AS __why, "
+                 "district_id AS __district FROM checked WHERE _reason IS NOT NULL) c ON raw.rowid = c.__row")
         for reason, n in self.con.execute(
                 "SELECT _reason, count(*) FROM checked WHERE _reason IS NOT NULL GROUP BY 1").fetchall():
             self.reasons[reason] += int(n)
         self.rows_loaded += self.count_ok()
         self._staged = False
+
+    def _judged_json(self) -> str:
+        """SQL over ``raw`` and the rule number ``c.__why``: a JSON object of the source values of
+        the fields the rule judged (plus ``keep``), keyed by their source column names."""
+        def obj(fields: list[F]) -> str:
+            chosen = {f.name: f for f in [*self._keep, *fields] if f.src is not None}
+            pairs = [f"{ql(f.nice)}, {f.cleaned()}" for f in chosen.values()]
+            return f"json_object({', '.join(pairs)})" if pairs else "json_object()"
+        whens = [f"WHEN c.__why = {i} THEN {obj(fields)}" for i, fields in self._why_fields.items()]
+        return f"CASE {' '.join(whens)} ELSE {obj([])} END" if whens else obj([])
 
     def quarantine_frame(self, frame: pd.DataFrame) -> None:
         """Quarantine rows given as a frame with columns line, reason, raw (JSON text)."""
@@ -787,7 +823,8 @@ class Batch:
             return
         self.con.register("ingest_q", frame)
         try:
-            self.run("INSERT INTO quarantine SELECT $b, $s, $f, CAST(line AS BIGINT), reason, raw FROM ingest_q")
+            self.run("INSERT INTO quarantine (batch_id, source_id, file, line_no, reason, raw) "
+                     "SELECT $b, $s, $f, CAST(line AS BIGINT), reason, raw FROM ingest_q")
         finally:
             self.con.unregister("ingest_q")
         for reason, n in frame["reason"].value_counts().items():
@@ -1005,16 +1042,21 @@ def _run_batch(con, adapter, source, path, resolved, load_fn, info, fingerprint,
                                    rows_quarantined=batch.rows_quarantined, status="ok")
             con.execute(DROP_WORK_TABLES)
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # never hide the cause behind a failed rollback
+                con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
     except BaseException as exc:
+        cause = faults.describe(exc)  # one plain line: "No space left on device", not the rollback
         with contextlib.suppress(Exception):
-            warehouse.finish_batch(con, batch_id, rows_read=0, rows_loaded=0, rows_quarantined=0, status="failed")
+            warehouse.finish_batch(con, batch_id, rows_read=0, rows_loaded=0, rows_quarantined=0, status="failed",
+                                   message=cause)
+        if isinstance(exc, Exception):
+            faults.record("ingest", f"{path.name}: {cause}", batch_id=batch_id, source_id=source.source_id)
         if isinstance(exc, IngestError):
             raise type(exc)(f"{path.name}: {exc}") from None
-        if isinstance(exc, duckdb.Error):
-            raise FormatError(f"{path.name}: {first_line(exc)}") from None
+        if isinstance(exc, (duckdb.Error, OSError)):
+            raise FormatError(f"{path.name}: {cause}") from None
         raise
     result.rows_read, result.rows_loaded = batch.rows_read, batch.rows_loaded
     result.rows_quarantined = batch.rows_quarantined
