@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from data import access, facts, i18n
+from data import access, facts, i18n, ops_store, repository
 from data.lookups import (  # noqa: F401  (re-exported for page callbacks)
     available_metrics, db_for_mode, district_names, districts, table_times, valid_districts, valid_grain,
     valid_metric,
@@ -65,6 +65,9 @@ def guarded(*fallbacks):
                 return fn(*args, **kwargs)
             except DataUnavailable as exc:
                 message = components.data_unavailable(str(exc))
+            except ops_store.Busy:  # a lock on the ops store (users, annotations): say so, fast
+                message = components.notice("This view could not be loaded: the ops store is busy; "
+                                            "try again in a moment.", color="warning")
             except access.AccessDenied:  # e.g. record-level data behind an aggregate view
                 message = components.notice("Your account may not see this data.", color="secondary")
             except Exception:  # never a traceback to the client; the log has it

@@ -34,6 +34,7 @@ KPI_HISTORY = 30  # periods of history behind each control-limit test
 PARAMS = ("domain", "metric", "range", "start", "end", "grain", "districts", "district", "scale")
 EXPORT_CSV = "/explore/export.csv"
 EXPORT_XLSX = "/explore/export.xlsx"
+GEOMETRY = "/explore/geometry.json"  # district outlines, fetched once per outline version
 
 
 def raw_params(kwargs: dict) -> dict:

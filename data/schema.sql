@@ -44,8 +44,10 @@ CREATE TABLE IF NOT EXISTS quarantine (
     file      VARCHAR,
     line_no   BIGINT,
     reason    VARCHAR NOT NULL,
-    raw       VARCHAR                      -- the raw values as JSON
+    raw       VARCHAR,                     -- JSON: the source values of the fields the rule judged only
+    district_id VARCHAR                    -- when the row's district is known (scopes who may see it)
 );
+ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS district_id VARCHAR;
 
 -- Events shown on time series: storms, outages, strikes (demo) and officials' notes (later).
 CREATE TABLE IF NOT EXISTS incidents (
@@ -57,6 +59,20 @@ CREATE TABLE IF NOT EXISTS incidents (
     starts_at   TIMESTAMP NOT NULL,
     ends_at     TIMESTAMP NOT NULL,
     simulated   BOOLEAN NOT NULL
+);
+
+-- Demo ground truth for the alert benchmark (bench/alerts.py): what was injected where, and how
+-- big. Never copied into a snapshot: the detector and the operators must find these from data.
+CREATE TABLE IF NOT EXISTS labelled_incidents (
+    incident_id    VARCHAR PRIMARY KEY,
+    kind           VARCHAR NOT NULL,       -- surge / parking_surge / parking_drift / parking_outage
+    district_id    VARCHAR NOT NULL,
+    starts_at      TIMESTAMP NOT NULL,
+    ends_at        TIMESTAMP NOT NULL,
+    metrics        VARCHAR[] NOT NULL,     -- metric ids affected
+    size           DOUBLE NOT NULL,        -- see size_unit
+    size_unit      VARCHAR NOT NULL,
+    small_district BOOLEAN NOT NULL
 );
 
 -- ---------------------------------------------------------------- transport
@@ -196,4 +212,19 @@ CREATE TABLE IF NOT EXISTS reference_windows (
 CREATE TABLE IF NOT EXISTS reference_values (
     metric_id VARCHAR NOT NULL, grain VARCHAR NOT NULL, district_id VARCHAR NOT NULL,
     value DOUBLE, numerator DOUBLE, denominator DOUBLE, n BIGINT
+);
+
+-- ---------------------------------------------------------------- public releases (final)
+-- Every public cell as first released (data.publish): a complete period is published once and
+-- served from here afterwards, so late data never silently changes a released figure.
+CREATE TABLE IF NOT EXISTS public_release_cells (
+    metric_id VARCHAR NOT NULL, grain VARCHAR NOT NULL, district_id VARCHAR NOT NULL,
+    period TIMESTAMP NOT NULL, value DOUBLE, numerator DOUBLE, denominator DOUBLE, n BIGINT,
+    suppressed BOOLEAN NOT NULL, ci_low DOUBLE, ci_high DOUBLE,
+    release VARCHAR NOT NULL -- the version that first released it
+);  -- figures are kept as computed (withheld ones too): the public snapshot nulls what is withheld
+-- One row per publish: what the release auditor added, and what it could not protect (shown on /data).
+CREATE TABLE IF NOT EXISTS public_release_log (
+    version VARCHAR NOT NULL, published_at TIMESTAMP NOT NULL, new_cells BIGINT, new_withheld BIGINT,
+    blocks_audited BIGINT, held_blocks BIGINT, late_cells BIGINT, reason VARCHAR, seconds DOUBLE
 );

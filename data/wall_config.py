@@ -24,6 +24,7 @@ ROTATE_RANGE = (10, 3600)   # seconds; 0 = no rotation
 MAX_METRICS = 24
 RELOAD_AFTER_FAILURES = 10  # consecutive failed refreshes before the page reloads itself (?failures=)
 FAILURES_RANGE = (2, 100)
+HOLD_RANGE = (10, 3600)     # seconds rotation may hold on an open critical alert; 0 = never hold
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -165,10 +166,18 @@ def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[s
         except (TypeError, ValueError):
             notices.append(f"bad failures {_short(merged['failures'])}, reloading after {RELOAD_AFTER_FAILURES}")
 
+    default_hold = int(settings.get("wall_hold_max_s"))
+    hold = default_hold
+    if merged.get("hold") not in (None, ""):
+        try:
+            hold = _seconds(merged["hold"], *HOLD_RANGE, zero_ok=True)
+        except (TypeError, ValueError):
+            notices.append(f"bad hold {_short(merged['hold'])}, holding at most {default_hold} s")
+
     title = base.get("title") if isinstance(base.get("title"), str) else ""
     config = {"views": views, "rotate": rotate, "refresh": refresh, "metrics": chosen_metrics,
               "nightly": nightly, "profile": profile or "", "screen": screen, "title": title[:60],
-              "build": BUILD, "scheme": SCHEME, "max_failures": failures}
+              "build": BUILD, "scheme": SCHEME, "max_failures": failures, "hold": hold}
     return config, notices
 
 
@@ -183,7 +192,8 @@ def valid_config(value) -> dict:
               "metrics": [m for m in value.get("metrics", []) if isinstance(m, str)][:MAX_METRICS]
               if isinstance(value.get("metrics"), list) else None,
               "screen": value.get("screen") if isinstance(value.get("screen"), str) else None,
-              "failures": value.get("max_failures") if isinstance(value.get("max_failures"), int) else None}
+              "failures": value.get("max_failures") if isinstance(value.get("max_failures"), int) else None,
+              "hold": value.get("hold") if isinstance(value.get("hold"), int) else None}
     if value.get("refresh") == 1:
         params.update(refresh="1", soak="1")
     profile = value.get("profile")

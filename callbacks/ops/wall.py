@@ -17,8 +17,7 @@ import pandas as pd
 from dash import ClientsideFunction, Input, Output, Patch, State, html
 
 from callbacks import auth, common
-from callbacks.ops.alerts import current_alerts
-from data import facts, repository, wall_screens
+from data import episodes, facts, registry, repository, triage, wall_screens
 from data import wall_config as wall_layout
 from layouts import components, figures, ids
 
@@ -111,16 +110,46 @@ def _grid_class(count: int) -> str:
 
 
 TICKER_MAX = 30  # alerts in the ticker (it scrolls when they do not fit)
+TICKER_ORDER = {"open": 0, "snoozed": 1, "acknowledged": 2}
 
 
-def _alert_item(row) -> html.Li:
-    """Two lines, so nothing that matters is cut off: severity, district and day; then the
-    metric, its value and the target."""
-    return html.Li([html.Div([html.Span(row.status, className=f"sev sev--{row.severity}"), " ",
-                              html.Span(f"{row.district}", className="alert-where"),
-                              html.Span(f" · {common.period_label(row.grain, row.period)}", className="alert-when")],
-                             className="alert-head"),
-                    html.Div(f"{row.metric}: {row.value} (target {row.target})", className="alert-what")])
+def wall_alerts(metric_ids) -> pd.DataFrame:
+    """The episodes of these metrics that are not resolved, for the ticker: open ones first
+    (critical first, newest first), then snoozed, then acknowledged (dimmed, with who took
+    them). From the episode store: the detector decided they are alerts, the wall does not."""
+    frame = episodes.list_episodes(("open", "acknowledged", "snoozed"), limit=2000)
+    frame = frame[frame["metric_id"].isin(list(metric_ids))]
+    if frame.empty:
+        return frame
+    frame = frame.assign(_state=frame["state"].map(TICKER_ORDER).fillna(3),
+                         _sev=frame["severity"].ne("critical").astype(int))
+    return frame.sort_values(["_state", "_sev", "opened_at", "id"], ascending=[True, True, False, False]) \
+        .drop(columns=["_state", "_sev"]).reset_index(drop=True)
+
+
+def _alert_item(row: dict, names: dict) -> html.Li:
+    """Two lines, so nothing that matters is cut off: severity, district and since when; then
+    the metric and how far out it is. An acknowledged or snoozed alert is dimmed and says who
+    took it."""
+    metric = registry.get(row["metric_id"])
+    where = "Whole city" if row["district_id"] == "city" else names.get(row["district_id"], row["district_id"])
+    sev = {"critical": "✖ Critical", "warning": "⚠ Warning"}.get(row["severity"], row["severity"])
+    since = pd.Timestamp(row["opened_at"])
+    head = [html.Span(sev, className=f"sev sev--{row['severity']}"), " ", html.Span(where, className="alert-where"),
+            html.Span(f" · since {since:%H:%M}" if since.date() == datetime.now().date() else f" · since {since:%d %b %H:%M}",
+                      className="alert-when")]
+    state = row["state"]
+    if state == "acknowledged":
+        taken = pd.Timestamp(row["acknowledged_at"]) if row.get("acknowledged_at") is not None else None
+        head.append(html.Span(f" · ✓ {row.get('acknowledged_by') or '?'}" + (f" {taken:%H:%M}" if taken is not None
+                                                                             and not pd.isna(taken) else ""),
+                              className="alert-taken"))
+    elif state == "snoozed":
+        head.append(html.Span(" · ◔ snoozed", className="alert-taken"))
+    what = triage.how_far(row, metric)
+    return html.Li([html.Div(head, className="alert-head"),
+                    html.Div(f"{metric.label if metric else row['metric_id']}: {what}", className="alert-what")],
+                   className=f"alert-item alert-item--{state}", **{"data-episode": str(row["id"])})
 
 
 def screen_size(screen) -> tuple[int, int]:
@@ -141,15 +170,22 @@ def screen_scale(screen) -> float:
     return round(min(max(min(w / 1920, h / 1080), 0.6), 2.5), 2)
 
 
-def hold_reason(view: str, alerts: pd.DataFrame) -> str:
-    """Why rotation stays on this view: its critical alerts (from server data), or ''."""
-    critical = alerts[alerts["severity"] == "critical"]
+def hold_reason(view: str, alerts: pd.DataFrame, hold_s: int = 0) -> str:
+    """Why rotation stays on this view: its open (not acknowledged, not snoozed) critical
+    episodes, or ''. The screen holds for at most `hold_s` seconds (the `hold` parameter)."""
+    if alerts.empty or hold_s <= 0:
+        return ""
+    critical = alerts[(alerts["severity"] == "critical") & (alerts["state"] == "open")]
     if critical.empty:
         return ""
     first = critical.iloc[0]
+    metric = registry.get(first["metric_id"])
+    where = "the city" if first["district_id"] == "city" else common.district_names().get(first["district_id"],
+                                                                                             first["district_id"])
     more = f" and {len(critical) - 1} more" if len(critical) > 1 else ""
-    return (f"✖ Holding on {wall_layout.view_title(view)}: critical alert — "
-            f"{first['metric']} in {first['district']}{more}")
+    limit = f"{hold_s // 60} min" if hold_s % 60 == 0 else f"{hold_s} s"
+    return (f"✖ Holding on {wall_layout.view_title(view)} (up to {limit}): open critical alert — "
+            f"{metric.label if metric else first['metric_id']} in {where}{more}")
 
 
 @dash.callback(
@@ -199,11 +235,11 @@ def refresh_wall(_trigger, view, screen, config, sig):
     cls = _grid_class(len(metrics))
     cls_out = dash.no_update if sig.get("cls") == cls else cls
 
-    alerts = current_alerts()
-    alerts = alerts[alerts["metric_id"].isin([m.id for m in metrics])]
-    # The map shows the metric with the most critical alerts, then the most alerts, else the first.
-    if not alerts.empty:
-        ranked = alerts.assign(crit=alerts["severity"] == "critical").groupby("metric_id")["crit"].agg(["sum", "size"])
+    alerts = wall_alerts([m.id for m in metrics])
+    # The map shows the metric with the most open critical alerts, then the most open ones, else the first.
+    live = alerts[alerts["state"] == "open"] if not alerts.empty else alerts
+    if not live.empty:
+        ranked = live.assign(crit=live["severity"] == "critical").groupby("metric_id")["crit"].agg(["sum", "size"])
         focus_id = ranked.sort_values(["sum", "size"], ascending=False).index[0]
         focus = next(m for m in metrics if m.id == focus_id)
     else:
@@ -227,12 +263,15 @@ def refresh_wall(_trigger, view, screen, config, sig):
         fig_out.update_layout(map_zoom=fig_out.layout.map.zoom + math.log2(scale), font_size=round(20 * scale))
         map_title = f"Map · {focus.label} ({focus.unit})"
 
-    newest = alerts.sort_values(["period", "severity", "gap"], ascending=[False, True, False]).head(TICKER_MAX)
-    items = [_alert_item(row) for row in newest.itertuples()] or [html.Li("✓ Nothing off target")]
-    alerts_key = _hash([str(list(r)) for r in newest.itertuples(index=False)])
+    shown_alerts = alerts.head(TICKER_MAX)
+    district_names = common.district_names()
+    items = [_alert_item(row, district_names) for row in shown_alerts.to_dict("records")] \
+        or [html.Li("✓ No open alert")]
+    alerts_key = _hash([[r["id"], r["state"], r["severity"], r.get("acknowledged_by"), r.get("message"),
+                         r.get("value")] for r in shown_alerts.to_dict("records")])
     alerts_out = dash.no_update if same_view and sig.get("alerts") == alerts_key else items
 
-    reason = hold_reason(view, alerts) if config["rotate"] else ""
+    reason = hold_reason(view, alerts, config.get("hold", 0)) if config["rotate"] else ""
     hold = {"view": view, "reason": reason}
     title = config["title"] or wall_layout.view_title(view)
     if config["title"] and view != "all" and len(config["views"]) > 1:

@@ -1,6 +1,6 @@
 """Wall display: no controls, dark, large type; configured by the URL alone (a TV has no keyboard).
 
-    /wall?view=parking&rotate=30&refresh=15&metrics=a,b,c&nightly=04:30&failures=10
+    /wall?view=parking&rotate=30&refresh=15&metrics=a,b,c&nightly=04:30&failures=10&hold=300
     /wall/<profile>          a named profile from data/wall_profiles.yaml (URL values override it)
     /wall-screens            every wall screen's heartbeat; silent ones flagged
 
@@ -59,7 +59,7 @@ def _page(config: dict, notices: list[str]):
                             html.H2(id=ids.WALL_MAP_TITLE, className="wall-map-title"),
                             dcc.Graph(id=ids.WALL_MAP, className="wall-map",
                                       config={"displayModeBar": False, "staticPlot": True}),
-                            html.H2("Alerts · newest first", className="wall-alerts-title"),
+                            html.H2("Alerts · open first", className="wall-alerts-title"),
                             # a ticker: scrolls (assets/wall.js + wall.css) when the alerts
                             # do not fit; still under prefers-reduced-motion, with "+N more"
                             html.Div(html.Ul(id=ids.WALL_ALERTS, className="wall-alerts"),
@@ -77,16 +77,17 @@ def _page(config: dict, notices: list[str]):
 
 
 def layout(view=None, rotate=None, refresh=None, metrics=None, nightly=None, screen=None, soak=None,
-           failures=None, **_ignored):
+           failures=None, hold=None, **_ignored):
     config, notices = parse_config({"view": view, "rotate": rotate, "refresh": refresh, "metrics": metrics,
-                                    "nightly": nightly, "screen": screen, "soak": soak, "failures": failures})
+                                    "nightly": nightly, "screen": screen, "soak": soak, "failures": failures,
+                                    "hold": hold})
     return _page(config, notices)
 
 
 def profile_layout(profile=None, view=None, rotate=None, refresh=None, metrics=None, nightly=None, screen=None,
-                   failures=None, **_ignored):
+                   failures=None, hold=None, **_ignored):
     config, notices = parse_config({"view": view, "rotate": rotate, "refresh": refresh, "metrics": metrics,
-                                    "nightly": nightly, "screen": screen, "failures": failures},
+                                    "nightly": nightly, "screen": screen, "failures": failures, "hold": hold},
                                    profile=profile if profile is not None else "")
     return _page(config, notices)
 
