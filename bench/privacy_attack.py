@@ -43,6 +43,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 CITY = "city"
+CAP = 1e8  # a bound far above any count, so that no program is unbounded
 # quantity each metric's n counts, from the issue: equal counts share one quantity
 MERGED = {"sr_closed_within_sla_pct": "closed", "sr_median_hours_to_close": "closed",
           "parking_citations": "citations", "parking_fine_revenue": "citations",
@@ -169,27 +170,48 @@ def _intervals(window: Window, targets: list[tuple], milp_budget: list[float], w
     b_ub = np.concatenate([hi[ineq & np.isfinite(hi)], -lo[ineq & np.isfinite(lo)]])
     kw = dict(A_eq=a_eq if a_eq.shape[0] else None, b_eq=b_eq if a_eq.shape[0] else None,
               A_ub=a_ub if a_ub.shape[0] else None, b_ub=b_ub if a_ub.shape[0] else None,
-              bounds=(0, None), method="highs")
+              bounds=(0, CAP), method="highs")
     probe = linprog(np.zeros(nvar), **kw)
     if probe.status != 0:
         return {}, False
-    out = {}
-    for key, coefs in targets:
+    # feasible points found on the way: a target that already differs by `width` between two of
+    # them is not narrow, and its own programs are skipped (it cannot be recovered)
+    cvecs = []
+    for _key, coefs in targets:
         c = np.zeros(nvar)
         for j, v in coefs.items():
             c[j] = v
+        cvecs.append(c)
+    points = [probe.x]
+    if cvecs:
+        total = np.sum(cvecs, axis=0)
+        for sign in (1, -1):
+            r = linprog(sign * total, **kw)
+            if r.status == 0:
+                points.append(r.x)
+    out = {}
+    for (key, coefs), c in zip(targets, cvecs):
+        seen = [float(c @ x) for x in points]
+        if max(seen) - min(seen) >= width:
+            out[key] = (-math.inf, math.inf, False)  # wide: at least `width` apart
+            continue
         low = linprog(c, **kw)
         high = linprog(-c, **kw)
+        for r in (low, high):
+            if r.status == 0:
+                points.append(r.x)
         lo_v = low.fun if low.status == 0 else -math.inf
         hi_v = -high.fun if high.status == 0 else math.inf
+        if hi_v >= CAP / 2:
+            hi_v = math.inf
         tightened = False
         if hi_v - lo_v < width and milp_budget[0] > 0:
             t0 = time.perf_counter()
             cons = [LinearConstraint(a, lo, hi)]
             integral = np.ones(nvar)
             opts = {"time_limit": max(1.0, min(10.0, milp_budget[0]))}
-            m_lo = milp(c, constraints=cons, integrality=integral, bounds=Bounds(0, np.inf), options=opts)
-            m_hi = milp(-c, constraints=cons, integrality=integral, bounds=Bounds(0, np.inf), options=opts)
+            m_lo = milp(c, constraints=cons, integrality=integral, bounds=Bounds(0, CAP), options=opts)
+            m_hi = milp(-c, constraints=cons, integrality=integral, bounds=Bounds(0, CAP), options=opts)
             if m_lo.status == 0 and m_hi.status == 0:
                 tightened = (m_lo.fun > lo_v + 1e-6) or (-m_hi.fun < hi_v - 1e-6)
                 lo_v, hi_v = max(lo_v, m_lo.fun), min(hi_v, -m_hi.fun)
@@ -199,7 +221,8 @@ def _intervals(window: Window, targets: list[tuple], milp_budget: list[float], w
 
 
 def attack(releases: list[Path], truth: pd.DataFrame | None = None, *, k: int = 10, width: float | None = None,
-           milp_seconds: float = 30.0, city: str = "city", max_windows: int | None = None) -> Report:
+           milp_seconds: float = 30.0, city: str = "city", max_windows: int | None = None,
+           metrics: set[str] | None = None) -> Report:
     """Attack the last release of `releases` (earlier ones: still online). `truth`: the
     unsuppressed cells (metric_id, grain, period, district_id, n) to score the attack."""
     width = (k - 1) if width is None else width
@@ -214,7 +237,7 @@ def attack(releases: list[Path], truth: pd.DataFrame | None = None, *, k: int = 
     report.withheld = int(values["suppressed"].sum())
     _direct_attacks(report, data, k)
 
-    counted = values[values["metric_id"].isin(suppressing)].copy()
+    counted = values[values["metric_id"].isin(suppressing if metrics is None else suppressing & set(metrics))].copy()
     counted["q"] = counted["metric_id"].map(_quantity)
     quantities = {q: sorted(set(part["district_id"])) for q, part in counted.groupby("q")}
     # earlier releases: the same cell's figure bounds this one's from below (late data only adds)

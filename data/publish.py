@@ -482,6 +482,16 @@ def _write_public(con, path: Path, version: str, published_at: datetime, data_no
         con.execute("DETACH pub")
 
 
+def _write_release_log(con, ops_path: Path) -> None:
+    """The release log (what the auditor released, held back and why) into the ops snapshot, for /data."""
+    con.execute("ATTACH $path AS snap", {"path": str(ops_path)})
+    try:
+        con.execute("CREATE TABLE snap.release_log AS SELECT * FROM public_release_log "
+                    "ORDER BY published_at DESC LIMIT 200")
+    finally:
+        con.execute("DETACH snap")
+
+
 # --------------------------------------------------------------------------- pointer
 def pointer_path() -> Path:
     return settings.var_dir() / POINTER
@@ -543,6 +553,7 @@ def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> Publ
         metrics = published_metrics(con)
         _write_ops(con, temps[0], version, published_at, data_now, metrics)
         _write_public(con, temps[1], version, published_at, data_now, metrics)
+        _write_release_log(con, temps[0])
         for tmp in temps:
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())

@@ -71,3 +71,17 @@ def data_health(_n):
         {"batch_id": "Batch", "source_id": "Source", "file": "File", "finished_at": "Finished",
          "rows_loaded": "Loaded", "rows_quarantined": "Quarantined", "status": "Status"})
     return source_table, quarantine, batches
+
+
+@dash.callback(Output(ids.DATA_RELEASES, "children"), Input(ids.DATA_TICK, "n_intervals"))
+@auth.requires("read")
+@common.guarded("message")
+def release_log(_n):
+    """What each publish added to the public site, and the months the release auditor held back
+    (not protected, or not in time) with the reason."""
+    return components.table(
+        repository.run("ops/release_log", limit=20),
+        {"version": "Version", "published_at": "Published", "new_cells": "New figures",
+         "new_withheld": "Withheld", "held_blocks": "Months held back", "late_cells": "Late data (not republished)",
+         "reason": "Why held back", "seconds": "Audit s"},
+        empty="No public release yet.")
