@@ -489,6 +489,44 @@ def run_city(name: str, milp_seconds: float, k: int) -> list[Report]:
     return reports
 
 
+def scale_bench(warehouse_path: Path, sizes=(71, 300), seed: int = 1) -> list[dict]:
+    """Release-auditor time on synthetic cities of N districts: the fixture's district series
+    of every suppressible public metric resampled (with replacement) into N districts, the
+    city recomputed as their sum; a full release, then the same release again (blocks reused)."""
+    from data import privacy, publish, registry
+
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        cells = con.execute("SELECT metric_id, grain, period, district_id, value, numerator, denominator, n "
+                            "FROM metric_values WHERE grain IN ('week', 'month') AND district_id <> 'city' "
+                            "AND period >= TIMESTAMP '2026-09-07' AND period < TIMESTAMP '2026-11-01'").df()
+    finally:
+        con.close()
+    metrics = {m.id: m for m in registry.public_metrics() if m.suppress}
+    cells = cells[cells["metric_id"].isin(metrics)]
+    source = sorted(cells["district_id"].unique())
+    rng = np.random.default_rng(seed)
+    out = []
+    for size in sizes:
+        picks = rng.choice(source, size=size, replace=True)
+        parts = [cells[cells["district_id"] == d].assign(district_id=f"s{i:04d}") for i, d in enumerate(picks)]
+        frame = pd.concat(parts, ignore_index=True)
+        city = frame.groupby(["metric_id", "grain", "period"], as_index=False)[["value", "numerator", "denominator", "n"]].sum()
+        frame = pd.concat([frame, city.assign(district_id=CITY)], ignore_index=True)
+        privacy._BLOCKS.clear()
+        t0 = time.perf_counter()
+        released, failures = privacy.protect(frame, metrics, 10)
+        full = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        privacy.protect(frame, metrics, 10)
+        again = time.perf_counter() - t0
+        out.append({"districts": size, "cells": len(frame), "withheld": int(released["suppressed"].sum()),
+                    "audit_s": full, "audit_again_s": again, "held_blocks": len(failures)})
+        print(f"{size:>5} districts  {len(frame):>7,} cells  withheld {released['suppressed'].mean():5.1%}  "
+              f"audit {full:7.2f} s  again (blocks reused) {again:6.2f} s  held blocks {len(failures)}", flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.privacy_attack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -497,7 +535,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--snapshots", nargs="*", help="attack these public snapshot files instead (oldest first)")
     parser.add_argument("--truth", help="ops snapshot with the unsuppressed figures (to score --snapshots)")
+    parser.add_argument("--scale", help="warehouse of the fixture city: time the auditor at 71 and 300 districts")
     args = parser.parse_args(argv)
+    if args.scale:
+        scale_bench(Path(args.scale))
+        return
     if args.snapshots:
         truth = _truth(Path(args.truth)) if args.truth else None
         print(attack([Path(p) for p in args.snapshots], truth, k=args.k, milp_seconds=args.milp_seconds,

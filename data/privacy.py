@@ -342,6 +342,7 @@ class BlockResult:
     ok: bool
     reason: str = ""
     lps: int = 0
+    failing: tuple = ()
 
 
 def _highs():
@@ -531,8 +532,9 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
     if (fallback != withheld).any():
         again = audit_block(truth, equations, fallback, primary=primary, count=count, frozen=np.ones(n, bool),
                             k=k, width=width, max_rounds=1)
-        return BlockResult(again.withheld, again.ok, again.reason or "", lps + again.lps)
-    return BlockResult(withheld, False, f"{len(failing)} withheld cells stay narrower than the protection width", lps)
+        return BlockResult(again.withheld, again.ok, again.reason or "", lps + again.lps, again.failing)
+    return BlockResult(withheld, False, f"{len(failing)} withheld cells stay narrower than the protection width", lps,
+                       tuple(failing))
 
 
 def _add_complement(target, withheld, eqs, member, truth, count, frozen, width, find) -> bool:
@@ -681,6 +683,7 @@ def block_equations(block: pd.DataFrame, metrics: dict) -> list[dict[int, float]
 
 
 _BLOCKS: "OrderedDict[str, np.ndarray]" = OrderedDict()
+_FAILED: dict[str, list] = {}
 
 
 def audit_release(qcells: pd.DataFrame, metrics: dict, *, k: int, width: float, primary: np.ndarray,
@@ -710,25 +713,49 @@ def audit_release(qcells: pd.DataFrame, metrics: dict, *, k: int, width: float, 
             continue
         key = _block_key(block, withheld[idx], primary[idx], frozen[idx])
         known = _BLOCKS.get(key)
-        if known is not None:
+        if known is not None:  # the same block as in an earlier publish: the same answer
             withheld[idx] = known
+            failures.extend(_FAILED.get(key, []))
             continue
         if deadline is not None and time.perf_counter() > deadline:
             failures.append({"block": f"{month:%Y-%m}", "quantities": sorted(set(block["q"])),
+                             "metrics": sorted(m for m, x in metrics.items() if set(x.counted().values()) & set(block["q"])),
                              "reason": "not audited in time"})
             withheld[idx] = True
             continue
-        equations = block_equations(block.reset_index(drop=True), metrics)
-        context = block["_context"].to_numpy(bool) if "_context" in block else np.zeros(len(idx), bool)
-        result = audit_block(truth[idx], equations, withheld[idx], primary=primary[idx] & ~context, count=count[idx],
-                             frozen=frozen[idx] | context, k=k, width=width)
-        withheld[idx] = result.withheld
-        if not result.ok:
-            failures.append({"block": f"{month:%Y-%m}", "quantities": sorted(set(block["q"])), "reason": result.reason})
-        else:
-            _BLOCKS[key] = result.withheld.copy()
-            while len(_BLOCKS) > 20_000:
-                _BLOCKS.popitem(last=False)
+        members = dict(metrics)
+        original = withheld.copy()
+        for _attempt in range(4):  # a metric whose cells cannot be protected is held; the rest again
+            part_block = block[block["q"].isin({q for m in members.values() for q in m.counted().values()})]
+            if part_block.empty:
+                break
+            pidx = part_block.index.to_numpy()
+            saved = original[pidx].copy()
+            equations = block_equations(part_block.reset_index(drop=True), members)
+            context = part_block["_context"].to_numpy(bool) if "_context" in part_block else np.zeros(len(pidx), bool)
+            result = audit_block(truth[pidx], equations, saved, primary=primary[pidx] & ~context, count=count[pidx],
+                                 frozen=frozen[pidx] | context, k=k, width=width)
+            withheld[pidx] = result.withheld
+            if result.ok:
+                break
+            bad = part_block.iloc[list(result.failing)]
+            first = bad.iloc[:3]
+            examples = ", ".join(f"{q} {g} {p:%Y-%m-%d} {d}" for q, g, p, d in
+                                 zip(first["q"], first["grain"], first["period"], first["district_id"]))
+            failing_q = set(bad["q"])
+            held = {mid for mid, m in members.items() if set(m.counted().values()) & failing_q}
+            failures.append({"block": f"{month:%Y-%m}", "quantities": sorted(failing_q), "metrics": sorted(held),
+                             "reason": result.reason + (f" (e.g. {examples})" if examples else "")})
+            withheld[pidx] = True
+            for mid in held:
+                members.pop(mid, None)
+            if not held:
+                break
+        if any(f["block"] == f"{month:%Y-%m}" for f in failures):
+            _FAILED[key] = [f for f in failures if f["block"] == f"{month:%Y-%m}"]
+        _BLOCKS[key] = withheld[idx].copy()
+        while len(_BLOCKS) > 20_000:
+            _BLOCKS.popitem(last=False)
     return withheld, failures
 
 

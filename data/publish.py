@@ -365,19 +365,17 @@ def _release(con, k: int, version: str, data_now: datetime, metrics: dict[str, r
     np.logical_or.at(row_withheld, links["row"].to_numpy(), withheld[links["qid"].to_numpy()])
     both["suppressed"] = row_withheld
     held = set()
-    for f in failures:  # a block that cannot be protected (in time) is not released
+    for f in failures:  # a metric's month that cannot be protected (in time) is not released
         month = pd.Timestamp(f["block"] + "-01")
-        quantities = set(f["quantities"])
-        for m in family_metrics.values():
-            if set(m.counted().values()) & quantities:
-                held.add((m.id, month))
+        for metric_id in f["metrics"]:
+            held.add((metric_id, month))
     out_new = both[both["_new"]].drop(columns="_new")
     keep = [(m, b) not in held for m, b in zip(out_new["metric_id"], privacy.block_month(out_new["period"], out_new["grain"]))]
     out_new = out_new[keep]
     out = pd.concat([out_new, new[exempt]], ignore_index=True)
     log.update(new_cells=len(out), new_withheld=int(out["suppressed"].sum()),
                blocks_audited=len({(m, b) for m, b in blocks_new}), held_blocks=len(held),
-               reason="; ".join(sorted({f"{f['block']} {', '.join(f['quantities'])}: {f['reason']}" for f in failures}))[:2000])
+               reason="; ".join(sorted({f"{f['block']} {', '.join(f['metrics'])}: {f['reason']}" for f in failures}))[:2000])
     columns = ["metric_id", "grain", "district_id", "period", "value", "numerator", "denominator", "n",
                "suppressed", "ci_low", "ci_high"]
     store = out[columns].assign(release=version)
