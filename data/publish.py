@@ -10,9 +10,12 @@ Steps (``publish(con)``, run by the one writer process):
 2. **Ops snapshot** ``snapshots/ops-<version>.duckdb``: rollups, districts, metric metadata,
    sources and data times, load batches, quarantine summary, recent service requests.
 3. **Public snapshot** ``public/public-<version>.duckdb``: public metrics at week and month
-   grains, complete periods only (not the current one, nor a first one the data starts inside), with small counts suppressed by ``data.privacy`` (primary:
-   n in [1, k-1]; complementary: no withheld cell recoverable from the city total → figures
-   null, ``suppressed`` true), a 95 % CI for mean scores, districts and metadata. No row-level record, no coordinates, no free text.
+   grains. Released cells are final (``public_release_cells``); a month and the weeks that end
+   in it are released once its source's data covers it (``_coverage``: by the data, not the
+   clock), after the release auditor (``data.privacy.audit_release``) has attacked it with
+   HiGHS and withheld what it must (null figures, ``suppressed`` true). A month it cannot
+   protect is held back and listed in ``public_release_log`` (shown on /data). Exempt metrics
+   publish no record count; the data time is the end of the newest released period.
 4. **Flip** ``CURRENT.json`` (write temp + fsync + ``os.replace``), then delete snapshots
    superseded longer ago than ``snapshot_grace_s``.
 
