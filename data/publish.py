@@ -10,9 +10,12 @@ Steps (``publish(con)``, run by the one writer process):
 2. **Ops snapshot** ``snapshots/ops-<version>.duckdb``: rollups, districts, metric metadata,
    sources and data times, load batches, quarantine summary, recent service requests.
 3. **Public snapshot** ``public/public-<version>.duckdb``: public metrics at week and month
-   grains, complete periods only (not the current one, nor a first one the data starts inside), with small counts suppressed by ``data.privacy`` (primary:
-   n in [1, k-1]; complementary: no withheld cell recoverable from the city total → figures
-   null, ``suppressed`` true), a 95 % CI for mean scores, districts and metadata. No row-level record, no coordinates, no free text.
+   grains. Released cells are final (``public_release_cells``); a month and the weeks that end
+   in it are released once its source's data covers it (``_coverage``: by the data, not the
+   clock), after the release auditor (``data.privacy.audit_release``) has attacked it with
+   HiGHS and withheld what it must (null figures, ``suppressed`` true). A month it cannot
+   protect is held back and listed in ``public_release_log`` (shown on /data). Exempt metrics
+   publish no record count; the data time is the end of the newest released period.
 4. **Flip** ``CURRENT.json`` (write temp + fsync + ``os.replace``; it records each file's
    size, so a worker can tell a damaged file), then clean up (:func:`_cleanup`).
 5. **Detect**: the alert rules of every metric with a policy run on the fresh rollups as of the
@@ -436,19 +439,17 @@ def _release(con, k: int, version: str, data_now: datetime, metrics: dict[str, r
     np.logical_or.at(row_withheld, links["row"].to_numpy(), withheld[links["qid"].to_numpy()])
     both["suppressed"] = row_withheld
     held = set()
-    for f in failures:  # a block that cannot be protected (in time) is not released
+    for f in failures:  # a metric's month that cannot be protected (in time) is not released
         month = pd.Timestamp(f["block"] + "-01")
-        quantities = set(f["quantities"])
-        for m in family_metrics.values():
-            if set(m.counted().values()) & quantities:
-                held.add((m.id, month))
+        for metric_id in f["metrics"]:
+            held.add((metric_id, month))
     out_new = both[both["_new"]].drop(columns="_new")
     keep = [(m, b) not in held for m, b in zip(out_new["metric_id"], privacy.block_month(out_new["period"], out_new["grain"]))]
     out_new = out_new[keep]
     out = pd.concat([out_new, new[exempt]], ignore_index=True)
     log.update(new_cells=len(out), new_withheld=int(out["suppressed"].sum()),
                blocks_audited=len({(m, b) for m, b in blocks_new}), held_blocks=len(held),
-               reason="; ".join(sorted({f"{f['block']} {', '.join(f['quantities'])}: {f['reason']}" for f in failures}))[:2000])
+               reason="; ".join(sorted({f"{f['block']} {', '.join(f['metrics'])}: {f['reason']}" for f in failures}))[:2000])
     columns = ["metric_id", "grain", "district_id", "period", "value", "numerator", "denominator", "n",
                "suppressed", "ci_low", "ci_high"]
     store = out[columns].assign(release=version)
@@ -551,6 +552,16 @@ def _write_public(con, path: Path, version: str, published_at: datetime, data_no
         )
     finally:
         con.execute("DETACH pub")
+
+
+def _write_release_log(con, ops_path: Path) -> None:
+    """The release log (what the auditor released, held back and why) into the ops snapshot, for /data."""
+    con.execute("ATTACH $path AS snap", {"path": str(ops_path)})
+    try:
+        con.execute("CREATE TABLE snap.release_log AS SELECT * FROM public_release_log "
+                    "ORDER BY published_at DESC LIMIT 200")
+    finally:
+        con.execute("DETACH snap")
 
 
 # --------------------------------------------------------------------------- pointer
@@ -683,6 +694,7 @@ def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> Publ
         _write_ops(con, temps[0], version, published_at, data_now, metrics)
         stage = "writing the public snapshot"
         _write_public(con, temps[1], version, published_at, data_now, metrics)
+        _write_release_log(con, temps[0])
         stage = "syncing the snapshots"
         for tmp in temps:
             with open(tmp, "rb+") as fh:
