@@ -17,7 +17,7 @@ import pandas as pd
 from dash import ClientsideFunction, Input, Output, Patch, State, html
 
 from callbacks import auth, common
-from data import episodes, facts, registry, repository, triage, wall_screens
+from data import access, episodes, facts, registry, repository, triage, users, wall_screens
 from data import wall_config as wall_layout
 from layouts import components, figures, ids
 
@@ -292,9 +292,11 @@ def _heartbeat(screen, config: dict, view: str) -> None:
     if not isinstance(screen, dict) or not isinstance(screen.get("id"), str):
         return
     width, height = screen_size(screen)
+    principal = access.current()
     try:
         wall_screens.beat(screen["id"], profile=config["profile"] or "", view=view,
-                          width=width, height=height, refresh_s=config["refresh"])
+                          width=width, height=height, refresh_s=config["refresh"],
+                          owner=users.owner_of(principal), owner_gone=users.owner_gone)
     except Exception:  # noqa: BLE001 — the wall matters more than its heartbeat
         log.exception("wall heartbeat failed")
 
