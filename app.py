@@ -7,7 +7,7 @@ import dash
 
 import callbacks
 from callbacks import auth
-from data import compression, public_api, registry, settings, snapshot
+from data import compression, public_api, public_cache, registry, settings, snapshot
 from layouts import shell
 
 MODE = settings.mode()
@@ -35,6 +35,7 @@ auth.install(app, MODE)  # sign-in, device tokens, CSRF, rate limits, security h
 public_api.register(server, MODE)  # downloads + JSON API (public and all modes only)
 shell.install_not_found_status(server)
 compression.install(server)  # gzip: static bundles once per worker; dynamic responses unless signed in
+public_cache.install(app, MODE)  # public responses computed once per data version, shared by all workers
 
 if __name__ == "__main__":  # local development server; production uses gunicorn app:server
     app.run(host=settings.get("host"), port=int(settings.get("port")), debug=False)

@@ -48,17 +48,17 @@ def sql(name: str) -> str:
 
 @functools.cache
 def access_class(name: str) -> str:
-    """'reference', 'records' or 'scoped' (the default), from the query file's first line."""
+    """'reference', 'records', 'admin' or 'scoped' (the default), from the query file's first line."""
     first = sql(name).lstrip().split("\n", 1)[0].strip().lower()
-    match = re.fullmatch(r"--\s*access:\s*(reference|records)", first)
+    match = re.fullmatch(r"--\s*access:\s*(reference|records|admin)", first)
     return match.group(1) if match else "scoped"
 
 
 def _checked_access(name: str, db: str) -> str:
     """The access class of a query on `db`, after checking the caller may run it at all."""
     kind = access_class(name) if db == "ops" else "reference"
-    if kind == "records":
-        access.require("records")
+    if kind in ("records", "admin"):
+        access.require(kind)
     return kind
 
 

@@ -96,6 +96,8 @@ def connect(db_path: Path | None = None) -> duckdb.DuckDBPyConnection:
     target = Path(db_path) if db_path else path()
     target.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(target))
+    with contextlib.suppress(OSError):  # raw records: the owner (the ops service user) only
+        target.chmod(0o600)
     init_schema(con)
     try:
         fail_abandoned_batches(con)
@@ -108,7 +110,13 @@ def connect(db_path: Path | None = None) -> duckdb.DuckDBPyConnection:
 
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
+    legacy = con.execute(  # a quarantine from before district_id kept whole raw rows (personal data)
+        "SELECT count(*) FILTER (WHERE table_name = 'quarantine') > 0 AND count(*) FILTER "
+        "(WHERE table_name = 'quarantine' AND column_name = 'district_id') = 0 FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_catalog = current_database()").fetchone()[0]
     con.execute(SCHEMA.read_text(encoding="utf-8"))
+    if legacy:  # keep file, line and reason; the file holds the rest
+        con.execute("UPDATE quarantine SET raw = '{}'")
     for statement in _BATCH_COLUMNS:
         con.execute(statement)
 

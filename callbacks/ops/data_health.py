@@ -1,13 +1,14 @@
 """Data-health callbacks."""
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import PurePath
 
 import dash
 import pandas as pd
 from dash import Input, Output, html
 
 from callbacks import auth, common
-from data import faults, publish, registry, repository, snapshot
+from data import access, faults, publish, registry, repository, snapshot
 from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
 
@@ -103,15 +104,28 @@ def _data_health(alerts: list):
         sources, {"name": "Source", "domain": "Domain", "simulated": "Kind", "table_name": "Table",
                   "data_time": "Newest data", "freshness": "Freshness", "row_count": "Rows loaded",
                   "trend": f"Rows loaded per day, last {TREND_SPAN.days} days"})
-    quarantine = components.table(
-        repository.run("ops/quarantine_summary"),
-        {"source_id": "Source", "file": "File", "reason": "Reason", "rows": "Rows",
-         "first_line": "First line", "example": "Example"},
-        empty="No rows quarantined. ✓")
+    is_admin = access.current() is not None and access.current().can("admin")
+    quarantine = components.table(*_quarantine(is_admin), empty="No rows quarantined. ✓")
     recent = repository.run("ops/load_batches", limit=30)
     recent = recent.assign(status=[_batch_status(row) for row in recent.itertuples()])
+    if not is_admin:  # server file paths are for admins: others see the file's name
+        recent = recent.assign(file=[None if pd.isna(f) else PurePath(str(f)).name for f in recent["file"]])
     batches = components.table(
         recent,
         {"batch_id": "Batch", "source_id": "Source", "file": "File", "finished_at": "Finished",
          "rows_loaded": "Loaded", "rows_quarantined": "Quarantined", "status": "Status"})
     return [*alerts, source_table], quarantine, [_failures(), batches]
+
+
+def _quarantine(is_admin: bool):
+    """The quarantine table: for admins every group with its file, district, first line and an
+    example (the judged values only); for everyone else counts by source and reason of the rows
+    in their districts (and of rows whose district is unknown), nothing from the rows themselves."""
+    if is_admin:
+        return repository.run("ops/quarantine_rows"), {
+            "source_id": "Source", "file": "File", "reason": "Reason", "district_id": "District", "rows": "Rows",
+            "first_line": "First line", "example": "Example (judged values)"}
+    counts = repository.run("ops/quarantine_summary")  # scoped in the data layer
+    counts = (counts.groupby(["source_id", "reason"], as_index=False)["rows"].sum()
+              .sort_values("rows", ascending=False, kind="stable"))
+    return counts, {"source_id": "Source", "reason": "Reason", "rows": "Rows"}
