@@ -42,7 +42,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -51,13 +50,13 @@ from pathlib import Path
 import duckdb
 
 from data import facts, faults, registry, rollup_engines, settings
+from data.releases import (  # noqa: F401  (the pointer and the release files; re-exported)
+    FOLDERS, POINTER, _unlink, clean_orphans, pointer_path, read_pointer, releases,
+)
 from data.warehouse import UPDATE_TABLE_DATA_TIMES
 
 log = logging.getLogger(__name__)
 
-POINTER = "CURRENT.json"
-FOLDERS = {"ops": "snapshots", "public": "public"}
-_RELEASE = re.compile(r"^(ops|public)-(?P<version>[0-9T]+(?:-[0-9]+)*)\.duckdb$")
 END_OF_TIME = datetime(2200, 1, 1)
 PUBLIC_GRAINS = ("week", "month")
 @dataclass(frozen=True)
@@ -565,21 +564,6 @@ def _write_release_log(con, ops_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- pointer
-def pointer_path() -> Path:
-    return settings.var_dir() / POINTER
-
-
-def read_pointer() -> dict | None:
-    """The CURRENT pointer, or None if missing or unreadable (never raises)."""
-    try:
-        data = json.loads(pointer_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or not {"version", "ops", "public"} <= set(data):
-        return None
-    return data
-
-
 def _flip(pointer: dict) -> None:
     target = pointer_path()
     tmp = target.with_suffix(".json.tmp")
@@ -588,57 +572,6 @@ def _flip(pointer: dict) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, target)
-
-
-def releases(db: str) -> list[tuple[str, Path]]:
-    """(version, path) of the complete release files of `db`, newest first."""
-    folder = settings.var_dir() / FOLDERS[db]
-    found = []
-    try:
-        for path in folder.iterdir():
-            match = _RELEASE.match(path.name)
-            if match and path.name.startswith(db + "-"):
-                found.append((match.group("version"), path))
-    except OSError:
-        pass
-    return sorted(found, reverse=True)
-
-
-def _unlink(path: Path, removed: list[Path]) -> None:
-    for item in (path, Path(str(path) + ".wal")):
-        try:
-            item.unlink()
-            removed.append(item)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            log.warning("could not remove %s: %s", item, faults.describe(exc))
-
-
-def clean_orphans() -> list[Path]:
-    """Remove what killed publishes left: temp files (``*.tmp``, ``*.tmp.wal``, the pointer's
-    temp) and complete files of versions newer than the pointer (never flipped). Only the
-    writer calls this (it holds the warehouse, so no publish is under way)."""
-    removed: list[Path] = []
-    var = settings.var_dir()
-    pointer = read_pointer()
-    for db, folder in FOLDERS.items():
-        try:
-            entries = list((var / folder).iterdir())
-        except OSError:
-            continue
-        for path in entries:
-            if path.name.endswith((".tmp", ".tmp.wal")) and path.is_file():
-                _unlink(path, removed)
-        if pointer is not None:
-            for version, path in releases(db):
-                if version > str(pointer["version"]):
-                    _unlink(path, removed)
-    for tmp in var.glob(POINTER + "*.tmp"):
-        _unlink(tmp, removed)
-    if removed:
-        log.info("removed %d file(s) left by an interrupted publish", len(removed))
-    return removed
 
 
 def _cleanup(current: str, now: float) -> list[Path]:
@@ -689,6 +622,7 @@ def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> Publ
             folder.mkdir(parents=True, exist_ok=True)
         ops_path.parent.chmod(0o700)  # ops snapshots hold records: not for the public site's user
         metrics = published_metrics(con)
+        stage = "reference values"
         update_references(con, metrics, recomputed_from)
         stage = "writing the ops snapshot"
         _write_ops(con, temps[0], version, published_at, data_now, metrics)
