@@ -9,7 +9,7 @@ PORT ?= 8050
 PUBLIC_PORT ?= 8051
 WORKERS ?= 2
 
-.PHONY: run test audit install demo publish live public nyc ingest bench bench-public chromium redis a11y clean help
+.PHONY: run test check audit install demo publish live public nyc ingest bench bench-public chromium redis jdk a11y clean help
 
 help:
 	@echo "make run | make test | make demo | make publish | make live | make public | make nyc | make bench | make bench-public | make clean"
@@ -74,6 +74,12 @@ redis:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; \
 	  else echo "redis-server missing and not root: the shared rate-limit test will be skipped"; fi; fi
 
+# Rollups on Spark (tests/test_rollup_engines.py) need a Java runtime for pyspark.
+jdk:
+	@if ! command -v java >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+	  else echo "java missing and not root: the Spark rollup test will be skipped"; fi; fi
+
 # The accessibility test (tests/test_public_a11y.py) runs axe-core from npm, pinned in
 # tests/a11y/package-lock.json. npm comes from Debian when missing and we are root; `npm ci`
 # runs only when node_modules is missing or the lock file changed (it needs the npm registry).
@@ -96,8 +102,12 @@ audit: install
 	  if [ "$$skipped" != 0 ]; then echo "pip-audit: $$skipped packages could not be audited (advisory service unreachable)"; fi; \
 	  if [ $$status != 0 ]; then cat var/pip-audit.txt; fi; exit $$status
 
-test: install chromium redis a11y audit
-	$(PY) -m pytest -q
+test: install chromium redis jdk a11y audit
+	$(PY) -m pytest -q --durations=20
+
+# The inner loop: every test that needs no browser, no Redis, no npm and no Spark.
+check: install
+	$(PY) -m pytest -q -x -m "not browser and not spark" --ignore=tests/test_rate_limit_redis.py
 
 bench: install
 	$(PY) -m bench

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from data import registry, settings
+from data import registry, rollup_engines, settings
 from data.warehouse import UPDATE_TABLE_DATA_TIMES
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,22 @@ def new_version(now: datetime | None = None) -> str:
 
 
 # --------------------------------------------------------------------------- rollups
+def _recompute(con: duckdb.DuckDBPyConnection, since: datetime, hourly_floor: datetime) -> None:
+    """Every metric and grain from the period holding `since` on, on the configured rollup
+    engine (DuckDB in the warehouse, or Spark: data/rollup_engines.py)."""
+    with rollup_engines.engine(con) as engine:
+        for metric in registry.metrics().values():
+            starts = {}
+            for grain in metric.grains:
+                start = align(since, grain)
+                if grain == "hour":
+                    start = max(start, hourly_floor)
+                con.execute("DELETE FROM metric_values WHERE metric_id = $m AND grain = $g AND period >= $s",
+                            {"m": metric.id, "g": grain, "s": start})
+                starts[grain] = start
+            engine.insert(metric, starts, END_OF_TIME)
+
+
 def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> datetime | None:
     """Recompute rollup periods touched since the last publish. Returns the dirty time."""
     now = now or datetime.now()
@@ -80,21 +96,7 @@ def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) 
     con.execute("BEGIN TRANSACTION")
     try:
         if since is not None:
-            for metric in registry.metrics().values():
-                for grain in metric.grains:
-                    start = align(since, grain)
-                    if grain == "hour":
-                        start = max(start, hourly_floor)
-                    con.execute(
-                        "DELETE FROM metric_values WHERE metric_id = $m AND grain = $g AND period >= $s",
-                        {"m": metric.id, "g": grain, "s": start},
-                    )
-                    # metric.sql comes from the registry files (code), never from input.
-                    con.execute(
-                        "INSERT INTO metric_values SELECT $metric_id, $grain, q.district_id, q.period, "
-                        "q.value, q.numerator, q.denominator, q.n FROM (" + metric.sql + ") q",
-                        {"metric_id": metric.id, "grain": grain, "start": start, "end": END_OF_TIME},
-                    )
+            _recompute(con, since, hourly_floor)
         # first publish (or a warehouse from before first_time was kept): date everything
         dated = con.execute("SELECT count(*) FILTER (WHERE first_time IS NOT NULL) = count(*) AND count(*) > 0 "
                             "FROM table_data_times").fetchall()[0][0]

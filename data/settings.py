@@ -36,6 +36,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("db_threads", 2, "DuckDB threads per web worker connection."),
     Setting("db_memory_limit", "1GB", "DuckDB memory_limit per web worker connection."),
     Setting("query_cache_size", 512, "Query results kept per worker, keyed by (data version, query, params)."),
+    Setting("rollup_engine", "duckdb", "Where publish computes rollups: duckdb (in the warehouse) or spark (Apache Spark over Parquet exports of the raw tables)."),
+    Setting("spark_master", "local[*]", "Spark master URL for rollup_engine = spark (local[*] runs Spark in this process; spark://host:7077 for a cluster)."),
     Setting("hourly_retention_days", 14, "Days of hourly rollups kept in the warehouse and snapshots."),
     Setting("records_days", 90, "Days of row-level service requests copied into the ops snapshot for drill-down."),
     Setting("suppression_k", 10, "Public snapshot: counts in [1, k-1] are suppressed."),
