@@ -178,8 +178,11 @@ _TEMPLATE_JSON: dict[str, dict] = {}
 
 def _iso(values) -> list[str]:
     """Timestamps as the ISO strings Plotly's own JSON encoder writes."""
-    stamps = pd.to_datetime(pd.Series(values, dtype=object) if not len(values) else pd.Series(values))
-    return np.datetime_as_string(stamps.to_numpy(dtype="datetime64[s]"), unit="s").tolist()
+    arr = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+    if arr.dtype.kind != "M":  # objects, strings, time-zone aware: let pandas parse them
+        arr = pd.to_datetime(pd.Series(arr, dtype=object)).dt.tz_localize(None).to_numpy() if len(arr) else \
+            np.array([], dtype="datetime64[s]")
+    return np.datetime_as_string(arr.astype("datetime64[s]"), unit="s").tolist()
 
 
 def _numbers(values) -> list:
