@@ -192,3 +192,18 @@ def test_map_colours_are_the_scales_plotly_names(client):
         low, high = (sum(int(v) for v in c[4:-1].split(",")) for c in (trace["colorscale"][0][1],
                                                                        trace["colorscale"][-1][1]))
         assert low > high  # the low end is the lighter colour
+
+
+def test_built_views_are_never_shared_across_district_scopes(client, dash_app, accounts):
+    """The views cache is keyed by the caller's scope: an official asking for the view an
+    admin has just had built gets only their own districts."""
+    from tests.conftest import signed_in
+
+    state = {"metric": "sr_opened", "range": "30d", "districts": "101,301"}
+    admin_out, _ = _views(client, state)
+    assert {r["district_id"] for r in admin_out["explore-table"]["rowData"]} == {"city", "101", "301"}
+    official = signed_in(dash_app, "test-official", accounts["test-official"])
+    out, text = _views(official, state)
+    assert {r["district_id"] for r in out["explore-table"]["rowData"]} <= {"city", "101"}
+    valued = {loc for trace in out["explore-map-values"]["data"]["figure"]["data"][1:2] for loc in trace["locations"]}
+    assert valued <= {"101"}
