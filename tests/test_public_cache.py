@@ -129,3 +129,14 @@ def test_two_workers_serve_the_same_bytes_computed_once(published, tmp_path):
     assert first[0] == "miss"
     assert all(state == "hit" for state, _ in rest)  # whichever worker answered: computed once
     assert all(data == first[1] for _, data in rest)
+
+
+def test_a_polling_timer_does_not_make_a_new_entry_per_tick(anon_client, counted):
+    dep = dash_http.find(dash_http.dependencies(anon_client), "shell-status")
+    bodies = []
+    for tick in range(1, 6):
+        status, _body, text = dash_http.call(anon_client, dep, [tick, "?lang=es"])
+        assert status == 200
+        bodies.append(text)
+    assert len(set(bodies)) == 1
+    assert len(list(public_cache.root().glob("*/*"))) == 1
