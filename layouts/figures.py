@@ -306,7 +306,7 @@ def map_values(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, se
     (districts without a value in grey, the values, an outline of the selected ones; always
     three, MapLibre errors when an update changes the number of map traces) whose
     ``locations`` name district ids. The browser puts the outlines in (``assets/explore.js``,
-    :func:`geometry` fetched once per data version), so a filter change carries only values:
+    :func:`geometry` fetched once per outline version), so a filter change carries only values:
     a few kB instead of the ~160 kB of outlines."""
     _geojson, view = geojson_from(districts)
     frame = districts[["district_id", "name"]].merge(values, on="district_id", how="left")
