@@ -45,12 +45,12 @@ run: demo
 	  trap 'kill $$LIVE 2>/dev/null; wait $$LIVE 2>/dev/null' EXIT INT TERM; fi; \
 	echo "CityOps at http://127.0.0.1:$(PORT)  (public site: /public, wall: /wall)"; \
 	if [ -f "$${CITYOPS_VAR_DIR:-var}/ADMIN_PASSWORD" ]; then \
-	  echo "Sign in as admin / $$(cat $${CITYOPS_VAR_DIR:-var}/ADMIN_PASSWORD)  (manage users: python -m data.users)"; fi; \
-	$(VENV)/bin/gunicorn --no-control-socket -w $(WORKERS) -b 127.0.0.1:$(PORT) app:server
+	  echo "Sign in as admin: the password is in $${CITYOPS_VAR_DIR:-var}/ADMIN_PASSWORD  (manage users: python -m data.users)"; fi; \
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py --no-control-socket -w $(WORKERS) -b 127.0.0.1:$(PORT) app:server
 
 # The public transparency site alone, as its own process (opens only the public snapshot).
 public: demo
-	CITYOPS_MODE=public $(VENV)/bin/gunicorn --no-control-socket -w $(WORKERS) -b 127.0.0.1:$(PUBLIC_PORT) app:server
+	CITYOPS_MODE=public $(VENV)/bin/gunicorn -c gunicorn.conf.py --no-control-socket -w $(WORKERS) -b 127.0.0.1:$(PUBLIC_PORT) app:server
 
 # The real New York open-data pack (data/samples/nyc) in its own var dir, served like `run`
 # but without the live feed (it would write simulated readings into real data).
@@ -60,7 +60,7 @@ nyc: install
 	CITYOPS_VAR_DIR=$(NYC_VAR) $(PY) -m data.publish
 	@CITYOPS_VAR_DIR=$(NYC_VAR) $(PY) -m data.users ensure-demo-admin
 	@echo "CityOps on NYC open data at http://127.0.0.1:$(PORT)"
-	CITYOPS_VAR_DIR=$(NYC_VAR) $(VENV)/bin/gunicorn --no-control-socket -w $(WORKERS) -b 127.0.0.1:$(PORT) app:server
+	CITYOPS_VAR_DIR=$(NYC_VAR) $(VENV)/bin/gunicorn -c gunicorn.conf.py --no-control-socket -w $(WORKERS) -b 127.0.0.1:$(PORT) app:server
 
 # Browser tests need Chromium: install it from Debian when missing and we are root.
 chromium:

@@ -7,7 +7,7 @@ import dash
 
 import callbacks
 from callbacks import auth
-from data import compression, public_api, public_cache, registry, settings
+from data import compression, public_api, public_cache, registry, settings, snapshot
 from layouts import shell
 
 MODE = settings.mode()
@@ -30,6 +30,7 @@ auth.protect_pages()
 callbacks.load(MODE)
 app.layout = shell.layout
 server = app.server
+snapshot.install(server)  # one data version per request (and so per callback)
 auth.install(app, MODE)  # sign-in, device tokens, CSRF, rate limits, security headers
 public_api.register(server, MODE)  # downloads + JSON API (public and all modes only)
 shell.install_not_found_status(server)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -303,3 +304,468 @@ def mean_ci(mean, sd, n, lower: float = -math.inf, upper: float = math.inf) -> t
         half = t_quantile_975(n - 1) * sd / np.sqrt(n)
     half = np.where(n >= 2, half, np.nan)
     return np.clip(mean - half, lower, upper), np.clip(mean + half, lower, upper)
+
+
+# =========================================================================== release auditor
+# The suppression above protects one group's equation at a time. An outsider uses all of them
+# at once: city = sum of districts, weeks and months through their day-level overlaps, the
+# identities between metrics (one count published by two metrics, backlog(end) =
+# backlog(start) + opened - closed), "a withheld row is at least 1", and every release still
+# online. The auditor below builds that joint system per *block* and computes each withheld
+# count's feasible interval with a linear-programming solver (HiGHS, through highspy); it adds
+# complementary suppression until every withheld count's interval is at least `width` wide
+# (primary cells) and no withheld count is pinned to one value (every cell).
+#
+# Blocks. A block is one calendar month of one *family* of linked quantities: the month's cells
+# and the cells of every week that ends (its Sunday) in that month, all districts and the city.
+# Cells outside the block are treated as known to the attacker at their true values (stricter
+# than the truth: an outsider knows only what is published), so each equation that reaches
+# outside the block keeps its exact constant, e.g. month = weeks of the block - the days of the
+# first week before the 1st + the days after the last Sunday. A block protected under that
+# assumption stays protected whatever is published in other blocks, which is what lets blocks be
+# solved one at a time, in parallel with nothing, and kept between publishes (releases are final).
+AUDIT_EPS = 1e-6
+BIG = 1e9
+
+
+@dataclass
+class Quantity:
+    """One counted quantity of a metric cell: what it counts (shared names are one figure)."""
+    name: str
+    column: str          # n, numerator, denominator or complement (= denominator - numerator)
+    part: bool = False   # a part of a whole (on time / late): may be 0, and 0 or all is telling
+
+
+@dataclass
+class BlockResult:
+    withheld: np.ndarray
+    ok: bool
+    reason: str = ""
+    lps: int = 0
+
+
+def _highs():
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("log_to_console", False)
+    return h, highspy
+
+
+def feasible_intervals(equations: list[tuple], lower: np.ndarray, upper: np.ndarray,
+                       targets: list[int], needed: np.ndarray | None = None) -> dict[int, tuple[float, float]]:
+    """Min and max of each target variable subject to ``sum coef * x = rhs`` for every equation
+    ``(coefs, rhs)`` (``sum coef * x >= rhs`` for ``(coefs, rhs, "ge")``) and ``lower <= x <= upper`` (HiGHS dual simplex: one model, re-solved with changed costs
+    from the last basis).
+
+    With `needed` (a width per variable), a variable is certified as soon as two feasible points
+    found on the way (every solve's optimum is one) differ in it by that much; its own two
+    programs are then skipped and its interval is reported as those points' span (a lower bound
+    of the true width, which is all the check needs)."""
+    h, highspy = _highs()
+    h.setOptionValue("presolve", "off")
+    nvar = len(lower)
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_ = nvar
+    lp.num_row_ = len(equations)
+    lp.col_cost_ = np.zeros(nvar)
+    lp.col_lower_ = np.asarray(lower, float)
+    # a finite cap instead of infinity: no program is unbounded (simplex statuses after an
+    # unbounded solve proved unreliable), and a cap far above any count changes no check
+    lp.col_upper_ = np.where(np.isfinite(upper), upper, BIG)
+    starts, index, value = [0], [], []
+    rhs = np.array([e[1] for e in equations], float)
+    ge = np.array([len(e) > 2 and e[2] == "ge" for e in equations], bool)
+    by_col: list[list[tuple[int, float]]] = [[] for _ in range(nvar)]
+    for r, eq in enumerate(equations):
+        for c, a in eq[0].items():
+            by_col[c].append((r, a))
+    for col in by_col:
+        for r, a in col:
+            index.append(r)
+            value.append(a)
+        starts.append(len(index))
+    lp.row_lower_ = rhs
+    lp.row_upper_ = np.where(ge, inf, rhs)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.array(starts, np.int32)
+    lp.a_matrix_.index_ = np.array(index, np.int32)
+    lp.a_matrix_.value_ = np.array(value, float)
+    h.passModel(lp)
+    seen_lo = np.full(nvar, np.inf)
+    seen_hi = np.full(nvar, -np.inf)
+    optimal = highspy.HighsModelStatus.kOptimal
+
+    def solve(cost: np.ndarray):
+        h.changeColsCost(nvar, np.arange(nvar, dtype=np.int32), cost)
+        h.run()
+        status = h.getModelStatus()
+        if status == optimal:
+            x = np.asarray(h.getSolution().col_value)
+            np.minimum(seen_lo, x, out=seen_lo)
+            np.maximum(seen_hi, x, out=seen_hi)
+            return status, float(cost @ x)
+        return status, None
+
+    if needed is not None:  # two spread-out points first: most variables move between them
+        solve(np.ones(nvar))
+        solve(-np.ones(nvar))
+    out = {}
+    for j in targets:
+        if needed is not None and seen_hi[j] - seen_lo[j] >= needed[j] - AUDIT_EPS:
+            out[j] = (seen_lo[j], seen_hi[j])
+            continue
+        bounds = []
+        for sign in (1.0, -1.0):
+            cost = np.zeros(nvar)
+            cost[j] = sign
+            status, value_ = solve(cost)
+            if status == optimal:
+                bounds.append(sign * value_)
+            elif status in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+                bounds.append(-sign * math.inf)  # the truth is feasible, so "or infeasible" is unbounded
+            else:  # cannot happen with true constants; count the cell as pinned (fail safe)
+                bounds.append(float(lower[j]))
+            if needed is not None and seen_hi[j] - seen_lo[j] >= needed[j] - AUDIT_EPS:
+                break
+        if len(bounds) == 1:
+            out[j] = (seen_lo[j], seen_hi[j])
+        else:
+            out[j] = (bounds[0], bounds[1])
+    return out
+
+
+def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.ndarray, *,
+                primary: np.ndarray, count: np.ndarray, frozen: np.ndarray, k: int, width: float,
+                max_rounds: int = 60) -> BlockResult:
+    """Withhold more cells of one block until it is protected.
+
+    `truth`: the true value of every cell (quantity) in the block; `equations`: coefficient rows
+    that hold for the truth (their constants are recomputed from it); `start`: cells withheld
+    already (primary, and those withheld by earlier releases); `primary`: cells that must be
+    protected by `width`; `count`: cells that count records (a withheld one is at least 1, so
+    only cells with records are chosen as complements); `frozen`: cells released before, whose
+    status must not change. Returns the withheld mask, whether every check passed, and why not.
+    """
+    n = len(truth)
+    withheld = np.asarray(start, bool).copy()
+    eqs = []
+    for eq in equations:
+        row, kind = (eq, "eq") if isinstance(eq, dict) else eq
+        if row:
+            eqs.append((row, float(sum(a * truth[c] for c, a in row.items())), kind))
+    member: list[list[int]] = [[] for _ in range(n)]
+    for r, eq in enumerate(eqs):
+        for c in eq[0]:
+            member[c].append(r)
+    lps = 0
+    cache: dict[tuple, dict[int, tuple[float, float]]] = {}
+    if withheld.sum() > 0.5 * n:  # most of the block is small: withhold all of it at once
+        withheld |= ~frozen & ((truth >= 1) | ~np.asarray(count, bool))
+        max_rounds = 1
+    for _round in range(max_rounds):
+        failing = []
+        # components of the withheld cells, linked by shared equations
+        parent = list(range(n))
+
+        def find(x):
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for eq in eqs:
+            cells = [c for c in eq[0] if withheld[c]]
+            for c in cells[1:]:
+                parent[find(c)] = find(cells[0])
+        comps: dict[int, list[int]] = {}
+        for c in np.flatnonzero(withheld):
+            comps.setdefault(find(int(c)), []).append(int(c))
+        for cells in comps.values():
+            key = tuple(cells)
+            result = cache.get(key)
+            if result is None:
+                rows = sorted({r for c in cells for r in member[c]})
+                local = {c: i for i, c in enumerate(cells)}
+                sub = []
+                for r in rows:
+                    row, rhs, kind = eqs[r]
+                    coefs, const = {}, rhs
+                    for c, a in row.items():
+                        if c in local:
+                            coefs[local[c]] = a
+                        else:
+                            const -= a * truth[c]
+                    sub.append((coefs, const, kind))
+                lower = np.array([1.0 if (count[c] and truth[c] >= 1) else min(0.0, truth[c]) for c in cells])
+                upper = np.full(len(cells), math.inf)
+                needed = np.array([width if primary[c] else 1.0 for c in cells])
+                got = feasible_intervals(sub, lower, upper, list(range(len(cells))), needed)
+                lps += 2 * len(cells)
+                result = {c: got[local[c]] for c in cells}
+                cache[key] = result
+            for c in cells:
+                lo, hi = result[c]
+                lo_i = math.ceil(lo - AUDIT_EPS)
+                hi_i = math.floor(hi + AUDIT_EPS) if math.isfinite(hi) else math.inf
+                if hi_i - lo_i < 1 or (primary[c] and hi_i - lo_i < width):
+                    failing.append(c)
+        if not failing:
+            return BlockResult(withheld, True, lps=lps)
+        added = False
+        for c in failing:
+            if withheld[c] and _add_complement(c, withheld, eqs, member, truth, count, frozen, width, find):
+                added = True
+        if not added:
+            break
+    # fall back: every cell that may still change
+    fallback = withheld | (~frozen & ((truth >= 1) | ~np.asarray(count, bool)))
+    if (fallback != withheld).any():
+        again = audit_block(truth, equations, fallback, primary=primary, count=count, frozen=np.ones(n, bool),
+                            k=k, width=width, max_rounds=1)
+        return BlockResult(again.withheld, again.ok, again.reason or "", lps + again.lps)
+    return BlockResult(withheld, False, f"{len(failing)} withheld cells stay narrower than the protection width", lps)
+
+
+def _add_complement(target, withheld, eqs, member, truth, count, frozen, width, find) -> bool:
+    """Withhold one more published cell next to `target` (sharing an equation with it or with
+    its component): the smallest one with more than `width` records, else the largest."""
+    root = find(target)
+    comp_rows = {r for c in range(len(withheld)) if withheld[c] and find(c) == root for r in member[c]} \
+        if len(withheld) < 4000 else set(member[target])
+    rows = list(member[target]) + [r for r in comp_rows if r not in member[target]]
+    for group in (list(member[target]), rows):
+        candidates = {c for r in group for c in eqs[r][0]
+                      if not withheld[c] and not frozen[c] and count[c] and truth[c] >= 1}
+        if candidates:
+            wide = [c for c in candidates if truth[c] >= width + 1]
+            chosen = min(wide, key=lambda c: (truth[c], c)) if wide else max(candidates, key=lambda c: (truth[c], -c))
+            withheld[chosen] = True
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- blocks of a release
+def block_month(period: pd.Series, grain: pd.Series) -> pd.Series:
+    """The month a cell's block belongs to: a month's own; a week's is the month of its Sunday."""
+    period = pd.to_datetime(period)
+    sunday = period + pd.Timedelta(days=6)
+    return pd.Series(np.where(grain == "week", sunday.dt.to_period("M").dt.to_timestamp(),
+                              period.dt.to_period("M").dt.to_timestamp()), index=period.index)
+
+
+def quantity_cells(cells: pd.DataFrame, metrics: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per counted figure (quantity, grain, period, district) with its true value, and
+    the link table (metric cell row -> quantity row). `metrics`: id -> registry.Metric."""
+    parts = []
+    for metric_id, frame in cells.groupby("metric_id", sort=False):
+        m = metrics[metric_id]
+        counted = m.counted()
+        for column, quantity in counted.items():
+            if column == "complement":
+                value = pd.to_numeric(frame["denominator"], errors="coerce") - pd.to_numeric(frame["numerator"], errors="coerce")
+            else:
+                value = pd.to_numeric(frame[column], errors="coerce")
+            parts.append(pd.DataFrame({
+                "row": frame.index, "q": quantity, "grain": frame["grain"], "period": frame["period"],
+                "district_id": frame["district_id"], "truth": value.to_numpy(float),
+                "part": column in ("numerator", "complement") and "complement" in counted,
+                "level": m.aggregate == "level", "metric_id": metric_id, "column": column,
+            }))
+    links = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["row", "q", "grain", "period", "district_id", "truth", "part", "level", "metric_id", "column"])
+    links = links[links["truth"].notna()]
+    qcells = links.drop_duplicates(["q", "grain", "period", "district_id"]).reset_index(drop=True)
+    qcells = qcells.drop(columns=["row", "metric_id", "column"])
+    qcells["qid"] = np.arange(len(qcells))
+    links = links.merge(qcells[["q", "grain", "period", "district_id", "qid"]], on=["q", "grain", "period", "district_id"])
+    return qcells, links[["row", "qid"]]
+
+
+def families(metrics: dict) -> dict[str, int]:
+    """Quantity -> family number: quantities linked by an identity (parts of a whole, a stock)
+    are audited together."""
+    parent: dict[str, str] = {}
+
+    def find(x):
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for m in metrics.values():
+        counted = m.counted()
+        names = list(counted.values()) + [q for _, q in m.stock]
+        for q in names:
+            find(q)
+        for q in names[1:]:
+            parent[find(q)] = find(names[0])
+    roots = sorted({find(q) for q in parent})
+    return {q: roots.index(find(q)) for q in parent}
+
+
+def block_equations(block: pd.DataFrame, metrics: dict) -> list[dict[int, float]]:
+    """Coefficient rows (over positions in `block`) an outsider can write down, plus the ones
+    that reach outside the block (kept with their exact constants; see the section comment)."""
+    pos = {key: i for i, key in enumerate(zip(block["q"], block["grain"], block["period"], block["district_id"]))}
+    rows: list = []  # a coefficient dict (equality) or (dict, "eq" | "ge")
+    for (q, grain, period), group in block.groupby(["q", "grain", "period"], sort=False):
+        ids = list(group["district_id"])
+        if TOTAL_ID in ids and len(ids) > 1:  # city = sum of the districts
+            rows.append({pos[(q, grain, period, d)]: (-1.0 if d == TOTAL_ID else 1.0) for d in ids})
+    additive = block[~block["level"]]
+    for (q, d), group in additive.groupby(["q", "district_id"], sort=False):
+        months = group[group["grain"] == "month"]
+        weeks = group[group["grain"] == "week"]
+        if len(months) and len(weeks):  # the month = its weeks, give or take the straddling days
+            row = {pos[(q, "month", p, d)]: 1.0 for p in months["period"]}
+            row.update({pos[(q, "week", p, d)]: -1.0 for p in weeks["period"]})
+            month = pd.Timestamp(months["period"].iloc[0])
+            last_day = month + pd.offsets.MonthBegin(1) - pd.Timedelta(days=1)
+            # the days after the month's last Sunday belong to a week of the next block, not
+            # published yet: what is known is "month >= its weeks, less the days before the 1st"
+            rows.append((row, "eq" if last_day.weekday() == 6 else "ge"))
+    for m in metrics.values():
+        counted = m.counted()
+        if "complement" in counted:  # whole = part + other part
+            whole, a, b = counted["denominator"], counted["numerator"], counted["complement"]
+            sub = block[block["q"] == whole]
+            for grain, period, d in zip(sub["grain"], sub["period"], sub["district_id"]):
+                ka, kb = (a, grain, period, d), (b, grain, period, d)
+                if ka in pos and kb in pos:
+                    rows.append({pos[(whole, grain, period, d)]: 1.0, pos[ka]: -1.0, pos[kb]: -1.0})
+        if m.stock:  # level(end) = level(start) + in - out
+            flow = dict(m.stock)
+            level = counted["n"]
+            sub = block[block["q"] == level]
+            for (grain, d), group in sub.groupby(["grain", "district_id"], sort=False):
+                previous = None
+                for p in sorted(group["period"]):
+                    row = {pos[(level, grain, p, d)]: 1.0}
+                    if previous is not None:
+                        row[pos[(level, grain, previous, d)]] = -1.0
+                    for role, sign in (("in", -1.0), ("out", 1.0)):
+                        key = (flow[role], grain, p, d)
+                        if key in pos:
+                            row[pos[key]] = row.get(pos[key], 0.0) + sign
+                    rows.append(row)
+                    previous = p
+            for d, group in sub.groupby("district_id", sort=False):  # a month's end vs its last week's
+                months = group[group["grain"] == "month"]["period"]
+                weeks = sorted(group[group["grain"] == "week"]["period"])
+                if len(months) and weeks:
+                    rows.append({pos[(level, "month", months.iloc[0], d)]: 1.0, pos[(level, "week", weeks[-1], d)]: -1.0})
+    return rows
+
+
+_BLOCKS: "OrderedDict[str, np.ndarray]" = OrderedDict()
+
+
+def audit_release(qcells: pd.DataFrame, metrics: dict, *, k: int, width: float, primary: np.ndarray,
+                  start: np.ndarray, frozen: np.ndarray, deadline: float | None = None) -> tuple[np.ndarray, list[dict]]:
+    """Audit every (family, month) block of `qcells` (see ``quantity_cells``); returns the
+    withheld mask over `qcells` and one report per block that could not be protected."""
+    import time
+
+    fam = families(metrics)
+    qcells = qcells.assign(_family=qcells["q"].map(fam).fillna(-1).astype(int),
+                           _block=block_month(qcells["period"], qcells["grain"]))
+    withheld = np.asarray(start, bool).copy()
+    failures = []
+    count = (~qcells["part"].to_numpy(bool))
+    truth = qcells["truth"].to_numpy(float)
+    for (family, month), block in qcells.groupby(["_family", "_block"], sort=True):
+        idx = block.index.to_numpy()
+        if not withheld[idx].any():
+            continue
+        key = _block_key(block, withheld[idx], primary[idx], frozen[idx])
+        known = _BLOCKS.get(key)
+        if known is not None:
+            withheld[idx] = known
+            continue
+        if deadline is not None and time.perf_counter() > deadline:
+            failures.append({"block": f"{month:%Y-%m}", "quantities": sorted(set(block["q"])),
+                             "reason": "not audited in time"})
+            withheld[idx] = True
+            continue
+        equations = block_equations(block.reset_index(drop=True), metrics)
+        result = audit_block(truth[idx], equations, withheld[idx], primary=primary[idx], count=count[idx],
+                             frozen=frozen[idx], k=k, width=width)
+        withheld[idx] = result.withheld
+        if not result.ok:
+            failures.append({"block": f"{month:%Y-%m}", "quantities": sorted(set(block["q"])), "reason": result.reason})
+        else:
+            _BLOCKS[key] = result.withheld.copy()
+            while len(_BLOCKS) > 20_000:
+                _BLOCKS.popitem(last=False)
+    return withheld, failures
+
+
+def _block_key(block: pd.DataFrame, withheld, primary, frozen) -> str:
+    cells = pd.util.hash_pandas_object(block[["q", "grain", "period", "district_id", "truth"]], index=False).to_numpy()
+    digest = hashlib.blake2b(cells.tobytes(), digest_size=16)
+    for flags_ in (withheld, primary, frozen):
+        digest.update(np.asarray(flags_, bool).tobytes())
+    return digest.hexdigest()
+
+
+def primary_quantities(qcells: pd.DataFrame, k: int) -> np.ndarray:
+    """Counts in [1, k-1], parts of a whole (on time / late) included."""
+    truth = qcells["truth"].to_numpy(float)
+    part = qcells["part"].to_numpy(bool)
+    return (truth >= 1) & (truth <= k - 1)
+
+
+# --------------------------------------------------------------------------- score histograms
+def histograms_fitting(n: int, total: int, squares: tuple[float, float], scale: int = 5, stop: int = 2) -> int:
+    """How many histograms of `n` scores 1..`scale` have this sum and a sum of squares within
+    `squares` (counted up to `stop`)."""
+    found = 0
+    # dynamic programming over scores: states (count, sum) -> (min, max) of the sum of squares is
+    # not enough to count; n is small where it matters (n <= 80), so enumerate the top scores.
+    def rec(score: int, left: int, s_left: int, sq: int) -> None:
+        nonlocal found
+        if found >= stop:
+            return
+        if score == 1:
+            if s_left == left and squares[0] - 1e-6 <= sq + left <= squares[1] + 1e-6:
+                found += 1
+            return
+        if s_left < left or s_left > left * score:
+            return
+        for c in range(min(left, (s_left - left) // (score - 1) if score > 1 else left) + 1):
+            rec(score - 1, left - c, s_left - c * score, sq + c * score * score)
+    rec(scale, n, total, 0)
+    return found
+
+
+def protect_ci(mean, n, low, high, lower: float = 1.0, upper: float = 5.0, step: float = 0.1):
+    """Confidence intervals rounded outwards to `step` (so they do not pin a score histogram);
+    where even the rounded interval leaves one histogram, it is withheld (NaN)."""
+    mean, n, low, high = (np.asarray(v, float) for v in (mean, n, low, high))
+    low_r = np.clip(np.floor(low / step + 1e-9) * step, lower, upper)
+    high_r = np.clip(np.ceil(high / step - 1e-9) * step, lower, upper)
+    for i in range(len(mean)):
+        if not (np.isfinite(low_r[i]) and np.isfinite(mean[i]) and 2 <= n[i] <= 80):
+            continue
+        total = int(round(mean[i] * n[i]))
+        halves = [h for h, clipped in ((mean[i] - low_r[i], low_r[i] <= lower), (high_r[i] - mean[i], high_r[i] >= upper))
+                  if not clipped]
+        if not halves:
+            continue
+        half = min(halves)
+        t = float(t_quantile_975(np.array([n[i] - 1]))[0])
+        sds = [max(0.0, h) * math.sqrt(n[i]) / t for h in (half - step, half + step)]
+        squares = tuple((n[i] - 1) * sd ** 2 + total ** 2 / n[i] for sd in sds)
+        if histograms_fitting(int(n[i]), total, squares) < 2:
+            low_r[i] = high_r[i] = np.nan
+    return low_r, high_r
+
+
+def score_pinned(mean, n, scale: int = 5) -> np.ndarray:
+    """Means that leave one score histogram whatever else is known (all 1s, all 5s, one off)."""
+    mean, n = np.asarray(mean, float), np.asarray(n, float)
+    total = np.round(mean * n)
+    return (n >= 1) & ((total - n <= 1) | (scale * n - total <= 1))

@@ -13,17 +13,33 @@ Steps (``publish(con)``, run by the one writer process):
    grains, complete periods only (not the current one, nor a first one the data starts inside), with small counts suppressed by ``data.privacy`` (primary:
    n in [1, k-1]; complementary: no withheld cell recoverable from the city total → figures
    null, ``suppressed`` true), a 95 % CI for mean scores, districts and metadata. No row-level record, no coordinates, no free text.
-4. **Flip** ``CURRENT.json`` (write temp + fsync + ``os.replace``), then delete snapshots
-   superseded longer ago than ``snapshot_grace_s``.
+4. **Flip** ``CURRENT.json`` (write temp + fsync + ``os.replace``; it records each file's
+   size, so a worker can tell a damaged file), then clean up (:func:`_cleanup`).
+5. **Detect**: the alert rules of every metric with a policy run on the fresh rollups as of the
+   data time and record alert episodes in the ops store (data/detect.py, data/episodes.py);
+   pages only read those episodes.
 
 Snapshots are written to ``*.tmp`` and renamed when complete; any failure removes the temp
-files and leaves the previous version serving.
+files, leaves the previous version serving, and raises :class:`PublishError` whose message is
+one plain line naming the stage and the cause (``data.faults.describe``: "No space left on
+device", not the failed rollback after it), also kept for ``/data`` (``data.faults``).
+
+**Nothing left behind.** A publish killed half-way leaves ``*.tmp`` / ``*.tmp.wal`` files or
+complete files of a version that was never flipped; :func:`clean_orphans` removes them before
+and after every publish and when the writer opens the warehouse (``warehouse.connect``: the
+one writer holds its lock, so no other publish is running). Superseded releases are kept only
+as long as a reader may need them: never one superseded less than ``snapshot_poll_s`` ago (a
+worker may still serve it until its next poll), beyond that at most ``snapshot_keep`` of
+them, and none older than ``snapshot_grace_s`` except the newest (the fallback when the
+current release is damaged, see ``data.snapshot``).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -31,12 +47,14 @@ from pathlib import Path
 
 import duckdb
 
-from data import registry, rollup_engines, settings
+from data import facts, faults, registry, rollup_engines, settings
 from data.warehouse import UPDATE_TABLE_DATA_TIMES
 
 log = logging.getLogger(__name__)
 
 POINTER = "CURRENT.json"
+FOLDERS = {"ops": "snapshots", "public": "public"}
+_RELEASE = re.compile(r"^(ops|public)-(?P<version>[0-9T]+(?:-[0-9]+)*)\.duckdb$")
 END_OF_TIME = datetime(2200, 1, 1)
 PUBLIC_GRAINS = ("week", "month")
 @dataclass(frozen=True)
@@ -53,17 +71,13 @@ class PublishError(RuntimeError):
     pass
 
 
-def align(ts: datetime, grain: str) -> datetime:
-    if grain == "hour":
-        return ts.replace(minute=0, second=0, microsecond=0)
-    day = ts.replace(hour=0, minute=0, second=0, microsecond=0)
-    if grain == "day":
-        return day
-    if grain == "week":
-        return day - timedelta(days=day.weekday())
-    if grain == "month":
-        return day.replace(day=1)
-    raise ValueError(f"unknown grain {grain!r}")
+align = facts.align
+QUERIES = Path(__file__).resolve().parent.parent / "queries" / "publish"
+
+
+def _sql(name: str) -> str:
+    """A statement of queries/publish/ (the build half of the trace)."""
+    return (QUERIES / f"{name}.sql").read_text(encoding="utf-8")
 
 
 def new_version(now: datetime | None = None) -> str:
@@ -108,9 +122,57 @@ def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) 
         con.execute("DELETE FROM metric_values WHERE grain = 'hour' AND period < $f", {"f": hourly_floor})
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already rolled back:
+            con.execute("ROLLBACK")               # the cause is the COMMIT's error, not this
         raise
     return since
+
+
+# --------------------------------------------------------------------------- references
+def update_references(con: duckdb.DuckDBPyConnection, metrics: dict[str, registry.Metric],
+                      dirty_since: datetime | None) -> int:
+    """The reference of every metric's latest period at every grain (data.facts): the window
+    (``facts.reference_window``) and the metric's own SQL over it. Incremental: a window is
+    recomputed only when it moved (new data) or data inside it changed (`dirty_since` before its
+    end). Returns the number of windows recomputed."""
+    through_by_table = dict(con.execute(
+        "SELECT table_name, max(data_time) FROM table_data_times GROUP BY 1").fetchall())
+    latest = {(m, g): p for m, g, p in con.execute(
+        "SELECT metric_id, grain, max(period) FROM metric_values WHERE district_id = 'city' GROUP BY 1, 2").fetchall()}
+    stored = {(r[0], r[1]): r[2:] for r in con.execute(
+        "SELECT metric_id, grain, period, through, kind, ref_period, ref_end FROM reference_windows").fetchall()}
+    window_sql, values_sql = _sql("reference_window"), _sql("reference_values")
+    recomputed = 0
+    con.execute("BEGIN TRANSACTION")
+    try:
+        keep = set()
+        for metric in metrics.values():
+            through = through_by_table.get(metric.table)
+            if through is None:
+                continue
+            for grain in metric.grains:
+                keep.add((metric.id, grain))
+                w = facts.reference_window(metric, grain, through, latest.get((metric.id, grain)))
+                key = (w.period, w.through, w.kind, w.ref_period, w.ref_end)
+                if stored.get((metric.id, grain)) == key and (dirty_since is None or dirty_since >= w.ref_end):
+                    continue
+                con.execute("DELETE FROM reference_values WHERE metric_id = $m AND grain = $g",
+                            {"m": metric.id, "g": grain})
+                con.execute(window_sql, {"metric_id": metric.id, "grain": grain, "period": w.period,
+                                         "through": w.through, "kind": w.kind, "ref_period": w.ref_period,
+                                         "ref_end": w.ref_end})
+                # metric.sql comes from the registry files (code), never from input.
+                con.execute(values_sql.replace("/*metric*/", metric.sql),
+                            {"metric_id": metric.id, "grain": grain, "start": w.ref_period, "end": w.ref_end})
+                recomputed += 1
+        for metric_id, grain in set(stored) - keep:  # a metric or grain no longer published
+            con.execute("DELETE FROM reference_windows WHERE metric_id = $m AND grain = $g", {"m": metric_id, "g": grain})
+            con.execute("DELETE FROM reference_values WHERE metric_id = $m AND grain = $g", {"m": metric_id, "g": grain})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return recomputed
 
 
 # --------------------------------------------------------------------------- snapshots
@@ -177,8 +239,9 @@ def _metrics_frame(public_only: bool, metrics: dict[str, registry.Metric]):
 
 
 def _data_times_sql() -> str:
-    """Per raw table and source: newest data time (kept by update_rollups), rows loaded."""
-    return ("SELECT d.table_name, d.source_id, d.data_time, b.row_count FROM table_data_times d "
+    """Per raw table and source: newest data time (kept by update_rollups), rows loaded, and the
+    oldest data time (a period starting before it is not covered by the data)."""
+    return ("SELECT d.table_name, d.source_id, d.data_time, b.row_count, d.first_time FROM table_data_times d "
             "LEFT JOIN (SELECT source_id, sum(rows_loaded)::BIGINT AS row_count FROM load_batches "
             "WHERE status = 'ok' GROUP BY source_id) b USING (source_id)")
 
@@ -195,13 +258,19 @@ def _write_ops(con, path: Path, version: str, published_at: datetime, data_now: 
         con.execute("CREATE TABLE snap.metric_values AS SELECT * FROM metric_values "
                     "WHERE metric_id || '@' || grain IN (SELECT unnest($keys)) "
                     "ORDER BY metric_id, grain, period, district_id", {"keys": _published_keys(metrics)})
+        keys = {"keys": _published_keys(metrics)}
+        con.execute("CREATE TABLE snap.reference_windows AS SELECT * FROM reference_windows "
+                    "WHERE metric_id || '@' || grain IN (SELECT unnest($keys))", keys)
+        con.execute("CREATE TABLE snap.reference_values AS SELECT * FROM reference_values "
+                    "WHERE metric_id || '@' || grain IN (SELECT unnest($keys)) ORDER BY metric_id, grain, district_id",
+                    keys)
         con.execute("CREATE TABLE snap.districts AS SELECT * FROM districts ORDER BY district_id")
         con.execute("CREATE TABLE snap.sources AS SELECT * FROM sources")
         con.execute("CREATE TABLE snap.source_times AS " + _data_times_sql())
         con.execute("CREATE TABLE snap.incidents AS SELECT * FROM incidents ORDER BY starts_at")
         con.execute("CREATE TABLE snap.load_batches AS SELECT * FROM load_batches ORDER BY batch_id")
         con.execute(
-            "CREATE TABLE snap.quarantine_summary AS SELECT source_id, file, reason, count(*) AS rows, "
+            "CREATE TABLE snap.quarantine_summary AS SELECT source_id, file, reason, district_id, count(*) AS rows, "
             "min(line_no) AS first_line, any_value(raw) AS example FROM quarantine GROUP BY ALL"
         )
         con.execute(
@@ -242,9 +311,24 @@ GROUP BY GROUPING SETS ((district_id, period), (period))
 CI_METRICS = {"satisfaction_score": (_SCORE_SD_SQL, 1.0, 5.0)}
 
 
-def _public_cells(con, k: int, public_ids: list[str], data_now: datetime, metrics: dict[str, registry.Metric]):
-    """The public metric values: fixed grains, complete periods, suppressed (data.privacy),
-    with a 95 % confidence interval for mean scores."""
+def _coverage(con, data_now: datetime) -> dict[str, tuple]:
+    """Per raw table, the span its data covers: from the first day with data to the end of the
+    last day with data (never past the data clock). Completeness is judged by this span, not by
+    the wall clock: data that ends on a Wednesday leaves that week partial, whenever it is loaded."""
+    out = {}
+    for table, first, last in con.execute("SELECT table_name, date_trunc('day', min(first_time)), max(data_time) "
+                                          "FROM table_data_times GROUP BY 1").fetchall():
+        if last is None:
+            continue
+        end = last if last == align(last, "day") else align(last, "day") + timedelta(days=1)
+        out[table] = (first, min(end, data_now))
+    return out
+
+
+def _candidate_cells(con, public_ids, data_now, metrics):
+    """Week and month cells of the public metrics in *closed blocks*: the period lies inside its
+    source's coverage, and so does the whole month its block belongs to (data.privacy blocks: a
+    month with the weeks that end in it), so a block is audited and released once, complete."""
     import numpy as np
     import pandas as pd
 
@@ -256,59 +340,192 @@ def _public_cells(con, k: int, public_ids: list[str], data_now: datetime, metric
         FROM metric_values
         WHERE metric_id IN (SELECT unnest($ids)) AND grain IN (SELECT unnest($grains))
           AND metric_id || '@' || grain IN (SELECT unnest($keys))
-          -- complete periods only: a growing current week could be differenced over time
-          AND CASE grain WHEN 'week' THEN period + INTERVAL 7 DAY ELSE period + INTERVAL 1 MONTH END <= $now
         ORDER BY metric_id, grain, period, district_id
         """,
-        {"ids": public_ids, "grains": list(PUBLIC_GRAINS), "now": data_now, "keys": _published_keys(metrics)},
+        {"ids": public_ids, "grains": list(PUBLIC_GRAINS), "keys": _published_keys(metrics)},
     ).df()
-    # nor the first period when the data starts after its first day (a false dip at the start of
-    # a trend); data from the first hours of a period's first day counts as covering it
-    firsts = dict(con.execute("SELECT table_name, date_trunc('day', min(first_time)) FROM table_data_times "
-                              "GROUP BY 1").fetchall())
-    starts = cells["metric_id"].map({m.id: firsts.get(m.table) for m in metrics.values()})
-    cells = cells[starts.isna() | (cells["period"] >= pd.to_datetime(starts))].reset_index(drop=True)
+    coverage = _coverage(con, data_now)
+    table = cells["metric_id"].map({m.id: m.table for m in metrics.values()})
+    first = pd.to_datetime(table.map(lambda t: coverage.get(t, (None, None))[0]))
+    last = pd.to_datetime(table.map(lambda t: coverage.get(t, (None, None))[1]))
+    period = pd.to_datetime(cells["period"])
+    end = np.where(cells["grain"] == "week", period + pd.Timedelta(days=7), period + pd.offsets.MonthBegin(1))
+    block_end = privacy.block_month(period, cells["grain"]) + pd.offsets.MonthBegin(1)
+    keep = last.notna() & (period >= first.fillna(pd.Timestamp.min)) & (pd.to_datetime(end) <= last) & (block_end <= last)
+    return cells[keep.to_numpy()].reset_index(drop=True)
+
+
+def _with_ci(con, cells):
+    """A 95 % confidence interval for mean scores, rounded outwards so that it does not pin a
+    score histogram (data.privacy.protect_ci)."""
+    import numpy as np
+    import pandas as pd
+
+    from data import privacy
+
     cells["ci_low"] = np.nan
     cells["ci_high"] = np.nan
     for metric_id, (sd_sql, lower, upper) in CI_METRICS.items():
         rows = cells["metric_id"] == metric_id
         if not rows.any():
             continue
-        since = cells.loc[rows, "period"].min().to_pydatetime()
-        sds = pd.concat([
-            con.execute(sd_sql, {"grain": grain, "since": since}).df().assign(grain=grain)
-            for grain in PUBLIC_GRAINS
-        ])
+        since = pd.Timestamp(cells.loc[rows, "period"].min()).to_pydatetime()
+        sds = pd.concat([con.execute(sd_sql, {"grain": grain, "since": since}).df().assign(grain=grain)
+                         for grain in PUBLIC_GRAINS])
         part = cells.loc[rows, ["grain", "district_id", "period", "value", "n"]].merge(
             sds, on=["grain", "district_id", "period"], how="left")
         low, high = privacy.mean_ci(part["value"], part["sd"], part["n"], lower, upper)
+        low, high = privacy.protect_ci(part["value"], part["n"], low, high, lower, upper)
         cells.loc[rows, "ci_low"] = low
         cells.loc[rows, "ci_high"] = high
-    # counts and sums add up over time (a month = its weeks when both start on a Monday the
-    # 1st); a level (an end-of-period stock) does not
-    additive = {m.id for m in registry.public_metrics() if m.aggregate != "level"}
-    # figures about no person (tonnes weighed, declared `suppress: false`) are published whole
-    open_ids = {m.id for m in registry.public_metrics() if not m.suppress}
-    exempt = cells["metric_id"].isin(open_ids)
-    if not exempt.any():
-        return privacy.suppress(cells, k, time_additive=additive)
-    return pd.concat([privacy.suppress(cells[~exempt], k, time_additive=additive),
-                      privacy.suppress(cells[exempt], 1)], ignore_index=True)  # k = 1: no count is small
+    return cells
+
+
+def _release(con, k: int, version: str, data_now: datetime, metrics: dict[str, registry.Metric]):
+    """The public cells of this publish: every cell released before, as it was released
+    (releases are final), plus the closed blocks not released yet, attacked by the release
+    auditor (data.privacy.audit_release) before they are added. Returns (cells, log row)."""
+    import numpy as np
+    import pandas as pd
+
+    from data import privacy
+
+    started = time.perf_counter()
+    public = {m.id: m for m in registry.public_metrics() if m.id in metrics}
+    key = ["metric_id", "grain", "period", "district_id"]
+    released = con.execute("SELECT * EXCLUDE (release) FROM public_release_cells").df()
+    released["period"] = pd.to_datetime(released["period"])
+    candidates = _candidate_cells(con, list(public), data_now, metrics)
+    candidates["period"] = pd.to_datetime(candidates["period"])
+    merged = candidates.merge(released[key + ["n"]], on=key, how="left", suffixes=("", "_released"), indicator=True)
+    late = int(((merged["_merge"] == "both") & (merged["n"].astype(float) != merged["n_released"].astype(float))).sum())
+    new = candidates[(merged["_merge"] == "left_only").to_numpy()].reset_index(drop=True)
+    log = {"new_cells": len(new), "new_withheld": 0, "blocks_audited": 0, "held_blocks": 0, "late_cells": late, "reason": ""}
+    if new.empty:
+        log["seconds"] = time.perf_counter() - started
+        return released, log
+    new = _with_ci(con, new)
+    new["suppressed"] = False
+    exempt = new["metric_id"].map(lambda m: not public[m].suppress).to_numpy(bool)
+    audited = new[~exempt]
+    # the released cells of the blocks that gain new cells take part as they were released
+    blocks_new = set(zip(audited["metric_id"], privacy.block_month(audited["period"], audited["grain"])))
+    old = released[[(m, b) in blocks_new for m, b in zip(released["metric_id"],
+                                                          privacy.block_month(released["period"], released["grain"]))]]
+    family_metrics = {m.id: m for m in public.values() if m.suppress}
+    both = pd.concat([old.assign(_new=False), audited.assign(_new=True)], ignore_index=True)
+    qcells, links = privacy.quantity_cells(both, family_metrics)
+    is_new = both["_new"].to_numpy(bool)
+    q_new = np.zeros(len(qcells), bool)
+    q_new[links["qid"].to_numpy()[is_new[links["row"].to_numpy()]]] = True
+    q_old_withheld = np.zeros(len(qcells), bool)
+    q_old_withheld[links["qid"].to_numpy()[(~is_new & both["suppressed"].to_numpy(bool))[links["row"].to_numpy()]]] = True
+    primary = privacy.primary_quantities(qcells, k) & q_new
+    # a mean score that leaves one histogram (all 5s, one 4 and the rest 5s, ...) is withheld
+    scores = both["metric_id"].map(lambda m: m in CI_METRICS).to_numpy(bool) & is_new
+    pinned = np.zeros(len(both), bool)
+    pinned[scores] = privacy.score_pinned(both.loc[scores, "value"], both.loc[scores, "n"])
+    pinned_q = links["qid"].to_numpy()[pinned[links["row"].to_numpy()]]
+    primary[pinned_q] = True
+    frozen = ~q_new
+    budget = float(settings.get("audit_seconds"))
+    withheld, failures = privacy.audit_release(qcells, family_metrics, k=k, width=k - 1, primary=primary,
+                                               start=primary | q_old_withheld, frozen=frozen,
+                                               deadline=started + budget)
+    row_withheld = np.zeros(len(both), bool)
+    np.logical_or.at(row_withheld, links["row"].to_numpy(), withheld[links["qid"].to_numpy()])
+    both["suppressed"] = row_withheld
+    held = set()
+    for f in failures:  # a block that cannot be protected (in time) is not released
+        month = pd.Timestamp(f["block"] + "-01")
+        quantities = set(f["quantities"])
+        for m in family_metrics.values():
+            if set(m.counted().values()) & quantities:
+                held.add((m.id, month))
+    out_new = both[both["_new"]].drop(columns="_new")
+    keep = [(m, b) not in held for m, b in zip(out_new["metric_id"], privacy.block_month(out_new["period"], out_new["grain"]))]
+    out_new = out_new[keep]
+    out = pd.concat([out_new, new[exempt]], ignore_index=True)
+    log.update(new_cells=len(out), new_withheld=int(out["suppressed"].sum()),
+               blocks_audited=len({(m, b) for m, b in blocks_new}), held_blocks=len(held),
+               reason="; ".join(sorted({f"{f['block']} {', '.join(f['quantities'])}: {f['reason']}" for f in failures}))[:2000])
+    columns = ["metric_id", "grain", "district_id", "period", "value", "numerator", "denominator", "n",
+               "suppressed", "ci_low", "ci_high"]
+    store = out[columns].assign(release=version)
+    con.register("release_df", store)
+    con.execute("INSERT INTO public_release_cells SELECT metric_id, grain, district_id, period::TIMESTAMP, "
+                "value::DOUBLE, numerator::DOUBLE, denominator::DOUBLE, n::BIGINT, suppressed::BOOLEAN, "
+                "ci_low::DOUBLE, ci_high::DOUBLE, release FROM release_df")
+    con.unregister("release_df")
+    log["seconds"] = time.perf_counter() - started
+    return pd.concat([released, out[columns]], ignore_index=True), log
+
+
+def _published_figures(cells, metrics: dict[str, registry.Metric]):
+    """What the public snapshot shows of the released cells: withheld figures null; metrics
+    exempt from suppression (figures about no person) publish their figure, not the count of
+    records behind it (n, and any column that counts the same records, is null)."""
+    import numpy as np
+    import pandas as pd
+
+    out = cells.copy()
+    out["n"] = pd.array(out["n"], dtype="Int64")
+    for column in ("value", "numerator", "denominator", "ci_low", "ci_high"):
+        out[column] = pd.to_numeric(out[column], errors="coerce").astype("float64")
+    mask = out["suppressed"].to_numpy(bool)
+    out.loc[mask, ["value", "numerator", "denominator", "ci_low", "ci_high"]] = np.nan
+    out.loc[mask, "n"] = pd.NA
+    for m in metrics.values():
+        if m.public and not m.suppress:
+            rows = (out["metric_id"] == m.id).to_numpy()
+            for column in m.counted():
+                if column in out.columns:
+                    out.loc[rows, column] = pd.NA if column == "n" else np.nan
+    return out
+
+
+def _public_data_times(con, cells, metrics: dict[str, registry.Metric]):
+    """Per source, the end of the newest released period: a time of the release, never the time
+    of the newest record (which would disclose one request's or one trip's minute)."""
+    import pandas as pd
+
+    table = {m.id: m.table for m in metrics.values()}
+    period = pd.to_datetime(cells["period"])
+    ends = period.where(cells["grain"] != "week", period + pd.Timedelta(days=7))
+    ends = ends.where(cells["grain"] != "month", period + pd.offsets.MonthBegin(1))
+    newest = pd.DataFrame({"table_name": cells["metric_id"].map(table), "end": ends}).groupby("table_name")["end"].max()
+    sources = con.execute("SELECT table_name, source_id FROM table_data_times").df()
+    sources["data_time"] = pd.to_datetime(sources["table_name"].map(newest))
+    return sources.dropna(subset=["data_time"])
 
 
 def _write_public(con, path: Path, version: str, published_at: datetime, data_now: datetime,
                   metrics: dict[str, registry.Metric]) -> None:
     k = int(settings.get("suppression_k"))
-    public_ids = [m.id for m in registry.public_metrics()]
-    cells = _public_cells(con, k, public_ids, data_now, metrics)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        released, log = _release(con, k, version, data_now, metrics)
+        con.execute("INSERT INTO public_release_log VALUES ($v, $p, $c, $w, $b, $h, $l, $r, $s)",
+                    {"v": version, "p": published_at, "c": log["new_cells"], "w": log["new_withheld"],
+                     "b": log["blocks_audited"], "h": log["held_blocks"], "l": log["late_cells"],
+                     "r": log["reason"], "s": log["seconds"]})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    if log["reason"]:
+        log_msg = "public release %s: %d blocks held back: %s"
+        logging.getLogger(__name__).warning(log_msg, version, log["held_blocks"], log["reason"][:300])
+    cells = _published_figures(released, metrics)
+    times = _public_data_times(con, released, metrics)
     con.execute("ATTACH $path AS pub", {"path": str(path)})
     try:
         metrics_df = _metrics_frame(public_only=True, metrics=metrics)
         con.register("metrics_df", metrics_df)
         con.execute("CREATE TABLE pub.metrics AS SELECT * FROM metrics_df")
         con.unregister("metrics_df")
-        # Primary + complementary suppression (data.privacy): a withheld cell has null figures
-        # and suppressed = true, so pages can say "fewer than k" and downloads flag it.
+        # Withheld cells (data.privacy release auditor) have null figures and suppressed = true,
+        # so pages can say "fewer than k" and downloads flag it.
         con.register("cells_df", cells)
         con.execute(
             "CREATE TABLE pub.metric_values AS SELECT metric_id, grain, district_id, period::TIMESTAMP AS period, "
@@ -323,8 +540,10 @@ def _write_public(con, path: Path, version: str, published_at: datetime, data_no
         )
         con.execute("CREATE TABLE pub.sources AS SELECT source_id, name, domain, simulated, licence, "
                     "description FROM sources")
-        con.execute("CREATE TABLE pub.source_times AS SELECT table_name, source_id, data_time FROM ("
-                    + _data_times_sql() + ")")
+        con.register("times_df", times)
+        con.execute("CREATE TABLE pub.source_times AS SELECT table_name, source_id, data_time::TIMESTAMP AS data_time "
+                    "FROM times_df")
+        con.unregister("times_df")
         con.execute(
             "CREATE TABLE pub.meta AS SELECT $v AS version, $p::TIMESTAMP AS published_at, "
             "'public' AS kind, $k::INTEGER AS suppression_k",
@@ -360,68 +579,160 @@ def _flip(pointer: dict) -> None:
     os.replace(tmp, target)
 
 
-def _cleanup(keep: set[Path], now: float) -> None:
+def releases(db: str) -> list[tuple[str, Path]]:
+    """(version, path) of the complete release files of `db`, newest first."""
+    folder = settings.var_dir() / FOLDERS[db]
+    found = []
+    try:
+        for path in folder.iterdir():
+            match = _RELEASE.match(path.name)
+            if match and path.name.startswith(db + "-"):
+                found.append((match.group("version"), path))
+    except OSError:
+        pass
+    return sorted(found, reverse=True)
+
+
+def _unlink(path: Path, removed: list[Path]) -> None:
+    for item in (path, Path(str(path) + ".wal")):
+        try:
+            item.unlink()
+            removed.append(item)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("could not remove %s: %s", item, faults.describe(exc))
+
+
+def clean_orphans() -> list[Path]:
+    """Remove what killed publishes left: temp files (``*.tmp``, ``*.tmp.wal``, the pointer's
+    temp) and complete files of versions newer than the pointer (never flipped). Only the
+    writer calls this (it holds the warehouse, so no publish is under way)."""
+    removed: list[Path] = []
+    var = settings.var_dir()
+    pointer = read_pointer()
+    for db, folder in FOLDERS.items():
+        try:
+            entries = list((var / folder).iterdir())
+        except OSError:
+            continue
+        for path in entries:
+            if path.name.endswith((".tmp", ".tmp.wal")) and path.is_file():
+                _unlink(path, removed)
+        if pointer is not None:
+            for version, path in releases(db):
+                if version > str(pointer["version"]):
+                    _unlink(path, removed)
+    for tmp in var.glob(POINTER + "*.tmp"):
+        _unlink(tmp, removed)
+    if removed:
+        log.info("removed %d file(s) left by an interrupted publish", len(removed))
+    return removed
+
+
+def _cleanup(current: str, now: float) -> list[Path]:
+    """Delete superseded releases no reader needs (see the module docstring)."""
+    window = float(settings.get("snapshot_poll_s"))
     grace = float(settings.get("snapshot_grace_s"))
-    for folder in (settings.var_dir() / "snapshots", settings.var_dir() / "public"):
-        for path in folder.glob("*.duckdb*"):
-            if path in keep:
-                continue
+    keep = int(settings.get("snapshot_keep"))
+    removed: list[Path] = []
+    for db in FOLDERS:
+        superseded = [(v, p) for v, p in releases(db) if v < current]  # newest first
+        for rank, (_version, path) in enumerate(superseded):
             try:
-                if now - path.stat().st_mtime > grace:
-                    path.unlink()
+                age = now - path.stat().st_mtime  # its mtime: when it was superseded
             except OSError:
-                pass
+                continue
+            if age <= window:
+                continue  # a worker may still serve it until its next poll
+            if rank >= keep or (rank > 0 and age > grace):
+                _unlink(path, removed)
+    return removed
 
 
 def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> PublishResult:
     """Roll up what changed, write both snapshots, flip the pointer. See module docstring."""
     started = time.perf_counter()
-    data_now = now or datetime.now()  # the data clock: retention windows are relative to it
-    recomputed_from = update_rollups(con, data_now)
-    rollup_seconds = time.perf_counter() - started
-
-    published_at = datetime.now()
-    version = new_version(published_at)
-    current = read_pointer()
-    if current and current["version"] >= version:  # versions only ever increase
-        version = current["version"] + "-1"
-    var = settings.var_dir()
-    ops_path = var / "snapshots" / f"ops-{version}.duckdb"
-    public_path = var / "public" / f"public-{version}.duckdb"
-    temps = [ops_path.with_suffix(".tmp"), public_path.with_suffix(".tmp")]
-    for folder in (ops_path.parent, public_path.parent):
-        folder.mkdir(parents=True, exist_ok=True)
+    stage = "cleaning up"
+    temps: list[Path] = []
+    finals: list[Path] = []
     try:
+        clean_orphans()
+        stage = "rollups"
+        data_now = now or datetime.now()  # the data clock: retention windows are relative to it
+        recomputed_from = update_rollups(con, data_now)
+        rollup_seconds = time.perf_counter() - started
+
+        stage = "preparing the snapshots"
+        published_at = datetime.now()
+        version = new_version(published_at)
+        current = read_pointer()
+        if current and current["version"] >= version:  # versions only ever increase
+            version = current["version"] + "-1"
+        var = settings.var_dir()
+        ops_path = var / "snapshots" / f"ops-{version}.duckdb"
+        public_path = var / "public" / f"public-{version}.duckdb"
+        temps = [ops_path.with_suffix(".tmp"), public_path.with_suffix(".tmp")]
+        finals = [ops_path, public_path]
+        for folder in (ops_path.parent, public_path.parent):
+            folder.mkdir(parents=True, exist_ok=True)
+        ops_path.parent.chmod(0o700)  # ops snapshots hold records: not for the public site's user
         metrics = published_metrics(con)
+        update_references(con, metrics, recomputed_from)
+        stage = "writing the ops snapshot"
         _write_ops(con, temps[0], version, published_at, data_now, metrics)
+        stage = "writing the public snapshot"
         _write_public(con, temps[1], version, published_at, data_now, metrics)
+        stage = "syncing the snapshots"
         for tmp in temps:
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
         os.replace(temps[0], ops_path)
         os.replace(temps[1], public_path)
+        stage = "flipping the pointer"
         previous = read_pointer()
+        if previous:  # the grace period of a superseded snapshot starts now (its mtime)
+            for key in FOLDERS:
+                try:
+                    os.utime(var / previous[key])
+                except OSError:
+                    pass
         _flip({
             "version": version,
             "ops": str(ops_path.relative_to(var)),
             "public": str(public_path.relative_to(var)),
             "published_at": published_at.isoformat(timespec="seconds"),
+            "bytes": {"ops": ops_path.stat().st_size, "public": public_path.stat().st_size},
         })
-    except BaseException:
-        for path in (*temps, ops_path, public_path):
-            path.unlink(missing_ok=True)
-            Path(str(path) + ".wal").unlink(missing_ok=True)
-        raise
-    if previous:  # the grace period of a superseded snapshot starts now (its mtime)
-        for rel in (previous["ops"], previous["public"]):
-            try:
-                os.utime(var / rel)
-            except OSError:
-                pass
-    _cleanup({ops_path, public_path}, time.time())
+    except BaseException as exc:
+        removed: list[Path] = []
+        for path in (*temps, *finals):
+            _unlink(path, removed)
+        if not isinstance(exc, Exception):
+            raise
+        message = f"publish failed ({stage}): {faults.describe(exc)}"
+        log.error("%s", message)
+        faults.record("publish", message)  # after the temp files are gone: room to write it
+        raise PublishError(message) from exc
+    _cleanup(version, time.time())
+    clean_orphans()
+    faults.record_publish_ok(version)
+    _detect(con, data_now, version)
     seconds = time.perf_counter() - started
     log.info("published %s in %.2fs (rollups %.2fs)", version, seconds, rollup_seconds)
     return PublishResult(version, ops_path, public_path, seconds, rollup_seconds, recomputed_from)
+
+
+def _detect(con, data_now: datetime, version: str) -> None:
+    """Step 5: the alert detector on the fresh rollups, recording episodes in the ops store
+    (data/detect.py). A failure is logged and never undoes the publish."""
+    try:
+        from data import detect
+
+        summary = detect.run(con, data_now, version=version)
+        log.info("alert detection for %s: %s", version, summary)
+    except Exception:  # noqa: BLE001 - the data is published; alerts catch up on the next run
+        log.exception("alert detection failed for %s", version)
 
 
 def main() -> None:  # python -m data.publish
@@ -430,9 +741,14 @@ def main() -> None:  # python -m data.publish
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if not warehouse.path().exists():
         raise SystemExit("no warehouse: run `python -m data.demo` first")
-    con = warehouse.connect()
+    try:
+        con = warehouse.connect()
+    except Exception as exc:  # noqa: BLE001 - e.g. the warehouse is locked by another process
+        raise SystemExit(f"publish failed (opening the warehouse): {faults.describe(exc)}") from None
     try:
         result = publish(con)
+    except PublishError as exc:
+        raise SystemExit(str(exc)) from None
     finally:
         con.close()
     print(f"published version {result.version} in {result.seconds:.2f}s "

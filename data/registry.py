@@ -26,6 +26,8 @@ from pathlib import Path
 
 import yaml
 
+from data import alert_policy
+
 METRICS_DIR = Path(__file__).resolve().parent.parent / "queries" / "metrics"
 
 DOMAINS = ("transport", "waste", "parking", "satisfaction")
@@ -45,7 +47,20 @@ REQUIRED = (
 )
 # optional fields. suppress: false for figures that describe no person (tonnes weighed):
 # the public site then publishes them without small-count suppression.
-OPTIONAL = ("target", "warning", "known_issues", "suppress")
+# min_n: the fewest records a value needs before it is compared or coloured (see MIN_N)
+OPTIONAL = ("target", "warning", "known_issues", "suppress", "min_n", "counts", "stock")
+OPTIONAL = OPTIONAL + ("alert",)  # alert: the metric's alert policy (data/alert_policy.py)
+# Default min_n by aggregate: a count or a level of 1 record is still a fact; a median, mean or
+# percentage of a handful of records is noise (a median of one request is that request).
+MIN_N = {"sum": 1, "level": 1, "ratio": 20, "median": 10, "mean": 10}
+# counts: what each figure of a cell counts, as {column: quantity}; columns n, numerator,
+# denominator and complement (= denominator - numerator, e.g. late requests). Two metrics naming
+# the same quantity publish the same count (the release auditor treats it as one figure); a
+# `complement` makes numerator and complement parts of a whole (0 % and 100 % say something of
+# every record). Default: {n: <metric id>}.
+# stock: for a level, {in: quantity, out: quantity}: level(end) = level(start) + in - out.
+COUNT_COLUMNS = ("n", "numerator", "denominator", "complement")
+_QUANTITY = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
 _HEADER = re.compile(r"\A\s*/\*---\s*\n(?P<meta>.*?)\n---\*/\s*(?P<sql>.*)\Z", re.S)
 _CADENCE = re.compile(r"^(\d+)\s*(m|h|d)$")
 _ID = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
@@ -79,6 +94,14 @@ class Metric:
     path: str = field(repr=False, default="")
     known_issues: str = ""
     suppress: bool = True  # small counts withheld on the public site (false: figures about no person)
+    alert: "alert_policy.Policy | None" = None  # what the detector runs on it (None: no alerts)
+    min_n: int = 1  # fewest records for a change or a status (registry field, default by aggregate: MIN_N)
+    counts: tuple[tuple[str, str], ...] = ()  # (column, quantity): what each figure counts
+    stock: tuple[tuple[str, str], ...] = ()   # (in|out, quantity) of a level
+
+    def counted(self) -> dict[str, str]:
+        """{column: quantity} this metric's figures count (default: n counts the metric's records)."""
+        return dict(self.counts) if self.counts else {"n": self.id}
 
     # -- status against target -------------------------------------------------------
     def status(self, value: float | None) -> str:
@@ -160,6 +183,9 @@ def parse_file(path: Path) -> Metric:
             raise _fail(path, key, f"must be true or false, got {meta[key]!r}")
     if not isinstance(meta.get("suppress", True), bool):
         raise _fail(path, "suppress", f"must be true or false, got {meta['suppress']!r}")
+    min_n = meta.get("min_n", MIN_N[meta["aggregate"]])
+    if isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 1:
+        raise _fail(path, "min_n", f"must be a whole number of records, at least 1; got {min_n!r}")
     for key in ("label", "unit", "format", "source", "description", "method"):
         if not isinstance(meta[key], str):
             raise _fail(path, key, f"must be text, got {meta[key]!r}")
@@ -186,6 +212,28 @@ def parse_file(path: Path) -> Metric:
         sign = 1 if meta["direction"] == "higher" else -1
         if sign * (target - warning) < 0:
             raise _fail(path, "warning", f"must lie on the worse side of the target ({meta['direction']} is better)")
+    policy = None
+    if meta.get("alert") is not None:
+        try:
+            policy = alert_policy.parse(meta["alert"], grains=grains, has_target=target is not None,
+                                        direction=meta["direction"])
+        except alert_policy.PolicyError as exc:
+            raise _fail(path, f"alert.{exc.field}" if exc.field != "alert" else "alert", str(exc)) from None
+    counts = meta.get("counts") or {}
+    if not isinstance(counts, dict) or any(c not in COUNT_COLUMNS for c in counts) \
+            or any(not isinstance(q, str) or not _QUANTITY.match(q) for q in counts.values()):
+        raise _fail(path, "counts", f"must map columns from {', '.join(COUNT_COLUMNS)} to quantity names; got {counts!r}")
+    if counts and "n" not in counts:
+        raise _fail(path, "counts", "must say what n counts")
+    if "complement" in counts and not {"numerator", "denominator"} <= set(counts):
+        raise _fail(path, "counts", "a complement needs a numerator and a denominator")
+    stock = meta.get("stock") or {}
+    if stock:
+        if meta["aggregate"] != "level":
+            raise _fail(path, "stock", "only a level (aggregate: level) has a stock identity")
+        if not isinstance(stock, dict) or set(stock) != {"in", "out"} \
+                or any(not isinstance(q, str) or not _QUANTITY.match(q) for q in stock.values()):
+            raise _fail(path, "stock", f"must be {{in: quantity, out: quantity}}; got {stock!r}")
     sql = match.group("sql").strip().rstrip(";").strip()
     if not sql.upper().lstrip("( \n").startswith(("SELECT", "WITH")):
         raise _fail(path, "sql", "must be one SELECT (or WITH ... SELECT) statement")
@@ -207,6 +255,9 @@ def parse_file(path: Path) -> Metric:
         source=meta["source"], description=meta["description"].strip(),
         method=meta["method"].strip(), sql=sql, table=tables[0], path=str(path),
         known_issues=str(meta.get("known_issues") or "").strip(), suppress=meta.get("suppress", True),
+        alert=policy,
+        min_n=min_n,
+        counts=tuple(counts.items()), stock=tuple(sorted(stock.items())),
     )
 
 
@@ -217,6 +268,12 @@ def load(directory: Path | None = None) -> dict[str, Metric]:
     if not files:
         raise RegistryError(f"{directory}: no metric files found")
     metrics = [parse_file(p) for p in files]
+    counted = {q for m in metrics for q in m.counted().values()}
+    for m in metrics:
+        for role, quantity in m.stock:
+            if quantity not in counted:
+                raise RegistryError(f"{Path(m.path).name}: field 'stock': {role} quantity {quantity!r} "
+                                    "is counted by no metric")
     order = {d: i for i, d in enumerate(DOMAINS)}
     metrics.sort(key=lambda m: (order[m.domain], m.id))
     return {m.id: m for m in metrics}

@@ -412,3 +412,64 @@ def ranking(table: pd.DataFrame, metric: Metric, selected=(), *, template: str =
         layout["annotations"] = [{"text": "whole city", "xref": "x", "x": city_value, "yref": "y domain", "y": 1,
                                   "xanchor": "center", "yanchor": "bottom", "showarrow": False}]
     return {"data": data, "layout": layout}
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+def band_sparkline_svg(values, lower=None, upper=None, *, width: int = 120, height: int = 32,
+                       colour: str = "#0b5cad", band_colour: str = "#0b5cad") -> str:
+    """A sparkline (data URI) with the alert's expected band [lower, upper] shaded behind it
+    and its latest point marked. Empty string with fewer than two numbers."""
+    from urllib.parse import quote
+
+    points = [float(v) for v in values if v is not None and v == v]
+    if len(points) < 2:
+        return ""
+    band = [float(v) for v in (lower, upper) if v is not None and v == v]
+    lo, hi = min(points + band), max(points + band)
+    span = (hi - lo) or 1.0
+    y = lambda v: 3 + (height - 6) * (1 - (v - lo) / span)  # noqa: E731
+    step = (width - 8) / (len(points) - 1)
+    coords = [(3 + i * step, y(v)) for i, v in enumerate(points)]
+    path = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords)
+    rect = ""
+    if len(band) == 2:
+        top, bottom = y(max(band)), y(min(band))
+        rect = (f"<rect x='0' y='{top:.1f}' width='{width}' height='{max(bottom - top, 1):.1f}' "
+                f"fill='{band_colour}' fill-opacity='0.16'/>")
+    last_x, last_y = coords[-1]
+    svg = (f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' preserveAspectRatio='none'>"
+           f"{rect}<polyline points='{path}' fill='none' stroke='{colour}' stroke-width='2' "
+           f"vector-effect='non-scaling-stroke' stroke-linejoin='round'/>"
+           f"<circle cx='{last_x:.1f}' cy='{last_y:.1f}' r='2.6' fill='{colour}'/></svg>")
+    return "data:image/svg+xml," + quote(svg, safe=" /=:,'.")
+
+
+def alert_chart(frame: pd.DataFrame, metric: Metric, episode: dict, *, template: str = LIGHT) -> go.Figure:
+    """The alert's metric in its district around the episode (period, value): the episode's
+    periods shaded, its expected band (when it has one) and the target as lines."""
+    if frame.empty:
+        return empty("No values of this metric in this district around the alert", template)
+    fig = go.Figure(layout=dict(template=template))
+    part = frame.sort_values("period")
+    lower, upper = episode.get("lower"), episode.get("upper")
+    ok = lambda v: v is not None and v == v  # noqa: E731
+    if ok(lower) and ok(upper):
+        fig.add_hrect(y0=lower, y1=upper, fillcolor="#0b5cad", opacity=0.10, line_width=0,
+                      annotation_text="expected band (now)", annotation_position="top left",
+                      annotation_font_size=11)
+    fig.add_trace(go.Scatter(x=part["period"], y=part["value"], mode="lines+markers", name=metric.label,
+                             line=dict(width=2, color="#0b5cad"), marker=dict(size=4),
+                             customdata=part["n"] if "n" in part else None,
+                             hovertemplate="%{y:" + metric.format + "} " + metric.unit + " (n = %{customdata})"))
+    first, last = episode.get("first_period"), episode.get("last_period")
+    if first is not None and not pd.isna(first):
+        end = last if last is not None and not pd.isna(last) else first
+        fig.add_vrect(x0=first, x1=end, fillcolor="#b91c1c", opacity=0.12, line_width=0,
+                      annotation_text="alert", annotation_position="top right", annotation_font_size=11)
+    if ok(episode.get("target")):
+        fig.add_hline(y=episode["target"], line_dash="dash", line_color="#6c757d",
+                      annotation_text=f"target {metric.format_value(episode['target'])}",
+                      annotation_position="bottom left", annotation_font_size=11)
+    fig.update_layout(height=300, yaxis_title=metric.unit, showlegend=False, margin=dict(l=56, r=16, t=24, b=36))
+    return fig

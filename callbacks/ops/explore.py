@@ -23,10 +23,9 @@ import pandas as pd
 from dash import ClientsideFunction, Input, Output, State, ctx, html, no_update
 
 from callbacks import auth, common
-from data import access, annotations, compression, control_limits, explore, repository, snapshot
+from data import access, annotations, compression, control_limits, explore, facts, ops_store, repository, snapshot
 from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
-from layouts.ops import explore as page
 
 EMPTY = figures.empty("No data")
 EMPTY_MAP = {"figure": EMPTY.to_plotly_json(), "geometry": None}
@@ -107,42 +106,41 @@ def sync_url(domain, metric, preset, start_date, end_date, grain, districts, sca
     return no_update if new.search() == state.search() else new.search()
 
 
-def _period_mask(frame: pd.DataFrame, grain: str, anchor: datetime) -> pd.Series:
-    """Rows of complete periods (a running day/week is not compared with full ones)."""
-    return frame["period"] + common.GRAIN_LENGTH[grain] <= pd.Timestamp(anchor)
-
-
 def kpi_cards(state: explore.State, names: dict, times: dict) -> list:
     """One card per area (the city and the selected districts): the latest complete period in
-    the range vs the one before, with the control-limit test over the history before it."""
+    the range (zeros included) vs the one before (data.facts), with the control-limit test over
+    the history before it."""
     metric = state.metric
     areas = ["city", *state.districts[:5]]
     length = common.GRAIN_LENGTH[state.grain]
     start = pd.Timestamp(state.end_ts) - length * (explore.KPI_HISTORY + 2)
     history = repository.run("ops/metric_series", metric=metric.id, grain=state.grain, districts=areas,
                              start=start.to_pydatetime(), end=state.end_ts)
-    history = history[_period_mask(history, state.grain, state.anchor)] if not history.empty else history
     data_time, simulated = times.get(metric.table, (None, False))
-    freshness = metric.freshness(data_time, datetime.now())
+    latest = facts.last_complete_period(state.grain, min(state.anchor, state.end_ts))
+    if latest < state.start_ts:
+        latest = None  # no complete period in the range yet
+    first = facts.first_times().get(metric.table)
+    now = datetime.now()
     cards = []
     for area in areas:
         part = history[history["district_id"] == area].sort_values("period") if not history.empty else history
-        values = [float(v) if v == v else None for v in part["value"]] if not part.empty else []
-        value = values[-1] if values else None
-        previous = values[-2] if len(values) > 1 else None
+        part = facts.filled(metric, part, grain=state.grain, last=latest) if latest is not None else part.iloc[:0]
+        values = [float(v) if v == v else None for v in part["value"]]
+        shown = facts.from_series(metric, part, grain=state.grain, district=area, period=latest,
+                                  data_time=data_time, now=now, simulated=simulated, first_time=first)
         signal = control_limits.test(values, fmt=lambda v: metric.format_value(v))
-        label = common.period_label(state.grain, part["period"].iloc[-1]) if not part.empty else "no complete period"
-        cards.append(components.signal_kpi_card(
-            metric, title=names.get(area, area), value=value, previous=previous, period_label=label,
-            signal=signal, data_time=data_time, freshness=freshness, simulated=simulated,
-        ))
+        cards.append(components.kpi_card(shown, variant="signal", title=names.get(area, area), signal=signal))
     return cards
 
 
 def _events(state: explore.State, start: datetime, end: datetime) -> pd.DataFrame:
     """Recorded incidents and officials' annotations for the domain and the shown areas."""
     incidents = repository.run("ops/incidents", start=start, end=end)
-    notes = access.scope_frame(annotations.between(start, end, domain=state.domain))
+    try:
+        notes = access.scope_frame(annotations.between(start, end, domain=state.domain))
+    except ops_store.Busy:  # the series without officials' notes rather than no view at all
+        notes = incidents.iloc[0:0]
     frames = [f for f in (incidents, notes) if not f.empty]
     if not frames:
         return incidents
@@ -292,6 +290,8 @@ def add_annotation(n_clicks, title, kind, start, end, district, raw, saved):
                         known_districts={d for d in names if d != "city"})
     except annotations.InvalidAnnotation as exc:
         return components.notice(f"Not saved: {exc}."), no_update
+    except ops_store.Busy:
+        return components.notice(f"The annotation was not saved: {ops_store.BUSY_MESSAGE}.", color="danger"), no_update
     count = saved + 1 if isinstance(saved, int) else 1
     return components.notice("Annotation saved; it is shown on the time series.", color="success"), count
 
@@ -306,7 +306,7 @@ dash.clientside_callback(ClientsideFunction(namespace="cityopsExplore", function
 
 def geometry_url(districts: pd.DataFrame) -> str:
     key, _body = figures.geometry_json(districts)
-    return f"{page.GEOMETRY}?v={key}"
+    return f"{explore.GEOMETRY}?v={key}"
 
 
 @functools.lru_cache(maxsize=2)
@@ -339,7 +339,7 @@ def export_geometry():
 # --- exports -------------------------------------------------------------------------------
 
 def _export_state() -> tuple[explore.State, pd.DataFrame]:
-    raw = page.raw_params({k: flask.request.args.get(k) for k in page.PARAMS})
+    raw = explore.raw_params({k: flask.request.args.get(k) for k in explore.PARAMS})
     state, _names, districts, _times = _context(raw)
     rows = explore.shown_rows(state, explore.district_table(state, districts))
     return state, rows
@@ -421,9 +421,9 @@ def export_xlsx():
 def _register_exports() -> None:
     # Routes of this page's downloads, on the app's Flask server (registered once per process).
     server = dash.get_app().server
-    for rule, endpoint, view in ((page.EXPORT_CSV, "cityops_explore_csv", export_csv),
-                                 (page.EXPORT_XLSX, "cityops_explore_xlsx", export_xlsx),
-                                 (page.GEOMETRY, "cityops_explore_geometry", export_geometry)):
+    for rule, endpoint, view in ((explore.EXPORT_CSV, "cityops_explore_csv", export_csv),
+                                 (explore.EXPORT_XLSX, "cityops_explore_xlsx", export_xlsx),
+                                 (explore.GEOMETRY, "cityops_explore_geometry", export_geometry)):
         if endpoint not in server.view_functions:
             server.add_url_rule(rule, endpoint, view, methods=["GET"])
 

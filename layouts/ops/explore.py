@@ -21,20 +21,10 @@ from layouts import components, figures, ids
 dash.register_page(__name__, path="/explore", title="CityOps — explore", name="Explore",
                    nav="Explore", audience="ops", order=2)
 
-PARAMS = ("domain", "metric", "range", "start", "end", "grain", "districts", "district", "scale")
-EXPORT_CSV = "/explore/export.csv"
-EXPORT_XLSX = "/explore/export.xlsx"
-GEOMETRY = "/explore/geometry.json"  # district outlines, fetched once per outline version
-
-
-def raw_params(kwargs: dict) -> dict:
-    """The explorer's URL parameters as received (bounded), for the callbacks to validate."""
-    out = {}
-    for key in PARAMS:
-        value = kwargs.get(key)
-        if isinstance(value, str):
-            out[key] = value[:400]
-    return out
+# the URL parameters and export routes live with the view state (data/explore.py), so the
+# callbacks never import this page
+PARAMS, EXPORT_CSV, EXPORT_XLSX, raw_params = explore.PARAMS, explore.EXPORT_CSV, explore.EXPORT_XLSX, explore.raw_params
+GEOMETRY = explore.GEOMETRY  # district outlines, fetched once per outline version
 
 
 def _label(text, control_id):

@@ -11,6 +11,7 @@ cadence: 1h
 aggregate: sum
 public: true
 per_capita: true
+counts: {n: bike_trips}
 grains: [hour, day, week, month]
 source: demo_bikeshare
 description: >

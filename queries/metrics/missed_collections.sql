@@ -11,6 +11,7 @@ cadence: 1h
 aggregate: sum
 public: true
 per_capita: true
+counts: {n: missed_collection_reports}
 grains: [day, week, month]
 source: demo_311
 description: >

@@ -11,6 +11,7 @@ cadence: 1h
 aggregate: sum
 public: true
 per_capita: true
+counts: {n: parking_tickets}
 grains: [day, week, month]
 source: demo_citations
 description: >

@@ -11,6 +11,7 @@ cadence: 1h
 aggregate: sum
 public: false
 per_capita: false
+counts: {n: parking_hours_over_85_records}
 grains: [hour, day, week, month]
 source: demo_parking
 description: >

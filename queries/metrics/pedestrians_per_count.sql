@@ -9,9 +9,11 @@ target: null
 warning: null
 cadence: 183d
 aggregate: ratio
+min_n: 3      # a mean over fewer than 3 count sessions is one street on one day
 public: true
 per_capita: false
 suppress: false   # n is the number of count sessions; each figure is thousands of anonymous passers-by
+counts: {n: pedestrian_count_sessions, denominator: pedestrian_count_sessions}
 grains: [month]
 source: nyc_dot_pedestrian_counts
 description: >

@@ -11,6 +11,8 @@ cadence: 1h
 aggregate: level
 public: true
 per_capita: true
+counts: {n: open_requests}
+stock: {in: opened_requests, out: closed_requests}
 grains: [day, week, month]
 source: demo_311
 description: >

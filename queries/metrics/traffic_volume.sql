@@ -11,6 +11,7 @@ cadence: 1h
 aggregate: sum
 public: true
 per_capita: false
+counts: {n: traffic_volume_records}
 grains: [hour, day, week, month]
 source: demo_traffic
 description: >

@@ -11,6 +11,7 @@ cadence: 30d
 aggregate: ratio
 public: true
 per_capita: false
+counts: {n: traffic_volume_citywide_records}
 grains: [day, week, month]
 source: nyc_dot_traffic_counts
 description: >

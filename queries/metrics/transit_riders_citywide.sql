@@ -11,6 +11,7 @@ cadence: 1d
 aggregate: sum
 public: true
 per_capita: false
+counts: {n: transit_riders_citywide_records}
 grains: [day, week, month]
 source: nyc_mta_ridership
 description: >

@@ -11,6 +11,7 @@ cadence: 1d
 aggregate: sum
 public: true
 per_capita: true
+counts: {n: transit_ridership_records}
 grains: [day, week, month]
 source: demo_transit
 description: >

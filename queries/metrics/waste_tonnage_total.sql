@@ -12,6 +12,7 @@ aggregate: sum
 public: true
 suppress: false   # tonnes weighed by district, as DSNY itself publishes them: no person behind a figure
 per_capita: true
+counts: {n: waste_tonnage_total_records}
 grains: [day, week, month]
 source: demo_waste
 description: >
