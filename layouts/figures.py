@@ -178,8 +178,11 @@ _TEMPLATE_JSON: dict[str, dict] = {}
 
 def _iso(values) -> list[str]:
     """Timestamps as the ISO strings Plotly's own JSON encoder writes."""
-    stamps = pd.to_datetime(pd.Series(values, dtype=object) if not len(values) else pd.Series(values))
-    return np.datetime_as_string(stamps.to_numpy(dtype="datetime64[s]"), unit="s").tolist()
+    arr = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+    if arr.dtype.kind != "M":  # objects, strings, time-zone aware: let pandas parse them
+        arr = pd.to_datetime(pd.Series(arr, dtype=object)).dt.tz_localize(None).to_numpy() if len(arr) else \
+            np.array([], dtype="datetime64[s]")
+    return np.datetime_as_string(arr.astype("datetime64[s]"), unit="s").tolist()
 
 
 def _numbers(values) -> list:
@@ -303,7 +306,7 @@ def map_values(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, se
     (districts without a value in grey, the values, an outline of the selected ones; always
     three, MapLibre errors when an update changes the number of map traces) whose
     ``locations`` name district ids. The browser puts the outlines in (``assets/explore.js``,
-    :func:`geometry` fetched once per data version), so a filter change carries only values:
+    :func:`geometry` fetched once per outline version), so a filter change carries only values:
     a few kB instead of the ~160 kB of outlines."""
     _geojson, view = geojson_from(districts)
     frame = districts[["district_id", "name"]].merge(values, on="district_id", how="left")
