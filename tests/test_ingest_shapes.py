@@ -7,13 +7,13 @@ mapping only, with a known answer on the published figure.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
 from data import settings, warehouse
-from data.ingest import IngestError, MappingError, QuarantineShareError, load
+from data.ingest import MappingError, QuarantineShareError, load
 from data.ingest.__main__ import main
 from data.ingest.generic import Mapping
 
@@ -508,3 +508,113 @@ def test_a_polled_snapshot_feed_becomes_a_time_series_even_when_it_did_not_chang
         assert bad[0].status == "failed" and "no such file" in bad[0].message
     finally:
         con.close()
+
+
+def test_a_wide_table_is_unpivoted_by_the_mapping(con, tmp_path):
+    # SYNTHETIC: monthly tonnes per district, one column per month, an empty cell = not reported
+    csv = write(tmp_path, "wide.csv", "district,stream,Jan 2025,Feb 2025,Mar 2025,note\n"
+                "105,refuse,100.5,,98,x\n301,paper,20,21,-3,y\n")
+    doc = {"source": {"id": "t_wide", "grain": "month"}, "target": "waste_tonnage", "max_quarantined_share": 1.0,
+           "unpivot": {"pattern": r"[A-Z][a-z]{2} \d{4}", "name": "month", "value": "tonnes"},
+           "date_format": "%b %Y", "fields": {"day": "month", "stream": "stream", "tons": "tonnes"},
+           "district": {"column": "district"}}
+    r = load(con, "generic", csv, mapping=Mapping(doc))[-1]
+    assert (r.rows_read, r.rows_loaded, r.rows_quarantined) == (5, 4, 1)
+    assert con.execute("SELECT line_no, reason FROM quarantine").fetchall() == [(3, "negative tonnage")]
+    assert con.execute("SELECT district_id, day, tons FROM waste_tonnage ORDER BY 1, 2").fetchall() == [
+        ("105", date(2025, 1, 1), 100.5), ("105", date(2025, 3, 1), 98.0),
+        ("301", date(2025, 1, 1), 20.0), ("301", date(2025, 2, 1), 21.0)]
+    doc["source"] = {"id": "t_wide"}
+    with pytest.raises(MappingError, match="a wide table holds totals per period: give source.grain"):
+        Mapping(doc)
+    doc["source"]["grain"] = "year"
+    with pytest.raises(MappingError, match="source.grain must be one of hour, day, week, month"):
+        Mapping(doc)
+
+
+def test_data_health_counts_exclude_replaced_batches(con, tmp_path):
+    """A corrected export at the same path replaces the first load: /data's trend counts the
+    rows that are in the warehouse (3), not both loads (2 + 3)."""
+    csv = write(tmp_path, "sr.csv", "id,opened,type,state,district\nA,2025-03-01 10:00,Noise,Open,105\n"
+                "B,2025-03-01 10:00,Noise,Open,105\n")
+    load(con, "generic", csv, mapping=Mapping(sr_mapping()))
+    csv.write_text(csv.read_text() + "C,2025-03-01 10:00,Noise,Open,105\n")
+    load(con, "generic", csv, mapping=Mapping(sr_mapping()))
+    sql = (ROOT / "queries" / "ops" / "load_trend.sql").read_text()
+    rows = con.execute(sql, {"since": datetime(2000, 1, 1)}).fetchall()
+    assert [(r[0], r[2]) for r in rows if r[0] == "t_sr"] == [("t_sr", 3)]
+    assert con.execute("SELECT count(*) FROM service_requests").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize("change,fragment", [
+    (lambda d: d["fields"].update(tons={"column": "t", "scale": 2}), "fields.tons: unknown key(s) scale"),
+    (lambda d: d["fields"].update(tons={"column": "t", "unmapped": "drop"}), "fields.tons.unmapped must be one of"),
+    (lambda d: d["fields"].update(stream={"column": "s", "expr": "s * 2"}), "fields.stream: expr is for number fields"),
+    (lambda d: d["fields"].update(tons={"column": "t", "coordinate": "z"}), "fields.tons.coordinate must be lat or lon"),
+    (lambda d: d["fields"].update(day={"filename": "%Y.csv", "format": "%Y"}), None),
+    (lambda d: d["fields"].update(tons={"filename": "%Y.csv"}), "fields.tons: filename (the time in the file's name) is for time fields"),
+    (lambda d: d["district"].update(point_format="xy", point="p"), "district.point_format must be one of"),
+    (lambda d: d["district"].update(shape="hex"), "district: unknown key(s) shape"),
+    (lambda d: d.update(keep_rows={"column": "x"}), "keep_rows must be {column: COLUMN, values: [value, ...]}"),
+    (lambda d: d.update(unpivot={"name": "m", "value": "v"}), "unpivot must be {columns"),
+    (lambda d: d.update(max_quarantined_share=2), "max_quarantined_share must be a number from 0 to 1"),
+])
+def test_mapping_errors_name_the_field(change, fragment):
+    doc = waste_doc(tons="t")
+    change(doc)
+    if fragment is None:
+        Mapping(doc)
+        return
+    with pytest.raises(MappingError) as info:
+        Mapping(doc)
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_geopackage_values_and_shapefile_boundaries_are_read_through_pyogrio(bare, tmp_path):
+    # SYNTHETIC: a shapefile of two wards in UTM 18N (with its .prj) and a GeoPackage of bins
+    import geopandas as gpd
+    import shapely
+
+    wards = gpd.GeoDataFrame({"ward": ["W1", "W2"]}, geometry=[shapely.box(583000, 4506000, 584000, 4507000),
+                                                                shapely.box(584000, 4506000, 585000, 4507000)],
+                             crs="EPSG:32618")
+    wards.to_file(tmp_path / "wards.shp")
+    r = load(bare, "boundaries", tmp_path / "wards.shp", key="ward", tolerance_m=0)[-1]
+    assert r.rows_loaded == 2
+    bins = gpd.GeoDataFrame({"id": ["b1", "b2"], "fill": [40.0, 70.0], "ts": ["2025-03-01 10:00", "2025-03-01 10:00"]},
+                            geometry=list(wards.geometry.representative_point()), crs="EPSG:32618")
+    bins.to_file(tmp_path / "bins.gpkg", layer="bins", driver="GPKG")
+    doc = {"source": {"id": "t_gpkg"}, "target": "bin_fill",
+           "fields": {"ts": "ts", "bin_id": "id", "fill_pct": "fill"}, "district": {"geometry": True}}
+    load(bare, "generic", tmp_path / "bins.gpkg", mapping=Mapping(doc))
+    assert bare.execute("SELECT bin_id, district_id, fill_pct FROM bin_fill ORDER BY 1").fetchall() == [
+        ("b1", "W1", 40.0), ("b2", "W2", 70.0)]
+
+
+def test_a_failed_attempt_can_be_cleared(bare, tmp_path, capsys):
+    csv = write(tmp_path, "sr.csv", "id,opened,type,state,district\nA,2025-03-01 10:00,Noise,Open,105\n")
+    db = tmp_path / "bare.duckdb"
+    mapping = write(tmp_path, "sr.yaml", json.dumps(sr_mapping()))
+    bare.close()
+    assert main(["generic", str(csv), "--mapping", str(mapping), "--db", str(db), "--quiet"]) == 2   # no districts
+    assert main(["boundaries", str(BOUNDARIES), "--db", str(db), "--quiet"]) == 0
+    assert main(["generic", str(csv), "--mapping", str(mapping), "--db", str(db), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["clear-failed", "--file", "sr.csv", "--db", str(db)]) == 0
+    assert "cleared 1 failed load batch(es)" in capsys.readouterr().out
+    c = warehouse.connect(db)
+    try:
+        got = c.execute("SELECT status, count(*) FROM load_batches WHERE source_id = 't_sr' GROUP BY 1 ORDER BY 1").fetchall()
+    finally:
+        c.close()
+    assert got == [("cleared", 1), ("ok", 1)]
+
+
+def test_lon_and_lat_the_wrong_way_round_fail_with_a_precise_hint(con, tmp_path):
+    # SYNTHETIC: an export whose "lat" column holds longitudes and "lon" latitudes
+    csv = write(tmp_path, "sr.csv", "id,opened,type,state,lat,lon\n"
+                + "".join(f"R{i},2025-03-01 10:00,Noise,Open,-73.98{i},40.75{i}\n" for i in range(4)))
+    doc = sr_mapping()
+    doc["district"] = {"lon": "lon", "lat": "lat"}
+    with pytest.raises(QuarantineShareError, match=r"outside boundaries \(4\).*lon and lat look swapped \(4 of 4 sampled"):
+        load(con, "generic", csv, mapping=Mapping(doc))

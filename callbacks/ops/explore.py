@@ -222,14 +222,18 @@ def _build_views(state: explore.State, names: dict, districts: pd.DataFrame, tim
     table = explore.district_table(state, districts)
     rows = explore.shown_rows(state, table)
     areas = ["city", *state.districts]
-    series = repository.run("ops/metric_series", metric=metric.id, grain=state.grain, districts=areas,
-                            start=state.start_ts, end=state.end_ts)
     prev_start, prev_end = explore.previous_range(state)
-    previous = repository.run("ops/metric_series", metric=metric.id, grain=state.grain, districts=areas,
-                              start=prev_start, end=prev_end)
     ly_start, ly_end = explore.last_year_range(state)
-    last_year = repository.run("ops/metric_series", metric=metric.id, grain=state.grain, districts=areas,
-                               start=ly_start, end=ly_end)
+    # one query for the range, the previous period and the same period last year (three ranges
+    # of the same rows), split here exactly as three queries would
+    every = repository.run("ops/metric_series", metric=metric.id, grain=state.grain, districts=areas,
+                           start=min(prev_start, ly_start), end=state.end_ts)
+
+    def within(start, end) -> pd.DataFrame:
+        period = every["period"]
+        return every[(period >= pd.Timestamp(start)) & (period < pd.Timestamp(end))].reset_index(drop=True)
+    series, previous, last_year = (within(state.start_ts, state.end_ts), within(prev_start, prev_end),
+                                   within(ly_start, ly_end))
     focus = state.districts[0] if len(state.districts) == 1 else "city"
     series_fig = figures.explore_series(
         series, metric, names, previous=previous, previous_shift=pd.Timestamp(state.start_ts) - pd.Timestamp(prev_start),

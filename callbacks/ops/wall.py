@@ -147,7 +147,7 @@ def _alert_item(row: dict, names: dict) -> html.Li:
                               className="alert-taken"))
     elif state == "snoozed":
         head.append(html.Span(" · ◔ snoozed", className="alert-taken"))
-    what = triage.how_far(row, metric)
+    what = triage.short_far(row, metric)
     return html.Li([html.Div(head, className="alert-head"),
                     html.Div(f"{metric.label if metric else row['metric_id']}: {what}", className="alert-what")],
                    className=f"alert-item alert-item--{state}", **{"data-episode": str(row["id"])})

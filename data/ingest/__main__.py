@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="strftime pattern of the saved file name (default <source id>_%%Y-%%m-%%dT%%H-%%M-%%S)")
     p.add_argument("--every", type=float, default=300.0, help="seconds between polls (default 300)")
     p.add_argument("--count", type=int, help="stop after this many polls (default: until stopped)")
+    p = sub.add_parser("clear-failed", parents=[common], help="mark failed load attempts as cleared (after fixing them)",
+                       description="mark failed load batches 'cleared': they loaded nothing (rolled back) and stay "
+                                   "in the history, but no longer read as a current failure on /data")
+    p.add_argument("--batch", type=int, action="append", help="only this batch id (repeatable)")
+    p.add_argument("--file", help="only batches of this file (path or file name)")
     sub._name_parser_map["csv"] = sub._name_parser_map["generic"]  # alias
     return parser
 
@@ -132,6 +137,16 @@ def print_summary(results: list[LoadResult], out=None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.adapter == "clear-failed":
+        from data.ingest.core import clear_failed
+
+        con = warehouse.connect(args.db) if args.db else warehouse.connect()
+        try:
+            n = clear_failed(con, source_id=args.source_id, batch_ids=args.batch, file=args.file)
+        finally:
+            con.close()
+        print(f"cleared {n} failed load batch(es)")
+        return 0
     if args.adapter == "poll":
         from data.ingest import poll
 

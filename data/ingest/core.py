@@ -437,6 +437,7 @@ class Batch:
         self._staged = False
         self._district_index = None
         self.bound: dict[str, Any] = {}     # literals of mapping transforms, bound as $__lN
+        self.swapped_hint: str | None = None  # set by the point-in-polygon step (see _check_swapped)
         self._why_fields: dict[int, list[F]] = {}  # rule number -> the fields it judged (quarantine)
         self._keep: list[F] = []
 
@@ -582,6 +583,34 @@ class Batch:
             self._line_join = "JOIN ingest_lines il ON il._row = raw.rowid"
         return list(columns)
 
+    def unpivot(self, columns: Sequence[str], name: str, value: str) -> int:
+        """Wide to long (issue 15): every non-empty cell of ``columns`` becomes one raw row with the
+        header in ``name`` and the cell in ``value``, keeping the other columns and the source
+        line number. Empty cells are not rows (not reported, like an empty tonnage). Returns the
+        number of rows."""
+        cols = ", ".join(qi(c) for c in columns)
+        n_before = self.con.execute("SELECT count(*) FROM raw").fetchone()[0]
+        self.con.execute("DROP TABLE IF EXISTS ingest_src_lines")
+        self.con.execute(f"CREATE TEMP TABLE ingest_src_lines AS SELECT raw.rowid AS _src, {self._line_sql} AS _line "
+                         f"FROM raw {self._line_join}")
+        self.con.execute(f"CREATE TEMP TABLE ingest_wide AS UNPIVOT (SELECT rowid AS __src, * FROM raw) ON {cols} "
+                         f"INTO NAME {qi(name)} VALUE {qi(value)}")
+        self.con.execute("DROP TABLE raw")
+        keep = [c for c in self.raw_columns if c not in set(columns)] + [name, value]
+        self.con.execute(f"CREATE TEMP TABLE raw AS SELECT __src, {', '.join(qi(c) for c in keep)} FROM ingest_wide "
+                         f"WHERE nullif(trim({qi(value)}), '') IS NOT NULL ORDER BY __src")
+        self.con.execute("DROP TABLE ingest_wide")
+        self.con.execute("DROP TABLE IF EXISTS ingest_lines")
+        self.con.execute("CREATE TEMP TABLE ingest_lines AS SELECT raw.rowid AS _row, l._line FROM raw "
+                         "JOIN ingest_src_lines l ON l._src = raw.__src")
+        self.con.execute("ALTER TABLE raw DROP COLUMN __src")
+        self.con.execute("DROP TABLE ingest_src_lines")
+        n_after = self.con.execute("SELECT count(*) FROM raw").fetchone()[0]
+        self.rows_read += int(n_after) - int(n_before)
+        self.raw_columns = keep
+        self._line_sql, self._line_join = "il._line", "JOIN ingest_lines il ON il._row = raw.rowid"
+        return int(n_after)
+
     # ---------------------------------------------------------------- staging
     def stage(self, fields: Sequence[F], checks: Sequence[tuple[str, str]] = (), *,
               district: Districting | None = None, dedup: Sequence[str] | None = None,
@@ -684,6 +713,7 @@ class Batch:
         if keyed.any():   # the key decides the district; only an impossible point is a reason
             found = np.where(keyed, -1, found)
             why = np.where(keyed & (why != 2), 0, why).astype(np.int8)
+        self._check_swapped(index, arrays["x"], arrays["y"], why, d.crs)
         # numbers back to DuckDB (a Python string per row would cost more than the geometry)
         frame = pd.DataFrame({"_row": arrays["_row"], "_d": found, "_why": why})
         names = pd.DataFrame({"_d": range(len(index.ids)), "district_id": index.ids.astype(str)})
@@ -701,6 +731,18 @@ class Batch:
         finally:
             for name in ("ingest_pip", "ingest_pip_ids", "ingest_pip_reasons"):
                 self.con.unregister(name)
+
+    def _check_swapped(self, index, x, y, why, crs) -> None:
+        """When most points are outside every district (or impossible), try a sample with x and y
+        exchanged: if most of those fall inside, the mapping has lon and lat the wrong way round
+        (kept for the failure's hint)."""
+        bad = np.nonzero((why == 3) | (why == 2))[0]
+        if len(bad) * 2 < len(why) or not len(bad):
+            return
+        sample = bad[:: max(1, len(bad) // 500)][:500]
+        found, _ = index.locate_codes(y[sample], x[sample], crs=crs)
+        if (found >= 0).sum() * 2 > len(sample):
+            self.swapped_hint = f"{(found >= 0).sum()} of {len(sample)} sampled points fall inside a district with x and y exchanged"
 
     def districts_reset(self) -> None:
         """Forget the district index (districts were written during this load)."""
@@ -1097,6 +1139,8 @@ def _hint(batch: "Batch", reason: str) -> str:
             ids = [r[0] for r in con.execute("SELECT district_id FROM districts ORDER BY 1 LIMIT 3").fetchall()]
             return (f"district ids are like {', '.join(repr(i) for i in ids)}: map the file's keys to them "
                     "(district.map) or load the matching boundaries")
+        if reason in ("outside boundaries", "bad coordinates") and batch.swapped_hint:
+            return f"lon and lat look swapped ({batch.swapped_hint}): exchange them in the mapping (district lon/lat, x/y or point_format)"
         if reason == "outside boundaries":
             return "check district.crs and that lon/lat (x/y) are not swapped"
     if reason == "bad coordinates":
@@ -1117,3 +1161,18 @@ def check_quarantine_share(batch: "Batch") -> None:
     hint = _hint(batch, top[0][0]) if top and top[0][1] * 2 >= bad else ""   # a cause of most of them
     raise QuarantineShareError(f"{what} quarantined, nothing loaded: {reasons}" + (f". Hint: {hint}" if hint else "")
                                + ". Fix the cause and load the file again (--max-quarantined-share to allow more)")
+
+
+def clear_failed(con, *, source_id: str | None = None, batch_ids: list[int] | None = None,
+                 file: str | None = None) -> int:
+    """Mark failed load batches 'cleared' (``python -m data.ingest clear-failed``): a failed batch
+    loaded nothing (its transaction was rolled back); once its cause is fixed it need not read as
+    a current failure. Only ``failed`` batches change; the row stays for the history."""
+    rows = con.execute("SELECT batch_id, source_id, file FROM load_batches WHERE status = 'failed'").fetchall()
+    ids = [b for b, s, f in rows
+           if (source_id is None or s == source_id) and (not batch_ids or b in batch_ids)
+           and (file is None or f == file or (f and Path(f).name == Path(file).name))]
+    if ids:
+        con.execute("UPDATE load_batches SET status = 'cleared' WHERE list_contains($ids, batch_id) "
+                    "AND status = 'failed'", {"ids": ids})
+    return len(ids)

@@ -77,7 +77,7 @@ class Mapping:
         self.doc = doc
         unknown = set(doc) - {"source", "target", "csv", "timestamp_format", "date_format", "fields",
                               "district", "dedup", "update_existing", "timezone", "max_quarantined_share",
-                              "keep_rows"}
+                              "keep_rows", "unpivot"}
         if unknown:
             raise MappingError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}")
         table = doc.get("target")
@@ -128,6 +128,24 @@ class Mapping:
                                  or not isinstance(keep["values"], list) or not keep["values"]):
             raise MappingError(f"{origin}: keep_rows must be {{column: COLUMN, values: [value, ...]}}")
         self.keep_rows = keep
+        # a wide table (one column per month): {columns: [..] or pattern: REGEX, name: N, value: V};
+        # the fields then read N (the header, e.g. "Jan 2024") and V (the cell)
+        wide = doc.get("unpivot")
+        if wide is not None:
+            if not isinstance(wide, dict) or not {"name", "value"} <= set(wide) or len(set(wide) & {"columns", "pattern"}) != 1 \
+                    or set(wide) - {"name", "value", "columns", "pattern"}:
+                raise MappingError(f"{origin}: unpivot must be {{columns: [...] or pattern: REGEX, name: NEW_COLUMN, "
+                                   "value: NEW_COLUMN}")
+            if "pattern" in wide:
+                try:
+                    re.compile(str(wide["pattern"]))
+                except re.error as exc:
+                    raise MappingError(f"{origin}: unpivot.pattern is not a regular expression: {exc}") from None
+            elif not isinstance(wide["columns"], list) or not wide["columns"]:
+                raise MappingError(f"{origin}: unpivot.columns must be a list of column names")
+            if "grain" not in src:
+                raise MappingError(f"{origin}: a wide table holds totals per period: give source.grain (day or month)")
+        self.unpivot = wide
         fields = doc.get("fields")
         if not isinstance(fields, dict) or not fields:
             raise MappingError(f"{origin}: fields is required: target field -> CSV column")
@@ -233,7 +251,8 @@ class Mapping:
         return any("filename" in spec for spec in self.fields.values())
 
     def columns_used(self) -> list[str]:
-        cols = [s["column"] for s in self.fields.values() if "column" in s]
+        made = {self.unpivot["name"], self.unpivot["value"]} if self.unpivot else set()
+        cols = [s["column"] for s in self.fields.values() if "column" in s and s["column"] not in made]
         d = self.district
         cols += [d[k] for k in ("column", "x", "y", "lon", "lat", "point") if k in d]
         if self.keep_rows:
@@ -443,6 +462,25 @@ def ensure_whole_city(batch: Batch, lon: str | None, lat: str | None) -> None:
                            count_rows=False)
 
 
+def _unpivot(batch: Batch, mp: Mapping, header: list[str]) -> list[str]:
+    wide = mp.unpivot
+    if "pattern" in wide:
+        cols = [c for c in header if re.fullmatch(str(wide["pattern"]), c)]
+    else:
+        missing = [c for c in wide["columns"] if c not in header]
+        if missing:
+            raise MappingError(f"{mp.origin}: unpivot.columns: {', '.join(repr(c) for c in missing)} not in the file")
+        cols = [str(c) for c in wide["columns"]]
+    if not cols:
+        raise MappingError(f"{mp.origin}: unpivot.pattern {wide['pattern']!r} matches no column of the file "
+                           f"({', '.join(header[:8])})")
+    clash = [c for c in (wide["name"], wide["value"]) if c in header and c not in cols]
+    if clash:
+        raise MappingError(f"{mp.origin}: unpivot: {', '.join(clash)} is already a column; choose other names")
+    batch.unpivot(cols, str(wide["name"]), str(wide["value"]))
+    return batch.raw_columns
+
+
 def load(batch: Batch) -> None:
     mp: Mapping = batch.options["mapping"]
     if mp.timezone:
@@ -453,6 +491,8 @@ def load(batch: Batch) -> None:
         if mp.district.get("geometry") is True:
             raise MappingError(f"{mp.origin}: district.geometry is for GeoJSON/GeoPackage/Shapefile inputs")
         header = batch.read_csv(mp.columns_used(), delimiter=mp.delimiter, quote=mp.quote, encoding=mp.encoding)
+    if mp.unpivot:
+        header = _unpivot(batch, mp, header)
     checks: list[tuple[str, str]] = []
     keep: list[F] = []
     if mp.keep_rows:   # first: an excluded row is excluded whatever else is wrong with it

@@ -70,7 +70,8 @@ class DistrictIndex:
         rows = con.execute("SELECT district_id, geometry FROM districts ORDER BY district_id").fetchall()
         if not rows:
             raise WarehouseStateError("the warehouse has no districts: load boundaries first "
-                                      "(python -m data.ingest boundaries FILE.geojson --key PROPERTY)")
+                                      "(python -m data.ingest boundaries FILE.geojson --key PROPERTY), or generate "
+                                      "them (python -m data.ingest grid FILE --shape hex|square|city)")
         geoms = []
         for did, text in rows:
             try:
