@@ -37,3 +37,13 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+
+
+def post_worker_init(worker):
+    """Dash finishes its setup (callback map, inline scripts, hence the CSP hashes) on the first
+    request, and not thread-safely: under gthread, requests racing the first one saw half of it
+    (a page whose inline script the CSP did not list, about 1 load in 5 after a start). One
+    request before the worker serves does it alone."""
+    flask_app = getattr(worker, "wsgi", None)
+    if hasattr(flask_app, "test_client"):
+        flask_app.test_client().get("/_dash-layout", environ_base={"REMOTE_ADDR": "127.0.0.254"})

@@ -55,6 +55,65 @@ def _series(con, metric, grain, start, end):
     return con.execute(metric.sql, {"grain": grain, "start": start, "end": end}).df()
 
 
+class TodaysRule:
+    """The latest day value of every metric with a target at replay time `now`, the partial
+    current day included (what /alerts shows today). Additive metrics (sum, ratio, mean) are
+    summed from their hourly rows up to the last full hour (checked against the metric's own
+    day SQL on a partial day; otherwise the day SQL runs at every step); day-dated sources give
+    yesterday."""
+
+    def __init__(self, con, metrics, start, end):
+        self.con, self.metrics = con, metrics
+        self.hourly, self.scale, self.cache = {}, {}, {}
+        for m in metrics:
+            if not _day_available(m) or m.aggregate == "median" or m.aggregate == "level":
+                continue
+            rows = _series(con, m, "hour", start, end + timedelta(hours=1))
+            day = start.replace(hour=0) + timedelta(days=3)
+            upto = day + timedelta(hours=14)  # a partial day, as the rule sees it
+            check = _series(con, m, "day", day, upto).set_index("district_id")
+            got = self._combine(m, rows[(rows["period"] >= day) & (rows["period"] < upto)])
+            joined = check.join(got, rsuffix="_h", how="inner")
+            if len(joined) and np.allclose(joined["value"], joined["value_h"], rtol=1e-6, equal_nan=True):
+                self.hourly[m.id] = rows.sort_values("period").reset_index(drop=True)
+
+    def _combine(self, m, rows):
+        g = rows.groupby("district_id")
+        if m.aggregate == "sum":
+            out = g.agg(value=("value", "sum"), n=("n", "sum"))
+        else:
+            out = g.agg(num=("numerator", "sum"), den=("denominator", "sum"), n=("n", "sum"))
+            k = self.scale.get(m.id)
+            if k is None:
+                ok = rows[(rows["denominator"] > 0) & (rows["numerator"] > 0)]
+                k = float(np.median(ok["value"] / (ok["numerator"] / ok["denominator"]))) if len(ok) else 1.0
+                self.scale[m.id] = k
+            out["value"] = np.where(out["den"] > 0, k * out["num"] / out["den"].where(out["den"] > 0), np.nan)
+        return out[["value", "n"]]
+
+    def rows(self, now: datetime) -> list[tuple[str, str, float, int]]:
+        """At `now` (hh:30), the records up to hh:00: the same information the detector has."""
+        now = now.replace(minute=0, second=0, microsecond=0)
+        day0 = now.replace(hour=0)
+        out = []
+        for m in self.metrics:
+            if m.id in self.hourly:
+                h = self.hourly[m.id]
+                lo, hi = h["period"].searchsorted(pd.Timestamp(day0)), h["period"].searchsorted(pd.Timestamp(now))
+                frame = self._combine(m, h.iloc[lo:hi]).reset_index()
+            elif _day_available(m):
+                frame = _series(self.con, m, "day", day0, now)
+            else:  # day-dated sources: yesterday is the latest day that has arrived
+                key = (m.id, day0)
+                if key not in self.cache:
+                    self.cache[key] = _series(self.con, m, "day", day0 - timedelta(days=1), day0)
+                frame = self.cache[key]
+            for r in frame.itertuples():
+                if r.value == r.value:
+                    out.append((m.id, r.district_id, float(r.value), int(r.n or 0)))
+        return out
+
+
 def _day_available(metric) -> bool:
     """Whether a partial current day can be computed (timestamped records, hourly cadence)."""
     return metric.cadence <= timedelta(hours=1)
@@ -161,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         frame = _series(con, m, m.alert.grain, start, end + timedelta(days=1))
         panels[m.id] = detect.panel(frame, m.alert.grain, start, end + timedelta(days=8), count=detect.is_count(m),
                                     districts=districts + ["city"])
+    todays = TodaysRule(con, targeted, start, end)
     steps = pd.date_range(detect_from + timedelta(minutes=30), end + timedelta(minutes=30), freq="1h")
     new_alerts, old_alerts = [], []
     previous_old: set = set()
@@ -192,18 +252,12 @@ def main(argv: list[str] | None = None) -> int:
                 eval_s += b - a
                 record_s += time.perf_counter() - b
                 continue
-            day0 = now.replace(hour=0, minute=0, second=0, microsecond=0)
             current: set = set()
             rows = []
-            for m in targeted:
-                if _day_available(m):
-                    frame = _series(con, m, "day", day0, now)
-                else:  # day-dated sources: yesterday is the latest day that has arrived
-                    frame = _series(con, m, "day", day0 - timedelta(days=1), day0)
-                for r in frame.itertuples():
-                    if r.value == r.value and m.status(float(r.value)) in ("bad", "warning"):
-                        current.add((m.id, r.district_id))
-                        rows.append((m.id, r.district_id, int(r.n or 0)))
+            for mid, district, value, n in todays.rows(now):
+                if metrics[mid].status(value) in ("bad", "warning"):
+                    current.add((mid, district))
+                    rows.append((mid, district, n))
             for key in (current - previous_old) if now >= score_from else ():
                 kind, inc = scorer.classify(key[0], key[1], now)
                 old_alerts.append({"metric_id": key[0], "district_id": key[1], "at": now, "rule": "latest vs target",

@@ -51,18 +51,19 @@ from datetime import datetime
 from data import publish, warehouse
 day, district = datetime.fromisoformat(sys.argv[1]), sys.argv[2]
 con = warehouse.connect()  # the writer's start: cleans what a killed publish left
-print("ready", flush=True)
+con.execute("SET enable_progress_bar = false")
+print("chaos ready", flush=True)
 for _line in sys.stdin:     # one publish per line, each adding one fingerprint trip first
     n = con.execute("SELECT count(*) FROM bike_trips WHERE start_station_id = 'chaos'").fetchall()[0][0]
     con.execute("INSERT INTO bike_trips VALUES ($t, $t + INTERVAL 10 MINUTE, 'chaos', $d, 'member', "
                 "'demo_bikeshare', NULL)", {"t": day.replace(hour=12, minute=n % 60), "d": district})
     warehouse.mark_dirty(con, day)
-    print("count", n + 1, flush=True)
+    print("chaos count", n + 1, flush=True)
     try:
         publish.publish(con)
-        print("done", flush=True)
+        print("chaos done", flush=True)
     except Exception as exc:
-        print("failed", str(exc).splitlines()[0] if str(exc) else type(exc).__name__, flush=True)
+        print("chaos failed", str(exc).splitlines()[0] if str(exc) else type(exc).__name__, flush=True)
 """
 
 
@@ -244,7 +245,7 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (gthread, 4 threads each)")
     parser.add_argument("--poll", type=float, default=5.0, help="CITYOPS_SNAPSHOT_POLL_S of the workers")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--think", type=float, default=0.2, help="seconds each client waits between requests")
+    parser.add_argument("--think", type=float, default=0.5, help="seconds each client waits between requests")
     parser.add_argument("--max-seconds", type=float, default=240.0, help="stop publishing after this long")
     parser.add_argument("--keep-var", action="store_true", help="do not delete the temporary var dir")
     args = parser.parse_args(argv)
@@ -306,6 +307,7 @@ def main(argv=None) -> int:
         kill_at = set(rng.sample(range(1, args.publishes - 1), min(args.kills, max(0, args.publishes - 2))))
         durations: list[float] = []
         killed = 0
+        attempts = 0
         started_run = time.time()
         publisher = None
 
@@ -313,8 +315,17 @@ def main(argv=None) -> int:
             proc = subprocess.Popen([sys.executable, "-c", PUBLISHER, day.isoformat(), district], cwd=ROOT, env=env,
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                     text=True, bufsize=1)
-            assert proc.stdout.readline().strip() == "ready"
+            assert read(proc) == "ready"
             return proc
+
+        def read(proc) -> str:
+            """The publisher's next protocol line (anything else it prints is skipped)."""
+            while True:
+                line = proc.stdout.readline()
+                if not line:
+                    return "gone"
+                if line.startswith("chaos "):
+                    return line[6:].strip()
 
         for attempt in range(args.publishes):
             if time.time() - started_run > args.max_seconds:
@@ -322,10 +333,11 @@ def main(argv=None) -> int:
                 break
             if publisher is None:
                 publisher = start_publisher()
+            attempts += 1
             t = time.time()
             publisher.stdin.write("publish\n")
             publisher.stdin.flush()
-            counts = [int(publisher.stdout.readline().split()[1])]
+            counts = [int(read(publisher).split()[1])]
             if attempt in kill_at:  # at a random point of the publish itself
                 typical = sorted(durations)[len(durations) // 2] if durations else 2.0
                 time.sleep(rng.uniform(0.0, typical))
@@ -335,7 +347,7 @@ def main(argv=None) -> int:
                 killed += 1
                 outcome = "killed"
             else:
-                outcome = publisher.stdout.readline().strip()
+                outcome = read(publisher)
                 durations.append(time.time() - t)
             pointer = publish.read_pointer()
             flipped = pointer["version"] != flips[-1][0]
@@ -351,6 +363,7 @@ def main(argv=None) -> int:
             publisher.stdin.close()
             publisher.wait(timeout=60)
         time.sleep(args.poll + 2.0)  # let every worker see the last flip
+        ended_run = time.time()
     finally:
         stop.set()
         for client in clients:
@@ -392,17 +405,22 @@ def main(argv=None) -> int:
     left = _leftovers(var, int(settings.get("snapshot_keep")), args.poll)
     log_text = log_path.read_text(errors="replace")
     tracebacks = log_text.count("Traceback")
+    worker_timeouts = log_text.count("WORKER TIMEOUT")
     durations_ms = sorted(r["end"] - r["start"] for _c, r in records)
     p95 = durations_ms[int(len(durations_ms) * 0.95)] if durations_ms else 0.0
     print()
-    print(f"publishes: {args.publishes} attempted, {killed} killed at random points, {len(flips) - 1} flipped")
+    late = sum(1 for _c, r in records if r["status"] != 200 and r["start"] > ended_run)
+    print(f"publishes: {attempts} of {args.publishes} attempted, {killed} killed at random points, "
+          f"{len(flips) - 1} flipped, in {ended_run - started_run:.0f} s")
     print(f"clients: {args.clients} ({', '.join(f'{k} {sum(c.kind == k for c in clients)}' for k in kinds)}), "
           f"{args.workers} gunicorn workers, poll {args.poll:g} s")
     print(f"responses: {len(records)} (p95 {p95 * 1000:.0f} ms)")
     read = Counter((c.kind, f) for c, r in records if r["status"] == 200 for f, v in r["values"].items() if v is not None)
     print(f"fingerprints read: {dict(read)}; bases {prints.base}")
-    print(f"errors by status: {dict(sorted((k, v) for k, v in status.items() if k != '200')) or 'none'}")
-    print(f"server log: {tracebacks} tracebacks, {log_text.count(' ERROR ')} error lines")
+    print(f"errors by status: {dict(sorted((k, v) for k, v in status.items() if k != '200')) or 'none'}"
+          f" ({late} of them started after the last publish, while the server was stopping)")
+    print(f"server log: {tracebacks} tracebacks, {log_text.count('[ERROR]')} error lines, "
+          f"{worker_timeouts} worker timeouts")
     print(f"mixed-version responses: {mixed} (goal 0)" + (f"; e.g. {examples}" if examples else ""))
     print(f"responses naming an unknown version: {unknown}")
     print(f"staleness after a flip: {len(staleness)} responses started after a newer flip, "

@@ -43,6 +43,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 CITY = "city"
+CAP = 1e8  # a bound far above any count, so that no program is unbounded
 # quantity each metric's n counts, from the issue: equal counts share one quantity
 MERGED = {"sr_closed_within_sla_pct": "closed", "sr_median_hours_to_close": "closed",
           "parking_citations": "citations", "parking_fine_revenue": "citations",
@@ -169,27 +170,48 @@ def _intervals(window: Window, targets: list[tuple], milp_budget: list[float], w
     b_ub = np.concatenate([hi[ineq & np.isfinite(hi)], -lo[ineq & np.isfinite(lo)]])
     kw = dict(A_eq=a_eq if a_eq.shape[0] else None, b_eq=b_eq if a_eq.shape[0] else None,
               A_ub=a_ub if a_ub.shape[0] else None, b_ub=b_ub if a_ub.shape[0] else None,
-              bounds=(0, None), method="highs")
+              bounds=(0, CAP), method="highs")
     probe = linprog(np.zeros(nvar), **kw)
     if probe.status != 0:
         return {}, False
-    out = {}
-    for key, coefs in targets:
+    # feasible points found on the way: a target that already differs by `width` between two of
+    # them is not narrow, and its own programs are skipped (it cannot be recovered)
+    cvecs = []
+    for _key, coefs in targets:
         c = np.zeros(nvar)
         for j, v in coefs.items():
             c[j] = v
+        cvecs.append(c)
+    points = [probe.x]
+    if cvecs:
+        total = np.sum(cvecs, axis=0)
+        for sign in (1, -1):
+            r = linprog(sign * total, **kw)
+            if r.status == 0:
+                points.append(r.x)
+    out = {}
+    for (key, coefs), c in zip(targets, cvecs):
+        seen = [float(c @ x) for x in points]
+        if max(seen) - min(seen) >= width:
+            out[key] = (-math.inf, math.inf, False)  # wide: at least `width` apart
+            continue
         low = linprog(c, **kw)
         high = linprog(-c, **kw)
+        for r in (low, high):
+            if r.status == 0:
+                points.append(r.x)
         lo_v = low.fun if low.status == 0 else -math.inf
         hi_v = -high.fun if high.status == 0 else math.inf
+        if hi_v >= CAP / 2:
+            hi_v = math.inf
         tightened = False
         if hi_v - lo_v < width and milp_budget[0] > 0:
             t0 = time.perf_counter()
             cons = [LinearConstraint(a, lo, hi)]
             integral = np.ones(nvar)
             opts = {"time_limit": max(1.0, min(10.0, milp_budget[0]))}
-            m_lo = milp(c, constraints=cons, integrality=integral, bounds=Bounds(0, np.inf), options=opts)
-            m_hi = milp(-c, constraints=cons, integrality=integral, bounds=Bounds(0, np.inf), options=opts)
+            m_lo = milp(c, constraints=cons, integrality=integral, bounds=Bounds(0, CAP), options=opts)
+            m_hi = milp(-c, constraints=cons, integrality=integral, bounds=Bounds(0, CAP), options=opts)
             if m_lo.status == 0 and m_hi.status == 0:
                 tightened = (m_lo.fun > lo_v + 1e-6) or (-m_hi.fun < hi_v - 1e-6)
                 lo_v, hi_v = max(lo_v, m_lo.fun), min(hi_v, -m_hi.fun)
@@ -199,7 +221,8 @@ def _intervals(window: Window, targets: list[tuple], milp_budget: list[float], w
 
 
 def attack(releases: list[Path], truth: pd.DataFrame | None = None, *, k: int = 10, width: float | None = None,
-           milp_seconds: float = 30.0, city: str = "city", max_windows: int | None = None) -> Report:
+           milp_seconds: float = 30.0, city: str = "city", max_windows: int | None = None,
+           metrics: set[str] | None = None) -> Report:
     """Attack the last release of `releases` (earlier ones: still online). `truth`: the
     unsuppressed cells (metric_id, grain, period, district_id, n) to score the attack."""
     width = (k - 1) if width is None else width
@@ -214,7 +237,7 @@ def attack(releases: list[Path], truth: pd.DataFrame | None = None, *, k: int = 
     report.withheld = int(values["suppressed"].sum())
     _direct_attacks(report, data, k)
 
-    counted = values[values["metric_id"].isin(suppressing)].copy()
+    counted = values[values["metric_id"].isin(suppressing if metrics is None else suppressing & set(metrics))].copy()
     counted["q"] = counted["metric_id"].map(_quantity)
     quantities = {q: sorted(set(part["district_id"])) for q, part in counted.groupby("q")}
     # earlier releases: the same cell's figure bounds this one's from below (late data only adds)
@@ -466,6 +489,44 @@ def run_city(name: str, milp_seconds: float, k: int) -> list[Report]:
     return reports
 
 
+def scale_bench(warehouse_path: Path, sizes=(71, 300), seed: int = 1) -> list[dict]:
+    """Release-auditor time on synthetic cities of N districts: the fixture's district series
+    of every suppressible public metric resampled (with replacement) into N districts, the
+    city recomputed as their sum; a full release, then the same release again (blocks reused)."""
+    from data import privacy, publish, registry
+
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        cells = con.execute("SELECT metric_id, grain, period, district_id, value, numerator, denominator, n "
+                            "FROM metric_values WHERE grain IN ('week', 'month') AND district_id <> 'city' "
+                            "AND period >= TIMESTAMP '2026-09-07' AND period < TIMESTAMP '2026-11-01'").df()
+    finally:
+        con.close()
+    metrics = {m.id: m for m in registry.public_metrics() if m.suppress}
+    cells = cells[cells["metric_id"].isin(metrics)]
+    source = sorted(cells["district_id"].unique())
+    rng = np.random.default_rng(seed)
+    out = []
+    for size in sizes:
+        picks = rng.choice(source, size=size, replace=True)
+        parts = [cells[cells["district_id"] == d].assign(district_id=f"s{i:04d}") for i, d in enumerate(picks)]
+        frame = pd.concat(parts, ignore_index=True)
+        city = frame.groupby(["metric_id", "grain", "period"], as_index=False)[["value", "numerator", "denominator", "n"]].sum()
+        frame = pd.concat([frame, city.assign(district_id=CITY)], ignore_index=True)
+        privacy._BLOCKS.clear()
+        t0 = time.perf_counter()
+        released, failures = privacy.protect(frame, metrics, 10)
+        full = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        privacy.protect(frame, metrics, 10)
+        again = time.perf_counter() - t0
+        out.append({"districts": size, "cells": len(frame), "withheld": int(released["suppressed"].sum()),
+                    "audit_s": full, "audit_again_s": again, "held_blocks": len(failures)})
+        print(f"{size:>5} districts  {len(frame):>7,} cells  withheld {released['suppressed'].mean():5.1%}  "
+              f"audit {full:7.2f} s  again (blocks reused) {again:6.2f} s  held blocks {len(failures)}", flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.privacy_attack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -474,7 +535,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--snapshots", nargs="*", help="attack these public snapshot files instead (oldest first)")
     parser.add_argument("--truth", help="ops snapshot with the unsuppressed figures (to score --snapshots)")
+    parser.add_argument("--scale", help="warehouse of the fixture city: time the auditor at 71 and 300 districts")
     args = parser.parse_args(argv)
+    if args.scale:
+        scale_bench(Path(args.scale))
+        return
     if args.snapshots:
         truth = _truth(Path(args.truth)) if args.truth else None
         print(attack([Path(p) for p in args.snapshots], truth, k=args.k, milp_seconds=args.milp_seconds,

@@ -8,13 +8,14 @@ declares what it needs with :func:`requires`; ``tests/test_access.py`` walks
 ``app.callback_map`` and fails on a callback without a declaration.
 
 Callers:
-- **users** sign in at ``/login`` (Flask-Login session; users live in the ops store and are
-  managed with ``python -m data.users``). Roles admin / official (scoped to districts) /
-  analyst.
+- **users** sign in at ``/login`` (Flask-Login over server-side sessions kept in the ops
+  store, see ``data.users``; sign-out ends the session on the server; failed sign-ins back off
+  per account). Roles admin / official (scoped to districts) / analyst.
 - **wall screens** present a device token once (``/wall?token=…`` or an
-  ``Authorization: Bearer …`` header); the session then remembers the token id, and the token
-  is re-checked on every request, so revoking it cuts the screen off within one refresh. A
-  device may open wall pages and call wall callbacks only.
+  ``Authorization: Bearer …`` header); the session then keeps a server-side session id (never
+  the token), and the token behind it is re-checked on every request, so revoking, rotating or
+  expiry cuts the screen off within one refresh. A device may open wall pages and call wall
+  callbacks only.
 - **trusted header** (``CITYOPS_AUTH_TRUSTED_HEADER``): behind an OIDC proxy that signs users
   in and sets e.g. ``X-Forwarded-User``, the named user (who must exist and be enabled in
   the ops store, which gives the role and districts) is the caller, for requests coming from
@@ -25,6 +26,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import secrets
 from urllib.parse import urlencode, urlsplit
 
@@ -275,7 +277,11 @@ def _bad_request(message: str, status: int = 400):
 
 def _check_dispatch(app):
     """Reject malformed callback requests before Dash parses them (Dash would answer 500)."""
-    body = flask.request.get_json(silent=True)
+    try:
+        body = flask.request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the JSON parser goes
+        log.warning("rejected callback request from %s: JSON nested too deeply", flask.request.remote_addr)
+        return _bad_request("malformed callback request")
     if not isinstance(body, dict) or not isinstance(body.get("output"), str):
         return _bad_request("malformed callback request")
     if body["output"] not in app.callback_map:
@@ -331,6 +337,7 @@ def install(app, mode: str) -> None:
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,  # Redis down: count per worker, keep serving
     )
     server.wsgi_app = _TrustedProxyFix(server.wsgi_app)
+    _trim_dash_config(app, mode)
     login_manager.init_app(server)
     login_manager.session_protection = "basic"
     csrf.init_app(server)
@@ -374,8 +381,7 @@ def install(app, mode: str) -> None:
             rejected = _check_dispatch(app)
             if rejected is not None:
                 return rejected
-        if mode != "public" and request.method == "GET" and not _is_open(path) and not _is_public_path(path) \
-                and not path.startswith("/_"):
+        if mode != "public" and request.method == "GET" and not _is_open(path) and not _is_public_path(path):
             needed = _page_permission(path)
             if principal is None:
                 return flask.redirect("/login?next=" + flask.request.full_path.rstrip("?")[:400])
@@ -388,6 +394,10 @@ def install(app, mode: str) -> None:
     @server.after_request
     def _after(response):
         headers = response.headers
+        if response.mimetype == "text/html" and not response.direct_passthrough:
+            body = response.get_data()
+            if b'property="twitter:url"' in body[:4000]:  # Dash writes the request's Host into it
+                response.set_data(_HOST_METAS.sub(b"", body, count=4))
         headers.setdefault("Content-Security-Policy", _csp(app))
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
@@ -420,10 +430,67 @@ def install(app, mode: str) -> None:
     def _error(exc):
         if isinstance(exc, HTTPException):
             return exc
+        client_error = _client_error(exc)
+        if client_error is not None:  # a bad request, not a fault: one line, no traceback
+            status, message = client_error
+            log.warning("%s %s from %s: %s", status, flask.request.path[:200], flask.request.remote_addr, message)
+            return flask.Response(message, status=status, mimetype="text/plain")
         log.exception("unhandled error on %s", flask.request.path)
         if flask.request.path == DISPATCH:  # Dash could not apply the payload to the callback
             return _bad_request("callback request does not fit the callback")
         return flask.Response("Internal error; it has been logged.", status=500, mimetype="text/plain")
+
+
+def _trim_dash_config(app, mode: str) -> None:
+    """Dash's page config (embedded in every HTML page) carries the Python version and, as the
+    validation layout, the skeleton of every page: drop the version for everyone, and the
+    skeletons for anonymous visitors of a site with ops pages (the public pages' callbacks
+    are checked against the page itself)."""
+    original = app._config
+
+    def config():
+        value = original()
+        value.pop("python_version", None)
+        if mode != "public" and access.current() is None and "validation_layout" in value:
+            stubs = app.server.config.get("CITYOPS_ID_STUBS")
+            if stubs is None:
+                stubs = app.server.config["CITYOPS_ID_STUBS"] = _id_stubs(value["validation_layout"])
+            value["validation_layout"] = stubs
+        return value
+
+    app._config = config
+
+
+def _id_stubs(layout) -> dict:
+    """The validation layout reduced to what the renderer checks callbacks against: one bare
+    component (type, namespace, id) per id, no text, options or structure. The ids are in
+    /_dash-dependencies anyway; the page skeletons' content is not."""
+    import plotly.utils
+
+    tree = json.loads(json.dumps(layout, cls=plotly.utils.PlotlyJSONEncoder))
+    stubs, seen = [], set()
+
+    def walk(node):
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            props = node.get("props")
+            if "type" in node and "namespace" in node and isinstance(props, dict):
+                if "id" in props:
+                    key = json.dumps(props["id"], sort_keys=True)
+                    if key not in seen:
+                        seen.add(key)
+                        stubs.append({"type": node["type"], "namespace": node["namespace"], "props": {"id": props["id"]}})
+                walk(list(props.values()))
+            else:
+                walk(list(node.values()))
+
+    walk(tree)
+    return {"type": "Div", "namespace": "dash_html_components", "props": {"children": stubs}}
+
+
+_HOST_METAS = re.compile(rb'<meta property="(?:twitter|og):(?:url|image)" content="[^"]*">\s*')
 
 
 class _TrustedProxyFix:
@@ -452,6 +519,17 @@ class _TrustedProxyFix:
         return self.plain(environ, start_response)
 
 
+def _client_error(exc: Exception) -> tuple[int, str] | None:
+    """(status, message) for exceptions a malformed request causes inside Dash or Werkzeug."""
+    from dash.exceptions import DependencyException
+
+    if isinstance(exc, DependencyException):  # an unknown /_dash-component-suites/ path
+        return 404, "No such file."
+    if isinstance(exc, RecursionError):  # input nested too deeply to parse
+        return 400, "Request nested too deeply."
+    if isinstance(exc, (UnicodeError, ValueError)) and "etag" in str(exc).lower():
+        return 400, "Bad request."
+    return None
 def _public_callback(app) -> bool:
     """Whether this request calls a public callback (its declared permission is 'public')."""
     if flask.request.path != DISPATCH:

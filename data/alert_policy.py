@@ -5,8 +5,8 @@
     alert:
       rules: [threshold, anomaly, forecast, no_data]   # which rules run (threshold, forecast: need a target)
       grain: hour          # the period the rules look at (one of the metric's grains); default its finest
-      min_n: 5             # fewest records a period (or an anomaly window) must rest on; default: the
-                           #   metric's own min_n, else 1
+      min_n: 5             # fewest records a period (or an anomaly window) must rest on; the larger
+                           #   of this and the metric's own min_n (registry field) applies
       sensitivity: 4.5     # anomaly: one-sided z beyond the expected value (counts: the same tail probability)
       pending: 2           # complete periods a rule must hold before an alert opens ({rule: n} per rule)
       hysteresis: 2        # complete periods back in band before an alert resolves itself

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from data import ops_store, registry
+from data import access, ops_store, registry
 
 KINDS = ("storm", "strike", "outage", "event", "note")
 MAX_TITLE = 120
@@ -58,10 +58,16 @@ def validate(*, title, kind, starts_at, ends_at, district_id=None, domain=None,
 
 
 def add(*, created_by: str, title, kind, starts_at, ends_at, district_id=None, domain=None,
-        known_districts=frozenset(), now: datetime | None = None) -> int:
-    """Validate and store one annotation; returns its id."""
+        known_districts=frozenset(), scope=access.ALL, now: datetime | None = None) -> int:
+    """Validate and store one annotation; returns its id. `scope`: the districts the author may
+    annotate (an official's); a city-wide one (no district, or "city") needs every district."""
     clean = validate(title=title, kind=kind, starts_at=starts_at, ends_at=ends_at, district_id=district_id,
                      domain=domain, known_districts=known_districts)
+    if scope != access.ALL:
+        if clean["district_id"] is None:
+            raise InvalidAnnotation("a city-wide annotation needs an account for all districts")
+        if clean["district_id"] not in scope:
+            raise InvalidAnnotation("you may annotate only your own districts")
     if not isinstance(created_by, str) or not 0 < len(created_by) <= 64:
         raise InvalidAnnotation("unknown author")
     now = (now or datetime.now()).replace(microsecond=0)

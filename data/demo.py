@@ -60,7 +60,7 @@ or traffic. The only facts located there are a few bike stations (and their trip
 Park (164) and Prospect Park (355), as in the real bike-share system.
 
 Data quality: a few sensor readings per 100,000 (parking, bike docks, bins) are glitches that
-fail validation; they go to ``quarantine`` with the reason and the raw values, as an ingest
+fail validation; they go to ``quarantine`` with the reason and the reading's values, as an ingest
 adapter would put them, instead of their table.
 
 Scale: 1.0 (default, 730 days) is ~7.7M raw rows and builds in ~8 s on two cores;

@@ -49,14 +49,15 @@ COUNT_WINDOWS = {"hour": (1, 3, 6), "day": (1, 2), "week": (1,)}
 RECENT = {"hour": 6, "day": 2, "week": 1}   # latest periods kept out of the baseline
 DEFAULT_MIN_N = 1
 STANDING_MIN = 2    # judged periods of the same slot a usual breach needs on record
+USUAL_SHARE = 0.25  # a breach seen in at least this share of the same slot's periods is the pattern
 DAMPING = 0.85      # forecast: share of today's departure from the usual kept one period later
 FORECAST_DEPARTURE = 3.0  # forecast: the value is at least this many sigmas above the usual now
 MIN_RATIO = 1.5      # a count anomaly is at least half as much again as expected, however significant
 
 
 def min_n(metric: registry.Metric) -> int:
-    """Fewest records a period must rest on before any rule may judge it: the policy's
-    min_n, else the metric's own (data/facts), else 1."""
+    """Fewest records a period must rest on before any rule may judge it: the larger of the
+    policy's min_n and the metric's own (registry field min_n, data/facts)."""
     policy = metric.alert
     if policy is not None and policy.min_n is not None:
         return max(int(policy.min_n), int(getattr(metric, "min_n", None) or 1))
@@ -156,23 +157,20 @@ def _tail(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """flags (D, M): 1 out of band, 0 in band, NaN not judged. Per row, the run length of 1s and
     of 0s at the end, judged periods only (the newest must be judged, else both are 0)."""
     D, M = flags.shape
-    out_run = np.zeros(D, dtype=int)
-    ok_run = np.zeros(D, dtype=int)
-    for d in range(D):
-        seq = flags[d][~np.isnan(flags[d])]
-        if not len(seq) or np.isnan(flags[d, -1]):
-            continue
-        last = seq[-1]
-        run = 0
-        for v in seq[::-1]:
-            if v != last:
-                break
-            run += 1
-        if last == 1:
-            out_run[d] = run
-        else:
-            ok_run[d] = run
-    return out_run, ok_run
+    if M == 0:
+        return np.zeros(D, dtype=int), np.zeros(D, dtype=int)
+    valid = ~np.isnan(flags)
+    idx = np.where(valid, np.arange(M)[None, :], 0)
+    np.maximum.accumulate(idx, axis=1, out=idx)
+    filled = np.take_along_axis(np.where(valid, flags, np.nan), idx, axis=1)   # forward-filled
+    last = flags[:, -1]
+    differs = ~(filled == last[:, None])                 # NaN (nothing judged yet) differs too
+    any_diff = differs.any(axis=1)
+    cut = np.where(any_diff, M - 1 - np.argmax(differs[:, ::-1], axis=1), -1)
+    after = np.arange(M)[None, :] > cut[:, None]
+    run = (valid & after).sum(axis=1)
+    run = np.where(valid[:, -1], run, 0)
+    return np.where(last == 1, run, 0).astype(int), np.where(last == 0, run, 0).astype(int)
 
 
 def _run_start(flags: np.ndarray, periods: pd.DatetimeIndex, d: int) -> datetime:
@@ -231,28 +229,28 @@ def _continuous_baseline(p: Panel, M: int, H: int, sens: float) -> Baseline:
     coarse_base = _coarse(base_s, p.grain)
     expected = np.full((len(p.districts), len(target_slots)), np.nan)
     fitted = np.full(base_v.shape, np.nan)
-    overall = np.nanmedian(base_v, axis=1) if cut else np.full(len(p.districts), np.nan)
+    overall = _nanmedian(base_v) if cut else np.full(len(p.districts), np.nan)
     with np.errstate(all="ignore"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             for slot in np.unique(np.concatenate([base_s, target_slots])):
                 cols = base_s == slot
                 if cols.sum() >= 3:
-                    med = np.nanmedian(base_v[:, cols], axis=1)
+                    med = _nanmedian(base_v[:, cols])
                 else:
                     coarse_cols = coarse_base == _coarse(np.array([slot]), p.grain)[0]
-                    med = np.nanmedian(base_v[:, coarse_cols], axis=1) if coarse_cols.any() else overall
+                    med = _nanmedian(base_v[:, coarse_cols]) if coarse_cols.any() else overall
                 med = np.where(np.isnan(med), overall, med)
                 expected[:, target_slots == slot] = med[:, None]
                 fitted[:, cols] = med[:, None]
             resid = base_v - fitted
-            mad = 1.4826 * np.nanmedian(np.abs(resid), axis=1)
+            mad = 1.4826 * _nanmedian(np.abs(resid))
     floor = 0.02 * np.abs(np.nan_to_num(overall)) + 1e-6
     if p.denominator is not None and cut and np.isfinite(p.denominator[:, :cut]).any():
         # a share of a few units moves in steps of 100 / units points: half a step is noise
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            step = 100.0 / np.nanmedian(p.denominator[:, :cut], axis=1)
+            step = 100.0 / _nanmedian(p.denominator[:, :cut])
         floor = np.fmax(floor, 0.5 * np.nan_to_num(step, nan=0.0))
     scale = np.fmax(np.nan_to_num(mad, nan=np.inf), floor)
     return Baseline(expected, expected - sens * scale[:, None], expected + sens * scale[:, None], scale)
@@ -305,22 +303,36 @@ def _window_sums(a: np.ndarray, w: int) -> np.ndarray:
     return a[:, a.shape[1] - usable:].reshape(a.shape[0], -1, w).sum(axis=2)
 
 
-def _count_dist(mean, dispersion):
+def _count_params(mean, dispersion):
+    """Negative binomial (n, p) with the given mean and variance = dispersion x mean."""
     mean = np.maximum(mean, 1e-9)
     if np.ndim(dispersion) == 1 and np.ndim(mean) == 2:
         dispersion = dispersion[:, None]
     dispersion = np.maximum(dispersion, 1.0 + 1e-6)
-    # negative binomial with variance = dispersion x mean
-    return stats.nbinom(mean / (dispersion - 1.0), 1.0 / dispersion)
+    return mean / (dispersion - 1.0), 1.0 / dispersion
 
 
 def _count_ppf(q, mean, dispersion):
-    return _count_dist(mean, dispersion).ppf(q)
+    return stats.nbinom.ppf(q, *_count_params(mean, dispersion))
 
 
 def _count_sf(x, mean, dispersion):
     """P(X >= x)."""
-    return _count_dist(mean, dispersion).sf(np.asarray(x) - 1)
+    return stats.nbinom.sf(np.asarray(x) - 1, *_count_params(mean, dispersion))
+
+
+def _nanmedian(a: np.ndarray) -> np.ndarray:
+    """Row medians ignoring NaN (NaN for an all-NaN row); numpy's nanmedian is slow on many
+    small rows."""
+    if a.shape[1] == 0:
+        return np.full(a.shape[0], np.nan)
+    ordered = np.sort(a, axis=1)                     # NaN sort last
+    count = (~np.isnan(a)).sum(axis=1)
+    lo = np.clip((count - 1) // 2, 0, a.shape[1] - 1)
+    hi = np.clip(count // 2, 0, a.shape[1] - 1)
+    rows = np.arange(a.shape[0])
+    med = (ordered[rows, lo] + ordered[rows, hi]) / 2
+    return np.where(count > 0, med, np.nan)
 
 
 # ------------------------------------------------------------------------------ rules
@@ -350,6 +362,7 @@ def evaluate(metric: registry.Metric, p: Panel, now: datetime) -> list[dict]:
         status = _status(int(out_run[0]), int(ok_run[0]), policy.pending_for(rule), policy.hysteresis)
         if status is None:
             return
+        message = message() if callable(message) else message
         if status == "firing" and standing:
             status, message = "pending", message + " — usual at this time (off target in most such periods on record)"
         first = _run_start(flags, flag_periods if flag_periods is not None else periods, d) \
@@ -370,7 +383,7 @@ def evaluate(metric: registry.Metric, p: Panel, now: datetime) -> list[dict]:
             bad_all = off & ~(sign_t * (full - metric.warning) >= 0) if metric.warning is not None else off
         ok_judged = (p.n >= need) & ~np.isnan(full)
         flags = np.where(ok_judged, off.astype(float), np.nan)
-        # usual: off target in at least half of the same slot's judged periods of the baseline
+        # usual: off target in at least a quarter of the same slot's judged periods of the baseline
         # (Midtown garages full at 10:00 on workdays; a district that always misses its target)
         slots = _slots(p.periods, p.grain)
         cut = max(0, len(p.periods) - 1)
@@ -381,10 +394,11 @@ def evaluate(metric: registry.Metric, p: Panel, now: datetime) -> list[dict]:
             if np.isnan(flags[d, -1]):
                 continue
             bad = bool(bad_all[d, -1])
-            standing = base_judged[d].sum() >= STANDING_MIN and base_off[d] >= 0.5 * base_judged[d].sum()
+            standing = base_judged[d].sum() >= STANDING_MIN and base_off[d] >= USUAL_SHARE * base_judged[d].sum()
             where = "beyond the warning level" if bad else "off target"
-            msg = (f"{metric.label}: {_fmt(metric, value[d, -1])} in {_when(periods[-1], p.grain)}, {where} "
-                   f"(target {_fmt(metric, metric.target)}), on {int(n[d, -1])} records")
+            msg = lambda d=d, where=where: (  # noqa: E731
+                f"{metric.label}: {_fmt(metric, value[d, -1])} in {_when(periods[-1], p.grain)}, {where} "
+                f"(target {_fmt(metric, metric.target)}), on {int(n[d, -1])} records")
             emit("threshold", flags, d, severity="critical" if bad else "warning", message=msg,
                  target=metric.target, flag_periods=p.periods, standing=standing)
 
@@ -420,16 +434,18 @@ def evaluate(metric: registry.Metric, p: Panel, now: datetime) -> list[dict]:
                     best_w[:, j] = np.where(better, w, best_w[:, j])
             alive = p.source_alive[-M:][None, :] & ~np.isnan(value)
             flags = np.where(alive, (pvals < alpha / len(COUNT_WINDOWS[p.grain])).astype(float), np.nan)
+            zs = stats.norm.isf(np.maximum(pvals[:, -1], 1e-300))
             for d in range(len(p.districts)):
                 if np.isnan(flags[d, -1]):
                     continue
                 w = int(best_w[d, -1])
                 mu = float(lam[:, -w:][d].sum()) if flags[d, -1] == 1 else float(lam[d, -1])
-                z = stats.norm.isf(max(pvals[d, -1], 1e-300))
-                span = f"the last {w} {p.grain}s" if w > 1 else f"{_when(periods[-1], p.grain)}"
+                z = zs[d]
                 x = int(totals[d, -1]) if flags[d, -1] == 1 else int(np.nan_to_num(value[d, -1]))
-                msg = (f"{metric.label}: {x} in {span}, about {mu:.1f} expected "
-                       f"(chance {max(pvals[d, -1], 1e-9):.1g} if nothing had changed), on {x} records")
+                msg = lambda d=d, w=w, mu=mu, x=x: (  # noqa: E731
+                    f"{metric.label}: {x} in "
+                    f"{f'the last {w} {p.grain}s' if w > 1 else _when(periods[-1], p.grain)}, about {mu:.1f} "
+                    f"expected (chance {max(pvals[d, -1], 1e-9):.1g} if nothing had changed), on {x} records")
                 emit("anomaly", flags, d, severity="critical" if z >= 2 * policy.sensitivity else policy.severity,
                      message=msg, expected=float(lam[d, -1]), lower=float(base.lower[d, -1]),
                      upper=float(base.upper[d, -1]), records=x)
@@ -440,9 +456,10 @@ def evaluate(metric: registry.Metric, p: Panel, now: datetime) -> list[dict]:
             for d in range(len(p.districts)):
                 if np.isnan(flags[d, -1]):
                     continue
-                msg = (f"{metric.label}: {_fmt(metric, value[d, -1])} in {_when(periods[-1], p.grain)}, usually "
-                       f"{_fmt(metric, exp[d, -1])} (band {_fmt(metric, base.lower[d, M - 1])}–"
-                       f"{_fmt(metric, base.upper[d, M - 1])}), on {int(n[d, -1])} records")
+                msg = lambda d=d: (  # noqa: E731
+                    f"{metric.label}: {_fmt(metric, value[d, -1])} in {_when(periods[-1], p.grain)}, usually "
+                    f"{_fmt(metric, exp[d, -1])} (band {_fmt(metric, base.lower[d, M - 1])}–"
+                    f"{_fmt(metric, base.upper[d, M - 1])}), on {int(n[d, -1])} records")
                 emit("anomaly", flags, d, severity="critical" if z[d, -1] >= 2 * policy.sensitivity else policy.severity,
                      message=msg, expected=float(exp[d, -1]), lower=float(base.lower[d, M - 1]),
                      upper=float(base.upper[d, M - 1]))
@@ -484,8 +501,9 @@ def evaluate(metric: registry.Metric, p: Panel, now: datetime) -> list[dict]:
             k = int(when[d, -1]) or 1
             at = (periods[-1] + STEP[p.grain] * (k + 1)).to_pydatetime()
             unit = {"hour": "h", "day": "days", "week": "weeks"}[p.grain]
-            msg = (f"{metric.label} at {_fmt(metric, target)} in about {k} {unit} (now {_fmt(metric, value[d, -1])}, "
-                   f"usually {_fmt(metric, exp[d, -1])} at this time), on {int(n[d, -1])} records")
+            msg = lambda d=d, k=k, unit=unit: (  # noqa: E731
+                f"{metric.label} at {_fmt(metric, target)} in about {k} {unit} (now {_fmt(metric, value[d, -1])}, "
+                f"usually {_fmt(metric, exp[d, -1])} at this time), on {int(n[d, -1])} records")
             emit("forecast", flags, d, severity=policy.severity, message=msg, expected=float(exp[d, -1]),
                  target=target, forecast_at=at if flags[d, -1] == 1 else None)
 

@@ -342,6 +342,7 @@ class BlockResult:
     ok: bool
     reason: str = ""
     lps: int = 0
+    failing: tuple = ()
 
 
 def _highs():
@@ -462,9 +463,10 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
             member[c].append(r)
     lps = 0
     cache: dict[tuple, dict[int, tuple[float, float]]] = {}
-    if withheld.sum() > 0.5 * n:  # most of the block is small: withhold all of it at once
-        withheld |= ~frozen & ((truth >= 1) | ~np.asarray(count, bool))
-        max_rounds = 1
+    # withholding more cells only widens every interval (fewer fixed values), so a cell that
+    # passed once passes for good and is not solved again
+    passed = np.zeros(n, bool)
+
     for _round in range(max_rounds):
         failing = []
         # components of the withheld cells, linked by shared equations
@@ -484,6 +486,9 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
         for c in np.flatnonzero(withheld):
             comps.setdefault(find(int(c)), []).append(int(c))
         for cells in comps.values():
+            todo = [c for c in cells if not passed[c]]
+            if not todo:
+                continue
             key = tuple(cells)
             result = cache.get(key)
             if result is None:
@@ -502,16 +507,18 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
                 lower = np.array([1.0 if (count[c] and truth[c] >= 1) else min(0.0, truth[c]) for c in cells])
                 upper = np.full(len(cells), math.inf)
                 needed = np.array([width if primary[c] else 1.0 for c in cells])
-                got = feasible_intervals(sub, lower, upper, list(range(len(cells))), needed)
-                lps += 2 * len(cells)
-                result = {c: got[local[c]] for c in cells}
+                got = feasible_intervals(sub, lower, upper, [local[c] for c in todo], needed)
+                lps += 2 * len(todo)
+                result = {c: got[local[c]] for c in todo}
                 cache[key] = result
-            for c in cells:
+            for c in todo:
                 lo, hi = result[c]
                 lo_i = math.ceil(lo - AUDIT_EPS)
-                hi_i = math.floor(hi + AUDIT_EPS) if math.isfinite(hi) else math.inf
+                hi_i = math.floor(hi + AUDIT_EPS) if math.isfinite(hi) and hi < BIG / 2 else math.inf
                 if hi_i - lo_i < 1 or (primary[c] and hi_i - lo_i < width):
                     failing.append(c)
+                else:
+                    passed[c] = True
         if not failing:
             return BlockResult(withheld, True, lps=lps)
         added = False
@@ -525,8 +532,9 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
     if (fallback != withheld).any():
         again = audit_block(truth, equations, fallback, primary=primary, count=count, frozen=np.ones(n, bool),
                             k=k, width=width, max_rounds=1)
-        return BlockResult(again.withheld, again.ok, again.reason or "", lps + again.lps)
-    return BlockResult(withheld, False, f"{len(failing)} withheld cells stay narrower than the protection width", lps)
+        return BlockResult(again.withheld, again.ok, again.reason or "", lps + again.lps, again.failing)
+    return BlockResult(withheld, False, f"{len(failing)} withheld cells stay narrower than the protection width", lps,
+                       tuple(failing))
 
 
 def _add_complement(target, withheld, eqs, member, truth, count, frozen, width, find) -> bool:
@@ -640,17 +648,31 @@ def block_equations(block: pd.DataFrame, metrics: dict) -> list[dict[int, float]
             flow = dict(m.stock)
             level = counted["n"]
             sub = block[block["q"] == level]
+            context = set(zip(block.loc[block.get("_context", False) == True, "q"],  # noqa: E712
+                              block.loc[block.get("_context", False) == True, "grain"],
+                              block.loc[block.get("_context", False) == True, "period"])) if "_context" in block else set()
+            grains_periods = {g: sorted(set(block.loc[block["grain"] == g, "period"])) for g in set(block["grain"])}
             for (grain, d), group in sub.groupby(["grain", "district_id"], sort=False):
+                # every period of the block in calendar order: a level with no row is 0 (known)
                 previous = None
-                for p in sorted(group["period"]):
-                    row = {pos[(level, grain, p, d)]: 1.0}
-                    if previous is not None:
+                for p in grains_periods[grain]:
+                    if (level, grain, p) in context:  # the last level of the block before: a start only
+                        previous = p
+                        continue
+                    if previous is None:  # nothing known before the first period: no equation
+                        previous = p
+                        continue
+                    row = {}
+                    if (level, grain, p, d) in pos:
+                        row[pos[(level, grain, p, d)]] = 1.0
+                    if previous is not None and (level, grain, previous, d) in pos:
                         row[pos[(level, grain, previous, d)]] = -1.0
                     for role, sign in (("in", -1.0), ("out", 1.0)):
                         key = (flow[role], grain, p, d)
                         if key in pos:
                             row[pos[key]] = row.get(pos[key], 0.0) + sign
-                    rows.append(row)
+                    if row:
+                        rows.append(row)
                     previous = p
             for d, group in sub.groupby("district_id", sort=False):  # a month's end vs its last week's
                 months = group[group["grain"] == "month"]["period"]
@@ -661,6 +683,7 @@ def block_equations(block: pd.DataFrame, metrics: dict) -> list[dict[int, float]
 
 
 _BLOCKS: "OrderedDict[str, np.ndarray]" = OrderedDict()
+_FAILED: dict[str, list] = {}
 
 
 def audit_release(qcells: pd.DataFrame, metrics: dict, *, k: int, width: float, primary: np.ndarray,
@@ -676,30 +699,63 @@ def audit_release(qcells: pd.DataFrame, metrics: dict, *, k: int, width: float, 
     failures = []
     count = (~qcells["part"].to_numpy(bool))
     truth = qcells["truth"].to_numpy(float)
+    levels = qcells["level"].to_numpy(bool)
     for (family, month), block in qcells.groupby(["_family", "_block"], sort=True):
+        # a level's chain starts at the last level of the block before: that cell takes part
+        # as released (withheld: unknown; published: its figure), without equations of its own
+        before = qcells[levels & (qcells["_family"] == family) & (qcells["_block"] < month)]
+        if len(before):
+            last = before.groupby(["q", "grain"])["period"].transform("max") == before["period"]
+            before = before[last.to_numpy()]
+            block = pd.concat([block.assign(_context=False), before.assign(_context=True)])
         idx = block.index.to_numpy()
         if not withheld[idx].any():
             continue
         key = _block_key(block, withheld[idx], primary[idx], frozen[idx])
         known = _BLOCKS.get(key)
-        if known is not None:
+        if known is not None:  # the same block as in an earlier publish: the same answer
             withheld[idx] = known
+            failures.extend(_FAILED.get(key, []))
             continue
         if deadline is not None and time.perf_counter() > deadline:
             failures.append({"block": f"{month:%Y-%m}", "quantities": sorted(set(block["q"])),
+                             "metrics": sorted(m for m, x in metrics.items() if set(x.counted().values()) & set(block["q"])),
                              "reason": "not audited in time"})
             withheld[idx] = True
             continue
-        equations = block_equations(block.reset_index(drop=True), metrics)
-        result = audit_block(truth[idx], equations, withheld[idx], primary=primary[idx], count=count[idx],
-                             frozen=frozen[idx], k=k, width=width)
-        withheld[idx] = result.withheld
-        if not result.ok:
-            failures.append({"block": f"{month:%Y-%m}", "quantities": sorted(set(block["q"])), "reason": result.reason})
-        else:
-            _BLOCKS[key] = result.withheld.copy()
-            while len(_BLOCKS) > 20_000:
-                _BLOCKS.popitem(last=False)
+        members = dict(metrics)
+        original = withheld.copy()
+        for _attempt in range(4):  # a metric whose cells cannot be protected is held; the rest again
+            part_block = block[block["q"].isin({q for m in members.values() for q in m.counted().values()})]
+            if part_block.empty:
+                break
+            pidx = part_block.index.to_numpy()
+            saved = original[pidx].copy()
+            equations = block_equations(part_block.reset_index(drop=True), members)
+            context = part_block["_context"].to_numpy(bool) if "_context" in part_block else np.zeros(len(pidx), bool)
+            result = audit_block(truth[pidx], equations, saved, primary=primary[pidx] & ~context, count=count[pidx],
+                                 frozen=frozen[pidx] | context, k=k, width=width)
+            withheld[pidx] = result.withheld
+            if result.ok:
+                break
+            bad = part_block.iloc[list(result.failing)]
+            first = bad.iloc[:3]
+            examples = ", ".join(f"{q} {g} {p:%Y-%m-%d} {d}" for q, g, p, d in
+                                 zip(first["q"], first["grain"], first["period"], first["district_id"]))
+            failing_q = set(bad["q"])
+            held = {mid for mid, m in members.items() if set(m.counted().values()) & failing_q}
+            failures.append({"block": f"{month:%Y-%m}", "quantities": sorted(failing_q), "metrics": sorted(held),
+                             "reason": result.reason + (f" (e.g. {examples})" if examples else "")})
+            withheld[pidx] = True
+            for mid in held:
+                members.pop(mid, None)
+            if not held:
+                break
+        if any(f["block"] == f"{month:%Y-%m}" for f in failures):
+            _FAILED[key] = [f for f in failures if f["block"] == f"{month:%Y-%m}"]
+        _BLOCKS[key] = withheld[idx].copy()
+        while len(_BLOCKS) > 20_000:
+            _BLOCKS.popitem(last=False)
     return withheld, failures
 
 
@@ -769,3 +825,33 @@ def score_pinned(mean, n, scale: int = 5) -> np.ndarray:
     mean, n = np.asarray(mean, float), np.asarray(n, float)
     total = np.round(mean * n)
     return (n >= 1) & ((total - n <= 1) | (scale * n - total <= 1))
+
+
+def protect(cells: pd.DataFrame, metrics: dict, k: int = 10, *, width: float | None = None,
+            released: pd.DataFrame | None = None) -> tuple[pd.DataFrame, list[dict]]:
+    """`cells` (metric_id, grain, period, district_id, value, numerator, denominator, n) with a
+    ``suppressed`` flag set by the release auditor; `metrics`: id -> registry.Metric of every
+    metric in `cells` (all suppressible). `released`: cells of earlier releases (with their
+    ``suppressed``), which take part unchanged. Returns the new cells and the blocks that could
+    not be protected (their cells are still in the frame, all flagged; the caller holds them)."""
+    width = (k - 1) if width is None else width
+    new = cells.copy()
+    new["period"] = pd.to_datetime(new["period"])
+    old = released.copy() if released is not None else new.iloc[0:0].assign(suppressed=False)
+    old["period"] = pd.to_datetime(old["period"])
+    both = pd.concat([old.assign(_new=False), new.assign(_new=True, suppressed=False)], ignore_index=True)
+    qcells, links = quantity_cells(both, metrics)
+    is_new = both["_new"].to_numpy(bool)
+    rows, qids = links["row"].to_numpy(), links["qid"].to_numpy()
+    q_new = np.zeros(len(qcells), bool)
+    q_new[qids[is_new[rows]]] = True
+    q_old = np.zeros(len(qcells), bool)
+    q_old[qids[(~is_new & both["suppressed"].to_numpy(bool))[rows]]] = True
+    primary = primary_quantities(qcells, k) & q_new
+    withheld, failures = audit_release(qcells, metrics, k=k, width=width, primary=primary,
+                                       start=primary | q_old, frozen=~q_new)
+    flagged = np.zeros(len(both), bool)
+    np.logical_or.at(flagged, rows, withheld[qids])
+    both["suppressed"] = flagged
+    out = both[both["_new"]].drop(columns="_new").reset_index(drop=True)
+    return out, failures

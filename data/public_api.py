@@ -19,13 +19,14 @@ against allow-lists (metric ids from the registry, grains, published district id
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
 
 import flask
 
-from data import lookups, repository, settings, snapshot
+from data import export_safety, lookups, repository, settings, snapshot
 
 API = "/api/v1"
 FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json",
@@ -200,8 +201,8 @@ def download(metric_id: str, fmt: str):
                           default=str)
     else:
         frame = frame.assign(data_version=version, licence=licence)
-        if fmt == "csv":
-            body = frame.to_csv(index=False, na_rep="", lineterminator="\n")
+        if fmt == "csv":  # text a spreadsheet would run as a formula gets a leading apostrophe
+            body = export_safety.frame(frame).to_csv(index=False, na_rep="", lineterminator="\n")
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -321,7 +322,9 @@ def _page_caching(response: flask.Response) -> flask.Response:
     except snapshot.DataUnavailable:
         return response
     response.headers["Cache-Control"] = CACHE_CONTROL
-    response.set_etag(f"{version}-{flask.request.full_path}")
+    # the path as a digest: raw, a quote (%22) or a non-Latin-1 character made the header invalid (500)
+    digest = hashlib.sha256(flask.request.full_path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    response.set_etag(f"{version}-{digest}")
     return response.make_conditional(flask.request)
 
 

@@ -7,7 +7,8 @@ version and then served as stored bytes, by every worker:
 * **key**: the data version of the public snapshot (read once at the start of the request)
   plus what the response depends on: for a GET the path and query string (and, for pages,
   the Host, which Dash's page meta tags repeat); for a callback the canonical JSON of its
-  output, inputs, state and triggering properties (made-up fields are not part of the key);
+  output, inputs, state and triggering properties (made-up fields are not part of the key,
+  nor a timer's ``n_intervals``, which says when to ask and not what);
 * **store**: ``<var>/cache/public/<version>/<sha256>`` files, written atomically (temporary
   file + rename), shared by all workers of the machine, and a small in-memory layer per
   worker in front of them. Bytes only — no pickle, so a file in the cache can never run
@@ -176,14 +177,21 @@ def _callback_permission(app, body: dict) -> str | None:
     return getattr(fn, auth.ACCESS_ATTR, None)
 
 
+TRIGGERS = frozenset({"n_intervals"})  # a timer's count says when to ask, not what: not part of the key
+
+
 def _canonical_callback(body: dict) -> str:
+    def one(item: dict) -> list:
+        value = None if item.get("property") in TRIGGERS else item.get("value")
+        return [item.get("id"), item.get("property"), value]
+
     def items(key):
         out = []
         for item in body.get(key) or []:
             if isinstance(item, dict):
-                out.append([item.get("id"), item.get("property"), item.get("value")])
+                out.append(one(item))
             else:  # pattern-matching groups: a list of dicts
-                out.append([[i.get("id"), i.get("property"), i.get("value")] for i in item if isinstance(i, dict)])
+                out.append([one(i) for i in item if isinstance(i, dict)])
         return out
     return json.dumps([body.get("output"), items("inputs"), items("state"), body.get("changedPropIds")],
                       sort_keys=True, separators=(",", ":"), default=str)

@@ -10,9 +10,12 @@ Steps (``publish(con)``, run by the one writer process):
 2. **Ops snapshot** ``snapshots/ops-<version>.duckdb``: rollups, districts, metric metadata,
    sources and data times, load batches, quarantine summary, recent service requests.
 3. **Public snapshot** ``public/public-<version>.duckdb``: public metrics at week and month
-   grains, complete periods only (not the current one, nor a first one the data starts inside), with small counts suppressed by ``data.privacy`` (primary:
-   n in [1, k-1]; complementary: no withheld cell recoverable from the city total → figures
-   null, ``suppressed`` true), a 95 % CI for mean scores, districts and metadata. No row-level record, no coordinates, no free text.
+   grains. Released cells are final (``public_release_cells``); a month and the weeks that end
+   in it are released once its source's data covers it (``_coverage``: by the data, not the
+   clock), after the release auditor (``data.privacy.audit_release``) has attacked it with
+   HiGHS and withheld what it must (null figures, ``suppressed`` true). A month it cannot
+   protect is held back and listed in ``public_release_log`` (shown on /data). Exempt metrics
+   publish no record count; the data time is the end of the newest released period.
 4. **Flip** ``CURRENT.json`` (write temp + fsync + ``os.replace``; it records each file's
    size, so a worker can tell a damaged file), then clean up (:func:`_cleanup`).
 5. **Detect**: the alert rules of every metric with a policy run on the fresh rollups as of the
@@ -39,7 +42,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -48,13 +50,13 @@ from pathlib import Path
 import duckdb
 
 from data import facts, faults, registry, rollup_engines, settings
+from data.releases import (  # noqa: F401  (the pointer and the release files; re-exported)
+    FOLDERS, POINTER, _unlink, clean_orphans, pointer_path, read_pointer, releases,
+)
 from data.warehouse import UPDATE_TABLE_DATA_TIMES
 
 log = logging.getLogger(__name__)
 
-POINTER = "CURRENT.json"
-FOLDERS = {"ops": "snapshots", "public": "public"}
-_RELEASE = re.compile(r"^(ops|public)-(?P<version>[0-9T]+(?:-[0-9]+)*)\.duckdb$")
 END_OF_TIME = datetime(2200, 1, 1)
 PUBLIC_GRAINS = ("week", "month")
 @dataclass(frozen=True)
@@ -436,19 +438,17 @@ def _release(con, k: int, version: str, data_now: datetime, metrics: dict[str, r
     np.logical_or.at(row_withheld, links["row"].to_numpy(), withheld[links["qid"].to_numpy()])
     both["suppressed"] = row_withheld
     held = set()
-    for f in failures:  # a block that cannot be protected (in time) is not released
+    for f in failures:  # a metric's month that cannot be protected (in time) is not released
         month = pd.Timestamp(f["block"] + "-01")
-        quantities = set(f["quantities"])
-        for m in family_metrics.values():
-            if set(m.counted().values()) & quantities:
-                held.add((m.id, month))
+        for metric_id in f["metrics"]:
+            held.add((metric_id, month))
     out_new = both[both["_new"]].drop(columns="_new")
     keep = [(m, b) not in held for m, b in zip(out_new["metric_id"], privacy.block_month(out_new["period"], out_new["grain"]))]
     out_new = out_new[keep]
     out = pd.concat([out_new, new[exempt]], ignore_index=True)
     log.update(new_cells=len(out), new_withheld=int(out["suppressed"].sum()),
                blocks_audited=len({(m, b) for m, b in blocks_new}), held_blocks=len(held),
-               reason="; ".join(sorted({f"{f['block']} {', '.join(f['quantities'])}: {f['reason']}" for f in failures}))[:2000])
+               reason="; ".join(sorted({f"{f['block']} {', '.join(f['metrics'])}: {f['reason']}" for f in failures}))[:2000])
     columns = ["metric_id", "grain", "district_id", "period", "value", "numerator", "denominator", "n",
                "suppressed", "ci_low", "ci_high"]
     store = out[columns].assign(release=version)
@@ -555,22 +555,17 @@ def _write_public(con, path: Path, version: str, published_at: datetime, data_no
         con.execute("DETACH pub")
 
 
-# --------------------------------------------------------------------------- pointer
-def pointer_path() -> Path:
-    return settings.var_dir() / POINTER
-
-
-def read_pointer() -> dict | None:
-    """The CURRENT pointer, or None if missing or unreadable (never raises)."""
+def _write_release_log(con, ops_path: Path) -> None:
+    """The release log (what the auditor released, held back and why) into the ops snapshot, for /data."""
+    con.execute("ATTACH $path AS snap", {"path": str(ops_path)})
     try:
-        data = json.loads(pointer_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or not {"version", "ops", "public"} <= set(data):
-        return None
-    return data
+        con.execute("CREATE TABLE snap.release_log AS SELECT * FROM public_release_log "
+                    "ORDER BY published_at DESC LIMIT 200")
+    finally:
+        con.execute("DETACH snap")
 
 
+# --------------------------------------------------------------------------- pointer
 def _flip(pointer: dict) -> None:
     target = pointer_path()
     tmp = target.with_suffix(".json.tmp")
@@ -579,57 +574,6 @@ def _flip(pointer: dict) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, target)
-
-
-def releases(db: str) -> list[tuple[str, Path]]:
-    """(version, path) of the complete release files of `db`, newest first."""
-    folder = settings.var_dir() / FOLDERS[db]
-    found = []
-    try:
-        for path in folder.iterdir():
-            match = _RELEASE.match(path.name)
-            if match and path.name.startswith(db + "-"):
-                found.append((match.group("version"), path))
-    except OSError:
-        pass
-    return sorted(found, reverse=True)
-
-
-def _unlink(path: Path, removed: list[Path]) -> None:
-    for item in (path, Path(str(path) + ".wal")):
-        try:
-            item.unlink()
-            removed.append(item)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            log.warning("could not remove %s: %s", item, faults.describe(exc))
-
-
-def clean_orphans() -> list[Path]:
-    """Remove what killed publishes left: temp files (``*.tmp``, ``*.tmp.wal``, the pointer's
-    temp) and complete files of versions newer than the pointer (never flipped). Only the
-    writer calls this (it holds the warehouse, so no publish is under way)."""
-    removed: list[Path] = []
-    var = settings.var_dir()
-    pointer = read_pointer()
-    for db, folder in FOLDERS.items():
-        try:
-            entries = list((var / folder).iterdir())
-        except OSError:
-            continue
-        for path in entries:
-            if path.name.endswith((".tmp", ".tmp.wal")) and path.is_file():
-                _unlink(path, removed)
-        if pointer is not None:
-            for version, path in releases(db):
-                if version > str(pointer["version"]):
-                    _unlink(path, removed)
-    for tmp in var.glob(POINTER + "*.tmp"):
-        _unlink(tmp, removed)
-    if removed:
-        log.info("removed %d file(s) left by an interrupted publish", len(removed))
-    return removed
 
 
 def _cleanup(current: str, now: float) -> list[Path]:
@@ -680,11 +624,13 @@ def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> Publ
             folder.mkdir(parents=True, exist_ok=True)
         ops_path.parent.chmod(0o700)  # ops snapshots hold records: not for the public site's user
         metrics = published_metrics(con)
+        stage = "reference values"
         update_references(con, metrics, recomputed_from)
         stage = "writing the ops snapshot"
         _write_ops(con, temps[0], version, published_at, data_now, metrics)
         stage = "writing the public snapshot"
         _write_public(con, temps[1], version, published_at, data_now, metrics)
+        _write_release_log(con, temps[0])
         stage = "syncing the snapshots"
         for tmp in temps:
             with open(tmp, "rb+") as fh:
@@ -755,6 +701,8 @@ def main() -> None:  # python -m data.publish
         con.close()
     print(f"published version {result.version} in {result.seconds:.2f}s "
           f"(rollups {result.rollup_seconds:.2f}s, recomputed from {result.recomputed_from})")
+    from data import notify  # the alert events the detection just wrote: webhooks and e-mail
+    print(f"notifications: {notify.run()}")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from typing import Iterator
 
 import duckdb
 
-from data import publish, settings
+from data import releases as release_files, settings
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +107,12 @@ def _reason(exc: BaseException) -> str:
     return text[:200]
 
 
-releases = publish.releases  # (version, path) of every complete release of a db on disk, newest first
+releases = release_files.releases  # (version, path) of every complete release of a db on disk, newest first
 
 
 def _pointer_stamp() -> tuple | None:
     try:
-        st = os.stat(publish.pointer_path())
+        st = os.stat(release_files.pointer_path())
     except OSError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -167,7 +167,7 @@ def _refresh(db: str) -> _Open:
     if current is not None and stamp == state.stamp and now - state.checked < poll:
         return current
     state.checked, state.stamp = now, stamp
-    pointer = publish.read_pointer()
+    pointer = release_files.read_pointer()
     if pointer is None:
         if current is not None:
             return current  # pointer briefly unreadable: keep serving what we have
@@ -338,7 +338,7 @@ def status(db: str) -> dict | None:
 def health() -> list[str]:
     """Problems with the current release, checked afresh (for operators: /data): one plain line
     each; empty when every database of the pointer opens as the release it names."""
-    pointer = publish.read_pointer()
+    pointer = release_files.read_pointer()
     if pointer is None:
         return (["The CURRENT pointer is missing or unreadable; web workers serve the newest release on disk."]
                 if any(releases(db) for db in allowed_dbs()) else [])

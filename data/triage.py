@@ -75,6 +75,21 @@ def how_far(ep: dict, metric: registry.Metric | None) -> str:
     return f"{fmt(value)}{unit}"
 
 
+def short_far(ep: dict, metric: registry.Metric | None) -> str:
+    """The wall's short form: '41.0 % (expected 12.0–20.0 %)', '97 % (target 85)'."""
+    fmt = (lambda v: metric.format_value(v)) if metric is not None else (lambda v: f"{v:.4g}")
+    unit = f" {metric.unit}" if metric is not None and metric.unit else ""
+    value, lower, upper, target = (ep.get(k) for k in ("value", "lower", "upper", "target"))
+    ok = lambda v: v is not None and v == v  # noqa: E731
+    if ep.get("rule") in ("no_data", "forecast") or not ok(value):
+        return how_far(ep, metric)
+    if ok(lower) and ok(upper):
+        return f"{fmt(value)}{unit} (expected {fmt(lower)}–{fmt(upper)})"
+    if ok(target):
+        return f"{fmt(value)}{unit} (target {fmt(target)})"
+    return f"{fmt(value)}{unit}"
+
+
 def explore_href(ep: dict) -> str:
     """The explorer at the alert's metric, district and time: the week before it up to now."""
     grain = ep.get("grain") if ep.get("grain") in ("hour", "day", "week", "month") else "day"
@@ -226,13 +241,19 @@ def signals(ep: dict) -> dict[str, pd.DataFrame]:
             cur, ref = now_f[now_f["metric_id"] == m.id], week_f[week_f["metric_id"] == m.id]
             if cur.empty:
                 continue
+            # like with like: only the periods that have a value both now and a week earlier
+            both = set(cur["period"]) & {p + pd.Timedelta(days=7) for p in ref["period"]}
             agg = "sum" if m.aggregate == "sum" else "mean"
+            if both:
+                cur = cur[cur["period"].isin(both)]
+                ref = ref[(ref["period"] + pd.Timedelta(days=7)).isin(both)]
             value = float(getattr(cur["value"], agg)())
-            before = float(getattr(ref["value"], agg)()) if len(ref) == len(cur) and not ref.empty else None
+            before = float(getattr(ref["value"], agg)()) if both else None
             rows.append({"domain": m.domain, "domain_label": registry.DOMAIN_LABELS[m.domain], "metric_id": m.id,
                          "metric": m.label, "unit": m.unit, "grain": grain, "periods": len(cur),
                          "value": value, "week_before": before,
-                         "value_text": m.format_value(value), "week_before_text": m.format_value(before),
+                         "value_text": f"{m.format_value(value)} {m.unit}",
+                         "week_before_text": f"{m.format_value(before)} {m.unit}" if before is not None else "–",
                          "change": None if before in (None, 0) else (value - before) / abs(before)})
     metric_frame = pd.DataFrame(rows, columns=["domain", "domain_label", "metric_id", "metric", "unit", "grain",
                                                "periods", "value", "week_before", "value_text",

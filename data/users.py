@@ -320,6 +320,27 @@ def device(token: str) -> access.Principal | None:
     return device_by_id(device_id(token))
 
 
+def owner_of(principal: access.Principal | None) -> str:
+    """Who a heartbeat (or other per-sender record) belongs to: a wall token by its id, a user
+    by name."""
+    if principal is None:
+        return "anonymous"
+    if principal.kind == "device":
+        return "device:" + principal.name.rsplit("(", 1)[-1].rstrip(")")
+    return f"{principal.kind}:{principal.name}"
+
+
+def owner_gone(owner: str) -> bool:
+    """Whether the token or user behind `owner` (from owner_of) no longer exists or works."""
+    kind, _, name = str(owner).partition(":")
+    if kind == "device":
+        return device_by_id(name) is None
+    if kind == "user":
+        user = get(name)
+        return user is None or user.disabled
+    return False
+
+
 def rotate_token(token_id: str) -> tuple[str, str]:
     """A new token for the same screen name; the old one is revoked (its screen needs the new one)."""
     with ops_store.connect() as con:

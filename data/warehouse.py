@@ -6,7 +6,7 @@ web workers never do: they read published snapshots (see ``data/snapshot.py``).
 Opening it is the writer's start-up, so :func:`connect` also repairs what a killed writer left:
 load batches still ``running`` (each records the pid and host of its process; the process that
 began one no longer holds the warehouse, so it is gone) are marked ``failed`` with a message
-saying so, and the files of an interrupted publish are removed (``publish.clean_orphans``).
+saying so, and the files of an interrupted publish are removed (``releases.clean_orphans``).
 """
 from __future__ import annotations
 
@@ -104,8 +104,8 @@ def connect(db_path: Path | None = None) -> duckdb.DuckDBPyConnection:
     except duckdb.Error as exc:  # e.g. a full disk: opening must still work, to say so
         log.error("could not mark abandoned load batches: %s", str(exc).splitlines()[0] if str(exc) else exc)
     if target.resolve() == path().resolve():  # the var dir's writer: no publish is under way
-        from data import publish
-        publish.clean_orphans()
+        from data import releases
+        releases.clean_orphans()
     return con
 
 

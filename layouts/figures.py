@@ -178,8 +178,11 @@ _TEMPLATE_JSON: dict[str, dict] = {}
 
 def _iso(values) -> list[str]:
     """Timestamps as the ISO strings Plotly's own JSON encoder writes."""
-    stamps = pd.to_datetime(pd.Series(values, dtype=object) if not len(values) else pd.Series(values))
-    return np.datetime_as_string(stamps.to_numpy(dtype="datetime64[s]"), unit="s").tolist()
+    arr = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+    if arr.dtype.kind != "M":  # objects, strings, time-zone aware: let pandas parse them
+        arr = pd.to_datetime(pd.Series(arr, dtype=object)).dt.tz_localize(None).to_numpy() if len(arr) else \
+            np.array([], dtype="datetime64[s]")
+    return np.datetime_as_string(arr.astype("datetime64[s]"), unit="s").tolist()
 
 
 def _numbers(values) -> list:
@@ -303,7 +306,7 @@ def map_values(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, se
     (districts without a value in grey, the values, an outline of the selected ones; always
     three, MapLibre errors when an update changes the number of map traces) whose
     ``locations`` name district ids. The browser puts the outlines in (``assets/explore.js``,
-    :func:`geometry` fetched once per data version), so a filter change carries only values:
+    :func:`geometry` fetched once per outline version), so a filter change carries only values:
     a few kB instead of the ~160 kB of outlines."""
     _geojson, view = geojson_from(districts)
     frame = districts[["district_id", "name"]].merge(values, on="district_id", how="left")
@@ -460,10 +463,18 @@ def alert_chart(frame: pd.DataFrame, metric: Metric, episode: dict, *, template:
                              customdata=part["n"] if "n" in part else None,
                              hovertemplate="%{y:" + metric.format + "} " + metric.unit + " (n = %{customdata})"))
     first, last = episode.get("first_period"), episode.get("last_period")
+    step = {"hour": pd.Timedelta(hours=1), "week": pd.Timedelta(days=7), "month": pd.Timedelta(days=30)}.get(
+        episode.get("grain"), pd.Timedelta(days=1))
     if first is not None and not pd.isna(first):
-        end = last if last is not None and not pd.isna(last) else first
+        first = pd.Timestamp(first)
+        end = pd.Timestamp(last if last is not None and not pd.isna(last) else first) + step
         fig.add_vrect(x0=first, x1=end, fillcolor="#b91c1c", opacity=0.12, line_width=0,
-                      annotation_text="alert", annotation_position="top right", annotation_font_size=11)
+                      annotation_text="alert", annotation_position="top left", annotation_font_size=11)
+        if ok(episode.get("value")):  # the value the alert is about, where the detector saw it
+            fig.add_trace(go.Scatter(x=[pd.Timestamp(last if last is not None and not pd.isna(last) else first)],
+                                     y=[episode["value"]], mode="markers", name="alert value",
+                                     marker=dict(size=10, color="#b91c1c", symbol="diamond"),
+                                     hovertemplate="alert: %{y:" + metric.format + "} " + metric.unit))
     if ok(episode.get("target")):
         fig.add_hline(y=episode["target"], line_dash="dash", line_color="#6c757d",
                       annotation_text=f"target {metric.format_value(episode['target'])}",

@@ -43,6 +43,7 @@ ALERTS_TICK = "alerts-tick"
 DATA_SOURCES = "data-sources"
 DATA_BATCHES = "data-batches"
 DATA_QUARANTINE = "data-quarantine"
+DATA_RELEASES = "data-releases"
 DATA_TICK = "data-tick"
 
 # public

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -108,8 +109,10 @@ def test_the_queue_is_scoped_filtered_and_grouped(callers, alerts):
     assert f"/alerts/{alerts['101']}\"" in text and f"/alerts/{alerts['city']}\"" in text
     assert f"/alerts/{alerts['102']}\"" not in text  # another district's alert never leaves the server
     assert '"district_id"' not in text
-    # an official may act on 101, not on the city-wide alert: one Acknowledge button, for 101
-    assert text.count('"type": "alerts-ack"') == 1
+    # an official may act on 101, not on the city-wide alert: Acknowledge buttons for 101 only
+    buttons = {int(e) for e in re.findall(r'"type": "alerts-ack", "episode": (\d+)', text)}
+    assert alerts["101"] in buttons and alerts["city"] not in buttons
+    assert all(episodes.get(b)["district_id"] == "101" for b in buttons)
     _response, text = _queue(callers["admin"], severity="warning")
     assert f"/alerts/{alerts['102']}\"" in text and f"/alerts/{alerts['101']}\"" not in text
     _response, text = _queue(callers["admin"], domain="parking")
@@ -219,7 +222,9 @@ def test_the_shift_log_lists_what_happened_and_keeps_handover_notes(callers, ale
     status, body, text = dash_http.call(admin, view, [12, 1, 0])
     assert status == 200
     assert "Bin sensors in 101 reset" in text and "Handover: strike ends at noon" in text
-    assert "acknowledged" in json.dumps(body["response"]["shift-events"])
+    shown = json.dumps(body["response"]["shift-events"])
+    assert "acknowledged" in shown
+    assert '"children": "opened"' in shown and "back open" not in shown  # a new alert reads "opened"
     summary = json.dumps(body["response"]["shift-summary"])
     assert "alert(s) opened" in summary
     analyst_view = dash_http.call(callers["analyst"], view, [12, 1, 0])

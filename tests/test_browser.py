@@ -89,7 +89,7 @@ def test_wall_fills_the_screen_without_scrollbars(page, server):
 
 @pytest.mark.parametrize("path,selector,name", [
     ("/district/301", "#district-kpis .kpi-card", "district"),
-    ("/alerts", "#alerts-table table, #alerts-table p", "alerts"),
+    ("/alerts", "#alerts-table .alert-list, #alerts-table p", "alerts"),
     ("/data", "#data-sources table", "data"),
     ("/public", "#public-kpis .kpi-card", "public-overview"),
     ("/public/metric/sr_median_hours_to_close", "#public-metric-series .main-svg", "public-metric"),

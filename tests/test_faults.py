@@ -383,3 +383,59 @@ print(json.dumps({"codes": codes, "store": os.path.exists(os.path.join(os.enviro
                           env={**os.environ, "CITYOPS_VAR_DIR": str(var), "CITYOPS_MODE": "public"})
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out == {"codes": [200, 200, 200], "store": False}, proc.stderr[-1500:]
+
+
+def test_saves_waiting_on_a_held_lock_do_not_stall_the_other_requests(published, accounts, var_dir):
+    """Two sync gunicorn workers, a held write lock and four annotation saves at once: the
+    anonymous public API still answers within seconds (it used to wait for the 10 s busy
+    timeout of every save queued before it), and every save says it was not saved."""
+    import threading
+
+    import requests
+
+    from bench.chaos import Client
+    from tests.live import Gunicorn
+
+    server = Gunicorn("all", env={"CITYOPS_COOKIE_SECURE": "false", "CITYOPS_RATE_LIMITS": "false"},
+                      workers=2).start()
+    lock = None
+    try:
+        deps = requests.get(server.base + "/_dash-dependencies", timeout=30).json()
+        dep = next(d for d in deps if "explore-note-result" in d["output"])
+        savers = []
+        for _ in range(4):
+            saver = Client(0, "explorer", server.base, {"deps": {"note": dep}}, threading.Event())
+            savers.append(saver)
+        for saver in savers:
+            page = saver.session.get(server.base + "/login", timeout=30).text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+            assert saver.session.post(server.base + "/login", data={"username": ADMIN[0], "password": ADMIN[1],
+                                      "csrf_token": token}, allow_redirects=False, timeout=30).status_code == 302
+            saver.session.get(server.base + "/login", timeout=30)
+            saver.csrf = saver.session.cookies.get("_csrf_token")
+        lock = sqlite3.connect(var_dir / "ops.sqlite", isolation_level=None, timeout=1)
+        lock.execute("BEGIN IMMEDIATE")
+        answers: list[str] = []
+
+        def save(saver):
+            r = saver.callback("note", [1], ["Storm", "storm", "2026-10-20", "2026-10-21", None,
+                                             {"metric": "bike_trips"}, 0], headers={"X-CSRFToken": saver.csrf})
+            answers.append(r.text)
+
+        threads = [threading.Thread(target=save, args=(s,)) for s in savers]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.2)
+        started = time.monotonic()
+        api = requests.get(server.base + "/public/api/v1/metrics", timeout=60)
+        waited = time.monotonic() - started
+        for thread in threads:
+            thread.join(timeout=90)
+        assert api.status_code == 200
+        assert waited < 6.0, f"the public API waited {waited:.1f} s behind the saves"
+        assert len(answers) == 4 and all("The annotation was not saved" in a for a in answers), answers[:1]
+    finally:
+        if lock is not None:
+            lock.execute("ROLLBACK")
+            lock.close()
+        server.stop()

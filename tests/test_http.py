@@ -95,10 +95,13 @@ def test_district_profile(client, district, expected):
     assert expected in str(body)
 
 
+ALERTS_QUEUE_INPUTS = [["open", "acknowledged", "snoozed"], None, None, None, "none", "severity", 1, 0]
+
+
 def test_alerts_and_data_health_render(client):
     deps = dash_http.dependencies(client)
-    for fragment in ("alerts-table", "data-sources"):
-        status, body, _ = dash_http.call(client, dash_http.find(deps, fragment), [1])
+    for fragment, inputs in (("alerts-table", ALERTS_QUEUE_INPUTS), ("data-sources", [1])):
+        status, body, _ = dash_http.call(client, dash_http.find(deps, fragment), inputs)
         assert status == 200 and body["response"]
     _, body, _ = dash_http.call(client, dash_http.find(deps, "data-sources"), [1])
     assert "simulated" in str(body)
@@ -168,7 +171,7 @@ def test_without_published_data_every_view_says_so(client, no_data, pointer):
     status, body, _ = dash_http.call(client, dash_http.find(deps, "shell-status"), [1, ""])
     assert status == 200 and "No data published yet" in str(body)
     for fragment, inputs, state in [("home-kpis", ["/"], None), ("explore-map", ["bike_trips", "day", []], None),
-                                    ("district-kpis", ["301"], None), ("alerts-table", [1], None),
+                                    ("district-kpis", ["301"], None), ("alerts-table", ALERTS_QUEUE_INPUTS, None),
                                     ("data-sources", [1], None), ("wall-tiles", [1, "all", {}], [{}, {}]),
                                     ("public-kpis", ["/public"], ["en"]), ("public-metric-series", ["bike_trips"], None)]:
         status, body, text = dash_http.call(client, dash_http.find(deps, fragment), inputs, state)

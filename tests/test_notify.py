@@ -324,3 +324,25 @@ def test_the_cli_checks_the_file_and_runs_a_pass(store, receiver, capsys):
     assert notify.main(["run"]) == 0
     assert len(r.requests) == 1
     assert notify.main(["log"]) == 0 and "sent" in capsys.readouterr().out
+
+
+def test_the_writer_sends_what_the_detector_recorded(store, receiver):
+    """End to end in the writer: episodes.record (the detector's output) writes the outbox in
+    the same transaction, and the live feed's notification pass delivers it."""
+    from data import access, episodes, livefeed
+
+    r = receiver()
+    (store / "notify.yaml").write_text(
+        f"routes:\n  - name: desk\n    districts: ['101']\n    webhook: {{url: '{r.url}', secret: '{SECRET}'}}\n")
+    with access.system():
+        for district in ("101", "102"):
+            episodes.record([{"metric_id": "bins_over_90_pct", "district_id": district, "rule": "anomaly",
+                              "status": "firing", "severity": "critical", "grain": "day",
+                              "period": "2026-11-01 00:00:00", "value": 41.0, "n": 230,
+                              "message": "Bins over 90 % full: 41 % on 230 readings"}],
+                            now=datetime.now(), version="v1")
+    livefeed._notify()
+    assert len(r.requests) == 1
+    sent = json.loads(r.requests[0][1])["events"]
+    assert [(e["kind"], e["district_id"], e["metric_id"]) for e in sent] == [("opened", "101", "bins_over_90_pct")]
+    assert sent[0]["message"] == "Bins over 90 % full: 41 % on 230 readings"

@@ -287,3 +287,267 @@ def _runs_as_nobody() -> bool:
                               capture_output=True, cwd="/tmp").returncode == 0
     except OSError:
         return False
+
+
+# ------------------------------------------------------------------ 10. bad requests are 4xx, one log line
+def test_bad_anonymous_requests_on_the_public_site_are_4xx_with_one_log_line(published, tmp_path):
+    import urllib.error
+    import urllib.request
+
+    from tests import live
+
+    log_path = tmp_path / "public.log"
+    with open(log_path, "wb") as log:
+        server = live.Gunicorn("public", workers=1, output=log,
+                               env={"CITYOPS_RATE_LIMITS": "false"}).start()
+        statuses = {}
+        try:
+            for path in ("/metric/%22", "/metric/%C3%A9%E4%B8%AD", "/metric/x%22%3E%3Cb%3E",
+                         "/_dash-component-suites/nope/x.js", "/_dash-component-suites/dash/nope.js",
+                         "/_dash-component-suites/plotly/package_data/../../../../etc/passwd"):
+                try:
+                    with urllib.request.urlopen(server.base + path, timeout=20) as response:
+                        statuses[path] = response.status
+                except urllib.error.HTTPError as exc:
+                    statuses[path] = exc.code
+            deep = ('{"output": "x", "inputs": ' + "[" * 20000 + "]" * 20000 + "}").encode()
+            request = urllib.request.Request(server.base + "/_dash-update-component", data=deep,
+                                             headers={"Content-Type": "application/json"})
+            try:
+                urllib.request.urlopen(request, timeout=20)
+            except urllib.error.HTTPError as exc:
+                statuses["deep json"] = exc.code
+        finally:
+            server.stop()
+    text = log_path.read_text(errors="replace")
+    assert all(status < 500 for status in statuses.values()), statuses
+    assert statuses["/_dash-component-suites/nope/x.js"] == 404 and statuses["deep json"] == 400, statuses
+    assert "Traceback" not in text, text[-1500:]
+    assert len([line for line in text.splitlines() if "from 127.0.0.1" in line or "nested" in line]) <= 4, text
+
+
+# ------------------------------------------------------------------ 8. no formula leaves in an export
+FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+
+
+def test_the_neutraliser_covers_every_formula_start():
+    from data import export_safety
+
+    assert [export_safety.cell(f) for f in FORMULAS] == ["'" + f for f in FORMULAS]
+    assert export_safety.cell(-3.5) == -3.5 and export_safety.cell("Bronx CD 1") == "Bronx CD 1"
+
+
+def _cells(text: str) -> list[str]:
+    import csv
+    import io
+
+    return [c for row in csv.reader(io.StringIO(text)) for c in row]
+
+
+def _dangerous(cells) -> list[str]:
+    from data import export_safety
+
+    def number(text):
+        try:
+            float(text)
+            return True
+        except ValueError:
+            return False
+    return [c for c in cells if isinstance(c, str) and c.startswith(export_safety.FORMULA_START) and not number(c)]
+
+
+def _poisoned_names(monkeypatch):
+    """District names as a hostile source could publish them (one formula per district)."""
+    from data import explore
+
+    real = explore.shown_rows
+
+    def shown(state, table):
+        rows = real(state, table)
+        return rows.assign(name=[FORMULAS[i % len(FORMULAS)] for i in range(len(rows))])
+    monkeypatch.setattr(explore, "shown_rows", shown)
+
+
+def test_explore_csv_and_excel_exports_write_no_formula(client, monkeypatch):
+    import io
+
+    from openpyxl import load_workbook
+
+    _poisoned_names(monkeypatch)
+    text = client.get("/explore/export.csv?metric=sr_opened&range=30d").get_data(as_text=True)
+    cells = _cells(text)
+    assert "'" + FORMULAS[0] in cells and _dangerous(cells) == [], text[-600:]
+    book = load_workbook(io.BytesIO(client.get("/explore/export.xlsx?metric=sr_opened&range=30d").data))
+    values = [c for row in book["table"].iter_rows() for c in row]
+    assert not [c.coordinate for c in values if c.data_type == "f"]  # no live formula cell
+    assert FORMULAS[0] in [c.value for c in values]  # the text itself, as a string
+
+
+def test_district_records_csv_writes_no_formula(client, writer):
+    request_id = "probe-formula-1"
+    writer.execute("INSERT INTO service_requests (request_id, created_at, district_id, category, channel, status, "
+                   "source_id) VALUES ($r, TIMESTAMP '2026-10-30 10:00', '101', $c, '@phone', 'open', 'demo_311')",
+                   {"r": request_id, "c": FORMULAS[0]})
+    publish.publish(writer, now=FIXTURE_END)
+    snapshot.reset()
+    try:
+        cells = _cells(client.get("/district/101/requests.csv").get_data(as_text=True))
+        assert "'" + FORMULAS[0] in cells and "'@phone" in cells and _dangerous(cells) == []
+    finally:
+        writer.execute("DELETE FROM service_requests WHERE request_id = $r", {"r": request_id})
+        publish.publish(writer, now=FIXTURE_END)
+        snapshot.reset()
+
+
+def test_public_csv_download_writes_no_formula(anon_client, monkeypatch):
+    from data import public_api
+
+    real = public_api._values
+    monkeypatch.setattr(public_api, "_values", lambda *a: real(*a).assign(district_name=FORMULAS[0]))
+    cells = _cells(anon_client.get("/public/download/sr_opened.csv").get_data(as_text=True))
+    assert "'" + FORMULAS[0] in cells and _dangerous(cells) == []
+
+
+# ------------------------------------------------------------------ 3. annotations
+def test_an_official_cannot_post_a_city_wide_annotation_as_district_city(dash_app, accounts):
+    from data import annotations, ops_store
+
+    official = signed_in(dash_app, "test-official", "official-password-1")
+    dep = dash_http.find(dash_http.dependencies(official), "explore-note-result")
+    status, body, _ = dash_http.call(official, dep, [1], ["Probe city-wide", "event", "2026-10-20", "2026-10-20",
+                                                          "city", {"metric": "bike_trips"}, 0])
+    assert status == 200 and "city-wide annotation needs" in json.dumps(body), body
+    with ops_store.connect() as con:
+        assert con.execute("SELECT count(*) FROM annotations WHERE title = 'Probe city-wide'").fetchone()[0] == 0
+    with pytest.raises(annotations.InvalidAnnotation):  # the data layer refuses too
+        annotations.add(created_by="x", title="t", kind="note", starts_at="2026-10-20", ends_at="2026-10-20",
+                        district_id="city", scope=frozenset({"101"}))
+
+
+def test_annotation_titles_are_plain_text_on_other_users_charts(dash_app, accounts, client):
+    from tests.test_explore import _views
+
+    official = signed_in(dash_app, "test-official", "official-password-1")
+    dep = dash_http.find(dash_http.dependencies(official), "explore-note-result")
+    title = '<a href="http://evil.example" target="_blank">Read</a> <span style="font-size:90px">big</span>'
+    state = {"metric": "bike_trips", "range": "30d"}
+    status, body, _ = dash_http.call(official, dep, [1], [title, "note", "2026-10-20", "2026-10-21", "101", state, 0])
+    assert status == 200 and "Annotation saved" in json.dumps(body), body
+    layout = _views(client, {**state, "districts": ["101"]})["explore-series"]["figure"]["layout"]  # the admin's view
+    texts = [a.get("text", "") for a in layout.get("annotations", [])]
+    shown = [t for t in texts if "evil.example" in t]
+    assert shown and all("<a" not in t and "<span" not in t and "&lt;a href" in t for t in shown), texts
+
+
+# ------------------------------------------------------------------ 13, 15. wall tokens and heartbeats
+def _wall_client(dash_app, token):
+    client = dash_app.server.test_client()
+    response = client.get("/wall?token=" + token)
+    assert response.status_code == 302 and "token" not in response.headers["Location"]
+    return client
+
+
+def _beat(client, screen_id, view="all"):
+    dep = dash_http.find(dash_http.dependencies(client), "wall-tiles")
+    from layouts.ops import wall as wall_layout
+
+    config, _ = wall_layout.parse_config({"view": view})
+    status, _body, text = dash_http.call(client, dep, [1, view, {"w": 1920, "h": 1080, "id": screen_id}],
+                                         [config, {}])
+    assert status == 200, text[:300]
+
+
+def _screens():
+    from data import wall_screens
+
+    return {s["screen_id"]: s for s in wall_screens.screens()}
+
+
+def test_a_wall_token_cannot_forge_or_overwrite_other_screens(dash_app, accounts):
+    owner = _wall_client(dash_app, users.add_token("probe-owner")[1])
+    _beat(owner, "probe-control-room-left", view="parking")
+    intruder = _wall_client(dash_app, users.add_token("probe-intruder")[1])
+    _beat(intruder, "probe-control-room-left", view="waste")  # somebody else's screen
+    assert _screens()["probe-control-room-left"]["view"] == "parking"
+    official = signed_in(dash_app, "test-official", "official-password-1")
+    _beat(official, "probe-control-room-left", view="transport")  # an official with wall rights
+    assert _screens()["probe-control-room-left"]["view"] == "parking"
+    for i in range(30):  # 30 fake screens from one token
+        _beat(intruder, f"probe-fake-{i:02d}")
+    fakes = [s for s in _screens() if s.startswith("probe-fake-")]
+    assert len(fakes) <= 4, fakes
+
+
+def test_the_wall_session_cookie_holds_no_token_and_tokens_expire(dash_app, accounts, monkeypatch):
+    import base64
+    import zlib
+
+    token_id, token = users.add_token("probe-cookie")
+    client = _wall_client(dash_app, token)
+    cookie = client.get_cookie("cityops_session").value
+    payload = cookie.lstrip(".").split(".")[0]
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    text = (zlib.decompress(raw) if cookie.startswith(".") else raw).decode()
+    assert token not in text and "device_session" in text
+    assert client.get("/wall").status_code == 200
+    later = users._clock() + __import__("datetime").timedelta(days=366)
+    monkeypatch.setattr(users, "_clock", lambda: later)
+    assert client.get("/wall").status_code == 302  # expired: back to sign-in
+    assert users.device(token) is None
+    monkeypatch.undo()
+    new_id, new_token = users.rotate_token(token_id)
+    assert users.device(token) is None and users.device(new_token) is not None
+
+
+# ------------------------------------------------------------------ 7. a median of three is a member
+def test_a_borough_median_of_three_does_not_give_an_official_a_peers_figure(dash_app, accounts):
+    """Staten Island has three (non-joint) districts: the median of three is one of them."""
+    from datetime import datetime
+
+    from data import access, repository
+    from tests.test_district import _profile
+
+    if users.get("probe-si-official") is None:
+        users.add("probe-si-official", "si-password-12", "official", "501")
+    official = signed_in(dash_app, "probe-si-official", "si-password-12")
+    cards = json.dumps(_profile(official, "501")["district-kpis"]["children"])
+    assert "Staten Island median" not in cards
+    assert "Among 3 Staten Island districts" in cards and "highest" in cards
+    with access.system():  # the borough really has exactly three districts to compare
+        medians = repository.run("ops/district_medians", grain="day", before=datetime(2026, 11, 1))
+    si = medians[medians["borough"] == "Staten Island"]
+    assert (si["districts"] == 3).all() and len(si)
+    admin_cards = json.dumps(_profile(signed_in(dash_app, *ADMIN), "501")["district-kpis"]["children"])
+    assert "Staten Island median (3 districts)" in admin_cards  # an all-district account sees every peer
+
+
+# ------------------------------------------------------------------ 16. smaller disclosures
+def test_trusted_header_requests_need_the_csrf_token(dash_app, accounts, monkeypatch):
+    monkeypatch.setenv("CITYOPS_AUTH_TRUSTED_HEADER", "X-Forwarded-User")
+    client = dash_app.server.test_client()
+    client.environ_base["HTTP_X_FORWARDED_USER"] = "test-admin"
+    dep = dash_http.find(dash_http.dependencies(client), "explore-note-result")
+    status, _body, text = dash_http.call(client, dep, [1], ["Forged from another site", "note", "2026-10-20",
+                                                           "2026-10-20", None, {"metric": "bike_trips"}, 0])
+    assert status == 400 and "CSRF" in text  # a cross-site form would have carried the proxy's cookie
+
+
+def test_signed_in_public_pages_are_never_publicly_cacheable(dash_app, accounts):
+    client = signed_in(dash_app, *ADMIN)
+    response = client.get("/public")
+    assert response.status_code == 200
+    assert "public" not in response.headers.get("Cache-Control", "")
+    anonymous = dash_app.server.test_client().get("/public")
+    assert "public" in anonymous.headers["Cache-Control"] and "Set-Cookie" not in anonymous.headers
+
+
+def test_the_host_header_is_not_reflected_in_cacheable_pages(dash_app):
+    response = dash_app.server.test_client().get("/public", headers={"Host": "evil.example"})
+    assert response.status_code == 200 and b"evil.example" not in response.data
+
+
+def test_no_python_version_and_no_anonymous_ops_index(dash_app):
+    client = dash_app.server.test_client()
+    page = client.get("/public").get_data(as_text=True)
+    assert "python_version" not in page and "Quarantined rows" not in page
+    assert client.get("/_anything").status_code == 302  # an ops path: sign in first

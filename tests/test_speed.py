@@ -192,3 +192,47 @@ def test_map_colours_are_the_scales_plotly_names(client):
         low, high = (sum(int(v) for v in c[4:-1].split(",")) for c in (trace["colorscale"][0][1],
                                                                        trace["colorscale"][-1][1]))
         assert low > high  # the low end is the lighter colour
+
+
+def test_built_views_are_never_shared_across_district_scopes(client, dash_app, accounts):
+    """The views cache is keyed by the caller's scope: an official asking for the view an
+    admin has just had built gets only their own districts."""
+    from tests.conftest import signed_in
+
+    state = {"metric": "sr_opened", "range": "30d", "districts": "101,301"}
+    admin_out, _ = _views(client, state)
+    assert {r["district_id"] for r in admin_out["explore-table"]["rowData"]} == {"city", "101", "301"}
+    official = signed_in(dash_app, "test-official", accounts["test-official"])
+    out, text = _views(official, state)
+    assert {r["district_id"] for r in out["explore-table"]["rowData"]} <= {"city", "101"}
+    valued = {loc for trace in out["explore-map-values"]["data"]["figure"]["data"][1:2] for loc in trace["locations"]}
+    assert valued <= {"101"}
+
+
+def test_a_filter_change_transfers_under_30_kb_in_all(client):
+    """Everything a browser receives when a district is added (the URL callback, the page
+    router's re-render, the views), as sent with Accept-Encoding: gzip."""
+    deps = dash_http.dependencies(client)
+    sync = dash_http.find(deps, "explore-url")
+    router = dash_http.find(deps, "_pages_content.children")
+    views = dash_http.find(deps, "explore-kpis")
+
+    def post(dep, inputs, state=(), changed=0):
+        payload = {"output": dep["output"], "outputs": dash_http.outputs_field(dep),
+                   "inputs": [{**i, "value": v} for i, v in zip(dep["inputs"], inputs)],
+                   "state": [{**s, "value": v} for s, v in zip(dep.get("state", []), state)],
+                   "changedPropIds": [f"{dep['inputs'][changed]['id']}.{dep['inputs'][changed]['property']}"]}
+        response = client.post("/_dash-update-component", json=payload, headers={"Accept-Encoding": "gzip"})
+        assert response.status_code in (200, 204)
+        return response
+
+    sync_inputs = [None] * len(sync["inputs"])
+    index = next(i for i, d in enumerate(sync["inputs"]) if d["id"] == "explore-districts")
+    sync_inputs[index] = ["301"]
+    values = {"pathname": "/explore", "search": "?metric=bike_trips&districts=301"}
+    responses = [post(sync, sync_inputs, [{"metric": "bike_trips"}], changed=index),
+                 post(router, [values.get(i["property"]) for i in router["inputs"]]),
+                 post(views, [{"metric": "bike_trips", "districts": "301"}, 0])]
+    sent = sum(len(r.data) for r in responses)
+    assert sent <= 30 * 1024, [len(r.data) for r in responses]
+    assert responses[2].headers.get("Content-Encoding") == "gzip"

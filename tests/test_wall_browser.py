@@ -8,6 +8,7 @@ screen does, with a device token (an Authorization header here; one test uses ?t
 Screenshots go to tests/screenshots/."""
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -153,23 +154,56 @@ def test_tiles_update_within_two_refresh_periods_after_a_publish(browser, wall_s
     page.context.close()
 
 
+def record_episode(server, metric_id, district_id, severity="critical", period="2026-11-01 00:00:00",
+                   value=41.0, lower=12.0, upper=20.0) -> int:
+    """An alert episode in the server's ops store, as the detector records one (the wall shows
+    and holds on episodes only)."""
+    from datetime import datetime
+
+    from data import access, episodes, registry
+    from tests.live import var_dir_of
+
+    metric = registry.get(metric_id)
+    with var_dir_of(server.var_dir), access.system():
+        changes = episodes.record([{
+            "metric_id": metric_id, "district_id": district_id, "rule": "anomaly", "status": "firing",
+            "severity": severity, "grain": "day", "period": period, "first_period": period, "value": value,
+            "expected": (lower + upper) / 2, "lower": lower, "upper": upper, "n": 230, "target": metric.target,
+            "message": f"{metric.label}: {value:g}, expected {lower:g}–{upper:g}, on 230 records"}],
+            now=datetime.now(), version="browser-test")
+    return changes[0]["episode_id"]
+
+
+def resolve_episodes(server, *episode_ids) -> None:
+    from data import access, episodes
+    from tests.live import var_dir_of
+
+    with var_dir_of(server.var_dir), access.system():
+        for episode_id in episode_ids:
+            if episodes.get(episode_id)["state"] != "resolved":
+                episodes.resolve(episode_id, "system", "test over")
+
+
 def test_rotation_holds_on_an_injected_critical_alert(browser, wall_server):
+    """Now an open critical alert EPISODE (issue 12: the old wall held on any latest value off
+    target, from a publish that set one district's occupancy to 99 %)."""
     page = _page(browser, wall_server, 1920, 1080)
     _open(page, wall_server.base + "/wall?view=transport,parking&rotate=10&refresh=5")
     # without critical alerts in transport or parking, the wall rotates to parking and back
     page.wait_for_function("() => document.querySelector('#wall-title').innerText === 'Parking'", timeout=15_000)
     page.wait_for_function("() => document.querySelector('#wall-title').innerText === 'Transport'", timeout=15_000)
     assert page.locator("#wall-hold-text").inner_text() == ""
-    wall_server.publish("UPDATE metric_values SET value = 99 WHERE metric_id = 'parking_occupancy_pct' "
-                        "AND grain = 'day' AND district_id = '301' AND period = (SELECT max(period) "
-                        "FROM metric_values WHERE metric_id = 'parking_occupancy_pct' AND grain = 'day')")
-    page.wait_for_function("() => document.querySelector('#wall-hold-text').innerText.includes('Holding on Parking')",
-                           timeout=25_000)
-    assert "Parking occupancy" in page.locator("#wall-hold-text").inner_text()
-    time.sleep(12)  # longer than one dwell: still on parking
-    assert page.locator("#wall-title").inner_text() == "Parking"
-    _shot(page, "wall-hold")
-    assert page.errors == []
+    held = record_episode(wall_server, "parking_occupancy_pct", "301", value=99, lower=40, upper=85)
+    try:
+        page.wait_for_function("() => document.querySelector('#wall-hold-text').innerText.includes('Holding on Parking')",
+                               timeout=25_000)
+        assert "Parking occupancy" in page.locator("#wall-hold-text").inner_text()
+        time.sleep(12)  # longer than one dwell: still on parking
+        assert page.locator("#wall-title").inner_text() == "Parking"
+        _shot(page, "wall-hold")
+        assert page.errors == []
+    finally:
+        resolve_episodes(wall_server, held)
     page.context.close()
 
 
@@ -293,7 +327,22 @@ TICKER = """() => { const box = document.querySelector('.wall-ticker'), list = b
             font: parseFloat(getComputedStyle(list).fontSize)}; }"""
 
 
-def test_the_alert_ticker_scrolls_when_the_alerts_do_not_fit(browser, wall_server):
+_TICKER_RUNS = itertools.count(1)
+
+
+@pytest.fixture()
+def many_alerts(wall_server):
+    """More open alert episodes than a 768p ticker can show."""
+    period = f"2026-10-{next(_TICKER_RUNS):02d} 00:00:00"  # later each time: a resolved episode is not reopened
+    made = [record_episode(wall_server, metric, district, severity="critical" if i % 3 == 0 else "warning",
+                           period=period)
+            for i, (metric, district) in enumerate((m, d) for m in ("sr_opened", "missed_collections", "bike_trips")
+                                                   for d in ("101", "102", "103", "104", "105", "201", "202"))]
+    yield made
+    resolve_episodes(wall_server, *made)
+
+
+def test_the_alert_ticker_scrolls_when_the_alerts_do_not_fit(browser, wall_server, many_alerts):
     page = _page(browser, wall_server, 1366, 768)
     _open(page, wall_server.base + "/wall")
     page.wait_for_function("() => document.querySelector('.wall-ticker').classList.contains('is-scrolling')",
@@ -314,7 +363,7 @@ def test_the_alert_ticker_scrolls_when_the_alerts_do_not_fit(browser, wall_serve
     page.context.close()
 
 
-def test_the_ticker_stays_still_under_reduced_motion_and_says_how_many_are_hidden(browser, wall_server):
+def test_the_ticker_stays_still_under_reduced_motion_and_says_how_many_are_hidden(browser, wall_server, many_alerts):
     page = _page(browser, wall_server, 1366, 768, reduced_motion="reduce")
     _open(page, wall_server.base + "/wall")
     page.wait_for_function("() => document.querySelector('.wall-ticker').classList.contains('is-scrolling')",

@@ -83,10 +83,10 @@ def _signals(ep: dict):
     else:
         metrics = metrics.assign(
             change_text=metrics["change"].map(lambda c: "" if c is None or c != c else f"{c * 100:+.0f} %"),
-            unit_text=metrics["unit"], grain_text=metrics["grain"] + " × " + metrics["periods"].astype(str))
+            grain_text=metrics["periods"].astype(str) + " " + metrics["grain"] + "s")
         parts.append(components.table(metrics, {"domain_label": "Domain", "metric": "Metric", "value_text": "These hours",
                                                 "week_before_text": "Week before", "change_text": "Change",
-                                                "unit_text": "Unit", "grain_text": "Periods"},
+                                                "grain_text": "Compared"},
                                       class_name="alert-signals-table"))
     requests = found["requests"]
     parts.append(html.H3("311 service requests opened in these hours", className="h6 mt-3"))

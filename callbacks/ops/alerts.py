@@ -135,7 +135,9 @@ def render_queue(frame: pd.DataFrame, sparks: dict, group: str):
 
 def _filters(states, domain, severity, district, group, sort):
     """Every filter value validated against its allow-list (any client can post anything)."""
-    states = [s for s in states if isinstance(s, str) and s in episodes.STATES][:4] if isinstance(states, list) else []
+    # not a list (a client posting anything): the default states; an empty list: none chosen
+    states = ([s for s in states if isinstance(s, str) and s in episodes.STATES][:4] if isinstance(states, list)
+              else ["open", "acknowledged", "snoozed"])
     domain = domain if isinstance(domain, str) and domain in registry.DOMAINS else None
     severity = severity if severity in episodes.SEVERITIES else None
     known = common.district_names()

@@ -129,3 +129,17 @@ def _quarantine(is_admin: bool):
     counts = (counts.groupby(["source_id", "reason"], as_index=False)["rows"].sum()
               .sort_values("rows", ascending=False, kind="stable"))
     return counts, {"source_id": "Source", "reason": "Reason", "rows": "Rows"}
+
+
+@dash.callback(Output(ids.DATA_RELEASES, "children"), Input(ids.DATA_TICK, "n_intervals"))
+@auth.requires("read")
+@common.guarded("message")
+def release_log(_n):
+    """What each publish added to the public site, and the months the release auditor held back
+    (not protected, or not in time) with the reason."""
+    return components.table(
+        repository.run("ops/release_log", limit=20),
+        {"version": "Version", "published_at": "Published", "new_cells": "New figures",
+         "new_withheld": "Withheld", "held_blocks": "Months held back", "late_cells": "Late data (not republished)",
+         "reason": "Why held back", "seconds": "Audit s"},
+        empty="No public release yet.")

@@ -9,7 +9,7 @@ import pandas as pd
 from dash import Input, Output, dcc, html, no_update
 
 from callbacks import auth, common
-from data import access, control_limits, facts, registry, repository
+from data import access, control_limits, export_safety, facts, registry, repository
 from data import district_profile as page
 from data.publish import END_OF_TIME
 from data.snapshot import DataUnavailable
@@ -21,6 +21,10 @@ RECORDS_LIMIT = 2000
 
 def _valid(district_id, names) -> bool:
     return isinstance(district_id, str) and district_id in names and district_id != "city"
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 @dash.callback(
@@ -55,19 +59,27 @@ def district_profile(district_id):
             windows[metric.id] = (grain, end - timedelta(days=HISTORY_DAYS), end)
         else:
             windows[metric.id] = (grain, newest - timedelta(days=2 * 366), END_OF_TIME)
-    history, medians = [], []
+    history, medians, ranks = [], [], []
+    principal = access.current()
+    # the borough median of a few districts is a peer's own figure (of three, always one of them):
+    # a caller who may not see every peer gets the district's rank among them instead
+    exact_peers = principal is not None and principal.districts == access.ALL
     for grain, start, end in sorted(set(windows.values())):
         ids_at = [m for m, w in windows.items() if w == (grain, start, end)]
         history.append(repository.run("ops/metric_history", metrics=ids_at, grain=grain, district=district_id,
                                       start=start, end=end))
         at = repository.run("ops/district_medians", grain=grain, before=end)
         medians.append(at[at["metric_id"].isin(ids_at)])
+        if not exact_peers and principal is not None and principal.sees(district_id):
+            rank = repository.run("ops/district_peer_rank", grain=grain, before=end, district=district_id)
+            ranks.append(rank[rank["metric_id"].isin(ids_at)])
     history = pd.concat(history, ignore_index=True)
     medians = pd.concat(medians, ignore_index=True)
     city_median = medians[medians["borough"].isna()].set_index("metric_id")["median_value"]
     # a metric with no district figure anywhere (citywide-only sources: MTA, DOT counts) has no place here
     metrics = [m for m in metrics if m.id in city_median.index]
     peers = medians[medians["borough"] == info["borough"]].set_index("metric_id")
+    ranks = (pd.concat(ranks, ignore_index=True) if ranks else pd.DataFrame(columns=["metric_id"])).set_index("metric_id")
     now = datetime.now()
     cards = []
     for metric in metrics:
@@ -83,10 +95,14 @@ def district_profile(district_id):
                                   first_time=first.get(metric.table))
         values = [float(v) if v == v else None for v in part["value"]]
         comparisons = [("City median", metric.format_value(city_median.get(metric.id)))]
-        if metric.id in peers.index:
+        if exact_peers and metric.id in peers.index:
             row = peers.loc[metric.id]
             comparisons.append((f"{info['borough']} median ({int(row['districts'])} districts)",
                                 metric.format_value(row["median_value"])))
+        elif metric.id in ranks.index:
+            row = ranks.loc[metric.id]
+            comparisons.append((f"Among {int(row['districts'])} {info['borough']} districts",
+                                f"{_ordinal(int(row['value_rank']))} highest"))
         href = "/explore?" + urlencode({"metric": metric.id, "districts": district_id, "range": "30d",
                                          "grain": grain}, safe=",")
         cards.append(components.kpi_card(
@@ -186,10 +202,11 @@ def export_requests(district_id: str):
         writer = csv.writer(buffer)
         for key, value in (("CityOps service requests", ""), ("district", f"{district_id} {names[district_id]}"),
                            ("data version", version), ("exported at", f"{datetime.now():%Y-%m-%d %H:%M:%S}")):
-            writer.writerow([f"# {key}", value] if value else [f"# {key}"])
+            writer.writerow([f"# {key}", export_safety.cell(value)] if value else [f"# {key}"])
         writer.writerow(columns)
         for frame in itertools.chain([] if first is None else [first], chunks):  # one chunk at a time
-            frame[columns].to_csv(buffer, header=False, index=False, date_format="%Y-%m-%d %H:%M:%S")
+            export_safety.frame(frame[columns]).to_csv(buffer, header=False, index=False,
+                                                       date_format="%Y-%m-%d %H:%M:%S")
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()

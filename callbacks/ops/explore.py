@@ -23,7 +23,7 @@ import pandas as pd
 from dash import ClientsideFunction, Input, Output, State, ctx, html, no_update
 
 from callbacks import auth, common
-from data import access, annotations, compression, control_limits, explore, facts, ops_store, repository, snapshot
+from data import access, annotations, compression, control_limits, explore, export_safety, facts, ops_store, repository, snapshot
 from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
 
@@ -222,14 +222,18 @@ def _build_views(state: explore.State, names: dict, districts: pd.DataFrame, tim
     table = explore.district_table(state, districts)
     rows = explore.shown_rows(state, table)
     areas = ["city", *state.districts]
-    series = repository.run("ops/metric_series", metric=metric.id, grain=state.grain, districts=areas,
-                            start=state.start_ts, end=state.end_ts)
     prev_start, prev_end = explore.previous_range(state)
-    previous = repository.run("ops/metric_series", metric=metric.id, grain=state.grain, districts=areas,
-                              start=prev_start, end=prev_end)
     ly_start, ly_end = explore.last_year_range(state)
-    last_year = repository.run("ops/metric_series", metric=metric.id, grain=state.grain, districts=areas,
-                               start=ly_start, end=ly_end)
+    # one query for the range, the previous period and the same period last year (three ranges
+    # of the same rows), split here exactly as three queries would
+    every = repository.run("ops/metric_series", metric=metric.id, grain=state.grain, districts=areas,
+                           start=min(prev_start, ly_start), end=state.end_ts)
+
+    def within(start, end) -> pd.DataFrame:
+        period = every["period"]
+        return every[(period >= pd.Timestamp(start)) & (period < pd.Timestamp(end))].reset_index(drop=True)
+    series, previous, last_year = (within(state.start_ts, state.end_ts), within(prev_start, prev_end),
+                                   within(ly_start, ly_end))
     focus = state.districts[0] if len(state.districts) == 1 else "city"
     series_fig = figures.explore_series(
         series, metric, names, previous=previous, previous_shift=pd.Timestamp(state.start_ts) - pd.Timestamp(prev_start),
@@ -272,6 +276,8 @@ def _build_views(state: explore.State, names: dict, districts: pd.DataFrame, tim
 def add_annotation(n_clicks, title, kind, start, end, district, raw, saved):
     principal = access.current()
     state, names, _districts, _times = _context(raw)
+    if district == "city":
+        district = None  # the city as a whole: a city-wide annotation
     if isinstance(district, str) and district and not principal.sees(district):
         return components.notice("You may annotate only your own districts."), no_update
     if not (isinstance(district, str) and district) and principal.districts != access.ALL:
@@ -283,7 +289,7 @@ def add_annotation(n_clicks, title, kind, start, end, district, raw, saved):
                         starts_at=start if isinstance(start, str) else None,
                         ends_at=(end_text + " 23:59:59") if isinstance(end_text, str) and len(end_text) == 10 else end_text,
                         district_id=district, domain=state.domain,
-                        known_districts={d for d in names if d != "city"})
+                        known_districts={d for d in names if d != "city"}, scope=principal.districts)
     except annotations.InvalidAnnotation as exc:
         return components.notice(f"Not saved: {exc}."), no_update
     except ops_store.Busy:
@@ -370,13 +376,14 @@ def export_csv():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         for key, value in _header(state, version):
-            writer.writerow([f"# {key}", value] if value else [f"# {key}"])
+            writer.writerow([f"# {key}", export_safety.cell(value)] if value else [f"# {key}"])
         writer.writerow([explore.TABLE_COLUMNS[c] for c in columns])
         yield buffer.getvalue()
         for record in rows[columns].itertuples(index=False):
             buffer.seek(0)
             buffer.truncate()
-            writer.writerow(["" if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in record])
+            writer.writerow(["" if v is None or (not isinstance(v, str) and pd.isna(v)) else export_safety.cell(v)
+                             for v in record])
             yield buffer.getvalue()
 
     return flask.Response(generate(), mimetype="text/csv", headers={
@@ -406,6 +413,8 @@ def export_xlsx():
     info = book.create_sheet("filters")
     for key, value in _header(state, version):
         info.append([key, value])
+    for part in (sheet, info):  # text is text: no cell becomes a live formula
+        export_safety.inert_sheet(part)
     out = io.BytesIO()
     book.save(out)
     return flask.Response(out.getvalue(), headers={

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import dash
+import pandas as pd
 from dash import Input, Output, State, dcc, html
 
 from callbacks import auth, common
@@ -16,7 +17,7 @@ HOURS = (8, 12, 24, 72)
 
 
 def _what(row) -> str:
-    if row["from_state"] is None:
+    if row["from_state"] is None or pd.isna(row["from_state"]):
         return "opened"
     if row["from_state"] == row["to_state"]:
         return "note"

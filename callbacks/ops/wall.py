@@ -17,7 +17,7 @@ import pandas as pd
 from dash import ClientsideFunction, Input, Output, Patch, State, html
 
 from callbacks import auth, common
-from data import episodes, facts, registry, repository, triage, wall_screens
+from data import access, episodes, facts, registry, repository, triage, users, wall_screens
 from data import wall_config as wall_layout
 from layouts import components, figures, ids
 
@@ -146,7 +146,7 @@ def _alert_item(row: dict, names: dict) -> html.Li:
                               className="alert-taken"))
     elif state == "snoozed":
         head.append(html.Span(" · ◔ snoozed", className="alert-taken"))
-    what = triage.how_far(row, metric)
+    what = triage.short_far(row, metric)
     return html.Li([html.Div(head, className="alert-head"),
                     html.Div(f"{metric.label if metric else row['metric_id']}: {what}", className="alert-what")],
                    className=f"alert-item alert-item--{state}", **{"data-episode": str(row["id"])})
@@ -292,9 +292,11 @@ def _heartbeat(screen, config: dict, view: str) -> None:
     if not isinstance(screen, dict) or not isinstance(screen.get("id"), str):
         return
     width, height = screen_size(screen)
+    principal = access.current()
     try:
         wall_screens.beat(screen["id"], profile=config["profile"] or "", view=view,
-                          width=width, height=height, refresh_s=config["refresh"])
+                          width=width, height=height, refresh_s=config["refresh"],
+                          owner=users.owner_of(principal), owner_gone=users.owner_gone)
     except Exception:  # noqa: BLE001 — the wall matters more than its heartbeat
         log.exception("wall heartbeat failed")
 

@@ -21,7 +21,8 @@ column count, bad encoding — are quarantined with DuckDB's line number), then 
 ``CREATE TABLE checked AS SELECT`` casts every field with ``TRY_CAST``/``try_strptime`` and
 computes the first failing rule as ``_reason``. District assignment is by key (a join on
 ``districts``) or by a vectorised point-in-polygon (:mod:`data.ingest.geo`). Rows with a
-reason go to ``quarantine`` (file, line, reason, the raw values as JSON); the others are
+reason go to ``quarantine`` (file, line, reason, district when known, and the source values
+of the fields the rule judged as JSON, never the whole row); the others are
 inserted. No per-row Python loop touches the data.
 """
 from __future__ import annotations

@@ -71,7 +71,7 @@ def layout(state=None, domain=None, severity=None, district=None, group=None, so
                     html.Fieldset([html.Legend("Group by", className="form-label small mb-0"),
                                    dcc.RadioItems(id=ids.ALERTS_GROUP, options=GROUP_OPTIONS, value=first["group"],
                                                   inline=True, inputClassName="me-1", labelClassName="me-3")],
-                                  className="alerts-filter"),
+                                  className="alerts-filter alerts-filter--group"),
                 ],
                 className="alerts-filters",
             ),

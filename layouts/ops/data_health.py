@@ -19,5 +19,7 @@ def layout(**_ignored):
             html.Div(id=ids.DATA_QUARANTINE),
             html.H2("Recent loads", className="h4 mt-4"),
             html.Div(id=ids.DATA_BATCHES),
+            html.H2("Public releases", className="h4 mt-4"),
+            html.Div(id=ids.DATA_RELEASES),
         ]
     )

@@ -9,6 +9,7 @@ target: 85
 warning: 95
 cadence: 1h
 aggregate: ratio
+min_n: 1      # each report counts every space of one garage or zone: a census of the monitored spaces, not a sample
 public: true
 per_capita: false
 counts: {n: parking_occupancy_pct_records}
@@ -18,7 +19,7 @@ alert:
   grain: hour
   min_n: 1
   sensitivity: 4.5
-  pending: {threshold: 2, anomaly: 1, forecast: 1}
+  pending: {threshold: 3, anomaly: 1, forecast: 1}
   hysteresis: 2
   severity: warning
   horizon: 3

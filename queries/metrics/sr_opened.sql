@@ -17,7 +17,7 @@ alert:
   rules: [anomaly]
   grain: hour
   min_n: 5
-  sensitivity: 4.5
+  sensitivity: 3.5
   pending: 1
   hysteresis: 3
   severity: warning
