@@ -495,7 +495,9 @@ def _public_data_times(con, cells, metrics: dict[str, registry.Metric]):
     ends = ends.where(cells["grain"] != "month", period + pd.offsets.MonthBegin(1))
     newest = pd.DataFrame({"table_name": cells["metric_id"].map(table), "end": ends}).groupby("table_name")["end"].max()
     sources = con.execute("SELECT table_name, source_id FROM table_data_times").df()
-    sources["data_time"] = pd.to_datetime(sources["table_name"].map(newest))
+    # (a dict: with no released period at all — a city whose only data is a part-week — mapping
+    # through the empty datetime Series raised "Cannot cast DatetimeArray to dtype float64")
+    sources["data_time"] = pd.to_datetime(sources["table_name"].map(newest.to_dict()))
     return sources.dropna(subset=["data_time"])
 
 
