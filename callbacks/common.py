@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from data import access, facts, i18n, ops_store, repository
+from data import access, facts, i18n, ops_store
 from data.lookups import (  # noqa: F401  (re-exported for page callbacks)
     available_metrics, db_for_mode, district_names, districts, table_times, valid_districts, valid_grain,
     valid_metric,
