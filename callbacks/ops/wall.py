@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import math
+from datetime import datetime
 
 import dash
 import pandas as pd
