@@ -9,7 +9,7 @@ PORT ?= 8050
 PUBLIC_PORT ?= 8051
 WORKERS ?= 2
 
-.PHONY: run test audit install demo publish live public nyc ingest bench bench-public chromium redis a11y clean help
+.PHONY: run test check audit install demo publish live public nyc ingest bench bench-public chromium redis jdk a11y clean help
 
 help:
 	@echo "make run | make test | make demo | make publish | make live | make public | make nyc | make bench | make bench-public | make clean"
@@ -45,12 +45,12 @@ run: demo
 	  trap 'kill $$LIVE 2>/dev/null; wait $$LIVE 2>/dev/null' EXIT INT TERM; fi; \
 	echo "CityOps at http://127.0.0.1:$(PORT)  (public site: /public, wall: /wall)"; \
 	if [ -f "$${CITYOPS_VAR_DIR:-var}/ADMIN_PASSWORD" ]; then \
-	  echo "Sign in as admin / $$(cat $${CITYOPS_VAR_DIR:-var}/ADMIN_PASSWORD)  (manage users: python -m data.users)"; fi; \
-	$(VENV)/bin/gunicorn --no-control-socket -w $(WORKERS) -b 127.0.0.1:$(PORT) app:server
+	  echo "Sign in as admin: the password is in $${CITYOPS_VAR_DIR:-var}/ADMIN_PASSWORD  (manage users: python -m data.users)"; fi; \
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py --no-control-socket -w $(WORKERS) -b 127.0.0.1:$(PORT) app:server
 
 # The public transparency site alone, as its own process (opens only the public snapshot).
 public: demo
-	CITYOPS_MODE=public $(VENV)/bin/gunicorn --no-control-socket -w $(WORKERS) -b 127.0.0.1:$(PUBLIC_PORT) app:server
+	CITYOPS_MODE=public $(VENV)/bin/gunicorn -c gunicorn.conf.py --no-control-socket -w $(WORKERS) -b 127.0.0.1:$(PUBLIC_PORT) app:server
 
 # The real New York open-data pack (data/samples/nyc) in its own var dir, served like `run`
 # but without the live feed (it would write simulated readings into real data).
@@ -60,7 +60,7 @@ nyc: install
 	CITYOPS_VAR_DIR=$(NYC_VAR) $(PY) -m data.publish
 	@CITYOPS_VAR_DIR=$(NYC_VAR) $(PY) -m data.users ensure-demo-admin
 	@echo "CityOps on NYC open data at http://127.0.0.1:$(PORT)"
-	CITYOPS_VAR_DIR=$(NYC_VAR) $(VENV)/bin/gunicorn --no-control-socket -w $(WORKERS) -b 127.0.0.1:$(PORT) app:server
+	CITYOPS_VAR_DIR=$(NYC_VAR) $(VENV)/bin/gunicorn -c gunicorn.conf.py --no-control-socket -w $(WORKERS) -b 127.0.0.1:$(PORT) app:server
 
 # Browser tests need Chromium: install it from Debian when missing and we are root.
 chromium:
@@ -73,6 +73,12 @@ redis:
 	@if ! command -v redis-server >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; \
 	  else echo "redis-server missing and not root: the shared rate-limit test will be skipped"; fi; fi
+
+# Rollups on Spark (tests/test_rollup_engines.py) need a Java runtime for pyspark.
+jdk:
+	@if ! command -v java >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+	  else echo "java missing and not root: the Spark rollup test will be skipped"; fi; fi
 
 # The accessibility test (tests/test_public_a11y.py) runs axe-core from npm, pinned in
 # tests/a11y/package-lock.json. npm comes from Debian when missing and we are root; `npm ci`
@@ -96,8 +102,12 @@ audit: install
 	  if [ "$$skipped" != 0 ]; then echo "pip-audit: $$skipped packages could not be audited (advisory service unreachable)"; fi; \
 	  if [ $$status != 0 ]; then cat var/pip-audit.txt; fi; exit $$status
 
-test: install chromium redis a11y audit
-	$(PY) -m pytest -q
+test: install chromium redis jdk a11y audit
+	$(PY) -m pytest -q --durations=20
+
+# The inner loop: every test that needs no browser, no Redis, no npm and no Spark.
+check: install
+	$(PY) -m pytest -q -x -m "not browser and not spark" --ignore=tests/test_rate_limit_redis.py
 
 bench: install
 	$(PY) -m bench

@@ -7,7 +7,7 @@ import dash
 
 import callbacks
 from callbacks import auth
-from data import compression, public_api, registry, settings
+from data import compression, public_api, public_cache, registry, settings, snapshot
 from layouts import shell
 
 MODE = settings.mode()
@@ -30,10 +30,12 @@ auth.protect_pages()
 callbacks.load(MODE)
 app.layout = shell.layout
 server = app.server
+snapshot.install(server)  # one data version per request (and so per callback)
 auth.install(app, MODE)  # sign-in, device tokens, CSRF, rate limits, security headers
 public_api.register(server, MODE)  # downloads + JSON API (public and all modes only)
 shell.install_not_found_status(server)
 compression.install(server)  # gzip: static bundles once per worker; dynamic responses unless signed in
+public_cache.install(app, MODE)  # public responses computed once per data version, shared by all workers
 
 if __name__ == "__main__":  # local development server; production uses gunicorn app:server
     app.run(host=settings.get("host"), port=int(settings.get("port")), debug=False)

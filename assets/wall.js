@@ -1,6 +1,8 @@
 // Wall display behaviour (clientside, no data of its own):
 //  - clock; rotation between views unless the server says the current view holds;
 //  - refresh gate: a tick is skipped while the previous refresh is still running;
+//  - authorisation watch: a 401/403 (revoked token) blanks every number at once and says the
+//    screen is no longer authorised;
 //  - connection watch: a failed refresh keeps the last good data on screen under a full-width
 //    "connection lost since HH:MM" banner; the next successful refresh clears it;
 //  - self-reload on a new build or data scheme, after N consecutive failures (once the server
@@ -54,18 +56,84 @@
         banner(false);
     }
 
+    // The screen is no longer authorised (token revoked or expired, HTTP 401/403): blank
+    // every number at once (no tile, map, alert or clock left to look live), say so, and keep
+    // asking; the first successful answer reloads the page.
+    const UNAUTHORISED_TEXT = "✖ This screen is no longer authorised";
+    function unauthorised(status) {
+        state.inflight = 0;
+        if (state.unauthorised) return;
+        state.unauthorised = status;
+        state.failures = 0;
+        state.since = null;
+        banner(false);
+        const dc = window.dash_clientside;
+        const blank = {
+            "wall-tiles": {children: []}, "wall-alerts": {children: []}, "wall-map-title": {children: ""},
+            "wall-hold-text": {children: ""}, "wall-clock": {children: ""}, "wall-sig": {data: {}},
+            "wall-map": {figure: {data: [], layout: {paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+                                                      xaxis: {visible: false}, yaxis: {visible: false}}}},
+        };
+        if (dc && typeof dc.set_props === "function") {
+            Object.keys(blank).forEach((id) => {
+                try { dc.set_props(id, blank[id]); } catch (e) { /* not on this page */ }
+            });
+        }
+        const page = document.querySelector(".wall-page");
+        if (page) page.classList.add("is-unauthorised");
+        let el = document.getElementById("wall-unauthorised");
+        if (!el) {
+            el = document.createElement("div");
+            el.id = "wall-unauthorised";
+            el.className = "wall-unauthorised";
+            el.setAttribute("role", "alert");
+            const title = document.createElement("div");
+            title.className = "wall-unauthorised-title";
+            title.textContent = UNAUTHORISED_TEXT;
+            const detail = document.createElement("div");
+            detail.className = "wall-unauthorised-detail";
+            detail.textContent = "The server refused this screen (HTTP " + status + "): its device token was " +
+                "revoked or is not valid. No data is shown. An administrator can issue a new token " +
+                "(python -m data.users token-add NAME) and open the wall with ?token=…";
+            el.appendChild(title);
+            el.appendChild(detail);
+            document.body.appendChild(el);
+        }
+    }
+    state.unauthorisedText = UNAUTHORISED_TEXT;
+
     const realFetch = window.fetch.bind(window);
     window.fetch = function (input, init) {
         const url = typeof input === "string" ? input : (input && input.url) || "";
         const body = init && typeof init.body === "string" ? init.body : "";
-        if (!url.includes("_dash-update-component") || !body.includes("..wall-tiles.children")) {
+        if (!url.includes("_dash-update-component") || !isWall()) {
             return realFetch(input, init);
+        }
+        if (!body.includes("..wall-tiles.children")) {
+            // any other wall callback: a refusal blanks the screen too (Dash would read the
+            // refused body twice: "body stream already read")
+            return realFetch(input, init).then((response) => {
+                if (response.status === 401 || response.status === 403) {
+                    unauthorised(response.status);
+                    return new Response(null, {status: 204});
+                }
+                return response;
+            });
         }
         // In flight until the response has been APPLIED (checkBuild runs on the refresh's
         // last output), not merely received: a tick between the two would send stale signatures.
         state.inflight += 1;
         state.inflightSince = Date.now();
         return realFetch(input, init).then((response) => {
+            if (response.status === 401 || response.status === 403) {
+                unauthorised(response.status);
+                return new Response(null, {status: 204});  // Dash: no update, no error
+            }
+            if (state.unauthorised) {  // authorised again: start afresh
+                state.inflight = 0;
+                reload("authorised again");
+                return new Response(null, {status: 204});
+            }
             if (response.status >= 500 || response.status === 204) {
                 state.inflight = Math.max(0, state.inflight - 1);
                 if (response.status >= 500) failed(true);
@@ -112,6 +180,11 @@
         if (state.reloading) return;
         state.reloading = true;
         realFetch(window.location.href, {cache: "no-store"}).then((response) => {
+            if (response.redirected && new URL(response.url).pathname === "/login") {
+                state.reloading = false;  // a revoked screen would reload into the sign-in page
+                unauthorised(401);
+                return;
+            }
             if (!response.ok) throw new Error(String(response.status));
             try {
                 window.sessionStorage.setItem("cityops-wall-reload", new Date().toISOString() + " " + reason);
@@ -128,6 +201,7 @@
         wall: {
             clock: function (_n, config) {
                 window.cityopsWallConfig = config;
+                if (state.unauthorised) return "";  // a ticking clock would look live
                 const now = new Date();
                 if (config && config.nightly && isWall()) {
                     const [h, m] = config.nightly.split(":").map(Number);
@@ -148,11 +222,20 @@
                 }
                 return n || 0;
             },
-            rotate: function (_n, view, hold, config) {
+            rotate: function (n, view, hold, config) {
                 if (!config || !config.rotate || !Array.isArray(config.views) || config.views.length < 2) {
                     return noUpdate();
                 }
-                if (hold && hold.view === view && hold.reason) return noUpdate();
+                if (!n) return noUpdate();  // the initial call at load: the first view shows first
+                // hold on an open critical alert, for at most config.hold seconds per visit
+                if (hold && hold.view === view && hold.reason && config.hold > 0) {
+                    if (state.holdView !== view) {
+                        state.holdView = view;
+                        state.holdSince = Date.now();
+                    }
+                    if (Date.now() - state.holdSince < config.hold * 1000) return noUpdate();
+                }
+                state.holdView = null;
                 const i = config.views.indexOf(view);
                 const next = config.views[(i + 1) % config.views.length];
                 document.querySelectorAll(".wall-view-chip").forEach((el) => {

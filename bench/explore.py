@@ -4,10 +4,26 @@ browser calls them), at several demo sizes.
 
     python -m bench.explore [--sizes 1M,10M] [--repeat 30]
 
-cold = the query cache emptied before each call (DuckDB and the OS cache warm, every query
-runs); warm = the same call again (query results cached per data version). The first call
+cold = every cache of the worker emptied before each call (query results and built views;
+DuckDB and the OS cache warm, every query runs); warm = the same call again (query results
+and built views cached per data version). The first call
 after opening the snapshot is reported separately. Target: every interaction < 300 ms
 server-side at 10M raw rows. Results are also written as JSON to bench/results/.
+
+In the same process and on the same demo city it also runs, for the explorer views whose
+metric it covers:
+
+* **the peer** (``bench/peer.py``): the usual pandas + Plotly Express Dash app holding the raw
+  rows in the worker, called through its own Flask test client the same way;
+* **the bare SQL**: the queries one cold views call runs (recorded from ``repository``), run
+  again straight on a DuckDB cursor of the same snapshot (``fetchall``, no cache, no pandas);
+* **bytes per filter change**: what the browser receives when a district is added (the URL
+  callback, the page router's re-render and the views), plain and gzipped, and once per
+  outline version the outlines themselves;
+
+and prints the ratios the issue asks for: CityOps cold vs the peer (goal ≥ 10x), vs the
+bare SQL (≤ 3x), bytes per filter change (≤ 30 KB), and the growth from the smallest to the
+largest size measured (≤ 1.2x).
 """
 from __future__ import annotations
 
@@ -122,12 +138,118 @@ def run_size(label: str, repeat: int) -> dict:
     cases["views: default (90d, day)"]()
     first_ms = (time.perf_counter() - t0) * 1000
     rows = []
+    from callbacks.ops import explore as explore_callbacks
+
+    def cold():  # every cache of the worker emptied: query results and built views
+        repository.clear_cache()
+        explore_callbacks.clear_cache()
     for name, fn in cases.items():
-        c50, c95 = _timed(fn, repeat, before=repository.clear_cache)
+        c50, c95 = _timed(fn, repeat, before=cold)
         fn()
         w50, w95 = _timed(fn, repeat)
         rows.append({"callback": name, "cold_p50_ms": c50, "cold_p95_ms": c95, "warm_p50_ms": w50, "warm_p95_ms": w95})
-    return {"size": label, "raw_rows": raw_rows, "first_call_ms": first_ms, "callbacks": rows}
+    states = {"views: default (90d, day)": {},
+              "views: 3 districts, per 1,000": {"metric": "bike_trips", "districts": ",".join(districts),
+                                                "scale": "per1k", "range": "30d"},
+              "views: last year, by week": {"metric": "parking_occupancy_pct", "range": "year", "grain": "week"},
+              "views: 7d by hour": {"metric": "traffic_volume", "range": "7d", "grain": "hour"}}
+    compare = _compare(client, deps, states, {r["callback"]: r for r in rows}, repeat)
+    change = _filter_change_bytes(client, deps)
+    return {"size": label, "raw_rows": raw_rows, "first_call_ms": first_ms, "callbacks": rows,
+            "compare": compare, "filter_change": change}
+
+
+def _views_sql(fn) -> list[tuple[str, dict]]:
+    """The (SQL, params) of every query one call of `fn` runs with the query cache empty."""
+    from data import repository
+
+    from callbacks.ops import explore as explore_callbacks
+
+    recorded = []
+    original = repository.execute
+
+    def recording(cur, text, params, timeout_s):
+        recorded.append((text, params))
+        return original(cur, text, params, timeout_s)
+    repository.clear_cache()
+    explore_callbacks.clear_cache()
+    repository.execute = recording
+    try:
+        fn()
+    finally:
+        repository.execute = original
+    return recorded
+
+
+def _compare(client, deps, states: dict, measured: dict, repeat: int) -> list[dict]:
+    """The same views through the peer and as bare SQL, next to CityOps' cold p50."""
+    from bench import peer as peer_module
+    from callbacks import common
+    from data import access, explore, snapshot, warehouse
+
+    import duckdb
+
+    con = duckdb.connect(str(warehouse.path()), read_only=True)  # the raw rows the peer holds
+    t0 = time.perf_counter()
+    peer = peer_module.Peer(con)
+    load_s = time.perf_counter() - t0
+    con.close()
+    peer_client = peer_module.app(peer).server.test_client()
+    peer_deps = peer_client.get("/_dash-dependencies").get_json()
+    out = []
+    for name, raw in states.items():
+        with access.system():
+            state = explore.parse(raw)
+            table = explore.district_table(state, common.districts())
+        params = peer_module.state_of(state)
+        call = _callback(peer_client, peer_deps, "peer-kpis", [params])
+        peer50, _p95 = _timed(call, max(5, repeat // 2))
+        views = _callback(client, deps, "explore-kpis", [raw, 0])
+        queries = _views_sql(views)
+        opened = snapshot.current("ops")
+
+        def bare(queries=queries, opened=opened):
+            for text, bound in queries:
+                cur = opened.con.cursor()
+                try:
+                    cur.execute(text, bound).fetchall()
+                finally:
+                    cur.close()
+        bare50, _b95 = _timed(bare, repeat)
+        cold = measured[name]["cold_p50_ms"]
+        out.append({"view": name, "metric": state.metric.id, "cityops_cold_p50_ms": cold,
+                    "cityops_warm_p50_ms": measured[name]["warm_p50_ms"], "peer_p50_ms": peer50,
+                    "bare_sql_p50_ms": bare50, "queries": len(queries),
+                    "peer_vs_cityops": peer50 / cold, "cityops_vs_bare_sql": cold / bare50,
+                    "peer_max_rel_diff": peer_module.check(peer, state, table), "peer_load_s": load_s})
+    return out
+
+
+def _filter_change_bytes(client, deps) -> dict:
+    """Bytes a browser receives when one district is added to the default view: the URL
+    callback, the page router's re-render and the views (plain and gzip), and the outlines
+    (fetched once per outline version, then from the browser cache)."""
+    sync_inputs = [None] * 11
+    sync_inputs[6] = ["301"]
+    state = {"metric": "bike_trips"}
+    responses = []
+    sync = _callback(client, deps, "explore-url", sync_inputs, [state], changed=6)
+    router_dep = next(d for d in deps if "_pages_content" in d["output"])
+    values = {"pathname": "/explore", "search": "?metric=bike_trips&districts=301"}
+    router = _callback(client, deps, "_pages_content", [values.get(i["property"]) for i in router_dep["inputs"]])
+    views = _callback(client, deps, "explore-kpis", [{"metric": "bike_trips", "districts": "301"}, 0])
+    import gzip as _gzip
+
+    for name, fn in (("url", sync), ("router", router), ("views", views)):
+        body = fn().get_data()
+        responses.append({"response": name, "bytes": len(body), "gzip_bytes": len(_gzip.compress(body, 5))})
+        # (signed-in responses: callbacks are gzipped unless they hold the CSRF token)
+    views_response = views()
+    url = json.loads(views_response.get_data())["response"]["explore-map-values"]["data"]["geometry"]
+    outlines = client.get(url, headers={"Accept-Encoding": "gzip"})
+    return {"responses": responses, "total_bytes": sum(r["bytes"] for r in responses),
+            "total_gzip_bytes": sum(r["gzip_bytes"] for r in responses),
+            "outlines_bytes_once": len(outlines.get_data()), "outlines_encoding": outlines.headers.get("Content-Encoding")}
 
 
 def print_table(results: list[dict]) -> None:
@@ -139,6 +261,35 @@ def print_table(results: list[dict]) -> None:
                   f"{c['cold_p95_ms']:>9.1f} {c['warm_p50_ms']:>9.1f} {c['warm_p95_ms']:>9.1f}")
         print(f"{r['size']:>5} {'':>12} {'(first call after opening)':<32} {r['first_call_ms']:>9.1f}")
     print("ms, server-side (Flask test client, one process); target < 300 ms at 10M")
+    print()
+    print(f"{'size':>5} {'view':<32} {'CityOps cold':>12} {'peer':>8} {'bare SQL':>9} {'queries':>8} "
+          f"{'peer/CityOps':>13} {'CityOps/SQL':>12} {'peer diff':>10}")
+    for r in results:
+        for c in r.get("compare", []):
+            print(f"{r['size']:>5} {c['view']:<32} {c['cityops_cold_p50_ms']:>12.1f} {c['peer_p50_ms']:>8.1f} "
+                  f"{c['bare_sql_p50_ms']:>9.1f} {c['queries']:>8} {c['peer_vs_cityops']:>12.1f}x "
+                  f"{c['cityops_vs_bare_sql']:>11.1f}x {c['peer_max_rel_diff']:>10.1e}")
+        if r.get("compare"):
+            print(f"{r['size']:>5} (peer: raw rows loaded into pandas in {r['compare'][0]['peer_load_s']:.1f} s)")
+    print("p50 ms; goals: peer/CityOps >= 10x at 10M cold, CityOps/SQL <= 3x; "
+          "peer diff = largest relative difference of the district values (same numbers: ~0)")
+    print()
+    for r in results:
+        fc = r.get("filter_change")
+        if fc:
+            parts = ", ".join(f"{x['response']} {x['bytes'] / 1024:.1f} KB ({x['gzip_bytes'] / 1024:.1f} gz)"
+                              for x in fc["responses"])
+            print(f"{r['size']:>5} bytes per filter change: {fc['total_bytes'] / 1024:.1f} KB plain, "
+                  f"{fc['total_gzip_bytes'] / 1024:.1f} KB gzip = {parts}; outlines once per version: "
+                  f"{fc['outlines_bytes_once'] / 1024:.1f} KB ({fc['outlines_encoding'] or 'plain'})")
+    if len(results) > 1:
+        first, last = results[0], results[-1]
+
+        def mean_cold(r):
+            views = [c["cold_p50_ms"] for c in r["callbacks"] if c["callback"].startswith("views")]
+            return sum(views) / len(views)
+        print(f"views cold p50, {last['size']}/{first['size']}: {mean_cold(last) / mean_cold(first):.2f}x "
+              f"(goal <= 1.2x)")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,8 +7,9 @@
 2. Times bare DuckDB on the same file: ``CREATE TABLE t AS SELECT * FROM read_csv(path)``
    (type auto-detection) into a fresh database file.
 3. Times the generic adapter end to end (hash, batch, read all-VARCHAR, cast and validate,
-   district, quarantine, insert into ``parking_citations``, commit) twice: districts by key
-   column, and by point-in-polygon on lon/lat.
+   district, quarantine, insert into ``parking_citations``, commit) three times: districts by
+   key column; by key with mapping transforms (offset-aware ISO times, an ``expr`` with a bound
+   literal, a value ``map``); and by point-in-polygon on lon/lat.
 4. Times every adapter of the NYC pack on its files.
 
 Prints a table of rows/s and the ratio to bare read_csv; the goal for the generic adapter by
@@ -65,6 +66,16 @@ MAPPING_KEY = {
 }
 
 
+# The same file through mapping transforms (issue 15): ISO times read offset-aware (no format),
+# the fine converted by an expression with a bound literal, codes through a value map.
+MAPPING_TRANSFORMS = {
+    **MAPPING_KEY,
+    "source": {"id": "bench_tickets_tx", "name": "Benchmark tickets", "licence": "generated", "description": "bench"},
+    "fields": {"issued_at": "issued", "violation_code": {"column": "code", "map": {"4": "004", "5": "005", "6": "006"}},
+               "fine": {"expr": "fine * 0.92 + 0"}},
+}
+
+
 def bare(path: Path, tmp: Path) -> tuple[float, int]:
     db = tmp / "bare.duckdb"
     if db.exists():
@@ -77,17 +88,17 @@ def bare(path: Path, tmp: Path) -> tuple[float, int]:
     return time.perf_counter() - t0, n
 
 
-def generic(path: Path, tmp: Path, by_point: bool) -> tuple[float, int, int]:
+def generic(path: Path, tmp: Path, by_point: bool, transforms: bool = False) -> tuple[float, int, int]:
     from data import warehouse
     from data.ingest import load
     from data.ingest.generic import Mapping
 
-    db = tmp / f"w-{'pip' if by_point else 'key'}.duckdb"
+    db = tmp / f"w-{'pip' if by_point else 'tx' if transforms else 'key'}.duckdb"
     if db.exists():
         db.unlink()
     con = warehouse.connect(db)
     load(con, "boundaries", BOUNDARIES, key="district_id")
-    doc = json.loads(json.dumps(MAPPING_KEY))
+    doc = json.loads(json.dumps(MAPPING_TRANSFORMS if transforms else MAPPING_KEY))
     if by_point:
         doc["district"] = {"lon": "lon", "lat": "lat"}
         doc["source"]["id"] = "bench_tickets_pip"
@@ -139,10 +150,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"generated {rows:,} rows, {size / 1e6:,.0f} MB in {gen_s:.1f}s  ({csv})", file=sys.stderr)
         bare_s, bare_n = bare(csv, tmp)
         key_s, key_n, key_q = generic(csv, tmp, by_point=False)
+        tx_s, tx_n, tx_q = generic(csv, tmp, by_point=False, transforms=True)
         pip_s, pip_n, pip_q = generic(csv, tmp, by_point=True)
         table = [
             ("bare DuckDB read_csv (CTAS, auto types)", bare_n, bare_s),
             ("generic adapter, district by key", key_n + key_q, key_s),
+            ("generic adapter, key + transforms", tx_n + tx_q, tx_s),
             ("generic adapter, point-in-polygon", pip_n + pip_q, pip_s),
         ]
         print(f"\n{'what':<44} {'rows':>12} {'seconds':>8} {'rows/s':>12} {'x bare':>7}")

@@ -17,6 +17,11 @@ published one), then the public site is started as production starts it
    Clients send ``Accept-Encoding: gzip, deflate, br`` as browsers do (``--encoding identity``
    for uncompressed responses).
 
+3. **Metric page vs static**: at the largest client count, the requests of one metric page
+   (page, layout, page router callback, metric callback) against the same workers serving a
+   static file: requests/s, p95 and their ratio (goals: >= 1,000 req/s, >= 0.8 of static,
+   p95 <= 200 ms). The public responses come from the release cache (``data/public_cache``).
+
 Prints a table and writes JSON to bench/results/.
 """
 from __future__ import annotations
@@ -108,6 +113,25 @@ def _requests(base: str) -> list[tuple[str, str, bytes | None]]:
             ("GET", "/download/sr_opened.csv", None)]
 
 
+def _metric_page(base: str) -> list[tuple[str, str, bytes | None]]:
+    """What a browser asks for to show one metric page (besides the static bundles): the page,
+    the layout, the page router's callback and the metric callback."""
+    deps = json.loads(urllib.request.urlopen(base + "/_dash-dependencies").read())
+    router = next(d for d in deps if "_pages_content" in d["output"])
+    values = {"pathname": "/metric/sr_opened", "search": ""}
+    parts = router["output"].strip(".").split("...") if router["output"].startswith("..") else [router["output"]]
+    body = {"output": router["output"],
+            "outputs": [{"id": p.rsplit(".", 1)[0], "property": p.rsplit(".", 1)[1]} for p in parts],
+            "inputs": [{"id": i["id"], "property": i["property"], "value": values.get(i["property"])}
+                       for i in router["inputs"]], "state": [], "changedPropIds": []}
+    visit = _requests(base)
+    return [("GET", "/metric/sr_opened", None), ("GET", "/_dash-layout", None),
+            ("POST", "/_dash-update-component", json.dumps(body).encode()), visit[3]]
+
+
+STATIC = [("GET", "/assets/public.css", None)]
+
+
 async def _one(host: str, port: int, method: str, path: str, body: bytes | None,
                encoding: str = "identity") -> tuple[int, int]:
     """(status, bytes received) of one request on its own connection."""
@@ -182,6 +206,12 @@ def main(argv: list[str] | None = None) -> None:
             for _ in range(args.workers * 2):
                 asyncio.run(_one("127.0.0.1", int(base.rsplit(":", 1)[1]), method, path, body, args.encoding))
         levels = [asyncio.run(_level(base, int(c), args.seconds, mix, args.encoding)) for c in args.clients.split(",")]
+        top = max(int(c) for c in args.clients.split(","))
+        page_mix = _metric_page(base)
+        for method, path, body in page_mix:
+            asyncio.run(_one("127.0.0.1", int(base.rsplit(":", 1)[1]), method, path, body, args.encoding))
+        page = asyncio.run(_level(base, top, args.seconds, page_mix, args.encoding))
+        static = asyncio.run(_level(base, top, args.seconds, STATIC, args.encoding))
     finally:
         server.stop()
         if not args.var:
@@ -199,9 +229,18 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{row['clients']:>8}{row['requests']:>10}{row['rps']:>9.1f}{row['p50_ms']:>9.1f}"
               f"{row['p95_ms']:>9.1f}{row['max_ms']:>9.1f}{row['errors']:>8}{row['kb_per_request']:>8.1f}")
     print("\nmix per client, round robin: " + ", ".join(f"{m} {p}" for m, p, _ in mix))
+    print(f"\n{'at ' + str(top) + ' clients':<26}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}"
+          f"{'errors':>8}{'kB/req':>8}")
+    for name, row in (("metric page", page), ("static file", static)):
+        print(f"{name:<26}{row['requests']:>10}{row['rps']:>9.1f}{row['p50_ms']:>9.1f}{row['p95_ms']:>9.1f}"
+              f"{row['max_ms']:>9.1f}{row['errors']:>8}{row['kb_per_request']:>8.1f}")
+    ratio = page["rps"] / static["rps"] if static["rps"] else float("nan")
+    print(f"metric page / static: {ratio:.2f} (goals: >= 1,000 req/s, >= 0.8 of static, p95 <= 200 ms); "
+          "metric page = " + ", ".join(f"{m} {p}" for m, p, _ in page_mix))
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"public-load-{datetime.now():%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps({"args": vars(args), "first_view": views, "load": levels}, indent=1))
+    out.write_text(json.dumps({"args": vars(args), "first_view": views, "load": levels, "metric_page": page,
+                               "static": static, "metric_page_vs_static": ratio}, indent=1))
     print(f"written {out.relative_to(ROOT)}")
 
 

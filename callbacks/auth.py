@@ -35,7 +35,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from werkzeug.exceptions import Forbidden, HTTPException, Unauthorized
 
-from data import access, settings, users
+from data import access, ops_store, settings, users
 
 log = logging.getLogger(__name__)
 ACCESS_ATTR = "__cityops_access__"
@@ -79,20 +79,23 @@ def check(permission: str) -> access.Principal | None:
 # --- who is calling -------------------------------------------------------------------
 
 class _SessionUser(flask_login.UserMixin):
-    def __init__(self, user: users.User):
+    def __init__(self, user: users.User, session_id: str):
         self.user = user
+        self.session_id = session_id
 
     def get_id(self) -> str:
-        return f"{self.user.username}:{self.user.session_epoch}"
+        return self.session_id  # the server-side session (data.users), not the user's name
 
 
 @login_manager.user_loader
-def _load_user(user_id: str):
-    name, _, epoch = (user_id or "").rpartition(":")
-    user = users.get(name)
-    if user is None or user.disabled or str(user.session_epoch) != epoch:
-        return None  # disabled or password reset since: the session is over
-    return _SessionUser(user)
+def _load_user(session_id: str):
+    found = users.session("user", session_id)
+    if found is None:
+        return None  # signed out, expired, or the user was removed, disabled or reset since
+    user = users.get(found[0])
+    if user is None or user.disabled or user.session_epoch != found[1]:
+        return None
+    return _SessionUser(user, session_id)
 
 
 def _trusted_header_user() -> users.User | None:
@@ -100,7 +103,7 @@ def _trusted_header_user() -> users.User | None:
     if not header:
         return None
     proxies = {p.strip() for p in str(settings.get("auth_trusted_proxies")).split(",") if p.strip()}
-    if flask.request.remote_addr not in proxies:
+    if peer_address() not in proxies:
         return None
     user = users.get((flask.request.headers.get(header) or "").strip().lower())
     return None if user is None or user.disabled else user
@@ -119,13 +122,33 @@ def resolve() -> access.Principal | None:
         return user.principal()
     if flask_login.current_user.is_authenticated:
         return flask_login.current_user.user.principal()
-    token = _bearer() or flask.session.get("device_token")
+    token = _bearer()
     if token:
-        device = users.device(token)
+        return users.device(token)
+    legacy = flask.session.pop("device_token", None)  # a cookie from before sessions held the token itself
+    if legacy and users.device_id(legacy):
+        _open_device_session(users.device_id(legacy))
+    sid = flask.session.get("device_session")
+    if sid:
+        found = users.session("device", sid)
+        device = users.device_by_id(found[0]) if found else None
         if device is None:
-            flask.session.pop("device_token", None)  # revoked: forget it
+            flask.session.pop("device_session", None)  # revoked, expired or rotated: forget it
         return device
     return None
+
+
+def _open_device_session(token_id: str) -> None:
+    """The screen's session keeps a server-side session id, never the token."""
+    flask.session["device_session"] = users.open_session(
+        "device", token_id, hours=float(settings.get("wall_token_days")) * 24)
+    flask.session.permanent = True
+
+
+def peer_address() -> str | None:
+    """The address of the TCP peer (the proxy, behind one), before ProxyFix rewrote it."""
+    orig = flask.request.environ.get("werkzeug.proxy_fix.orig") or {}
+    return orig.get("REMOTE_ADDR") or flask.request.remote_addr
 
 
 # --- pages ------------------------------------------------------------------------------
@@ -218,18 +241,27 @@ def _login():
     if flask.request.method == "GET":
         return _login_page()
     csrf.protect()  # login CSRF: the form carries the token of this browser's session
-    user = users.authenticate(flask.request.form.get("username", "")[:64].strip().lower(),
-                              flask.request.form.get("password", "")[:200])
+    username = flask.request.form.get("username", "")[:64].strip().lower()
+    try:
+        user, wait = users.sign_in(username, flask.request.form.get("password", "")[:200])
+    except ops_store.Busy:
+        log.warning("sign-in refused: %s", ops_store.BUSY_MESSAGE)
+        return _login_page("You were not signed in: the user store is busy; try again in a moment.", status=503)
     if user is None:
-        log.warning("failed sign-in for %r from %s", flask.request.form.get("username", "")[:64],
-                    flask.request.remote_addr)
+        log.warning("failed sign-in for %r from %s%s", username, flask.request.remote_addr,
+                    f" (account backing off {wait} s)" if wait else "")
+        if wait:
+            return _login_page(f"Too many failed sign-ins for this account. Try again in {wait} s.", status=429)
         return _login_page("Wrong user name or password, or the account is disabled.", status=401)
     flask.session.clear()
-    flask_login.login_user(_SessionUser(user))
+    flask_login.login_user(_SessionUser(user, users.open_session("user", user.username, user.session_epoch)))
     return flask.redirect(_safe_next(flask.request.form.get("next")))
 
 
 def _logout():
+    current = flask_login.current_user
+    if current.is_authenticated:
+        users.close_session(current.session_id)  # a copy of the cookie stops working too
     flask_login.logout_user()
     flask.session.clear()
     return flask.redirect("/login")
@@ -283,7 +315,7 @@ def install(app, mode: str) -> None:
     """Sign-in, device tokens, CSRF, rate limits, security headers and error handling."""
     server = app.server
     server.config.update(
-        SECRET_KEY=secret_key(),
+        SECRET_KEY=secret_key(mode),
         SESSION_COOKIE_NAME="cityops_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SECURE=bool(settings.get("cookie_secure")),
@@ -298,6 +330,7 @@ def install(app, mode: str) -> None:
         RATELIMIT_STORAGE_URI=str(settings.get("rate_limit_storage")),
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,  # Redis down: count per worker, keep serving
     )
+    server.wsgi_app = _TrustedProxyFix(server.wsgi_app)
     login_manager.init_app(server)
     login_manager.session_protection = "basic"
     csrf.init_app(server)
@@ -316,21 +349,27 @@ def install(app, mode: str) -> None:
         path = request.path
         if request.content_length and request.content_length > MAX_REQUEST_BYTES:
             return _bad_request("request too large", 413)
-        principal = resolve() if mode != "public" else None
+        try:
+            principal = resolve() if mode != "public" else None
+        except ops_store.Busy:  # a lock on the ops store: the public site does not need it
+            if not _is_public_path(path) and not _public_callback(app):
+                return flask.Response("The ops store is busy; try again in a moment.", status=503,
+                                      mimetype="text/plain", headers={"Retry-After": "2"})
+            principal = None  # public pages and their callbacks answer as to anyone
         flask.g.cityops_access = access.set_current(principal)
         if principal is None and mode != "public" and path.startswith("/wall"):
             token = request.args.get("token")
-            device = users.device(token) if token else None
-            if device is not None:  # a wall screen presents its token once; the session keeps it,
-                flask.session["device_token"] = token  # and the token leaves the address bar
-                flask.session.permanent = True
+            token_id = users.device_id(token) if token else None
+            if token_id is not None:  # a wall screen presents its token once; its session keeps a
+                _open_device_session(token_id)  # server-side session id, and the token leaves the address bar
                 rest = urlencode([(k, v) for k, v in request.args.items(multi=True) if k != "token"])
                 return flask.redirect(path + ("?" + rest if rest else ""))
             if token:
                 return flask.Response("Unknown or revoked device token.", status=401, mimetype="text/plain")
-        if request.method == "POST" and principal is not None and principal.kind == "user" \
-                and not flask.g.get("cityops_trusted_header") and path != "/login":
-            csrf.protect()  # signed-in browsers send X-CSRFToken (Dash reads the _csrf_token cookie)
+        if request.method == "POST" and principal is not None and principal.kind == "user" and path != "/login":
+            # signed-in browsers send X-CSRFToken (Dash reads the _csrf_token cookie); behind a
+            # trusted-header proxy too: the proxy's own cookie signs every request a page sends
+            csrf.protect()
         if path == DISPATCH and request.method == "POST":
             rejected = _check_dispatch(app)
             if rejected is not None:
@@ -360,6 +399,11 @@ def install(app, mode: str) -> None:
             response.set_cookie("_csrf_token", generate_csrf(), secure=bool(settings.get("cookie_secure")),
                                 httponly=False, samesite="Strict")
             headers["Cache-Control"] = "no-store" if "Cache-Control" not in headers else headers["Cache-Control"]
+        if ("Set-Cookie" in headers or principal is not None) and "public" in headers.get("Cache-Control", ""):
+            # a shared cache must not hand one visitor's cookie (or signed-in page) to another
+            headers["Cache-Control"] = "private, no-store"
+        if "Set-Cookie" in headers or principal is not None:
+            headers.add("Vary", "Cookie")
         return response
 
     @server.teardown_request
@@ -382,6 +426,41 @@ def install(app, mode: str) -> None:
         return flask.Response("Internal error; it has been logged.", status=500, mimetype="text/plain")
 
 
+class _TrustedProxyFix:
+    """Werkzeug's ProxyFix for requests from the configured proxies only: behind
+    CITYOPS_PROXY_HOPS reverse proxies (at CITYOPS_PROXY_ADDRESSES) the client's address is
+    taken from X-Forwarded-For (that many hops from the right) and the scheme from
+    X-Forwarded-Proto, so rate limits and logs see each client, not the proxy. From any other
+    peer the headers are ignored (a client cannot pick its own address)."""
+
+    def __init__(self, wsgi_app):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        self.plain = wsgi_app
+        self._fixed: dict[int, ProxyFix] = {}
+        self._ProxyFix = ProxyFix
+
+    def __call__(self, environ, start_response):
+        hops = int(settings.get("proxy_hops"))
+        if hops > 0:
+            proxies = {p.strip() for p in str(settings.get("proxy_addresses")).split(",") if p.strip()}
+            if environ.get("REMOTE_ADDR") in proxies:
+                fixed = self._fixed.get(hops)
+                if fixed is None:
+                    fixed = self._fixed.setdefault(hops, self._ProxyFix(self.plain, x_for=hops, x_proto=hops))
+                return fixed(environ, start_response)
+        return self.plain(environ, start_response)
+
+
+def _public_callback(app) -> bool:
+    """Whether this request calls a public callback (its declared permission is 'public')."""
+    if flask.request.path != DISPATCH:
+        return False
+    body = flask.request.get_json(silent=True)
+    entry = app.callback_map.get(body.get("output")) if isinstance(body, dict) and isinstance(body.get("output"), str) else None
+    return entry is not None and getattr(entry.get("callback"), ACCESS_ATTR, None) == "public"
+
+
 def _is_open(path: str) -> bool:
     return any(path == p or path.startswith(p) for p in OPEN_PREFIXES)
 
@@ -399,22 +478,18 @@ def _is_public_request() -> bool:
     return _is_public_path(path)
 
 
-def secret_key() -> bytes:
-    """The Flask secret: CITYOPS_SECRET_KEY, else a random key kept in <var>/secret_key (mode
-    600) so every worker and restart shares it."""
+def secret_key(mode: str | None = None) -> bytes:
+    """The Flask secret of the ops site: CITYOPS_SECRET_KEY, else a random key kept in
+    <var>/secret_key (created with mode 600, complete before any worker can read it) so every
+    worker and restart shares it. The public site signs nothing (no sign-in, no cookie): it
+    gets a throwaway key of its own and never reads the ops key or its setting."""
+    if (mode or settings.mode()) == "public":
+        return secrets.token_bytes(32)
     configured = settings.get("secret_key")
     if configured:
         return configured.encode()
     path = settings.var_dir() / "secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        try:
-            with open(path, "x", encoding="ascii") as fh:  # first worker wins; others read it
-                fh.write(secrets.token_hex(32))
-            path.chmod(0o600)
-        except FileExistsError:
-            pass
-    key = path.read_text(encoding="ascii").strip()
+    key = users.create_secret_file(path, secrets.token_hex(32)).strip()
     if len(key) < 32:
         raise SystemExit(f"{path} is damaged; delete it (signs everyone out) or set CITYOPS_SECRET_KEY")
     return key.encode()

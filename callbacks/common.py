@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from data import access, i18n, repository
+from data import access, facts, i18n, ops_store, repository
 from data.lookups import (  # noqa: F401  (re-exported for page callbacks)
     available_metrics, db_for_mode, district_names, districts, table_times, valid_districts, valid_grain,
     valid_metric,
@@ -38,46 +38,20 @@ def period_label(grain: str, period, lang: str | None = None) -> str:
     return f"{ts:%H:00}"
 
 
-GRAIN_LENGTH = {"hour": pd.DateOffset(hours=1), "day": pd.DateOffset(days=1), "week": pd.DateOffset(days=7),
-                "month": pd.DateOffset(months=1)}
-
-
-def period_end(period, grain: str) -> pd.Timestamp:
-    """Where a period of `grain` starting at `period` ends (a month is a calendar month)."""
-    return pd.Timestamp(period) + GRAIN_LENGTH[grain]
-
-
-def latest_rows(metrics: list[Metric], *, grain: str, district: str, db: str = "ops") -> dict:
-    """metric id → (grain, latest row or None) in one district (or 'city'): each metric at
-    `grain`, or its finest published grain above it (monthly tonnage by month)."""
-    grains = {m.id: valid_grain(grain, m, default=grain) for m in metrics}
-    frames = {g: repository.run(f"{db}/latest_values", grain=g, district=district).set_index("metric_id")
-              for g in sorted(set(grains.values()))}
-    return {m: (g, frames[g].loc[m] if m in frames[g].index else None) for m, g in grains.items()}
+GRAIN_LENGTH = facts.GRAIN_LENGTH
+period_end = facts.period_end
 
 
 def kpi_cards(metrics: list[Metric], *, district: str, grain: str, db: str = "ops",
               lang: str | None = None, href=None) -> list:
     """KPI cards for `metrics` in one district (or 'city') at the latest period of `grain`
-    (or of the metric's finest published grain above it).
-    `lang`: translated cards (public site); `href(metric)`: a link for each card's label."""
-    latest = latest_rows(metrics, grain=grain, district=district, db=db)
-    times = table_times(db)
-    now = datetime.now()
-    cards = []
-    for metric in metrics:
-        shown_grain, row = latest[metric.id]
-        value = None if row is None or pd.isna(row["value"]) else float(row["value"])
-        previous = None if row is None or pd.isna(row["previous"]) else float(row["previous"])
-        data_time, simulated = times.get(metric.table, (None, False))
-        cards.append(components.kpi_card(
-            metric, value=value, previous=previous,
-            period_label=period_label(shown_grain, None if row is None else row["period"], lang),
-            data_time=data_time, freshness=metric.freshness(data_time, now), simulated=simulated,
-            partial=row is not None and period_end(row["period"], shown_grain) > pd.Timestamp(now),
-            lang=lang, href=href(metric) if href else None, grain=shown_grain,
-        ))
-    return cards
+    (or of the metric's finest published grain above it), from data.facts: the ops site
+    compares the latest period with the same elapsed part of its reference, the public site
+    (complete periods only) with the period before. `lang`: translated cards (public site);
+    `href(metric)`: a link for each card's label."""
+    read = facts.latest_public if db == "public" else facts.latest
+    shown = read(metrics, grain=grain, district=district)
+    return [components.kpi_card(shown[m.id], lang=lang, href=href(m) if href else None) for m in metrics]
 
 
 def guarded(*fallbacks):
@@ -91,6 +65,9 @@ def guarded(*fallbacks):
                 return fn(*args, **kwargs)
             except DataUnavailable as exc:
                 message = components.data_unavailable(str(exc))
+            except ops_store.Busy:  # a lock on the ops store (users, annotations): say so, fast
+                message = components.notice("This view could not be loaded: the ops store is busy; "
+                                            "try again in a moment.", color="warning")
             except access.AccessDenied:  # e.g. record-level data behind an aggregate view
                 message = components.notice("Your account may not see this data.", color="secondary")
             except Exception:  # never a traceback to the client; the log has it

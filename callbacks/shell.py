@@ -9,7 +9,7 @@ from dash import ClientsideFunction, Input, Output
 
 from callbacks import auth
 from callbacks.common import db_for_mode
-from data import access, i18n, repository, settings
+from data import access, i18n, repository, settings, snapshot
 from data.snapshot import DataUnavailable
 from layouts import ids, shell
 
@@ -30,7 +30,9 @@ def data_status(_n, search=None):
     except DataUnavailable:
         return i18n.t("no_data_published", lang)
     published = meta["published_at"].iloc[0]
-    return i18n.t("data_published", lang, when=f"{published:%d %b %H:%M:%S}", version=meta["version"].iloc[0])
+    line = i18n.t("data_published", lang, when=f"{published:%d %b %H:%M:%S}", version=meta["version"].iloc[0])
+    fallback = snapshot.status(db_for_mode())  # a damaged current release: say what is shown
+    return line if fallback is None else f"{line} · {i18n.t('data_fallback', lang, wanted=fallback['wanted'])}"
 
 
 @dash.callback(Output(ids.SHELL_NAV, "children"), Input(ids.SHELL_LOCATION, "search"),

@@ -10,7 +10,8 @@ every request: about 140 ms of CPU each time. Here:
 * **dynamic responses** (page HTML, ``/_dash-layout``, callback JSON, the API, CSV/JSON
   downloads) are compressed per request at level 5 (a few ms for the biggest callback, a
   district map with its outlines), and only when the client accepts gzip and the body is over
-  1 kB.
+  1 kB. For signed-in staff only callback JSON that holds no form of their CSRF token is
+  compressed (BREACH, see :func:`_may_compress_for_caller`).
 
 A strong ETag gets a ``-gzip`` suffix (the compressed bytes differ from the plain ones) and
 the response is made conditional again, so ``If-None-Match`` still answers 304. ``install``
@@ -69,7 +70,7 @@ class _StaticCache:
 CACHE = _StaticCache()
 
 
-def _accepts_gzip(request: flask.Request) -> bool:
+def accepts_gzip(request: flask.Request) -> bool:
     """Whether Accept-Encoding allows gzip (``gzip`` or ``*`` with a quality above 0)."""
     for part in request.headers.get("Accept-Encoding", "").lower().split(","):
         name, _, params = part.partition(";")
@@ -83,6 +84,28 @@ def _accepts_gzip(request: flask.Request) -> bool:
     return False
 
 
+def _csrf_tokens() -> list[bytes]:
+    """The forms this session's CSRF token takes in a body: the raw session value and the
+    signed one pages and the ``_csrf_token`` cookie carry."""
+    tokens = [flask.session.get("csrf_token"), flask.g.get("csrf_token")]
+    return [t.encode() for t in tokens if isinstance(t, str) and t]
+
+
+def _may_compress_for_caller(request: flask.Request, data: bytes) -> bool:
+    """BREACH: a response that carries a secret next to something the caller sent lets a
+    length observer guess the secret, byte by byte, when compressed. For anonymous callers
+    and wall screens there is no such secret. For signed-in staff only callback JSON is
+    compressed (the figures and tables are most of what they download), and only when the
+    body holds no form of the CSRF token; pages and the layout (which embed the token in the
+    sign-out form) are sent as they are."""
+    caller = access.current()
+    if caller is None or caller.kind != "user":
+        return True
+    if request.method != "POST" or request.path != "/_dash-update-component":
+        return False
+    return not any(token in data for token in _csrf_tokens())
+
+
 def compress_response(response: flask.Response) -> flask.Response:
     request = flask.request
     vary = response.headers.get("Vary", "")
@@ -92,7 +115,7 @@ def compress_response(response: flask.Response) -> flask.Response:
             or response.mimetype not in MIMETYPES or "Content-Encoding" in response.headers
             or response.is_streamed and not response.direct_passthrough
             or (response.content_length is not None and response.content_length < MIN_SIZE)
-            or not _accepts_gzip(request)):
+            or not accepts_gzip(request)):
         return response
     response.direct_passthrough = False  # files served from disk: read them
     static = request.method == "GET" and response.status_code == 200 and request.path.startswith(STATIC_PREFIXES)
@@ -101,13 +124,8 @@ def compress_response(response: flask.Response) -> flask.Response:
         key = (request.path, response.content_length, etag, response.headers.get("Last-Modified"))
         body = CACHE.get(key, response.get_data)
     else:
-        caller = access.current()
-        if caller is not None and caller.kind == "user":
-            # BREACH: a signed-in page carries a CSRF token next to values the caller sent;
-            # compressing both would let a length observer guess the token. Static only.
-            return response
         data = response.get_data()
-        if len(data) < MIN_SIZE:
+        if len(data) < MIN_SIZE or not _may_compress_for_caller(request, data):
             return response
         body = gzip.compress(data, DYNAMIC_LEVEL, mtime=0)
     response.set_data(body)

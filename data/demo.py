@@ -45,6 +45,15 @@ left out):
   then catches up for three days, bins are not emptied and overflow, missed-collection (×7) and
   sanitation-condition requests spike and close slowly.
 
+Labelled incidents (the ground truth of ``python -m bench.alerts``; table ``labelled_incidents``:
+kind, district, start, end, metrics affected, size; never copied into a snapshot), drawn from
+``(seed, start, end)`` at ``LABELLED_RATES`` per day over the whole history: **surge** (311
+requests ×2.5-6 in one district for 3-9 h; a third of them in any district, so small districts
+get bursts of ×8-14 on a handful of requests), **parking_surge** (+12-30 points of occupancy
+for 3-6 h), **parking_drift** (occupancy creeping up to +8-30 points over 1-3 days; the
+small ones in quiet districts often never reach the target) and **parking_outage** (a district's
+parking sensors silent for 6-24 h). The live feed adds none.
+
 Joint interest areas (parks, airports) stay in ``districts`` (flagged ``is_joint_area``) but get
 no people-related data: no 311 requests, satisfaction, parking, citations, waste, bins, transit
 or traffic. The only facts located there are a few bike stations (and their trips) in Central
@@ -416,11 +425,97 @@ def plan_incidents(end: datetime, days: int) -> list[Incident]:
     return out
 
 
+# Labelled incidents: the ground truth the alert detector is measured against (bench/alerts.py).
+# Per kind: (incidents per day citywide, metrics affected). They are stored in the warehouse
+# table `labelled_incidents`, never published: operators must find them from the data.
+LABELLED_RATES = {
+    "surge": (0.30, ("sr_opened",)),                            # a burst of 311 requests in one district
+    "parking_surge": (0.15, ("parking_occupancy_pct",)),        # an event fills a district's parking
+    "parking_drift": (0.08, ("parking_occupancy_pct",)),        # occupancy creeps up over 1-3 days
+    "parking_outage": (0.07, ("parking_occupancy_pct",)),       # a district's parking sensors go silent
+}
+
+
+@dataclass(frozen=True)
+class LabelledIncident:
+    incident_id: str
+    kind: str               # surge / parking_surge / parking_drift / parking_outage
+    district_id: str
+    starts_at: datetime
+    ends_at: datetime
+    metrics: tuple[str, ...]
+    size: float             # surge: x the usual rate; parking: + share of spaces (0.2 = +20 points)
+    size_unit: str
+    small_district: bool = False
+
+
+def plan_labelled(seed: int, start: datetime, end: datetime, districts: pd.DataFrame,
+                  sr_volume: np.ndarray | None = None) -> list[LabelledIncident]:
+    """Labelled incidents in [start, end), deterministic with `seed`: Poisson numbers per kind
+    (LABELLED_RATES), random start times, districts (311 surges: two in three weighted by
+    request volume, one in three in any district, so small districts get some), sizes and
+    durations; an incident overlapping another on the same district and metric is left out.
+    `sr_volume` is the daily 311 rate per row of `districts` (small districts: the lowest third)."""
+    rng = np.random.default_rng([int(seed), 12])
+    active = np.flatnonzero(~districts["is_joint_area"].to_numpy(bool))
+    ids = districts["district_id"].to_numpy()
+    if len(active) == 0 or end <= start:
+        return []
+    volume = np.ones(len(ids)) if sr_volume is None else np.asarray(sr_volume, dtype=float)
+    small_cut = np.quantile(volume[active], 1 / 3)
+    span_h = (end - start) / timedelta(hours=1)
+    out: list[LabelledIncident] = []
+    taken: dict[tuple[str, str], list[tuple[datetime, datetime]]] = {}
+    for kind, (rate, metrics) in LABELLED_RATES.items():
+        count = int(rng.poisson(rate * span_h / 24))
+        for k in range(count):
+            day_h = float(rng.uniform(0, span_h))
+            base = start + timedelta(hours=int(day_h) - int(day_h) % 24)
+            if kind == "surge":
+                w = volume[active] / volume[active].sum()
+                d = int(rng.choice(active, p=w)) if rng.random() < 2 / 3 else int(rng.choice(active))
+                small = bool(volume[d] <= small_cut)
+                size = float(rng.uniform(8, 14) if small else rng.uniform(2.5, 6))
+                s = base + timedelta(hours=int(rng.integers(7, 19)))
+                e = s + timedelta(hours=int(rng.integers(3, 10)))
+                unit = "x usual rate"
+            elif kind == "parking_surge":
+                d, small = int(rng.choice(active)), False
+                size = float(rng.uniform(0.12, 0.3))
+                s = base + timedelta(hours=int(rng.integers(9, 18)))
+                e = s + timedelta(hours=int(rng.integers(3, 7)))
+                unit = "share of spaces"
+            elif kind == "parking_drift":
+                d, small = int(rng.choice(active)), False
+                size = float(rng.uniform(0.08, 0.3))
+                s = base + timedelta(hours=int(rng.integers(0, 24)))
+                e = s + timedelta(hours=int(rng.integers(24, 73)))
+                unit = "share of spaces"
+            else:
+                d, small = int(rng.choice(active)), False
+                size = 1.0
+                s = base + timedelta(hours=int(rng.integers(0, 24)))
+                e = s + timedelta(hours=int(rng.integers(6, 25)))
+                unit = "sensors offline"
+            if s < start or e > end:
+                continue
+            key = (str(ids[d]), metrics[0])
+            margin = timedelta(hours=24)
+            if any(s < b + margin and a - margin < e for a, b in taken.get(key, [])):
+                continue
+            taken.setdefault(key, []).append((s, e))
+            out.append(LabelledIncident(f"label-{kind}-{ids[d]}-{s:%Y%m%d%H}", kind, str(ids[d]), s, e,
+                                        metrics, round(size, 3), unit, small))
+    out.sort(key=lambda i: (i.starts_at, i.incident_id))
+    return out
+
+
 class Effects:
     """Incident effects as functions of time (day indices or seconds)."""
 
-    def __init__(self, incidents: list[Incident]):
+    def __init__(self, incidents: list[Incident], labelled: list[LabelledIncident] | None = None):
         self.incidents = list(incidents)
+        self.labelled = list(labelled or [])
         self.storm_days = np.array(sorted({to_s(i.starts_at) // DAY for i in incidents if i.kind == "storm"}),
                                    dtype=np.int64)
         self.strikes = [(to_s(i.starts_at), to_s(i.ends_at)) for i in incidents if i.kind == "strike"]
@@ -450,6 +545,45 @@ class Effects:
             during = (days >= first) & (days <= last)
             after = np.where(days > last, days - last, 999)
             out = np.where(during, 0, np.minimum(out, after))
+        return out
+
+    def _labelled(self, kind: str):
+        for i in self.labelled:
+            if i.kind == kind:
+                yield i, to_s(i.starts_at), to_s(i.ends_at)
+
+    def sr_multiplier(self, hours: np.ndarray, district_ids: list[str]) -> np.ndarray | None:
+        """311 rate multiplier per (hour slot, district) from labelled surges; None if none."""
+        out = None
+        index = {d: k for k, d in enumerate(district_ids)}
+        for inc, s, e in self._labelled("surge"):
+            during = (hours >= s) & (hours < e)
+            if inc.district_id in index and during.any():
+                out = np.ones((len(hours), len(district_ids))) if out is None else out
+                out[during, index[inc.district_id]] *= inc.size
+        return out
+
+    def parking_shift(self, t: np.ndarray, fac_district: np.ndarray, district_ids: list[str]) -> np.ndarray | None:
+        """Added occupancy share per (time, facility) from labelled parking surges (a step)
+        and drifts (a linear ramp to `size` at the end); None if none."""
+        out = None
+        for kind in ("parking_surge", "parking_drift"):
+            for inc, s, e in self._labelled(kind):
+                during = (t >= s) & (t < e)
+                if not during.any() or inc.district_id not in district_ids:
+                    continue
+                cols = fac_district == district_ids.index(inc.district_id)
+                ramp = np.where(during, inc.size if kind == "parking_surge" else inc.size * (t - s) / max(e - s, 1), 0.0)
+                out = np.zeros((len(t), len(fac_district))) if out is None else out
+                out[:, cols] += ramp[:, None]
+        return out
+
+    def parking_offline(self, ts: np.ndarray, district_of_row: np.ndarray, district_ids: list[str]) -> np.ndarray:
+        """True for readings silenced by a labelled parking outage."""
+        out = np.zeros(len(ts), dtype=bool)
+        for inc, s, e in self._labelled("parking_outage"):
+            if inc.district_id in district_ids:
+                out |= (ts >= s) & (ts < e) & (district_of_row == district_ids.index(inc.district_id))
         return out
 
     def in_strike(self, seconds: np.ndarray) -> np.ndarray:
@@ -911,6 +1045,9 @@ def parking_readings(city: City, t: np.ndarray, rng: np.random.Generator) -> pa.
     day_factor = info["parking_season"] * np.where(info["storm"], 0.7, 1.0)
     frac = (f["level"].to_numpy()[None, :] * shape * day_factor[:, None]
             + 0.045 * smooth_noise(city.facility_phases, t / HOUR) + rng.normal(0, 0.008, (len(t), len(f))))
+    shift = city.effects.parking_shift(t, f["d"].to_numpy(), city.district_ids)
+    if shift is not None:
+        frac = frac + shift
     cap = f["capacity"].to_numpy()
     occupied = np.clip(np.rint(frac * cap[None, :]), 0, cap[None, :]).astype(np.int32).ravel()
     ts, e = _grid(t, len(f))
@@ -918,8 +1055,10 @@ def parking_readings(city: City, t: np.ndarray, rng: np.random.Generator) -> pa.
     boro = f["borough"].to_numpy()
     for s, end, borough, _domain in city.effects.outages:
         keep &= ~(((ts >= s) & (ts < end)) & (boro[e] == borough))
-    ts, e, occupied = ts[keep], e[keep], occupied[keep]
     d = f["d"].to_numpy()
+    if city.effects.labelled:
+        keep &= ~city.effects.parking_offline(ts, d[e], city.district_ids)
+    ts, e, occupied = ts[keep], e[keep], occupied[keep]
     return pa.table({
         "ts": _ts_array(ts), "facility_id": _dict_array(e, f["facility_id"]),
         "district_id": _dict_array(d[e], city.district_ids), "capacity": pa.array(cap[e].astype(np.int32)),
@@ -1085,6 +1224,9 @@ def request_events(city: City, t0: int, t1: int, rng: np.random.Generator, *, as
     hod = (hours % DAY) // HOUR
     per_hour = _sr_day_factors(info) * CAT_HOUR_PMF[:, hod].T * frac[:, None]        # (H, C)
     lam = per_hour[:, None, :] * city.sr_rates[None, :, :]                             # (H, D, C)
+    surge = city.effects.sr_multiplier(hours, city.district_ids)
+    if surge is not None:
+        lam = lam * surge[:, :, None]
     cells, created = _poisson_events(rng, lam, lo, hi)
     n_d, n_c = lam.shape[1], lam.shape[2]
     d, c = (cells // n_c) % n_d, cells % n_c
@@ -1341,7 +1483,8 @@ def _load_table(con, city: City, table: str, chunks, make, *, source_text: str, 
         if chunk_lines:
             progress(f"    {table:<24} {to_dt(c0):%Y-%m}  {n:>12,} rows")
     if quarantined:
-        con.executemany("INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
+        con.executemany("INSERT INTO quarantine (batch_id, source_id, file, line_no, reason, raw) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
                         [(batch, source, source_text, line, reason, raw) for line, reason, raw in quarantined])
         rows["quarantine"] = rows.get("quarantine", 0) + len(quarantined)
     warehouse.finish_batch(con, batch, rows_read=read, rows_loaded=total, rows_quarantined=len(quarantined))
@@ -1415,6 +1558,8 @@ def _fill(con, *, seed: int, days: int, end: datetime, scale: float, progress: _
     t = time.perf_counter()
     districts = load_boundaries()
     city = make_city(districts, seed, scale, incidents)
+    labelled = plan_labelled(seed, start, end, city.districts, city.sr_rates.sum(axis=1))
+    city.effects.labelled = labelled
     con.register("_d", districts.drop(columns=["label"]))
     con.execute("INSERT INTO districts SELECT district_id, name, borough, population, area_km2, geometry, "
                 "is_joint_area FROM _d")
@@ -1428,6 +1573,17 @@ def _fill(con, *, seed: int, days: int, end: datetime, scale: float, progress: _
         con.execute("INSERT INTO incidents SELECT incident_id, kind, title, domain, district_id, "
                     "starts_at::TIMESTAMP, ends_at::TIMESTAMP, true FROM _i")
         con.unregister("_i")
+    lab = pd.DataFrame([{"incident_id": i.incident_id, "kind": i.kind, "district_id": i.district_id,
+                         "starts_at": i.starts_at, "ends_at": i.ends_at, "metrics": ",".join(i.metrics),
+                         "size": i.size, "size_unit": i.size_unit, "small_district": i.small_district}
+                        for i in labelled],
+                       columns=["incident_id", "kind", "district_id", "starts_at", "ends_at", "metrics", "size",
+                                "size_unit", "small_district"])
+    if len(lab):
+        con.register("_l", lab)
+        con.execute("INSERT INTO labelled_incidents SELECT incident_id, kind, district_id, starts_at::TIMESTAMP, "
+                    "ends_at::TIMESTAMP, string_split(metrics, ','), size, size_unit, small_district FROM _l")
+        con.unregister("_l")
     rows: dict[str, int] = {"districts": len(districts), "incidents": len(inc)}
     timings: dict[str, float] = {}
     for table, frame, cols in (
@@ -1507,6 +1663,7 @@ def _fill(con, *, seed: int, days: int, end: datetime, scale: float, progress: _
     return {
         "seed": seed, "days": days, "end": end.isoformat(), "start": start.isoformat(), "scale": scale,
         "rows": rows, "table_seconds": timings, "total_rows": int(sum(rows[k] for k in raw)),
+        "labelled_incidents": len(labelled),
         "incidents": [{"incident_id": i.incident_id, "kind": i.kind, "title": i.title, "domain": i.domain,
                        "starts_at": i.starts_at.isoformat(), "ends_at": i.ends_at.isoformat(),
                        **({"borough": i.borough} if i.borough else {})} for i in incidents],

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
-from data import lookups, registry, repository
+from data import facts, lookups, registry, repository
 from data.registry import Metric
 
 PRESETS = {
@@ -31,6 +31,20 @@ MAX_SPAN_DAYS = 3660
 MAX_HOURLY_DAYS = 31
 EARLIEST = date(2000, 1, 1)
 KPI_HISTORY = 30  # periods of history behind each control-limit test
+PARAMS = ("domain", "metric", "range", "start", "end", "grain", "districts", "district", "scale")
+EXPORT_CSV = "/explore/export.csv"
+EXPORT_XLSX = "/explore/export.xlsx"
+GEOMETRY = "/explore/geometry.json"  # district outlines, fetched once per outline version
+
+
+def raw_params(kwargs: dict) -> dict:
+    """The explorer's URL parameters as received (bounded), for the callbacks to validate."""
+    out = {}
+    for key in PARAMS:
+        value = kwargs.get(key)
+        if isinstance(value, str):
+            out[key] = value[:400]
+    return out
 
 
 @dataclass(frozen=True)
@@ -298,8 +312,19 @@ def district_table(state: State, districts: pd.DataFrame) -> pd.DataFrame:
     info = districts.set_index("district_id")
     rows = pd.DataFrame({"value": now})
     rows["previous"] = before.reindex(rows.index)
-    rows["change_pct"] = (rows["value"] - rows["previous"]) / rows["previous"].abs().where(lambda s: s > 0) * 100
     rows["n"] = current.set_index("district_id")["n"].reindex(rows.index) if not current.empty else None
+    n_before = previous.set_index("district_id")["n"].reindex(rows.index) if not previous.empty else None
+    # a change only against a range the data covers and with enough records on both sides
+    # (data.facts): "last year" against a year with a few weeks of data is no comparison
+    first = facts.first_times().get(metric.table)
+    reasons = pd.Series([facts.comparable_range(metric, n_now=rows["n"].get(d) if rows["n"] is not None else None,
+                                                n_before=None if n_before is None else n_before.get(d),
+                                                first_time=first, before_start=prev_start)
+                         for d in rows.index], index=rows.index, dtype=object)
+    rows["change_pct"] = [facts.pct_change(v, p) if not r else None
+                          for v, p, r in zip(rows["value"], rows["previous"], reasons)]
+    rows["change_pct"] = rows["change_pct"].astype(float)
+    rows["comparison"] = [r or "" for r in reasons]
     rows.index.name = "district_id"
     rows = rows.reset_index()
     rows["name"] = rows["district_id"].map(info["name"]).fillna("Whole city")
@@ -313,7 +338,7 @@ def district_table(state: State, districts: pd.DataFrame) -> pd.DataFrame:
     out[["value", "previous"]] = out[["value", "previous"]].round(3)
     out["change_pct"] = out["change_pct"].round(1)
     out.attrs["version"] = current.attrs.get("version", "")
-    return out[["rank", "district_id", "name", "borough", "value", "previous", "change_pct", "n"]]
+    return out[["rank", "district_id", "name", "borough", "value", "previous", "change_pct", "comparison", "n"]]
 
 
 def shown_rows(state: State, table: pd.DataFrame) -> pd.DataFrame:
@@ -324,4 +349,5 @@ def shown_rows(state: State, table: pd.DataFrame) -> pd.DataFrame:
 
 
 TABLE_COLUMNS = {"rank": "Rank", "district_id": "District id", "name": "District", "borough": "Borough",
-                 "value": "Value", "previous": "Previous period", "change_pct": "Change %", "n": "Records"}
+                 "value": "Value", "previous": "Previous period", "change_pct": "Change %",
+                 "comparison": "Why no change", "n": "Records"}

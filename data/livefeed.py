@@ -264,6 +264,17 @@ def _publisher():
     return publisher.publish
 
 
+def _notify() -> None:
+    """One notification pass in the writer, after detection; it never stops the feed."""
+    try:
+        from data import notify
+        counts = notify.run()
+        if counts.get("sent") or counts.get("retry") or counts.get("failed"):
+            log.info("notifications: %s", counts)
+    except Exception:
+        log.exception("notifications failed; will retry at the next publish")
+
+
 def run(*, interval: float, publish_every: float, once: bool = False) -> int:
     path = warehouse.path()
     if not path.exists():
@@ -314,6 +325,7 @@ def run(*, interval: float, publish_every: float, once: bool = False) -> int:
                     log.debug("published %s in %.2fs", result.version, result.seconds)
                 except Exception:
                     log.exception("publish failed; will retry")
+                _notify()  # alert events of this run's detection: webhooks and e-mail (data.notify)
             if once:
                 break
             stop.wait(max(0.0, interval - (time.perf_counter() - started)))

@@ -140,7 +140,10 @@ def metric(metric_id: str):
     if valid is None:
         return _error(404, "unknown metric")
     version = snapshot.version("public")
-    return _not_modified(version) or _json({**_meta(), "metric": _metric_meta(valid.id)}, version)
+    meta = _metric_meta(valid.id)
+    if meta is None:   # a registry metric this city has no source for
+        return _error(404, "this city publishes no data for this metric")
+    return _not_modified(version) or _json({**_meta(), "metric": meta}, version)
 
 
 def metric_values(metric_id: str):

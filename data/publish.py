@@ -16,17 +16,33 @@ Steps (``publish(con)``, run by the one writer process):
    HiGHS and withheld what it must (null figures, ``suppressed`` true). A month it cannot
    protect is held back and listed in ``public_release_log`` (shown on /data). Exempt metrics
    publish no record count; the data time is the end of the newest released period.
-4. **Flip** ``CURRENT.json`` (write temp + fsync + ``os.replace``), then delete snapshots
-   superseded longer ago than ``snapshot_grace_s``.
+4. **Flip** ``CURRENT.json`` (write temp + fsync + ``os.replace``; it records each file's
+   size, so a worker can tell a damaged file), then clean up (:func:`_cleanup`).
+5. **Detect**: the alert rules of every metric with a policy run on the fresh rollups as of the
+   data time and record alert episodes in the ops store (data/detect.py, data/episodes.py);
+   pages only read those episodes.
 
 Snapshots are written to ``*.tmp`` and renamed when complete; any failure removes the temp
-files and leaves the previous version serving.
+files, leaves the previous version serving, and raises :class:`PublishError` whose message is
+one plain line naming the stage and the cause (``data.faults.describe``: "No space left on
+device", not the failed rollback after it), also kept for ``/data`` (``data.faults``).
+
+**Nothing left behind.** A publish killed half-way leaves ``*.tmp`` / ``*.tmp.wal`` files or
+complete files of a version that was never flipped; :func:`clean_orphans` removes them before
+and after every publish and when the writer opens the warehouse (``warehouse.connect``: the
+one writer holds its lock, so no other publish is running). Superseded releases are kept only
+as long as a reader may need them: never one superseded less than ``snapshot_poll_s`` ago (a
+worker may still serve it until its next poll), beyond that at most ``snapshot_keep`` of
+them, and none older than ``snapshot_grace_s`` except the newest (the fallback when the
+current release is damaged, see ``data.snapshot``).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -34,12 +50,14 @@ from pathlib import Path
 
 import duckdb
 
-from data import registry, settings
+from data import facts, faults, registry, rollup_engines, settings
 from data.warehouse import UPDATE_TABLE_DATA_TIMES
 
 log = logging.getLogger(__name__)
 
 POINTER = "CURRENT.json"
+FOLDERS = {"ops": "snapshots", "public": "public"}
+_RELEASE = re.compile(r"^(ops|public)-(?P<version>[0-9T]+(?:-[0-9]+)*)\.duckdb$")
 END_OF_TIME = datetime(2200, 1, 1)
 PUBLIC_GRAINS = ("week", "month")
 @dataclass(frozen=True)
@@ -56,17 +74,13 @@ class PublishError(RuntimeError):
     pass
 
 
-def align(ts: datetime, grain: str) -> datetime:
-    if grain == "hour":
-        return ts.replace(minute=0, second=0, microsecond=0)
-    day = ts.replace(hour=0, minute=0, second=0, microsecond=0)
-    if grain == "day":
-        return day
-    if grain == "week":
-        return day - timedelta(days=day.weekday())
-    if grain == "month":
-        return day.replace(day=1)
-    raise ValueError(f"unknown grain {grain!r}")
+align = facts.align
+QUERIES = Path(__file__).resolve().parent.parent / "queries" / "publish"
+
+
+def _sql(name: str) -> str:
+    """A statement of queries/publish/ (the build half of the trace)."""
+    return (QUERIES / f"{name}.sql").read_text(encoding="utf-8")
 
 
 def new_version(now: datetime | None = None) -> str:
@@ -75,6 +89,22 @@ def new_version(now: datetime | None = None) -> str:
 
 
 # --------------------------------------------------------------------------- rollups
+def _recompute(con: duckdb.DuckDBPyConnection, since: datetime, hourly_floor: datetime) -> None:
+    """Every metric and grain from the period holding `since` on, on the configured rollup
+    engine (DuckDB in the warehouse, or Spark: data/rollup_engines.py)."""
+    with rollup_engines.engine(con) as engine:
+        for metric in registry.metrics().values():
+            starts = {}
+            for grain in metric.grains:
+                start = align(since, grain)
+                if grain == "hour":
+                    start = max(start, hourly_floor)
+                con.execute("DELETE FROM metric_values WHERE metric_id = $m AND grain = $g AND period >= $s",
+                            {"m": metric.id, "g": grain, "s": start})
+                starts[grain] = start
+            engine.insert(metric, starts, END_OF_TIME)
+
+
 def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> datetime | None:
     """Recompute rollup periods touched since the last publish. Returns the dirty time."""
     now = now or datetime.now()
@@ -83,21 +113,7 @@ def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) 
     con.execute("BEGIN TRANSACTION")
     try:
         if since is not None:
-            for metric in registry.metrics().values():
-                for grain in metric.grains:
-                    start = align(since, grain)
-                    if grain == "hour":
-                        start = max(start, hourly_floor)
-                    con.execute(
-                        "DELETE FROM metric_values WHERE metric_id = $m AND grain = $g AND period >= $s",
-                        {"m": metric.id, "g": grain, "s": start},
-                    )
-                    # metric.sql comes from the registry files (code), never from input.
-                    con.execute(
-                        "INSERT INTO metric_values SELECT $metric_id, $grain, q.district_id, q.period, "
-                        "q.value, q.numerator, q.denominator, q.n FROM (" + metric.sql + ") q",
-                        {"metric_id": metric.id, "grain": grain, "start": start, "end": END_OF_TIME},
-                    )
+            _recompute(con, since, hourly_floor)
         # first publish (or a warehouse from before first_time was kept): date everything
         dated = con.execute("SELECT count(*) FILTER (WHERE first_time IS NOT NULL) = count(*) AND count(*) > 0 "
                             "FROM table_data_times").fetchall()[0][0]
@@ -109,9 +125,57 @@ def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) 
         con.execute("DELETE FROM metric_values WHERE grain = 'hour' AND period < $f", {"f": hourly_floor})
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already rolled back:
+            con.execute("ROLLBACK")               # the cause is the COMMIT's error, not this
         raise
     return since
+
+
+# --------------------------------------------------------------------------- references
+def update_references(con: duckdb.DuckDBPyConnection, metrics: dict[str, registry.Metric],
+                      dirty_since: datetime | None) -> int:
+    """The reference of every metric's latest period at every grain (data.facts): the window
+    (``facts.reference_window``) and the metric's own SQL over it. Incremental: a window is
+    recomputed only when it moved (new data) or data inside it changed (`dirty_since` before its
+    end). Returns the number of windows recomputed."""
+    through_by_table = dict(con.execute(
+        "SELECT table_name, max(data_time) FROM table_data_times GROUP BY 1").fetchall())
+    latest = {(m, g): p for m, g, p in con.execute(
+        "SELECT metric_id, grain, max(period) FROM metric_values WHERE district_id = 'city' GROUP BY 1, 2").fetchall()}
+    stored = {(r[0], r[1]): r[2:] for r in con.execute(
+        "SELECT metric_id, grain, period, through, kind, ref_period, ref_end FROM reference_windows").fetchall()}
+    window_sql, values_sql = _sql("reference_window"), _sql("reference_values")
+    recomputed = 0
+    con.execute("BEGIN TRANSACTION")
+    try:
+        keep = set()
+        for metric in metrics.values():
+            through = through_by_table.get(metric.table)
+            if through is None:
+                continue
+            for grain in metric.grains:
+                keep.add((metric.id, grain))
+                w = facts.reference_window(metric, grain, through, latest.get((metric.id, grain)))
+                key = (w.period, w.through, w.kind, w.ref_period, w.ref_end)
+                if stored.get((metric.id, grain)) == key and (dirty_since is None or dirty_since >= w.ref_end):
+                    continue
+                con.execute("DELETE FROM reference_values WHERE metric_id = $m AND grain = $g",
+                            {"m": metric.id, "g": grain})
+                con.execute(window_sql, {"metric_id": metric.id, "grain": grain, "period": w.period,
+                                         "through": w.through, "kind": w.kind, "ref_period": w.ref_period,
+                                         "ref_end": w.ref_end})
+                # metric.sql comes from the registry files (code), never from input.
+                con.execute(values_sql.replace("/*metric*/", metric.sql),
+                            {"metric_id": metric.id, "grain": grain, "start": w.ref_period, "end": w.ref_end})
+                recomputed += 1
+        for metric_id, grain in set(stored) - keep:  # a metric or grain no longer published
+            con.execute("DELETE FROM reference_windows WHERE metric_id = $m AND grain = $g", {"m": metric_id, "g": grain})
+            con.execute("DELETE FROM reference_values WHERE metric_id = $m AND grain = $g", {"m": metric_id, "g": grain})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return recomputed
 
 
 # --------------------------------------------------------------------------- snapshots
@@ -178,8 +242,9 @@ def _metrics_frame(public_only: bool, metrics: dict[str, registry.Metric]):
 
 
 def _data_times_sql() -> str:
-    """Per raw table and source: newest data time (kept by update_rollups), rows loaded."""
-    return ("SELECT d.table_name, d.source_id, d.data_time, b.row_count FROM table_data_times d "
+    """Per raw table and source: newest data time (kept by update_rollups), rows loaded, and the
+    oldest data time (a period starting before it is not covered by the data)."""
+    return ("SELECT d.table_name, d.source_id, d.data_time, b.row_count, d.first_time FROM table_data_times d "
             "LEFT JOIN (SELECT source_id, sum(rows_loaded)::BIGINT AS row_count FROM load_batches "
             "WHERE status = 'ok' GROUP BY source_id) b USING (source_id)")
 
@@ -196,13 +261,19 @@ def _write_ops(con, path: Path, version: str, published_at: datetime, data_now: 
         con.execute("CREATE TABLE snap.metric_values AS SELECT * FROM metric_values "
                     "WHERE metric_id || '@' || grain IN (SELECT unnest($keys)) "
                     "ORDER BY metric_id, grain, period, district_id", {"keys": _published_keys(metrics)})
+        keys = {"keys": _published_keys(metrics)}
+        con.execute("CREATE TABLE snap.reference_windows AS SELECT * FROM reference_windows "
+                    "WHERE metric_id || '@' || grain IN (SELECT unnest($keys))", keys)
+        con.execute("CREATE TABLE snap.reference_values AS SELECT * FROM reference_values "
+                    "WHERE metric_id || '@' || grain IN (SELECT unnest($keys)) ORDER BY metric_id, grain, district_id",
+                    keys)
         con.execute("CREATE TABLE snap.districts AS SELECT * FROM districts ORDER BY district_id")
         con.execute("CREATE TABLE snap.sources AS SELECT * FROM sources")
         con.execute("CREATE TABLE snap.source_times AS " + _data_times_sql())
         con.execute("CREATE TABLE snap.incidents AS SELECT * FROM incidents ORDER BY starts_at")
         con.execute("CREATE TABLE snap.load_batches AS SELECT * FROM load_batches ORDER BY batch_id")
         con.execute(
-            "CREATE TABLE snap.quarantine_summary AS SELECT source_id, file, reason, count(*) AS rows, "
+            "CREATE TABLE snap.quarantine_summary AS SELECT source_id, file, reason, district_id, count(*) AS rows, "
             "min(line_no) AS first_line, any_value(raw) AS example FROM quarantine GROUP BY ALL"
         )
         con.execute(
@@ -519,69 +590,162 @@ def _flip(pointer: dict) -> None:
     os.replace(tmp, target)
 
 
-def _cleanup(keep: set[Path], now: float) -> None:
+def releases(db: str) -> list[tuple[str, Path]]:
+    """(version, path) of the complete release files of `db`, newest first."""
+    folder = settings.var_dir() / FOLDERS[db]
+    found = []
+    try:
+        for path in folder.iterdir():
+            match = _RELEASE.match(path.name)
+            if match and path.name.startswith(db + "-"):
+                found.append((match.group("version"), path))
+    except OSError:
+        pass
+    return sorted(found, reverse=True)
+
+
+def _unlink(path: Path, removed: list[Path]) -> None:
+    for item in (path, Path(str(path) + ".wal")):
+        try:
+            item.unlink()
+            removed.append(item)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("could not remove %s: %s", item, faults.describe(exc))
+
+
+def clean_orphans() -> list[Path]:
+    """Remove what killed publishes left: temp files (``*.tmp``, ``*.tmp.wal``, the pointer's
+    temp) and complete files of versions newer than the pointer (never flipped). Only the
+    writer calls this (it holds the warehouse, so no publish is under way)."""
+    removed: list[Path] = []
+    var = settings.var_dir()
+    pointer = read_pointer()
+    for db, folder in FOLDERS.items():
+        try:
+            entries = list((var / folder).iterdir())
+        except OSError:
+            continue
+        for path in entries:
+            if path.name.endswith((".tmp", ".tmp.wal")) and path.is_file():
+                _unlink(path, removed)
+        if pointer is not None:
+            for version, path in releases(db):
+                if version > str(pointer["version"]):
+                    _unlink(path, removed)
+    for tmp in var.glob(POINTER + "*.tmp"):
+        _unlink(tmp, removed)
+    if removed:
+        log.info("removed %d file(s) left by an interrupted publish", len(removed))
+    return removed
+
+
+def _cleanup(current: str, now: float) -> list[Path]:
+    """Delete superseded releases no reader needs (see the module docstring)."""
+    window = float(settings.get("snapshot_poll_s"))
     grace = float(settings.get("snapshot_grace_s"))
-    for folder in (settings.var_dir() / "snapshots", settings.var_dir() / "public"):
-        for path in folder.glob("*.duckdb*"):
-            if path in keep:
-                continue
+    keep = int(settings.get("snapshot_keep"))
+    removed: list[Path] = []
+    for db in FOLDERS:
+        superseded = [(v, p) for v, p in releases(db) if v < current]  # newest first
+        for rank, (_version, path) in enumerate(superseded):
             try:
-                if now - path.stat().st_mtime > grace:
-                    path.unlink()
+                age = now - path.stat().st_mtime  # its mtime: when it was superseded
             except OSError:
-                pass
+                continue
+            if age <= window:
+                continue  # a worker may still serve it until its next poll
+            if rank >= keep or (rank > 0 and age > grace):
+                _unlink(path, removed)
+    return removed
 
 
 def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> PublishResult:
     """Roll up what changed, write both snapshots, flip the pointer. See module docstring."""
     started = time.perf_counter()
-    data_now = now or datetime.now()  # the data clock: retention windows are relative to it
-    recomputed_from = update_rollups(con, data_now)
-    rollup_seconds = time.perf_counter() - started
-
-    published_at = datetime.now()
-    version = new_version(published_at)
-    current = read_pointer()
-    if current and current["version"] >= version:  # versions only ever increase
-        version = current["version"] + "-1"
-    var = settings.var_dir()
-    ops_path = var / "snapshots" / f"ops-{version}.duckdb"
-    public_path = var / "public" / f"public-{version}.duckdb"
-    temps = [ops_path.with_suffix(".tmp"), public_path.with_suffix(".tmp")]
-    for folder in (ops_path.parent, public_path.parent):
-        folder.mkdir(parents=True, exist_ok=True)
+    stage = "cleaning up"
+    temps: list[Path] = []
+    finals: list[Path] = []
     try:
+        clean_orphans()
+        stage = "rollups"
+        data_now = now or datetime.now()  # the data clock: retention windows are relative to it
+        recomputed_from = update_rollups(con, data_now)
+        rollup_seconds = time.perf_counter() - started
+
+        stage = "preparing the snapshots"
+        published_at = datetime.now()
+        version = new_version(published_at)
+        current = read_pointer()
+        if current and current["version"] >= version:  # versions only ever increase
+            version = current["version"] + "-1"
+        var = settings.var_dir()
+        ops_path = var / "snapshots" / f"ops-{version}.duckdb"
+        public_path = var / "public" / f"public-{version}.duckdb"
+        temps = [ops_path.with_suffix(".tmp"), public_path.with_suffix(".tmp")]
+        finals = [ops_path, public_path]
+        for folder in (ops_path.parent, public_path.parent):
+            folder.mkdir(parents=True, exist_ok=True)
+        ops_path.parent.chmod(0o700)  # ops snapshots hold records: not for the public site's user
         metrics = published_metrics(con)
+        update_references(con, metrics, recomputed_from)
+        stage = "writing the ops snapshot"
         _write_ops(con, temps[0], version, published_at, data_now, metrics)
+        stage = "writing the public snapshot"
         _write_public(con, temps[1], version, published_at, data_now, metrics)
+        stage = "writing the release log"
         _write_release_log(con, temps[0])
+        stage = "syncing the snapshots"
         for tmp in temps:
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
         os.replace(temps[0], ops_path)
         os.replace(temps[1], public_path)
+        stage = "flipping the pointer"
         previous = read_pointer()
+        if previous:  # the grace period of a superseded snapshot starts now (its mtime)
+            for key in FOLDERS:
+                try:
+                    os.utime(var / previous[key])
+                except OSError:
+                    pass
         _flip({
             "version": version,
             "ops": str(ops_path.relative_to(var)),
             "public": str(public_path.relative_to(var)),
             "published_at": published_at.isoformat(timespec="seconds"),
+            "bytes": {"ops": ops_path.stat().st_size, "public": public_path.stat().st_size},
         })
-    except BaseException:
-        for path in (*temps, ops_path, public_path):
-            path.unlink(missing_ok=True)
-            Path(str(path) + ".wal").unlink(missing_ok=True)
-        raise
-    if previous:  # the grace period of a superseded snapshot starts now (its mtime)
-        for rel in (previous["ops"], previous["public"]):
-            try:
-                os.utime(var / rel)
-            except OSError:
-                pass
-    _cleanup({ops_path, public_path}, time.time())
+    except BaseException as exc:
+        removed: list[Path] = []
+        for path in (*temps, *finals):
+            _unlink(path, removed)
+        if not isinstance(exc, Exception):
+            raise
+        message = f"publish failed ({stage}): {faults.describe(exc)}"
+        log.error("%s", message)
+        faults.record("publish", message)  # after the temp files are gone: room to write it
+        raise PublishError(message) from exc
+    _cleanup(version, time.time())
+    clean_orphans()
+    faults.record_publish_ok(version)
+    _detect(con, data_now, version)
     seconds = time.perf_counter() - started
     log.info("published %s in %.2fs (rollups %.2fs)", version, seconds, rollup_seconds)
     return PublishResult(version, ops_path, public_path, seconds, rollup_seconds, recomputed_from)
+
+
+def _detect(con, data_now: datetime, version: str) -> None:
+    """Step 5: the alert detector on the fresh rollups, recording episodes in the ops store
+    (data/detect.py). A failure is logged and never undoes the publish."""
+    try:
+        from data import detect
+
+        summary = detect.run(con, data_now, version=version)
+        log.info("alert detection for %s: %s", version, summary)
+    except Exception:  # noqa: BLE001 - the data is published; alerts catch up on the next run
+        log.exception("alert detection failed for %s", version)
 
 
 def main() -> None:  # python -m data.publish
@@ -590,9 +754,14 @@ def main() -> None:  # python -m data.publish
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if not warehouse.path().exists():
         raise SystemExit("no warehouse: run `python -m data.demo` first")
-    con = warehouse.connect()
+    try:
+        con = warehouse.connect()
+    except Exception as exc:  # noqa: BLE001 - e.g. the warehouse is locked by another process
+        raise SystemExit(f"publish failed (opening the warehouse): {faults.describe(exc)}") from None
     try:
         result = publish(con)
+    except PublishError as exc:
+        raise SystemExit(str(exc)) from None
     finally:
         con.close()
     print(f"published version {result.version} in {result.seconds:.2f}s "

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import yaml
 
+from data import alert_policy
+
 METRICS_DIR = Path(__file__).resolve().parent.parent / "queries" / "metrics"
 
 DOMAINS = ("transport", "waste", "parking", "satisfaction")
@@ -45,7 +47,12 @@ REQUIRED = (
 )
 # optional fields. suppress: false for figures that describe no person (tonnes weighed):
 # the public site then publishes them without small-count suppression.
-OPTIONAL = ("target", "warning", "known_issues", "suppress", "counts", "stock")
+# min_n: the fewest records a value needs before it is compared or coloured (see MIN_N)
+OPTIONAL = ("target", "warning", "known_issues", "suppress", "min_n", "counts", "stock")
+OPTIONAL = OPTIONAL + ("alert",)  # alert: the metric's alert policy (data/alert_policy.py)
+# Default min_n by aggregate: a count or a level of 1 record is still a fact; a median, mean or
+# percentage of a handful of records is noise (a median of one request is that request).
+MIN_N = {"sum": 1, "level": 1, "ratio": 20, "median": 10, "mean": 10}
 # counts: what each figure of a cell counts, as {column: quantity}; columns n, numerator,
 # denominator and complement (= denominator - numerator, e.g. late requests). Two metrics naming
 # the same quantity publish the same count (the release auditor treats it as one figure); a
@@ -87,6 +94,8 @@ class Metric:
     path: str = field(repr=False, default="")
     known_issues: str = ""
     suppress: bool = True  # small counts withheld on the public site (false: figures about no person)
+    alert: "alert_policy.Policy | None" = None  # what the detector runs on it (None: no alerts)
+    min_n: int = 1  # fewest records for a change or a status (registry field, default by aggregate: MIN_N)
     counts: tuple[tuple[str, str], ...] = ()  # (column, quantity): what each figure counts
     stock: tuple[tuple[str, str], ...] = ()   # (in|out, quantity) of a level
 
@@ -174,6 +183,9 @@ def parse_file(path: Path) -> Metric:
             raise _fail(path, key, f"must be true or false, got {meta[key]!r}")
     if not isinstance(meta.get("suppress", True), bool):
         raise _fail(path, "suppress", f"must be true or false, got {meta['suppress']!r}")
+    min_n = meta.get("min_n", MIN_N[meta["aggregate"]])
+    if isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 1:
+        raise _fail(path, "min_n", f"must be a whole number of records, at least 1; got {min_n!r}")
     for key in ("label", "unit", "format", "source", "description", "method"):
         if not isinstance(meta[key], str):
             raise _fail(path, key, f"must be text, got {meta[key]!r}")
@@ -200,6 +212,13 @@ def parse_file(path: Path) -> Metric:
         sign = 1 if meta["direction"] == "higher" else -1
         if sign * (target - warning) < 0:
             raise _fail(path, "warning", f"must lie on the worse side of the target ({meta['direction']} is better)")
+    policy = None
+    if meta.get("alert") is not None:
+        try:
+            policy = alert_policy.parse(meta["alert"], grains=grains, has_target=target is not None,
+                                        direction=meta["direction"])
+        except alert_policy.PolicyError as exc:
+            raise _fail(path, f"alert.{exc.field}" if exc.field != "alert" else "alert", str(exc)) from None
     counts = meta.get("counts") or {}
     if not isinstance(counts, dict) or any(c not in COUNT_COLUMNS for c in counts) \
             or any(not isinstance(q, str) or not _QUANTITY.match(q) for q in counts.values()):
@@ -236,6 +255,8 @@ def parse_file(path: Path) -> Metric:
         source=meta["source"], description=meta["description"].strip(),
         method=meta["method"].strip(), sql=sql, table=tables[0], path=str(path),
         known_issues=str(meta.get("known_issues") or "").strip(), suppress=meta.get("suppress", True),
+        alert=policy,
+        min_n=min_n,
         counts=tuple(counts.items()), stock=tuple(sorted(stock.items())),
     )
 

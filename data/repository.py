@@ -48,17 +48,17 @@ def sql(name: str) -> str:
 
 @functools.cache
 def access_class(name: str) -> str:
-    """'reference', 'records' or 'scoped' (the default), from the query file's first line."""
+    """'reference', 'records', 'admin' or 'scoped' (the default), from the query file's first line."""
     first = sql(name).lstrip().split("\n", 1)[0].strip().lower()
-    match = re.fullmatch(r"--\s*access:\s*(reference|records)", first)
+    match = re.fullmatch(r"--\s*access:\s*(reference|records|admin)", first)
     return match.group(1) if match else "scoped"
 
 
 def _checked_access(name: str, db: str) -> str:
     """The access class of a query on `db`, after checking the caller may run it at all."""
     kind = access_class(name) if db == "ops" else "reference"
-    if kind == "records":
-        access.require("records")
+    if kind in ("records", "admin"):
+        access.require(kind)
     return kind
 
 
@@ -101,20 +101,30 @@ def run(name: str, *, db: str | None = None, **params) -> pd.DataFrame:
 def stream(name: str, *, chunk_rows: int = 10_000, **params):
     """Like :func:`run`, but yields the result in DataFrames of at most `chunk_rows` rows, for
     exports larger than memory should hold. Access is checked now, in the caller's request;
-    the chunks are scoped to the same caller while they are read. Not cached."""
+    the chunks are scoped to the same caller while they are read, and come from the version
+    the request has pinned (held until the last chunk, even after a publish). Not cached."""
     text = sql(name)
     db = name.split("/", 1)[0]
     kind = _checked_access(name, db)
     principal = access.current()
     bound = {k: list(v) if isinstance(v, tuple) else v for k, v in ((k, _freeze(v)) for k, v in params.items())}
 
+    held = snapshot.hold(db)  # the version of this request, kept while the chunks are read
+
     def chunks():
-        with access.acting_as(principal), snapshot.cursor(db) as (cur, version):
-            reader = cur.sql(text, params=bound).to_arrow_reader(chunk_rows)  # lazy: one batch at a time
-            for batch in reader:
-                frame = batch.to_pandas()
-                frame.attrs["version"] = version
-                yield frame if kind == "reference" else access.scope_frame(frame)
+        try:
+            with access.acting_as(principal):
+                cur = held.cursor()
+                try:
+                    reader = cur.sql(text, params=bound).to_arrow_reader(chunk_rows)  # lazy: one batch at a time
+                    for batch in reader:
+                        frame = batch.to_pandas()
+                        frame.attrs["version"] = held.version
+                        yield frame if kind == "reference" else access.scope_frame(frame)
+                finally:
+                    cur.close()
+        finally:
+            held.close()
     return chunks()
 
 

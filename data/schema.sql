@@ -44,8 +44,10 @@ CREATE TABLE IF NOT EXISTS quarantine (
     file      VARCHAR,
     line_no   BIGINT,
     reason    VARCHAR NOT NULL,
-    raw       VARCHAR                      -- the raw values as JSON
+    raw       VARCHAR,                     -- JSON: the source values of the fields the rule judged only
+    district_id VARCHAR                    -- when the row's district is known (scopes who may see it)
 );
+ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS district_id VARCHAR;
 
 -- Events shown on time series: storms, outages, strikes (demo) and officials' notes (later).
 CREATE TABLE IF NOT EXISTS incidents (
@@ -57,6 +59,20 @@ CREATE TABLE IF NOT EXISTS incidents (
     starts_at   TIMESTAMP NOT NULL,
     ends_at     TIMESTAMP NOT NULL,
     simulated   BOOLEAN NOT NULL
+);
+
+-- Demo ground truth for the alert benchmark (bench/alerts.py): what was injected where, and how
+-- big. Never copied into a snapshot: the detector and the operators must find these from data.
+CREATE TABLE IF NOT EXISTS labelled_incidents (
+    incident_id    VARCHAR PRIMARY KEY,
+    kind           VARCHAR NOT NULL,       -- surge / parking_surge / parking_drift / parking_outage
+    district_id    VARCHAR NOT NULL,
+    starts_at      TIMESTAMP NOT NULL,
+    ends_at        TIMESTAMP NOT NULL,
+    metrics        VARCHAR[] NOT NULL,     -- metric ids affected
+    size           DOUBLE NOT NULL,        -- see size_unit
+    size_unit      VARCHAR NOT NULL,
+    small_district BOOLEAN NOT NULL
 );
 
 -- ---------------------------------------------------------------- transport
@@ -178,6 +194,25 @@ CREATE TABLE IF NOT EXISTS table_data_times (
     PRIMARY KEY (table_name, source_id)
 );
 ALTER TABLE table_data_times ADD COLUMN IF NOT EXISTS first_time TIMESTAMP;
+-- The reference each metric's latest period is compared with, per grain (data/publish.py,
+-- data/facts.py): the latest period, how far its data reaches, and the reference window, the
+-- same elapsed part of the reference period (today to 06:00 vs the same weekday last week to
+-- 06:00), so a partial period is never compared with a whole one. Kept between publishes:
+-- a window is recomputed only when it moves or data inside it changed.
+CREATE TABLE IF NOT EXISTS reference_windows (
+    metric_id VARCHAR NOT NULL, grain VARCHAR NOT NULL,
+    period TIMESTAMP NOT NULL,       -- the latest period (the one a card shows)
+    through TIMESTAMP NOT NULL,      -- its data reaches this time (>= the period's end: complete)
+    kind VARCHAR NOT NULL,           -- same_elapsed / whole / previous_end (a level's last value)
+    ref_period TIMESTAMP NOT NULL,   -- the reference period
+    ref_end TIMESTAMP NOT NULL,      -- records of [ref_period, ref_end) make the reference
+    PRIMARY KEY (metric_id, grain)
+);
+-- The metric's own SQL over each reference window, per district and 'city'.
+CREATE TABLE IF NOT EXISTS reference_values (
+    metric_id VARCHAR NOT NULL, grain VARCHAR NOT NULL, district_id VARCHAR NOT NULL,
+    value DOUBLE, numerator DOUBLE, denominator DOUBLE, n BIGINT
+);
 
 -- ---------------------------------------------------------------- public releases (final)
 -- Every public cell as first released (data.publish): a complete period is published once and

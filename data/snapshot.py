@@ -1,25 +1,46 @@
 """Read side: which snapshot is current, and read-only DuckDB connections to it.
 
 Each web worker process opens the current snapshot file read-only (lazily, after fork: the
-process id is part of the cache key), with ``threads``/``memory_limit`` from settings and
-external access disabled, and hands out one cursor per query. At most every
-``snapshot_poll_s`` seconds it re-reads the pointer; when the version changed it opens the
-new file and retires the old connection (closed a minute later, so queries running on it
-finish first). A missing or corrupt pointer or snapshot raises ``DataUnavailable``,
-which pages turn into a "no data published yet" message.
+process id is part of the state), with ``threads``/``memory_limit`` from settings and
+external access disabled, and hands out one cursor per query.
+
+**Fresh within the poll.** Each database (``ops``, ``public``) keeps its own poll state. On
+its first use in a request a worker looks at the CURRENT pointer's file identity (one
+``stat``: ``os.replace`` gives every flip a new inode) and re-reads the pointer when it
+changed, and in any case at least every ``snapshot_poll_s`` seconds; so no worker serves a
+superseded version longer than the poll interval (in practice: one request).
+
+**Never backwards.** A worker only ever moves to a newer version than the one it serves.
+
+**One response, one version.** Inside :func:`pinned` (every Flask request and so every Dash
+callback, see :func:`install`) the first read of a database pins the version it opened, and
+every later ``repository.run`` / ``version`` / ``stream`` of the same request uses it, even if
+a publish flips the pointer meanwhile. A superseded connection stays open while any request
+(or a streamed download) still holds it, and is closed when the last one lets go.
+
+**Damaged or missing snapshot.** When the current release cannot be opened (missing file,
+wrong size, not a DuckDB file, its ``meta`` table does not name the version) the worker keeps
+serving the version it has, or, with none, falls back to the newest older release still on
+disk, logs an error once and reports it through :func:`status` (the shell's data line says so,
+``/data`` alerts the operators). With nothing usable, ``DataUnavailable``.
 """
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterator
 
 import duckdb
 
 from data import publish, settings
+
+log = logging.getLogger(__name__)
 
 DBS = ("ops", "public")
 
@@ -28,15 +49,28 @@ class DataUnavailable(RuntimeError):
     """No usable published snapshot (nothing published yet, or the files are damaged)."""
 
 
-@dataclass
+@dataclass(eq=False)
 class _Open:
     version: str
     con: duckdb.DuckDBPyConnection
+    users: int = 0            # requests / cursors / streams holding it
+    retired: bool = False     # superseded: closed when the last user lets go
+    fallback: str | None = None  # why this is not the release the pointer names (None: it is)
+    wanted: str | None = None    # the version the pointer names, when falling back
 
 
-RETIRE_AFTER_S = 60.0
-_lock = threading.Lock()
-_state: dict = {"pid": None, "checked": 0.0, "open": {}, "retired": []}
+@dataclass
+class _Db:
+    opened: _Open | None = None
+    checked: float = float("-inf")  # monotonic time the pointer was last read for this db
+    stamp: tuple | None = None      # the pointer file's identity when it was read
+    logged: set = field(default_factory=set)  # (version, reason) already logged as errors
+
+
+_lock = threading.RLock()
+_state: dict = {"pid": None, "dbs": {}}
+# The pins of the current request: db -> _Open (None outside a pinned scope).
+_pins: contextvars.ContextVar[dict | None] = contextvars.ContextVar("cityops_snapshot_pins", default=None)
 
 
 def allowed_dbs() -> tuple[str, ...]:
@@ -44,63 +78,207 @@ def allowed_dbs() -> tuple[str, ...]:
     return ("public",) if settings.mode() == "public" else DBS
 
 
-def _connect(path: str) -> duckdb.DuckDBPyConnection:
+# --------------------------------------------------------------------------- opening
+def _connect(path: Path, version: str | None, size: int | None) -> duckdb.DuckDBPyConnection:
+    """Open one release read-only and check it is the release it claims to be."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path.name} is missing")
+    if size is not None and path.stat().st_size != size:
+        raise OSError(f"{path.name} is {path.stat().st_size} bytes, the publish wrote {size}")
     config = {
         "threads": int(settings.get("db_threads")),
         "memory_limit": str(settings.get("db_memory_limit")),
         "enable_external_access": False,
         "lock_configuration": True,
     }
-    con = duckdb.connect(path, read_only=True, config=config)
-    con.execute("SELECT count(*) FROM meta").fetchall()  # warm up and check it is a snapshot
+    con = duckdb.connect(str(path), read_only=True, config=config)
+    try:
+        found = con.execute("SELECT version FROM meta").fetchall()  # warm up and check it is a snapshot
+        if version is not None and (len(found) != 1 or found[0][0] != version):
+            raise OSError(f"{path.name} does not hold release {version}")
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
-def _refresh(db: str, force: bool = False) -> _Open:
-    now = time.monotonic()
-    state = _state
-    if state["pid"] != os.getpid():  # forked: connections of the parent are not ours
-        state.update(pid=os.getpid(), checked=0.0, open={}, retired=[])
-    current = state["open"].get(db)
-    if current is not None and not force and now - state["checked"] < float(settings.get("snapshot_poll_s")):
-        return current
-    pointer = publish.read_pointer()
-    state["checked"] = now
-    if pointer is None:
-        if current is not None:
-            return current  # pointer briefly unreadable: keep serving what we have
-        raise DataUnavailable("No data has been published yet.")
-    if current is not None and current.version == pointer["version"]:
-        return current
-    path = settings.var_dir() / pointer[db]
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+releases = publish.releases  # (version, path) of every complete release of a db on disk, newest first
+
+
+def _pointer_stamp() -> tuple | None:
     try:
-        con = _connect(str(path))
-    except (duckdb.Error, OSError) as exc:
-        if current is not None:
-            return current
-        raise DataUnavailable(f"The published data could not be opened ({type(exc).__name__}).") from None
-    opened = _Open(pointer["version"], con)
-    # Closing a connection also closes its cursors, so a superseded one is closed only once
-    # every query that could still be running on it has long finished.
-    keep = []
-    for retired_at, old in state["retired"]:
-        if now - retired_at > RETIRE_AFTER_S:
-            with contextlib.suppress(Exception):
-                old.con.close()
-        else:
-            keep.append((retired_at, old))
-    if current is not None:
-        keep.append((now, current))
-    state["retired"] = keep
-    state["open"][db] = opened
+        st = os.stat(publish.pointer_path())
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _log_once(state: _Db, version: str | None, message: str) -> None:
+    key = (version, message)
+    if key not in state.logged:
+        state.logged.add(key)
+        log.error("%s", message)
+
+
+def _fallback(db: str, state: _Db, below: str | None, wanted: str | None, why: str) -> _Open | None:
+    """The newest older release on disk that opens (versions < `below`), marked as a fallback."""
+    for version, path in releases(db):
+        if below is not None and version >= below:
+            continue
+        try:
+            con = _connect(path, version, None)
+        except (duckdb.Error, OSError):
+            continue
+        note = f"{why}; serving the previous release {version}"
+        _log_once(state, wanted, f"snapshot {db}: {note}")
+        return _Open(version, con, fallback=why, wanted=wanted)
+    return None
+
+
+def _replace(state: _Db, opened: _Open) -> _Open:
+    old = state.opened
+    state.opened = opened
+    if old is not None and old is not opened:
+        old.retired = True
+        _close_if_unused(old)
     return opened
 
 
-def current(db: str = "ops") -> _Open:
+def _close_if_unused(opened: _Open) -> None:
+    if opened.retired and opened.users <= 0:
+        with contextlib.suppress(Exception):
+            opened.con.close()
+
+
+def _refresh(db: str) -> _Open:
+    """The release this worker serves for `db` now (re-reading the pointer when it is due)."""
+    if _state["pid"] != os.getpid():  # forked: connections of the parent are not ours
+        _state.update(pid=os.getpid(), dbs={})
+    state = _state["dbs"].setdefault(db, _Db())
+    now = time.monotonic()
+    current = state.opened
+    stamp = _pointer_stamp()
+    poll = float(settings.get("snapshot_poll_s"))
+    if current is not None and stamp == state.stamp and now - state.checked < poll:
+        return current
+    state.checked, state.stamp = now, stamp
+    pointer = publish.read_pointer()
+    if pointer is None:
+        if current is not None:
+            return current  # pointer briefly unreadable: keep serving what we have
+        if not releases(db):
+            raise DataUnavailable("No data has been published yet.")
+        opened = _fallback(db, state, None, None, "the CURRENT pointer is missing or unreadable")
+        if opened is None:
+            raise DataUnavailable("The published data could not be opened (no release on disk opens).")
+        return _replace(state, opened)
+    wanted = str(pointer["version"])
+    if current is not None:
+        if current.version == wanted:
+            return current
+        if current.version > wanted:  # never backwards: an older pointer is not followed
+            _log_once(state, wanted, f"snapshot {db}: the pointer names {wanted}, older than the "
+                                     f"{current.version} served; keeping {current.version}")
+            return current
+    path = settings.var_dir() / pointer[db]
+    size = (pointer.get("bytes") or {}).get(db) if isinstance(pointer.get("bytes"), dict) else None
+    try:
+        con = _connect(path, wanted, size if isinstance(size, int) else None)
+    except (duckdb.Error, OSError) as exc:
+        why = f"the current release {wanted} could not be opened ({_reason(exc)})"
+        if current is not None:  # keep what we serve (older than the wanted one), and say why
+            if current.fallback is None or current.wanted != wanted:
+                _log_once(state, wanted, f"snapshot {db}: {why}; serving the previous release {current.version}")
+                current.fallback, current.wanted = why, wanted
+            return current
+        opened = _fallback(db, state, wanted, wanted, why)
+        if opened is None:
+            _log_once(state, wanted, f"snapshot {db}: {why}; no earlier release on disk opens")
+            raise DataUnavailable(f"The published data could not be opened ({type(exc).__name__}).") from None
+        return _replace(state, opened)
+    return _replace(state, _Open(wanted, con))
+
+
+# --------------------------------------------------------------------------- pinning
+def _acquire(db: str) -> _Open:
     if db not in allowed_dbs():
         raise PermissionError(f"snapshot {db!r} is not available in mode {settings.mode()!r}")
+    pins = _pins.get()
     with _lock:
-        return _refresh(db)
+        if pins is not None and db in pins:
+            opened = pins[db]
+        else:
+            opened = _refresh(db)
+            if pins is not None:
+                pins[db] = opened
+                opened.users += 1  # held until the pinned scope ends
+        opened.users += 1
+        return opened
+
+
+def _release(opened: _Open) -> None:
+    with _lock:
+        opened.users -= 1
+        _close_if_unused(opened)
+
+
+@contextlib.contextmanager
+def pinned() -> Iterator[None]:
+    """Everything read inside comes from one version per database (the first one read)."""
+    if _pins.get() is not None:  # nested: the outer scope pins
+        yield
+        return
+    pins: dict = {}
+    token = _pins.set(pins)
+    try:
+        yield
+    finally:
+        _pins.reset(token)
+        _unpin(pins)
+
+
+def _unpin(pins: dict) -> None:
+    for opened in pins.values():
+        _release(opened)
+    pins.clear()
+
+
+def install(server) -> None:
+    """Pin one version per database for each request of a Flask `server` (and so for each
+    Dash callback): set before the request, released when its context ends (after a
+    streamed response has been sent)."""
+    import flask
+
+    @server.before_request
+    def _pin_snapshot():
+        if _pins.get() is None:
+            pins: dict = {}
+            flask.g.cityops_snapshot_pins = (pins, _pins.set(pins))
+
+    @server.teardown_request
+    def _unpin_snapshot(_exc):
+        held = flask.g.pop("cityops_snapshot_pins", None)
+        if held is None:
+            return
+        pins, token = held
+        try:
+            _pins.reset(token)
+        except ValueError:  # torn down in another context: clear ours only if it is this one
+            if _pins.get() is pins:
+                _pins.set(None)
+        _unpin(pins)
+
+
+# --------------------------------------------------------------------------- API
+def current(db: str = "ops") -> _Open:
+    opened = _acquire(db)
+    _release(opened)  # pinned: the scope keeps its own hold
+    return opened
 
 
 def version(db: str = "ops") -> str:
@@ -110,18 +288,84 @@ def version(db: str = "ops") -> str:
 @contextlib.contextmanager
 def cursor(db: str = "ops") -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
     """A cursor of its own for one query, and the data version it reads."""
-    opened = current(db)
-    cur = opened.con.cursor()
+    opened = _acquire(db)
     try:
-        yield cur, opened.version
+        cur = opened.con.cursor()
+        try:
+            yield cur, opened.version
+        finally:
+            cur.close()
     finally:
-        cur.close()
+        _release(opened)
+
+
+class Held:
+    """A hold on the version the current request reads (for a stream read after the request's
+    view returned): ``.version``, ``.cursor()``; ``close()`` lets go (idempotent)."""
+
+    def __init__(self, db: str):
+        self._opened = _acquire(db)
+        self.version = self._opened.version
+        self._closed = False
+
+    def cursor(self):
+        return self._opened.con.cursor()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            _release(self._opened)
+
+    def __del__(self):
+        self.close()
+
+
+def hold(db: str = "ops") -> Held:
+    return Held(db)
+
+
+def status(db: str) -> dict | None:
+    """None when this worker serves the release the pointer names; else what it serves
+    instead and why: {"serving", "wanted", "reason"}."""
+    with _lock:
+        state = _state["dbs"].get(db) if _state["pid"] == os.getpid() else None
+        opened = state.opened if state else None
+        if opened is None or opened.fallback is None:
+            return None
+        return {"serving": opened.version, "wanted": opened.wanted, "reason": opened.fallback}
+
+
+def health() -> list[str]:
+    """Problems with the current release, checked afresh (for operators: /data): one plain line
+    each; empty when every database of the pointer opens as the release it names."""
+    pointer = publish.read_pointer()
+    if pointer is None:
+        return (["The CURRENT pointer is missing or unreadable; web workers serve the newest release on disk."]
+                if any(releases(db) for db in allowed_dbs()) else [])
+    problems = []
+    for db in allowed_dbs():
+        size = (pointer.get("bytes") or {}).get(db) if isinstance(pointer.get("bytes"), dict) else None
+        try:
+            _connect(settings.var_dir() / pointer[db], str(pointer["version"]),
+                     size if isinstance(size, int) else None).close()
+        except (duckdb.Error, OSError) as exc:
+            older = [v for v, _ in releases(db) if v < str(pointer["version"])]
+            problems.append(f"The current {db} release {pointer['version']} is damaged or missing "
+                            f"({_reason(exc)}); " + (f"workers serve the previous release {older[0]}."
+                                                      if older else "no earlier release is on disk."))
+    return problems
 
 
 def reset() -> None:
     """Forget open connections (tests, and after the var dir changes)."""
     with _lock:
-        for item in list(_state["open"].values()) + [old for _, old in _state["retired"]]:
-            with contextlib.suppress(Exception):
-                item.con.close()
-        _state.update(pid=None, checked=0.0, open={}, retired=[])
+        if _state["pid"] == os.getpid():
+            for state in _state["dbs"].values():
+                if state.opened is not None:
+                    state.opened.retired = True
+                    state.opened.users = 0
+                    _close_if_unused(state.opened)
+        _state.update(pid=None, dbs={})
+        pins = _pins.get()
+        if pins is not None:
+            pins.clear()

@@ -7,20 +7,31 @@ manages them.
     python -m data.users token-add lobby-wall        # prints the token once
     python -m data.users token-list | token-revoke ID
 
+    python -m data.users token-rotate ID             # a new token for the same screen; the old one stops
+
 Passwords are stored as salted scrypt hashes (werkzeug); device tokens as SHA-256 hashes of
-32 random bytes (the token is shown once). Disabling a user or resetting the password ends
-their sessions (the session epoch changes).
+32 random bytes (the token is shown once) and expire after ``CITYOPS_WALL_TOKEN_DAYS``.
+
+Sessions are server-side: a sign-in (or a wall screen's first visit with its token) creates a
+row in the ops store holding the SHA-256 of a random session id, and the signed cookie carries
+only that id. Signing out, disabling, resetting the password and removing the user delete the
+rows, so a cookie copied before stops working at once, and a user re-created under the same
+name starts with none. Failed sign-ins are counted per account name: after
+``LOCK_AFTER`` in a row the account is refused for a back-off that doubles with each further
+failure (30 s up to 15 min), whatever the password and the address.
 """
 from __future__ import annotations
 
 import argparse
 import getpass
 import hashlib
+import os
 import re
 import secrets
 import sys
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -32,6 +43,10 @@ TOKEN_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}$")
 MIN_PASSWORD = 10
 # A hash to compare against when the user does not exist, so timing does not tell.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
+LOCK_AFTER = 5            # failed sign-ins in a row before an account backs off
+LOCK_BASE_S = 30          # the first back-off; doubles with each further failure
+LOCK_MAX_S = 900
+FORGET_FAILURES = timedelta(days=1)
 
 
 class UserError(ValueError):
@@ -50,8 +65,36 @@ class User:
         return access.Principal("user", self.username, self.role, self.districts)
 
 
+def _clock() -> datetime:
+    return datetime.now()
+
+
 def _now() -> str:
-    return datetime.now().isoformat(timespec="seconds")
+    return _clock().isoformat(timespec="seconds")
+
+
+def create_secret_file(path: Path, text: str) -> str:
+    """Create `path` holding `text` (mode 600 from the start) unless it exists, and return what
+    it holds. The text goes to a private temporary file first, which is then hard-linked into
+    place: atomic, and it fails when another process won the race, so no reader ever sees the
+    file empty or half written, and no one sees it with the umask's mode."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another process created it first: use theirs
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path.read_text(encoding="utf-8")
 
 
 def _parse_districts(text: str) -> frozenset[str] | str:
@@ -114,11 +157,96 @@ def authenticate(username: str, password: str) -> User | None:
     return get(username)
 
 
+def locked_for(username: str) -> int:
+    """Seconds this account name must still wait before a sign-in is tried (0: none)."""
+    if not isinstance(username, str) or not USERNAME.match(username):
+        return 0
+    with ops_store.connect() as con:
+        row = con.execute("SELECT locked_until FROM login_failures WHERE username = ?", (username,)).fetchone()
+    if row is None or row[0] is None:
+        return 0
+    left = (datetime.fromisoformat(row[0]) - _clock()).total_seconds()
+    return max(0, int(left + 0.999))
+
+
+def _failed(username: str) -> None:
+    now = _clock()
+    with ops_store.connect() as con:
+        row = con.execute("SELECT failures, last_at FROM login_failures WHERE username = ?", (username,)).fetchone()
+        failures = 1 if row is None or now - datetime.fromisoformat(row[1]) > FORGET_FAILURES else row[0] + 1
+        locked = None
+        if failures >= LOCK_AFTER:
+            wait = min(LOCK_MAX_S, LOCK_BASE_S * 2 ** min(failures - LOCK_AFTER, 10))
+            locked = (now + timedelta(seconds=wait)).isoformat(timespec="seconds")
+        con.execute("INSERT INTO login_failures VALUES (?, ?, ?, ?) ON CONFLICT (username) DO UPDATE SET "
+                    "failures = excluded.failures, last_at = excluded.last_at, locked_until = excluded.locked_until",
+                    (username, failures, now.isoformat(timespec="seconds"), locked))
+        if now.minute == 0:  # now and then: forget old failures of names nobody uses
+            con.execute("DELETE FROM login_failures WHERE last_at < ?",
+                        ((now - FORGET_FAILURES).isoformat(timespec="seconds"),))
+
+
+def sign_in(username: str, password: str) -> tuple[User | None, int]:
+    """(user, 0) for the right password of an enabled account that is not backing off;
+    (None, seconds to wait) while it backs off (the password is not even checked); (None, 0)
+    otherwise. Every failure counts against the account name, whoever sends it."""
+    if not isinstance(username, str) or not USERNAME.match(username):
+        authenticate(username, password)  # same time as a real check
+        return None, 0
+    wait = locked_for(username)
+    if wait:
+        _failed(username)
+        return None, locked_for(username)
+    user = authenticate(username, password)
+    if user is None:
+        _failed(username)
+        return None, locked_for(username)
+    with ops_store.connect() as con:
+        con.execute("DELETE FROM login_failures WHERE username = ?", (username,))
+    return user, 0
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+def open_session(kind: str, subject: str, epoch: int = 0, hours: float | None = None) -> str:
+    """A new server-side session for a user ('user', username) or a wall screen ('device',
+    token id); returns its id for the cookie (only its hash is stored)."""
+    sid = secrets.token_urlsafe(32)
+    now = _clock()
+    hours = float(settings.get("session_hours")) if hours is None else hours
+    with ops_store.connect() as con:
+        con.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
+                    (_token_hash(sid), kind, subject, int(epoch), now.isoformat(timespec="seconds"),
+                     (now + timedelta(hours=hours)).isoformat(timespec="seconds")))
+        if now.minute == 0:  # now and then: drop expired sessions
+            con.execute("DELETE FROM sessions WHERE expires_at < ?", (now.isoformat(timespec="seconds"),))
+    return sid
+
+
+def session(kind: str, sid) -> tuple[str, int] | None:
+    """(subject, epoch) of a live session of `kind`; None if unknown, ended or expired."""
+    if not isinstance(sid, str) or not 20 <= len(sid) <= 100:
+        return None
+    with ops_store.connect() as con:
+        row = con.execute("SELECT subject, epoch, expires_at FROM sessions WHERE session_hash = ? AND kind = ?",
+                          (_token_hash(sid), kind)).fetchone()
+    if row is None or datetime.fromisoformat(row[2]) <= _clock():
+        return None
+    return row[0], int(row[1])
+
+
+def close_session(sid) -> None:
+    if isinstance(sid, str) and sid:
+        with ops_store.connect() as con:
+            con.execute("DELETE FROM sessions WHERE session_hash = ?", (_token_hash(sid),))
+
+
 def _update(username: str, sql: str, *values) -> None:
     with ops_store.connect() as con:
         cur = con.execute(sql, (*values, _now(), username))
         if cur.rowcount == 0:
             raise UserError(f"no user {username!r}")
+        con.execute("DELETE FROM sessions WHERE kind = 'user' AND subject = ?", (username,))
 
 
 def set_disabled(username: str, disabled: bool) -> None:
@@ -136,6 +264,8 @@ def remove(username: str) -> None:
     with ops_store.connect() as con:
         if con.execute("DELETE FROM users WHERE username = ?", (username,)).rowcount == 0:
             raise UserError(f"no user {username!r}")
+        con.execute("DELETE FROM sessions WHERE kind = 'user' AND subject = ?", (username,))
+        con.execute("DELETE FROM login_failures WHERE username = ?", (username,))
 
 
 def all_users() -> list[User]:
@@ -159,14 +289,47 @@ def add_token(name: str) -> tuple[str, str]:
     return token_id, token
 
 
-def device(token: str) -> access.Principal | None:
-    """The device principal of a valid, unrevoked token; None otherwise."""
+def _token_expired(created_at: str) -> bool:
+    return datetime.fromisoformat(created_at) + timedelta(days=float(settings.get("wall_token_days"))) <= _clock()
+
+
+def device_id(token: str) -> str | None:
+    """The id of a valid token (unrevoked, not expired); None otherwise."""
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
         return None
     with ops_store.connect() as con:
-        row = con.execute("SELECT token_id, name FROM device_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+        row = con.execute("SELECT token_id, created_at FROM device_tokens WHERE token_hash = ? AND revoked_at IS NULL",
                           (_token_hash(token),)).fetchone()
-    return None if row is None else access.Principal("device", f"{row[1]} ({row[0]})", "device", access.ALL)
+    return None if row is None or _token_expired(row[1]) else row[0]
+
+
+def device_by_id(token_id) -> access.Principal | None:
+    """The device principal of token `token_id` while it is valid; None otherwise."""
+    if not isinstance(token_id, str) or not token_id:
+        return None
+    with ops_store.connect() as con:
+        row = con.execute("SELECT token_id, name, created_at FROM device_tokens WHERE token_id = ? "
+                          "AND revoked_at IS NULL", (token_id,)).fetchone()
+    if row is None or _token_expired(row[2]):
+        return None
+    return access.Principal("device", f"{row[1]} ({row[0]})", "device", access.ALL)
+
+
+def device(token: str) -> access.Principal | None:
+    """The device principal of a valid token (unrevoked, not expired); None otherwise."""
+    return device_by_id(device_id(token))
+
+
+def rotate_token(token_id: str) -> tuple[str, str]:
+    """A new token for the same screen name; the old one is revoked (its screen needs the new one)."""
+    with ops_store.connect() as con:
+        row = con.execute("SELECT name FROM device_tokens WHERE token_id = ? AND revoked_at IS NULL",
+                          (token_id,)).fetchone()
+    if row is None:
+        raise UserError(f"no active token {token_id!r}")
+    new = add_token(row[0])
+    revoke_token(token_id)
+    return new
 
 
 def revoke_token(token_id: str) -> None:
@@ -174,6 +337,7 @@ def revoke_token(token_id: str) -> None:
         if con.execute("UPDATE device_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL",
                        (_now(), token_id)).rowcount == 0:
             raise UserError(f"no active token {token_id!r}")
+        con.execute("DELETE FROM sessions WHERE kind = 'device' AND subject = ?", (token_id,))
 
 
 def tokens() -> list[tuple]:
@@ -190,8 +354,8 @@ def ensure_demo_admin() -> str | None:
     password = secrets.token_urlsafe(12)
     add("admin", password, "admin")
     path = settings.var_dir() / "ADMIN_PASSWORD"
-    path.write_text(password + "\n", encoding="utf-8")
-    path.chmod(0o600)
+    path.unlink(missing_ok=True)  # a stale one from a removed store
+    create_secret_file(path, password + "\n")  # mode 600 from the start
     return password
 
 
@@ -220,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="list users")
     sub.add_parser("token-add", help="create a wall device token").add_argument("name")
     sub.add_parser("token-revoke", help="revoke a wall device token").add_argument("token_id")
+    sub.add_parser("token-rotate", help="replace a wall device token (prints the new one once)").add_argument(
+        "token_id")
     sub.add_parser("token-list", help="list wall device tokens")
     sub.add_parser("ensure-demo-admin", help="demo only: create 'admin' if there is no user")
     args = parser.parse_args(argv)
@@ -245,12 +411,19 @@ def main(argv: list[str] | None = None) -> int:
             token_id, token = add_token(args.name)
             print(f"token {token_id} for {args.name} (shown once):\n{token}\n"
                   f"wall URL: /wall?token={token}")
+        elif args.command == "token-rotate":
+            token_id, token = rotate_token(args.token_id)
+            print(f"token {token_id} replaces {args.token_id} (shown once):\n{token}\n"
+                  f"wall URL: /wall?token={token}")
         elif args.command == "token-revoke":
             revoke_token(args.token_id)
             print(f"revoked {args.token_id}")
         elif args.command == "token-list":
             for token_id, name, created, revoked in tokens():
-                print(f"{token_id}  {name:<30} created {created}  {'revoked ' + revoked if revoked else 'active'}")
+                state = ("revoked " + revoked if revoked else "expired" if _token_expired(created)
+                         else "active until " + (datetime.fromisoformat(created) + timedelta(
+                             days=float(settings.get("wall_token_days")))).isoformat(timespec="minutes"))
+                print(f"{token_id}  {name:<30} created {created}  {state}")
         elif args.command == "ensure-demo-admin":
             password = ensure_demo_admin()
             path = settings.var_dir() / "ADMIN_PASSWORD"

@@ -2,10 +2,18 @@
 
 Only one process at a time opens it (the demo builder, an ingest run, or the live feed);
 web workers never do: they read published snapshots (see ``data/snapshot.py``).
+
+Opening it is the writer's start-up, so :func:`connect` also repairs what a killed writer left:
+load batches still ``running`` (each records the pid and host of its process; the process that
+began one no longer holds the warehouse, so it is gone) are marked ``failed`` with a message
+saying so, and the files of an interrupted publish are removed (``publish.clean_orphans``).
 """
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
+import socket
 from datetime import datetime
 from pathlib import Path
 from typing import Iterator
@@ -14,7 +22,15 @@ import duckdb
 
 from data import settings
 
+log = logging.getLogger(__name__)
+
 SCHEMA = Path(__file__).with_name("schema.sql")
+# warehouses from before batches recorded their process (and a failure's cause)
+_BATCH_COLUMNS = (
+    "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS pid INTEGER",
+    "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS host VARCHAR",
+    "ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS message VARCHAR",
+)
 
 # Sources of the simulated demo city. Real adapters (data/ingest) register their own.
 DEMO_SOURCES = {
@@ -80,12 +96,46 @@ def connect(db_path: Path | None = None) -> duckdb.DuckDBPyConnection:
     target = Path(db_path) if db_path else path()
     target.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(target))
+    with contextlib.suppress(OSError):  # raw records: the owner (the ops service user) only
+        target.chmod(0o600)
     init_schema(con)
+    try:
+        fail_abandoned_batches(con)
+    except duckdb.Error as exc:  # e.g. a full disk: opening must still work, to say so
+        log.error("could not mark abandoned load batches: %s", str(exc).splitlines()[0] if str(exc) else exc)
+    if target.resolve() == path().resolve():  # the var dir's writer: no publish is under way
+        from data import publish
+        publish.clean_orphans()
     return con
 
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
+    legacy = con.execute(  # a quarantine from before district_id kept whole raw rows (personal data)
+        "SELECT count(*) FILTER (WHERE table_name = 'quarantine') > 0 AND count(*) FILTER "
+        "(WHERE table_name = 'quarantine' AND column_name = 'district_id') = 0 FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_catalog = current_database()").fetchone()[0]
     con.execute(SCHEMA.read_text(encoding="utf-8"))
+    if legacy:  # keep file, line and reason; the file holds the rest
+        con.execute("UPDATE quarantine SET raw = '{}'")
+    for statement in _BATCH_COLUMNS:
+        con.execute(statement)
+
+
+def fail_abandoned_batches(con: duckdb.DuckDBPyConnection) -> int:
+    """Mark ``failed`` every batch still ``running`` that this process did not begin: the
+    process that began it no longer holds the warehouse (one writer at a time), so it was
+    killed or crashed half-way (its transaction rolled back, so it loaded nothing)."""
+    rows = con.execute("SELECT batch_id, pid, host FROM load_batches WHERE status = 'running' "
+                       "AND (pid IS NULL OR pid <> $pid OR host IS DISTINCT FROM $host)",
+                       {"pid": os.getpid(), "host": socket.gethostname()}).fetchall()
+    for batch_id, pid, host in rows:
+        who = f"process {pid} on {host}" if pid is not None else "an earlier process"
+        message = f"abandoned: {who} ended before finishing this batch (killed or crashed); nothing was loaded"
+        con.execute("UPDATE load_batches SET status = 'failed', finished_at = $t, message = $m, "
+                    "rows_loaded = coalesce(rows_loaded, 0) WHERE batch_id = $b AND status = 'running'",
+                    {"t": datetime.now(), "m": message, "b": batch_id})
+        log.warning("load batch %s: %s", batch_id, message)
+    return len(rows)
 
 
 def register_demo_sources(con: duckdb.DuckDBPyConnection) -> None:
@@ -101,19 +151,21 @@ def register_demo_sources(con: duckdb.DuckDBPyConnection) -> None:
 def begin_batch(con: duckdb.DuckDBPyConnection, source_id: str, file: str | None = None) -> int:
     batch_id = con.execute("SELECT nextval('batch_seq')").fetchall()[0][0]
     con.execute(
-        "INSERT INTO load_batches VALUES ($b, $s, $f, $t, NULL, NULL, NULL, NULL, 'running')",
-        {"b": batch_id, "s": source_id, "f": file, "t": datetime.now()},
+        "INSERT INTO load_batches (batch_id, source_id, file, started_at, status, pid, host) "
+        "VALUES ($b, $s, $f, $t, 'running', $pid, $host)",
+        {"b": batch_id, "s": source_id, "f": file, "t": datetime.now(), "pid": os.getpid(),
+         "host": socket.gethostname()},
     )
     return int(batch_id)
 
 
 def finish_batch(con, batch_id: int, *, rows_read: int, rows_loaded: int,
-                 rows_quarantined: int = 0, status: str = "ok") -> None:
+                 rows_quarantined: int = 0, status: str = "ok", message: str | None = None) -> None:
     con.execute(
         "UPDATE load_batches SET finished_at = $t, rows_read = $r, rows_loaded = $l, "
-        "rows_quarantined = $q, status = $st WHERE batch_id = $b",
+        "rows_quarantined = $q, status = $st, message = $m WHERE batch_id = $b",
         {"t": datetime.now(), "r": rows_read, "l": rows_loaded, "q": rows_quarantined,
-         "st": status, "b": batch_id},
+         "st": status, "m": message, "b": batch_id},
     )
 
 
@@ -128,6 +180,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     try:
         yield con
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):  # never hide the cause behind a failed rollback
+            con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")

@@ -9,7 +9,9 @@ import pandas as pd
 from dash import html
 from dash.development.base_component import Component
 
+from data import facts as facts_module
 from data import i18n
+from data.facts import Facts, arrow
 from data.registry import DOMAIN_LABELS, Metric
 
 STATUS_TEXT = {
@@ -17,6 +19,7 @@ STATUS_TEXT = {
     "warning": ("⚠", "Warning"),
     "bad": ("✖", "Off target"),
     "none": ("•", "No target"),
+    "unrated": ("–", "Not rated"),  # too few records, or a running total: no colour (data.facts)
 }
 FRESHNESS_TEXT = {"fresh": "●", "late": "◐", "stale": "○"}
 # Wall tiles are narrow: one short word per domain, so the status beside it is never cut.
@@ -87,47 +90,127 @@ def status_badge(status: str, lang: str | None = None) -> html.Span:
                      className=f"status status--{status}")
 
 
-def kpi_card(metric: Metric, *, value: float | None, previous: float | None, period_label: str,
-             data_time: datetime | None, freshness: str, simulated: bool,
-             partial: bool = False, lang: str | None = None, href: str | None = None,
-             grain: str | None = None) -> html.Div:
-    """One KPI. `partial`: the period is still running, so a total is not compared with the
-    previous full period (that change would be meaningless). `lang` (public site): every word
-    from the data.i18n catalogue; `href`: the label links to the metric's own page; `grain`:
-    the period's length ('month' says "vs the month before" on the public site)."""
-    status = metric.status(value)
-    change = ""
-    comparable = not (partial and metric.aggregate == "sum")
+def _change_words(facts: Facts, lang: str | None) -> str:
+    """The change with the reference it is against, or why there is none, in the page language."""
+    if lang is None:
+        return facts.change_text
+    if facts.change is not None:
+        return i18n.t(i18n.by_grain("kpi_vs_previous", facts.grain), lang, change=arrow(facts.change))
+    if facts.suppressed:
+        return i18n.t("kpi_withheld", lang)
+    if facts.change_reason.startswith("too few"):
+        return i18n.t("kpi_too_few", lang, n=facts.n, min_n=facts.metric.min_n)
+    if facts.value is None:
+        return i18n.t("no_data", lang)
+    return i18n.t("kpi_no_comparable", lang)
+
+
+def _status(facts: Facts, lang: str | None = None) -> html.Span:
+    """The status badge; an unrated value says why (tooltip and screen-reader text)."""
+    badge = status_badge(facts.shown_status, lang)
+    if facts.status is None and facts.status_reason:
+        badge.title = facts.status_reason
+        badge.children = [*badge.children, html.Span(f" ({facts.status_reason})", className="visually-hidden")]
+    return badge
+
+
+def kpi_card(facts: Facts, *, variant: str = "overview", lang: str | None = None, href: str | None = None,
+             title: str | None = None, sparkline: str = "", signal=None,
+             comparisons: list[tuple[str, str]] = ()) -> html.Div:
+    """One KPI card from the facts of its number (data.facts), in one of three variants:
+
+    * ``overview`` — ops overview and public site (`lang`: every word from data.i18n; `href`:
+      the label links to the metric's page);
+    * ``wall`` — a wall tile: short domain, compact number, sparkline, short freshness;
+    * ``signal`` — explorer and district profile: `title` (the area), the change carries an
+      arrow and colour only when a control-chart rule fired (`signal`), `comparisons` lines.
+
+    Every variant shows the period and how far its data reaches, the change *with the
+    reference it is against* ("▲ 12% vs Tue 24 Nov, to 06:00") or why there is none ("too few
+    records (n=2 < 10)", "no comparable data"), and the status — none (no colour) when the
+    facts do not support one, with the reason. ``data-n`` carries the records behind it."""
+    metric = facts.metric
+    status = facts.shown_status
     if lang is None:
         domain, label, unit = DOMAIN_LABELS[metric.domain], metric.label, metric.unit
     else:
         domain = i18n.t(f"domain_{metric.domain}", lang)
         label, unit = i18n.metric_label(metric, lang), i18n.metric_unit(metric, lang)
-    if comparable and value is not None and previous not in (None, 0) and previous == previous and value == value:
-        pct = (value - previous) / abs(previous) * 100
-        arrow = f"{'▲' if pct >= 0 else '▼'} {abs(pct):.0f}%"
-        change = f"{arrow} vs previous" if lang is None else i18n.t(i18n.by_grain("kpi_vs_previous", grain), lang, change=arrow)
+    attrs = {"data-metric": metric.id, "data-n": str(facts.n)}
+    cls = f"kpi-card kpi-card--{status} kpi-card--{facts.freshness}"
+    change_cls = "kpi-change" + ("" if facts.change is not None else " kpi-change--none")
+    records = f"n = {facts.n:,} records" if lang is None else f"n = {facts.n:,}"
+    if variant == "wall":
+        target = f"target {metric.format_value(metric.target)}" if metric.target is not None else ""
+        return html.Div(
+            [
+                html.Div([html.Span(WALL_DOMAIN_LABELS.get(metric.domain, DOMAIN_LABELS[metric.domain]),
+                                    className="kpi-domain", title=DOMAIN_LABELS[metric.domain]),
+                          _status(facts)], className="kpi-head"),
+                html.Div(metric.label, className="kpi-label"),
+                html.Div([html.Span(_wall_number(metric, facts.value), className="kpi-value",
+                                    title=f"{metric.format_value(facts.value)} · {records}"),
+                          html.Span(metric.unit, className="kpi-unit")], className="kpi-figure"),
+                html.Img(src=sparkline, className="kpi-spark", alt="") if sparkline else html.Div(className="kpi-spark"),
+                html.Div([html.Span(facts.change_text or "no comparison", className=change_cls),
+                          html.Span(target, className="kpi-target")], className="kpi-meta"),
+                html.Div(wall_freshness(facts.freshness, facts.data_time, facts.simulated), className="kpi-foot",
+                         title=f"{facts.period_text}; {records}; data time {when(facts.data_time)}"
+                               + (" (simulated data)" if facts.simulated else "")),
+            ],
+            className=cls, **attrs,
+        )
+    if variant == "signal":
+        change_el = _signal_change(facts, signal)
+        target = f"target {metric.format_value(metric.target)} {metric.unit}" if metric.target is not None else "no target"
+        name = dcc_link(metric.label, href) if href else metric.label
+        return html.Div(
+            [
+                html.Div([html.Span(title or domain, className="kpi-domain"), _status(facts)], className="kpi-head"),
+                html.Div(name, className="kpi-label"),
+                html.Div([html.Span(metric.format_value(facts.value), className="kpi-value", title=records),
+                          html.Span(metric.unit, className="kpi-unit")], className="kpi-figure"),
+                html.Img(src=sparkline, className="kpi-spark", alt="") if sparkline else None,
+                html.Div([html.Span(facts.period_text), change_el, html.Span(target, className="kpi-target")],
+                         className="kpi-meta"),
+                html.Ul([html.Li([html.Span(k, className="kpi-compare-label"), " ", v]) for k, v in comparisons],
+                        className="kpi-compare") if comparisons else None,
+                html.Div([freshness_badge(facts.freshness, facts.data_time),
+                          html.Span(" · simulated data" if facts.simulated else "", className="kpi-source")],
+                         className="kpi-foot"),
+            ],
+            className=cls, **attrs,
+        )
     target = ""
     if metric.target is not None:
         target = (f"target {metric.format_value(metric.target)} {unit}" if lang is None
                   else i18n.t("kpi_target", lang, target=metric.format_value(metric.target), unit=unit))
-    simulated_text = (" · simulated data" if lang is None else i18n.t("kpi_simulated", lang)) if simulated else ""
-    title = html.A(label, href=href, className="kpi-link") if href else label
+    simulated_text = (" · simulated data" if lang is None else i18n.t("kpi_simulated", lang)) if facts.simulated else ""
+    period = facts.period_text if lang is None else _public_period(facts, lang)
+    name = html.A(label, href=href, className="kpi-link") if href else label
     return html.Div(
         [
-            html.Div([html.Span(domain, className="kpi-domain"),
-                      status_badge(status, lang)], className="kpi-head"),
-            html.Div(title, className="kpi-label"),
-            html.Div([html.Span(metric.format_value(value), className="kpi-value"),
+            html.Div([html.Span(domain, className="kpi-domain"), _status(facts, lang)], className="kpi-head"),
+            html.Div(name, className="kpi-label"),
+            html.Div([html.Span(metric.format_value(facts.value), className="kpi-value", title=records),
                       html.Span(unit, className="kpi-unit")], className="kpi-figure"),
-            html.Div([html.Span(period_label), html.Span(change, className="kpi-change"),
+            html.Div([html.Span(period), html.Span(_change_words(facts, lang), className=change_cls),
                       html.Span(target, className="kpi-target")], className="kpi-meta"),
-            html.Div([freshness_badge(freshness, data_time, lang),
+            html.Div([freshness_badge(facts.freshness, facts.data_time, lang),
                       html.Span(simulated_text, className="kpi-source")],
                      className="kpi-foot"),
         ],
-        className=f"kpi-card kpi-card--{status} kpi-card--{freshness}",
+        className=cls, **attrs,
     )
+
+
+def _public_period(facts: Facts, lang: str) -> str:
+    if facts.period is None:
+        return i18n.t("no_data", lang)
+    ts = pd.Timestamp(facts.period)
+    if facts.grain == "week":
+        return i18n.t("kpi_week_of", lang, date=i18n.date(ts, lang))
+    return i18n.date(ts, lang, day=facts.grain == "day")
 
 
 def _cell(value):
@@ -176,87 +259,44 @@ def wall_freshness(state: str, data_time: datetime | None, simulated: bool = Fal
             html.Span(day + (" · simulated" if simulated else ""), className="kpi-day")]
 
 
-def wall_tile(metric: Metric, *, value: float | None, period_label: str, change: str,
-              sparkline: str, data_time: datetime | None, freshness: str, simulated: bool) -> html.Div:
-    """One wall tile: domain, status (icon + word), label, big value + unit, sparkline, change
-    vs the same time last week, and the data time with fresh / late / stale."""
-    status = metric.status(value)
-    target = f"target {metric.format_value(metric.target)}" if metric.target is not None else ""
-    return html.Div(
-        [
-            html.Div([html.Span(WALL_DOMAIN_LABELS.get(metric.domain, DOMAIN_LABELS[metric.domain]),
-                                className="kpi-domain", title=DOMAIN_LABELS[metric.domain]),
-                      status_badge(status)], className="kpi-head"),
-            html.Div(metric.label, className="kpi-label"),
-            html.Div([html.Span(_wall_number(metric, value), className="kpi-value",
-                                title=metric.format_value(value)),
-                      html.Span(metric.unit, className="kpi-unit")], className="kpi-figure"),
-            html.Img(src=sparkline, className="kpi-spark", alt="") if sparkline else html.Div(className="kpi-spark"),
-            html.Div([html.Span(change or "no comparison", className="kpi-change"),
-                      html.Span(target, className="kpi-target")], className="kpi-meta"),
-            html.Div(wall_freshness(freshness, data_time, simulated), className="kpi-foot",
-                     title=f"{period_label}; data time {when(data_time)}" + (" (simulated data)" if simulated else "")),
-        ],
-        className=f"kpi-card kpi-card--{status} kpi-card--{freshness}",
-        **{"data-metric": metric.id},
-    )
-
-
 # --- explorer and district profile ------------------------------------------------------
 
-def _signed_pct(value: float | None, previous: float | None) -> str:
-    if value is None or previous is None or value != value or previous != previous:
-        return ""
-    if previous == 0:
-        return "no change vs previous" if value == 0 else "up from 0 vs previous"
-    pct = (value - previous) / abs(previous) * 100
-    return f"{pct:+.0f}% vs previous"
-
-
-def signal_kpi_card(metric: Metric, *, title: str, value: float | None, previous: float | None,
-                    period_label: str, signal, data_time: datetime | None, freshness: str,
-                    simulated: bool, comparisons: list[tuple[str, str]] = (), sparkline: str = "",
-                    href: str | None = None) -> html.Div:
-    """A KPI card whose change carries an arrow and a colour only when a control-chart rule
-    fired (`signal` from data.control_limits); the tooltip says which rule, or that the change
-    is within normal variation. `comparisons`: (label, formatted value) lines, e.g. city median."""
-    status = metric.status(value)
-    change = _signed_pct(value, previous) or "no previous period"
-    if signal.fired:
+def _signal_change(facts: Facts, signal) -> html.Span:
+    """The step vs the reference as plain text, with an arrow and colour only when a
+    control-chart rule fired; the tooltip says which rule, or that it is normal variation."""
+    change = (f"{facts.change:+.0f}% {facts.reference.label}" if facts.change is not None
+              else facts.change_reason or "no previous period")
+    if signal is not None and signal.fired and facts.status is not None:
         # the arrow says on which side of the normal range the value lies (the rule's side); the
         # step from the previous period is plain text beside it, so "▲ -8 %" cannot happen
-        good = (signal.direction == "up") == (metric.direction == "higher")
-        arrow = "▲" if signal.direction == "up" else "▼"
+        good = (signal.direction == "up") == (facts.metric.direction == "higher")
+        arrow_ = "▲" if signal.direction == "up" else "▼"
         side = "above" if signal.direction == "up" else "below"
-        change_el = html.Span([
+        return html.Span([
             change, " · ",
-            html.Span([html.Span(arrow, **{"aria-hidden": "true"}), f" {side} normal",
+            html.Span([html.Span(arrow_, **{"aria-hidden": "true"}), f" {side} normal",
                        html.Span(f" · {signal.rule}", className="kpi-rule")],
                       className=f"kpi-change kpi-change--signal kpi-change--{'good' if good else 'bad'}",
                       title=signal.explanation, tabIndex=0, **{"data-rule": signal.rule})], className="kpi-change")
-    else:
-        change_el = html.Span([change, html.Span(" · normal variation", className="kpi-rule")],
-                              className="kpi-change kpi-change--normal", title=signal.explanation, tabIndex=0)
-    target = f"target {metric.format_value(metric.target)} {metric.unit}" if metric.target is not None else "no target"
-    label = dcc_link(metric.label, href) if href else metric.label
-    return html.Div(
-        [
-            html.Div([html.Span(title, className="kpi-domain"), status_badge(status)], className="kpi-head"),
-            html.Div(label, className="kpi-label"),
-            html.Div([html.Span(metric.format_value(value), className="kpi-value"),
-                      html.Span(metric.unit, className="kpi-unit")], className="kpi-figure"),
-            html.Img(src=sparkline, className="kpi-spark", alt="") if sparkline else None,
-            html.Div([html.Span(period_label), change_el, html.Span(target, className="kpi-target")],
-                     className="kpi-meta"),
-            html.Ul([html.Li([html.Span(k, className="kpi-compare-label"), " ", v]) for k, v in comparisons],
-                    className="kpi-compare") if comparisons else None,
-            html.Div([freshness_badge(freshness, data_time),
-                      html.Span(" · simulated data" if simulated else "", className="kpi-source")],
-                     className="kpi-foot"),
-        ],
-        className=f"kpi-card kpi-card--{status} kpi-card--{freshness}",
-        **{"data-metric": metric.id},
-    )
+    explanation = signal.explanation if signal is not None else ""
+    rule = " · normal variation" if signal is not None and facts.status is not None else ""
+    return html.Span([change, html.Span(rule, className="kpi-rule")],
+                     className="kpi-change kpi-change--normal", title=explanation, tabIndex=0)
+
+
+def signal_kpi_card(metric: Metric, *, title: str, value: float | None, previous: float | None,
+                    period_label: str = "", signal=None, data_time: datetime | None = None, freshness: str = "fresh",
+                    simulated: bool = False, comparisons=(), sparkline: str = "", href: str | None = None,
+                    n: int | None = None) -> html.Div:
+    """A signal card from bare numbers (kept for callers without a series): its facts are
+    made by data.facts like every other card's."""
+    ref = facts_module.Reference(kind="previous", period=datetime.min, end=None, value=previous,
+                                 n=metric.min_n if previous is not None else 0, label="vs previous")
+    made = facts_module.make(metric, district="", grain="day", period=None, through=None, value=value,
+                             n=metric.min_n if n is None else n, reference=ref, data_time=data_time,
+                             now=datetime.now(), simulated=simulated)
+    return kpi_card(made, variant="signal", title=title, sparkline=sparkline, signal=signal,
+                    comparisons=list(comparisons), href=href)
 
 
 def dcc_link(text: str, href: str):

@@ -1,10 +1,14 @@
 """Pure builders: small DataFrames in, ``go.Figure`` out. One Plotly template per theme."""
 from __future__ import annotations
 
+import hashlib
+import html
 import json
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 import plotly.io as pio
 
@@ -92,6 +96,18 @@ def _offline_style(colour: str) -> dict:
 BASE_STYLES = {LIGHT: _offline_style("#f4f6f8"), WALL: _offline_style("#0b0f14")}
 
 
+def _map_style(template: str):
+    style = settings.get("map_style")
+    if style == "white-bg":  # the offline default: a plain background in the page's theme
+        style = BASE_STYLES.get(template, style)
+    return style
+
+
+def _map_layers() -> list:
+    tile_url = settings.get("map_tile_url")
+    return [{"sourcetype": "raster", "source": [tile_url], "below": "traces"}] if tile_url else []
+
+
 def choropleth(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, *,
                template: str = LIGHT, height: int | None = None, show_scale: bool = True,
                as_dict: bool = False) -> go.Figure | dict:
@@ -127,15 +143,8 @@ def choropleth(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, *,
             colorbar=dict(title=dict(text=metric.unit), thickness=12),
             hovertemplate="%{text}<br>%{z:" + metric.format + "} " + metric.unit + "<extra></extra>",
         ))
-    layers = []
-    tile_url = settings.get("map_tile_url")
-    if tile_url:
-        layers.append({"sourcetype": "raster", "source": [tile_url], "below": "traces"})
-    style = settings.get("map_style")
-    if style == "white-bg":  # the offline default: a plain background in the page's theme
-        style = BASE_STYLES.get(template, style)
     fig.update_layout(
-        map=dict(style=style, center=view["center"], zoom=view["zoom"], layers=layers),
+        map=dict(style=_map_style(template), center=view["center"], zoom=view["zoom"], layers=_map_layers()),
         margin=dict(l=0, r=0, t=0, b=0), height=height,
     )
     if as_dict:
@@ -148,35 +157,114 @@ def choropleth(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, *,
     return fig
 
 
+@lru_cache(maxsize=8)
+def _scale_cached(name: str) -> tuple:
+    return tuple((float(p), c) for p, c in plotly.colors.get_colorscale(name))
+
+
+def _scale(name: str) -> list:
+    """A named colour scale as explicit stops, as Plotly's Python side resolves it: plotly.js
+    reads names itself, and its 'Blues' runs the other way (dark = low) and it has no 'OrRd'."""
+    return [list(stop) for stop in _scale_cached(name)]
+
+
+def _template(name: str) -> dict:
+    """A theme's template as plain JSON (built once per process)."""
+    return _TEMPLATE_JSON.setdefault(name, pio.templates[name].to_plotly_json())
+
+
+_TEMPLATE_JSON: dict[str, dict] = {}
+
+
+def _iso(values) -> list[str]:
+    """Timestamps as the ISO strings Plotly's own JSON encoder writes."""
+    stamps = pd.to_datetime(pd.Series(values, dtype=object) if not len(values) else pd.Series(values))
+    return np.datetime_as_string(stamps.to_numpy(dtype="datetime64[s]"), unit="s").tolist()
+
+
+def _numbers(values) -> list:
+    """Floats with NaN as null (JSON has no NaN)."""
+    return [None if v != v else v for v in pd.Series(values, dtype="float64").tolist()]
+
+
+def plain_text(text) -> str:
+    """A title as Plotly text that renders as typed: Plotly reads annotation text as rich
+    text (links, styled spans), so ``<``, ``>`` and ``&`` go out as entities."""
+    return html.escape(str(text), quote=False)
+
+
 def series(frame: pd.DataFrame, metric: Metric, names: dict[str, str], *, template: str = LIGHT,
-           incidents: pd.DataFrame | None = None, height: int | None = None) -> go.Figure:
-    """Time series: one line per district_id in `frame` (period, value), city first."""
-    fig = go.Figure(layout=dict(template=template))
+           incidents: pd.DataFrame | None = None, height: int | None = None) -> dict:
+    """Time series: one line per district_id in `frame` (period, value), city first.
+
+    A plain figure dict, built without ``plotly.graph_objects``: Plotly validates every
+    property it is given and again when serialising, and ``add_vrect`` copies the whole
+    layout for each event (quadratic in the number of annotations: 3.2 s for 100). Events
+    are one shape and one annotation each, appended to two lists."""
+    data = []
     order = ["city"] + sorted(d for d in frame["district_id"].unique() if d != "city")
+    by_area = {d: part for d, part in frame.groupby("district_id", sort=False)} if not frame.empty else {}
     for district_id in order:
-        part = frame[frame["district_id"] == district_id].sort_values("period")
-        if part.empty:
+        part = by_area.get(district_id)
+        if part is None or part.empty:
             continue
-        fig.add_trace(go.Scatter(
-            x=part["period"], y=part["value"], mode="lines", name=names.get(district_id, district_id),
-            line=dict(width=3 if district_id == "city" else 1.8),
-            hovertemplate="%{y:" + metric.format + "} " + metric.unit,
-        ))
+        part = part.sort_values("period")
+        data.append({
+            "type": "scatter", "x": _iso(part["period"]), "y": _numbers(part["value"]), "mode": "lines",
+            "name": names.get(district_id, district_id),
+            "line": {"width": 3 if district_id == "city" else 1.8},
+            "hovertemplate": "%{y:" + metric.format + "} " + metric.unit,
+        })
+    shapes, notes = [], []
     if metric.target is not None:
-        fig.add_hline(y=metric.target, line_dash="dash", line_color="#6c757d",
-                      annotation_text=f"target {metric.format_value(metric.target)}",
-                      annotation_position="top left")
+        shapes.append({"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y",
+                       "y0": metric.target, "y1": metric.target, "line": {"dash": "dash", "color": "#6c757d"}})
+        notes.append({"text": f"target {metric.format_value(metric.target)}", "xref": "x domain", "x": 0,
+                      "yref": "y", "y": metric.target, "xanchor": "left", "yanchor": "bottom", "showarrow": False})
     if incidents is not None and not frame.empty:
-        lo, hi = frame["period"].min(), frame["period"].max()
-        shown = incidents[(incidents["ends_at"] >= lo) & (incidents["starts_at"] <= hi)]
-        for i, row in enumerate(shown.itertuples()):
-            # labels stagger over three rows so that nearby events do not overprint
-            fig.add_vrect(x0=row.starts_at, x1=row.ends_at, fillcolor="#ffc107", opacity=0.18, line_width=0,
-                          annotation=dict(text=row.title, y=1 - 0.07 * (i % 3), yref="paper",
-                                          yanchor="top", xanchor="left", showarrow=False,
-                                          font=dict(size=11), bgcolor="rgba(255,255,255,0.7)"))
-    fig.update_layout(height=height, yaxis_title=metric.unit)
-    return fig
+        more_shapes, more_notes = _event_layers(frame["period"].min(), frame["period"].max(), incidents)
+        shapes, notes = shapes + more_shapes, notes + more_notes
+    layout = {"template": _template(template), "yaxis": {"title": {"text": metric.unit}}}
+    if height is not None:
+        layout["height"] = height
+    if shapes:
+        layout["shapes"] = shapes
+    if notes:
+        layout["annotations"] = notes
+    if not frame.empty:  # the time span events are shown in (see with_events)
+        layout["meta"] = {"span": _iso([frame["period"].min(), frame["period"].max()])}
+    return {"data": data, "layout": layout}
+
+
+def _event_layers(lo, hi, incidents: pd.DataFrame) -> tuple[list, list]:
+    """One shaded rectangle and one label per event overlapping [lo, hi]."""
+    if incidents is None or incidents.empty:
+        return [], []
+    shown = incidents[(incidents["ends_at"] >= pd.Timestamp(lo)) & (incidents["starts_at"] <= pd.Timestamp(hi))]
+    starts, ends = _iso(shown["starts_at"]), _iso(shown["ends_at"])
+    shapes, notes = [], []
+    for i, (x0, x1, title) in enumerate(zip(starts, ends, shown["title"])):
+        shapes.append({"type": "rect", "xref": "x", "yref": "y domain", "x0": x0, "x1": x1, "y0": 0, "y1": 1,
+                       "fillcolor": "#ffc107", "opacity": 0.18, "line": {"width": 0}, "layer": "below"})
+        # labels stagger over three rows so that nearby events do not overprint
+        notes.append({"text": plain_text(title), "xref": "x", "x": x0, "yref": "y domain", "y": 1 - 0.07 * (i % 3),
+                      "xanchor": "left", "yanchor": "top", "showarrow": False, "font": {"size": 11},
+                      "bgcolor": "rgba(255,255,255,0.7)"})
+    return shapes, notes
+
+
+def with_events(fig: dict, events: pd.DataFrame | None) -> dict:
+    """A copy of a :func:`series` figure with `events` shaded over the span it shows (the figure
+    itself is left as it is: it may be a cached one)."""
+    span = fig.get("layout", {}).get("meta", {}).get("span")
+    if events is None or events.empty or not span:
+        return fig
+    shapes, notes = _event_layers(span[0], span[1], events)
+    if not shapes:
+        return fig
+    layout = {**fig["layout"], "shapes": [*fig["layout"].get("shapes", []), *shapes],
+              "annotations": [*fig["layout"].get("annotations", []), *notes]}
+    return {"data": fig["data"], "layout": layout}
 
 
 def sparkline_svg(values, *, width: int = 120, height: int = 32, colour: str = "#7cc4ff") -> str:
@@ -209,31 +297,75 @@ def graph_config(filename: str) -> dict:
             "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
-def explore_map(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, selected=(), *,
-                template: str = LIGHT) -> dict:
-    """The choropleth plus an outline trace of the selected districts. Always three traces
-    (MapLibre errors when an update changes the number of map traces)."""
-    fig = choropleth(districts, values, metric, template=template, as_dict=True)
-    empty = {"type": "FeatureCollection", "features": []}
-    if len(fig["data"]) == 1:
-        fig["data"].append({"type": "choroplethmap", "geojson": empty, "locations": [], "z": [],
-                            "showscale": False, "hoverinfo": "skip"})
+def map_values(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, selected=(), *,
+               template: str = LIGHT) -> dict:
+    """The explorer's map as a figure dict **without outlines**: three choroplethmap traces
+    (districts without a value in grey, the values, an outline of the selected ones; always
+    three, MapLibre errors when an update changes the number of map traces) whose
+    ``locations`` name district ids. The browser puts the outlines in (``assets/explore.js``,
+    :func:`geometry` fetched once per data version), so a filter change carries only values:
+    a few kB instead of the ~160 kB of outlines."""
+    _geojson, view = geojson_from(districts)
+    frame = districts[["district_id", "name"]].merge(values, on="district_id", how="left")
+    has_value = frame["value"].notna()
+    shown, missing = frame[has_value], frame.loc[~has_value, "district_id"].tolist()
+    scale = _scale(_SCALE_GOOD_HIGH if metric.direction == "higher" else _SCALE_BAD_HIGH)
+    grey = "rgba(200,200,200,0.25)"
+    chosen = [d for d in frame["district_id"] if d in set(selected)]
+    data = [
+        {"type": "choroplethmap", "locations": sorted(missing), "z": [0] * len(missing),
+         "colorscale": [[0, grey], [1, grey]], "showscale": False,
+         "marker": {"line": {"color": "#6c757d", "width": 0.6}}, "hoverinfo": "skip"},
+        {"type": "choroplethmap", "locations": shown["district_id"].tolist(), "z": _numbers(shown["value"]),
+         "text": shown["name"].tolist(), "colorscale": scale, "showscale": not shown.empty,
+         "marker": {"line": {"color": "#495057", "width": 0.6}},
+         "colorbar": {"title": {"text": metric.unit}, "thickness": 12},
+         "hovertemplate": "%{text}<br>%{z:" + metric.format + "} " + metric.unit + "<extra></extra>"},
+        {"type": "choroplethmap", "locations": chosen, "z": [1] * len(chosen),
+         "colorscale": [[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]], "showscale": False,
+         "marker": {"line": {"color": "#111827", "width": 3}}, "hoverinfo": "skip", "name": "selected"},
+    ]
+    layout = {"template": _template(template), "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+              "map": {"style": _map_style(template), "center": view["center"], "zoom": view["zoom"],
+                      "layers": _map_layers()},
+              "clickmode": "event"}
+    return {"data": data, "layout": layout}
+
+
+def geometry(districts: pd.DataFrame) -> dict:
+    """Every district outline as one FeatureCollection (id = district_id), for the browser to
+    merge into :func:`map_values` figures."""
     geojson, _view = geojson_from(districts)
-    chosen = [f for f in geojson["features"] if f["id"] in set(selected)]
-    fig["data"].append({
-        "type": "choroplethmap", "geojson": {"type": "FeatureCollection", "features": chosen},
-        "locations": [f["id"] for f in chosen], "z": [1] * len(chosen),
-        "colorscale": [[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]], "showscale": False,
-        "marker": {"line": {"color": "#111827", "width": 3}}, "hoverinfo": "skip", "name": "selected",
-    })
-    fig["layout"]["clickmode"] = "event"
-    return fig
+    return geojson
+
+
+@lru_cache(maxsize=8)
+def _geometry_json(ids: tuple, names: tuple, geometries: tuple) -> tuple[str, bytes]:
+    geojson, _view = _geo_cache(ids, names, geometries)
+    body = json.dumps(geojson, separators=(",", ":")).encode()
+    return hashlib.sha256(body).hexdigest()[:16], body
+
+
+def geometry_json(districts: pd.DataFrame) -> tuple[str, bytes]:
+    """(key, JSON bytes) of :func:`geometry`: the key changes only when an outline or a name
+    does, so a new data version with the same districts needs no new download."""
+    return _geometry_json(tuple(districts["district_id"]), tuple(districts["name"]), tuple(districts["geometry"]))
+
+
+def with_geometry(fig: dict, geojson: dict) -> dict:
+    """A :func:`map_values` figure with the outlines put in (what the browser draws; tests and
+    PNG exports use it server-side)."""
+    out = {"data": [dict(trace) for trace in fig["data"]], "layout": fig["layout"]}
+    for trace in out["data"]:
+        if trace.get("type") == "choroplethmap":
+            trace["geojson"] = geojson
+    return out
 
 
 def explore_series(frame: pd.DataFrame, metric: Metric, names: dict[str, str], *,
                    previous: pd.DataFrame | None = None, previous_shift=None,
                    last_year: pd.DataFrame | None = None, last_year_shift=None, focus: str = "city",
-                   events: pd.DataFrame | None = None, template: str = LIGHT) -> go.Figure:
+                   events: pd.DataFrame | None = None, template: str = LIGHT) -> dict:
     """City and selected districts over time, with the focus area's previous period and the
     same period last year drawn on the same time axis (dotted/dashed), and events shaded."""
     fig = series(frame, metric, names, template=template, incidents=events)
@@ -245,31 +377,96 @@ def explore_series(frame: pd.DataFrame, metric: Metric, names: dict[str, str], *
         part = part[part["district_id"] == focus].sort_values("period")
         if part.empty:
             continue
-        fig.add_trace(go.Scatter(
-            x=part["period"] + shift, y=part["value"], customdata=part["period"], mode="lines",
-            name=f"{label}: {text}", line=dict(width=1.5, dash=dash, color="#6c757d" if dash == "dot" else "#a3a3a3"),
-            hovertemplate="%{y:" + metric.format + "} " + metric.unit + " (%{customdata|%d %b %Y})",
-        ))
+        fig["data"].append({
+            "type": "scatter", "x": _iso(part["period"] + shift), "y": _numbers(part["value"]),
+            "customdata": _iso(part["period"]), "mode": "lines", "name": f"{label}: {text}",
+            "line": {"width": 1.5, "dash": dash, "color": "#6c757d" if dash == "dot" else "#a3a3a3"},
+            "hovertemplate": "%{y:" + metric.format + "} " + metric.unit + " (%{customdata|%d %b %Y})",
+        })
     return fig
 
 
 def ranking(table: pd.DataFrame, metric: Metric, selected=(), *, template: str = LIGHT,
-            city_value: float | None = None) -> go.Figure:
+            city_value: float | None = None) -> dict:
     """Horizontal bars, best district on top; selected districts in a contrasting colour."""
     body = table[table["district_id"] != "city"].dropna(subset=["value"])
     body = body.iloc[::-1]  # plotly draws the first category at the bottom
-    fig = go.Figure(layout=dict(template=template))
     chosen = set(selected)
-    colours = ["#c2410c" if d in chosen else "#0b5cad" for d in body["district_id"]]
-    fig.add_trace(go.Bar(
-        x=body["value"], y=body["name"], orientation="h", customdata=body["district_id"],
-        marker_color=colours, hovertemplate="%{y}: %{x:" + metric.format + "} " + metric.unit + "<extra></extra>",
-        name=metric.label,
-    ))
+    ids_ = body["district_id"].tolist()
+    data = [{
+        "type": "bar", "x": _numbers(body["value"]), "y": body["name"].tolist(), "orientation": "h",
+        "customdata": ids_, "marker": {"color": ["#c2410c" if d in chosen else "#0b5cad" for d in ids_]},
+        "hovertemplate": "%{y}: %{x:" + metric.format + "} " + metric.unit + "<extra></extra>",
+        "name": metric.label,
+    }]
+    layout = {"template": _template(template), "height": max(320, 16 * len(body) + 60),
+              "margin": {"l": 140, "r": 16, "t": 24, "b": 36}, "xaxis": {"title": {"text": metric.unit}},
+              "hovermode": "closest", "showlegend": False,
+              "yaxis": {"tickfont": {"size": 11}, "automargin": True}}
     if city_value is not None and city_value == city_value:
-        fig.add_vline(x=city_value, line_dash="dash", line_color="#6c757d",
-                      annotation_text="whole city", annotation_position="top")
-    fig.update_layout(height=max(320, 16 * len(body) + 60), margin=dict(l=140, r=16, t=24, b=36),
-                      xaxis_title=metric.unit, hovermode="closest", showlegend=False,
-                      yaxis=dict(tickfont=dict(size=11), automargin=True))
+        layout["shapes"] = [{"type": "line", "xref": "x", "x0": city_value, "x1": city_value, "yref": "y domain",
+                             "y0": 0, "y1": 1, "line": {"dash": "dash", "color": "#6c757d"}}]
+        layout["annotations"] = [{"text": "whole city", "xref": "x", "x": city_value, "yref": "y domain", "y": 1,
+                                  "xanchor": "center", "yanchor": "bottom", "showarrow": False}]
+    return {"data": data, "layout": layout}
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+def band_sparkline_svg(values, lower=None, upper=None, *, width: int = 120, height: int = 32,
+                       colour: str = "#0b5cad", band_colour: str = "#0b5cad") -> str:
+    """A sparkline (data URI) with the alert's expected band [lower, upper] shaded behind it
+    and its latest point marked. Empty string with fewer than two numbers."""
+    from urllib.parse import quote
+
+    points = [float(v) for v in values if v is not None and v == v]
+    if len(points) < 2:
+        return ""
+    band = [float(v) for v in (lower, upper) if v is not None and v == v]
+    lo, hi = min(points + band), max(points + band)
+    span = (hi - lo) or 1.0
+    y = lambda v: 3 + (height - 6) * (1 - (v - lo) / span)  # noqa: E731
+    step = (width - 8) / (len(points) - 1)
+    coords = [(3 + i * step, y(v)) for i, v in enumerate(points)]
+    path = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords)
+    rect = ""
+    if len(band) == 2:
+        top, bottom = y(max(band)), y(min(band))
+        rect = (f"<rect x='0' y='{top:.1f}' width='{width}' height='{max(bottom - top, 1):.1f}' "
+                f"fill='{band_colour}' fill-opacity='0.16'/>")
+    last_x, last_y = coords[-1]
+    svg = (f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' preserveAspectRatio='none'>"
+           f"{rect}<polyline points='{path}' fill='none' stroke='{colour}' stroke-width='2' "
+           f"vector-effect='non-scaling-stroke' stroke-linejoin='round'/>"
+           f"<circle cx='{last_x:.1f}' cy='{last_y:.1f}' r='2.6' fill='{colour}'/></svg>")
+    return "data:image/svg+xml," + quote(svg, safe=" /=:,'.")
+
+
+def alert_chart(frame: pd.DataFrame, metric: Metric, episode: dict, *, template: str = LIGHT) -> go.Figure:
+    """The alert's metric in its district around the episode (period, value): the episode's
+    periods shaded, its expected band (when it has one) and the target as lines."""
+    if frame.empty:
+        return empty("No values of this metric in this district around the alert", template)
+    fig = go.Figure(layout=dict(template=template))
+    part = frame.sort_values("period")
+    lower, upper = episode.get("lower"), episode.get("upper")
+    ok = lambda v: v is not None and v == v  # noqa: E731
+    if ok(lower) and ok(upper):
+        fig.add_hrect(y0=lower, y1=upper, fillcolor="#0b5cad", opacity=0.10, line_width=0,
+                      annotation_text="expected band (now)", annotation_position="top left",
+                      annotation_font_size=11)
+    fig.add_trace(go.Scatter(x=part["period"], y=part["value"], mode="lines+markers", name=metric.label,
+                             line=dict(width=2, color="#0b5cad"), marker=dict(size=4),
+                             customdata=part["n"] if "n" in part else None,
+                             hovertemplate="%{y:" + metric.format + "} " + metric.unit + " (n = %{customdata})"))
+    first, last = episode.get("first_period"), episode.get("last_period")
+    if first is not None and not pd.isna(first):
+        end = last if last is not None and not pd.isna(last) else first
+        fig.add_vrect(x0=first, x1=end, fillcolor="#b91c1c", opacity=0.12, line_width=0,
+                      annotation_text="alert", annotation_position="top right", annotation_font_size=11)
+    if ok(episode.get("target")):
+        fig.add_hline(y=episode["target"], line_dash="dash", line_color="#6c757d",
+                      annotation_text=f"target {metric.format_value(episode['target'])}",
+                      annotation_position="bottom left", annotation_font_size=11)
+    fig.update_layout(height=300, yaxis_title=metric.unit, showlegend=False, margin=dict(l=56, r=16, t=24, b=36))
     return fig

@@ -190,7 +190,7 @@ def test_official_of_district_a_asking_for_district_b_gets_nothing_of_b(dash_app
     state = {"metric": "sr_opened", "districts": "102,103", "grain": "day", "range": "90d"}
     status, body, text = dash_http.call(client, mapdep, [state, None], [None] * len(mapdep.get("state", [])))
     assert status == 200, text[:300]
-    traces = body["response"]["explore-map"]["figure"]["data"]
+    traces = body["response"]["explore-map-values"]["data"]["figure"]["data"]
     valued = set()
     for trace in traces:  # outlines of every district are reference data; values must not be
         if "%{z" not in str(trace.get("hovertemplate")):

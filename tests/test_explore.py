@@ -178,7 +178,7 @@ def _views(client, state):
 
 def test_views_fill_every_output(client):
     out = _views(client, {"metric": "bike_trips", "range": "30d", "districts": "301,302"})
-    assert out["explore-map"]["figure"]["data"] and out["explore-ranking"]["figure"]["data"]
+    assert out["explore-map-values"]["data"]["figure"]["data"] and out["explore-ranking"]["figure"]["data"]
     names = [t.get("name", "") for t in out["explore-series"]["figure"]["data"]]
     assert "Whole city" in names and any("previous period" in n for n in names)
     rows = out["explore-table"]["rowData"]
@@ -196,8 +196,8 @@ def test_series_draws_last_year_on_the_current_axis():
     before = now.assign(period=now["period"] - pd.DateOffset(years=1), value=2.0)
     fig = figures.explore_series(now, metric, {"city": "Whole city"}, last_year=before,
                                  last_year_shift=pd.DateOffset(years=1))
-    trace = [t for t in fig.data if "last year" in t.name][0]
-    assert list(pd.to_datetime(trace.x)) == list(now["period"]) and list(trace.y) == [2.0] * 5
+    trace = [t for t in fig["data"] if "last year" in t["name"]][0]
+    assert list(pd.to_datetime(trace["x"])) == list(now["period"]) and list(trace["y"]) == [2.0] * 5
 
 
 def test_single_district_focus_draws_its_comparisons(client):
@@ -295,7 +295,7 @@ def test_official_sees_only_their_district(dash_app, accounts):
     assert status == 200
     rows = body["response"]["explore-table"]["rowData"]
     assert {r["district_id"] for r in rows} <= {"city", "101"}
-    locations = [loc for t in body["response"]["explore-map"]["figure"]["data"][1:2] for loc in t.get("locations", [])]
+    locations = [loc for t in body["response"]["explore-map-values"]["data"]["figure"]["data"][1:2] for loc in t.get("locations", [])]
     assert set(locations) <= {"101"}
     text = official.get("/explore/export.csv?metric=bike_trips&range=30d&districts=301").get_data(as_text=True)
     assert ",301," not in text and "Brooklyn" not in text

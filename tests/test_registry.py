@@ -511,7 +511,23 @@ BREAKAGES = {
     "two statements": ("sql", lambda m, s: (m, s + ";\nSELECT 1", None)),
     "not a select": ("sql", lambda m, s: (m, "DELETE FROM bike_trips WHERE $grain = $start AND $end", None)),
     "missing $end": ("sql", lambda m, s: (m, s.replace("$end", "TIMESTAMP '2200-01-01'"), None)),
+    "min_n zero": ("min_n", _set("min_n", 0)),
+    "min_n a fraction": ("min_n", _set("min_n", 2.5)),
+    "min_n text": ("min_n", _set("min_n", "five")),
+    "min_n a boolean": ("min_n", _set("min_n", True)),
 }
+
+
+def test_min_n_defaults_by_aggregate_and_can_be_declared(tmp_path):
+    """A median, mean or percentage needs more records than a count before it is compared;
+    a declared min_n wins."""
+    assert METRICS["sr_opened"].min_n == 1
+    assert METRICS["satisfaction_score"].min_n >= 5
+    assert METRICS["sr_median_hours_to_close"].min_n >= 5
+    assert METRICS["bins_over_90_pct"].min_n >= 10
+    meta, sql = base_parts()
+    write_metric(tmp_path, {**meta, "min_n": 7}, sql)
+    assert registry.load(tmp_path)["bike_trips"].min_n == 7
 
 
 @pytest.mark.parametrize("case", list(BREAKAGES))

@@ -140,22 +140,92 @@ def test_first_refresh_fills_everything_then_only_changes_are_sent(wall, refresh
     assert len(text.encode()) < 10_000
 
 
-def test_a_rotating_view_with_a_critical_alert_holds_and_says_why(wall, refresh):
-    from callbacks.ops.alerts import current_alerts
+def _episode(metric_id, district_id, severity="critical", rule="threshold"):
+    """An alert episode as the detector records one (the wall reads episodes, nothing else)."""
+    from datetime import datetime
 
-    alerts = current_alerts()
-    critical = {registry.get(m).domain for m in alerts[alerts["severity"] == "critical"]["metric_id"]}
-    calm = [d for d in registry.DOMAINS if d not in critical]
-    assert critical and calm, "the fixture city has both"
-    config, _ = wall.parse_config({"view": ",".join(registry.DOMAINS), "rotate": "30"})
-    held, _ = refresh(sorted(critical)[0], config)
-    assert held["wall-hold"]["data"]["reason"].startswith("✖ Holding on")
-    assert "critical alert" in held["wall-hold-text"]["children"]
-    free, _ = refresh(calm[0], config)
-    assert free["wall-hold"]["data"]["reason"] == ""
-    # without rotation there is nothing to hold
-    still, _ = refresh(sorted(critical)[0], wall.parse_config({"view": sorted(critical)[0]})[0])
-    assert still["wall-hold"]["data"]["reason"] == ""
+    from data import episodes
+
+    metric = registry.get(metric_id)
+    changes = episodes.record([{"metric_id": metric_id, "district_id": district_id, "rule": rule,
+                                "status": "firing", "severity": severity, "grain": "day",
+                                "period": "2026-11-01 00:00:00", "first_period": "2026-10-31 00:00:00",
+                                "value": 99.0, "n": 400, "target": metric.target,
+                                "message": f"{metric.label}: 99 on 400 records"}], now=datetime.now(), version="t")
+    return changes[0]["episode_id"]
+
+
+def _resolve(*episode_ids):
+    from data import episodes
+
+    for episode_id in episode_ids:
+        if episodes.get(episode_id)["state"] != "resolved":
+            episodes.resolve(episode_id, "system", "test over")
+
+
+def test_rotation_holds_only_on_an_open_critical_episode_and_says_why(wall, refresh):
+    """Old behaviour (wrong, issue 12): the wall held on any latest value off target, however
+    few records it rested on. Now only an open critical episode from the episode store holds,
+    and for at most `hold` seconds (the client enforces the limit; the config carries it)."""
+    from data import episodes
+
+    config, _ = wall.parse_config({"view": ",".join(registry.DOMAINS), "rotate": "30", "hold": "120"})
+    assert config["hold"] == 120
+    free, _ = refresh("parking", config)
+    assert free["wall-hold"]["data"]["reason"] == ""  # off-target values alone hold nothing
+    warning = _episode("parking_occupancy_pct", "102", severity="warning")
+    held, _ = refresh("parking", config)
+    assert held["wall-hold"]["data"]["reason"] == ""  # a warning does not hold
+    critical = _episode("parking_occupancy_pct", "101")
+    try:
+        held, text = refresh("parking", config)
+        reason = held["wall-hold"]["data"]["reason"]
+        assert reason.startswith("✖ Holding on Parking (up to 2 min)") and "Parking occupancy" in reason
+        assert "open critical alert" in held["wall-hold-text"]["children"]
+        other, _ = refresh("waste", config)
+        assert other["wall-hold"]["data"]["reason"] == ""  # another view's alert does not hold this one
+        # without rotation, or with hold=0, there is nothing to hold
+        still, _ = refresh("parking", wall.parse_config({"view": "parking"})[0])
+        assert still["wall-hold"]["data"]["reason"] == ""
+        never, _ = refresh("parking", wall.parse_config({"view": "parking,waste", "rotate": "30", "hold": "0"})[0])
+        assert never["wall-hold"]["data"]["reason"] == ""
+        # once someone acknowledges it, the wall moves on
+        episodes.acknowledge(critical, "test-admin")
+        taken, _ = refresh("parking", config)
+        assert taken["wall-hold"]["data"]["reason"] == ""
+    finally:
+        _resolve(warning, critical)
+
+
+def test_the_ticker_lists_open_alerts_first_and_dims_acknowledged_ones_with_who_took_them(wall, refresh):
+    from data import episodes
+
+    config, _ = wall.parse_config({"view": "parking"})
+    first = _episode("parking_occupancy_pct", "103")
+    second = _episode("parking_citations", "104", severity="warning")
+    try:
+        episodes.acknowledge(first, "maria")
+        response, text = refresh("parking", config)
+        items = response["wall-alerts"]["children"]
+        order = [item["props"]["data-episode"] for item in items]
+        assert order.index(str(second)) < order.index(str(first))  # open before acknowledged
+        taken = items[order.index(str(first))]
+        assert "alert-item--acknowledged" in taken["props"]["className"]
+        assert "✓ maria" in json.dumps(taken, ensure_ascii=False)
+        assert "alert-item--open" in items[order.index(str(second))]["props"]["className"]
+    finally:
+        _resolve(first, second)
+    response, _ = refresh("parking", config)
+    left = response.get("wall-alerts", {}).get("children", [])
+    assert str(first) not in [i.get("props", {}).get("data-episode") for i in left]  # resolved: off the wall
+
+
+def test_hold_parameter_is_validated(wall):
+    assert wall.parse_config({})[0]["hold"] == 300
+    config, notices = wall.parse_config({"hold": "5"})
+    assert config["hold"] == 300 and "bad hold" in notices[0]
+    assert wall.parse_config({"hold": "0"})[0]["hold"] == 0
+    assert wall.valid_config({"hold": 10 ** 9})["hold"] == 300
 
 
 @pytest.mark.parametrize("view,config,sig,screen", [
@@ -180,15 +250,25 @@ def test_sparkline_svg():
 
 
 def test_change_vs_last_week_compares_a_running_total_with_the_same_hours():
-    import pandas as pd
+    """(Was a test of the wall's own change text; the wall now takes its change from
+    data.facts like every page.) A running day is compared with the same weekday last week up
+    to the same time, a complete day with that whole day."""
+    from datetime import datetime
 
-    from callbacks.ops import wall as wall_callbacks
+    from data import facts
 
     metric = registry.get("bike_trips")
-    row = pd.Series({"period": pd.Timestamp("2026-11-01"), "last_week": 1000.0, "last_week_so_far": 100.0})
-    assert wall_callbacks._change(metric, 150.0, row, partial=True) == "▲ 50% vs same time last wk"
-    assert wall_callbacks._change(metric, 500.0, row, partial=False) == "▼ 50% vs last Sun"
-    assert wall_callbacks._change(metric, None, row, partial=False) == ""
+    running = facts.reference_window(metric, "day", datetime(2026, 11, 1, 6, 0))
+    assert running.kind == "same_elapsed" and running.ref_period == datetime(2026, 10, 25)
+    assert datetime(2026, 10, 25, 6, 0) < running.ref_end <= datetime(2026, 10, 25, 6, 0, 1)
+    assert facts.reference_label("day", running.kind, running.ref_period, running.ref_end) == "vs Sun 25 Oct, to 06:00"
+    whole = facts.reference_window(metric, "day", datetime(2026, 11, 2))
+    assert (whole.kind, whole.period, whole.ref_period, whole.ref_end) == (
+        "whole", datetime(2026, 11, 1), datetime(2026, 10, 25), datetime(2026, 10, 26))
+    ref = facts.Reference("same_elapsed", running.ref_period, running.ref_end, 100.0, 100, "vs Sun 25 Oct, to 06:00")
+    assert facts.make(metric, district="city", grain="day", period=running.period, through=running.through,
+                      value=150.0, n=150, reference=ref, data_time=None,
+                      now=datetime(2026, 11, 1, 6)).change_text == "▲ 50% vs Sun 25 Oct, to 06:00"
 
 
 def test_screens_scale_the_map(wall, refresh):

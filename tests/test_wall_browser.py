@@ -334,3 +334,59 @@ def test_a_screen_signs_in_with_its_device_token_in_the_url(browser, wall_server
     page.wait_for_selector("#wall-tiles .kpi-card", timeout=20_000)
     assert page.errors == []
     page.context.close()
+
+
+UNAUTHORISED_STATE = """() => ({
+    tiles: document.querySelectorAll('#wall-tiles .kpi-card').length,
+    freshness: document.querySelectorAll('.wall-page .freshness').length,
+    alerts: document.querySelectorAll('#wall-alerts li').length,
+    mapTraces: ((document.querySelector('#wall-map .js-plotly-plot') || {}).data || []).length,
+    clock: document.querySelector('#wall-clock').innerText,
+    visibleText: [...document.querySelectorAll('.wall-body, .wall-header')].map(e => e.checkVisibility() ? e.innerText : '').join(''),
+    message: (document.getElementById('wall-unauthorised') || {}).innerText || ''})"""
+
+
+def _not_network_noise(errors, status: int):
+    # Chromium logs a refused request itself ("Failed to load resource: … status of 401"):
+    # that is the server's answer, not a script error. Anything else is.
+    return [e for e in errors if f"status of {status}" not in e]
+
+
+def test_a_revoked_screen_blanks_its_data_at_once_and_says_it_is_no_longer_authorised(browser, wall_server):
+    """issue 14: a revoked screen kept its last data with a ticking clock and green dots and
+    threw 'body stream already read' on each refresh."""
+    from data import users
+    from tests.live import var_dir_of
+
+    with var_dir_of(wall_server.var_dir):
+        token_id, token = users.add_token("soon-revoked")
+    page = _page(browser, None, 1920, 1080)
+    _open(page, wall_server.base + f"/wall?refresh=5&token={token}")
+    before = page.evaluate(UNAUTHORISED_STATE)
+    assert before["tiles"] > 0 and before["freshness"] > 0 and before["mapTraces"] > 0 and before["clock"]
+    with var_dir_of(wall_server.var_dir):
+        users.revoke_token(token_id)
+    revoked = time.monotonic()
+    page.wait_for_selector("#wall-unauthorised", timeout=12_000)
+    assert time.monotonic() - revoked <= 5 + 2  # at the next refresh
+    time.sleep(6)  # another refresh and several clock ticks later
+    after = page.evaluate(UNAUTHORISED_STATE)
+    assert "no longer authorised" in after["message"] and "401" in after["message"]
+    assert after["tiles"] == 0 and after["freshness"] == 0 and after["alerts"] == 0 and after["mapTraces"] == 0
+    assert after["clock"] == "" and after["visibleText"] == ""
+    assert page.locator("#wall-connection").count() == 0  # not a connection problem
+    _shot(page, "wall-unauthorised")
+    assert _not_network_noise(page.errors, 401) == []
+    page.context.close()
+
+
+def test_a_screen_refused_with_403_is_blanked_the_same_way(browser, wall_server):
+    page = _page(browser, wall_server, 1920, 1080)
+    _open(page, wall_server.base + "/wall?view=parking&refresh=5")
+    _refresh_route(page, lambda r: r.fulfill(status=403, body='{"error": "forbidden"}',
+                                             content_type="application/json"))
+    page.wait_for_selector("#wall-unauthorised", timeout=12_000)
+    after = page.evaluate(UNAUTHORISED_STATE)
+    assert after["tiles"] == 0 and after["alerts"] == 0 and "403" in after["message"]
+    assert _not_network_noise(page.errors, 403) == []
+    page.context.close()

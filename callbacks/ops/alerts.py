@@ -1,11 +1,17 @@
-"""Alerts callbacks: statuses come from the registry's target and warning bands."""
+"""Alerts callbacks: the work queue of alert episodes (the detector's, from the ops store),
+the quick acknowledge, and the per-domain volume and response times.
+
+``current_alerts`` is the old rule (latest value against the registry's target and warning
+band), kept as the baseline ``bench.alerts`` compares the detector with; no page shows it."""
+import json
+
 import dash
 import pandas as pd
-from dash import Input, Output
+from dash import ALL, Input, Output, State, dcc, html
 
 from callbacks import auth, common
-from data import repository
-from layouts import components, ids
+from data import access, episodes, registry, repository, triage
+from layouts import components, figures, ids
 
 
 def current_alerts(grain: str = "day") -> pd.DataFrame:
@@ -39,11 +45,183 @@ def current_alerts(grain: str = "day") -> pd.DataFrame:
     return frame.sort_values(["severity", "gap"], ascending=[True, False]).reset_index(drop=True)
 
 
-@dash.callback(Output(ids.ALERTS_TABLE, "children"), Input(ids.ALERTS_TICK, "n_intervals"))
+# --- the work queue (episodes from the detector; data/triage.py) ----------------------------
+
+SEVERITY_TEXT = {"critical": "✖ Critical", "warning": "⚠ Warning"}
+STATE_TEXT = {"open": "● Open", "acknowledged": "✓ Acknowledged", "snoozed": "◔ Snoozed", "resolved": "✔ Resolved"}
+
+
+def _when(value) -> str:
+    ts = None if value is None or (not isinstance(value, str) and pd.isna(value)) else pd.Timestamp(value)
+    return "" if ts is None else f"{ts:%a %d %b %H:%M}"
+
+
+def may_act(district_id) -> bool:
+    """Whether the caller may act on an alert of `district_id` (the rule data.episodes
+    enforces: admins everywhere, officials on their own districts, a city-wide alert needs
+    an all-district account; analysts and wall screens never). Only decides what is shown."""
+    principal = access.current()
+    if principal is None or principal.role not in ("admin", "official", "system"):
+        return False
+    return principal.districts == access.ALL or (district_id != "city" and district_id in principal.districts)
+
+
+def state_text(ep) -> str:
+    state = ep["state"]
+    text = STATE_TEXT.get(state, state)
+    if state == "acknowledged" and isinstance(ep.get("acknowledged_by"), str):
+        text += f" by {ep['acknowledged_by']} {_when(ep.get('acknowledged_at'))}"
+    elif state == "snoozed":
+        text += f" until {_when(ep.get('snoozed_until'))}"
+    elif state == "resolved":
+        text += f" {_when(ep.get('resolved_at'))}"
+    if isinstance(ep.get("assignee"), str) and ep["assignee"]:
+        text += f" · assigned to {ep['assignee']}"
+    return text
+
+
+def _row(ep: dict, spark: list[float]) -> html.Li:
+    src = figures.band_sparkline_svg(spark, ep.get("lower"), ep.get("upper"))
+    band = ""
+    if ep.get("lower") is not None and ep.get("upper") is not None and ep["lower"] == ep["lower"]:
+        band = " with the expected band shaded"
+    n = ep.get("n")
+    facts = [html.Span(ep["how_far"], className="alert-far")]
+    facts.append(html.Span(f"n = {int(n):,}" if n is not None and n == n else "n unknown", className="alert-n"))
+    facts.append(html.Span(f"since {_when(ep['opened_at'])} ({ep['since']})", className="alert-since"))
+    actions = [dcc.Link("Open ›", href=ep["href"], className="btn btn-outline-secondary btn-sm"),
+               html.A("Explore ↗", href=ep["explore"], className="btn btn-outline-secondary btn-sm",
+                      title="The explorer at this metric, district and time")]
+    if ep["state"] in ("open", "snoozed") and may_act(ep["district_id"]):
+        actions.insert(0, html.Button("Acknowledge", id={"type": ids.ALERTS_ACK, "episode": int(ep["id"])},
+                                      n_clicks=0, className="btn btn-primary btn-sm"))
+    return html.Li(
+        [
+            html.Div(html.Span(SEVERITY_TEXT.get(ep["severity"], ep["severity"]),
+                               className=f"sev sev--{ep['severity']}"), className="alert-row-sev"),
+            html.Div([dcc.Link([html.Strong(ep["metric"]), f" · {ep['district']}"], href=ep["href"],
+                               className="alert-row-title"),
+                      html.Div(ep.get("message") or "", className="alert-row-message"),
+                      html.Div(facts, className="alert-row-facts")], className="alert-row-main"),
+            html.Div(state_text(ep), className="alert-row-state"),
+            html.Img(src=src, alt=f"Recent values of {ep['metric']} in {ep['district']}{band}",
+                     className="alert-row-spark") if src else html.Div("no recent values", className="alert-row-spark small text-muted"),
+            html.Div(actions, className="alert-row-actions"),
+        ],
+        className=f"alert-row alert-row--{ep['severity']} alert-row--{ep['state']}",
+        **{"data-episode": str(ep["id"])},
+    )
+
+
+def render_queue(frame: pd.DataFrame, sparks: dict, group: str):
+    if frame.empty:
+        return html.P("No alert matches these filters. ✓", className="text-muted")
+    rows = frame.to_dict("records")
+    if group not in ("district", "domain"):
+        return html.Ul([_row(ep, sparks.get(int(ep["id"]), [])) for ep in rows], className="alert-list")
+    key = "district" if group == "district" else "domain_label"
+    sections = []
+    for name in dict.fromkeys(ep[key] for ep in rows):
+        members = [ep for ep in rows if ep[key] == name]
+        critical = sum(1 for ep in members if ep["severity"] == "critical")
+        sections.append(html.Section([
+            html.H2([name or "—", html.Span(f" {len(members)} alert{'s' if len(members) != 1 else ''}"
+                                           + (f", {critical} critical" if critical else ""),
+                                           className="text-muted small fw-normal")], className="h6 alert-group"),
+            html.Ul([_row(ep, sparks.get(int(ep["id"]), [])) for ep in members], className="alert-list"),
+        ]))
+    return sections
+
+
+def _filters(states, domain, severity, district, group, sort):
+    """Every filter value validated against its allow-list (any client can post anything)."""
+    states = [s for s in states if isinstance(s, str) and s in episodes.STATES][:4] if isinstance(states, list) else []
+    domain = domain if isinstance(domain, str) and domain in registry.DOMAINS else None
+    severity = severity if severity in episodes.SEVERITIES else None
+    known = common.district_names()
+    district = district if isinstance(district, str) and (district in known or district == "city") else None
+    group = group if group in triage.GROUPS else "none"
+    sort = sort if isinstance(sort, str) and sort in triage.SORTS else "severity"
+    return states, domain, severity, district, group, sort
+
+
+@dash.callback(
+    Output(ids.ALERTS_TABLE, "children"),
+    Output(ids.ALERTS_DISTRICT, "options"),
+    Input(ids.ALERTS_STATES, "value"),
+    Input(ids.ALERTS_DOMAIN, "value"),
+    Input(ids.ALERTS_SEVERITY, "value"),
+    Input(ids.ALERTS_DISTRICT, "value"),
+    Input(ids.ALERTS_GROUP, "value"),
+    Input(ids.ALERTS_SORT, "value"),
+    Input(ids.ALERTS_TICK, "n_intervals"),
+    Input(ids.ALERTS_CHANGED, "data"),
+)
+@auth.requires("read")
+@common.guarded("message", [])
+def alerts_queue(states, domain, severity, district, group, sort, _tick, _changed):
+    states, domain, severity, district, group, sort = _filters(states, domain, severity, district, group, sort)
+    if not states:
+        return html.P("Choose at least one state.", className="text-muted"), dash.no_update
+    frame = triage.queue(states=tuple(states), domain=domain, district=district, severity=severity, sort=sort)
+    sparks = triage.recent_values(frame)
+    principal = access.current()
+    names = common.district_names()
+    options = [{"label": "Whole city", "value": "city"}] + [
+        {"label": f"{name} ({did})", "value": did} for did, name in sorted(names.items(), key=lambda kv: kv[1])
+        if did != "city" and principal is not None and principal.sees(did)]
+    return render_queue(frame, sparks, group), options
+
+
+@dash.callback(
+    Output(ids.ALERTS_RESULT, "children"),
+    Output(ids.ALERTS_CHANGED, "data"),
+    Input({"type": ids.ALERTS_ACK, "episode": ALL}, "n_clicks"),
+    State(ids.ALERTS_CHANGED, "data"),
+    prevent_initial_call=True,
+)
+@auth.requires("annotate")
+def alerts_acknowledge(clicks, changed):
+    """Acknowledge the alert whose button was pressed (the data layer checks the district)."""
+    episode_id = None
+    for item in dash.callback_context.triggered or []:
+        prop, value = str(item.get("prop_id", "")), item.get("value")
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0 or not prop.endswith(".n_clicks"):
+            continue
+        try:
+            key = json.loads(prop[: -len(".n_clicks")])
+        except ValueError:
+            continue
+        if isinstance(key, dict) and key.get("type") == ids.ALERTS_ACK and isinstance(key.get("episode"), int):
+            episode_id = key["episode"]
+    if episode_id is None:
+        return dash.no_update, dash.no_update
+    changed = changed + 1 if isinstance(changed, int) and 0 <= changed < 10**9 else 1
+    principal = access.current()
+    try:
+        ep = episodes.acknowledge(episode_id, principal.name)
+    except access.AccessDenied as exc:
+        return components.notice(f"Not allowed: {exc}.", color="danger"), dash.no_update
+    except episodes.InvalidTransition as exc:
+        return components.notice(str(exc).capitalize() + ".", color="warning"), changed
+    label = (registry.get(ep["metric_id"]).label if registry.get(ep["metric_id"]) else ep["metric_id"])
+    return components.notice(f"✓ Acknowledged: {label} in {ep['district_id']}.", color="success"), changed
+
+
+def _hours(value) -> str:
+    return "—" if value is None or value != value else (f"{value:.1f} h" if value < 48 else f"{value / 24:.1f} d")
+
+
+@dash.callback(Output(ids.ALERTS_STATS, "children"), Input(ids.ALERTS_TICK, "n_intervals"),
+               Input(ids.ALERTS_CHANGED, "data"))
 @auth.requires("read")
 @common.guarded("message")
-def alerts_table(_n):
-    frame = current_alerts()
-    columns = {"status": "Status", "metric": "Metric", "district": "District", "value": "Value",
-               "target": "Target", "period": "Day"}
-    return components.table(frame, columns, empty="Nothing is off target. ✓")
+def alerts_stats(_tick, _changed):
+    frame = episodes.stats(days=30)
+    if frame.empty:
+        return html.P("No alert was opened in the last 30 days.", className="text-muted")
+    frame = frame.assign(domain=frame["domain"].map(lambda d: registry.DOMAIN_LABELS.get(d, d)),
+                         ack=frame["median_hours_to_acknowledge"].map(_hours),
+                         res=frame["median_hours_to_resolve"].map(_hours))
+    return components.table(frame, {"domain": "Domain", "volume": "Alerts opened", "open": "Still open",
+                                    "ack": "Median time to acknowledge", "res": "Median time to resolve"})

@@ -1,13 +1,15 @@
 """Data-health callbacks."""
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import PurePath
 
 import dash
 import pandas as pd
 from dash import Input, Output, html
 
 from callbacks import auth, common
-from data import publish, registry, repository
+from data import access, faults, publish, registry, repository, snapshot
+from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
 
 
@@ -29,6 +31,38 @@ def _trend(trends: pd.DataFrame, source_id: str, now: datetime):
                       html.Span(label, className="small")], title=label)
 
 
+def _alerts() -> list:
+    """What operators must know first: a damaged current release (and what is served instead),
+    and a publish that failed since the last one that worked."""
+    out = [components.notice(line, color="danger") for line in snapshot.health()]
+    mine = snapshot.status("ops")
+    if mine is not None and not out:
+        out.append(components.notice(f"This worker serves release {mine['serving']}: {mine['reason']}.", color="danger"))
+    ok = faults.last_publish_ok()
+    failed = [f for f in faults.recent(20) if f.get("what") == "publish"]
+    if failed and (ok is None or str(failed[0].get("at", "")) > str(ok.get("at", ""))):
+        out.append(components.notice(f"The last publish failed at {str(failed[0].get('at', '?'))[:19].replace('T', ' ')}: "
+                                     f"{failed[0].get('message', '')}. The previous release is still served.",
+                                     color="danger"))
+    return out
+
+
+def _failures():
+    """The recent publish and ingest failures, newest first, each in one plain line."""
+    recent = faults.recent(10)
+    if not recent:
+        return None
+    return html.Div([html.H3("Recent failures", className="h6"),
+                     html.Ul([html.Li(f"{str(f.get('at', '?'))[:19].replace('T', ' ')} — {f.get('what', '?')}: "
+                                      f"{f.get('message', '')}", className="small") for f in recent])],
+                    className="mb-3")
+
+
+def _batch_status(row) -> str:
+    message = getattr(row, "message", None)
+    return row.status if not isinstance(message, str) or not message else f"{row.status}: {message}"
+
+
 @dash.callback(
     Output(ids.DATA_SOURCES, "children"),
     Output(ids.DATA_QUARANTINE, "children"),
@@ -38,6 +72,15 @@ def _trend(trends: pd.DataFrame, source_id: str, now: datetime):
 @auth.requires("read")
 @common.guarded("message", None, None)
 def data_health(_n):
+    alerts = _alerts()
+    try:
+        return _data_health(alerts)
+    except DataUnavailable as exc:
+        message = components.data_unavailable(str(exc))
+        return [*alerts, message], None, _failures()
+
+
+def _data_health(alerts: list):
     sources = repository.run("ops/source_times")
     now = datetime.now()
     trends = repository.run("ops/load_trend", since=now - TREND_SPAN)
@@ -61,16 +104,31 @@ def data_health(_n):
         sources, {"name": "Source", "domain": "Domain", "simulated": "Kind", "table_name": "Table",
                   "data_time": "Newest data", "freshness": "Freshness", "row_count": "Rows loaded",
                   "trend": f"Rows loaded per day, last {TREND_SPAN.days} days"})
-    quarantine = components.table(
-        repository.run("ops/quarantine_summary"),
-        {"source_id": "Source", "file": "File", "reason": "Reason", "rows": "Rows",
-         "first_line": "First line", "example": "Example"},
-        empty="No rows quarantined. ✓")
+    is_admin = access.current() is not None and access.current().can("admin")
+    quarantine = components.table(*_quarantine(is_admin), empty="No rows quarantined. ✓")
+    recent = repository.run("ops/load_batches", limit=30)
+    recent = recent.assign(status=[_batch_status(row) for row in recent.itertuples()])
+    if not is_admin:  # server file paths are for admins: others see the file's name
+        recent = recent.assign(file=[None if pd.isna(f) else PurePath(str(f)).name for f in recent["file"]])
     batches = components.table(
-        repository.run("ops/load_batches", limit=30),
+        recent,
         {"batch_id": "Batch", "source_id": "Source", "file": "File", "finished_at": "Finished",
          "rows_loaded": "Loaded", "rows_quarantined": "Quarantined", "status": "Status"})
-    return source_table, quarantine, batches
+    return [*alerts, source_table], quarantine, [_failures(), batches]
+
+
+def _quarantine(is_admin: bool):
+    """The quarantine table: for admins every group with its file, district, first line and an
+    example (the judged values only); for everyone else counts by source and reason of the rows
+    in their districts (and of rows whose district is unknown), nothing from the rows themselves."""
+    if is_admin:
+        return repository.run("ops/quarantine_rows"), {
+            "source_id": "Source", "file": "File", "reason": "Reason", "district_id": "District", "rows": "Rows",
+            "first_line": "First line", "example": "Example (judged values)"}
+    counts = repository.run("ops/quarantine_summary")  # scoped in the data layer
+    counts = (counts.groupby(["source_id", "reason"], as_index=False)["rows"].sum()
+              .sort_values("rows", ascending=False, kind="stable"))
+    return counts, {"source_id": "Source", "reason": "Reason", "rows": "Rows"}
 
 
 @dash.callback(Output(ids.DATA_RELEASES, "children"), Input(ids.DATA_TICK, "n_intervals"))

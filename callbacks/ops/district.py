@@ -9,11 +9,11 @@ import pandas as pd
 from dash import Input, Output, dcc, html, no_update
 
 from callbacks import auth, common
-from data import access, control_limits, registry, repository
+from data import access, control_limits, facts, registry, repository
+from data import district_profile as page
 from data.publish import END_OF_TIME
 from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
-from layouts.ops import district as page
 
 HISTORY_DAYS = 42
 RECORDS_LIMIT = 2000
@@ -41,6 +41,7 @@ def district_profile(district_id):
                 [components.notice(f"Unknown district {str(district_id)[:40]!r}. Pick one below."), choices], None)
     info = common.districts().set_index("district_id").loc[district_id]
     times = common.table_times()
+    first = facts.first_times()
     metrics = common.available_metrics()
     # Each metric by day up to the latest complete day of its own data (a city's sources end at
     # different times); a metric published by month only (monthly tonnage) by month, whose
@@ -70,12 +71,17 @@ def district_profile(district_id):
     now = datetime.now()
     cards = []
     for metric in metrics:
-        grain = windows[metric.id][0]
-        part = history[history["metric_id"] == metric.id].sort_values("period")
-        values = [float(v) if v == v else None for v in part["value"]]
-        value = values[-1] if values else None
-        previous = values[-2] if len(values) > 1 else None
+        grain, _start, end = windows[metric.id]
         data_time, simulated = times.get(metric.table, (None, False))
+        # the latest complete period of the metric's own data, zeros included (a quiet day is
+        # the latest day, not skipped), against the period before it (data.facts)
+        latest = facts.last_complete_period(grain, min(end, data_time or end))
+        part = facts.filled(metric, history[history["metric_id"] == metric.id].sort_values("period"),
+                            grain=grain, last=latest)
+        shown = facts.from_series(metric, part, grain=grain, district=district_id, period=latest,
+                                  data_time=data_time, now=now, simulated=simulated,
+                                  first_time=first.get(metric.table))
+        values = [float(v) if v == v else None for v in part["value"]]
         comparisons = [("City median", metric.format_value(city_median.get(metric.id)))]
         if metric.id in peers.index:
             row = peers.loc[metric.id]
@@ -83,11 +89,9 @@ def district_profile(district_id):
                                 metric.format_value(row["median_value"])))
         href = "/explore?" + urlencode({"metric": metric.id, "districts": district_id, "range": "30d",
                                          "grain": grain}, safe=",")
-        cards.append(components.signal_kpi_card(
-            metric, title=registry.DOMAIN_LABELS[metric.domain], value=value, previous=previous,
-            period_label=common.period_label(grain, part["period"].iloc[-1]) if len(part) else "no data",
+        cards.append(components.kpi_card(
+            shown, variant="signal", title=registry.DOMAIN_LABELS[metric.domain],
             signal=control_limits.test(values, fmt=lambda v, m=metric: m.format_value(v)),
-            data_time=data_time, freshness=metric.freshness(data_time, now), simulated=simulated,
             comparisons=comparisons, sparkline=figures.sparkline_svg(values[-30:], colour="#0b5cad"), href=href,
         ))
     population = "–" if pd.isna(info["population"]) else f"{int(info['population']):,}"

@@ -10,21 +10,25 @@
 from __future__ import annotations
 
 import csv
+import functools
+import gzip
 import io
+import threading
 from datetime import datetime
 
+import cachetools
 import dash
 import flask
 import pandas as pd
-from dash import Input, Output, State, ctx, html, no_update
+from dash import ClientsideFunction, Input, Output, State, ctx, html, no_update
 
 from callbacks import auth, common
-from data import access, annotations, control_limits, explore, repository
+from data import access, annotations, compression, control_limits, explore, facts, ops_store, repository, snapshot
 from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
-from layouts.ops import explore as page
 
 EMPTY = figures.empty("No data")
+EMPTY_MAP = {"figure": EMPTY.to_plotly_json(), "geometry": None}
 
 
 def _context(raw) -> tuple[explore.State, dict, pd.DataFrame, dict]:
@@ -102,42 +106,41 @@ def sync_url(domain, metric, preset, start_date, end_date, grain, districts, sca
     return no_update if new.search() == state.search() else new.search()
 
 
-def _period_mask(frame: pd.DataFrame, grain: str, anchor: datetime) -> pd.Series:
-    """Rows of complete periods (a running day/week is not compared with full ones)."""
-    return frame["period"] + common.GRAIN_LENGTH[grain] <= pd.Timestamp(anchor)
-
-
 def kpi_cards(state: explore.State, names: dict, times: dict) -> list:
     """One card per area (the city and the selected districts): the latest complete period in
-    the range vs the one before, with the control-limit test over the history before it."""
+    the range (zeros included) vs the one before (data.facts), with the control-limit test over
+    the history before it."""
     metric = state.metric
     areas = ["city", *state.districts[:5]]
     length = common.GRAIN_LENGTH[state.grain]
     start = pd.Timestamp(state.end_ts) - length * (explore.KPI_HISTORY + 2)
     history = repository.run("ops/metric_series", metric=metric.id, grain=state.grain, districts=areas,
                              start=start.to_pydatetime(), end=state.end_ts)
-    history = history[_period_mask(history, state.grain, state.anchor)] if not history.empty else history
     data_time, simulated = times.get(metric.table, (None, False))
-    freshness = metric.freshness(data_time, datetime.now())
+    latest = facts.last_complete_period(state.grain, min(state.anchor, state.end_ts))
+    if latest < state.start_ts:
+        latest = None  # no complete period in the range yet
+    first = facts.first_times().get(metric.table)
+    now = datetime.now()
     cards = []
     for area in areas:
         part = history[history["district_id"] == area].sort_values("period") if not history.empty else history
-        values = [float(v) if v == v else None for v in part["value"]] if not part.empty else []
-        value = values[-1] if values else None
-        previous = values[-2] if len(values) > 1 else None
+        part = facts.filled(metric, part, grain=state.grain, last=latest) if latest is not None else part.iloc[:0]
+        values = [float(v) if v == v else None for v in part["value"]]
+        shown = facts.from_series(metric, part, grain=state.grain, district=area, period=latest,
+                                  data_time=data_time, now=now, simulated=simulated, first_time=first)
         signal = control_limits.test(values, fmt=lambda v: metric.format_value(v))
-        label = common.period_label(state.grain, part["period"].iloc[-1]) if not part.empty else "no complete period"
-        cards.append(components.signal_kpi_card(
-            metric, title=names.get(area, area), value=value, previous=previous, period_label=label,
-            signal=signal, data_time=data_time, freshness=freshness, simulated=simulated,
-        ))
+        cards.append(components.kpi_card(shown, variant="signal", title=names.get(area, area), signal=signal))
     return cards
 
 
 def _events(state: explore.State, start: datetime, end: datetime) -> pd.DataFrame:
     """Recorded incidents and officials' annotations for the domain and the shown areas."""
     incidents = repository.run("ops/incidents", start=start, end=end)
-    notes = access.scope_frame(annotations.between(start, end, domain=state.domain))
+    try:
+        notes = access.scope_frame(annotations.between(start, end, domain=state.domain))
+    except ops_store.Busy:  # the series without officials' notes rather than no view at all
+        notes = incidents.iloc[0:0]
     frames = [f for f in (incidents, notes) if not f.empty]
     if not frames:
         return incidents
@@ -162,7 +165,7 @@ def _columns(state: explore.State, metric) -> list[dict]:
 
 @dash.callback(
     Output(ids.EXPLORE_KPIS, "children"),
-    Output(ids.EXPLORE_MAP, "figure"),
+    Output(ids.EXPLORE_MAP_VALUES, "data"),
     Output(ids.EXPLORE_SERIES, "figure"),
     Output(ids.EXPLORE_RANKING, "figure"),
     Output(ids.EXPLORE_TABLE, "rowData"),
@@ -173,9 +176,48 @@ def _columns(state: explore.State, metric) -> list[dict]:
     Input(ids.EXPLORE_NOTE_SAVED, "data"),
 )
 @auth.requires("read")
-@common.guarded(None, EMPTY, EMPTY, EMPTY, [], no_update, "message", None)
+@common.guarded(None, EMPTY_MAP, EMPTY, EMPTY, [], no_update, "message", None)
 def update_views(raw, _saved=None):
     state, names, districts, times = _context(raw)
+    key = _views_key(state)
+    with _VIEWS_LOCK:
+        built = _VIEWS.get(key) if key is not None else None
+    if built is None:
+        built = _build_views(state, names, districts, times)
+        if key is not None:
+            with _VIEWS_LOCK:
+                _VIEWS[key] = built
+    # events (incidents and officials' annotations) change without a new data version: never cached
+    series_fig = figures.with_events(built["series"], _events(state, state.start_ts, state.end_ts))
+    return (built["kpis"], built["map"], series_fig, built["ranking"], built["rows"], built["columns"],
+            built["notice"], built["about"])
+
+
+# Built views per worker, by (data version, the caller's district scope, the canonical view and
+# its notices). A minute at most: the KPI cards' freshness marks depend on the clock.
+_VIEWS: cachetools.TTLCache = cachetools.TTLCache(maxsize=256, ttl=60)
+_VIEWS_LOCK = threading.Lock()
+
+
+def _views_key(state: explore.State) -> tuple | None:
+    principal = access.current()
+    if principal is None:
+        return None
+    scope = principal.districts if isinstance(principal.districts, str) else tuple(sorted(principal.districts))
+    try:
+        version = snapshot.version("ops")
+    except DataUnavailable:
+        return None
+    return version, principal.role, scope, state.search(), tuple(state.notices)
+
+
+def clear_cache() -> None:
+    """Forget the built views of this worker (benchmarks' cold runs, tests)."""
+    with _VIEWS_LOCK:
+        _VIEWS.clear()
+
+
+def _build_views(state: explore.State, names: dict, districts: pd.DataFrame, times: dict) -> dict:
     metric, shown = state.metric, explore.scaled_metric(state)
     table = explore.district_table(state, districts)
     rows = explore.shown_rows(state, table)
@@ -191,10 +233,10 @@ def update_views(raw, _saved=None):
     focus = state.districts[0] if len(state.districts) == 1 else "city"
     series_fig = figures.explore_series(
         series, metric, names, previous=previous, previous_shift=pd.Timestamp(state.start_ts) - pd.Timestamp(prev_start),
-        last_year=last_year, last_year_shift=pd.DateOffset(years=1), focus=focus,
-        events=_events(state, state.start_ts, state.end_ts))
+        last_year=last_year, last_year_shift=pd.DateOffset(years=1), focus=focus)
     values = table[table["district_id"] != "city"][["district_id", "value"]]
-    map_fig = figures.explore_map(districts, values, shown, state.districts)
+    map_fig = {"figure": figures.map_values(districts, values, shown, state.districts),
+               "geometry": geometry_url(districts)}
     city = table.loc[table["district_id"] == "city", "value"]
     city_value = float(city.iloc[0]) if len(city) and (state.scale != "abs" or metric.aggregate != "sum") else None
     ranking_fig = figures.ranking(table, shown, state.districts, city_value=city_value)
@@ -207,8 +249,9 @@ def update_views(raw, _saved=None):
                f"data version {version}.", className="small text-muted explore-caption"),
     ])
     notice = [components.notice(n) for n in state.notices] or None
-    return (kpi_cards(state, names, times), map_fig, series_fig, ranking_fig,
-            components.grid_rows(rows, list(explore.TABLE_COLUMNS)), _columns(state, shown), notice, about)
+    return {"kpis": kpi_cards(state, names, times), "map": map_fig, "series": series_fig, "ranking": ranking_fig,
+            "rows": components.grid_rows(rows, list(explore.TABLE_COLUMNS)), "columns": _columns(state, shown),
+            "notice": notice, "about": about}
 
 
 @dash.callback(
@@ -243,14 +286,56 @@ def add_annotation(n_clicks, title, kind, start, end, district, raw, saved):
                         known_districts={d for d in names if d != "city"})
     except annotations.InvalidAnnotation as exc:
         return components.notice(f"Not saved: {exc}."), no_update
+    except ops_store.Busy:
+        return components.notice(f"The annotation was not saved: {ops_store.BUSY_MESSAGE}.", color="danger"), no_update
     count = saved + 1 if isinstance(saved, int) else 1
     return components.notice("Annotation saved; it is shown on the time series.", color="success"), count
+
+
+# --- map: outlines once per version ------------------------------------------------------
+
+# The map's values reach the graph through EXPLORE_MAP_VALUES; assets/explore.js fetches the
+# outlines named there once (browser-cached) and merges them in.
+dash.clientside_callback(ClientsideFunction(namespace="cityopsExplore", function_name="map"),
+                         Output(ids.EXPLORE_MAP, "figure"), Input(ids.EXPLORE_MAP_VALUES, "data"))
+
+
+def geometry_url(districts: pd.DataFrame) -> str:
+    key, _body = figures.geometry_json(districts)
+    return f"{explore.GEOMETRY}?v={key}"
+
+
+@functools.lru_cache(maxsize=2)
+def _gzip_once(body: bytes) -> bytes:
+    """The outlines gzipped once per process and outline version (bytes cache their hash)."""
+    return gzip.compress(body, 6, mtime=0)
+
+
+def export_geometry():
+    """Every district outline (reference data) as GeoJSON. ``?v=`` the outline key from the
+    map payload: that URL is immutable (cached by the browser for a year); any other ``v``
+    gets the current outlines, not cached. Gzipped once per outline version: the body holds
+    no secret and nothing of the request."""
+    auth.check("read")
+    try:
+        key, body = figures.geometry_json(common.districts())
+    except DataUnavailable as exc:
+        return _unavailable(exc)
+    immutable = flask.request.args.get("v") == key
+    headers = {"Cache-Control": "private, max-age=31536000, immutable" if immutable else "no-cache",
+               "ETag": f'"{key}"', "Vary": "Accept-Encoding"}
+    if flask.request.if_none_match.contains(key):
+        return flask.Response(status=304, headers=headers)
+    if compression.accepts_gzip(flask.request):
+        return flask.Response(_gzip_once(body), mimetype="application/geo+json",
+                              headers={**headers, "Content-Encoding": "gzip"})
+    return flask.Response(body, mimetype="application/geo+json", headers=headers)
 
 
 # --- exports -------------------------------------------------------------------------------
 
 def _export_state() -> tuple[explore.State, pd.DataFrame]:
-    raw = page.raw_params({k: flask.request.args.get(k) for k in page.PARAMS})
+    raw = explore.raw_params({k: flask.request.args.get(k) for k in explore.PARAMS})
     state, _names, districts, _times = _context(raw)
     rows = explore.shown_rows(state, explore.district_table(state, districts))
     return state, rows
@@ -332,8 +417,9 @@ def export_xlsx():
 def _register_exports() -> None:
     # Routes of this page's downloads, on the app's Flask server (registered once per process).
     server = dash.get_app().server
-    for rule, endpoint, view in ((page.EXPORT_CSV, "cityops_explore_csv", export_csv),
-                                 (page.EXPORT_XLSX, "cityops_explore_xlsx", export_xlsx)):
+    for rule, endpoint, view in ((explore.EXPORT_CSV, "cityops_explore_csv", export_csv),
+                                 (explore.EXPORT_XLSX, "cityops_explore_xlsx", export_xlsx),
+                                 (explore.GEOMETRY, "cityops_explore_geometry", export_geometry)):
         if endpoint not in server.view_functions:
             server.add_url_rule(rule, endpoint, view, methods=["GET"])
 

@@ -11,17 +11,15 @@ import hashlib
 import json
 import logging
 import math
-from datetime import datetime
 
 import dash
 import pandas as pd
 from dash import ClientsideFunction, Input, Output, Patch, State, html
 
 from callbacks import auth, common
-from callbacks.ops.alerts import current_alerts
-from data import repository, wall_screens
+from data import episodes, facts, registry, repository, triage, wall_screens
+from data import wall_config as wall_layout
 from layouts import components, figures, ids
-from layouts.ops import wall as wall_layout
 
 SPARK_POINTS = 14
 log = logging.getLogger(__name__)
@@ -82,73 +80,26 @@ def _valid_sig(sig) -> dict:
     return out
 
 
-def _pct_change(value, before, label: str) -> str:
-    """'▲ 12% <label>' (= within half a percent); empty without a value to compare with."""
-    if value is None or before is None or pd.isna(before) or before == 0:
-        return ""
-    pct = (value - float(before)) / abs(float(before)) * 100
-    arrow = "▲" if pct > 0.5 else "▼" if pct < -0.5 else "="
-    return f"{arrow} {abs(pct):.0f}% {label}"
-
-
-def _change(metric, value, row, partial: bool) -> str:
-    """Change vs the same time last week: a running day's total is compared with last week's
-    total up to the same hour; other values with the same day last week."""
-    if row is None:
-        return ""
-    if partial and metric.aggregate == "sum":
-        return _pct_change(value, row["last_week_so_far"], "vs same time last wk")
-    return _pct_change(value, row["last_week"], f"vs last {pd.Timestamp(row['period']) - pd.Timedelta(days=7):%a}")
-
-
-def _change_vs_previous(metric, value, row, grain: str, partial: bool) -> str:
-    """Change of a metric published by week or month only (monthly tonnage) vs its previous
-    period; none while a total's period is still running."""
-    if row is None or (partial and metric.aggregate == "sum"):
-        return ""
-    label = (f"vs {pd.Timestamp(row['period']) - pd.DateOffset(months=1):%b}" if grain == "month"
-             else "vs previous wk")
-    return _pct_change(value, row["previous"], label)
-
-
 def tiles_for(metrics) -> list:
     """(signature, tile) for each metric, city-wide at day grain (a metric published by month
-    only, like monthly tonnage, shows its latest month against the month before)."""
-    latest = common.latest_rows(metrics, grain="day", district="city")
-    week = repository.run("ops/wall_last_week", district="city").set_index("metric_id")
+    only, like monthly tonnage, by month): the same data.facts as the overview's cards, so the
+    wall and the overview show the same change for the same number."""
+    shown = facts.latest(metrics, grain="day", district="city")
     recent = pd.concat([repository.run("ops/wall_recent", district="city", grain=g, points=SPARK_POINTS)
-                        for g in sorted({g for g, _row in latest.values()} or {"day"})])
+                        for g in sorted({f.grain for f in shown.values()} or {"day"})])
     spark = {k: list(g["value"]) for k, g in recent.groupby("metric_id")}
-    times = common.table_times()
-    now = datetime.now()
     out = []
     for metric in metrics:
-        grain, row = latest[metric.id]
-        value = None if row is None or pd.isna(row["value"]) else float(row["value"])
-        period = None if row is None else row["period"]
-        data_time, simulated = times.get(metric.table, (None, False))
-        # the period is partial while its data does not cover it: still running, or the feed stopped
-        end = None if period is None else common.period_end(period, grain)
-        partial = end is not None and (end > pd.Timestamp(now)
-                                       or (data_time is not None and end > pd.Timestamp(data_time)))
-        freshness = metric.freshness(data_time, now)
-        status = metric.status(value)
-        colour = {"ok": "#8be28b", "warning": "#ffcf70", "bad": "#ff8787"}.get(status, "#7cc4ff")
-        if freshness == "stale":
+        f = shown[metric.id]
+        colour = {"ok": "#8be28b", "warning": "#ffcf70", "bad": "#ff8787"}.get(f.status, "#7cc4ff")
+        if f.freshness == "stale":
             colour = "#6c757d"
-        if grain == "day":
-            change = _change(metric, value, week.loc[metric.id] if metric.id in week.index else None, partial)
-        else:
-            change = _change_vs_previous(metric, value, row, grain, partial)
         line = spark.get(metric.id, [])
-        if partial and metric.aggregate == "sum":
+        if f.partial and metric.aggregate == "sum":
             line = line[:-1]  # a running period's total would show as a false drop at the end
-        label = common.period_label(grain, period)
-        sig = _hash([metric.id, value, change, label, str(data_time), freshness, line])
-        tile = components.wall_tile(
-            metric, value=value, period_label=label, change=change,
-            sparkline=figures.sparkline_svg(line, colour=colour),
-            data_time=data_time, freshness=freshness, simulated=simulated)
+        sig = _hash([metric.id, f.value, f.n, f.change_text, f.period_text, f.shown_status, str(f.data_time),
+                     f.freshness, line])
+        tile = components.kpi_card(f, variant="wall", sparkline=figures.sparkline_svg(line, colour=colour))
         out.append((sig, tile))
     return out
 
@@ -159,16 +110,46 @@ def _grid_class(count: int) -> str:
 
 
 TICKER_MAX = 30  # alerts in the ticker (it scrolls when they do not fit)
+TICKER_ORDER = {"open": 0, "snoozed": 1, "acknowledged": 2}
 
 
-def _alert_item(row) -> html.Li:
-    """Two lines, so nothing that matters is cut off: severity, district and day; then the
-    metric, its value and the target."""
-    return html.Li([html.Div([html.Span(row.status, className=f"sev sev--{row.severity}"), " ",
-                              html.Span(f"{row.district}", className="alert-where"),
-                              html.Span(f" · {common.period_label(row.grain, row.period)}", className="alert-when")],
-                             className="alert-head"),
-                    html.Div(f"{row.metric}: {row.value} (target {row.target})", className="alert-what")])
+def wall_alerts(metric_ids) -> pd.DataFrame:
+    """The episodes of these metrics that are not resolved, for the ticker: open ones first
+    (critical first, newest first), then snoozed, then acknowledged (dimmed, with who took
+    them). From the episode store: the detector decided they are alerts, the wall does not."""
+    frame = episodes.list_episodes(("open", "acknowledged", "snoozed"), limit=2000)
+    frame = frame[frame["metric_id"].isin(list(metric_ids))]
+    if frame.empty:
+        return frame
+    frame = frame.assign(_state=frame["state"].map(TICKER_ORDER).fillna(3),
+                         _sev=frame["severity"].ne("critical").astype(int))
+    return frame.sort_values(["_state", "_sev", "opened_at", "id"], ascending=[True, True, False, False]) \
+        .drop(columns=["_state", "_sev"]).reset_index(drop=True)
+
+
+def _alert_item(row: dict, names: dict) -> html.Li:
+    """Two lines, so nothing that matters is cut off: severity, district and since when; then
+    the metric and how far out it is. An acknowledged or snoozed alert is dimmed and says who
+    took it."""
+    metric = registry.get(row["metric_id"])
+    where = "Whole city" if row["district_id"] == "city" else names.get(row["district_id"], row["district_id"])
+    sev = {"critical": "✖ Critical", "warning": "⚠ Warning"}.get(row["severity"], row["severity"])
+    since = pd.Timestamp(row["opened_at"])
+    head = [html.Span(sev, className=f"sev sev--{row['severity']}"), " ", html.Span(where, className="alert-where"),
+            html.Span(f" · since {since:%H:%M}" if since.date() == datetime.now().date() else f" · since {since:%d %b %H:%M}",
+                      className="alert-when")]
+    state = row["state"]
+    if state == "acknowledged":
+        taken = pd.Timestamp(row["acknowledged_at"]) if row.get("acknowledged_at") is not None else None
+        head.append(html.Span(f" · ✓ {row.get('acknowledged_by') or '?'}" + (f" {taken:%H:%M}" if taken is not None
+                                                                             and not pd.isna(taken) else ""),
+                              className="alert-taken"))
+    elif state == "snoozed":
+        head.append(html.Span(" · ◔ snoozed", className="alert-taken"))
+    what = triage.how_far(row, metric)
+    return html.Li([html.Div(head, className="alert-head"),
+                    html.Div(f"{metric.label if metric else row['metric_id']}: {what}", className="alert-what")],
+                   className=f"alert-item alert-item--{state}", **{"data-episode": str(row["id"])})
 
 
 def screen_size(screen) -> tuple[int, int]:
@@ -189,15 +170,22 @@ def screen_scale(screen) -> float:
     return round(min(max(min(w / 1920, h / 1080), 0.6), 2.5), 2)
 
 
-def hold_reason(view: str, alerts: pd.DataFrame) -> str:
-    """Why rotation stays on this view: its critical alerts (from server data), or ''."""
-    critical = alerts[alerts["severity"] == "critical"]
+def hold_reason(view: str, alerts: pd.DataFrame, hold_s: int = 0) -> str:
+    """Why rotation stays on this view: its open (not acknowledged, not snoozed) critical
+    episodes, or ''. The screen holds for at most `hold_s` seconds (the `hold` parameter)."""
+    if alerts.empty or hold_s <= 0:
+        return ""
+    critical = alerts[(alerts["severity"] == "critical") & (alerts["state"] == "open")]
     if critical.empty:
         return ""
     first = critical.iloc[0]
+    metric = registry.get(first["metric_id"])
+    where = "the city" if first["district_id"] == "city" else common.district_names().get(first["district_id"],
+                                                                                             first["district_id"])
     more = f" and {len(critical) - 1} more" if len(critical) > 1 else ""
-    return (f"✖ Holding on {wall_layout.view_title(view)}: critical alert — "
-            f"{first['metric']} in {first['district']}{more}")
+    limit = f"{hold_s // 60} min" if hold_s % 60 == 0 else f"{hold_s} s"
+    return (f"✖ Holding on {wall_layout.view_title(view)} (up to {limit}): open critical alert — "
+            f"{metric.label if metric else first['metric_id']} in {where}{more}")
 
 
 @dash.callback(
@@ -247,11 +235,11 @@ def refresh_wall(_trigger, view, screen, config, sig):
     cls = _grid_class(len(metrics))
     cls_out = dash.no_update if sig.get("cls") == cls else cls
 
-    alerts = current_alerts()
-    alerts = alerts[alerts["metric_id"].isin([m.id for m in metrics])]
-    # The map shows the metric with the most critical alerts, then the most alerts, else the first.
-    if not alerts.empty:
-        ranked = alerts.assign(crit=alerts["severity"] == "critical").groupby("metric_id")["crit"].agg(["sum", "size"])
+    alerts = wall_alerts([m.id for m in metrics])
+    # The map shows the metric with the most open critical alerts, then the most open ones, else the first.
+    live = alerts[alerts["state"] == "open"] if not alerts.empty else alerts
+    if not live.empty:
+        ranked = live.assign(crit=live["severity"] == "critical").groupby("metric_id")["crit"].agg(["sum", "size"])
         focus_id = ranked.sort_values(["sum", "size"], ascending=False).index[0]
         focus = next(m for m in metrics if m.id == focus_id)
     else:
@@ -275,12 +263,15 @@ def refresh_wall(_trigger, view, screen, config, sig):
         fig_out.update_layout(map_zoom=fig_out.layout.map.zoom + math.log2(scale), font_size=round(20 * scale))
         map_title = f"Map · {focus.label} ({focus.unit})"
 
-    newest = alerts.sort_values(["period", "severity", "gap"], ascending=[False, True, False]).head(TICKER_MAX)
-    items = [_alert_item(row) for row in newest.itertuples()] or [html.Li("✓ Nothing off target")]
-    alerts_key = _hash([str(list(r)) for r in newest.itertuples(index=False)])
+    shown_alerts = alerts.head(TICKER_MAX)
+    district_names = common.district_names()
+    items = [_alert_item(row, district_names) for row in shown_alerts.to_dict("records")] \
+        or [html.Li("✓ No open alert")]
+    alerts_key = _hash([[r["id"], r["state"], r["severity"], r.get("acknowledged_by"), r.get("message"),
+                         r.get("value")] for r in shown_alerts.to_dict("records")])
     alerts_out = dash.no_update if same_view and sig.get("alerts") == alerts_key else items
 
-    reason = hold_reason(view, alerts) if config["rotate"] else ""
+    reason = hold_reason(view, alerts, config.get("hold", 0)) if config["rotate"] else ""
     hold = {"view": view, "reason": reason}
     title = config["title"] or wall_layout.view_title(view)
     if config["title"] and view != "all" and len(config["views"]) > 1:

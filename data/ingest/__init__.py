@@ -24,11 +24,12 @@ import duckdb
 from data.ingest import (boundaries, citibike, dsny, gbfs, generic, mta, nyc311, open311, parking, pedestrians,
                          population, traffic)
 from data.ingest.core import (DEFAULT_TZ, Batch, EmptyFileError, FormatError, IngestError, InputFileError,
-                              LoadResult, MappingError, MissingColumnsError, Progress, Source,
-                              WarehouseStateError, run_file)
+                              LoadResult, MappingError, MissingColumnsError, Progress, QuarantineShareError,
+                              Source, WarehouseStateError, run_file)
 
 __all__ = ["ADAPTERS", "Adapter", "load", "IngestError", "InputFileError", "EmptyFileError", "FormatError",
-           "MissingColumnsError", "MappingError", "WarehouseStateError", "LoadResult", "Progress"]
+           "MissingColumnsError", "MappingError", "WarehouseStateError", "QuarantineShareError", "LoadResult",
+           "Progress"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,15 @@ def _boundaries(batch: Batch) -> None:
         batch, key=o.get("key") or "district_id", name_property=o.get("name_property"),
         borough_property=o.get("borough_property"), population_property=o.get("population_property"),
         joint_property=o.get("joint_property"), tolerance_m=float(o.get("tolerance_m", 30.0)), crs=o.get("crs"),
-        namer=boundaries.nyc_namer if o.get("nyc") else None)
+        namer=boundaries.nyc_namer if o.get("nyc") else None, dissolve=bool(o.get("dissolve")),
+        layer=o.get("layer"))
+
+
+def _grid(batch: Batch) -> None:
+    o = batch.options
+    boundaries.load_grid(batch, shape=o.get("shape") or "hex", cell_km=float(o.get("cell_km") or 1.0),
+                         lon=o.get("lon"), lat=o.get("lat"), point=o.get("point"),
+                         point_format=o.get("point_format") or "lat,lon")
 
 
 def _precincts(batch: Batch) -> None:
@@ -56,6 +65,8 @@ def _precincts(batch: Batch) -> None:
 ADAPTERS: dict[str, Adapter] = {a.name: a for a in (
     Adapter("boundaries", "district polygons from a GeoJSON (key property) -> districts", boundaries.BOUNDARY_SOURCE,
             _boundaries),
+    Adapter("grid", "generated districts (square or hex cells, or one whole-city district) over the extent of "
+            "a CSV of points or a GeoJSON outline -> districts", boundaries.GRID_SOURCE, _grid),
     Adapter("population", "population by district (NYC ACS CDTA table or any CSV) -> districts.population",
             population.SOURCE, population.load),
     Adapter("precincts", "police precinct polygons -> precinct_districts (for parking)",
@@ -118,9 +129,12 @@ def load(con: duckdb.DuckDBPyConnection, adapter: str, path: Path | str, *, forc
             options["mapping"] = generic.Mapping.load(mapping)
     spec = ADAPTERS[adapter]
     source = source_for(spec, options)
+    key = options_key(adapter, options)
+    if adapter == "generic" and options["mapping"].uses_filename:   # the name holds the poll time: data
+        key = hashlib.sha256(f"{key}:{Path(path).name}".encode()).hexdigest()[:16]
     results.append(run_file(con, adapter, source, Path(path), spec.load, force=force,
                             replace_same_path=spec.replace_same_path, progress=progress, tz=tz, options=options,
-                            options_key=options_key(adapter, options)))
+                            options_key=key))
     return results
 
 

@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--source-name", help="override the source name")
     common.add_argument("--licence", help="override the source licence")
     common.add_argument("--description", help="override the source description")
+    common.add_argument("--max-quarantined-share", type=float, metavar="SHARE",
+                        help="fail the load when more than this share of its rows is quarantined (default 0.5; "
+                             "a load that quarantines every row always fails)")
 
     parser = argparse.ArgumentParser(prog="python -m data.ingest", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -52,6 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--tolerance-m", type=float, default=30.0, help="simplification tolerance (m), 0 = none")
             p.add_argument("--crs", help="CRS of the coordinates when the file does not say (default lon/lat)")
             p.add_argument("--nyc", action="store_true", help="NYC BoroCD naming ('Brooklyn CD 1', joint areas)")
+            p.add_argument("--dissolve", action="store_true",
+                           help="several polygons with the same key are one district (their union)")
+            p.add_argument("--layer", help="a second boundary layer: its ids become LAYER:<id>")
+            p.add_argument("--replace-layer", action="store_true",
+                           help="overwrite district ids loaded from another boundary file")
+        elif name == "grid":
+            p.add_argument("--shape", choices=["hex", "square", "city"], default="hex",
+                           help="hexagonal or square cells, or one whole-city district")
+            p.add_argument("--cell-km", type=float, default=1.0, help="cell size across (km)")
+            p.add_argument("--lon", help="CSV: longitude column")
+            p.add_argument("--lat", help="CSV: latitude column")
+            p.add_argument("--point", help="CSV: one column holding the point ('lat, lon' or WKT)")
+            p.add_argument("--point-format", choices=["lat,lon", "lon,lat", "wkt"], default="lat,lon")
+            p.add_argument("--crs", help="CRS of an outline file that does not declare one")
         elif name == "precincts":
             p.add_argument("--key", default="Precinct")
             p.add_argument("--crs")
@@ -65,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--precincts", type=Path, help="police precincts GeoJSON, loaded first")
         elif name == "generic":
             p.add_argument("--mapping", type=Path, required=True, help="YAML mapping (see data/ingest/README.md)")
+    p = sub.add_parser("poll", parents=[common], help="poll a snapshot feed (URL or file) into a time series",
+                       description="poll a snapshot feed into a time series: fetch, save with the poll time in "
+                                   "the name, load with the generic adapter; repeat")
+    p.add_argument("url", help="http(s) URL or a local file path of the snapshot")
+    p.add_argument("--mapping", type=Path, required=True, help="YAML mapping; its ts: {filename: PATTERN}")
+    p.add_argument("--dir", type=Path, required=True, help="folder for the saved snapshots")
+    p.add_argument("--name", help="strftime pattern of the saved file name (default <source id>_%%Y-%%m-%%dT%%H-%%M-%%S)")
+    p.add_argument("--every", type=float, default=300.0, help="seconds between polls (default 300)")
+    p.add_argument("--count", type=int, help="stop after this many polls (default: until stopped)")
     sub._name_parser_map["csv"] = sub._name_parser_map["generic"]  # alias
     return parser
 
@@ -106,6 +132,14 @@ def print_summary(results: list[LoadResult], out=None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.adapter == "poll":
+        from data.ingest import poll
+
+        try:
+            return poll.main(args)
+        except IngestError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     adapter = "generic" if args.adapter == "csv" else args.adapter
     options = {k: v for k, v in vars(args).items()
                if k not in ("adapter", "paths", "db", "force", "quiet", "tz") and v not in (None, False)}

@@ -41,9 +41,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import duckdb
+import numpy as np
 import pandas as pd
 
-from data import warehouse
+from data import faults, warehouse
 
 DEFAULT_TZ = "America/New_York"   # city-local time for epoch / offset timestamps (option --tz)
 EARLIEST = datetime(1900, 1, 1)   # older dates are typos ("date out of range")
@@ -309,6 +310,8 @@ class F:
     strict: bool = True                      # False: an unrecognised value becomes NULL, no quarantine
     future_ok: bool = False                  # due dates may lie in the future
     check_range: bool = True                 # dates: not before 1900, not in the future
+    naive_tz: bool = False                   # timestamps: naive values are in the source's zone
+                                             # (SET VARIABLE ingest_src_tz), not city time
 
     def cleaned(self) -> str:
         x = f"nullif(trim({self.src}), '')"
@@ -333,12 +336,14 @@ class F:
             d = f"TRY_CAST({x} AS DOUBLE)"
             return f"(CASE WHEN {d} = round({d}) AND abs({d}) < {limit} THEN CAST({d} AS {typ}) END)"
         if k in ("timestamp", "date"):
+            if k == "timestamp":
+                return timestamp_sql(x, self.formats, self.naive_tz)
             if self.formats:
                 fmts = "[" + ", ".join(ql(f) for f in self.formats) + "]"
                 expr = f"try_strptime({x}, {fmts})"
             else:
                 expr = f"TRY_CAST({x} AS TIMESTAMP)"
-            return f"CAST({expr} AS DATE)" if k == "date" else expr
+            return f"CAST({expr} AS DATE)"
         if k == "epoch":   # POSIX seconds -> city local time
             return f"CAST(timezone(getvariable('ingest_tz'), to_timestamp(TRY_CAST({x} AS DOUBLE))) AS TIMESTAMP)"
         if k == "tstz":    # ISO 8601 with or without offset -> city local time
@@ -356,6 +361,32 @@ class F:
     @property
     def is_time(self) -> bool:
         return self.kind in ("timestamp", "date", "epoch", "tstz")
+
+
+# A time of day followed by a UTC offset or Z ("2025-03-14T13:20:00Z", "... 13:20+01:00").
+OFFSET_RE = r'\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|UTC|[+-]\d\d(:?\d\d)?)$'
+
+
+def timestamp_sql(x: str, formats: Sequence[str] | None, naive_tz: bool = False) -> str:
+    """A text value as a naive city-time TIMESTAMP. A value with a UTC offset or Z is converted
+    to city time (``ingest_tz``); a naive value is city time already, or, with ``naive_tz``, in
+    the zone ``ingest_src_tz`` and converted. (A plain cast to TIMESTAMP drops the offset:
+    "13:20Z" would be stored as 13:20 city time.)"""
+    city = "getvariable('ingest_tz')"
+    if formats:
+        fmts = "[" + ", ".join(ql(f) for f in formats) + "]"
+        if any("%z" in f or "%Z" in f for f in formats):   # strptime gives TIMESTAMPTZ
+            return f"CAST(timezone({city}, try_strptime({x}, {fmts})) AS TIMESTAMP)"
+        naive = f"try_strptime({x}, {fmts})"
+        offset = None
+    else:
+        naive = f"TRY_CAST({x} AS TIMESTAMP)"
+        offset = f"CAST(timezone({city}, TRY_CAST({x} AS TIMESTAMPTZ)) AS TIMESTAMP)"
+    if naive_tz:
+        naive = f"CAST(timezone({city}, timezone(getvariable('ingest_src_tz'), {naive})) AS TIMESTAMP)"
+    if offset is None:
+        return naive
+    return f"(CASE WHEN regexp_matches({x}, {ql(OFFSET_RE)}) THEN {offset} ELSE {naive} END)"
 
 
 KIND_WORD = {"double": "number", "int": "integer", "bigint": "integer", "timestamp": "date",
@@ -404,6 +435,15 @@ class Batch:
         self._row0 = 0
         self._staged = False
         self._district_index = None
+        self.bound: dict[str, Any] = {}     # literals of mapping transforms, bound as $__lN
+        self._why_fields: dict[int, list[F]] = {}  # rule number -> the fields it judged (quarantine)
+        self._keep: list[F] = []
+
+    def bind(self, value) -> str:
+        """A parameter placeholder for a literal used in staged SQL (never inlined)."""
+        name = f"__l{len(self.bound)}"
+        self.bound[name] = value
+        return "$" + name
 
     # ---------------------------------------------------------------- accounting
     @property
@@ -471,7 +511,8 @@ class Batch:
             frame = pd.DataFrame({
                 "line": [int(r[0]) for r in rejects],
                 "reason": ["malformed row: " + str(r[1]).lower() for r in rejects],
-                "raw": [json.dumps({"line": r[2], "error": first_line(r[3])}, ensure_ascii=False) for r in rejects],
+                # the reader's message only: the line itself may hold anything (names, phone numbers)
+                "raw": [json.dumps({"error": first_line(r[3])}, ensure_ascii=False) for r in rejects],
             })
             self.quarantine_frame(frame)
         self._map_lines(n_raw, rejects)
@@ -543,51 +584,73 @@ class Batch:
     # ---------------------------------------------------------------- staging
     def stage(self, fields: Sequence[F], checks: Sequence[tuple[str, str]] = (), *,
               district: Districting | None = None, dedup: Sequence[str] | None = None,
-              dedup_reason: str | None = None) -> None:
-        """Create temp table ``checked``: ``_row, _line, <fields>, district_id, _reason``.
+              dedup_reason: str | None = None, keep: Sequence[str] = ()) -> None:
+        """Create temp table ``checked``: ``_row, _line, <fields>, district_id, _why, _reason``.
 
         Reasons, first match wins: a source value that does not cast; a missing required
         value; ``checks`` (SQL conditions over the typed fields, true = bad); dates out of
         range / in the future; the district (unknown key, missing or bad coordinates, outside
-        boundaries); duplicates of ``dedup`` within the file (the first occurrence is kept)."""
+        boundaries); duplicates of ``dedup`` within the file (the first occurrence is kept).
+
+        A quarantined row keeps only the source values of the fields its rule judged (and of
+        ``keep``, identifying fields an adapter reads back), never the whole raw row: the
+        file and line point at the rest."""
         inner = ["raw.rowid AS _row", f"{self._line_sql} AS _line"]
         outer_cols = ["_row", "_line"]
-        conds: list[tuple[str, str]] = []
+        by_name = {f.name: f for f in fields}
+        conds: list[tuple[str, str, list[F]]] = []
         for f in fields:
             inner.append(f"{f.typed()} AS {qi(f.name)}")
             outer_cols.append(qi(f.name))
             if f.src is not None and f.strict and (f.kind != "varchar" or f.sql is not None):
                 inner.append(f"{f.cleaned()} AS {qi('__s_' + f.name)}")
                 conds.append((f"{qi(f.name)} IS NULL AND {qi('__s_' + f.name)} IS NOT NULL",
-                              f.bad or f"bad {KIND_WORD.get(f.kind, f.kind)}: {f.nice}"))
+                              f.bad or f"bad {KIND_WORD.get(f.kind, f.kind)}: {f.nice}", [f]))
         for f in fields:
             if f.required:
-                conds.append((f"{qi(f.name)} IS NULL", f"missing: {f.nice}"))
-        conds.extend(checks)
+                conds.append((f"{qi(f.name)} IS NULL", f"missing: {f.nice}", [f]))
+        for cond, reason in checks:  # the fields a rule names are the ones it judged
+            named = [f for f in fields if re.search(r'(?<![\w"])"?' + re.escape(f.name) + r'"?(?![\w"])', cond)]
+            conds.append((cond, reason, named))
         for f in fields:
             if f.is_time and f.check_range:
-                conds.append((f"{qi(f.name)} < TIMESTAMP '1900-01-01'", "date out of range"))
+                conds.append((f"{qi(f.name)} < TIMESTAMP '1900-01-01'", "date out of range", [f]))
                 if not f.future_ok:
-                    conds.append((f"{qi(f.name)} > getvariable('ingest_future')", "date in the future"))
+                    conds.append((f"{qi(f.name)} > getvariable('ingest_future')", "date in the future", [f]))
         key = district.key if district else None
         middle = "s.*"
         if key:
             middle += f", (s.{qi(key)} IN (SELECT district_id FROM districts)) AS __dok"
             outer_cols.append(f"CASE WHEN __dok THEN {qi(key)} END AS district_id")
+            key_fields = [by_name[key]] if key in by_name else []
             if not (district.lon and district.lat):
-                conds.append((f"{qi(key)} IS NULL", "missing district"))
-            conds.append((f"{qi(key)} IS NOT NULL AND NOT __dok", "unknown district"))
+                conds.append((f"{qi(key)} IS NULL", "missing district", key_fields))
+            conds.append((f"{qi(key)} IS NOT NULL AND NOT __dok", "unknown district", key_fields))
         else:
             outer_cols.append("CAST(NULL AS VARCHAR) AS district_id")
-        case = "CASE " + " ".join(f"WHEN {c} THEN {ql(r)}" for c, r in conds) + " END" if conds else "NULL"
+        self._why_fields = {i: judged for i, (_c, _r, judged) in enumerate(conds, start=1)}
+        if dedup:
+            self._why_fields[-1] = [by_name[k] for k in dedup if k in by_name]
+        if district and district.lon and district.lat:
+            self._why_fields[-2] = [by_name[k] for k in (district.lon, district.lat) if k in by_name]
+        self._keep = [by_name[k] for k in keep if k in by_name]
+        if conds:
+            outer_cols.append("CASE " + " ".join(f"WHEN {c} THEN {i}" for i, (c, _r, _f) in enumerate(conds, start=1))
+                              + " END AS _why")
+            case = "[" + ", ".join(ql(r) for _c, r, _f in conds) + "][_why]"
+        else:
+            outer_cols.append("CAST(NULL AS INTEGER) AS _why")
+            case = "CAST(NULL AS VARCHAR)"
         self.con.execute("SET VARIABLE ingest_future = $t", {"t": self.now + FUTURE_SLACK})
         self.con.execute("SET VARIABLE ingest_tz = $tz", {"tz": self.tz})
+        self.con.execute("SET VARIABLE ingest_src_tz = $tz", {"tz": self.options.get("source_tz") or self.tz})
         self.con.execute("DROP TABLE IF EXISTS checked")
-        sql = (f"CREATE TEMP TABLE checked AS SELECT {', '.join(outer_cols)}, {case} AS _reason "
-               f"FROM (SELECT {middle} FROM (SELECT {', '.join(inner)} FROM raw {self._line_join}) s)")
+        sql = (f"CREATE TEMP TABLE checked AS SELECT *, {case} AS _reason FROM (SELECT {', '.join(outer_cols)} "
+               f"FROM (SELECT {middle} FROM (SELECT {', '.join(inner)} FROM raw {self._line_join}) s))")
         with self.progress.step("validating", self.con):
             try:
-                self.con.execute(sql)
+                used = set(re.findall(r"\$(__l\d+)", sql))
+                self.con.execute(sql, {k: v for k, v in self.bound.items() if k in used})
             except duckdb.Error as exc:  # a cast that errors instead of returning NULL
                 raise FormatError(f"cannot validate rows: {first_line(exc)}") from None
         if district and district.lon and district.lat:
@@ -596,23 +659,30 @@ class Batch:
             keys = ", ".join(qi(k) for k in dedup)
             reason = dedup_reason or ("duplicate " + ", ".join(dedup))
             self.con.execute(
-                f"UPDATE checked SET _reason = {ql(reason)} FROM (SELECT _row AS r FROM (SELECT _row, row_number() "
+                f"UPDATE checked SET _reason = {ql(reason)}, _why = -1 FROM (SELECT _row AS r FROM (SELECT _row, row_number() "
                 f"OVER (PARTITION BY {keys} ORDER BY _line) AS n FROM checked WHERE _reason IS NULL) WHERE n > 1) d "
                 f"WHERE checked._row = d.r")
         self._staged = True
 
     def _locate(self, d: Districting) -> None:
         """Point-in-polygon for the rows still without a district (vectorised, shapely)."""
+        # rows without a district, and rows placed by key that also carry a point: an
+        # impossible point ("bad coordinates") is quarantined even when the key placed the row
         cur = self.con.execute(
             f"SELECT _row, coalesce(CAST({qi(d.lon)} AS DOUBLE), 'NaN'::DOUBLE) AS x, "
-            f"coalesce(CAST({qi(d.lat)} AS DOUBLE), 'NaN'::DOUBLE) AS y FROM checked "
-            "WHERE _reason IS NULL AND district_id IS NULL")
+            f"coalesce(CAST({qi(d.lat)} AS DOUBLE), 'NaN'::DOUBLE) AS y, district_id IS NOT NULL AS keyed "
+            f"FROM checked WHERE _reason IS NULL AND (district_id IS NULL OR ({qi(d.lon)} IS NOT NULL "
+            f"AND {qi(d.lat)} IS NOT NULL))")
         arrays = cur.fetchnumpy()
         if len(arrays["_row"]) == 0:
             return
         index = self.districts()
         with self.progress.step("districts"):
             found, why = index.locate_codes(arrays["x"], arrays["y"], crs=d.crs)
+        keyed = np.asarray(arrays["keyed"], dtype=bool)
+        if keyed.any():   # the key decides the district; only an impossible point is a reason
+            found = np.where(keyed, -1, found)
+            why = np.where(keyed & (why != 2), 0, why).astype(np.int8)
         # numbers back to DuckDB (a Python string per row would cost more than the geometry)
         frame = pd.DataFrame({"_row": arrays["_row"], "_d": found, "_why": why})
         names = pd.DataFrame({"_d": range(len(index.ids)), "district_id": index.ids.astype(str)})
@@ -623,12 +693,17 @@ class Batch:
         try:
             self.con.execute(
                 "CREATE OR REPLACE TEMP TABLE checked AS SELECT c.* REPLACE ("
-                "coalesce(c.district_id, i.district_id) AS district_id, coalesce(c._reason, r.reason) AS _reason) "
+                "coalesce(c.district_id, i.district_id) AS district_id, coalesce(c._reason, r.reason) AS _reason, "
+                "CASE WHEN c._reason IS NULL AND r.reason IS NOT NULL THEN -2 ELSE c._why END AS _why) "
                 "FROM checked c LEFT JOIN ingest_pip p ON p._row = c._row "
                 "LEFT JOIN ingest_pip_ids i ON i._d = p._d LEFT JOIN ingest_pip_reasons r ON r._why = p._why")
         finally:
             for name in ("ingest_pip", "ingest_pip_ids", "ingest_pip_reasons"):
                 self.con.unregister(name)
+
+    def districts_reset(self) -> None:
+        """Forget the district index (districts were written during this load)."""
+        self._district_index = None
 
     def districts(self):
         from data.ingest import geo
@@ -680,13 +755,25 @@ class Batch:
         """Quarantine the staged rows that have a reason and count the loaded ones."""
         if not self._staged:
             return
-        self.run("INSERT INTO quarantine SELECT $b, $s, $f, c._line, c._reason, to_json(r) "
-                 "FROM checked c JOIN raw r ON r.rowid = c._row WHERE c._reason IS NOT NULL")
+        self.run("INSERT INTO quarantine (batch_id, source_id, file, line_no, reason, raw, district_id) "
+                 f"SELECT $b, $s, $f, c.__line, c.__reason, CAST({self._judged_json()} AS VARCHAR), c.__district "
+                 "FROM raw JOIN (SELECT _row AS __row, _line AS __line, _reason AS __reason, _why AS __why, "
+                 "district_id AS __district FROM checked WHERE _reason IS NOT NULL) c ON raw.rowid = c.__row")
         for reason, n in self.con.execute(
                 "SELECT _reason, count(*) FROM checked WHERE _reason IS NOT NULL GROUP BY 1").fetchall():
             self.reasons[reason] += int(n)
         self.rows_loaded += self.count_ok()
         self._staged = False
+
+    def _judged_json(self) -> str:
+        """SQL over ``raw`` and the rule number ``c.__why``: a JSON object of the source values of
+        the fields the rule judged (plus ``keep``), keyed by their source column names."""
+        def obj(fields: list[F]) -> str:
+            chosen = {f.name: f for f in [*self._keep, *fields] if f.src is not None}
+            pairs = [f"{ql(f.nice)}, {f.cleaned()}" for f in chosen.values()]
+            return f"json_object({', '.join(pairs)})" if pairs else "json_object()"
+        whens = [f"WHEN c.__why = {i} THEN {obj(fields)}" for i, fields in self._why_fields.items()]
+        return f"CASE {' '.join(whens)} ELSE {obj([])} END" if whens else obj([])
 
     def quarantine_frame(self, frame: pd.DataFrame) -> None:
         """Quarantine rows given as a frame with columns line, reason, raw (JSON text)."""
@@ -694,7 +781,8 @@ class Batch:
             return
         self.con.register("ingest_q", frame)
         try:
-            self.run("INSERT INTO quarantine SELECT $b, $s, $f, CAST(line AS BIGINT), reason, raw FROM ingest_q")
+            self.run("INSERT INTO quarantine (batch_id, source_id, file, line_no, reason, raw) "
+                     "SELECT $b, $s, $f, CAST(line AS BIGINT), reason, raw FROM ingest_q")
         finally:
             self.con.unregister("ingest_q")
         for reason, n in frame["reason"].value_counts().items():
@@ -851,6 +939,8 @@ def run_file(con: duckdb.DuckDBPyConnection, adapter: str, source: Source, path:
     if not force and info["bytes"]:
         same = con.execute("SELECT path, batch_id FROM ingest_files WHERE source_id = $s AND sha256 = $h",
                            {"s": source.source_id, "h": fingerprint}).fetchone()
+        if same and loaded_nothing(con, int(same[1])):
+            same = None   # a load that loaded nothing (e.g. before its boundaries): load it again
         if same:
             source.register(con)  # its description or grain may have changed with the code
             result.status = "unchanged"
@@ -900,6 +990,7 @@ def _run_batch(con, adapter, source, path, resolved, load_fn, info, fingerprint,
             if batch.rows_read != batch.rows_loaded + batch.rows_quarantined:
                 raise InvariantError(f"rows read {batch.rows_read} != loaded {batch.rows_loaded} + "
                                      f"quarantined {batch.rows_quarantined}")
+            check_quarantine_share(batch)   # most rows refused: fail, do not publish what is left
             con.execute("INSERT INTO ingest_files VALUES ($s, $p, $h, $n, $b, $t)",
                         {"s": source.source_id, "p": resolved, "h": fingerprint, "n": info["bytes"],
                          "b": batch_id, "t": datetime.now()})
@@ -909,16 +1000,21 @@ def _run_batch(con, adapter, source, path, resolved, load_fn, info, fingerprint,
                                    rows_quarantined=batch.rows_quarantined, status="ok")
             con.execute(DROP_WORK_TABLES)
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # never hide the cause behind a failed rollback
+                con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
     except BaseException as exc:
+        cause = faults.describe(exc)  # one plain line: "No space left on device", not the rollback
         with contextlib.suppress(Exception):
-            warehouse.finish_batch(con, batch_id, rows_read=0, rows_loaded=0, rows_quarantined=0, status="failed")
+            warehouse.finish_batch(con, batch_id, rows_read=0, rows_loaded=0, rows_quarantined=0, status="failed",
+                                   message=cause)
+        if isinstance(exc, Exception):
+            faults.record("ingest", f"{path.name}: {cause}", batch_id=batch_id, source_id=source.source_id)
         if isinstance(exc, IngestError):
             raise type(exc)(f"{path.name}: {exc}") from None
-        if isinstance(exc, duckdb.Error):
-            raise FormatError(f"{path.name}: {first_line(exc)}") from None
+        if isinstance(exc, (duckdb.Error, OSError)):
+            raise FormatError(f"{path.name}: {cause}") from None
         raise
     result.rows_read, result.rows_loaded = batch.rows_read, batch.rows_loaded
     result.rows_quarantined = batch.rows_quarantined
@@ -927,3 +1023,96 @@ def _run_batch(con, adapter, source, path, resolved, load_fn, info, fingerprint,
     result.replaced = batch.replaced
     result.seconds = time.perf_counter() - t0
     return result
+
+
+# ------------------------------------------------------------------------------ load-level checks
+# A load that refuses every row, or most of them, is not a load: it fails (exit 2, rolled back,
+# nothing recorded, so re-running after fixing the cause loads the file) with the top reasons
+# and, when the cause is likely, a hint. Share limit: option max_quarantined_share (CLI
+# --max-quarantined-share, mapping key max_quarantined_share), default below.
+DEFAULT_MAX_QUARANTINED_SHARE = 0.5
+
+# m/d/yy H:MM (US spreadsheet exports), d.m.yyyy, ... : what a date that did not parse looks like
+_DATE_SHAPES = (
+    (r"^\d{1,2}/\d{1,2}/\d{2}\s+\d{1,2}:\d\d$", "%m/%d/%y %H:%M"),
+    (r"^\d{1,2}/\d{1,2}/\d{4}\s+\d{1,2}:\d\d$", "%m/%d/%Y %H:%M"),
+    (r"^\d{1,2}/\d{1,2}/\d{2}\s+\d{1,2}:\d\d:\d\d$", "%m/%d/%y %H:%M:%S"),
+    (r"^\d{1,2}/\d{1,2}/\d{4}\s+\d{1,2}:\d\d:\d\d$", "%m/%d/%Y %H:%M:%S"),
+    (r"^\d{1,2}/\d{1,2}/\d{4}\s+\d{1,2}:\d\d(:\d\d)?\s*[AaPp][Mm]$", "%m/%d/%Y %I:%M:%S %p"),
+    (r"^\d{1,2}/\d{1,2}/\d{2,4}$", "%m/%d/%Y"),
+    (r"^\d{1,2}\.\d{1,2}\.\d{4}(\s+\d{1,2}:\d\d)?$", "%d.%m.%Y %H:%M"),
+)
+
+
+class QuarantineShareError(IngestError):
+    """Every row, or more than the allowed share, was quarantined: the load is refused."""
+
+
+def loaded_nothing(con, batch_id: int) -> bool:
+    row = con.execute("SELECT rows_loaded, rows_quarantined FROM load_batches WHERE batch_id = $b",
+                      {"b": batch_id}).fetchone()
+    return bool(row) and (row[0] or 0) == 0 and (row[1] or 0) > 0
+
+
+def _share_limit(batch: "Batch") -> float:
+    value = batch.options.get("max_quarantined_share")
+    mapping = batch.options.get("mapping")
+    if value is None and mapping is not None:
+        value = getattr(mapping, "max_quarantined_share", None)
+    return DEFAULT_MAX_QUARANTINED_SHARE if value is None else float(value)
+
+
+def _sample_values(batch: "Batch", reason: str, label: str, limit: int = 5) -> list[str]:
+    """Source values of `label` in rows quarantined for `reason` (from the work tables)."""
+    if label not in batch.raw_columns:
+        return []
+    try:
+        rows = batch.con.execute(
+            f"SELECT DISTINCT r.{qi(label)} FROM checked c JOIN raw r ON r.rowid = c._row "
+            f"WHERE c._reason = $r AND r.{qi(label)} IS NOT NULL LIMIT {int(limit)}", {"r": reason}).fetchall()
+    except duckdb.Error:
+        return []
+    return [str(r[0]) for r in rows]
+
+
+def _hint(batch: "Batch", reason: str) -> str:
+    """A likely cause of the top reason, or ''."""
+    con = batch.con
+    if reason.startswith(("bad date: ", "bad timestamp: ")) or reason == "date out of range":
+        # "3/14/25 1:20" read as ISO gives the year 25 ("date out of range") or nothing
+        labels = [reason.split(": ", 1)[1]] if ": " in reason else batch.raw_columns[:50]
+        for label in labels:
+            for value in _sample_values(batch, reason, label):
+                for pattern, fmt in _DATE_SHAPES:
+                    if re.match(pattern, value.strip()):
+                        return (f"{label} looks like {value!r}: set timestamp_format (or fields.<field>.format) "
+                                f"to \"{fmt}\" in the mapping")
+    if reason in ("unknown district", "missing district", "outside boundaries", "missing coordinates"):
+        n = con.execute("SELECT count(*) FROM districts").fetchone()[0]
+        if n == 0:
+            return ("the warehouse has no districts: load boundaries first (python -m data.ingest boundaries "
+                    "FILE --key PROPERTY, or python -m data.ingest grid --bbox ...), then load this file again")
+        if reason == "unknown district":
+            ids = [r[0] for r in con.execute("SELECT district_id FROM districts ORDER BY 1 LIMIT 3").fetchall()]
+            return (f"district ids are like {', '.join(repr(i) for i in ids)}: map the file's keys to them "
+                    "(district.map) or load the matching boundaries")
+        if reason == "outside boundaries":
+            return "check district.crs and that lon/lat (x/y) are not swapped"
+    if reason == "bad coordinates":
+        return "are the coordinates projected? give district.crs (e.g. EPSG:2263)"
+    return ""
+
+
+def check_quarantine_share(batch: "Batch") -> None:
+    read, bad = batch.rows_read, batch.rows_quarantined
+    if not read or not bad:
+        return
+    limit = _share_limit(batch)
+    if bad < read and bad <= limit * read:
+        return
+    top = batch.reasons.most_common(3)
+    reasons = "; ".join(f"{reason} ({n:,})" for reason, n in top)
+    what = "every row" if bad == read else f"{bad:,} of {read:,} rows ({100 * bad / read:.0f} %, more than {100 * limit:.0f} %)"
+    hint = _hint(batch, top[0][0]) if top and top[0][1] * 2 >= bad else ""   # a cause of most of them
+    raise QuarantineShareError(f"{what} quarantined, nothing loaded: {reasons}" + (f". Hint: {hint}" if hint else "")
+                               + ". Fix the cause and load the file again (--max-quarantined-share to allow more)")

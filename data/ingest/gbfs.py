@@ -95,7 +95,8 @@ def _load_information(batch: Batch, stations: list) -> None:
         F("capacity", qi("capacity"), "int", required=True),
     ]
     batch.stage(fields, [("capacity < 0", "negative capacity")], district=Districting(lon="lon", lat="lat"),
-                dedup=["station_id"], dedup_reason="duplicate station_id")
+                dedup=["station_id"], dedup_reason="duplicate station_id",
+                keep=["station_id"])  # the status feed reads back which stations lie outside
     batch.insert("bike_stations", {"station_id": "station_id", "name": "name", "lat": "lat", "lon": "lon",
                                    "capacity": "capacity"}, replace_pk=True)
 

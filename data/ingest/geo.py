@@ -89,7 +89,9 @@ class DistrictIndex:
         y = np.asarray(y, dtype="float64")
         missing = np.isnan(x) | np.isnan(y)
         lon, lat = to_lonlat(x, y, crs)
-        bad = ~missing & ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90))
+        # impossible: not finite, off the globe, or (0, 0) — the usual placeholder of a failed geocode
+        bad = ~missing & ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+                           & ~((lon == 0) & (lat == 0)))
         todo = ~missing & ~bad
         found = np.full(len(x), -1, dtype=np.int64)
         # in chunks that stay in the CPU cache: the bounding-box masks, not shapely, cost most

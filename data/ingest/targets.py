@@ -33,6 +33,8 @@ class Col:
     normalise: str | None = None   # SQL template over {x}; NULL result = bad value (if strict)
     future_ok: bool = False
     strict: bool = True
+    unit: str | None = None        # t, %, km/h, ...: a mapping's `unit:` must be convertible to it
+    vocabulary: tuple[str, ...] = ()   # the only values the column may hold (after map + normalise)
 
 
 @dataclass(frozen=True)
@@ -59,20 +61,22 @@ TARGETS: dict[str, Target] = {t.table: t for t in (
     Target("service_requests", "satisfaction", (
         Col("request_id", required=True), Col("created_at", "timestamp", True), Col("closed_at", "timestamp"),
         Col("due_at", "timestamp", future_ok=True), Col("category", required=True),
-        Col("channel", normalise=CHANNEL_SQL, strict=False), Col("status", required=True, normalise=STATUS_SQL),
-        Col("lat", "double"), Col("lon", "double"), Col("description")),
-        rules=(("closed_at < created_at", "closed before created"),),
+        Col("channel", normalise=CHANNEL_SQL, strict=False, vocabulary=("phone", "online", "app")), Col("status", required=True, normalise=STATUS_SQL),
+        Col("lat", "double", unit="degree"), Col("lon", "double", unit="degree"), Col("description")),
+        rules=(("closed_at < created_at", "closed before created"),
+               ("abs(lat) > 90 OR abs(lon) > 180 OR (lat = 0 AND lon = 0) OR ((lat IS NULL) <> (lon IS NULL))",
+                "bad coordinates")),
         time="created_at", upsert_key=("request_id",), dedup=("request_id",)),
     Target("waste_tonnage", "waste", (
-        Col("day", "date", True), Col("stream", required=True, normalise=STREAM_SQL), Col("tons", "double", True)),
+        Col("day", "date", True), Col("stream", required=True, normalise=STREAM_SQL), Col("tons", "double", True, unit="t")),
         rules=(("tons < 0", "negative tonnage"), ("tons >= 1e6", "tonnage out of range")),
         time="day", upsert_key=("day", "district_id", "stream"), dedup=("day", "district_id", "stream")),
     Target("bin_fill", "waste", (
-        Col("ts", "timestamp", True), Col("bin_id", required=True), Col("fill_pct", "double", True)),
+        Col("ts", "timestamp", True), Col("bin_id", required=True), Col("fill_pct", "double", True, unit="%")),
         rules=(("fill_pct < 0 OR fill_pct > 100", "fill level out of range"),),
         time="ts", upsert_key=("ts", "bin_id"), dedup=("ts", "bin_id")),
     Target("parking_citations", "parking", (
-        Col("issued_at", "timestamp", True), Col("violation_code"), Col("fine", "double")),
+        Col("issued_at", "timestamp", True), Col("violation_code"), Col("fine", "double", unit="money")),
         rules=(("fine < 0", "negative fine"), ("fine >= 100000", "fine out of range")),
         time="issued_at"),
     Target("parking_occupancy", "parking", (
@@ -87,7 +91,7 @@ TARGETS: dict[str, Target] = {t.table: t for t in (
         rules=(("capacity < 0", "bad capacity"),), dedup=("facility_id",), primary_key=True),
     Target("traffic_counts", "transport", (
         Col("ts", "timestamp", True), Col("segment_id", required=True), Col("volume", "int", True),
-        Col("free_flow_kmh", "double"), Col("speed_kmh", "double")),
+        Col("free_flow_kmh", "double", unit="km/h"), Col("speed_kmh", "double", unit="km/h")),
         rules=(("volume < 0", "negative volume"), ("speed_kmh < 0 OR speed_kmh > 300", "speed out of range"),
                ("free_flow_kmh <= 0 OR free_flow_kmh > 300", "speed out of range")),
         time="ts"),

@@ -4,17 +4,11 @@ import dash
 import dash_ag_grid  # noqa: F401  (registers the grid's scripts with Dash in every worker)
 from dash import dcc, html
 
+from data.district_profile import FACILITY_COLUMNS, RECORD_COLUMNS, RECORDS_EXPORT  # noqa: F401
 from layouts import components, ids
 
 dash.register_page(__name__, path_template="/district/<district_id>", title="CityOps — district",
                    name="District", audience="ops", order=3)
-
-RECORDS_EXPORT = "/district/<district_id>/requests.csv"  # every request of the district, streamed
-FACILITY_COLUMNS = {"facility_id": "Facility", "name": "Name", "kind": "Kind", "capacity": "Capacity",
-                    "occupied": "Occupied", "occupancy_pct": "Occupancy %", "last_reading": "Last reading"}
-RECORD_COLUMNS = {"request_id": "Request", "created_at": "Created", "closed_at": "Closed", "due_at": "Due",
-                  "category": "Category", "channel": "Channel", "status": "Status"}
-
 
 def layout(district_id=None, **_ignored):
     # The skeleton never depends on data: the callbacks validate the id and fill it in.

@@ -21,19 +21,10 @@ from layouts import components, figures, ids
 dash.register_page(__name__, path="/explore", title="CityOps — explore", name="Explore",
                    nav="Explore", audience="ops", order=2)
 
-PARAMS = ("domain", "metric", "range", "start", "end", "grain", "districts", "district", "scale")
-EXPORT_CSV = "/explore/export.csv"
-EXPORT_XLSX = "/explore/export.xlsx"
-
-
-def raw_params(kwargs: dict) -> dict:
-    """The explorer's URL parameters as received (bounded), for the callbacks to validate."""
-    out = {}
-    for key in PARAMS:
-        value = kwargs.get(key)
-        if isinstance(value, str):
-            out[key] = value[:400]
-    return out
+# the URL parameters and export routes live with the view state (data/explore.py), so the
+# callbacks never import this page
+PARAMS, EXPORT_CSV, EXPORT_XLSX, raw_params = explore.PARAMS, explore.EXPORT_CSV, explore.EXPORT_XLSX, explore.raw_params
+GEOMETRY = explore.GEOMETRY  # district outlines, fetched once per outline version
 
 
 def _label(text, control_id):
@@ -127,6 +118,7 @@ def layout(**query):
             dcc.Location(id=ids.EXPLORE_URL, refresh="callback-nav"),
             dcc.Store(id=ids.EXPLORE_STATE, data=raw),
             dcc.Store(id=ids.EXPLORE_NOTE_SAVED, data=0),
+            dcc.Store(id=ids.EXPLORE_MAP_VALUES),
             html.H1("Explore"),
             controls,
             html.Div([components.notice(n) for n in state.notices], id=ids.EXPLORE_NOTICE),

@@ -1,215 +1,26 @@
 """Wall display: no controls, dark, large type; configured by the URL alone (a TV has no keyboard).
 
-    /wall?view=parking&rotate=30&refresh=15&metrics=a,b,c&nightly=04:30&failures=10
+    /wall?view=parking&rotate=30&refresh=15&metrics=a,b,c&nightly=04:30&failures=10&hold=300
     /wall/<profile>          a named profile from data/wall_profiles.yaml (URL values override it)
     /wall-screens            every wall screen's heartbeat; silent ones flagged
 
 Unknown or bad values fall back to defaults with a small notice, never an error page. The
-configuration is validated here and again by every callback (any client can POST anything).
+configuration is parsed by data/wall_config.py, here and again by every callback (any client
+can POST anything).
 """
 from __future__ import annotations
 
-import hashlib
-import re
-from pathlib import Path
-
 import dash
-import yaml
 from dash import dcc, html
 
-from data import registry, settings
+from data.wall_config import (  # noqa: F401  (the page's configuration; re-exported for tests)
+    ROOT, PROFILES_FILE, VIEWS, REFRESH_RANGE, ROTATE_RANGE, MAX_METRICS, RELOAD_AFTER_FAILURES, FAILURES_RANGE,
+    BUILD, SCHEME, load_profiles, parse_config, valid_config, view_metrics, view_title,
+)
 from layouts import ids
 
 dash.register_page(__name__, path="/wall", title="CityOps — wall", name="Wall", nav="Wall",
                    audience="ops", order=1)
-
-ROOT = Path(__file__).resolve().parent.parent.parent
-PROFILES_FILE = ROOT / "data" / "wall_profiles.yaml"
-VIEWS = ("all", *registry.DOMAINS)
-REFRESH_RANGE = (5, 3600)   # seconds (1 s is allowed only by the soak benchmark's ?refresh=1&soak=1)
-ROTATE_RANGE = (10, 3600)   # seconds; 0 = no rotation
-MAX_METRICS = 24
-RELOAD_AFTER_FAILURES = 10  # consecutive failed refreshes before the page reloads itself (?failures=)
-FAILURES_RANGE = (2, 100)
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-
-
-def _digest(parts) -> str:
-    h = hashlib.sha1()
-    for part in parts:
-        h.update(part if isinstance(part, bytes) else str(part).encode())
-    return h.hexdigest()[:12]
-
-
-def _build_id() -> str:
-    """Changes when the code or assets the wall runs change: open screens then reload."""
-    files = sorted(p for folder in ("assets", "layouts", "callbacks") for p in (ROOT / folder).rglob("*")
-                   if p.is_file() and p.suffix in {".py", ".js", ".css"})
-    return _digest(p.read_bytes() for p in files)
-
-
-BUILD = _build_id()
-# The data scheme the wall's layout is built for: the metric set and how it is shown. A change
-# (metric added or removed, unit or domain changed) makes open screens reload.
-SCHEME = _digest(f"{m.id}:{m.domain}:{m.unit}:{m.format}" for m in registry.metrics().values())
-
-
-def load_profiles(path: Path | None = None) -> dict[str, dict]:
-    """Named profiles; a broken file gives no profiles (and the wall says so), never a crash."""
-    try:
-        data = yaml.safe_load((path or PROFILES_FILE).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(k, str) and _NAME.match(k) and isinstance(v, dict)}
-
-
-def _short(value) -> str:
-    """A bad value echoed in a notice: printable characters only, at most 20."""
-    return "'" + "".join(c for c in str(value)[:20] if c.isprintable()) + "'"
-
-
-def _split(value) -> list:
-    if isinstance(value, (list, tuple)):
-        return [str(v).strip() for v in value][:50]
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()][:50]
-    return []
-
-
-def _seconds(value, low: int, high: int, *, zero_ok: bool = False):
-    if isinstance(value, bool):
-        raise ValueError
-    seconds = int(str(value).strip()) if not isinstance(value, int) else value
-    if zero_ok and seconds == 0:
-        return 0
-    if not low <= seconds <= high:
-        raise ValueError
-    return seconds
-
-
-def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[str]]:
-    """URL parameters (and an optional profile name) → (config, notices). Never raises."""
-    notices: list[str] = []
-    base: dict = {}
-    if profile is not None:
-        profiles = load_profiles()
-        if isinstance(profile, str) and profile in profiles:
-            base = dict(profiles[profile])
-        else:
-            notices.append(f"unknown profile {_short(profile)}, showing the default wall")
-            profile = None
-    merged = {**base, **{k: v for k, v in params.items() if v is not None and v != ""}}
-    default_refresh = int(settings.get("wall_refresh_s"))
-
-    # metrics first: they decide which views have anything to show
-    chosen_metrics: list[str] = []
-    if "metrics" in merged:
-        wanted = _split(merged["metrics"])
-        chosen_metrics = [m for m in dict.fromkeys(wanted) if registry.get(m) is not None][:MAX_METRICS]
-        bad = [m for m in wanted if registry.get(m) is None]
-        if bad:
-            notices.append(f"unknown metric {_short(bad[0])}" + (f" and {len(bad) - 1} more" if len(bad) > 1 else ""))
-    available = {d for d in registry.DOMAINS
-                 if any(m.domain == d and (not chosen_metrics or m.id in chosen_metrics)
-                        for m in registry.metrics().values())}
-
-    wanted_views = _split(merged.get("view")) if "view" in merged else []
-    views = [v for v in dict.fromkeys(wanted_views) if v in VIEWS and (v == "all" or v in available)]
-    if len(views) < len(wanted_views):
-        bad = [v for v in wanted_views if v not in views]
-        notices.append(f"unknown view {_short(bad[0])}, showing {'all' if not views else ', '.join(views)}")
-    if not views:
-        views = ["all"]
-
-    try:
-        refresh = _seconds(merged["refresh"], *REFRESH_RANGE) if "refresh" in merged else default_refresh
-    except (TypeError, ValueError):
-        notices.append(f"bad refresh {_short(merged['refresh'])}, using {default_refresh} s")
-        refresh = default_refresh
-    # The soak benchmark needs 1 s refreshes; only with an explicit soak=1 (never a profile).
-    if params.get("soak") == "1" and str(params.get("refresh")) == "1":
-        refresh = 1
-
-    rotate = 0
-    if "rotate" in merged:
-        try:
-            rotate = _seconds(merged["rotate"], *ROTATE_RANGE, zero_ok=True)
-        except (TypeError, ValueError):
-            notices.append(f"bad rotate {_short(merged['rotate'])}, not rotating")
-    if not rotate and "rotate" not in merged and len(views) > 1:
-        rotate = 30  # several views and no dwell given: rotate every 30 s
-    if rotate and len(views) == 1:
-        # rotate through every domain that has something to show, starting with the chosen view
-        domains = [d for d in registry.DOMAINS if d in available]
-        start = domains.index(views[0]) if views[0] in domains else 0
-        views = domains[start:] + domains[:start]
-    views = [v for v in views if v != "all"] if rotate and len(views) > 1 else views
-    if rotate and len(views) < 2:
-        notices.append("only one view to show, not rotating")
-        rotate = 0
-
-    nightly = ""
-    if merged.get("nightly"):
-        if isinstance(merged["nightly"], str) and _HHMM.match(merged["nightly"]):
-            nightly = merged["nightly"]
-        else:
-            notices.append(f"bad nightly {_short(merged['nightly'])}, no nightly reload")
-
-    screen = ""
-    if merged.get("screen"):
-        if isinstance(merged["screen"], str) and _NAME.match(merged["screen"]) and len(merged["screen"]) >= 3:
-            screen = merged["screen"]
-        else:
-            notices.append(f"bad screen name {_short(merged['screen'])}")
-
-    failures = RELOAD_AFTER_FAILURES
-    if merged.get("failures") not in (None, ""):
-        try:
-            failures = _seconds(merged["failures"], *FAILURES_RANGE)
-        except (TypeError, ValueError):
-            notices.append(f"bad failures {_short(merged['failures'])}, reloading after {RELOAD_AFTER_FAILURES}")
-
-    title = base.get("title") if isinstance(base.get("title"), str) else ""
-    config = {"views": views, "rotate": rotate, "refresh": refresh, "metrics": chosen_metrics,
-              "nightly": nightly, "profile": profile or "", "screen": screen, "title": title[:60],
-              "build": BUILD, "scheme": SCHEME, "max_failures": failures}
-    return config, notices
-
-
-def valid_config(value) -> dict:
-    """A config posted back by a client, re-validated (defaults for anything odd)."""
-    if not isinstance(value, dict):
-        return parse_config({})[0]
-    params = {"view": ",".join(v for v in value.get("views", []) if isinstance(v, str))
-              if isinstance(value.get("views"), list) else None,
-              "rotate": value.get("rotate") if isinstance(value.get("rotate"), int) else None,
-              "refresh": value.get("refresh") if isinstance(value.get("refresh"), int) else None,
-              "metrics": [m for m in value.get("metrics", []) if isinstance(m, str)][:MAX_METRICS]
-              if isinstance(value.get("metrics"), list) else None,
-              "screen": value.get("screen") if isinstance(value.get("screen"), str) else None,
-              "failures": value.get("max_failures") if isinstance(value.get("max_failures"), int) else None}
-    if value.get("refresh") == 1:
-        params.update(refresh="1", soak="1")
-    profile = value.get("profile")
-    known = isinstance(profile, str) and profile in load_profiles()
-    config, _ = parse_config(params, profile if known else None)
-    return config
-
-
-def view_metrics(view: str, config: dict) -> list:
-    """The metrics shown for one view of a (validated) config."""
-    chosen = config.get("metrics") or []
-    metrics = [m for m in registry.metrics().values() if view == "all" or m.domain == view]
-    if chosen:
-        metrics = [m for m in metrics if m.id in chosen]
-    return metrics
-
-
-def view_title(view: str) -> str:
-    return "City operations" if view == "all" else registry.DOMAIN_LABELS.get(view, "City operations")
 
 
 def _page(config: dict, notices: list[str]):
@@ -248,7 +59,7 @@ def _page(config: dict, notices: list[str]):
                             html.H2(id=ids.WALL_MAP_TITLE, className="wall-map-title"),
                             dcc.Graph(id=ids.WALL_MAP, className="wall-map",
                                       config={"displayModeBar": False, "staticPlot": True}),
-                            html.H2("Alerts · newest first", className="wall-alerts-title"),
+                            html.H2("Alerts · open first", className="wall-alerts-title"),
                             # a ticker: scrolls (assets/wall.js + wall.css) when the alerts
                             # do not fit; still under prefers-reduced-motion, with "+N more"
                             html.Div(html.Ul(id=ids.WALL_ALERTS, className="wall-alerts"),
@@ -266,16 +77,17 @@ def _page(config: dict, notices: list[str]):
 
 
 def layout(view=None, rotate=None, refresh=None, metrics=None, nightly=None, screen=None, soak=None,
-           failures=None, **_ignored):
+           failures=None, hold=None, **_ignored):
     config, notices = parse_config({"view": view, "rotate": rotate, "refresh": refresh, "metrics": metrics,
-                                    "nightly": nightly, "screen": screen, "soak": soak, "failures": failures})
+                                    "nightly": nightly, "screen": screen, "soak": soak, "failures": failures,
+                                    "hold": hold})
     return _page(config, notices)
 
 
 def profile_layout(profile=None, view=None, rotate=None, refresh=None, metrics=None, nightly=None, screen=None,
-                   failures=None, **_ignored):
+                   failures=None, hold=None, **_ignored):
     config, notices = parse_config({"view": view, "rotate": rotate, "refresh": refresh, "metrics": metrics,
-                                    "nightly": nightly, "screen": screen, "failures": failures},
+                                    "nightly": nightly, "screen": screen, "failures": failures, "hold": hold},
                                    profile=profile if profile is not None else "")
     return _page(config, notices)
 

@@ -6,8 +6,9 @@ import dash
 import yaml
 from dash import dcc, html
 
-from data import lookups, public_api, registry, settings
+from data import lookups, public_api, registry, repository, settings
 from data.i18n import metric_description, metric_label, t, valid_lang
+from data.snapshot import DataUnavailable
 from layouts.public import parts
 from layouts.shell import public_path
 
@@ -42,7 +43,19 @@ def suppression_rule(k: int, lang: str = "en") -> list:
     ]
 
 
-def _entry(metric, lang: str, k: int, log: list[dict], labels: dict[str, str], base: str) -> html.Section:
+def _city_sources() -> dict[str, str] | None:
+    """metric id → "source name (licence)" for the metrics this city publishes (from the public
+    snapshot: the city's own sources, e.g. a YAML mapping's); None without a snapshot."""
+    try:
+        frame = repository.run("public/metrics")
+    except DataUnavailable:
+        return None
+    return {row.metric_id: (f"{row.source_name} ({row.licence})" if row.licence else str(row.source_name))
+            if row.source_name else str(row.source) for row in frame.itertuples()}
+
+
+def _entry(metric, lang: str, k: int, log: list[dict], labels: dict[str, str], base: str,
+           source: str | None = None) -> html.Section:
     direction = t("higher_better" if metric.direction == "higher" else "lower_better", lang)
     target = (t("target_line", lang, target=metric.format_value(metric.target), unit=metric.unit,
                 direction=direction, warning=metric.format_value(metric.warning))
@@ -54,7 +67,8 @@ def _entry(metric, lang: str, k: int, log: list[dict], labels: dict[str, str], b
         # the method and source texts come from the registry, in English
         html.P([t("method_label", lang), " ", html.Span(metric.method, lang="en")]),
         html.P(" ".join([t("unit_line", lang, unit=metric.unit, cadence=metric.cadence_text), target,
-                         t("method_source_line" if metric.suppress else "method_source_line_open", lang, source=metric.source, k=k)])),
+                         t("method_source_line" if metric.suppress else "method_source_line_open", lang,
+                           source=source or metric.source, k=k)])),
         html.P([t("known_issues", lang), html.Span(metric.known_issues, lang="en")])
         if metric.known_issues else None,
         html.P([t("download_label", lang), " "] + [html.A(fmt.upper(), href=f"{base}/download/{metric.id}.{fmt}",
@@ -70,11 +84,15 @@ def layout(lang=None, **_ignored):
     labels = {m.id: metric_label(m, lang) for m in registry.public_metrics()}
     log = revisions()
     base = public_api.prefix()
+    sources = _city_sources()   # only the metrics this city has a source for, named as its own
+    shown = {domain: [m for m in registry.by_domain(domain, public_only=True) if sources is None or m.id in sources]
+             for domain in registry.DOMAINS}
     sections = [html.Section([html.H2(t(f"domain_{domain}", lang), className="h4"),
                               # as published: the source and cadence of this city's data
-                              *[_entry(lookups.published(m, "public"), lang, k, log, labels, base)
-                                for m in registry.by_domain(domain, public_only=True)]])
-                for domain in registry.DOMAINS]
+                              *[_entry(lookups.published(m, "public"), lang, k, log, labels, base,
+                                       (sources or {}).get(m.id))
+                                for m in shown[domain]]])
+                for domain in registry.DOMAINS if shown[domain]]
     return html.Div(
         [
             parts.language_bar("/methodology", lang),

@@ -13,6 +13,12 @@ public: true
 per_capita: false
 counts: {n: bike_stations_empty_full_pct_records}
 grains: [hour, day, week, month]
+alert:
+  rules: [threshold]
+  grain: hour
+  min_n: 20
+  pending: 2
+  hysteresis: 2
 source: demo_bike_status
 description: >
   How often a bike-share station could not serve a rider: it had no bike to rent (empty) or

@@ -13,6 +13,12 @@ public: false
 per_capita: false
 counts: {n: bins_over_90_pct_records}
 grains: [hour, day, week, month]
+alert:
+  rules: [threshold]
+  grain: day
+  min_n: 20
+  pending: 1
+  hysteresis: 2
 source: demo_bins
 description: >
   How often a sensor-equipped public litter bin was nearly full (more than 90 %) when it

@@ -13,6 +13,16 @@ public: true
 per_capita: false
 counts: {n: parking_occupancy_pct_records}
 grains: [hour, day, week, month]
+alert:
+  rules: [threshold, anomaly, forecast, no_data]
+  grain: hour
+  min_n: 1
+  sensitivity: 4.5
+  pending: {threshold: 2, anomaly: 1, forecast: 1}
+  hysteresis: 2
+  severity: warning
+  horizon: 3
+  no_data: 2
 source: demo_parking
 description: >
   How full the monitored garages and kerbside parking zones were: the share of spaces

@@ -9,6 +9,7 @@ target: null
 warning: null
 cadence: 183d
 aggregate: ratio
+min_n: 3      # a mean over fewer than 3 count sessions is one street on one day
 public: true
 per_capita: false
 suppress: false   # n is the number of count sessions; each figure is thousands of anonymous passers-by

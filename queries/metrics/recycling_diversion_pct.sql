@@ -9,11 +9,19 @@ target: 25
 warning: 18
 cadence: 1d
 aggregate: ratio
+min_n: 1      # a share of everything weighed (one record per stream), not a sample: no minimum beyond one record
 public: true
 suppress: false   # tonnes weighed by district, as DSNY itself publishes them: no person behind a figure
 per_capita: false
 counts: {n: recycling_diversion_pct_records}
 grains: [day, week, month]
+alert:
+  rules: [threshold]
+  grain: week
+  baseline_days: 56
+  min_n: 20
+  pending: 1
+  hysteresis: 2
 source: demo_waste
 description: >
   The share of collected waste that was recycled or composted instead of going to landfill

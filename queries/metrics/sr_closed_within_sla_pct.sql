@@ -13,6 +13,13 @@ public: true
 per_capita: false
 counts: {n: closed_requests, denominator: closed_requests, numerator: on_time_requests, complement: late_requests}
 grains: [day, week, month]
+alert:
+  rules: [threshold]
+  grain: week
+  baseline_days: 56
+  min_n: 20
+  pending: 1
+  hysteresis: 2
 source: demo_311
 description: >
   The share of 311 service requests closed by their due date. A request gets a due date

@@ -13,6 +13,13 @@ public: true
 per_capita: false
 counts: {n: closed_requests}
 grains: [day, week, month]
+alert:
+  rules: [threshold]
+  grain: week
+  baseline_days: 56
+  min_n: 20
+  pending: 1
+  hysteresis: 2
 source: demo_311
 description: >
   How long it took to resolve a typical 311 service request: half of the requests closed in

@@ -13,6 +13,14 @@ public: true
 per_capita: true
 counts: {n: opened_requests}
 grains: [hour, day, week, month]
+alert:
+  rules: [anomaly]
+  grain: hour
+  min_n: 5
+  sensitivity: 4.5
+  pending: 1
+  hysteresis: 3
+  severity: warning
 source: demo_311
 description: >
   How many service requests residents made to 311 (by phone, online or in the app) about

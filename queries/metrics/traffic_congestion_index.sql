@@ -13,6 +13,12 @@ public: true
 per_capita: false
 counts: {n: traffic_congestion_index_records}
 grains: [hour, day, week, month]
+alert:
+  rules: [threshold]
+  grain: day
+  min_n: 20
+  pending: 2
+  hysteresis: 3
 source: demo_traffic
 description: >
   How much slower traffic moved than on empty roads: 0 means traffic flowed at free-flow

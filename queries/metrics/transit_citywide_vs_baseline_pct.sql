@@ -13,6 +13,13 @@ public: true
 per_capita: false
 counts: {n: transit_citywide_vs_baseline_pct_records}
 grains: [day, week, month]
+alert:
+  rules: [threshold]
+  grain: week
+  baseline_days: 56
+  min_n: 1
+  pending: 1
+  hysteresis: 2
 source: nyc_mta_ridership
 description: >
   Subway and bus riders across the city as a percentage of the riders on a comparable day

@@ -1,5 +1,6 @@
--- access: records
--- Quarantined rows by source, file and reason, with one example.   params: none
--- columns: source_id, file, reason, rows, first_line, example
-SELECT source_id, file, reason, rows, first_line, example
-FROM quarantine_summary ORDER BY rows DESC
+-- Quarantined rows counted by source and reason, per district where the row's district is
+-- known (scoped: a caller sees the counts of their districts and of rows with no district).
+-- No file path, line or value: those are admin-only (quarantine_rows).   params: none
+-- columns: source_id, reason, district_id, rows
+SELECT source_id, reason, district_id, sum(rows) AS rows
+FROM quarantine_summary GROUP BY ALL ORDER BY rows DESC

@@ -1,0 +1,542 @@
+"""Detection: what is an alert, decided once, where data arrives (never in a page).
+
+For every metric with an ``alert:`` policy in its registry header (data/alert_policy.py), per
+district and the city, at the policy's grain, on **complete periods only** (the period that is
+still filling is never judged), :func:`evaluate` returns one *detection* per district and rule
+with a status for data/episodes.record:
+
+* **threshold** — the registry's target and warning band. A period counts only if it rests on
+  at least ``min_n`` records; it must be out of band for ``pending`` periods in a row before
+  the rule fires (critical when beyond the warning band), and back in band for ``hysteresis``
+  periods before it clears. Periods with too few records are skipped, never judged.
+* **anomaly** — against a seasonal baseline from the ``baseline_days`` before the period:
+  hour-of-day x (workday, weekend) at hour grain, day of week at day grain. Counts (metrics
+  whose aggregate is a sum) are tested as counts: the expected count is the district's robust
+  level times the city's seasonal shape, the test is negative binomial (Poisson when not
+  over-dispersed, scipy.stats) over windows of 1, 3 and 6 periods, and the window must hold at
+  least ``min_n`` records — so 3 reports in a quiet district are not an anomaly, a real burst
+  is. Other values use the slot median and a robust scale (1.4826 x MAD of the residuals); the
+  band is expected +- sensitivity x scale. Only the worse direction fires (higher values for
+  a metric where lower is better).
+* **forecast** — for capacity metrics: the seasonal expectation of the next ``horizon``
+  periods plus the current residual and its recent trend; fires while the value is still
+  within target when that forecast crosses the target and the usual profile alone would not
+  ("Parking occupancy at 85 % in about 2 h").
+* **no_data** — a district that normally reports has no record for ``no_data`` periods while
+  the source still delivers elsewhere (a silent sensor network, not a quiet night).
+
+Pure functions of a :class:`Panel` (districts x contiguous periods); :func:`run` reads the
+warehouse rollups, evaluates every metric and records the episodes (called by the writer
+after a publish). ``bench/alerts.py`` replays history through :func:`evaluate`.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from data import alert_policy, registry
+
+log = logging.getLogger(__name__)
+
+STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
+COUNT_WINDOWS = {"hour": (1, 3, 6), "day": (1, 2), "week": (1,)}
+RECENT = {"hour": 6, "day": 2, "week": 1}   # latest periods kept out of the baseline
+DEFAULT_MIN_N = 1
+STANDING_MIN = 2    # judged periods of the same slot a usual breach needs on record
+DAMPING = 0.85      # forecast: share of today's departure from the usual kept one period later
+FORECAST_DEPARTURE = 3.0  # forecast: the value is at least this many sigmas above the usual now
+MIN_RATIO = 1.5      # a count anomaly is at least half as much again as expected, however significant
+
+
+def min_n(metric: registry.Metric) -> int:
+    """Fewest records a period must rest on before any rule may judge it: the policy's
+    min_n, else the metric's own (data/facts), else 1."""
+    policy = metric.alert
+    if policy is not None and policy.min_n is not None:
+        return max(int(policy.min_n), int(getattr(metric, "min_n", None) or 1))
+    return int(getattr(metric, "min_n", None) or DEFAULT_MIN_N)
+
+
+def is_count(metric: registry.Metric) -> bool:
+    return metric.aggregate == "sum"
+
+
+def align(ts: datetime, grain: str) -> datetime:
+    ts = pd.Timestamp(ts).to_pydatetime()
+    if grain == "hour":
+        return ts.replace(minute=0, second=0, microsecond=0)
+    day = ts.replace(hour=0, minute=0, second=0, microsecond=0)
+    if grain == "day":
+        return day
+    if grain == "week":
+        return day - timedelta(days=day.weekday())
+    raise ValueError(f"detection runs at hour, day or week grain, not {grain!r}")
+
+
+def last_complete(now: datetime, grain: str) -> datetime:
+    """Start of the newest period that has ended by `now`."""
+    return align(now, grain) - STEP[grain]
+
+
+# ------------------------------------------------------------------------------ the panel
+@dataclass
+class Panel:
+    """One metric at one grain: districts x contiguous periods (the city is a district 'city')."""
+
+    grain: str
+    districts: list[str]
+    periods: pd.DatetimeIndex
+    value: np.ndarray      # (D, K) float, NaN where no row
+    n: np.ndarray          # (D, K) float, 0 where no row
+    present: np.ndarray    # (D, K) bool: a row exists
+    source_alive: np.ndarray  # (K,) bool: some district delivered a record in the period
+    denominator: np.ndarray | None = None  # (D, K) of a ratio (its resolution: 100 / denominator points)
+
+    def upto(self, period: datetime, days: int) -> "Panel":
+        """The columns from `days` before `period` up to and including it (views, no copy)."""
+        stop = int(self.periods.searchsorted(pd.Timestamp(period), side="right"))
+        start = int(self.periods.searchsorted(pd.Timestamp(period) - pd.Timedelta(days=days), side="left"))
+        sl = slice(start, stop)
+        return Panel(self.grain, self.districts, self.periods[sl], self.value[:, sl], self.n[:, sl],
+                     self.present[:, sl], self.source_alive[sl],
+                     None if self.denominator is None else self.denominator[:, sl])
+
+
+def panel(frame: pd.DataFrame, grain: str, start: datetime, end: datetime, *, count: bool,
+          districts=None) -> Panel:
+    """A Panel from metric rows (district_id, period, value, n) with periods in [start, end).
+    For counts, a district with no row in a period where the source delivered elsewhere
+    counted zero (value 0, n 0)."""
+    periods = pd.date_range(align(start, grain), align(end, grain), freq=STEP[grain], inclusive="left")
+    ids = sorted(set(frame["district_id"]) | set(districts or ()))
+    if "city" in ids:
+        ids = [d for d in ids if d != "city"] + ["city"]
+    D, K = len(ids), len(periods)
+    value = np.full((D, K), np.nan)
+    n = np.zeros((D, K))
+    present = np.zeros((D, K), dtype=bool)
+    denominator = np.full((D, K), np.nan) if "denominator" in frame.columns else None
+    if len(frame):
+        row = pd.Index(ids).get_indexer(frame["district_id"])
+        col = periods.get_indexer(pd.to_datetime(frame["period"]))
+        ok = (row >= 0) & (col >= 0)
+        row, col = row[ok], col[ok]
+        value[row, col] = frame["value"].to_numpy(float)[ok]
+        n[row, col] = np.nan_to_num(frame["n"].to_numpy(float)[ok])
+        present[row, col] = True
+        if denominator is not None:
+            denominator[row, col] = pd.to_numeric(frame["denominator"], errors="coerce").to_numpy(float)[ok]
+    alive = present.any(axis=0)
+    if count:
+        fill = ~present & alive[None, :]
+        value[fill] = 0.0
+    return Panel(grain, ids, periods, value, n, present, alive, denominator)
+
+
+# ------------------------------------------------------------------------------ helpers
+def _slots(periods: pd.DatetimeIndex, grain: str) -> np.ndarray:
+    if grain == "hour":
+        return periods.hour.to_numpy() + 24 * (periods.day_of_week.to_numpy() >= 5)
+    if grain == "day":
+        return periods.day_of_week.to_numpy()
+    return np.zeros(len(periods), dtype=int)
+
+
+def _coarse(slots: np.ndarray, grain: str) -> np.ndarray:
+    return slots % 24 if grain == "hour" else np.zeros_like(slots)
+
+
+def _tail(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """flags (D, M): 1 out of band, 0 in band, NaN not judged. Per row, the run length of 1s and
+    of 0s at the end, judged periods only (the newest must be judged, else both are 0)."""
+    D, M = flags.shape
+    out_run = np.zeros(D, dtype=int)
+    ok_run = np.zeros(D, dtype=int)
+    for d in range(D):
+        seq = flags[d][~np.isnan(flags[d])]
+        if not len(seq) or np.isnan(flags[d, -1]):
+            continue
+        last = seq[-1]
+        run = 0
+        for v in seq[::-1]:
+            if v != last:
+                break
+            run += 1
+        if last == 1:
+            out_run[d] = run
+        else:
+            ok_run[d] = run
+    return out_run, ok_run
+
+
+def _run_start(flags: np.ndarray, periods: pd.DatetimeIndex, d: int) -> datetime:
+    """Start period of the run of 1s ending at the newest judged period."""
+    idx = np.flatnonzero(~np.isnan(flags[d]))
+    first = idx[-1]
+    for k in idx[::-1]:
+        if flags[d, k] != 1:
+            break
+        first = k
+    return periods[first].to_pydatetime()
+
+
+def _status(out_run: int, ok_run: int, pending: int, hysteresis: int) -> str | None:
+    if out_run >= pending:
+        return "firing"
+    if out_run > 0:
+        return "pending"
+    if ok_run >= hysteresis:
+        return "clear"
+    if ok_run > 0:
+        return "recovering"
+    return None
+
+
+def _fmt(metric, value) -> str:
+    if value is None or not np.isfinite(value):
+        return "–"
+    unit = metric.unit
+    text = metric.format_value(float(value))
+    return f"{text} %" if unit == "%" else f"{text} {unit}".strip()
+
+
+def _when(period: pd.Timestamp, grain: str) -> str:
+    return f"{period:%a %d %b %H:00}" if grain == "hour" else f"{period:%a %d %b}"
+
+
+# ------------------------------------------------------------------------------ baselines
+@dataclass
+class Baseline:
+    expected: np.ndarray   # (D, M + H) expected value for the judged periods and the horizon
+    lower: np.ndarray
+    upper: np.ndarray
+    scale: np.ndarray      # (D,) robust residual scale (continuous) or dispersion (counts)
+
+
+def _continuous_baseline(p: Panel, M: int, H: int, sens: float) -> Baseline:
+    """Slot medians and a robust residual scale from the baseline (all but the newest RECENT
+    periods and the judged ones), for the M judged periods and H periods ahead."""
+    K = len(p.periods)
+    cut = max(0, K - max(M, RECENT[p.grain]))
+    slots = _slots(p.periods, p.grain)
+    ahead = pd.date_range(p.periods[-1] + STEP[p.grain], periods=H, freq=STEP[p.grain]) if H else p.periods[:0]
+    target_slots = np.concatenate([slots[K - M:], _slots(ahead, p.grain)])
+    base_v, base_s = p.value[:, :cut], slots[:cut]
+    coarse_base = _coarse(base_s, p.grain)
+    expected = np.full((len(p.districts), len(target_slots)), np.nan)
+    fitted = np.full(base_v.shape, np.nan)
+    overall = np.nanmedian(base_v, axis=1) if cut else np.full(len(p.districts), np.nan)
+    with np.errstate(all="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for slot in np.unique(np.concatenate([base_s, target_slots])):
+                cols = base_s == slot
+                if cols.sum() >= 3:
+                    med = np.nanmedian(base_v[:, cols], axis=1)
+                else:
+                    coarse_cols = coarse_base == _coarse(np.array([slot]), p.grain)[0]
+                    med = np.nanmedian(base_v[:, coarse_cols], axis=1) if coarse_cols.any() else overall
+                med = np.where(np.isnan(med), overall, med)
+                expected[:, target_slots == slot] = med[:, None]
+                fitted[:, cols] = med[:, None]
+            resid = base_v - fitted
+            mad = 1.4826 * np.nanmedian(np.abs(resid), axis=1)
+    floor = 0.02 * np.abs(np.nan_to_num(overall)) + 1e-6
+    if p.denominator is not None and cut and np.isfinite(p.denominator[:, :cut]).any():
+        # a share of a few units moves in steps of 100 / units points: half a step is noise
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            step = 100.0 / np.nanmedian(p.denominator[:, :cut], axis=1)
+        floor = np.fmax(floor, 0.5 * np.nan_to_num(step, nan=0.0))
+    scale = np.fmax(np.nan_to_num(mad, nan=np.inf), floor)
+    return Baseline(expected, expected - sens * scale[:, None], expected + sens * scale[:, None], scale)
+
+
+def _count_baseline(p: Panel, M: int, sens: float) -> Baseline:
+    """Expected counts: each district's robust level (its mean over the baseline with the top
+    2 % of periods left out) times the city's seasonal shape (slot mean / overall mean), and a
+    dispersion per district (Pearson chi-square / periods, at least 1)."""
+    K = len(p.periods)
+    cut = max(0, K - max(M + max(COUNT_WINDOWS[p.grain]), RECENT[p.grain]))
+    slots = _slots(p.periods, p.grain)
+    base_v = p.value[:, :cut]
+    base_alive = p.source_alive[:cut]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        city = np.nansum(base_v[:-1] if p.districts[-1] == "city" else base_v, axis=0)
+        city = np.where(base_alive, city, np.nan)
+        overall = np.nanmean(city) if cut else np.nan
+        shape = np.ones(K)
+        for slot in np.unique(slots):
+            cols = slots[:cut] == slot
+            if cols.sum() >= 2 and overall and np.isfinite(overall) and overall > 0:
+                shape[slots == slot] = max(np.nanmean(city[cols]) / overall, 0.05)
+        high = np.nanquantile(base_v, 0.98, axis=1, keepdims=True) if cut else np.zeros((len(p.districts), 1))
+        trimmed = np.where(base_v <= high, base_v, np.nan)
+        level = np.nanmean(trimmed / shape[None, :cut], axis=1) if cut else np.full(len(p.districts), np.nan)
+        lam_base = np.nan_to_num(level)[:, None] * shape[None, :cut]
+        # dispersion of w-period sums (a wet day raises every hour of it: sums vary more than hours)
+        dispersion = {}
+        for w in COUNT_WINDOWS[p.grain]:
+            if cut < w + 1:
+                dispersion[w] = np.ones(len(p.districts))
+                continue
+            xs = _window_sums(np.nan_to_num(base_v), w)
+            mus = _window_sums(lam_base, w)
+            pearson = np.nanmean(np.where(mus > 0, (xs - mus) ** 2 / mus, np.nan), axis=1)
+            dispersion[w] = np.clip(np.nan_to_num(pearson, nan=1.0), 1.0, 100.0)
+    level = np.nan_to_num(level)
+    lam = level[:, None] * shape[None, :]
+    alpha = stats.norm.sf(sens)
+    lo = _count_ppf(alpha, lam[:, K - M:], dispersion[1])
+    hi = _count_ppf(1 - alpha, lam[:, K - M:], dispersion[1])
+    return Baseline(lam, lo, hi, dispersion)
+
+
+def _window_sums(a: np.ndarray, w: int) -> np.ndarray:
+    """Sums of w consecutive columns, every w columns (non-overlapping windows)."""
+    usable = (a.shape[1] // w) * w
+    return a[:, a.shape[1] - usable:].reshape(a.shape[0], -1, w).sum(axis=2)
+
+
+def _count_dist(mean, dispersion):
+    mean = np.maximum(mean, 1e-9)
+    if np.ndim(dispersion) == 1 and np.ndim(mean) == 2:
+        dispersion = dispersion[:, None]
+    dispersion = np.maximum(dispersion, 1.0 + 1e-6)
+    # negative binomial with variance = dispersion x mean
+    return stats.nbinom(mean / (dispersion - 1.0), 1.0 / dispersion)
+
+
+def _count_ppf(q, mean, dispersion):
+    return _count_dist(mean, dispersion).ppf(q)
+
+
+def _count_sf(x, mean, dispersion):
+    """P(X >= x)."""
+    return _count_dist(mean, dispersion).sf(np.asarray(x) - 1)
+
+
+# ------------------------------------------------------------------------------ rules
+def evaluate(metric: registry.Metric, p: Panel, now: datetime) -> list[dict]:
+    """The detections of `metric` for the newest period of `p` complete at `now` (later
+    columns of `p`, if any, are ignored): one dict per district and rule, for
+    data/episodes.record. Pure: no I/O."""
+    policy = metric.alert
+    if policy is None or p.grain != policy.grain or not len(p.periods):
+        return []
+    newest = last_complete(now, p.grain)
+    p = p.upto(newest, policy.baseline_days + 1)
+    if not len(p.periods) or p.periods[-1] != pd.Timestamp(newest):
+        return []  # no column for the newest complete period: nothing to judge
+    out: list[dict] = []
+    need = min_n(metric)
+    M = max(max(policy.pending.values()), policy.hysteresis, policy.no_data) + 2
+    M = min(M, len(p.periods))
+    value, n, periods = p.value[:, -M:], p.n[:, -M:], p.periods[-M:]
+    judged = n >= need
+    sign = 1.0 if metric.direction == "lower" else -1.0  # +: higher values are worse
+    common = {"metric_id": metric.id, "grain": p.grain, "period": periods[-1].to_pydatetime()}
+
+    def emit(rule, flags, d, *, severity, message, expected=None, lower=None, upper=None, target=None,
+             forecast_at=None, records=None, flag_periods=None, standing=False):
+        out_run, ok_run = _tail(flags[d:d + 1])
+        status = _status(int(out_run[0]), int(ok_run[0]), policy.pending_for(rule), policy.hysteresis)
+        if status is None:
+            return
+        if status == "firing" and standing:
+            status, message = "pending", message + " — usual at this time (off target in most such periods on record)"
+        first = _run_start(flags, flag_periods if flag_periods is not None else periods, d) \
+            if status in ("firing", "pending") else None
+        out.append({**common, "district_id": p.districts[d], "rule": rule, "status": status,
+                    "severity": severity, "value": None if np.isnan(value[d, -1]) else float(value[d, -1]),
+                    "n": int(n[d, -1] if records is None else records), "expected": expected, "lower": lower, "upper": upper, "target": target,
+                    "message": message, "forecast_at": forecast_at, "first_period": first,
+                    "reopen_within": STEP[p.grain] * policy.hysteresis})
+
+    # threshold ----------------------------------------------------------------------
+    if "threshold" in policy.rules and metric.target is not None:
+        # the whole window: a run that covers every judged period on record is a standing condition
+        full = p.value
+        sign_t = 1 if metric.direction == "higher" else -1
+        with np.errstate(invalid="ignore"):
+            off = sign_t * (full - metric.target) < 0
+            bad_all = off & ~(sign_t * (full - metric.warning) >= 0) if metric.warning is not None else off
+        ok_judged = (p.n >= need) & ~np.isnan(full)
+        flags = np.where(ok_judged, off.astype(float), np.nan)
+        # usual: off target in at least half of the same slot's judged periods of the baseline
+        # (Midtown garages full at 10:00 on workdays; a district that always misses its target)
+        slots = _slots(p.periods, p.grain)
+        cut = max(0, len(p.periods) - 1)
+        same = slots[:cut] == slots[-1]
+        base_judged = ok_judged[:, :cut][:, same]
+        base_off = (off[:, :cut][:, same] & base_judged).sum(axis=1)
+        for d in range(len(p.districts)):
+            if np.isnan(flags[d, -1]):
+                continue
+            bad = bool(bad_all[d, -1])
+            standing = base_judged[d].sum() >= STANDING_MIN and base_off[d] >= 0.5 * base_judged[d].sum()
+            where = "beyond the warning level" if bad else "off target"
+            msg = (f"{metric.label}: {_fmt(metric, value[d, -1])} in {_when(periods[-1], p.grain)}, {where} "
+                   f"(target {_fmt(metric, metric.target)}), on {int(n[d, -1])} records")
+            emit("threshold", flags, d, severity="critical" if bad else "warning", message=msg,
+                 target=metric.target, flag_periods=p.periods, standing=standing)
+
+    # anomaly and forecast ------------------------------------------------------------
+    base = None
+    if "anomaly" in policy.rules or "forecast" in policy.rules:
+        H = policy.horizon if "forecast" in policy.rules else 0
+        if is_count(metric):
+            base = _count_baseline(p, M, policy.sensitivity)
+        else:
+            base = _continuous_baseline(p, M, H, policy.sensitivity)
+    if "anomaly" in policy.rules and base is not None:
+        alpha = stats.norm.sf(policy.sensitivity)
+        if is_count(metric):
+            lam = base.expected
+            K = len(p.periods)
+            full_v = p.value
+            pvals = np.ones(value.shape)
+            totals = np.zeros(value.shape)
+            best_w = np.ones(value.shape, dtype=int)
+            for j in range(M):
+                k = K - M + j
+                for w in COUNT_WINDOWS[p.grain]:
+                    if k - w + 1 < 0:
+                        continue
+                    x = np.nansum(full_v[:, k - w + 1:k + 1], axis=1)
+                    mu = lam[:, k - w + 1:k + 1].sum(axis=1)
+                    pv = _count_sf(x, mu, base.scale[w])
+                    pv = np.where((x >= need) & (x >= MIN_RATIO * mu), pv, 1.0)
+                    better = pv < pvals[:, j]
+                    pvals[:, j] = np.where(better, pv, pvals[:, j])
+                    totals[:, j] = np.where(better, x, totals[:, j])
+                    best_w[:, j] = np.where(better, w, best_w[:, j])
+            alive = p.source_alive[-M:][None, :] & ~np.isnan(value)
+            flags = np.where(alive, (pvals < alpha / len(COUNT_WINDOWS[p.grain])).astype(float), np.nan)
+            for d in range(len(p.districts)):
+                if np.isnan(flags[d, -1]):
+                    continue
+                w = int(best_w[d, -1])
+                mu = float(lam[:, -w:][d].sum()) if flags[d, -1] == 1 else float(lam[d, -1])
+                z = stats.norm.isf(max(pvals[d, -1], 1e-300))
+                span = f"the last {w} {p.grain}s" if w > 1 else f"{_when(periods[-1], p.grain)}"
+                x = int(totals[d, -1]) if flags[d, -1] == 1 else int(np.nan_to_num(value[d, -1]))
+                msg = (f"{metric.label}: {x} in {span}, about {mu:.1f} expected "
+                       f"(chance {max(pvals[d, -1], 1e-9):.1g} if nothing had changed), on {x} records")
+                emit("anomaly", flags, d, severity="critical" if z >= 2 * policy.sensitivity else policy.severity,
+                     message=msg, expected=float(lam[d, -1]), lower=float(base.lower[d, -1]),
+                     upper=float(base.upper[d, -1]), records=x)
+        else:
+            exp = base.expected[:, :M]
+            z = sign * (value - exp) / base.scale[:, None]
+            flags = np.where(judged & ~np.isnan(value), (z >= policy.sensitivity).astype(float), np.nan)
+            for d in range(len(p.districts)):
+                if np.isnan(flags[d, -1]):
+                    continue
+                msg = (f"{metric.label}: {_fmt(metric, value[d, -1])} in {_when(periods[-1], p.grain)}, usually "
+                       f"{_fmt(metric, exp[d, -1])} (band {_fmt(metric, base.lower[d, M - 1])}–"
+                       f"{_fmt(metric, base.upper[d, M - 1])}), on {int(n[d, -1])} records")
+                emit("anomaly", flags, d, severity="critical" if z[d, -1] >= 2 * policy.sensitivity else policy.severity,
+                     message=msg, expected=float(exp[d, -1]), lower=float(base.lower[d, M - 1]),
+                     upper=float(base.upper[d, M - 1]))
+    if "forecast" in policy.rules and base is not None and metric.target is not None and not is_count(metric):
+        H = policy.horizon
+        exp = base.expected[:, :M]
+        ahead = base.expected[:, M:M + H]
+        resid = value - exp
+        flags = np.full(value.shape, np.nan)
+        when = np.zeros(value.shape, dtype=int)
+        target = metric.target
+        for j in range(M):
+            r = resid[:, j]
+            lo = max(0, j - 3)
+            past = resid[:, lo:j + 1]
+            slope = np.zeros(len(p.districts))
+            if j - lo >= 2:
+                xs = np.arange(j - lo + 1) - (j - lo) / 2
+                slope = np.nansum(past * xs[None, :], axis=1) / np.sum(xs ** 2)
+            slope = np.where(sign * slope > 0, slope, 0.0)
+            # the usual profile of the H periods after period j
+            prof = np.concatenate([exp[:, j + 1:], ahead], axis=1)[:, :H]
+            steps = np.arange(1, prof.shape[1] + 1)
+            sigma = base.scale[:, None] * np.sqrt(steps)[None, :]
+            fc = prof + r[:, None] * DAMPING ** steps[None, :] + slope[:, None] * steps[None, :]
+            # crosses even one sigma short of the forecast, where usual variation would not
+            crosses = sign * (fc - sign * sigma - target) >= 0
+            usual = sign * (prof + sign * 2 * sigma - target) >= 0
+            hit = crosses & ~usual
+            first = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, 0)
+            inband = sign * (value[:, j] - target) < 0
+            ok = judged[:, j] & ~np.isnan(value[:, j]) & inband & (sign * r >= FORECAST_DEPARTURE * base.scale)
+            flags[:, j] = np.where(judged[:, j] & ~np.isnan(value[:, j]) & inband,
+                                   np.where(ok & (first > 0), 1.0, 0.0), np.nan)
+            when[:, j] = first
+        for d in range(len(p.districts)):
+            if np.isnan(flags[d, -1]):
+                continue
+            k = int(when[d, -1]) or 1
+            at = (periods[-1] + STEP[p.grain] * (k + 1)).to_pydatetime()
+            unit = {"hour": "h", "day": "days", "week": "weeks"}[p.grain]
+            msg = (f"{metric.label} at {_fmt(metric, target)} in about {k} {unit} (now {_fmt(metric, value[d, -1])}, "
+                   f"usually {_fmt(metric, exp[d, -1])} at this time), on {int(n[d, -1])} records")
+            emit("forecast", flags, d, severity=policy.severity, message=msg, expected=float(exp[d, -1]),
+                 target=target, forecast_at=at if flags[d, -1] == 1 else None)
+
+    # no data -------------------------------------------------------------------------
+    if "no_data" in policy.rules:
+        usual = p.present[:, :-M].mean(axis=1) >= 0.5 if p.present.shape[1] > M else np.zeros(len(p.districts), bool)
+        alive = p.source_alive[-M:]
+        for d in range(len(p.districts)):
+            if not usual[d]:
+                continue
+            is_city = p.districts[d] == "city"
+            missing = ~p.present[d, -M:]
+            flag = np.where(alive | is_city, missing.astype(float), np.nan)[None, :]
+            if np.isnan(flag[0, -1]):
+                continue
+            gap = int(_tail(flag)[0][0])
+            msg = (f"{metric.label}: no records for {gap} {p.grain}s (since {_when(periods[-gap], p.grain)}) while "
+                   "other districts keep reporting" if gap else f"{metric.label}: records arriving again")
+            status = _status(gap, int(_tail(flag)[1][0]), policy.no_data, policy.hysteresis)
+            if status is None:
+                continue
+            out.append({**common, "district_id": p.districts[d], "rule": "no_data", "status": status,
+                        "severity": policy.severity, "value": None, "n": 0, "expected": None, "lower": None,
+                        "upper": None, "target": None, "message": msg, "forecast_at": None,
+                        "first_period": periods[-gap].to_pydatetime() if gap else None})
+    return out
+
+
+# ------------------------------------------------------------------------------ the writer's step
+def run(con, now: datetime, *, version: str | None = None, record: bool = True) -> dict:
+    """Evaluate every metric with an alert policy on the warehouse rollups (metric_values) as of
+    the data time `now`, and record the episodes. Returns counts per status."""
+    from data import episodes
+
+    detections: list[dict] = []
+    for metric in registry.metrics().values():
+        policy = metric.alert
+        if policy is None or policy.grain not in STEP:
+            continue
+        newest = last_complete(now, policy.grain)
+        start = newest - timedelta(days=policy.baseline_days + 1)
+        frame = con.execute(
+            "SELECT district_id, period, value, n, denominator FROM metric_values WHERE metric_id = $m AND grain = $g "
+            "AND period >= $s AND period <= $e", {"m": metric.id, "g": policy.grain, "s": start, "e": newest}).df()
+        if frame.empty:
+            continue
+        p = panel(frame, policy.grain, start, newest + STEP[policy.grain], count=is_count(metric))
+        detections.extend(evaluate(metric, p, now))
+    changes = episodes.record(detections, now=now, version=version) if record else []
+    summary: dict = {}
+    for d in detections:
+        summary[d["status"]] = summary.get(d["status"], 0) + 1
+    summary["changes"] = len(changes)
+    return summary
