@@ -440,7 +440,7 @@ def feasible_intervals(equations: list[tuple], lower: np.ndarray, upper: np.ndar
 
 def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.ndarray, *,
                 primary: np.ndarray, count: np.ndarray, frozen: np.ndarray, k: int, width: float,
-                max_rounds: int = 100, ties: dict[int, list[int]] | None = None) -> BlockResult:
+                max_rounds: int = 60) -> BlockResult:
     """Withhold more cells of one block until it is protected.
 
     `truth`: the true value of every cell (quantity) in the block; `equations`: coefficient rows
@@ -452,20 +452,6 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
     """
     n = len(truth)
     withheld = np.asarray(start, bool).copy()
-    ties = ties or {}
-
-    def tie():  # cells published only together (the parts of a withheld whole): withheld together
-        changed = True
-        while changed:
-            changed = False
-            for c, others in ties.items():
-                if withheld[c]:
-                    for o in others:
-                        if not withheld[o]:
-                            withheld[o] = True
-                            changed = True
-
-    tie()
     eqs = []
     for eq in equations:
         row, kind = (eq, "eq") if isinstance(eq, dict) else eq
@@ -539,14 +525,13 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
         for c in failing:
             if withheld[c] and _add_complement(c, withheld, eqs, member, truth, count, frozen, width, find):
                 added = True
-        tie()
         if not added:
             break
     # fall back: every cell that may still change
     fallback = withheld | (~frozen & ((truth >= 1) | ~np.asarray(count, bool)))
     if (fallback != withheld).any():
         again = audit_block(truth, equations, fallback, primary=primary, count=count, frozen=np.ones(n, bool),
-                            k=k, width=width, max_rounds=1, ties=ties)
+                            k=k, width=width, max_rounds=1)
         return BlockResult(again.withheld, again.ok, again.reason or "", lps + again.lps, again.failing)
     return BlockResult(withheld, False, f"{len(failing)} withheld cells stay narrower than the protection width", lps,
                        tuple(failing))
@@ -697,26 +682,6 @@ def block_equations(block: pd.DataFrame, metrics: dict) -> list[dict[int, float]
     return rows
 
 
-def block_ties(block: pd.DataFrame, metrics: dict) -> dict[int, list[int]]:
-    """Cells that are published only together: the parts (on time, late) of a metric cell go
-    with it; withholding the whole (the count of closed requests) withholds the parts."""
-    pos = {key: i for i, key in enumerate(zip(block["q"], block["grain"], block["period"], block["district_id"]))}
-    ties: dict[int, list[int]] = {}
-    for m in metrics.values():
-        counted = m.counted()
-        if "complement" not in counted:
-            continue
-        whole, a, b = counted["denominator"], counted["numerator"], counted["complement"]
-        sub = block[block["q"] == whole]
-        for grain, period, d in zip(sub["grain"], sub["period"], sub["district_id"]):
-            ka, kb, kw = (a, grain, period, d), (b, grain, period, d), (whole, grain, period, d)
-            parts = [pos[x] for x in (ka, kb) if x in pos]
-            ties.setdefault(pos[kw], []).extend(parts)
-            for x in parts:
-                ties.setdefault(x, []).extend(p for p in parts if p != x)
-    return ties
-
-
 _BLOCKS: "OrderedDict[str, np.ndarray]" = OrderedDict()
 _FAILED: dict[str, list] = {}
 
@@ -769,8 +734,7 @@ def audit_release(qcells: pd.DataFrame, metrics: dict, *, k: int, width: float, 
             equations = block_equations(part_block.reset_index(drop=True), members)
             context = part_block["_context"].to_numpy(bool) if "_context" in part_block else np.zeros(len(pidx), bool)
             result = audit_block(truth[pidx], equations, saved, primary=primary[pidx] & ~context, count=count[pidx],
-                                 frozen=frozen[pidx] | context, k=k, width=width,
-                                 ties=block_ties(part_block.reset_index(drop=True), members))
+                                 frozen=frozen[pidx] | context, k=k, width=width)
             withheld[pidx] = result.withheld
             if result.ok:
                 break
