@@ -630,6 +630,7 @@ def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> Publ
         _write_ops(con, temps[0], version, published_at, data_now, metrics)
         stage = "writing the public snapshot"
         _write_public(con, temps[1], version, published_at, data_now, metrics)
+        stage = "writing the release log"
         _write_release_log(con, temps[0])
         stage = "syncing the snapshots"
         for tmp in temps:
