@@ -26,7 +26,7 @@ def _lang(search) -> str:
 def data_status(_n, search=None):
     lang = _lang(search)
     try:
-        meta = repository.run(f"{db_for_mode()}/meta")
+        meta = repository.run({"ops": "ops/meta", "public": "public/meta"}[db_for_mode()])
     except DataUnavailable:
         return i18n.t("no_data_published", lang)
     published = meta["published_at"].iloc[0]

@@ -40,7 +40,7 @@ def published_metrics(db: str = "ops") -> dict[str, dict]:
     """metric id → how the snapshot publishes it: grains (none finer than its sources' data:
     monthly tonnage has no daily figures), source, cadence. Metrics without any published value
     are absent."""
-    frame = repository.run(f"{db}/published_metrics")
+    frame = repository.run({"ops": "ops/published_metrics", "public": "public/published_metrics"}[db])
     return {row.metric_id: {"grains": tuple(g for g in str(row.grains or "").split(",") if g in registry.GRAINS),
                             "source": row.source, "cadence_text": row.cadence,
                             "cadence": timedelta(seconds=int(row.cadence_s))}
@@ -82,7 +82,7 @@ def db_for_mode() -> str:
 
 
 def districts(db: str = "ops") -> pd.DataFrame:
-    return repository.run(f"{db}/districts")
+    return repository.run({"ops": "ops/districts", "public": "public/districts"}[db])
 
 
 def district_names(db: str = "ops") -> dict[str, str]:
@@ -94,7 +94,7 @@ def district_names(db: str = "ops") -> dict[str, str]:
 
 def table_times(db: str = "ops") -> dict[str, tuple[datetime | None, bool]]:
     """raw table → (newest data time, any of it simulated?). A table without data is absent."""
-    frame = repository.run(f"{db}/table_times")
+    frame = repository.run({"ops": "ops/table_times", "public": "public/table_times"}[db])
     out = {}
     for row in frame.itertuples():
         ts = row.data_time

@@ -161,11 +161,11 @@ def test_scoping_is_default_deny_in_the_data_layer(published):
     with access.acting_as(official):
         frame = repository.run("ops/metric_map", metric="sr_opened", grain="day")
         assert set(frame["district_id"]) <= {"101", "city"} and "101" in set(frame["district_id"])
-        assert repository.run("ops/district_requests", district="102", limit=10).empty
-        assert not repository.run("ops/district_requests", district="101", limit=10).empty
+        assert repository.run("ops/district_requests_page", district="102", category=None, limit=10).empty
+        assert not repository.run("ops/district_requests_page", district="101", category=None, limit=10).empty
     with access.acting_as(access.Principal("device", "w", "device", access.ALL)):
         with pytest.raises(access.AccessDenied):
-            repository.run("ops/district_requests", district="101", limit=10)
+            repository.run("ops/district_requests_page", district="101", category=None, limit=10)
 
 
 def _walk(value, key=None):
