@@ -109,7 +109,8 @@ def test_one_response_carries_one_version_when_a_publish_lands_mid_request(write
         return original(version)
 
     monkeypatch.setattr(public_api, "_not_modified", publish_then)
-    response = anon_client.get(f"/public/download/{metric}.json")
+    # a URL the per-version response cache has not seen, so the view really runs
+    response = anon_client.get(f"/public/download/{metric}.json?mid-request=1")
     body = response.get_json()
     assert landed and landed[0] != response.headers["X-Data-Version"]
     assert body["data_version"] == response.headers["X-Data-Version"] == before.headers["X-Data-Version"]

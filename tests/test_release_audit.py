@@ -205,8 +205,9 @@ def test_the_solver_attack_recovers_nothing_on_the_fixture_city(published, var_d
     where an interval is narrow) on the published fixture: no withheld count pinned, no primary
     count narrower than the protection width, and every interval holds the truth."""
     from bench import privacy_attack
-    from data import publish
+    from data import publish, snapshot
 
+    snapshot.reset()  # the web side's read-only connections have their own configuration
     pointer = publish.read_pointer()
     truth = privacy_attack._truth(var_dir / pointer["ops"])
     report = privacy_attack.attack([var_dir / pointer["public"]], truth, k=K, milp_seconds=5.0, city="fixture")

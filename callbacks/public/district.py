@@ -37,9 +37,12 @@ def public_district(district, lang="en"):
         return components.notice(t("district_pick", lang)), ""
     k = int(settings.get("suppression_k"))
     frame = repository.run("public/district_scorecard", grain="month", district=district)
+    weeks = repository.run("public/district_scorecard", grain="week", district=district)
     rows, meets, with_target = [], 0, 0
     for metric in registry.public_metrics():
         part = frame[frame["metric_id"] == metric.id].set_index("district_id")
+        if part.empty:  # no month released yet (held back by the release auditor): its latest week
+            part = weeks[weeks["metric_id"] == metric.id].set_index("district_id")
         if part.empty:
             continue
         cells = {}

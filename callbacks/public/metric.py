@@ -35,8 +35,10 @@ def public_metric(page):
     grain = common.valid_grain("week", metric, default="week")  # monthly-only sources: by month
     series = repository.run("public/metric_series", metric=metric.id, grain=grain, districts=["city"])
     latest = repository.run("public/metric_map", metric=metric.id, grain="month")
+    if latest.empty:  # no month released yet (held back by the auditor, or too short): its latest week
+        latest = repository.run("public/metric_map", metric=metric.id, grain=grain)
     series_fig = figures.series(series, metric, names)
-    city_only = latest.empty and not series.empty  # a citywide-only source (MTA, DOT counts): no map
+    city_only = latest.empty and not series.empty  # no district row at any grain: a citywide-only source
     map_fig = (figures.empty(t("map_city_only", lang)) if city_only
                else parts.public_map(common.districts("public"), latest, metric))
     last = series.dropna(subset=["value"]).tail(1)
