@@ -9,7 +9,7 @@ PORT ?= 8050
 PUBLIC_PORT ?= 8051
 WORKERS ?= 2
 
-.PHONY: run test check audit install demo publish live public nyc ingest bench bench-public chromium redis jdk a11y clean help
+.PHONY: run test check audit install demo publish live public nyc ingest bench bench-public chromium redis jdk a11y plotly-bundle clean help
 
 help:
 	@echo "make run | make test | make demo | make publish | make live | make public | make nyc | make bench | make bench-public | make clean"
@@ -116,6 +116,11 @@ bench: install
 # 2 workers at 50 and 200 clients (see bench/public_load.py --help).
 bench-public: install chromium
 	$(PY) -m bench.public_load
+
+# The partial plotly.js bundle the app serves (vendor/plotly/plotly-cityops.min.js, committed):
+# rebuild it after changing vendor/plotly/traces.json or the plotly version (needs npm).
+plotly-bundle:
+	cd vendor/plotly && npm ci --no-audit --no-fund --silent && npm run -s build
 
 clean:
 	rm -rf var tests/screenshots bench/results .pytest_cache

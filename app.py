@@ -7,7 +7,7 @@ import dash
 
 import callbacks
 from callbacks import auth
-from data import compression, public_api, public_cache, registry, settings, snapshot
+from data import compression, plotly_bundle, public_api, public_cache, registry, settings, snapshot
 from layouts import shell
 
 MODE = settings.mode()
@@ -34,6 +34,7 @@ snapshot.install(server)  # one data version per request (and so per callback)
 auth.install(app, MODE)  # sign-in, device tokens, CSRF, rate limits, security headers
 public_api.register(server, MODE)  # downloads + JSON API (public and all modes only)
 shell.install_not_found_status(server)
+plotly_bundle.install(server)  # plotly.js with only the trace types CityOps draws
 compression.install(server)  # gzip: static bundles once per worker; dynamic responses unless signed in
 public_cache.install(app, MODE)  # public responses computed once per data version, shared by all workers
 

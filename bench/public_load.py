@@ -194,6 +194,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--encoding", default="gzip, deflate, br",
                         help="Accept-Encoding of the load clients (browsers send gzip, deflate, br)")
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--first-view-only", action="store_true",
+                        help="only the first view in Chromium (time, requests, bytes); no load test")
     args = parser.parse_args(argv)
 
     var = _prepare(args.var, args.days, args.scale)
@@ -201,6 +203,11 @@ def main(argv: list[str] | None = None) -> None:
     base = server.base
     try:
         views = [] if args.no_browser else first_view(base)
+        if args.first_view_only:
+            for v in views:
+                print(f"{v['page']:<22}{v['first_view_s']:>8.2f} s{v['requests']:>6} requests"
+                      f"{v['transferred_kb']:>10.1f} kB transferred")
+            return
         mix = _requests(base)
         for method, path, body in mix:  # warm every worker's caches once
             for _ in range(args.workers * 2):

@@ -172,7 +172,8 @@ def update_references(con: duckdb.DuckDBPyConnection, metrics: dict[str, registr
             con.execute("DELETE FROM reference_values WHERE metric_id = $m AND grain = $g", {"m": metric_id, "g": grain})
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):  # the cause is the error raised above, not this
+            con.execute("ROLLBACK")
         raise
     return recomputed
 
@@ -513,7 +514,8 @@ def _write_public(con, path: Path, version: str, published_at: datetime, data_no
                      "r": log["reason"], "s": log["seconds"]})
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):  # the cause is the error raised above, not this
+            con.execute("ROLLBACK")
         raise
     if log["reason"]:
         log_msg = "public release %s: %d blocks held back: %s"

@@ -96,6 +96,7 @@ def connect(db_path: Path | None = None) -> duckdb.DuckDBPyConnection:
     target = Path(db_path) if db_path else path()
     target.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(target))
+    con.execute("SET enable_progress_bar = false")  # a long publish printed it into the service log
     with contextlib.suppress(OSError):  # raw records: the owner (the ops service user) only
         target.chmod(0o600)
     init_schema(con)

@@ -356,6 +356,25 @@ def test_slow_queries_are_interrupted():
         repository.execute(cur, "SELECT count(*) FROM range(100000000000) a, range(10) b", {}, 0.2)
 
 
+def test_query_timeouts_use_one_thread_and_spare_the_next_query():
+    """Many statements in a row run under the same watchdog thread (no thread per query), a
+    statement that times out does not interrupt the next one on the same cursor, and a fast
+    statement is never interrupted by an earlier deadline."""
+    import threading
+
+    import duckdb
+
+    cur = duckdb.connect().cursor()
+    before = threading.active_count()
+    for _ in range(200):
+        assert repository.execute(cur, "SELECT 42 AS x", {}, 5.0)["x"][0] == 42
+    assert threading.active_count() <= before + 1
+    with pytest.raises(repository.QueryTimeout):
+        repository.execute(cur, "SELECT count(*) FROM range(100000000000) a, range(10) b", {}, 0.2)
+    frame = repository.execute(cur, "SELECT count(*) AS n FROM range(3000000)", {}, 5.0)
+    assert frame["n"][0] == 3_000_000
+
+
 def test_pinned_versions_meet_the_security_floor():
     import dash
     import plotly
