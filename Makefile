@@ -103,11 +103,11 @@ audit: install
 	  if [ $$status != 0 ]; then cat var/pip-audit.txt; fi; exit $$status
 
 test: install chromium redis jdk a11y audit
-	$(PY) -m pytest -q --durations=20
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=20
 
 # The inner loop: every test that needs no browser, no Redis, no npm and no Spark.
 check: install
-	$(PY) -m pytest -q -x -m "not browser and not spark" --ignore=tests/test_rate_limit_redis.py
+	$(PY) -m pytest -q -x -n 2 --dist loadfile -m "not browser and not spark" --ignore=tests/test_rate_limit_redis.py
 
 bench: install
 	$(PY) -m bench

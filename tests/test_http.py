@@ -192,12 +192,13 @@ def test_data_health_shows_a_row_count_trend_per_source(client, writer):
 
     # a load today and one a week ago for one source, so the trend has two days to draw
     source = writer.execute("SELECT source_id FROM sources ORDER BY source_id LIMIT 1").fetchone()[0]
-    next_id = writer.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM load_batches").fetchone()[0]
+    # ids from the warehouse's own sequence: a made-up max()+1 makes a later load's id collide
+    ids = [writer.execute("SELECT nextval('batch_seq')").fetchone()[0] for _ in range(2)]
     for i, (ago, rows) in enumerate(((7, 1200), (0, 3400))):
         at = datetime.now() - timedelta(days=ago)
         writer.execute("INSERT INTO load_batches (batch_id, source_id, file, started_at, finished_at, rows_read, "
                        "rows_loaded, rows_quarantined, status) VALUES ($id, $s, 'trend-test', $at, $at, $n, $n, 5, 'ok')",
-                       {"id": next_id + i, "s": source, "at": at, "n": rows})
+                       {"id": ids[i], "s": source, "at": at, "n": rows})
     publish.publish(writer, now=FIXTURE_END)
     snapshot.reset()
     deps = dash_http.dependencies(client)

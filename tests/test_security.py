@@ -55,7 +55,7 @@ def test_ingest_quarantine_keeps_the_judged_field_only(tmp_path):
 def quarantined(writer):
     """Quarantine rows as an older ingest left them (whole raw rows with personal data), of
     district 101, of district 205 and of no district, published; removed afterwards."""
-    next_id = writer.execute("SELECT coalesce(max(batch_id), 0) + 1000 FROM load_batches").fetchone()[0]
+    next_id = writer.execute("SELECT nextval('batch_seq')").fetchone()[0]  # never collides with a later load
     raw = json.dumps({"Incident Address": PERSONAL[0], "Resolution Description": f"{PERSONAL[1]} {PERSONAL[2]}",
                       "Plate ID": PERSONAL[3]})
     for i, district in enumerate(("101", "205", None)):
