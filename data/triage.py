@@ -21,7 +21,17 @@ SPARK_POINTS = 24
 GRAIN_STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7),
               "month": timedelta(days=31)}
 RULE_TEXT = {"threshold": "over its threshold", "anomaly": "outside its expected band",
-             "forecast": "forecast to cross its target", "no_data": "no data"}
+             "forecast": "forecast to cross its target", "no_data": "no data",
+             "release": "the current release does not open; an older one is served"}
+
+
+SYSTEM_LABELS = {"published_release": "Published data release"}  # episodes that are not a registry metric's
+
+
+def metric_label(metric_id: str) -> str:
+    """What the pages call the metric of an episode (a registry metric, or a system check)."""
+    metric = registry.get(metric_id)
+    return metric.label if metric is not None else SYSTEM_LABELS.get(metric_id, metric_id)
 
 
 def _ts(value) -> pd.Timestamp | None:
@@ -57,6 +67,8 @@ def how_far(ep: dict, metric: registry.Metric | None) -> str:
     is_num = lambda v: v is not None and v == v  # noqa: E731
     if ep.get("rule") == "no_data":
         return "no data in the expected time"
+    if ep.get("rule") == "release":
+        return "the site serves an older release"
     if ep.get("rule") == "forecast" and ep.get("forecast_at") is not None and is_num(target):
         at = _ts(ep["forecast_at"])
         return f"forecast to reach {fmt(target)}{unit} at {at:%a %H:%M}" if at is not None else ""
@@ -81,7 +93,7 @@ def short_far(ep: dict, metric: registry.Metric | None) -> str:
     unit = f" {metric.unit}" if metric is not None and metric.unit else ""
     value, lower, upper, target = (ep.get(k) for k in ("value", "lower", "upper", "target"))
     ok = lambda v: v is not None and v == v  # noqa: E731
-    if ep.get("rule") in ("no_data", "forecast") or not ok(value):
+    if ep.get("rule") in ("no_data", "forecast", "release") or not ok(value):
         return how_far(ep, metric)
     if ok(lower) and ok(upper):
         return f"{fmt(value)}{unit} (expected {fmt(lower)}–{fmt(upper)})"
@@ -136,7 +148,7 @@ def queue(*, states=("open", "acknowledged", "snoozed"), domain=None, district=N
     rows = []
     for ep in frame.to_dict("records"):
         metric = metrics.get(ep["metric_id"])
-        ep["metric"] = metric.label if metric else ep["metric_id"]
+        ep["metric"] = metric_label(ep["metric_id"])
         ep["unit"] = metric.unit if metric else ""
         ep["domain_label"] = registry.DOMAIN_LABELS.get(ep.get("domain") or "", ep.get("domain") or "")
         ep["district"] = "Whole city" if ep["district_id"] == "city" else names.get(ep["district_id"], ep["district_id"])

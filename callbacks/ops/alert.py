@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import dash
-import pandas as pd
 from dash import Input, Output, State, dcc, html
 
 from callbacks import auth, common
@@ -31,7 +30,7 @@ def _head(ep: dict, metric) -> list:
     fmt = (lambda v: "—" if v is None or v != v else metric.format_value(v)) if metric else (lambda v: str(v))
     names = common.district_names()
     district = "Whole city" if ep["district_id"] == "city" else names.get(ep["district_id"], ep["district_id"])
-    label = metric.label if metric else ep["metric_id"]
+    label = triage.metric_label(ep["metric_id"])
     band = (f"{fmt(ep['lower'])}–{fmt(ep['upper'])}" if ep.get("lower") is not None and ep.get("upper") is not None
             else None)
     return [
@@ -102,7 +101,7 @@ def _signals(ep: dict):
         parts.append(html.P("None.", className="text-muted small"))
     else:
         parts.append(html.Ul([html.Li([dcc.Link(f"{SEVERITY_TEXT.get(o['severity'], '')} "
-                                                f"{registry.get(o['metric_id']).label if registry.get(o['metric_id']) else o['metric_id']}",
+                                                f"{triage.metric_label(o['metric_id'])}",
                                                 href=f"/alerts/{o['id']}"),
                                        f" · {o['state']} · {o.get('message') or ''}"])
                               for o in others.head(20).to_dict("records")]))

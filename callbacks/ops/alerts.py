@@ -206,7 +206,7 @@ def alerts_acknowledge(clicks, changed):
         return components.notice(f"Not allowed: {exc}.", color="danger"), dash.no_update
     except episodes.InvalidTransition as exc:
         return components.notice(str(exc).capitalize() + ".", color="warning"), changed
-    label = (registry.get(ep["metric_id"]).label if registry.get(ep["metric_id"]) else ep["metric_id"])
+    label = triage.metric_label(ep["metric_id"])
     return components.notice(f"✓ Acknowledged: {label} in {ep['district_id']}.", color="success"), changed
 
 

@@ -149,7 +149,7 @@ def _alert_item(row: dict, names: dict) -> html.Li:
         head.append(html.Span(" · ◔ snoozed", className="alert-taken"))
     what = triage.short_far(row, metric)
     return html.Li([html.Div(head, className="alert-head"),
-                    html.Div(f"{metric.label if metric else row['metric_id']}: {what}", className="alert-what")],
+                    html.Div(f"{triage.metric_label(row['metric_id'])}: {what}", className="alert-what")],
                    className=f"alert-item alert-item--{state}", **{"data-episode": str(row["id"])})
 
 
@@ -180,13 +180,12 @@ def hold_reason(view: str, alerts: pd.DataFrame, hold_s: int = 0) -> str:
     if critical.empty:
         return ""
     first = critical.iloc[0]
-    metric = registry.get(first["metric_id"])
     where = "the city" if first["district_id"] == "city" else common.district_names().get(first["district_id"],
                                                                                              first["district_id"])
     more = f" and {len(critical) - 1} more" if len(critical) > 1 else ""
     limit = f"{hold_s // 60} min" if hold_s % 60 == 0 else f"{hold_s} s"
     return (f"✖ Holding on {wall_layout.view_title(view)} (up to {limit}): open critical alert — "
-            f"{metric.label if metric else first['metric_id']} in {where}{more}")
+            f"{triage.metric_label(first['metric_id'])} in {where}{more}")
 
 
 @dash.callback(
