@@ -178,6 +178,52 @@ def queue(*, states=("open", "acknowledged", "snoozed"), domain=None, district=N
     return out.loc[order].head(limit).reset_index(drop=True)
 
 
+STANDING_NOTE = ("Standing status, not alerts: off target over the latest complete week, for metrics "
+                 "whose trouble builds over weeks (resident satisfaction, requests closed on time, median "
+                 "hours to close, transit riders). They are reviewed, not raised as early warnings, so they "
+                 "open no alert episode and do not hold the wall.")
+
+
+def standing(now: datetime | None = None) -> pd.DataFrame:
+    """The standing off-target status: for each metric marked `standing` in the registry, the
+    districts (and the city) whose latest complete week is off target, rated by data.facts
+    (no rating below the metric's min_n: those are counted apart, never listed as off target).
+    Columns: metric_id, metric, district_id, district, period_text, value_text, target_text,
+    n, status, gap (how far from the target, in the metric's unit; for sorting)."""
+    from data import facts
+
+    metrics = [m for m in registry.metrics().values() if m.standing]
+    columns = ["metric_id", "metric", "district_id", "district", "period_text", "value_text", "target_text", "n",
+               "status", "gap"]
+    if not metrics:
+        return pd.DataFrame(columns=columns)
+    now = now or datetime.now()
+    frame = repository.run("ops/standing_off_target", metrics=[m.id for m in metrics])
+    names = lookups.district_names()
+    rows, unrated = [], 0
+    by_id = {m.id: m for m in metrics}
+    for r in frame.to_dict("records"):
+        metric = by_id[r["metric_id"]]
+        period = pd.Timestamp(r["period"]).to_pydatetime()
+        f = facts.make(metric, district=r["district_id"], grain="week", period=period,
+                       through=facts.period_end(period, "week"), value=r["value"], n=r["n"], reference=None,
+                       data_time=None, now=now)
+        if f.status is None:
+            unrated += 1
+            continue
+        if f.status not in ("bad", "warning"):
+            continue
+        rows.append({"metric_id": metric.id, "metric": metric.label, "district_id": r["district_id"],
+                     "district": "Whole city" if r["district_id"] == "city" else names.get(r["district_id"], r["district_id"]),
+                     "period_text": f.period_text, "value_text": f"{metric.format_value(f.value)} {metric.unit}",
+                     "target_text": f"{metric.format_value(metric.target)} {metric.unit}", "n": f.n,
+                     "status": f.status, "gap": abs(f.value - metric.target)})
+    out = pd.DataFrame(rows, columns=columns)
+    out.attrs["unrated"] = unrated
+    return out.sort_values(["metric", "status", "gap"], ascending=[True, True, False]).reset_index(drop=True) \
+        if not out.empty else out
+
+
 def recent_values(frame: pd.DataFrame, now: datetime | None = None) -> dict[int, list[float]]:
     """Episode id → the last SPARK_POINTS values of its metric in its district (at its grain),
     up to its last period: one query per metric and grain."""

@@ -221,9 +221,33 @@ def _hours(value) -> str:
 def alerts_stats(_tick, _changed):
     frame = episodes.stats(days=30)
     if frame.empty:
-        return html.P("No alert was opened in the last 30 days.", className="text-muted")
-    frame = frame.assign(domain=frame["domain"].map(lambda d: registry.DOMAIN_LABELS.get(d, d)),
-                         ack=frame["median_hours_to_acknowledge"].map(_hours),
-                         res=frame["median_hours_to_resolve"].map(_hours))
-    return components.table(frame, {"domain": "Domain", "volume": "Alerts opened", "open": "Still open",
-                                    "ack": "Median time to acknowledge", "res": "Median time to resolve"})
+        volume = html.P("No alert was opened in the last 30 days.", className="text-muted")
+    else:
+        frame = frame.assign(domain=frame["domain"].map(lambda d: registry.DOMAIN_LABELS.get(d, d)),
+                             ack=frame["median_hours_to_acknowledge"].map(_hours),
+                             res=frame["median_hours_to_resolve"].map(_hours))
+        volume = components.table(frame, {"domain": "Domain", "volume": "Alerts opened", "open": "Still open",
+                                          "ack": "Median time to acknowledge", "res": "Median time to resolve"})
+    return [volume, *standing_section()]
+
+
+def standing_section() -> list:
+    """The standing off-target status (registry field `standing`): listed here, not raised as
+    alerts, and said so."""
+    frame = triage.standing()
+    unrated = frame.attrs.get("unrated", 0)
+    parts = [html.H2("Off target: standing status (not alerts)", className="h5 mt-4", id="alerts-standing"),
+             html.P(triage.STANDING_NOTE, className="text-muted small")]
+    if frame.empty:
+        parts.append(html.P("Nothing is off target over the latest complete week.", className="text-muted"))
+    else:
+        shown = frame.assign(status=frame["status"].map({"bad": "✖ beyond the warning level",
+                                                         "warning": "⚠ off target"}),
+                             n=frame["n"].map(lambda v: f"{int(v):,}"))
+        parts.append(components.table(shown, {"metric": "Metric", "district": "District", "period_text": "Week",
+                                              "value_text": "Value", "target_text": "Target", "n": "Records (n)",
+                                              "status": "Status"}))
+    if unrated:
+        parts.append(html.P(f"{unrated} district-week value(s) rest on fewer records than the metric's minimum and "
+                            "are not rated.", className="text-muted small"))
+    return parts
