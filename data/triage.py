@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
-from data import access, annotations, episodes, lookups, registry, repository
+from data import access, annotations, episodes, facts, lookups, registry, repository
 
 STATES = episodes.STATES
 SORTS = {"severity": "critical first, then newest", "newest": "newest first", "oldest": "oldest first",
@@ -154,12 +154,13 @@ def queue(*, states=("open", "acknowledged", "snoozed"), domain=None, district=N
         ep["district"] = "Whole city" if ep["district_id"] == "city" else names.get(ep["district_id"], ep["district_id"])
         ep["since"] = ago(ep["opened_at"], now)
         ep["how_far"] = how_far(ep, metric)
+        ep["facts"] = facts.of_alert(ep, metric).line  # the same words as the cards (data.facts)
         ep["out"] = out_of_band(ep)
         ep["explore"] = explore_href(ep)
         ep["href"] = f"/alerts/{ep['id']}"
         rows.append(ep)
     out = pd.DataFrame(rows, columns=[*episodes.COLUMNS, "metric", "unit", "domain_label", "district", "since",
-                                      "how_far", "out", "explore", "href"])
+                                      "how_far", "facts", "out", "explore", "href"])
     if out.empty:
         return out
     live_first = out["state"].map({"open": 0, "snoozed": 1, "acknowledged": 2, "resolved": 3})

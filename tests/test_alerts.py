@@ -289,3 +289,24 @@ def test_standing_needs_a_target_and_a_week_grain(tmp_path, change):
     write_metric(tmp_path, meta, sql)
     with pytest.raises(RegistryError, match="'standing'"):
         registry.load(tmp_path)
+
+
+def test_the_queue_the_alert_page_and_the_wall_say_the_facts_in_data_facts_words(callers, alerts):
+    """Issue 12 item 2: the period judged (complete), n against the minimum, what the alert
+    was compared with and, below the minimum, 'Not rated' — the same words as the cards — and
+    the metric now as its card shows it (a running period against its same-elapsed reference)."""
+    from data import facts
+
+    af = facts.of_alert({"grain": "hour", "last_period": "2026-10-05 13:00:00", "rule": "anomaly", "n": 3},
+                        registry.get("sr_opened"))
+    assert not af.rated and "Not rated: too few records (n=3 < 5)" in af.line
+    _response, text = _queue(callers["admin"])
+    metric = registry.get("bins_over_90_pct")
+    period = facts.period_text("day", datetime.fromisoformat(str(episodes.get(alerts["101"])["last_period"])))
+    assert f"{period} · n = 230 (minimum {max(metric.min_n, metric.alert.min_n)})" in text
+    assert "vs the usual for this weekday" in text
+    response, page = _view(callers["admin"], alerts["city"])
+    assert "Period judged" in page and "(complete)" in page and "vs target 85.0 %" in page
+    now = facts.latest([registry.get("parking_occupancy_pct")], grain="day", district="city")[
+        "parking_occupancy_pct"]
+    assert now.change_text in page and now.period_text in page  # the card's own words

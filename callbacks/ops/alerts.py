@@ -87,7 +87,8 @@ def _row(ep: dict, spark: list[float]) -> html.Li:
         band = " with the expected band shaded"
     n = ep.get("n")
     facts = [html.Span(ep["how_far"], className="alert-far")]
-    facts.append(html.Span(f"n = {int(n):,}" if n is not None and n == n else "n unknown", className="alert-n"))
+    facts.append(html.Span(ep.get("facts") or (f"n = {int(n):,}" if n is not None and n == n else "n unknown"),
+                           className="alert-n"))
     facts.append(html.Span(f"since {_when(ep['opened_at'])} ({ep['since']})", className="alert-since"))
     actions = [dcc.Link("Open ›", href=ep["href"], className="btn btn-outline-secondary btn-sm"),
                html.A("Explore ↗", href=ep["explore"], className="btn btn-outline-secondary btn-sm",
