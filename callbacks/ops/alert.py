@@ -49,7 +49,7 @@ def _head(ep: dict, metric) -> list:
             _fact("Period judged", (af.period_text + " (complete)") if af.period_text else None),
             _fact("Compared with", af.reference_text or None),
             _fact("Rated", "yes" if af.rated else "Not rated: " + af.not_rated),
-            _fact("Since", f"{_when(ep.get('first_period'))} → {_when(ep.get('last_period'))} ({ep.get('grain')})"),
+            _fact("Periods out of band", f"{_when(ep.get('first_period'))} → {_when(ep.get('last_period'))} ({ep.get('grain')})"),
             _fact("Now", _now_text(ep, metric)),
             _fact("Opened", f"{_when(ep.get('opened_at'))} ({triage.ago(ep.get('opened_at'), datetime.now())} ago)"),
             _fact("Forecast crossing", _when(ep.get("forecast_at")) or None),
@@ -70,8 +70,12 @@ def _now_text(ep: dict, metric) -> str | None:
         return f"{f.period_text}: no data"
     status = {"ok": "on target", "warning": "off target", "bad": "beyond the warning level"}.get(f.status or "", "")
     rated = status if f.status is not None else "not rated: " + f.status_reason
-    return (f"{metric.format_value(f.value)} {metric.unit} in {f.period_text}, n = {f.n:,} · {f.change_text}"
-            + (f" · {rated}" if rated and f.status != "none" else ""))
+    parts = [f"{metric.format_value(f.value)} {metric.unit} ({f.period_text}), n = {f.n:,}", f.change_text]
+    if rated and f.status != "none" and f.status_reason != f.change_reason:
+        parts.append(rated)  # the same reason twice says nothing more
+    elif f.status is None:
+        parts[-1] = "not rated: " + f.status_reason
+    return " · ".join(parts)
 
 
 def _timeline(rows: list[dict]):
