@@ -176,6 +176,19 @@
     const noUpdate = () => window.dash_clientside.no_update;
     // Reload only when the page itself loads: a reload into a proxy's error page would leave
     // the screen dead (no script left to recover). Otherwise retry once the server is back.
+    // Put `next` on screen (the rotation's Store), marking its chip; `returned`: the rotation
+    // callback returns it itself, else it is set from a timer (set_props).
+    function show(next, returned) {
+        clearTimeout(state.holdTimer);
+        state.viewShown = next;
+        state.viewSince = Date.now();
+        document.querySelectorAll(".wall-view-chip").forEach((el) => {
+            el.classList.toggle("is-current", el.dataset.view === next);
+        });
+        if (!returned) window.dash_clientside.set_props("wall-view", {data: next});
+        return next;
+    }
+
     function reload(reason) {
         if (state.reloading) return;
         state.reloading = true;
@@ -226,22 +239,30 @@
                 if (!config || !config.rotate || !Array.isArray(config.views) || config.views.length < 2) {
                     return noUpdate();
                 }
-                if (!n) return noUpdate();  // the initial call at load: the first view shows first
-                // hold on an open critical alert, for at most config.hold seconds per visit
-                if (hold && hold.view === view && hold.reason && config.hold > 0) {
-                    if (state.holdView !== view) {
-                        state.holdView = view;
-                        state.holdSince = Date.now();
-                    }
-                    if (Date.now() - state.holdSince < config.hold * 1000) return noUpdate();
+                const now = Date.now();
+                if (state.viewShown !== view) {  // this view is on screen since now (or since load)
+                    state.viewShown = view;
+                    state.viewSince = state.viewSince && n ? now : state.loadedAt;
                 }
-                state.holdView = null;
-                const i = config.views.indexOf(view);
-                const next = config.views[(i + 1) % config.views.length];
-                document.querySelectorAll(".wall-view-chip").forEach((el) => {
-                    el.classList.toggle("is-current", el.dataset.view === next);
-                });
-                return next;
+                if (!n) return noUpdate();  // the initial call at load: the first view shows first
+                const next = config.views[(config.views.indexOf(view) + 1) % config.views.length];
+                // Hold on an open critical alert for at most config.hold seconds past the view's
+                // dwell, counted from when the view was shown: however late the server's answer
+                // came, and whatever opened meanwhile, a view leaves by then.
+                if (hold && hold.view === view && hold.reason && config.hold > 0) {
+                    const until = state.viewSince + (config.rotate + config.hold) * 1000;
+                    if (now < until - 250) {
+                        if (until - now < config.rotate * 1000 && window.dash_clientside.set_props) {
+                            // the limit falls between two ticks: leave exactly at it
+                            clearTimeout(state.holdTimer);
+                            state.holdTimer = setTimeout(() => {
+                                if (state.viewShown === view) show(next);
+                            }, until - now);
+                        }
+                        return noUpdate();
+                    }
+                }
+                return show(next, true);
             },
             screen: function (config) {
                 // a screen is named by ?screen=<name>, else by a random id kept in the browser

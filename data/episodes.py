@@ -44,7 +44,7 @@ import pandas as pd
 
 from data import access, ops_store
 
-RULES = ("threshold", "anomaly", "forecast", "no_data")
+RULES = ("threshold", "anomaly", "forecast", "no_data", "release")  # release: data/release_alert.py
 SEVERITIES = ("critical", "warning")
 STATES = ("open", "acknowledged", "snoozed", "resolved")
 LIVE = ("open", "acknowledged", "snoozed")
@@ -229,6 +229,15 @@ def get(episode_id) -> dict | None:
     if episode is None or not _may_see(access.current(), episode["district_id"]):
         return None
     return episode
+
+
+def live_episode(metric_id: str, district_id: str, rule: str) -> dict | None:
+    """The episode of (metric, district, rule) that is not resolved, or None (no scoping: for
+    the system's own checks)."""
+    with ops_store.connect() as con:
+        row = con.execute(_SELECT + " WHERE metric_id = ? AND district_id = ? AND rule = ? AND state != 'resolved'",
+                          (metric_id, district_id, rule)).fetchone()
+    return _frame([row]).iloc[0].to_dict() if row else None
 
 
 def history(episode_id) -> list[dict]:

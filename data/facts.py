@@ -406,3 +406,59 @@ def comparable_range(metric: Metric, *, n_now, n_before, first_time: datetime | 
         if n is None or pd.isna(n) or int(n) < metric.min_n:
             return "no comparable data"
     return ""
+
+
+# --------------------------------------------------------------------------- alerts
+@dataclass(frozen=True)
+class AlertFacts:
+    """The facts an alert rests on, in the same words as the cards: the period judged (always
+    complete: the detector never judges a running period), n against the minimum, what it was
+    compared with, and why it would not be rated."""
+    period_text: str     # 'Tue 24 Nov 13:00', 'week of 16 Nov'
+    complete: bool
+    n_text: str          # 'n = 230 (minimum 5)'
+    reference_text: str  # 'vs the usual for this hour (14 days before)', 'vs target 85.0 %'
+    rated: bool
+    not_rated: str       # why not ('' when rated)
+
+    @property
+    def line(self) -> str:
+        """One line for the queue and the ticker."""
+        parts = [self.period_text + ("" if self.complete else " (running)"), self.n_text, self.reference_text]
+        if not self.rated:
+            parts.append("Not rated: " + self.not_rated)
+        return " · ".join(p for p in parts if p)
+
+
+def of_alert(ep: dict, metric: Metric | None) -> AlertFacts:
+    """The facts of an alert episode (its last judged period) for every page that shows it."""
+    grain = ep.get("grain") if ep.get("grain") in GRAIN_LENGTH else None
+    last = ep.get("last_period")
+    last = None if last is None or (not isinstance(last, str) and pd.isna(last)) else pd.Timestamp(last).to_pydatetime()
+    rule = ep.get("rule")
+    if metric is None or grain is None or last is None:
+        return AlertFacts(period_text="", complete=True, n_text="", reference_text="", rated=True, not_rated="")
+    need = max(metric.min_n, metric.alert.min_n if metric.alert is not None else 1)
+    n = ep.get("n")
+    n = None if n is None or n != n else int(n)
+    if rule == "no_data":
+        n_text = "no records"
+    else:
+        n_text = f"n = {n:,} (minimum {need})" if n is not None else "n unknown"
+    target = ep.get("target")
+    has_target = target is not None and target == target
+    fmt = lambda v: f"{metric.format_value(v)} {metric.unit}".strip()  # noqa: E731
+    days = metric.alert.baseline_days if metric.alert is not None else 14
+    slot = {"hour": "this hour of the day", "day": "this weekday", "week": "a week"}.get(grain, "this period")
+    reference = {
+        "anomaly": f"vs the usual for {slot} ({days} days before)",
+        "threshold": f"vs target {fmt(target)}" if has_target else "vs target",
+        "forecast": f"forecast vs target {fmt(target)}" if has_target else "forecast",
+        "no_data": "vs the districts still reporting",
+    }.get(rule, "")
+    not_rated = ""
+    if rule not in ("no_data",) and (n is None or n < need):
+        not_rated = f"too few records (n={n if n is not None else 0} < {need})"
+    through = period_end(last, grain)
+    return AlertFacts(period_text=period_text(grain, last, through), complete=True, n_text=n_text,
+                      reference_text=reference, rated=not not_rated, not_rated=not_rated)

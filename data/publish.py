@@ -684,6 +684,9 @@ def _detect(con, data_now: datetime, version: str) -> None:
         log.info("alert detection for %s: %s", version, summary)
     except Exception:  # noqa: BLE001 - the data is published; alerts catch up on the next run
         log.exception("alert detection failed for %s", version)
+    from data import release_alert  # a good release is current again: resolve the fallback alert
+
+    release_alert.check()
 
 
 def main() -> None:  # python -m data.publish

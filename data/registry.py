@@ -50,6 +50,10 @@ REQUIRED = (
 # min_n: the fewest records a value needs before it is compared or coloured (see MIN_N)
 OPTIONAL = ("target", "warning", "known_issues", "suppress", "min_n", "counts", "stock")
 OPTIONAL = OPTIONAL + ("alert",)  # alert: the metric's alert policy (data/alert_policy.py)
+# standing: true = off target over its latest complete week is a standing status listed on
+# /alerts (triage.standing), not an alert episode: a slow condition an operator reviews, not
+# an early warning (needs a target and a week grain)
+OPTIONAL = OPTIONAL + ("standing",)
 # Default min_n by aggregate: a count or a level of 1 record is still a fact; a median, mean or
 # percentage of a handful of records is noise (a median of one request is that request).
 MIN_N = {"sum": 1, "level": 1, "ratio": 20, "median": 10, "mean": 10}
@@ -95,6 +99,7 @@ class Metric:
     known_issues: str = ""
     suppress: bool = True  # small counts withheld on the public site (false: figures about no person)
     alert: "alert_policy.Policy | None" = None  # what the detector runs on it (None: no alerts)
+    standing: bool = False  # off target over a complete week: a standing status on /alerts, not an alert
     min_n: int = 1  # fewest records for a change or a status (registry field, default by aggregate: MIN_N)
     counts: tuple[tuple[str, str], ...] = ()  # (column, quantity): what each figure counts
     stock: tuple[tuple[str, str], ...] = ()   # (in|out, quantity) of a level
@@ -219,6 +224,9 @@ def parse_file(path: Path) -> Metric:
                                         direction=meta["direction"])
         except alert_policy.PolicyError as exc:
             raise _fail(path, f"alert.{exc.field}" if exc.field != "alert" else "alert", str(exc)) from None
+    standing = meta.get("standing", False)
+    if not isinstance(standing, bool) or (standing and (target is None or "week" not in grains)):
+        raise _fail(path, "standing", "must be true or false; true needs a target and the week grain")
     counts = meta.get("counts") or {}
     if not isinstance(counts, dict) or any(c not in COUNT_COLUMNS for c in counts) \
             or any(not isinstance(q, str) or not _QUANTITY.match(q) for q in counts.values()):
@@ -255,7 +263,7 @@ def parse_file(path: Path) -> Metric:
         source=meta["source"], description=meta["description"].strip(),
         method=meta["method"].strip(), sql=sql, table=tables[0], path=str(path),
         known_issues=str(meta.get("known_issues") or "").strip(), suppress=meta.get("suppress", True),
-        alert=policy,
+        alert=policy, standing=standing,
         min_n=min_n,
         counts=tuple(counts.items()), stock=tuple(sorted(stock.items())),
     )

@@ -136,6 +136,7 @@ def _fallback(db: str, state: _Db, below: str | None, wanted: str | None, why: s
             continue
         note = f"{why}; serving the previous release {version}"
         _log_once(state, wanted, f"snapshot {db}: {note}")
+        _alert_operators()
         return _Open(version, con, fallback=why, wanted=wanted)
     return None
 
@@ -195,13 +196,27 @@ def _refresh(db: str) -> _Open:
             if current.fallback is None or current.wanted != wanted:
                 _log_once(state, wanted, f"snapshot {db}: {why}; serving the previous release {current.version}")
                 current.fallback, current.wanted = why, wanted
+                _alert_operators()
             return current
         opened = _fallback(db, state, wanted, wanted, why)
         if opened is None:
             _log_once(state, wanted, f"snapshot {db}: {why}; no earlier release on disk opens")
             raise DataUnavailable(f"The published data could not be opened ({type(exc).__name__}).") from None
         return _replace(state, opened)
+    if current is not None and current.fallback is not None:
+        _alert_operators()  # the release the pointer names opens again: the episode can resolve
     return _replace(state, _Open(wanted, con))
+
+
+def _alert_operators() -> None:
+    """Open (or resolve) the operators' alert episode about serving an older release, in the
+    background (data/release_alert.py; never in the public process, never raises)."""
+    try:
+        from data import release_alert
+
+        release_alert.check_soon()
+    except Exception:  # noqa: BLE001 - serving goes on whatever the alert does
+        log.exception("could not start the release alert check")
 
 
 # --------------------------------------------------------------------------- pinning

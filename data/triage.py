@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
-from data import access, annotations, episodes, lookups, registry, repository
+from data import access, annotations, episodes, facts, lookups, registry, repository
 
 STATES = episodes.STATES
 SORTS = {"severity": "critical first, then newest", "newest": "newest first", "oldest": "oldest first",
@@ -21,7 +21,17 @@ SPARK_POINTS = 24
 GRAIN_STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7),
               "month": timedelta(days=31)}
 RULE_TEXT = {"threshold": "over its threshold", "anomaly": "outside its expected band",
-             "forecast": "forecast to cross its target", "no_data": "no data"}
+             "forecast": "forecast to cross its target", "no_data": "no data",
+             "release": "the current release does not open; an older one is served"}
+
+
+SYSTEM_LABELS = {"published_release": "Published data release"}  # episodes that are not a registry metric's
+
+
+def metric_label(metric_id: str) -> str:
+    """What the pages call the metric of an episode (a registry metric, or a system check)."""
+    metric = registry.get(metric_id)
+    return metric.label if metric is not None else SYSTEM_LABELS.get(metric_id, metric_id)
 
 
 def _ts(value) -> pd.Timestamp | None:
@@ -57,6 +67,8 @@ def how_far(ep: dict, metric: registry.Metric | None) -> str:
     is_num = lambda v: v is not None and v == v  # noqa: E731
     if ep.get("rule") == "no_data":
         return "no data in the expected time"
+    if ep.get("rule") == "release":
+        return "the site serves an older release"
     if ep.get("rule") == "forecast" and ep.get("forecast_at") is not None and is_num(target):
         at = _ts(ep["forecast_at"])
         return f"forecast to reach {fmt(target)}{unit} at {at:%a %H:%M}" if at is not None else ""
@@ -81,7 +93,7 @@ def short_far(ep: dict, metric: registry.Metric | None) -> str:
     unit = f" {metric.unit}" if metric is not None and metric.unit else ""
     value, lower, upper, target = (ep.get(k) for k in ("value", "lower", "upper", "target"))
     ok = lambda v: v is not None and v == v  # noqa: E731
-    if ep.get("rule") in ("no_data", "forecast") or not ok(value):
+    if ep.get("rule") in ("no_data", "forecast", "release") or not ok(value):
         return how_far(ep, metric)
     if ok(lower) and ok(upper):
         return f"{fmt(value)}{unit} (expected {fmt(lower)}–{fmt(upper)})"
@@ -136,18 +148,19 @@ def queue(*, states=("open", "acknowledged", "snoozed"), domain=None, district=N
     rows = []
     for ep in frame.to_dict("records"):
         metric = metrics.get(ep["metric_id"])
-        ep["metric"] = metric.label if metric else ep["metric_id"]
+        ep["metric"] = metric_label(ep["metric_id"])
         ep["unit"] = metric.unit if metric else ""
         ep["domain_label"] = registry.DOMAIN_LABELS.get(ep.get("domain") or "", ep.get("domain") or "")
         ep["district"] = "Whole city" if ep["district_id"] == "city" else names.get(ep["district_id"], ep["district_id"])
         ep["since"] = ago(ep["opened_at"], now)
         ep["how_far"] = how_far(ep, metric)
+        ep["facts"] = facts.of_alert(ep, metric).line  # the same words as the cards (data.facts)
         ep["out"] = out_of_band(ep)
         ep["explore"] = explore_href(ep)
         ep["href"] = f"/alerts/{ep['id']}"
         rows.append(ep)
     out = pd.DataFrame(rows, columns=[*episodes.COLUMNS, "metric", "unit", "domain_label", "district", "since",
-                                      "how_far", "out", "explore", "href"])
+                                      "how_far", "facts", "out", "explore", "href"])
     if out.empty:
         return out
     live_first = out["state"].map({"open": 0, "snoozed": 1, "acknowledged": 2, "resolved": 3})
@@ -164,6 +177,52 @@ def queue(*, states=("open", "acknowledged", "snoozed"), domain=None, district=N
     order = pd.DataFrame({f"k{i}": k.values for i, k in enumerate(keys)}, index=out.index)
     order = order.sort_values(list(order.columns), ascending=asc, kind="stable").index
     return out.loc[order].head(limit).reset_index(drop=True)
+
+
+STANDING_NOTE = ("Standing status, not alerts: off target over the latest complete week, for metrics "
+                 "whose trouble builds over weeks (resident satisfaction, requests closed on time, median "
+                 "hours to close, transit riders). They are reviewed, not raised as early warnings, so they "
+                 "open no alert episode and do not hold the wall.")
+
+
+def standing(now: datetime | None = None) -> pd.DataFrame:
+    """The standing off-target status: for each metric marked `standing` in the registry, the
+    districts (and the city) whose latest complete week is off target, rated by data.facts
+    (no rating below the metric's min_n: those are counted apart, never listed as off target).
+    Columns: metric_id, metric, district_id, district, period_text, value_text, target_text,
+    n, status, gap (how far from the target, in the metric's unit; for sorting)."""
+    from data import facts
+
+    metrics = [m for m in registry.metrics().values() if m.standing]
+    columns = ["metric_id", "metric", "district_id", "district", "period_text", "value_text", "target_text", "n",
+               "status", "gap"]
+    if not metrics:
+        return pd.DataFrame(columns=columns)
+    now = now or datetime.now()
+    frame = repository.run("ops/standing_off_target", metrics=[m.id for m in metrics])
+    names = lookups.district_names()
+    rows, unrated = [], 0
+    by_id = {m.id: m for m in metrics}
+    for r in frame.to_dict("records"):
+        metric = by_id[r["metric_id"]]
+        period = pd.Timestamp(r["period"]).to_pydatetime()
+        f = facts.make(metric, district=r["district_id"], grain="week", period=period,
+                       through=facts.period_end(period, "week"), value=r["value"], n=r["n"], reference=None,
+                       data_time=None, now=now)
+        if f.status is None:
+            unrated += 1
+            continue
+        if f.status not in ("bad", "warning"):
+            continue
+        rows.append({"metric_id": metric.id, "metric": metric.label, "district_id": r["district_id"],
+                     "district": "Whole city" if r["district_id"] == "city" else names.get(r["district_id"], r["district_id"]),
+                     "period_text": f.period_text, "value_text": f"{metric.format_value(f.value)} {metric.unit}",
+                     "target_text": f"{metric.format_value(metric.target)} {metric.unit}", "n": f.n,
+                     "status": f.status, "gap": abs(f.value - metric.target)})
+    out = pd.DataFrame(rows, columns=columns)
+    out.attrs["unrated"] = unrated
+    return out.sort_values(["metric", "status", "gap"], ascending=[True, True, False]).reset_index(drop=True) \
+        if not out.empty else out
 
 
 def recent_values(frame: pd.DataFrame, now: datetime | None = None) -> dict[int, list[float]]:

@@ -95,22 +95,36 @@ def test_the_first_view_of_a_rotation_shows_at_load(browser, wall_server):  # no
     page.context.close()
 
 
-@pytest.mark.xfail(strict=False, reason="passes alone; in the full suite's order the wall stays on Parking past "
-                   "the hold limit (state left by earlier tests, not yet found): an open defect, see the closing note")
+CHIPS = """window.__chips = [];
+new MutationObserver(() => {
+    const el = document.querySelector('.wall-view-chip.is-current'), last = window.__chips[window.__chips.length - 1];
+    if (el && (!last || last[0] !== el.dataset.view)) window.__chips.push([el.dataset.view, performance.now()]);
+}).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});"""
+
+
 def test_the_hold_on_an_open_critical_alert_lasts_at_most_the_hold_time(browser, wall_server):  # noqa: F811
+    """Rotation every 10 s, hold at most 15 s: Parking (open critical alert) stays past its
+    dwell and leaves by 10 + 15 s after it was shown. Timed in the page from the view chips,
+    which the rotation sets itself: the server's later re-render of the title is not the hold
+    (the old test counted it and failed whenever the server was slow, e.g. in the full suite
+    under load). The old rotation also overshot by up to a dwell when the hold was not a
+    multiple of it (it left at the next tick: 10 + 20 s here)."""
     held = _record(wall_server, "parking_occupancy_pct", "301", value=99, lower=40, upper=85)
     try:
         page = _page(browser, wall_server, 1920, 1080)
-        _open(page, wall_server.base + "/wall?view=parking,transport&rotate=10&refresh=5&hold=20")
+        page.add_init_script(CHIPS)
+        _open(page, wall_server.base + "/wall?view=parking,transport&rotate=10&refresh=5&hold=15")
         page.wait_for_function("() => document.querySelector('#wall-hold-text').innerText.includes('Holding on Parking')",
                                timeout=15_000)
-        assert "up to 20 s" in page.locator("#wall-hold-text").inner_text()
-        start = time.monotonic()
-        time.sleep(12)
-        assert page.locator("#wall-title").inner_text() == "Parking"  # held past one dwell
+        assert "up to 15 s" in page.locator("#wall-hold-text").inner_text()
+        page.wait_for_function("() => window.__chips.length >= 2", timeout=40_000)
+        chips = page.evaluate("() => window.__chips")
+        assert [v for v, _ms in chips[:2]] == ["parking", "transport"], chips
+        on_screen = (chips[1][1] - chips[0][1]) / 1000
+        assert on_screen >= 10 + 5, f"not held past the dwell: {on_screen:.1f} s"
+        assert on_screen <= 10 + 15 + 1, f"held {on_screen - 10:.1f} s past the dwell, the limit is 15 s"
         page.wait_for_function("() => document.querySelector('#wall-title').innerText === 'Transport'",
-                               timeout=25_000)
-        assert time.monotonic() - start <= 20 + 10 + 3  # hold + one dwell tick
+                               timeout=30_000)  # the server renders the view it was sent
         assert page.errors == []
         page.context.close()
     finally:

@@ -323,6 +323,73 @@ def test_a_damaged_current_release_falls_back_to_the_previous_one_and_says_so(wr
     assert snapshot.status("ops") is None and snapshot.health() == []
 
 
+def _release_episode():
+    from data import episodes, release_alert
+
+    return episodes.live_episode(release_alert.METRIC_ID, release_alert.DISTRICT, release_alert.RULE)
+
+
+def _wait_for(check, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    return check()
+
+
+def test_falling_back_to_an_older_release_opens_an_alert_for_the_operators_and_a_good_release_resolves_it(
+        writer, var_dir, accounts):
+    """Issue 20 item 6: serving the last good release is not silent. The first worker that
+    falls back opens one critical episode (not one per worker or request); it is in the work
+    queue with a readable name; the next good publish resolves it by itself."""
+    from data import episodes, release_alert, triage
+
+    publish.publish(writer, now=FIXTURE_END)
+    assert _release_episode() is None
+    bad = publish.publish(writer, now=FIXTURE_END)
+    pointer = publish.read_pointer()
+    with open(var_dir / pointer["ops"], "r+b") as fh:
+        fh.write(b"\xde\xad\xbe\xef" * 2048)
+    snapshot.reset()
+    try:
+        snapshot.version("ops")  # a worker opening the damaged release falls back ...
+        episode = _wait_for(_release_episode)  # ... and tells the operators, in the background
+        assert episode is not None, "no alert episode for serving an older release"
+        assert episode["severity"] == "critical" and episode["state"] == "open"
+        assert bad.version in episode["message"] and "older release" in episode["message"]
+        for _ in range(3):  # more workers, more checks: still one episode
+            snapshot.reset()
+            snapshot.version("ops")
+            release_alert.check()
+        live = episodes.list_episodes(("open", "acknowledged", "snoozed"))
+        assert (live["metric_id"] == release_alert.METRIC_ID).sum() == 1
+        row = triage.queue().set_index("id").loc[episode["id"]]
+        assert row["metric"] == "Published data release" and "older release" in row["how_far"]
+    finally:
+        publish.publish(writer, now=FIXTURE_END)  # a good release is current again
+        snapshot.reset()
+    assert _release_episode() is None
+    assert episodes.get(episode["id"])["state"] == "resolved"
+    notes = [t["note"] for t in episodes.history(episode["id"])]
+    assert any("opens again" in (n or "") for n in notes)
+
+
+def test_the_public_process_never_writes_the_release_alert(monkeypatch, writer, var_dir):
+    from data import release_alert
+
+    publish.publish(writer, now=FIXTURE_END)
+    pointer = publish.read_pointer()
+    (var_dir / pointer["public"]).rename(var_dir / (pointer["public"] + ".away"))
+    monkeypatch.setenv("CITYOPS_MODE", "public")
+    try:
+        assert release_alert.check() == []
+        assert _release_episode() is None
+    finally:
+        (var_dir / (pointer["public"] + ".away")).rename(var_dir / pointer["public"])
+
+
 # ----------------------------------------------------------------------------- 7 locked ops store
 @pytest.fixture()
 def write_lock(var_dir, accounts):

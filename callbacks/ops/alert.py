@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import dash
-import pandas as pd
 from dash import Input, Output, State, dcc, html
 
 from callbacks import auth, common
 from callbacks.ops.alerts import SEVERITY_TEXT, _when, may_act, state_text
-from data import access, episodes, registry, triage
+from data import access, episodes, facts, registry, triage
 from layouts import components, figures, ids
 
 ACTIONS = ("acknowledge", "assign", "snooze", "resolve", "note")
@@ -31,7 +30,8 @@ def _head(ep: dict, metric) -> list:
     fmt = (lambda v: "—" if v is None or v != v else metric.format_value(v)) if metric else (lambda v: str(v))
     names = common.district_names()
     district = "Whole city" if ep["district_id"] == "city" else names.get(ep["district_id"], ep["district_id"])
-    label = metric.label if metric else ep["metric_id"]
+    label = triage.metric_label(ep["metric_id"])
+    af = facts.of_alert(ep, metric)
     band = (f"{fmt(ep['lower'])}–{fmt(ep['upper'])}" if ep.get("lower") is not None and ep.get("upper") is not None
             else None)
     return [
@@ -45,14 +45,37 @@ def _head(ep: dict, metric) -> list:
             _fact("Value", f"{fmt(ep.get('value'))} {metric.unit if metric else ''}"),
             _fact("Expected band", band),
             _fact("Target", fmt(ep.get("target")) if ep.get("target") is not None else None),
-            _fact("Records (n)", f"{int(ep['n']):,}" if ep.get("n") is not None else None),
-            _fact("Periods", f"{_when(ep.get('first_period'))} → {_when(ep.get('last_period'))} ({ep.get('grain')})"),
+            _fact("Records (n)", af.n_text or None),
+            _fact("Period judged", (af.period_text + " (complete)") if af.period_text else None),
+            _fact("Compared with", af.reference_text or None),
+            _fact("Rated", "yes" if af.rated else "Not rated: " + af.not_rated),
+            _fact("Periods out of band", f"{_when(ep.get('first_period'))} → {_when(ep.get('last_period'))} ({ep.get('grain')})"),
+            _fact("Now", _now_text(ep, metric)),
             _fact("Opened", f"{_when(ep.get('opened_at'))} ({triage.ago(ep.get('opened_at'), datetime.now())} ago)"),
             _fact("Forecast crossing", _when(ep.get("forecast_at")) or None),
             _fact("Data version", ep.get("data_version")),
         ], className="alert-facts"),
         html.P([html.A("Explore this metric, district and time ↗", href=triage.explore_href(ep))], className="small"),
     ]
+
+
+def _now_text(ep: dict, metric) -> str | None:
+    """The metric in the alert's district now, as its card shows it (data.facts at the alert's
+    grain: a running hour or day is compared with the same elapsed part of its reference,
+    computed at publish), so the alert page and the cards never disagree."""
+    if metric is None or ep.get("grain") not in metric.grains:
+        return None
+    f = facts.latest([metric], grain=ep["grain"], district=ep["district_id"])[metric.id]
+    if f.value is None:
+        return f"{f.period_text}: no data"
+    status = {"ok": "on target", "warning": "off target", "bad": "beyond the warning level"}.get(f.status or "", "")
+    rated = status if f.status is not None else "not rated: " + f.status_reason
+    parts = [f"{metric.format_value(f.value)} {metric.unit} ({f.period_text}), n = {f.n:,}", f.change_text]
+    if rated and f.status != "none" and f.status_reason != f.change_reason:
+        parts.append(rated)  # the same reason twice says nothing more
+    elif f.status is None:
+        parts[-1] = "not rated: " + f.status_reason
+    return " · ".join(parts)
 
 
 def _timeline(rows: list[dict]):
@@ -102,7 +125,7 @@ def _signals(ep: dict):
         parts.append(html.P("None.", className="text-muted small"))
     else:
         parts.append(html.Ul([html.Li([dcc.Link(f"{SEVERITY_TEXT.get(o['severity'], '')} "
-                                                f"{registry.get(o['metric_id']).label if registry.get(o['metric_id']) else o['metric_id']}",
+                                                f"{triage.metric_label(o['metric_id'])}",
                                                 href=f"/alerts/{o['id']}"),
                                        f" · {o['state']} · {o.get('message') or ''}"])
                               for o in others.head(20).to_dict("records")]))

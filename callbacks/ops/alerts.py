@@ -87,7 +87,8 @@ def _row(ep: dict, spark: list[float]) -> html.Li:
         band = " with the expected band shaded"
     n = ep.get("n")
     facts = [html.Span(ep["how_far"], className="alert-far")]
-    facts.append(html.Span(f"n = {int(n):,}" if n is not None and n == n else "n unknown", className="alert-n"))
+    facts.append(html.Span(ep.get("facts") or (f"n = {int(n):,}" if n is not None and n == n else "n unknown"),
+                           className="alert-n"))
     facts.append(html.Span(f"since {_when(ep['opened_at'])} ({ep['since']})", className="alert-since"))
     actions = [dcc.Link("Open ›", href=ep["href"], className="btn btn-outline-secondary btn-sm"),
                html.A("Explore ↗", href=ep["explore"], className="btn btn-outline-secondary btn-sm",
@@ -206,7 +207,7 @@ def alerts_acknowledge(clicks, changed):
         return components.notice(f"Not allowed: {exc}.", color="danger"), dash.no_update
     except episodes.InvalidTransition as exc:
         return components.notice(str(exc).capitalize() + ".", color="warning"), changed
-    label = (registry.get(ep["metric_id"]).label if registry.get(ep["metric_id"]) else ep["metric_id"])
+    label = triage.metric_label(ep["metric_id"])
     return components.notice(f"✓ Acknowledged: {label} in {ep['district_id']}.", color="success"), changed
 
 
@@ -221,9 +222,33 @@ def _hours(value) -> str:
 def alerts_stats(_tick, _changed):
     frame = episodes.stats(days=30)
     if frame.empty:
-        return html.P("No alert was opened in the last 30 days.", className="text-muted")
-    frame = frame.assign(domain=frame["domain"].map(lambda d: registry.DOMAIN_LABELS.get(d, d)),
-                         ack=frame["median_hours_to_acknowledge"].map(_hours),
-                         res=frame["median_hours_to_resolve"].map(_hours))
-    return components.table(frame, {"domain": "Domain", "volume": "Alerts opened", "open": "Still open",
-                                    "ack": "Median time to acknowledge", "res": "Median time to resolve"})
+        volume = html.P("No alert was opened in the last 30 days.", className="text-muted")
+    else:
+        frame = frame.assign(domain=frame["domain"].map(lambda d: registry.DOMAIN_LABELS.get(d, d)),
+                             ack=frame["median_hours_to_acknowledge"].map(_hours),
+                             res=frame["median_hours_to_resolve"].map(_hours))
+        volume = components.table(frame, {"domain": "Domain", "volume": "Alerts opened", "open": "Still open",
+                                          "ack": "Median time to acknowledge", "res": "Median time to resolve"})
+    return [volume, *standing_section()]
+
+
+def standing_section() -> list:
+    """The standing off-target status (registry field `standing`): listed here, not raised as
+    alerts, and said so."""
+    frame = triage.standing()
+    unrated = frame.attrs.get("unrated", 0)
+    parts = [html.H2("Off target: standing status (not alerts)", className="h5 mt-4", id="alerts-standing"),
+             html.P(triage.STANDING_NOTE, className="text-muted small")]
+    if frame.empty:
+        parts.append(html.P("Nothing is off target over the latest complete week.", className="text-muted"))
+    else:
+        shown = frame.assign(status=frame["status"].map({"bad": "✖ beyond the warning level",
+                                                         "warning": "⚠ off target"}),
+                             n=frame["n"].map(lambda v: f"{int(v):,}"))
+        parts.append(components.table(shown, {"metric": "Metric", "district": "District", "period_text": "Week",
+                                              "value_text": "Value", "target_text": "Target", "n": "Records (n)",
+                                              "status": "Status"}))
+    if unrated:
+        parts.append(html.P(f"{unrated} district-week value(s) rest on fewer records than the metric's minimum and "
+                            "are not rated.", className="text-muted small"))
+    return parts

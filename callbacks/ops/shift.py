@@ -10,7 +10,7 @@ from dash import Input, Output, State, dcc, html
 
 from callbacks import auth, common
 from callbacks.ops.alerts import SEVERITY_TEXT, _when
-from data import access, registry, shiftlog
+from data import access, shiftlog, triage
 from layouts import components, ids
 
 HOURS = (8, 12, 24, 72)
@@ -61,12 +61,11 @@ def shift_view(hours, _tick, _changed):
     else:
         items = []
         for row in events.iloc[::-1].head(300).to_dict("records"):
-            metric = registry.get(row["metric_id"])
             where = "whole city" if row["district_id"] == "city" else names.get(row["district_id"], row["district_id"])
             items.append(html.Li([
                 html.Span(_when(row["at"]), className="tl-when"), " ",
                 html.Strong(_what(row)), f" by {row['actor']} · ",
-                dcc.Link(f"{SEVERITY_TEXT.get(row['severity'], '')} {metric.label if metric else row['metric_id']}"
+                dcc.Link(f"{SEVERITY_TEXT.get(row['severity'], '')} {triage.metric_label(row['metric_id'])}"
                          f" · {where}", href=f"/alerts/{row['episode_id']}"),
                 html.Div(row["note"], className="tl-note") if row.get("note") else None,
             ], className="tl-item"))

@@ -149,8 +149,15 @@ def _alert_item(row: dict, names: dict) -> html.Li:
         head.append(html.Span(" · ◔ snoozed", className="alert-taken"))
     what = triage.short_far(row, metric)
     return html.Li([html.Div(head, className="alert-head"),
-                    html.Div(f"{metric.label if metric else row['metric_id']}: {what}", className="alert-what")],
+                    html.Div(f"{triage.metric_label(row['metric_id'])}: {what}", className="alert-what"),
+                    html.Div(_ticker_facts(row, metric), className="alert-facts-line")],
                    className=f"alert-item alert-item--{state}", **{"data-episode": str(row["id"])})
+
+
+def _ticker_facts(row: dict, metric) -> str:
+    """The period judged and n (against the minimum), in data.facts' words: '13:00 · n = 230 (minimum 5)'."""
+    af = facts.of_alert(row, metric)
+    return " · ".join(p for p in (af.period_text, af.n_text, "" if af.rated else "not rated") if p)
 
 
 def screen_size(screen) -> tuple[int, int]:
@@ -180,13 +187,12 @@ def hold_reason(view: str, alerts: pd.DataFrame, hold_s: int = 0) -> str:
     if critical.empty:
         return ""
     first = critical.iloc[0]
-    metric = registry.get(first["metric_id"])
     where = "the city" if first["district_id"] == "city" else common.district_names().get(first["district_id"],
                                                                                              first["district_id"])
     more = f" and {len(critical) - 1} more" if len(critical) > 1 else ""
     limit = f"{hold_s // 60} min" if hold_s % 60 == 0 else f"{hold_s} s"
     return (f"✖ Holding on {wall_layout.view_title(view)} (up to {limit}): open critical alert — "
-            f"{metric.label if metric else first['metric_id']} in {where}{more}")
+            f"{triage.metric_label(first['metric_id'])} in {where}{more}")
 
 
 @dash.callback(
@@ -269,7 +275,7 @@ def refresh_wall(_trigger, view, screen, config, sig):
     items = [_alert_item(row, district_names) for row in shown_alerts.to_dict("records")] \
         or [html.Li("✓ No open alert")]
     alerts_key = _hash([[r["id"], r["state"], r["severity"], r.get("acknowledged_by"), r.get("message"),
-                         r.get("value")] for r in shown_alerts.to_dict("records")])
+                         r.get("value"), r.get("n"), str(r.get("last_period"))] for r in shown_alerts.to_dict("records")])
     alerts_out = dash.no_update if same_view and sig.get("alerts") == alerts_key else items
 
     reason = hold_reason(view, alerts, config.get("hold", 0)) if config["rotate"] else ""

@@ -13,13 +13,7 @@ public: true
 per_capita: false
 counts: {n: survey_answers, denominator: survey_answers}
 grains: [day, week, month]
-alert:
-  rules: [threshold]
-  grain: week
-  baseline_days: 56
-  min_n: 10
-  pending: 1
-  hysteresis: 2
+standing: true    # off target over a complete week is a standing status on /alerts, not an alert episode (README: Standing status)
 source: demo_survey
 description: >
   How satisfied residents were with how their 311 request was handled, on a scale from 1

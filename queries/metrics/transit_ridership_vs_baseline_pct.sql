@@ -13,13 +13,7 @@ public: true
 per_capita: false
 counts: {n: transit_ridership_vs_baseline_pct_records}
 grains: [day, week, month]
-alert:
-  rules: [threshold]
-  grain: week
-  baseline_days: 56
-  min_n: 1
-  pending: 1
-  hysteresis: 2
+standing: true    # off target over a complete week is a standing status on /alerts, not an alert episode (README: Standing status)
 source: demo_transit
 description: >
   Transit riders as a percentage of the riders on a comparable day of a reference period
