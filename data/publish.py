@@ -541,7 +541,12 @@ def _write_public(con, path: Path, version: str, published_at: datetime, data_no
             "geometry, is_joint_area FROM districts ORDER BY district_id"
         )
         con.execute("CREATE TABLE pub.sources AS SELECT source_id, name, domain, simulated, licence, "
-                    "description FROM sources")
+                    "description, publisher FROM sources")
+        # figures a department computes itself, published as reported (data/ingest/generic.py)
+        con.execute("CREATE TABLE pub.reported_measure_defs AS SELECT * FROM reported_measure_defs WHERE public")
+        con.execute("CREATE TABLE pub.reported_measures AS SELECT v.* EXCLUDE (batch_id) FROM reported_measures v "
+                    "SEMI JOIN reported_measure_defs d ON d.measure_id = v.measure_id AND d.public "
+                    "ORDER BY v.measure_id, v.period, v.district_id")
         con.register("times_df", times)
         con.execute("CREATE TABLE pub.source_times AS SELECT table_name, source_id, data_time::TIMESTAMP AS data_time "
                     "FROM times_df")

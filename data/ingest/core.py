@@ -85,6 +85,7 @@ BATCH_TABLES = {
     "transit_ridership_city": "day",
     "traffic_counts_borough": "ts",
     "pedestrian_counts": "day",
+    "reported_measures": "period",
 }
 
 # The rows of some load batches ($ids) in every fact table of BATCH_TABLES: their earliest time
@@ -104,6 +105,7 @@ SELECT min(t) FROM (
     UNION ALL SELECT min(day)::TIMESTAMP FROM transit_ridership_city WHERE list_contains($ids, batch_id)
     UNION ALL SELECT min(ts) FROM traffic_counts_borough WHERE list_contains($ids, batch_id)
     UNION ALL SELECT min(day)::TIMESTAMP FROM pedestrian_counts WHERE list_contains($ids, batch_id)
+    UNION ALL SELECT min(period)::TIMESTAMP FROM reported_measures WHERE list_contains($ids, batch_id)
 )"""
 DELETE_BATCH_ROWS = (
     "DELETE FROM bike_trips WHERE list_contains($ids, batch_id)",
@@ -119,6 +121,7 @@ DELETE_BATCH_ROWS = (
     "DELETE FROM transit_ridership_city WHERE list_contains($ids, batch_id)",
     "DELETE FROM traffic_counts_borough WHERE list_contains($ids, batch_id)",
     "DELETE FROM pedestrian_counts WHERE list_contains($ids, batch_id)",
+    "DELETE FROM reported_measures WHERE list_contains($ids, batch_id)",
 )
 
 
@@ -198,13 +201,14 @@ class Source:
     # the finest period its figures describe: 'hour' for timestamped records, 'day' for daily
     # totals, 'month' for monthly ones. Metrics on its table publish no finer grain.
     grain: str = "hour"
+    publisher: str | None = None   # who publishes it (a department, a city): named on the public site
 
     def register(self, con) -> None:
         con.execute(
-            "INSERT OR REPLACE INTO sources (source_id, name, domain, simulated, licence, description, grain) "
-            "VALUES ($id, $name, $domain, false, $licence, $desc, $grain)",
+            "INSERT OR REPLACE INTO sources (source_id, name, domain, simulated, licence, description, grain, "
+            "publisher) VALUES ($id, $name, $domain, false, $licence, $desc, $grain, $publisher)",
             {"id": self.source_id, "name": self.name, "domain": self.domain,
-             "licence": self.licence, "desc": self.description, "grain": self.grain},
+             "licence": self.licence, "desc": self.description, "grain": self.grain, "publisher": self.publisher},
         )
 
     def with_overrides(self, **kw) -> "Source":
@@ -462,7 +466,7 @@ class Batch:
 
     def params(self, sql: str, extra: dict | None = None) -> dict:
         """The batch parameters ($b batch, $s source, $f file) that `sql` uses."""
-        p = {"b": self.batch_id, "s": self.source.source_id, "f": self.file}
+        p = {"b": self.batch_id, "s": self.source.source_id, "f": self.file, **self.bound}
         p.update(extra or {})
         used = set(re.findall(r"\$(\w+)", sql))
         return {k: v for k, v in p.items() if k in used}
