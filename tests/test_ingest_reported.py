@@ -201,3 +201,46 @@ def test_trafford_rate_reaches_the_public_snapshot_api_and_methodology_as_report
     assert "Latest reported: 58.8 % (FY2021-22)." in text
     assert "Reported by fiscal year (starting in April)." in text
     assert "published by Department for Environment, Food" in text
+
+
+# ------------------------------------------------------------------------------ a single snapshot
+@pytest.fixture(scope="module")
+def one_poll_site(tmp_path_factory, published, accounts):
+    """The first real Melbourne poll only (40 bays at 11:18 on 8 September 2018), published."""
+    import sqlite3
+
+    from data import ops_store, publish, repository, snapshot
+
+    var = tmp_path_factory.mktemp("one-poll-site")
+    with sqlite3.connect(settings.var_dir() / ops_store.FILE) as old, sqlite3.connect(var / ops_store.FILE) as new:
+        old.backup(new)
+    first = sorted(REAL.glob("melbourne_bay_sensors_*.csv"))[0]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CITYOPS_VAR_DIR", str(var))
+        con = warehouse.connect(warehouse.path())
+        try:
+            load(con, "grid", first, point="location", cell_km=1.0)
+            load(con, "generic", first, mapping=REAL / "melbourne_bay_sensors.yaml", tz="Australia/Melbourne")
+            publish.publish(con, now=datetime(2018, 9, 9))
+        finally:
+            con.close()
+        snapshot.reset()
+        repository.clear_cache()
+        yield var
+    snapshot.reset()
+    repository.clear_cache()
+
+
+def test_a_single_snapshot_is_explained_on_the_public_overview(one_poll_site, anon_client):
+    """One poll is no published period: the overview says so, with the reading's time (was: an
+    empty overview with no word of why)."""
+    from tests import dash_http
+
+    deps = dash_http.dependencies(anon_client)
+    for lang, fragment in (("en", "City of Melbourne on-street parking bay sensors: one reading so far, taken "
+                                  "08 September 2018 11:18. A trend appears after the next reading"),
+                           ("es", "una sola lectura por ahora, tomada el 8 de septiembre de 2018 11:18")):
+        status, body, _ = dash_http.call(anon_client, dash_http.find(deps, "public-kpis"), ["/public"], [lang])
+        assert status == 200
+        assert fragment in json.dumps(body, ensure_ascii=False)
+        assert "kpi-card kpi-card--" not in str(body)
