@@ -244,3 +244,42 @@ def test_a_single_snapshot_is_explained_on_the_public_overview(one_poll_site, an
         assert status == 200
         assert fragment in json.dumps(body, ensure_ascii=False)
         assert "kpi-card kpi-card--" not in str(body)
+
+
+# ------------------------------------------------------------------------------ two boundary layers
+def _square(x, y, size=0.1):
+    return [[[x, y], [x + size, y], [x + size, y + size], [x, y + size], [x, y]]]
+
+
+def test_each_source_places_its_rows_in_one_boundary_layer(bare, tmp_path):
+    """SYNTHETIC: wards W1/W2 and, over the same ground, neighbourhoods A:N1 (layer 'A'). A
+    point used to go to whichever id sorts first ('A:N1' < 'W1'), so the ward layer silently
+    lost every row; now a source names its layer (district.layer) and the base layer is the
+    default."""
+    def layer(name, ids):
+        return write(tmp_path, name, json.dumps({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"id": i}, "geometry": {"type": "Polygon", "coordinates": _square(x, 0.5)}}
+            for i, x in ids]}))
+    load(bare, "boundaries", layer("wards.geojson", [("W1", 0.5), ("W2", 0.6)]), key="id", tolerance_m=0)
+    load(bare, "boundaries", layer("nbhd.geojson", [("N1", 0.5)]), key="id", layer="A", tolerance_m=0)
+    csv = write(tmp_path, "bins.csv", "ts,bin,fill,lon,lat,code\n2025-03-01 10:00,b1,50,0.55,0.55,N1\n"
+                "2025-03-01 10:00,b2,70,0.65,0.55,N1\n")
+    doc = {"source": {"id": "t_bins"}, "target": "bin_fill", "fields": {"ts": "ts", "bin_id": "bin", "fill_pct": "fill"},
+           "district": {"lon": "lon", "lat": "lat"}}
+    load(bare, "generic", csv, mapping=write(tmp_path, "a.yaml", json.dumps(doc)))
+    assert bare.execute("SELECT bin_id, district_id FROM bin_fill ORDER BY 1").fetchall() == [("b1", "W1"), ("b2", "W2")]
+    doc["source"] = {"id": "t_bins_nbhd"}
+    doc["district"] = {"lon": "lon", "lat": "lat", "layer": "A"}
+    r = load(bare, "generic", csv, mapping=write(tmp_path, "b.yaml", json.dumps(doc)), max_quarantined_share=1.0)[-1]
+    assert r.reasons == {"outside boundaries": 1}   # b2 lies in no neighbourhood, not in a ward instead
+    assert bare.execute("SELECT bin_id, district_id FROM bin_fill WHERE source_id = 't_bins_nbhd'").fetchall() == [
+        ("b1", "A:N1")]
+    # by key: the layer's own ids ("N1" -> "A:N1")
+    doc["source"] = {"id": "t_bins_key"}
+    doc["district"] = {"column": "code", "layer": "A"}
+    load(bare, "generic", csv, mapping=write(tmp_path, "c.yaml", json.dumps(doc)))
+    assert {d for (d,) in bare.execute("SELECT district_id FROM bin_fill WHERE source_id = 't_bins_key'").fetchall()} == {"A:N1"}
+    doc["district"] = {"lon": "lon", "lat": "lat", "layer": "B"}
+    doc["source"] = {"id": "t_bins_b"}
+    with pytest.raises(Exception, match="no districts in layer 'B' \\(layers: A\\)"):
+        load(bare, "generic", csv, mapping=write(tmp_path, "d.yaml", json.dumps(doc)))

@@ -527,7 +527,10 @@ def test_a_wide_table_is_unpivoted_by_the_mapping(con, tmp_path):
     doc["source"] = {"id": "t_wide"}
     with pytest.raises(MappingError, match="a wide table holds totals per period: give source.grain"):
         Mapping(doc)
-    doc["source"]["grain"] = "year"
+    doc["source"]["grain"] = "year"   # a year's total is never fed to a monthly metric (reported_measures instead)
+    with pytest.raises(MappingError, match="a yearly total cannot feed them.*target: reported_measures"):
+        Mapping(doc)
+    doc["source"]["grain"] = "fortnight"
     with pytest.raises(MappingError, match="source.grain must be one of hour, day, week, month"):
         Mapping(doc)
 

@@ -408,6 +408,7 @@ class Districting:
     lon: str | None = None
     lat: str | None = None
     crs: str | None = None
+    layer: str | None = None   # the boundary layer (boundaries --layer NAME); None: the base layer
 
 
 # ------------------------------------------------------------------------------ the batch
@@ -440,6 +441,7 @@ class Batch:
         self._row0 = 0
         self._staged = False
         self._district_index = None
+        self._district_layer: str | None = None
         self.bound: dict[str, Any] = {}     # literals of mapping transforms, bound as $__lN
         self.swapped_hint: str | None = None  # set by the point-in-polygon step (see _check_swapped)
         self._why_fields: dict[int, list[F]] = {}  # rule number -> the fields it judged (quarantine)
@@ -710,7 +712,7 @@ class Batch:
         arrays = cur.fetchnumpy()
         if len(arrays["_row"]) == 0:
             return
-        index = self.districts()
+        index = self.districts(d.layer)
         with self.progress.step("districts"):
             found, why = index.locate_codes(arrays["x"], arrays["y"], crs=d.crs)
         keyed = np.asarray(arrays["keyed"], dtype=bool)
@@ -752,11 +754,12 @@ class Batch:
         """Forget the district index (districts were written during this load)."""
         self._district_index = None
 
-    def districts(self):
+    def districts(self, layer: str | None = None):
         from data.ingest import geo
 
-        if self._district_index is None:
-            self._district_index = geo.DistrictIndex.from_warehouse(self.con)
+        if self._district_index is None or self._district_layer != layer:
+            self._district_index = geo.DistrictIndex.from_warehouse(self.con, layer)
+            self._district_layer = layer
         return self._district_index
 
     # ---------------------------------------------------------------- writing

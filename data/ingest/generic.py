@@ -27,7 +27,8 @@ DOMAINS = {"transport", "waste", "parking", "satisfaction", "geography"}
 FIELD_KEYS = {"column", "format", "formats", "decimal", "thousands", "map", "value", "expr", "unmapped", "unit",
               "coordinate", "point_format", "filename"}
 DISTRICT_KEYS = {"column", "map", "x", "y", "lon", "lat", "crs", "decimal", "point", "point_format", "geometry",
-                 "whole_city", "unmapped"}
+                 "whole_city", "unmapped", "layer"}
+LAYER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,30}$")
 UNMAPPED = ("keep", "null", "quarantine")
 POINT_FORMATS = ("lat,lon", "lon,lat", "wkt")
 WHOLE_CITY = "all"   # the id of the built-in whole-city district (not 'city': that is the rollup of all)
@@ -325,6 +326,11 @@ class Mapping:
             raise MappingError(f"{origin}: district.map must be a mapping value -> district id")
         if d.get("unmapped", "keep") not in UNMAPPED:
             raise MappingError(f"{origin}: district.unmapped must be one of {', '.join(UNMAPPED)}")
+        if "layer" in d and (not isinstance(d["layer"], str) or not LAYER_NAME.match(d["layer"])):
+            raise MappingError(f"{origin}: district.layer must be the name a boundary layer was loaded with "
+                               f"(boundaries --layer NAME), got {d['layer']!r}")
+        if "layer" in d and d.get("whole_city") is True:
+            raise MappingError(f"{origin}: district: whole_city is one district of no layer; drop layer")
         self.district = d
         self.crs = d.get("crs")
         parse_crs(self.crs)  # validates
@@ -650,6 +656,8 @@ def load(batch: Batch) -> None:
     if "column" in d:
         unmapped = d.get("unmapped", "keep")
         sql = _map_sql(batch, d["map"], unmapped) if isinstance(d.get("map"), dict) else None
+        if d.get("layer"):   # the key of a district in a named layer: NAME:<key>
+            sql = f"(CAST({batch.bind(str(d['layer']) + ':')} AS VARCHAR) || {sql or '{x}'})"
         fields.append(F("district_key", qi(d["column"]), sql=sql, label=d["column"],
                         strict=unmapped == "quarantine", bad=f"unknown district: {d['column']} not in district.map"))
         district.key = "district_key"
@@ -662,6 +670,7 @@ def load(batch: Batch) -> None:
     fields += point_fields
     if lon and lat:
         district.lon, district.lat, district.crs = lon, lat, mp.crs
+    district.layer = d.get("layer")
     missing = [c for c in mp.dedup if c not in {f.name for f in fields} | {"district_id"}]
     if missing:
         raise MappingError(f"{mp.origin}: dedup: unknown field(s) {', '.join(missing)}")
