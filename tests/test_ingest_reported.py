@@ -201,6 +201,12 @@ def test_trafford_rate_reaches_the_public_snapshot_api_and_methodology_as_report
     assert "Latest reported: 58.8 % (FY2021-22)." in text
     assert "Reported by fiscal year (starting in April)." in text
     assert "published by Department for Environment, Food" in text
+    # the overview headlines it as reported (not "nothing published": this city has no computed metric)
+    deps = dash_http.dependencies(anon_client)
+    status, body, _ = dash_http.call(anon_client, dash_http.find(deps, "public-kpis"), ["/public"], ["en"])
+    body = json.dumps(body, ensure_ascii=False)
+    assert status == 200 and "Nothing is published here yet" not in body
+    assert "58.8 % in FY2021-22, as reported by Department for Environment, Food & Rural Affairs (DEFRA)" in body
 
 
 # ------------------------------------------------------------------------------ a single snapshot

@@ -20,11 +20,16 @@ def public_kpis(_pathname, lang="en"):
     cards = common.kpi_cards(common.available_metrics("public", public_only=True), district="city", grain="week",
                              db="public", lang=lang,
                              href=lambda metric: parts.href(f"/metric/{metric.id}", lang))
-    if cards:
-        return cards
+    try:   # figures departments report themselves (published as reported)
+        reported = repository.run("public/reported_measures")
+    except duckdb.Error:   # a snapshot written before reported measures existed
+        reported = pd.DataFrame()
+    shown = cards + ([parts.reported_cards(reported, lang)] if not reported.empty else [])
+    if shown:
+        return shown
     # nothing published yet (e.g. a snapshot feed with one reading): say why, not an empty page
     try:
         readings = repository.run("public/source_readings")
     except duckdb.Error:   # a snapshot written before the table existed
-        readings = None
-    return parts.readings_notice(readings if readings is not None else pd.DataFrame(), lang)
+        readings = pd.DataFrame()
+    return parts.readings_notice(readings, lang)
