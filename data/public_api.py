@@ -24,6 +24,7 @@ import io
 import json
 import math
 
+import duckdb
 import flask
 
 from data import export_safety, lookups, repository, settings, snapshot
@@ -92,6 +93,26 @@ def _metric_meta(metric_id: str) -> dict | None:
     return _records(rows)[0] if not rows.empty else None
 
 
+def _reported() -> list[dict]:
+    """The reported measures of this snapshot (a department's own figures, published as reported);
+    none in a snapshot written before they existed."""
+    try:
+        return _records(repository.run("public/reported_measures"))
+    except duckdb.Error:
+        return []
+
+
+def _reported_meta(metric_id: str) -> dict | None:
+    return next((r for r in _reported() if r["metric_id"] == metric_id), None) if isinstance(metric_id, str) else None
+
+
+def _reported_values(metric_id: str, district: str | None):
+    frame = repository.run("public/reported_values", metric=metric_id, district=district)
+    for col in ("period", "period_end"):
+        frame[col] = frame[col].astype("datetime64[ns]").dt.strftime("%Y-%m-%d")
+    return frame
+
+
 def _values(metric_id: str, grain: str | None, district: str | None):
     frame = repository.run("public/metric_values", metric=metric_id, grain=grain, district=district)
     frame["period"] = frame["period"].dt.strftime("%Y-%m-%d")
@@ -132,13 +153,17 @@ def openapi():
 
 def metrics():
     version = snapshot.version("public")
-    return _not_modified(version) or _json({**_meta(), "metrics": _records(repository.run("public/metrics"))},
-                                           version)
+    return _not_modified(version) or _json({**_meta(), "metrics": _records(repository.run("public/metrics"))
+                                            + _reported()}, version)
 
 
 def metric(metric_id: str):
     valid = lookups.valid_metric(metric_id, public_only=True)
     if valid is None:
+        reported = _reported_meta(metric_id)
+        if reported is not None:
+            version = snapshot.version("public")
+            return _not_modified(version) or _json({**_meta(), "metric": reported}, version)
         return _error(404, "unknown metric")
     version = snapshot.version("public")
     meta = _metric_meta(valid.id)
@@ -149,6 +174,8 @@ def metric(metric_id: str):
 
 def metric_values(metric_id: str):
     valid = lookups.valid_metric(metric_id, public_only=True)
+    if valid is None and _reported_meta(metric_id) is not None:
+        return _reported_values_response(_reported_meta(metric_id))
     if valid is None:
         return _error(404, "unknown metric")
     grain = flask.request.args.get("grain") or None
@@ -166,6 +193,26 @@ def metric_values(metric_id: str):
     if cached is not None:
         return cached
     return _json(_values_document(valid.id, _meta(), _values(valid.id, grain, district)), version)
+
+
+def _reported_values_response(meta: dict):
+    """A reported measure's figures, as reported, by the period the department reports."""
+    grain = flask.request.args.get("grain") or None
+    if grain is not None and grain != meta["grains"]:
+        return _error(400, f"{meta['metric_id']} is reported by {meta['grains'].replace('_', ' ')} only")
+    district = flask.request.args.get("district") or None
+    if district is not None and len(district) > 32:
+        return _error(400, "unknown district")
+    version = snapshot.version("public")
+    cached = _not_modified(version)
+    if cached is not None:
+        return cached
+    frame = _reported_values(meta["metric_id"], district)
+    if district is not None and frame.empty:
+        return _error(400, "unknown district")
+    info = _meta()
+    return _json({**info, "metric_id": meta["metric_id"], "licence": meta.get("licence") or DEFAULT_LICENCE,
+                  "reported": True, "method": meta["method"], "values": _records(frame)}, version)
 
 
 def districts():

@@ -502,6 +502,20 @@ def _public_data_times(con, cells, metrics: dict[str, registry.Metric]):
     return sources.dropna(subset=["data_time"])
 
 
+# Snapshot feeds (the state of every parking bay, car park, dock or bin at each poll: facilities,
+# not people): how many readings a city's source has so far and when they were taken, so the
+# public site can say "one reading so far, taken ..." instead of an empty overview (issue 15).
+SNAPSHOT_READINGS = """
+SELECT r.table_name, r.source_id, s.name, r.readings, r.first_reading, r.last_reading FROM (
+    SELECT 'parking_occupancy' AS table_name, source_id, count(DISTINCT ts) AS readings, min(ts) AS first_reading,
+           max(ts) AS last_reading FROM parking_occupancy GROUP BY source_id
+    UNION ALL SELECT 'bike_station_status', source_id, count(DISTINCT ts), min(ts), max(ts)
+              FROM bike_station_status GROUP BY source_id
+    UNION ALL SELECT 'bin_fill', source_id, count(DISTINCT ts), min(ts), max(ts) FROM bin_fill GROUP BY source_id
+) r JOIN sources s USING (source_id) WHERE NOT s.simulated
+ORDER BY s.name"""
+
+
 def _write_public(con, path: Path, version: str, published_at: datetime, data_now: datetime,
                   metrics: dict[str, registry.Metric]) -> None:
     k = int(settings.get("suppression_k"))
@@ -543,11 +557,17 @@ def _write_public(con, path: Path, version: str, published_at: datetime, data_no
             "geometry, is_joint_area FROM districts ORDER BY district_id"
         )
         con.execute("CREATE TABLE pub.sources AS SELECT source_id, name, domain, simulated, licence, "
-                    "description FROM sources")
+                    "description, publisher FROM sources")
+        # figures a department computes itself, published as reported (data/ingest/generic.py)
+        con.execute("CREATE TABLE pub.reported_measure_defs AS SELECT * FROM reported_measure_defs WHERE public")
+        con.execute("CREATE TABLE pub.reported_measures AS SELECT v.* EXCLUDE (batch_id) FROM reported_measures v "
+                    "SEMI JOIN reported_measure_defs d ON d.measure_id = v.measure_id AND d.public "
+                    "ORDER BY v.measure_id, v.period, v.district_id")
         con.register("times_df", times)
         con.execute("CREATE TABLE pub.source_times AS SELECT table_name, source_id, data_time::TIMESTAMP AS data_time "
                     "FROM times_df")
         con.unregister("times_df")
+        con.execute(f"CREATE TABLE pub.source_readings AS {SNAPSHOT_READINGS}")
         con.execute(
             "CREATE TABLE pub.meta AS SELECT $v AS version, $p::TIMESTAMP AS published_at, "
             "'public' AS kind, $k::INTEGER AS suppression_k",

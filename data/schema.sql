@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS sources (
 );
 -- warehouses created before sources had a grain
 ALTER TABLE sources ADD COLUMN IF NOT EXISTS grain VARCHAR DEFAULT 'hour';
+-- who publishes the source (a department, a city), from a YAML mapping's source.publisher
+ALTER TABLE sources ADD COLUMN IF NOT EXISTS publisher VARCHAR;
 
 CREATE TABLE IF NOT EXISTS load_batches (
     batch_id         BIGINT PRIMARY KEY,
@@ -227,4 +229,19 @@ CREATE TABLE IF NOT EXISTS public_release_cells (
 CREATE TABLE IF NOT EXISTS public_release_log (
     version VARCHAR NOT NULL, published_at TIMESTAMP NOT NULL, new_cells BIGINT, new_withheld BIGINT,
     blocks_audited BIGINT, held_blocks BIGINT, late_cells BIGINT, reason VARCHAR, seconds DOUBLE
+);
+
+-- Figures a department computes itself (a diversion rate, a satisfaction index), loaded by a
+-- YAML mapping (target: reported_measures) and published as reported, per the period the
+-- department reports (a month, a calendar year, a fiscal year): never summed or re-derived.
+CREATE TABLE IF NOT EXISTS reported_measures (
+    measure_id VARCHAR NOT NULL, period DATE NOT NULL, period_end DATE NOT NULL, grain VARCHAR NOT NULL,
+    label VARCHAR NOT NULL,                      -- the period as the department names it (FY2023-24)
+    district_id VARCHAR NOT NULL,                -- 'city' for a citywide figure
+    value DOUBLE NOT NULL, source_id VARCHAR NOT NULL, batch_id BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reported_measure_defs (
+    measure_id VARCHAR PRIMARY KEY, source_id VARCHAR NOT NULL, label VARCHAR NOT NULL, unit VARCHAR NOT NULL,
+    format VARCHAR NOT NULL, direction VARCHAR, grain VARCHAR NOT NULL, fiscal_year_start INTEGER,
+    method VARCHAR NOT NULL, description VARCHAR, public BOOLEAN NOT NULL
 );

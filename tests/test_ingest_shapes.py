@@ -471,10 +471,12 @@ def test_api_and_methodology_list_only_this_citys_metrics_with_its_own_source(me
     assert [m["metric_id"] for m in doc["metrics"]] == ["parking_occupancy_pct"]
     assert doc["metrics"][0]["source_name"] == "City of Melbourne on-street parking bay sensors"
     assert doc["metrics"][0]["licence"] == "CC BY 4.0 (City of Melbourne Open Data)"
+    assert doc["metrics"][0]["publisher"] == "City of Melbourne"   # source.publisher of the mapping
     assert anon_client.get("/public/api/v1/metrics/sr_opened").status_code == 404
     _, text = dash_http.route(anon_client, "/public/methodology")
     text = text.replace("\\u002f", "/")
-    assert "City of Melbourne on-street parking bay sensors (CC BY 4.0 (City of Melbourne Open Data))" in text
+    assert ("City of Melbourne on-street parking bay sensors, published by City of Melbourne "
+            "(CC BY 4.0 (City of Melbourne Open Data))") in text
     assert "/public/download/parking_occupancy_pct.csv" in text
     assert "/public/download/sr_opened.csv" not in text and "demo_" not in text
 
@@ -527,7 +529,10 @@ def test_a_wide_table_is_unpivoted_by_the_mapping(con, tmp_path):
     doc["source"] = {"id": "t_wide"}
     with pytest.raises(MappingError, match="a wide table holds totals per period: give source.grain"):
         Mapping(doc)
-    doc["source"]["grain"] = "year"
+    doc["source"]["grain"] = "year"   # a year's total is never fed to a monthly metric (reported_measures instead)
+    with pytest.raises(MappingError, match="a yearly total cannot feed them.*target: reported_measures"):
+        Mapping(doc)
+    doc["source"]["grain"] = "fortnight"
     with pytest.raises(MappingError, match="source.grain must be one of hour, day, week, month"):
         Mapping(doc)
 

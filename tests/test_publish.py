@@ -150,7 +150,9 @@ def test_public_snapshot_holds_aggregates_only(published, var_dir):
     con = duckdb.connect(str(var_dir / publish.read_pointer()["public"]), read_only=True)
     try:
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        assert tables == {"metrics", "metric_values", "districts", "sources", "source_times", "meta"}
+        assert tables == {"metrics", "metric_values", "districts", "sources", "source_times", "meta",
+                          # figures departments report themselves, and snapshot feeds' readings (issue 15)
+                          "reported_measures", "reported_measure_defs", "source_readings"}
         columns = {}
         for table, column in con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall():
             columns.setdefault(table, set()).add(column)
@@ -159,6 +161,10 @@ def test_public_snapshot_holds_aggregates_only(published, var_dir):
         assert columns["districts"] == {"district_id", "name", "borough", "population", "area_km2", "geometry",
                                         "is_joint_area"}
         assert columns["source_times"] == {"table_name", "source_id", "data_time"}
+        # readings of snapshot feeds (bays, docks, bins: facilities) and only of real sources, never the demo's
+        assert columns["source_readings"] == {"table_name", "source_id", "name", "readings", "first_reading",
+                                              "last_reading"}
+        assert con.execute("SELECT count(*) FROM source_readings").fetchone()[0] == 0
         everywhere = set().union(*columns.values())
         assert not everywhere & {"lat", "lon", "request_id", "created_at", "closed_at", "raw", "file"}
         grains = {r[0] for r in con.execute("SELECT DISTINCT grain FROM metric_values").fetchall()}

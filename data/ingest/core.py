@@ -85,6 +85,7 @@ BATCH_TABLES = {
     "transit_ridership_city": "day",
     "traffic_counts_borough": "ts",
     "pedestrian_counts": "day",
+    "reported_measures": "period",
 }
 
 # The rows of some load batches ($ids) in every fact table of BATCH_TABLES: their earliest time
@@ -104,6 +105,7 @@ SELECT min(t) FROM (
     UNION ALL SELECT min(day)::TIMESTAMP FROM transit_ridership_city WHERE list_contains($ids, batch_id)
     UNION ALL SELECT min(ts) FROM traffic_counts_borough WHERE list_contains($ids, batch_id)
     UNION ALL SELECT min(day)::TIMESTAMP FROM pedestrian_counts WHERE list_contains($ids, batch_id)
+    UNION ALL SELECT min(period)::TIMESTAMP FROM reported_measures WHERE list_contains($ids, batch_id)
 )"""
 DELETE_BATCH_ROWS = (
     "DELETE FROM bike_trips WHERE list_contains($ids, batch_id)",
@@ -119,6 +121,7 @@ DELETE_BATCH_ROWS = (
     "DELETE FROM transit_ridership_city WHERE list_contains($ids, batch_id)",
     "DELETE FROM traffic_counts_borough WHERE list_contains($ids, batch_id)",
     "DELETE FROM pedestrian_counts WHERE list_contains($ids, batch_id)",
+    "DELETE FROM reported_measures WHERE list_contains($ids, batch_id)",
 )
 
 
@@ -198,13 +201,14 @@ class Source:
     # the finest period its figures describe: 'hour' for timestamped records, 'day' for daily
     # totals, 'month' for monthly ones. Metrics on its table publish no finer grain.
     grain: str = "hour"
+    publisher: str | None = None   # who publishes it (a department, a city): named on the public site
 
     def register(self, con) -> None:
         con.execute(
-            "INSERT OR REPLACE INTO sources (source_id, name, domain, simulated, licence, description, grain) "
-            "VALUES ($id, $name, $domain, false, $licence, $desc, $grain)",
+            "INSERT OR REPLACE INTO sources (source_id, name, domain, simulated, licence, description, grain, "
+            "publisher) VALUES ($id, $name, $domain, false, $licence, $desc, $grain, $publisher)",
             {"id": self.source_id, "name": self.name, "domain": self.domain,
-             "licence": self.licence, "desc": self.description, "grain": self.grain},
+             "licence": self.licence, "desc": self.description, "grain": self.grain, "publisher": self.publisher},
         )
 
     def with_overrides(self, **kw) -> "Source":
@@ -404,6 +408,7 @@ class Districting:
     lon: str | None = None
     lat: str | None = None
     crs: str | None = None
+    layer: str | None = None   # the boundary layer (boundaries --layer NAME); None: the base layer
 
 
 # ------------------------------------------------------------------------------ the batch
@@ -436,6 +441,7 @@ class Batch:
         self._row0 = 0
         self._staged = False
         self._district_index = None
+        self._district_layer: str | None = None
         self.bound: dict[str, Any] = {}     # literals of mapping transforms, bound as $__lN
         self.swapped_hint: str | None = None  # set by the point-in-polygon step (see _check_swapped)
         self._why_fields: dict[int, list[F]] = {}  # rule number -> the fields it judged (quarantine)
@@ -462,7 +468,7 @@ class Batch:
 
     def params(self, sql: str, extra: dict | None = None) -> dict:
         """The batch parameters ($b batch, $s source, $f file) that `sql` uses."""
-        p = {"b": self.batch_id, "s": self.source.source_id, "f": self.file}
+        p = {"b": self.batch_id, "s": self.source.source_id, "f": self.file, **self.bound}
         p.update(extra or {})
         used = set(re.findall(r"\$(\w+)", sql))
         return {k: v for k, v in p.items() if k in used}
@@ -706,7 +712,7 @@ class Batch:
         arrays = cur.fetchnumpy()
         if len(arrays["_row"]) == 0:
             return
-        index = self.districts()
+        index = self.districts(d.layer)
         with self.progress.step("districts"):
             found, why = index.locate_codes(arrays["x"], arrays["y"], crs=d.crs)
         keyed = np.asarray(arrays["keyed"], dtype=bool)
@@ -748,11 +754,12 @@ class Batch:
         """Forget the district index (districts were written during this load)."""
         self._district_index = None
 
-    def districts(self):
+    def districts(self, layer: str | None = None):
         from data.ingest import geo
 
-        if self._district_index is None:
-            self._district_index = geo.DistrictIndex.from_warehouse(self.con)
+        if self._district_index is None or self._district_layer != layer:
+            self._district_index = geo.DistrictIndex.from_warehouse(self.con, layer)
+            self._district_layer = layer
         return self._district_index
 
     # ---------------------------------------------------------------- writing

@@ -9,6 +9,7 @@ reprojection from the given CRS), duplicates.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,7 +27,8 @@ DOMAINS = {"transport", "waste", "parking", "satisfaction", "geography"}
 FIELD_KEYS = {"column", "format", "formats", "decimal", "thousands", "map", "value", "expr", "unmapped", "unit",
               "coordinate", "point_format", "filename"}
 DISTRICT_KEYS = {"column", "map", "x", "y", "lon", "lat", "crs", "decimal", "point", "point_format", "geometry",
-                 "whole_city", "unmapped"}
+                 "whole_city", "unmapped", "layer"}
+LAYER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,30}$")
 UNMAPPED = ("keep", "null", "quarantine")
 POINT_FORMATS = ("lat,lon", "lon,lat", "wkt")
 WHOLE_CITY = "all"   # the id of the built-in whole-city district (not 'city': that is the rollup of all)
@@ -69,6 +71,127 @@ SQL_TYPES = {"varchar": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT", "double
              "timestamp": "TIMESTAMP", "date": "DATE"}
 
 
+# ------------------------------------------------------------------------------ reported measures
+MEASURE_KEYS = {"id", "label", "unit", "format", "direction", "grain", "fiscal_year_start", "range", "method",
+                "description", "public"}
+MEASURE_GRAINS = ("month", "year", "fiscal_year")
+MEASURE_ID = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+# default range of a reported measure by unit (a percentage is 0-100; an amount is not negative)
+UNIT_RANGES = {"%": (0.0, 100.0), "t": (0.0, 1e6), "count": (0.0, None), "days": (0.0, None)}
+_FY_RANGE = r"^\s*(?:FY\s*)?(\d{4})\s*[-/–]\s*(\d{2}|\d{4})\s*$"    # 2023-24, 2023/2024, FY2023-24
+_FY_ONE = r"^\s*FY\s*[-']?\s*(\d{4}|\d{2})\s*$"                                 # FY2024, FY 24, FY'24
+_YEAR = r"^\s*(?:CY\s*)?(\d{4})\s*$"                                            # 2024, CY2024
+
+
+@dataclass(frozen=True)
+class ReportedMeasure:
+    """``measure:`` of a ``target: reported_measures`` mapping: a figure a department computes
+    itself (a diversion rate, a satisfaction index), published as reported, per its period."""
+    id: str
+    label: str
+    unit: str
+    format: str
+    direction: str | None
+    grain: str
+    fiscal_year_start: int
+    low: float | None
+    high: float | None
+    method: str
+    description: str
+    public: bool
+
+    @classmethod
+    def parse(cls, m, origin: str) -> "ReportedMeasure":
+        from data import registry
+
+        where = f"{origin}: measure"
+        if not isinstance(m, dict):
+            raise MappingError(f"{where}: target reported_measures needs measure: {{id, label, unit, grain, method}}")
+        if set(m) - MEASURE_KEYS:
+            raise MappingError(f"{where}: unknown key(s) {', '.join(sorted(set(m) - MEASURE_KEYS))}")
+        for key in ("id", "label", "unit", "grain", "method"):
+            if not m.get(key) or not isinstance(m[key], str):
+                raise MappingError(f"{where}.{key} is required (text)")
+        if not MEASURE_ID.match(m["id"]):
+            raise MappingError(f"{where}.id must match {MEASURE_ID.pattern}, got {m['id']!r}")
+        if m["id"] in registry.metrics():
+            raise MappingError(f"{where}.id {m['id']!r} is a metric the dashboard computes; give the reported "
+                               "measure its own id")
+        if m["grain"] not in MEASURE_GRAINS:
+            raise MappingError(f"{where}.grain must be one of {', '.join(MEASURE_GRAINS)}, got {m['grain']!r}")
+        start = m.get("fiscal_year_start", 1 if m["grain"] != "fiscal_year" else None)
+        if m["grain"] == "fiscal_year" and start is None:
+            raise MappingError(f"{where}.fiscal_year_start is required for grain fiscal_year: the month the fiscal "
+                               "year starts (7 for July)")
+        if isinstance(start, bool) or not isinstance(start, int) or not 1 <= start <= 12:
+            raise MappingError(f"{where}.fiscal_year_start must be a month number 1-12, got {start!r}")
+        if m.get("direction") not in (None, "higher", "lower"):
+            raise MappingError(f"{where}.direction must be higher or lower")
+        fmt = str(m.get("format", ".1f"))
+        try:
+            format(1234.5, fmt)
+        except (ValueError, TypeError):
+            raise MappingError(f"{where}.format is not a number format: {fmt!r}") from None
+        unit = m["unit"].strip()
+        low, high = UNIT_RANGES.get(unit.lower(), (None, None))
+        if "range" in m:
+            r = m["range"]
+            if not isinstance(r, list) or len(r) != 2 or any(v is not None and (isinstance(v, bool) or not
+                                                             isinstance(v, (int, float))) for v in r):
+                raise MappingError(f"{where}.range must be [low, high] (numbers or null)")
+            low, high = (None if v is None else float(v) for v in r)
+        if unit == "%" and (low is None or high is None or low < 0 or high > 100):
+            raise MappingError(f"{where}.range: a percentage lies within 0-100")
+        return cls(m["id"], m["label"].strip(), unit, fmt, m.get("direction"), m["grain"], int(start), low, high,
+                   m["method"].strip(), str(m.get("description") or "").strip(), bool(m.get("public", True)))
+
+    def target(self, base: Target) -> Target:
+        """The reported_measures target with this measure's unit and range rules."""
+        unit = self.unit if self.unit in UNITS else None
+        cols = tuple(replace(c, unit=unit) if c.name == "value" else c for c in base.columns)
+        rules = []
+        if self.low is not None:
+            rules.append((f"value < {float(self.low)!r}", f"{self.label}: below {self.low:g} {self.unit}"))
+        if self.high is not None:
+            rules.append((f"value > {float(self.high)!r}", f"{self.label}: above {self.high:g} {self.unit}"))
+        return replace(base, columns=cols, rules=tuple(rules))
+
+    def period_sql(self, batch: Batch) -> str:
+        """SQL over the cleaned header/cell {x}: the first day of the period it names (NULL if it
+        names none): a calendar year "2024"; a fiscal year "FY2024" (named by the year it ends in,
+        as in the US and Australia), "2023-24", "2023/2024" or "FY2023-24" (named by both years)."""
+        m = batch.bind(self.fiscal_year_start)
+        if self.grain == "year":
+            return f"make_date(TRY_CAST(regexp_extract({{x}}, {ql(_YEAR)}, 1) AS INTEGER), 1, 1)"
+        first = f"TRY_CAST(regexp_extract({{x}}, {ql(_FY_RANGE)}, 1) AS INTEGER)"
+        second = f"TRY_CAST(regexp_extract({{x}}, {ql(_FY_RANGE)}, 2) AS INTEGER)"
+        one = f"TRY_CAST(regexp_extract({{x}}, {ql(_FY_ONE)}, 1) AS INTEGER)"
+        one4 = f"(CASE WHEN {one} < 100 THEN 2000 + {one} ELSE {one} END)"
+        # a two-year label names a fiscal year that starts in the first and ends in the second
+        ranged = (f"(CASE WHEN {m} > 1 AND ({second} = {first} + 1 OR ({second} < 100 AND {second} = ({first} + 1) % 100)) "
+                  f"THEN make_date({first}, {m}, 1) END)")
+        ends_in = f"make_date(CASE WHEN {m} > 1 THEN {one4} - 1 ELSE {one4} END, {m}, 1)"
+        return f"(CASE WHEN {first} IS NOT NULL THEN {ranged} WHEN {one} IS NOT NULL THEN {ends_in} END)"
+
+    def bad_period(self, column: str) -> str:
+        if self.grain == "fiscal_year":
+            return f"bad date: {column} (not a fiscal year like FY2024 or 2023-24)"
+        if self.grain == "year":
+            return f"bad date: {column} (not a year like 2024)"
+        return f"bad date: {column}"
+
+    def label_sql(self, period: str) -> str:
+        """SQL: the period as the department names it (FY2023-24 / 2024 / 2024-03)."""
+        if self.grain == "month":
+            return f"strftime({period}, '%Y-%m')"
+        if self.grain == "year" or self.fiscal_year_start == 1:
+            return f"strftime({period}, '%Y')"
+        return f"('FY' || strftime({period}, '%Y') || '-' || strftime({period} + INTERVAL 1 YEAR, '%y'))"
+
+    def end_sql(self, period: str) -> str:
+        return f"CAST({period} + INTERVAL {'1 MONTH' if self.grain == 'month' else '1 YEAR'} AS DATE)"
+
+
 class Mapping:
     def __init__(self, doc: dict, origin: str = "mapping"):
         self.origin = origin
@@ -77,25 +200,42 @@ class Mapping:
         self.doc = doc
         unknown = set(doc) - {"source", "target", "csv", "timestamp_format", "date_format", "fields",
                               "district", "dedup", "update_existing", "timezone", "max_quarantined_share",
-                              "keep_rows", "unpivot"}
+                              "keep_rows", "unpivot", "measure"}
         if unknown:
             raise MappingError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}")
         table = doc.get("target")
         if table not in TARGETS:
             raise MappingError(f"{origin}: target must be one of {', '.join(sorted(TARGETS))}, got {table!r}")
         self.target: Target = TARGETS[table]
+        # a reported measure (a department's own rate or index): its name, unit, range, period
+        self.measure = ReportedMeasure.parse(doc.get("measure"), origin) if table == "reported_measures" else None
+        if self.measure is None and doc.get("measure") is not None:
+            raise MappingError(f"{origin}: measure: is for target: reported_measures (a figure the department "
+                               "computes itself)")
+        if self.measure is not None:
+            self.target = self.measure.target(self.target)
         src = doc.get("source")
         if not isinstance(src, dict) or not src.get("id"):
             raise MappingError(f"{origin}: source.id is required (and source.name, licence, description)")
         domain = src.get("domain", self.target.domain)
         if domain not in DOMAINS:
             raise MappingError(f"{origin}: source.domain must be one of {', '.join(sorted(DOMAINS))}")
-        grain = src.get("grain", "hour")
-        if grain not in GRAINS:
+        grain = src.get("grain", self.measure.grain if self.measure else "hour")
+        if self.measure is not None:
+            if grain != self.measure.grain:
+                raise MappingError(f"{origin}: source.grain {grain!r} differs from measure.grain "
+                                   f"{self.measure.grain!r}; give the period once, as measure.grain")
+        elif grain in ("year", "fiscal_year"):
+            raise MappingError(f"{origin}: source.grain {grain!r}: the dashboard's metrics are computed by hour, day, "
+                               "week and month, so a yearly total cannot feed them (it would be published as one "
+                               "month's); load a figure reported by year or fiscal year as target: reported_measures "
+                               "(published as reported, per year), with measure.grain")
+        elif grain not in GRAINS:
             raise MappingError(f"{origin}: source.grain must be one of {', '.join(GRAINS)} (the finest period "
                                f"one row describes: month for monthly totals), got {grain!r}")
         self.source = Source(str(src["id"]), str(src.get("name") or src["id"]), domain,
-                             str(src.get("licence") or "not stated"), str(src.get("description") or ""), grain)
+                             str(src.get("licence") or "not stated"), str(src.get("description") or ""), grain,
+                             str(src["publisher"]).strip() if src.get("publisher") else None)
         csv = doc.get("csv") or {}
         if not isinstance(csv, dict):
             raise MappingError(f"{origin}: csv must be a mapping (delimiter, quote, encoding)")
@@ -143,7 +283,7 @@ class Mapping:
                     raise MappingError(f"{origin}: unpivot.pattern is not a regular expression: {exc}") from None
             elif not isinstance(wide["columns"], list) or not wide["columns"]:
                 raise MappingError(f"{origin}: unpivot.columns must be a list of column names")
-            if "grain" not in src:
+            if "grain" not in src and self.measure is None:
                 raise MappingError(f"{origin}: a wide table holds totals per period: give source.grain (day or month)")
         self.unpivot = wide
         fields = doc.get("fields")
@@ -186,6 +326,11 @@ class Mapping:
             raise MappingError(f"{origin}: district.map must be a mapping value -> district id")
         if d.get("unmapped", "keep") not in UNMAPPED:
             raise MappingError(f"{origin}: district.unmapped must be one of {', '.join(UNMAPPED)}")
+        if "layer" in d and (not isinstance(d["layer"], str) or not LAYER_NAME.match(d["layer"])):
+            raise MappingError(f"{origin}: district.layer must be the name a boundary layer was loaded with "
+                               f"(boundaries --layer NAME), got {d['layer']!r}")
+        if "layer" in d and d.get("whole_city") is True:
+            raise MappingError(f"{origin}: district: whole_city is one district of no layer; drop layer")
         self.district = d
         self.crs = d.get("crs")
         parse_crs(self.crs)  # validates
@@ -315,6 +460,10 @@ def _field(mp: Mapping, col, spec: dict | None, batch: Batch, header: list[str],
         return F(col.name, None, col.kind, sql=f"CAST({batch.bind(ts)} AS {SQL_TYPES[col.kind]})", **common)
     factor = UNITS[col.unit][str(spec["unit"]).lower()] if "unit" in spec else 1.0
     cleaning = dict(thousands=spec.get("thousands"), decimal=spec.get("decimal"))
+    if mp.measure is not None and col.name == "period" and mp.measure.grain != "month" and "column" in spec:
+        # a year or fiscal year as the department names it ("FY2024", "2023-24") -> its first day
+        return F(col.name, qi(spec["column"]), "date", label=spec["column"], sql=mp.measure.period_sql(batch),
+                 bad=mp.measure.bad_period(spec["column"]), **common)
     if "expr" in spec:
         def column_sql(name: str) -> str:
             return F("_", qi(name), **cleaning).cleaned()
@@ -507,9 +656,13 @@ def load(batch: Batch) -> None:
     if "column" in d:
         unmapped = d.get("unmapped", "keep")
         sql = _map_sql(batch, d["map"], unmapped) if isinstance(d.get("map"), dict) else None
+        if d.get("layer"):   # the key of a district in a named layer: NAME:<key>
+            sql = f"(CAST({batch.bind(str(d['layer']) + ':')} AS VARCHAR) || {sql or '{x}'})"
         fields.append(F("district_key", qi(d["column"]), sql=sql, label=d["column"],
                         strict=unmapped == "quarantine", bad=f"unknown district: {d['column']} not in district.map"))
         district.key = "district_key"
+    elif d.get("whole_city") is True and mp.measure is not None:
+        pass   # a citywide reported figure: district 'city' (the whole city), no boundaries needed
     elif d.get("whole_city") is True:
         fields.append(F("district_key", None, sql=f"CAST({batch.bind(WHOLE_CITY)} AS VARCHAR)"))
         district.key = "district_key"
@@ -517,10 +670,11 @@ def load(batch: Batch) -> None:
     fields += point_fields
     if lon and lat:
         district.lon, district.lat, district.crs = lon, lat, mp.crs
+    district.layer = d.get("layer")
     missing = [c for c in mp.dedup if c not in {f.name for f in fields} | {"district_id"}]
     if missing:
         raise MappingError(f"{mp.origin}: dedup: unknown field(s) {', '.join(missing)}")
-    if d.get("whole_city") is True:
+    if d.get("whole_city") is True and mp.measure is None:
         # stage without the key first to outline the city from the points, then with it
         batch.stage([f for f in fields if f.name != "district_key"], ())
         ensure_whole_city(batch, lon, lat)
@@ -529,5 +683,41 @@ def load(batch: Batch) -> None:
                 dedup_reason=("duplicate " + ", ".join(mp.dedup)) if mp.dedup else None)
     cols = {c.name: c.name for c in mp.target.columns}
     t = mp.target
+    if mp.measure is not None:
+        _insert_measure(batch, mp, citywide=d.get("whole_city") is True)
+        return
     batch.insert(t.table, cols, upsert_key=t.upsert_key if mp.update_existing else (), time_expr=t.time,
                  replace_pk=t.primary_key)
+
+
+def _insert_measure(batch: Batch, mp: Mapping, *, citywide: bool) -> None:
+    """A reported measure: its definition (one per id; another source's id stops the load) and its
+    figures as reported, per period."""
+    me = mp.measure
+    spec = mp.fields.get("value") or {}
+    if me.unit == "%" and "unit" not in spec and "expr" not in spec:
+        # 0.62 published as "0.62 %" would be a silent wrong number: a share needs unit: fraction
+        n, top = batch.con.execute("SELECT count(*), max(abs(value)) FROM checked WHERE _reason IS NULL").fetchone()
+        if n and n >= 2 and top is not None and 0 < top <= 1:
+            raise MappingError(f"{mp.origin}: measure {me.id}: every value lies between 0 and 1 (largest {top:g}): "
+                               "these look like fractions, not percentages; set fields.value.unit: fraction "
+                               "(or give the values in %)")
+    owner = batch.con.execute("SELECT source_id FROM reported_measure_defs WHERE measure_id = $m",
+                              {"m": me.id}).fetchone()
+    if owner and owner[0] != batch.source.source_id:
+        raise MappingError(f"{mp.origin}: measure.id {me.id!r} is already reported by source {owner[0]!r}; "
+                           "give this measure its own id")
+    batch.con.execute(
+        "INSERT OR REPLACE INTO reported_measure_defs (measure_id, source_id, label, unit, format, direction, grain, "
+        "fiscal_year_start, method, description, public) VALUES ($id, $s, $label, $unit, $fmt, $dir, $grain, $fy, "
+        "$method, $desc, $public)",
+        {"id": me.id, "s": batch.source.source_id, "label": me.label, "unit": me.unit, "fmt": me.format,
+         "dir": me.direction, "grain": me.grain, "fy": me.fiscal_year_start, "method": me.method,
+         "desc": me.description, "public": me.public})
+    cols = {"measure_id": f"CAST({batch.bind(me.id)} AS VARCHAR)", "period": "period",
+            "period_end": me.end_sql("period"), "grain": f"CAST({batch.bind(me.grain)} AS VARCHAR)",
+            "label": me.label_sql("period"), "value": "value"}
+    if citywide:
+        cols["district_id"] = "'city'"
+    batch.insert("reported_measures", cols, upsert_key=("measure_id", "period", "district_id")
+                 if mp.update_existing else (), time_expr="period")

@@ -66,8 +66,22 @@ class DistrictIndex:
         self.bounds = shapely.bounds(self.geoms)
 
     @classmethod
-    def from_warehouse(cls, con) -> "DistrictIndex":
-        rows = con.execute("SELECT district_id, geometry FROM districts ORDER BY district_id").fetchall()
+    def from_warehouse(cls, con, layer: str | None = None) -> "DistrictIndex":
+        """The districts of one boundary layer: the base layer (ids without a ':'), or the layer
+        loaded with ``boundaries --layer NAME`` (ids ``NAME:<id>``). Points are placed within one
+        layer only: with two overlapping layers, a point would otherwise go to whichever id sorts
+        first, and the other layer would silently lose it."""
+        rows = con.execute("SELECT district_id, geometry FROM districts WHERE CASE WHEN $layer IS NULL THEN "
+                           "NOT contains(district_id, ':') ELSE starts_with(district_id, $layer || ':') END "
+                           "ORDER BY district_id", {"layer": layer}).fetchall()
+        if not rows and (layer is not None or con.execute("SELECT count(*) FROM districts").fetchone()[0]):
+            layers = sorted({r[0].split(":", 1)[0] for r in con.execute(
+                "SELECT district_id FROM districts WHERE contains(district_id, ':')").fetchall()})
+            raise WarehouseStateError(
+                (f"the warehouse has no districts in layer {layer!r}" if layer else
+                 "the warehouse has no districts outside the named layers") + " (layers: "
+                + (", ".join(layers) or "none") + "): load it with python -m data.ingest boundaries FILE --layer "
+                "NAME, or give district.layer in the mapping")
         if not rows:
             raise WarehouseStateError("the warehouse has no districts: load boundaries first "
                                       "(python -m data.ingest boundaries FILE.geojson --key PROPERTY), or generate "

@@ -113,4 +113,9 @@ TARGETS: dict[str, Target] = {t.table: t for t in (
     Target("satisfaction_responses", "satisfaction", (
         Col("responded_at", "timestamp", True), Col("request_id"), Col("category"), Col("score", "int", True)),
         rules=(("score < 1 OR score > 5", "score out of range"),), time="responded_at"),
+    # a figure a department computes itself, published as reported (data/ingest/generic.py:
+    # the mapping's `measure:` names it, its unit, range, period grain and method)
+    Target("reported_measures", "satisfaction", (
+        Col("period", "date", True), Col("value", "double", True)),
+        time="period", upsert_key=("measure_id", "period", "district_id"), dedup=("period", "district_id")),
 )}

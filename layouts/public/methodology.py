@@ -3,11 +3,12 @@ rule, known issues, downloads, and the revision log."""
 from pathlib import Path
 
 import dash
+import duckdb
 import yaml
 from dash import dcc, html
 
 from data import lookups, public_api, registry, repository, settings
-from data.i18n import metric_description, metric_label, t, valid_lang
+from data.i18n import catalogue, metric_description, metric_label, t, valid_lang
 from data.snapshot import DataUnavailable
 from layouts.public import parts
 from layouts.shell import public_path
@@ -50,8 +51,47 @@ def _city_sources() -> dict[str, str] | None:
         frame = repository.run("public/metrics")
     except DataUnavailable:
         return None
-    return {row.metric_id: (f"{row.source_name} ({row.licence})" if row.licence else str(row.source_name))
-            if row.source_name else str(row.source) for row in frame.itertuples()}
+    return {row.metric_id: _source_text(row) for row in frame.itertuples()}
+
+
+def _source_text(row, lang: str = "en") -> str:
+    """ "name, published by X (licence)" from a public metrics row (the mapping's source)."""
+    if not row.source_name:
+        return str(row.source)
+    publisher = getattr(row, "publisher", None)
+    text = str(row.source_name)
+    if isinstance(publisher, str) and publisher:
+        text += ", " + t("published_by", lang, publisher=publisher)
+    return f"{text} ({row.licence})" if row.licence else text
+
+
+def _reported_section(lang: str) -> html.Section | None:
+    """The figures departments compute themselves (reported measures), with their own method."""
+    try:
+        frame = repository.run("public/reported_measures")
+    except (DataUnavailable, duckdb.Error):
+        return None
+    if frame.empty:
+        return None
+    items = []
+    for row in frame.itertuples():
+        latest = repository.run("public/reported_values", metric=row.metric_id, district="city")
+        value_line = None
+        if not latest.empty:
+            last = latest.iloc[-1]
+            value_line = t("reported_latest", lang, value=format(float(last["value"]), str(row.format)),
+                           unit=row.unit, period=last["period_label"])
+        grain = (t("reported_grain_fiscal_year", lang, month=catalogue(lang)["months"][int(row.fiscal_year_start) - 1])
+                 if row.grains == "fiscal_year" else t(f"reported_grain_{row.grains}", lang))
+        items.append(html.Section([
+            html.H3(str(row.label), className="h5", lang="en"),
+            html.P(str(row.description), lang="en") if row.description else None,
+            html.P([t("method_label", lang), " ", html.Span(str(row.method), lang="en")]),
+            html.P(" ".join(x for x in (grain, value_line) if x)),
+            html.P(t("reported_source_line", lang, source=_source_text(row, lang))),
+        ], className="method-entry"))
+    return html.Section([html.H2(t("reported_title", lang), className="h4"), html.P(t("reported_intro", lang)),
+                         *items])
 
 
 def _entry(metric, lang: str, k: int, log: list[dict], labels: dict[str, str], base: str,
@@ -103,6 +143,7 @@ def layout(lang=None, **_ignored):
             html.P([t("machine_readable", lang), " ",
                     html.A(t("api_name", lang), href=f"{base}{public_api.API}/openapi.json"), "."]),
             *sections,
+            _reported_section(lang),
             html.H2(t("revision_log", lang), className="h4"),
             _revision_list(log, labels, lang),
         ],

@@ -184,3 +184,41 @@ def values_table(frame: pd.DataFrame, metric: Metric, names: dict[str, str], k: 
     table = components.table(out.sort_values("district" if first == "district" else "period"), columns)
     return html.Div([html.P(caption, className="small mb-1") if caption else None, table],
                     className="public-table")
+
+
+# --------------------------------------------------------------------------- too few readings
+def readings_notice(readings: pd.DataFrame, lang: str = "en") -> html.Div:
+    """What the overview says when nothing is published yet: each snapshot feed's readings so far
+    ("one reading so far, taken ...; a trend appears after the next reading"), never an empty
+    page. `readings`: public/source_readings (name, readings, first_reading, last_reading)."""
+    def when(ts) -> str:
+        ts = pd.Timestamp(ts)
+        return f"{i18n.date(ts, lang)} {ts:%H:%M}"
+
+    lines = []
+    for row in readings.itertuples():
+        n = int(row.readings)
+        if n == 1:
+            lines.append(t("readings_one", lang, source=row.name, time=when(row.last_reading)))
+        elif n > 1:
+            lines.append(t("readings_many", lang, source=row.name, n=n, first=when(row.first_reading),
+                           last=when(row.last_reading)))
+    return html.Div([html.P(t("readings_none_published", lang)), *[html.P(x) for x in lines]],
+                    className="public-note", role="status")
+
+
+# --------------------------------------------------------------------------- reported measures
+def reported_cards(reported: pd.DataFrame, lang: str = "en") -> html.Section:
+    """The figures departments report themselves, each as reported for its latest period, with
+    who reports it (public/reported_measures); the method is on the methodology page."""
+    items = []
+    for row in reported.itertuples():
+        if row.latest_value is None or pd.isna(row.latest_value):
+            continue   # a measure reported by district only: no citywide figure to headline
+        who = row.publisher if isinstance(row.publisher, str) and row.publisher else row.source_name
+        items.append(html.Li([html.Strong(str(row.label), lang="en"), ": ",
+                              t("reported_card", lang, value=format(float(row.latest_value), str(row.format)),
+                                unit=row.unit, period=row.latest_label, publisher=who)]))
+    return html.Section([html.H2(t("reported_title", lang), className="h5"), html.Ul(items),
+                         dcc.Link(t("link_methodology", lang), href=href("/methodology", lang))],
+                        className="public-reported")
