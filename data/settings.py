@@ -72,6 +72,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(N workers allow N x the limit); redis://HOST:6379/0 shares them between every worker and server. "
             "If Redis cannot be reached, each worker falls back to memory and keeps serving."),
     Setting("analyst_records", True, "Whether analysts may see record-level data (311 requests behind a number)."),
+    Setting("ops_url", "", "Where the ops store lives, as an SQLAlchemy URL: empty = the SQLite file <var_dir>/ops.sqlite; "
+            "postgresql+psycopg://user:password@host:5432/cityops shares it between app hosts. Its schema is kept "
+            "by Alembic (data/migrations), upgraded on first use."),
     Setting("ops_busy_timeout_s", 0.5, "How long a request waits for a lock on the ops store (users, annotations) "
             "before it gives up and says so (seconds); short, so a held lock never stalls the web workers."),
     Setting("query_timeout_s", 10.0, "A snapshot query running longer than this is interrupted (seconds)."),
