@@ -36,6 +36,9 @@ SETTINGS: tuple[Setting, ...] = (
             "the newest superseded one is kept longer, as the fallback for a damaged current release."),
     Setting("snapshot_keep", 3, "At most this many superseded releases are kept on disk (newest first); none superseded "
             "less than snapshot_poll_s ago is ever deleted."),
+    Setting("snapshot_store", "", "Several app hosts: a directory every host mounts where publish puts each release "
+            "(CURRENT.json, snapshots/, public/); each host copies a newer release into its own var_dir and "
+            "switches to it at its next poll. Empty = one machine (the var dir)."),
     Setting("db_threads", 2, "DuckDB threads per web worker connection."),
     Setting("db_memory_limit", "1GB", "DuckDB memory_limit per web worker connection."),
     Setting("query_cache_size", 512, "Query results kept per worker, keyed by (data version, query, params)."),
