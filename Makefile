@@ -9,7 +9,7 @@ PORT ?= 8050
 PUBLIC_PORT ?= 8051
 WORKERS ?= 2
 
-.PHONY: run test check audit install demo publish live public nyc ingest bench bench-public chromium redis jdk a11y plotly-bundle clean help
+.PHONY: run test check audit install demo publish live public nyc ingest bench bench-public chromium redis jdk postgres a11y plotly-bundle clean help
 
 help:
 	@echo "make run | make test | make demo | make publish | make live | make public | make nyc | make bench | make bench-public | make clean"
@@ -74,6 +74,13 @@ redis:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; \
 	  else echo "redis-server missing and not root: the shared rate-limit test will be skipped"; fi; fi
 
+# The ops-store tests on PostgreSQL (marker ops_store / postgres) start their own server from
+# Debian's binaries (initdb, pg_ctl; as root they run it as the package's 'postgres' user).
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && ! command -v pg_ctl >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "postgresql missing and not root: the ops-store tests on PostgreSQL will be skipped"; fi; fi
+
 # Rollups on Spark (tests/test_rollup_engines.py) need a Java runtime for pyspark.
 jdk:
 	@if ! command -v java >/dev/null 2>&1; then \
@@ -102,12 +109,14 @@ audit: install
 	  if [ "$$skipped" != 0 ]; then echo "pip-audit: $$skipped packages could not be audited (advisory service unreachable)"; fi; \
 	  if [ $$status != 0 ]; then cat var/pip-audit.txt; fi; exit $$status
 
-test: install chromium redis jdk a11y audit
+test: install chromium redis jdk postgres a11y audit
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=20
 
-# The inner loop: every test that needs no browser, no Redis, no npm and no Spark.
+# The inner loop: every test that needs no browser, no Redis, no npm, no Spark and no PostgreSQL
+# (ops-store tests run on SQLite only).
 check: install
-	$(PY) -m pytest -q -x -n 2 --dist loadfile -m "not browser and not spark" --ignore=tests/test_rate_limit_redis.py
+	$(PY) -m pytest -q -x -n 2 --dist loadfile -m "not browser and not spark and not postgres" -k "not postgresql" \
+	  --ignore=tests/test_rate_limit_redis.py --ignore=tests/test_two_hosts.py
 
 bench: install
 	$(PY) -m bench

@@ -165,17 +165,21 @@ def _event(con, episode: dict, at: datetime, kind: str) -> None:
 
 
 class _Tx:
-    """BEGIN IMMEDIATE ... COMMIT on an ops-store connection (rollback on error)."""
+    """A serialized write transaction on an ops-store connection (begin_immediate ... commit;
+    rollback on error)."""
 
     def __enter__(self):
         self._cm = ops_store.connect()
         self.con = self._cm.__enter__()
-        self.con.execute("BEGIN IMMEDIATE")
+        self.con.begin_immediate()
         return self.con
 
     def __exit__(self, kind, exc, tb):
         try:
-            self.con.execute("COMMIT" if kind is None else "ROLLBACK")
+            if kind is None:
+                self.con.commit()
+            else:
+                self.con.rollback()
         finally:
             self._cm.__exit__(kind, exc, tb)
         return False

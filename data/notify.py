@@ -47,7 +47,6 @@ receiver can drop the duplicate).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import hmac
 import json
@@ -82,25 +81,8 @@ LEASE_S = 120
 MAX_ITEMS_PER_MESSAGE = 200
 BATCH = 1000
 
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS notify_cursor (name TEXT PRIMARY KEY, event_id INTEGER NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS notify_items (
-        id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL, episode_id INTEGER, route TEXT NOT NULL,
-        channel TEXT NOT NULL, kind TEXT, severity TEXT, created_at TEXT NOT NULL, due_at TEXT NOT NULL,
-        status TEXT NOT NULL, message_id INTEGER, payload TEXT NOT NULL,
-        UNIQUE (event_id, route, channel))""",
-    "CREATE INDEX IF NOT EXISTS notify_items_pending ON notify_items (status, route, channel)",
-    """CREATE TABLE IF NOT EXISTS notify_messages (
-        id INTEGER PRIMARY KEY, route TEXT NOT NULL, channel TEXT NOT NULL, destination TEXT NOT NULL,
-        created_at TEXT NOT NULL, items INTEGER NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL,
-        status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at TEXT NOT NULL, lease_until TEXT,
-        sent_at TEXT, last_error TEXT)""",
-    "CREATE INDEX IF NOT EXISTS notify_messages_due ON notify_messages (status, next_at)",
-    """CREATE TABLE IF NOT EXISTS notify_log (
-        id INTEGER PRIMARY KEY, message_id INTEGER NOT NULL, at TEXT NOT NULL, attempt INTEGER NOT NULL,
-        outcome TEXT NOT NULL, detail TEXT)""",
-)
-_ready: set[str] = set()
+# the tables (notify_cursor, notify_items, notify_messages, notify_log) are in the ops store's
+# schema: data/migrations (Alembic)
 
 
 class RoutesError(ValueError):
@@ -269,25 +251,13 @@ def load_routes(path: Path | None = None) -> list[Route]:
 
 # --- store ----------------------------------------------------------------------------------
 
-@contextlib.contextmanager
 def connect():
-    """The ops store with the notification tables (created once per process and file)."""
-    with ops_store.connect() as con:
-        key = str(settings.var_dir() / ops_store.FILE)
-        if key not in _ready:
-            for statement in _SCHEMA:
-                con.execute(statement)
-            _ready.add(key)
-        yield con
+    """The ops store (its schema has the notification tables)."""
+    return ops_store.connect()
 
 
 def _iso(when: datetime) -> str:
     return when.replace(microsecond=0).isoformat(sep=" ")
-
-
-def _events_exist(con) -> bool:
-    return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alert_events'").fetchone() \
-        is not None
 
 
 def queue(now: datetime, routes: list[Route]) -> dict:
@@ -297,9 +267,7 @@ def queue(now: datetime, routes: list[Route]) -> dict:
     dedupe = timedelta(hours=float(settings.get("notify_dedupe_hours")))
     oldest = now - timedelta(hours=float(settings.get("notify_max_age_hours")))
     with connect() as con:
-        if not _events_exist(con):
-            return counts
-        con.execute("BEGIN IMMEDIATE")  # one notifier moves the cursor at a time
+        con.begin_immediate()  # one notifier moves the cursor at a time
         try:
             row = con.execute("SELECT event_id FROM notify_cursor WHERE name = 'events'").fetchone()
             cursor = row[0] if row else 0
@@ -332,17 +300,18 @@ def queue(now: datetime, routes: list[Route]) -> dict:
                                 (route.name, channel, episode_id, kind, _iso(now - dedupe))).fetchone():
                             status = "duplicate"
                         cur = con.execute(
-                            "INSERT OR IGNORE INTO notify_items (event_id, episode_id, route, channel, kind, "
-                            "severity, created_at, due_at, status, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            "INSERT INTO notify_items (event_id, episode_id, route, channel, kind, "
+                            "severity, created_at, due_at, status, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                            "ON CONFLICT DO NOTHING",
                             (event_id, episode_id, route.name, channel, kind, payload.get("severity"), _iso(now),
                              _iso(now + group), status, json.dumps(payload, default=str)))
                         if cur.rowcount:
                             counts["queued" if status == "pending" else status] += 1
             con.execute("INSERT INTO notify_cursor (name, event_id) VALUES ('events', ?) "
                         "ON CONFLICT (name) DO UPDATE SET event_id = excluded.event_id", (cursor,))
-            con.execute("COMMIT")
+            con.commit()
         except BaseException:
-            con.execute("ROLLBACK")
+            con.rollback()
             raise
     return counts
 
@@ -381,7 +350,7 @@ def group(now: datetime, routes: list[Route]) -> dict:
     counts = {"messages": 0, "held": 0}
     by_name = {r.name: r for r in routes}
     with connect() as con:
-        con.execute("BEGIN IMMEDIATE")
+        con.begin_immediate()
         try:
             targets = con.execute("SELECT route, channel FROM notify_items WHERE status = 'pending' "
                                   "GROUP BY route, channel HAVING min(due_at) <= ?", (_iso(now),)).fetchall()
@@ -413,9 +382,9 @@ def group(now: datetime, routes: list[Route]) -> dict:
                 con.executemany("UPDATE notify_items SET status = 'grouped', message_id = ? WHERE id = ?",
                                 [(message_id, row[0]) for row in rows])
                 counts["messages"] += 1
-            con.execute("COMMIT")
+            con.commit()
         except BaseException:
-            con.execute("ROLLBACK")
+            con.rollback()
             raise
     return counts
 

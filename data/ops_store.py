@@ -1,81 +1,383 @@
 """The ops store: small mutable state of the operations site that must survive republishing
-and be shared by every web worker: users, wall device tokens, annotations, alert episodes (their
-lifecycle, the audit trail of every transition, and the outbox notifications read).
+and be shared by every web worker (and, on PostgreSQL, every app host): users, sessions, wall
+device tokens and heartbeats, annotations, alert episodes (their lifecycle, the audit trail of
+every transition, and the outbox notifications read), the shift log.
 
-A SQLite file in the var dir (``ops.sqlite``, WAL journal), because any number of gunicorn
-worker processes write to it at once, which a DuckDB file would not allow. Values are always
-bound parameters.
+Where it lives is one setting, ``ops_url`` (an SQLAlchemy URL):
 
-A lock held on the file (a long write, a backup tool) must never stall the site: a request
-waits at most ``ops_busy_timeout_s`` (0.5 s) for it, then :class:`Busy` says the store is busy,
-and the caller says what was not done ("The annotation was not saved: …"). Reads do not wait
-for writers (WAL). The public site never opens the ops store.
+* empty (the default): the SQLite file ``<var>/ops.sqlite`` (WAL journal), embedded, for one
+  machine — any number of gunicorn worker processes write to it at once, which a DuckDB file
+  would not allow;
+* ``postgresql+psycopg://user:password@host/db``: a PostgreSQL server every app host shares.
+
+SQLAlchemy (Core) makes the connections (a pool per process for PostgreSQL), Alembic keeps the
+schema (``data/migrations``; the first revision is the schema SQLite files had before, so an
+existing ``ops.sqlite`` upgrades in place). The schema is brought to the newest revision once
+per process and store, under a lock (a file lock for SQLite, an advisory lock on PostgreSQL),
+so workers starting together do not race.
+
+Callers get a thin :class:`Connection`: ``execute(sql, params)`` / ``executemany`` with ``?``
+placeholders on either database, a result with ``fetchone`` / ``fetchall`` / iteration /
+``rowcount`` / ``lastrowid``, autocommit per statement, and ``begin_immediate()`` /
+``commit()`` / ``rollback()`` for the few multi-statement writes that must be serialized
+(SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``BEGIN`` + a transaction advisory lock). Values are
+always bound parameters.
+
+A lock held on the store (a long write, a backup tool, a stuck transaction) must never stall
+the site: a request waits at most ``ops_busy_timeout_s`` (0.5 s) for it, then :class:`Busy`
+says the store is busy, and the caller says what was not done ("The annotation was not saved:
+…"). On SQLite that is the busy timeout; on PostgreSQL ``lock_timeout`` (and a
+``statement_timeout`` of ``query_timeout_s``), and a server that cannot be reached raises
+:class:`Unavailable` (a kind of Busy) after a connect timeout of the same length, rounded up
+to whole seconds. Reads do not wait for writers (WAL; MVCC). The public site never opens the
+ops store.
 """
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import math
+import os
 import sqlite3
+import threading
+from pathlib import Path
 
 from data import settings
 
 FILE = "ops.sqlite"
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS users (
-        username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL,
-        districts TEXT NOT NULL DEFAULT '', disabled INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL, updated_at TEXT NOT NULL, session_epoch INTEGER NOT NULL DEFAULT 0)""",
-    """CREATE TABLE IF NOT EXISTS device_tokens (
-        token_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
-        created_at TEXT NOT NULL, revoked_at TEXT)""",
-    """CREATE TABLE IF NOT EXISTS annotations (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL, created_by TEXT NOT NULL,
-        starts_at TEXT NOT NULL, ends_at TEXT NOT NULL, district_id TEXT, domain TEXT,
-        kind TEXT NOT NULL, title TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS annotations_time ON annotations (starts_at, ends_at)",
-    # alert episodes (data/episodes.py): one row per metric x district x rule episode
-    """CREATE TABLE IF NOT EXISTS alert_episodes (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, metric_id TEXT NOT NULL, district_id TEXT NOT NULL,
-        rule TEXT NOT NULL, severity TEXT NOT NULL, state TEXT NOT NULL, domain TEXT,
-        grain TEXT, first_period TEXT, last_period TEXT,
-        opened_at TEXT NOT NULL, updated_at TEXT NOT NULL, resolved_at TEXT,
-        value REAL, expected REAL, lower REAL, upper REAL, n INTEGER, target REAL,
-        message TEXT, forecast_at TEXT,
-        assignee TEXT, acknowledged_by TEXT, acknowledged_at TEXT, snoozed_until TEXT,
-        data_version TEXT)""",
-    # at most one episode that is not resolved per metric x district x rule
-    """CREATE UNIQUE INDEX IF NOT EXISTS alert_episodes_live
-        ON alert_episodes (metric_id, district_id, rule) WHERE state != 'resolved'""",
-    "CREATE INDEX IF NOT EXISTS alert_episodes_state ON alert_episodes (state, opened_at)",
-    """CREATE TABLE IF NOT EXISTS alert_transitions (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, episode_id INTEGER NOT NULL REFERENCES alert_episodes(id),
-        at TEXT NOT NULL, actor TEXT NOT NULL, from_state TEXT, to_state TEXT NOT NULL, note TEXT)""",
-    "CREATE INDEX IF NOT EXISTS alert_transitions_episode ON alert_transitions (episode_id, id)",
-    """CREATE TABLE IF NOT EXISTS alert_events (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, episode_id INTEGER NOT NULL REFERENCES alert_episodes(id),
-        at TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL)""",
-    # sign-ins and wall screens' sessions (data.users): the cookie carries the id, this keeps
-    # its hash; sign-out, removal, disabling and a password reset delete the rows
-    """CREATE TABLE IF NOT EXISTS sessions (
-        session_hash TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, epoch INTEGER NOT NULL,
-        created_at TEXT NOT NULL, expires_at TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS sessions_subject ON sessions (kind, subject)",
-    # failed sign-ins per account name (data.users: back-off)
-    """CREATE TABLE IF NOT EXISTS login_failures (
-        username TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_at TEXT NOT NULL, locked_until TEXT)""",
-)
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_WRITE_LOCK = 7_310_019  # the pg_advisory_xact_lock key begin_immediate() takes (any constant)
+_MIGRATE_LOCK = 7_310_020
 
 
 class Busy(sqlite3.OperationalError):
     """The store is locked by someone else longer than ops_busy_timeout_s."""
 
 
+class Unavailable(Busy):
+    """The store (a PostgreSQL server) cannot be reached."""
+
+
 BUSY_MESSAGE = "the ops store is busy; try again"
+UNAVAILABLE_MESSAGE = "the ops store cannot be reached; try again"
 
 
-def _is_busy(exc: BaseException) -> bool:
+def url() -> str:
+    """The ops store's SQLAlchemy URL (``ops_url``, else the SQLite file in the var dir)."""
+    configured = str(settings.get("ops_url") or "").strip()
+    return configured or f"sqlite:///{settings.var_dir() / FILE}"
+
+
+def is_postgresql(store_url: str | None = None) -> bool:
+    return (store_url or url()).startswith("postgresql")
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+def _sqlite_busy(exc: BaseException) -> bool:
     text = str(exc).lower()
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
+
+def _pg_error(exc: BaseException) -> Busy | None:
+    """The Busy an error of psycopg stands for, or None."""
+    try:
+        import psycopg
+        from psycopg import errors
+    except ImportError:  # pragma: no cover - psycopg is pinned
+        return None
+    if isinstance(exc, (errors.LockNotAvailable, errors.QueryCanceled, errors.DeadlockDetected,
+                        errors.SerializationFailure)):
+        return Busy(BUSY_MESSAGE)
+    if isinstance(exc, psycopg.OperationalError):  # refused, timed out, server gone
+        return Unavailable(UNAVAILABLE_MESSAGE)
+    return None
+
+
+def _translate(exc: BaseException) -> BaseException | None:
+    from sqlalchemy import exc as sa_exc
+
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None else exc
+    if isinstance(orig, Busy):
+        return None
+    if _sqlite_busy(orig):
+        return Busy(BUSY_MESSAGE)
+    return _pg_error(orig)
+
+
+# --- engines --------------------------------------------------------------------------------
+
+_engines: dict[tuple, object] = {}
+_engines_lock = threading.Lock()
+
+
+def _timeout() -> float:
+    return float(settings.get("ops_busy_timeout_s"))
+
+
+def _engine(store_url: str):
+    """One SQLAlchemy engine per (process, URL, timeouts): a pool of PostgreSQL connections,
+    none for SQLite (a file connection is cheap, and a fresh one sees the file as it is now)."""
+    key = (os.getpid(), store_url, _timeout(), float(settings.get("query_timeout_s")))
+    engine = _engines.get(key)
+    if engine is not None:
+        return engine
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.pool import NullPool
+
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is not None:
+            return engine
+        if is_postgresql(store_url):
+            lock_ms = max(1, int(_timeout() * 1000))
+            statement_ms = max(lock_ms, int(float(settings.get("query_timeout_s")) * 1000))
+            engine = create_engine(
+                store_url, isolation_level="AUTOCOMMIT", pool_size=4, max_overflow=8, pool_pre_ping=True,
+                pool_timeout=max(_timeout(), 1.0),
+                connect_args={"connect_timeout": max(1, math.ceil(_timeout())),
+                              "options": f"-c lock_timeout={lock_ms} -c statement_timeout={statement_ms} "
+                                         f"-c idle_in_transaction_session_timeout={max(statement_ms, 60000)}"})
+        else:
+            engine = create_engine(store_url, poolclass=NullPool, isolation_level="AUTOCOMMIT",
+                                   connect_args={"timeout": _timeout()})
+
+            @event.listens_for(engine, "connect")
+            def _pragmas(dbapi_con, _record):
+                dbapi_con.execute("PRAGMA synchronous=NORMAL")
+        _engines[key] = engine
+    return engine
+
+
+def dispose() -> None:
+    """Close every pooled connection of this process (tests; a forked child gets new ones)."""
+    for key, engine in list(_engines.items()):
+        if key[0] == os.getpid():
+            engine.dispose()
+        _engines.pop(key, None)
+
+
+# --- the connection callers use -----------------------------------------------------------------
+
+def _to_format(sql: str) -> str:
+    """``?`` placeholders → psycopg's ``%s`` (and a literal ``%`` → ``%%``), outside quotes."""
+    out, quote = [], None
+    for ch in sql:
+        if quote:
+            out.append("%%" if ch == "%" else ch)
+            if ch == quote:
+                quote = None
+        elif ch in ("'", '"'):
+            quote = ch
+            out.append(ch)
+        elif ch == "?":
+            out.append("%s")
+        elif ch == "%":
+            out.append("%%")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class Result:
+    """What ``execute`` returns: rows as tuples, ``rowcount``, ``lastrowid`` (the id the last
+    INSERT into a table with an integer ``id`` gave)."""
+
+    def __init__(self, con: "Connection", cursor):
+        self._con, self._cursor, self._serial = con, cursor, con._serial
+
+    def fetchone(self):
+        return self._con._guard(lambda: self._cursor.fetchone() if self._cursor.description else None)
+
+    def fetchall(self):
+        return self._con._guard(lambda: list(self._cursor.fetchall()) if self._cursor.description else [])
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self):
+        if not self._con.postgresql:
+            return self._cursor.lastrowid
+        if self._serial != self._con._serial:
+            raise RuntimeError("lastrowid: read it right after the INSERT")
+        return self._con._guard(lambda: self._con._raw_execute("SELECT lastval()", None).fetchone()[0])
+
+
+class Connection:
+    """One connection to the ops store (see the module doc); autocommit per statement."""
+
+    def __init__(self, sa_connection, postgresql: bool):
+        self._sa = sa_connection
+        self.postgresql = postgresql
+        self.dialect = "postgresql" if postgresql else "sqlite"
+        self._dbapi = sa_connection.connection.dbapi_connection
+        self._serial = 0
+        self.in_transaction = False
+
+    def _guard(self, fn):
+        try:
+            return fn()
+        except Busy:
+            raise
+        except Exception as exc:
+            busy = _translate(exc)
+            if busy is not None:
+                raise busy from exc
+            raise
+
+    def _raw_execute(self, sql, params):
+        cursor = self._dbapi.cursor()
+        if params is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(sql, params)
+        return cursor
+
+    def execute(self, sql: str, params=()) -> Result:
+        self._serial += 1
+        params = tuple(params)
+        if self.postgresql:
+            statement, bound = (_to_format(sql), params) if params else (sql, None)
+        else:
+            statement, bound = sql, params
+        return Result(self, self._guard(lambda: self._raw_execute(statement, bound)))
+
+    def executemany(self, sql: str, seq) -> None:
+        self._serial += 1
+        statement = _to_format(sql) if self.postgresql else sql
+        self._guard(lambda: self._dbapi.cursor().executemany(statement, [tuple(p) for p in seq]))
+
+    def begin_immediate(self) -> None:
+        """Start a transaction that holds the store's write lock until commit/rollback (one
+        such writer at a time; waits at most ops_busy_timeout_s, else Busy)."""
+        if self.postgresql:
+            self._raw_execute("BEGIN", None)
+            self.in_transaction = True
+            self.execute("SELECT pg_advisory_xact_lock(?)", (_WRITE_LOCK,)).fetchone()
+        else:
+            self.execute("BEGIN IMMEDIATE")
+            self.in_transaction = True
+
+    def commit(self) -> None:
+        self.execute("COMMIT")
+        self.in_transaction = False
+
+    def rollback(self) -> None:
+        self.in_transaction = False
+        self._guard(lambda: self._raw_execute("ROLLBACK", None))
+
+
+# --- schema (Alembic) ----------------------------------------------------------------------
+
+_ready: set[str] = set()  # URLs whose schema this process has brought to the newest revision
+_ready_lock = threading.Lock()
+
+
+def _alembic_config(connection):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def upgrade(store_url: str | None = None) -> None:
+    """Bring the store's schema to the newest Alembic revision (idempotent; a lock keeps two
+    processes from migrating at once). `python -m data.ops_store upgrade` runs it by hand."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    store_url = store_url or url()
+    if is_postgresql(store_url):
+        engine = create_engine(store_url, poolclass=NullPool, connect_args={"connect_timeout": 10})
+        try:
+            with engine.begin() as con:
+                con.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK})
+                command.upgrade(_alembic_config(con), "head")
+        finally:
+            engine.dispose()
+        return
+    path = Path(store_url.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():  # password hashes and device tokens: readable by the service user only
+        path.touch(mode=0o600)
+    lock_path = path.with_name(path.name + ".migrate-lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        engine = create_engine(store_url, poolclass=NullPool, connect_args={"timeout": 30})
+        try:
+            with engine.connect() as con:
+                con.exec_driver_sql("PRAGMA journal_mode=WAL")  # kept in the file
+                con.commit()
+            with engine.begin() as con:
+                command.upgrade(_alembic_config(con), "head")
+        finally:
+            engine.dispose()
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _ensure_schema(store_url: str) -> None:
+    if store_url in _ready and (is_postgresql(store_url) or Path(store_url.removeprefix("sqlite:///")).exists()):
+        return
+    with _ready_lock:
+        if store_url in _ready and not is_postgresql(store_url) \
+                and not Path(store_url.removeprefix("sqlite:///")).exists():
+            _ready.discard(store_url)  # the file was removed: make it again
+        if store_url in _ready:
+            return
+        try:
+            upgrade(store_url)
+        except Exception as exc:
+            busy = _translate(exc)
+            if busy is not None:
+                raise busy from exc
+            raise
+        _ready.add(store_url)
+
+
+@contextlib.contextmanager
+def connect():
+    """A :class:`Connection` to the ops store (schema brought up to date once per process),
+    closed (returned to the pool) on exit; a transaction left open is rolled back. A lock held
+    longer than ``ops_busy_timeout_s`` raises :class:`Busy`."""
+    store_url = url()
+    _ensure_schema(store_url)
+    postgresql = is_postgresql(store_url)
+    try:
+        sa_con = _engine(store_url).connect()
+    except Exception as exc:
+        busy = _translate(exc)
+        if busy is not None:
+            raise busy from exc
+        raise
+    con = Connection(sa_con, postgresql)
+    try:
+        yield con
+    finally:
+        try:
+            if con.in_transaction:
+                con.rollback()
+        finally:
+            sa_con.close()
+
+
+# --- small SQLite side files (not the ops store) ----------------------------------------------
 
 @contextlib.contextmanager
 def sqlite_file(name: str, schema):
@@ -86,33 +388,61 @@ def sqlite_file(name: str, schema):
         with _sqlite_file(name, schema) as con:
             yield con
     except sqlite3.OperationalError as exc:
-        if _is_busy(exc) and not isinstance(exc, Busy):
+        if _sqlite_busy(exc) and not isinstance(exc, Busy):
             raise Busy(BUSY_MESSAGE) from exc
         raise
+
+
+_side_ready: set[str] = set()
 
 
 @contextlib.contextmanager
 def _sqlite_file(name: str, schema):
     path = settings.var_dir() / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():  # password hashes and device tokens: readable by the service user only
+    if not path.exists():
         path.touch(mode=0o600)
-        _ready.discard(str(path))
-    con = sqlite3.connect(path, timeout=float(settings.get("ops_busy_timeout_s")), isolation_level=None)
+        _side_ready.discard(str(path))
+    con = sqlite3.connect(path, timeout=_timeout(), isolation_level=None)
     try:
         con.execute("PRAGMA synchronous=NORMAL")
-        if str(path) not in _ready:  # once per process and file: every request connects
-            con.execute("PRAGMA journal_mode=WAL")  # (the journal mode is kept in the file)
+        if str(path) not in _side_ready:
+            con.execute("PRAGMA journal_mode=WAL")
             for statement in schema:
                 con.execute(statement)
-            _ready.add(str(path))
+            _side_ready.add(str(path))
         yield con
     finally:
         con.close()
 
 
-_ready: set[str] = set()  # files whose schema this process has applied
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m data.ops_store", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["upgrade", "current", "head"])
+    args = parser.parse_args(argv)
+    if args.command == "head":
+        print(head())
+    elif args.command == "upgrade":
+        upgrade()
+        print(f"{_redacted(url())}: at revision {head()}")
+    else:
+        from alembic.migration import MigrationContext
+        from sqlalchemy import create_engine
+
+        engine = create_engine(url())
+        with engine.connect() as con:
+            print(MigrationContext.configure(con).get_current_revision() or "(no revision)")
+        engine.dispose()
+    return 0
 
 
-def connect():
-    return sqlite_file(FILE, _SCHEMA)
+def _redacted(store_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(store_url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -49,7 +49,7 @@ from pathlib import Path
 
 import duckdb
 
-from data import facts, faults, registry, rollup_engines, settings
+from data import facts, faults, registry, rollup_engines, settings, snapshot_store
 from data.releases import (  # noqa: F401  (the pointer and the release files; re-exported)
     FOLDERS, POINTER, _unlink, clean_orphans, pointer_path, read_pointer, releases,
 )
@@ -668,13 +668,14 @@ def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> Publ
                     os.utime(var / previous[key])
                 except OSError:
                     pass
-        _flip({
+        pointer = {
             "version": version,
             "ops": str(ops_path.relative_to(var)),
             "public": str(public_path.relative_to(var)),
             "published_at": published_at.isoformat(timespec="seconds"),
             "bytes": {"ops": ops_path.stat().st_size, "public": public_path.stat().st_size},
-        })
+        }
+        _flip(pointer)
     except BaseException as exc:
         removed: list[Path] = []
         for path in (*temps, *finals):
@@ -684,6 +685,13 @@ def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> Publ
         message = f"publish failed ({stage}): {faults.describe(exc)}"
         log.error("%s", message)
         faults.record("publish", message)  # after the temp files are gone: room to write it
+        raise PublishError(message) from exc
+    try:  # several app hosts: the release goes to the shared store too (data/snapshot_store.py)
+        snapshot_store.push(pointer)
+    except OSError as exc:
+        message = f"publish {version}: written here but not to the snapshot store ({faults.describe(exc)})"
+        log.error("%s", message)
+        faults.record("publish", message)
         raise PublishError(message) from exc
     _cleanup(version, time.time())
     clean_orphans()

@@ -36,6 +36,9 @@ SETTINGS: tuple[Setting, ...] = (
             "the newest superseded one is kept longer, as the fallback for a damaged current release."),
     Setting("snapshot_keep", 3, "At most this many superseded releases are kept on disk (newest first); none superseded "
             "less than snapshot_poll_s ago is ever deleted."),
+    Setting("snapshot_store", "", "Several app hosts: a directory every host mounts where publish puts each release "
+            "(CURRENT.json, snapshots/, public/); each host copies a newer release into its own var_dir and "
+            "switches to it at its next poll. Empty = one machine (the var dir)."),
     Setting("db_threads", 2, "DuckDB threads per web worker connection."),
     Setting("db_memory_limit", "1GB", "DuckDB memory_limit per web worker connection."),
     Setting("query_cache_size", 512, "Query results kept per worker, keyed by (data version, query, params)."),
@@ -72,6 +75,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(N workers allow N x the limit); redis://HOST:6379/0 shares them between every worker and server. "
             "If Redis cannot be reached, each worker falls back to memory and keeps serving."),
     Setting("analyst_records", True, "Whether analysts may see record-level data (311 requests behind a number)."),
+    Setting("ops_url", "", "Where the ops store lives, as an SQLAlchemy URL: empty = the SQLite file <var_dir>/ops.sqlite; "
+            "postgresql+psycopg://user:password@host:5432/cityops shares it between app hosts. Its schema is kept "
+            "by Alembic (data/migrations), upgraded on first use."),
     Setting("ops_busy_timeout_s", 0.5, "How long a request waits for a lock on the ops store (users, annotations) "
             "before it gives up and says so (seconds); short, so a held lock never stalls the web workers."),
     Setting("query_timeout_s", 10.0, "A snapshot query running longer than this is interrupted (seconds)."),

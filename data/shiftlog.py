@@ -8,22 +8,15 @@ of the districts they may see and the city-wide ones. Values are validated here 
 """
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime, timedelta
 
 import pandas as pd
 
-from data import access, ops_store, settings
+from data import access, ops_store
 
 MAX_TEXT = 2000
 MAX_SPAN = timedelta(days=31)
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS shift_notes (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, author TEXT NOT NULL,
-        district_id TEXT, text TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS shift_notes_at ON shift_notes (at)",
-)
-_ready: set[str] = set()
+# the table shift_notes is in the ops store's schema: data/migrations (Alembic)
 NOTE_COLUMNS = ["id", "at", "author", "district_id", "text"]
 EVENT_COLUMNS = ["at", "episode_id", "actor", "from_state", "to_state", "note", "metric_id", "district_id",
                  "severity", "rule", "domain", "message"]
@@ -33,16 +26,9 @@ class InvalidNote(ValueError):
     pass
 
 
-@contextlib.contextmanager
 def _connect():
-    """The ops store with the shift-log table (created once per process and file)."""
-    with ops_store.connect() as con:
-        key = str(settings.var_dir() / ops_store.FILE)
-        if key not in _ready:
-            for statement in _SCHEMA:
-                con.execute(statement)
-            _ready.add(key)
-        yield con
+    """The ops store (its schema has the shift-log table)."""
+    return ops_store.connect()
 
 
 def _iso(when: datetime) -> str:

@@ -38,7 +38,7 @@ from typing import Iterator
 
 import duckdb
 
-from data import releases as release_files, settings
+from data import releases as release_files, settings, snapshot_store
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +167,9 @@ def _refresh(db: str) -> _Open:
     poll = float(settings.get("snapshot_poll_s"))
     if current is not None and stamp == state.stamp and now - state.checked < poll:
         return current
+    if snapshot_store.configured() is not None:  # several hosts: copy a newer release here first
+        snapshot_store.pull(allowed_dbs())
+        stamp = _pointer_stamp()
     state.checked, state.stamp = now, stamp
     pointer = release_files.read_pointer()
     if pointer is None:

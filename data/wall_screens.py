@@ -30,6 +30,10 @@ _SCHEMA = ("""CREATE TABLE IF NOT EXISTS screens_owned (
 
 
 def _connect():
+    """SQLite (the default): the side file wall_screens.sqlite; with ops_url set (PostgreSQL),
+    the shared ops store, whose schema has the same table, so every app host sees every wall."""
+    if ops_store.is_postgresql():
+        return ops_store.connect()
     return ops_store.sqlite_file(FILE, _SCHEMA)
 
 

@@ -130,3 +130,82 @@ def browser():
         chromium = launch_chromium(pw)
         yield chromium
         chromium.close()
+
+
+# --- the ops store on SQLite and on PostgreSQL -------------------------------------------------
+# Tests marked `ops_store` run twice: on the SQLite file (the default) and on a real PostgreSQL
+# server this session starts (tests/pg_server.py). Only those tests: the rest of the suite does
+# not touch the ops store's engine. On PostgreSQL every such test shares one database, as the
+# SQLite runs share the session's ops.sqlite; the session's accounts are copied into it.
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("ops_store") is not None:
+        metafunc.fixturenames.insert(0, "ops_backend")  # before the test's own fixtures
+        metafunc.parametrize("ops_backend", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server for this session (skips when none can be started here)."""
+    from tests import pg_server
+
+    reason = pg_server.missing_reason()
+    if reason is not None:
+        if os.environ.get("CI"):
+            raise RuntimeError(f"PostgreSQL is required in CI: {reason}")
+        pytest.skip(reason)
+    server = pg_server.Server().start()
+    try:
+        yield server
+    finally:
+        from data import ops_store
+
+        ops_store.dispose()
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server):
+    """A database at the newest schema, copied for each test (faster than migrating each)."""
+    from data import ops_store
+
+    url = postgres_server.create_database("cityops_template")
+    ops_store.upgrade(url)
+    ops_store.dispose()  # a template database must have no connections
+    return "cityops_template"
+
+
+_pg_databases = iter(range(1, 1_000_000))
+_COPIED = {"users": 8, "device_tokens": 5, "sessions": 6}  # table: columns
+
+
+@pytest.fixture()
+def postgres_ops_url(postgres_server, postgres_template, accounts, monkeypatch):
+    """A fresh ops-store database on PostgreSQL for one test, set as CITYOPS_OPS_URL (as a fresh
+    var dir gives a test a fresh ops.sqlite), holding the session's accounts, tokens and signed-in
+    sessions (module fixtures sign clients in on SQLite before a test runs)."""
+    from data import ops_store
+
+    rows = {}
+    with ops_store.connect() as sqlite_con:  # the session's SQLite store (no ops_url set yet)
+        for table in _COPIED:
+            rows[table] = sqlite_con.execute(f"SELECT * FROM {table}").fetchall()
+    url = postgres_server.create_database(f"cityops_t{next(_pg_databases)}", template=postgres_template)
+    monkeypatch.setenv("CITYOPS_OPS_URL", url)
+    with ops_store.connect() as con:
+        for table, width in _COPIED.items():
+            if rows[table]:
+                con.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * width)}) ON CONFLICT DO NOTHING",
+                                rows[table])
+    yield url
+    ops_store.dispose()
+
+
+@pytest.fixture()
+def ops_backend(request):
+    """'sqlite' or 'postgresql' (then CITYOPS_OPS_URL points at a fresh PostgreSQL database for
+    this test, and at nothing afterwards)."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "postgresql":
+        request.getfixturevalue("postgres_ops_url")
+    return backend

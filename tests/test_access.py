@@ -128,6 +128,7 @@ def test_router_renders_a_sign_in_notice_not_the_page_for_anonymous_callers(call
     assert status == 200 and "Sign in required" in text and "explore-map" not in text
 
 
+@pytest.mark.ops_store
 def test_wall_token_opens_wall_pages_only_and_revocation_cuts_it_off(dash_app, callers):
     wall = callers["wall"]
     assert wall.get("/wall").status_code == 200

@@ -125,6 +125,7 @@ def test_the_queue_is_scoped_filtered_and_grouped(callers, alerts):
     assert f"/alerts/{alerts['102']}\"" in text and "alerts-ack" not in text  # reads all, no action
 
 
+@pytest.mark.ops_store
 def test_an_official_of_101_cannot_acknowledge_a_102_alert_by_posting_to_the_callback(callers, alerts):
     official = callers["official"]
     for episode_id in (alerts["102"], alerts["city"]):
@@ -206,6 +207,7 @@ def test_an_alert_outside_the_callers_districts_is_not_found_and_says_nothing_of
         assert "Alert not found" in text
 
 
+@pytest.mark.ops_store
 def test_the_shift_log_lists_what_happened_and_keeps_handover_notes(callers, alerts):
     official, admin = callers["official"], callers["admin"]
     add = dash_http.find(dash_http.dependencies(official), "shift-result")

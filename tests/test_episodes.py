@@ -14,6 +14,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from data import access, episodes, ops_store
 
+pytestmark = pytest.mark.ops_store  # every test here runs on SQLite and on PostgreSQL
+
 T0 = datetime(2026, 11, 2, 6, 0)
 KEYS = (("sr_opened", "101", "anomaly"), ("sr_opened", "102", "anomaly"), ("parking_occupancy_pct", "city", "forecast"),
         ("sr_opened", "101", "threshold"))

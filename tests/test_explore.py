@@ -145,6 +145,7 @@ def test_short_history_fires_nothing():
 
 # --- annotations ---------------------------------------------------------------------------
 
+@pytest.mark.ops_store
 def test_annotations_persist_and_validate(var_dir):
     new_id = annotations.add(created_by="tester", title="  Water  main\nbreak ", kind="outage",
                              starts_at="2026-10-20", ends_at="2026-10-21 06:00:00", district_id="301",
@@ -262,6 +263,7 @@ def test_explorer_layout_shows_notices_for_bad_url(client):
     assert status == 200 and "Unknown metric" in text and "Unknown date range" in text
 
 
+@pytest.mark.ops_store
 def test_add_annotation_shows_on_the_series(client):
     dep = _dep(client, "explore-note-result")
     state = {"metric": "bike_trips", "range": "30d"}
@@ -369,6 +371,7 @@ def test_without_published_data_the_explorer_says_so(client, no_data):
     assert client.get("/explore/export.xlsx").status_code == 503
 
 
+@pytest.mark.ops_store
 def test_scoped_official_annotates_own_district_only_and_not_city_wide(dash_app, accounts):
     official = signed_in(dash_app, "test-official", accounts["test-official"])
     dep = _dep(official, "explore-note-result")

@@ -19,6 +19,8 @@ from data import notify, ops_store
 from tests.live import free_port
 
 SECRET = "a-webhook-secret-of-32-characters"
+pytestmark = pytest.mark.ops_store  # every test here runs on SQLite and on PostgreSQL
+
 T0 = datetime(2026, 11, 3, 14, 0)
 # the alert_events outbox as in EPISODES-CONTRACT.md (data.ops_store creates it; here too, for
 # a fresh store that never ran detection)

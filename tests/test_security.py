@@ -103,6 +103,7 @@ def _copy_cookies(source, target):
         target.set_cookie(name, cookie.value)
 
 
+@pytest.mark.ops_store
 def test_a_cookie_copied_before_sign_out_stops_working(dash_app, accounts):
     browser = signed_in(dash_app, *ADMIN)
     thief = dash_app.server.test_client()
@@ -112,6 +113,7 @@ def test_a_cookie_copied_before_sign_out_stops_working(dash_app, accounts):
     assert _get_status(thief) == 302  # sent to /login: the session ended on the server
 
 
+@pytest.mark.ops_store
 def test_a_removed_users_cookie_does_not_work_for_a_recreated_name(dash_app, accounts):
     users.add("probe-recreated", "first-password-1", "admin")
     old = signed_in(dash_app, "probe-recreated", "first-password-1")
@@ -131,6 +133,7 @@ def _login(client, username, password):
     return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
 
 
+@pytest.mark.ops_store
 def test_a_hundred_wrong_passwords_then_the_right_one_does_not_sign_in(dash_app, accounts, monkeypatch):
     users.add("probe-lockout", "right-password-1", "analyst")
     try:
@@ -410,6 +413,7 @@ def test_public_csv_download_writes_no_formula(anon_client, monkeypatch):
 
 
 # ------------------------------------------------------------------ 3. annotations
+@pytest.mark.ops_store
 def test_an_official_cannot_post_a_city_wide_annotation_as_district_city(dash_app, accounts):
     from data import annotations, ops_store
 
@@ -479,6 +483,7 @@ def test_a_wall_token_cannot_forge_or_overwrite_other_screens(dash_app, accounts
     assert len(fakes) <= 4, fakes
 
 
+@pytest.mark.ops_store
 def test_the_wall_session_cookie_holds_no_token_and_tokens_expire(dash_app, accounts, monkeypatch):
     import base64
     import zlib

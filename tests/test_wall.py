@@ -285,6 +285,7 @@ def test_screens_scale_the_map(wall, refresh):
     assert json.dumps(big).count("kpi-card") == json.dumps(small).count("kpi-card")
 
 
+@pytest.mark.ops_store
 def test_heartbeat_lists_screens_and_flags_silent_ones(wall, refresh, client):
     from datetime import datetime, timedelta
 
