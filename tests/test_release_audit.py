@@ -390,3 +390,17 @@ def test_a_backlog_withheld_in_one_release_stays_protected_by_the_next():
     truth = dict(zip(zip(cells["metric_id"], cells["grain"], pd.to_datetime(cells["period"]), cells["district_id"]),
                      cells["n"]))
     assert _worst(_intervals(published, equations), truth) == (0, 0)
+
+
+def test_all_or_none_shares_are_published_only_over_k_or_more_records(published):
+    """Attack 6, 0 % and 100 %: "every request was on time" tells the late count (0) and the
+    on-time count (n). Published only where n >= k, so neither is a small count; the parts
+    behind a withheld share are withheld with it."""
+    frame = _public()
+    sla = frame[(frame["metric_id"] == "sr_closed_within_sla_pct") & ~frame["suppressed"]]
+    ends = sla[(sla["value"] == 0) | (sla["value"] == 100)]
+    assert len(sla) and (ends["n"] >= K).all(), ends.head().to_string()
+    late = sla["denominator"] - sla["numerator"]
+    assert not ((late >= 1) & (late <= K - 1)).any() and not ((sla["numerator"] >= 1) & (sla["numerator"] <= K - 1)).any()
+    withheld = frame[(frame["metric_id"] == "sr_closed_within_sla_pct") & frame["suppressed"]]
+    assert withheld[["value", "numerator", "denominator", "n"]].isna().all().all()
