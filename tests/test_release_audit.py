@@ -392,15 +392,24 @@ def test_a_backlog_withheld_in_one_release_stays_protected_by_the_next():
     assert _worst(_intervals(published, equations), truth) == (0, 0)
 
 
-def test_all_or_none_shares_are_published_only_over_k_or_more_records(published):
+def test_all_or_none_shares_are_published_only_over_k_or_more_records():
     """Attack 6, 0 % and 100 %: "every request was on time" tells the late count (0) and the
-    on-time count (n). Published only where n >= k, so neither is a small count; the parts
-    behind a withheld share are withheld with it."""
-    frame = _public()
-    sla = frame[(frame["metric_id"] == "sr_closed_within_sla_pct") & ~frame["suppressed"]]
-    ends = sla[(sla["value"] == 0) | (sla["value"] == 100)]
-    assert len(sla) and (ends["n"] >= K).all(), ends.head().to_string()
-    late = sla["denominator"] - sla["numerator"]
-    assert not ((late >= 1) & (late <= K - 1)).any() and not ((sla["numerator"] >= 1) & (sla["numerator"] <= K - 1)).any()
-    withheld = frame[(frame["metric_id"] == "sr_closed_within_sla_pct") & frame["suppressed"]]
-    assert withheld[["value", "numerator", "denominator", "n"]].isna().all().all()
+    on-time count (n). Published only where n >= k, so neither is a small count; where a part
+    (on time or late) is small the share is withheld, and the withheld parts cannot be worked
+    out from the city's."""
+    sla = registry.metrics()["sr_closed_within_sla_pct"]
+    parts = {"a": (12, 12), "b": (0, 15), "c": (3, 3), "d": (40, 43), "e": (30, 60), "f": (0, 4)}
+    rows = [("sr_closed_within_sla_pct", "week", "2026-03-02", d, closed, on_time) for d, (on_time, closed) in parts.items()]
+    rows.append(("sr_closed_within_sla_pct", "week", "2026-03-02", "city", sum(c for _, c in parts.values()),
+                 sum(o for o, _ in parts.values())))
+    cells = pd.DataFrame(rows, columns=["metric_id", "grain", "period", "district_id", "n", "numerator"])
+    cells["period"] = pd.to_datetime(cells["period"])
+    cells = cells.assign(denominator=cells["n"].astype(float), value=100 * cells["numerator"] / cells["n"])
+    out, failures = privacy.protect(cells, {sla.id: sla}, K)
+    assert failures == []
+    shown = out[~out["suppressed"]].set_index("district_id")
+    ends = shown[shown["value"].isin([0.0, 100.0])]
+    assert (ends["n"] >= K).all()
+    assert {"c", "d", "f"} <= set(out.loc[out["suppressed"], "district_id"])  # 3 closed; 3 late; 4 closed
+    late = shown["denominator"] - shown["numerator"]
+    assert not ((late >= 1) & (late <= K - 1)).any() and not ((shown["numerator"] >= 1) & (shown["numerator"] <= K - 1)).any()
