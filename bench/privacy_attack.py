@@ -467,9 +467,13 @@ def run_city(name: str, milp_seconds: float, k: int) -> list[Report]:
         if name == "demo":
             end = datetime(2026, 11, 1, 12)
             demo.build(warehouse.path(), seed=7, days=60, end=end, scale=0.2, progress=False)
-            first = publish.publish(con, now=end)
-            _late_data(con, datetime(2026, 10, 13, 9))
-            second = publish.publish(con, now=end + timedelta(hours=1))
+            # two releases across a month boundary: September first (data clock 2 October), then
+            # October, whose first week (28 September - 4 October) holds the last days of
+            # September; late data for released September and for that week between them
+            first = publish.publish(con, now=datetime(2026, 10, 2, 12))
+            _late_data(con, datetime(2026, 9, 14, 9))
+            _late_data(con, datetime(2026, 9, 29, 9))
+            second = publish.publish(con, now=end)
         else:
             from data.ingest import load
 

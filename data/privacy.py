@@ -440,7 +440,7 @@ def feasible_intervals(equations: list[tuple], lower: np.ndarray, upper: np.ndar
 
 def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.ndarray, *,
                 primary: np.ndarray, count: np.ndarray, frozen: np.ndarray, k: int, width: float,
-                max_rounds: int = 60) -> BlockResult:
+                max_rounds: int = 60, floor: np.ndarray | None = None) -> BlockResult:
     """Withhold more cells of one block until it is protected.
 
     `truth`: the true value of every cell (quantity) in the block; `equations`: coefficient rows
@@ -448,9 +448,12 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
     already (primary, and those withheld by earlier releases); `primary`: cells that must be
     protected by `width`; `count`: cells that count records (a withheld one is at least 1, so
     only cells with records are chosen as complements); `frozen`: cells released before, whose
-    status must not change. Returns the withheld mask, whether every check passed, and why not.
+    status must not change. `floor`: a known lower bound per cell (NaN: none), e.g. a straddling
+    week holds at least its days of the month before. Returns the withheld mask, whether every
+    check passed, and why not.
     """
     n = len(truth)
+    floor = np.full(n, np.nan) if floor is None else np.asarray(floor, float)
     withheld = np.asarray(start, bool).copy()
     eqs = []
     for eq in equations:
@@ -505,6 +508,7 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
                             const -= a * truth[c]
                     sub.append((coefs, const, kind))
                 lower = np.array([1.0 if (count[c] and truth[c] >= 1) else min(0.0, truth[c]) for c in cells])
+                lower = np.fmax(lower, floor[cells])
                 upper = np.full(len(cells), math.inf)
                 needed = np.array([width if primary[c] else 1.0 for c in cells])
                 got = feasible_intervals(sub, lower, upper, [local[c] for c in todo], needed)
@@ -531,7 +535,7 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
     fallback = withheld | (~frozen & ((truth >= 1) | ~np.asarray(count, bool)))
     if (fallback != withheld).any():
         again = audit_block(truth, equations, fallback, primary=primary, count=count, frozen=np.ones(n, bool),
-                            k=k, width=width, max_rounds=1)
+                            k=k, width=width, max_rounds=1, floor=floor)
         return BlockResult(again.withheld, again.ok, again.reason or "", lps + again.lps, again.failing)
     return BlockResult(withheld, False, f"{len(failing)} withheld cells stay narrower than the protection width", lps,
                        tuple(failing))
@@ -576,14 +580,21 @@ def quantity_cells(cells: pd.DataFrame, metrics: dict) -> tuple[pd.DataFrame, pd
                 value = pd.to_numeric(frame["denominator"], errors="coerce") - pd.to_numeric(frame["numerator"], errors="coerce")
             else:
                 value = pd.to_numeric(frame[column], errors="coerce")
+            # the straddling week's days in the month of its Monday (see ``week_floors``)
+            if column == "complement" and {"head_denominator", "head_numerator"} <= set(frame.columns):
+                head = pd.to_numeric(frame["head_denominator"], errors="coerce") - pd.to_numeric(frame["head_numerator"], errors="coerce")
+            elif f"head_{column}" in frame.columns:
+                head = pd.to_numeric(frame[f"head_{column}"], errors="coerce")
+            else:
+                head = pd.Series(np.nan, index=frame.index)
             parts.append(pd.DataFrame({
                 "row": frame.index, "q": quantity, "grain": frame["grain"], "period": frame["period"],
-                "district_id": frame["district_id"], "truth": value.to_numpy(float),
+                "district_id": frame["district_id"], "truth": value.to_numpy(float), "head": head.to_numpy(float),
                 "part": column in ("numerator", "complement") and "complement" in counted,
                 "level": m.aggregate == "level", "metric_id": metric_id, "column": column,
             }))
     links = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["row", "q", "grain", "period", "district_id", "truth", "part", "level", "metric_id", "column"])
+        columns=["row", "q", "grain", "period", "district_id", "truth", "head", "part", "level", "metric_id", "column"])
     links = links[links["truth"].notna()]
     qcells = links.drop_duplicates(["q", "grain", "period", "district_id"]).reset_index(drop=True)
     qcells = qcells.drop(columns=["row", "metric_id", "column"])
@@ -624,17 +635,22 @@ def block_equations(block: pd.DataFrame, metrics: dict) -> list[dict[int, float]
         if TOTAL_ID in ids and len(ids) > 1:  # city = sum of the districts
             rows.append({pos[(q, grain, period, d)]: (-1.0 if d == TOTAL_ID else 1.0) for d in ids})
     additive = block[~block["level"]]
-    for (q, d), group in additive.groupby(["q", "district_id"], sort=False):
+    by = ["q", "district_id"] + (["_bm"] if "_bm" in block else [])
+    for _key, group in additive.groupby(by, sort=False):
+        q, d = _key[0], _key[1]
         months = group[group["grain"] == "month"]
         weeks = group[group["grain"] == "week"]
         if len(months) and len(weeks):  # the month = its weeks, give or take the straddling days
             row = {pos[(q, "month", p, d)]: 1.0 for p in months["period"]}
             row.update({pos[(q, "week", p, d)]: -1.0 for p in weeks["period"]})
-            month = pd.Timestamp(months["period"].iloc[0])
-            last_day = month + pd.offsets.MonthBegin(1) - pd.Timedelta(days=1)
-            # the days after the month's last Sunday belong to a week of the next block, not
-            # published yet: what is known is "month >= its weeks, less the days before the 1st"
-            rows.append((row, "eq" if last_day.weekday() == 6 else "ge"))
+            # exact, with the true constant: month - its weeks = (the days of the next block's
+            # straddling week that fall in this month) - (the days of this block's first week
+            # that fall in the month before). The attacker is assumed to know how every
+            # straddling week splits between its two months (stricter than the truth: the split
+            # is published nowhere), so a block protected under it stays protected whatever a
+            # later release publishes of the next month; the first week's own floor (it holds at
+            # least its days of the month before) is a bound (``week_floors``).
+            rows.append((row, "eq"))
     for m in metrics.values():
         counted = m.counted()
         if "complement" in counted:  # whole = part + other part
@@ -674,7 +690,9 @@ def block_equations(block: pd.DataFrame, metrics: dict) -> list[dict[int, float]
                     if row:
                         rows.append(row)
                     previous = p
-            for d, group in sub.groupby("district_id", sort=False):  # a month's end vs its last week's
+            live = sub[~sub["_context"].astype(bool)] if "_context" in sub else sub
+            for _key, group in live.groupby(["district_id"] + (["_bm"] if "_bm" in live else []), sort=False):
+                d = _key[0] if isinstance(_key, tuple) else _key  # a month's end vs its last week's
                 months = group[group["grain"] == "month"]["period"]
                 weeks = sorted(group[group["grain"] == "week"]["period"])
                 if len(months) and weeks:
@@ -700,28 +718,42 @@ def audit_release(qcells: pd.DataFrame, metrics: dict, *, k: int, width: float, 
     count = (~qcells["part"].to_numpy(bool))
     truth = qcells["truth"].to_numpy(float)
     levels = qcells["level"].to_numpy(bool)
+    floors = week_floors(qcells)
+    stock_families = {fam[q] for m in metrics.values() if m.stock for q in [m.counted()["n"]] if q in fam}
     for (family, month), block in qcells.groupby(["_family", "_block"], sort=True):
-        # a level's chain starts at the last level of the block before: that cell takes part
-        # as released (withheld: unknown; published: its figure), without equations of its own
-        before = qcells[levels & (qcells["_family"] == family) & (qcells["_block"] < month)]
-        if len(before):
-            last = before.groupby(["q", "grain"])["period"].transform("max") == before["period"]
-            before = before[last.to_numpy()]
-            block = pd.concat([block.assign(_context=False), before.assign(_context=True)])
+        block = block.assign(_context=False, _prev=False, _bm=month)
+        if family in stock_families and not frozen[block.index.to_numpy()].all():
+            # a stock chains the months: the level at the end of the month before is the start
+            # of this one, so this block's figures narrow the withheld cells of the block before.
+            # That block takes part whole, as released (frozen; its withheld cells must stay
+            # protected, primary ones by the width), and the chain starts at the last level of
+            # the block before it, taken as known (its true figure: stricter than the truth).
+            previous = month - pd.offsets.MonthBegin(1)
+            prev = qcells[(qcells["_family"] == family) & (qcells["_block"] == previous)]
+            before = qcells[levels & (qcells["_family"] == family) & (qcells["_block"] < previous)]
+            parts = [block, prev.assign(_context=False, _prev=True, _bm=previous)]
+            if len(before):
+                last = before.groupby(["q", "grain"])["period"].transform("max") == before["period"]
+                parts.append(before[last.to_numpy()].assign(_context=True, _prev=False, _bm=previous))
+            block = pd.concat(parts)
+        own_block = ~(block["_context"].to_numpy(bool) | block["_prev"].to_numpy(bool))
         idx = block.index.to_numpy()
+        own_idx = idx[own_block]
+        if frozen[own_idx].all():
+            continue  # released before, audited then (and with the block after it, above)
         if not withheld[idx].any():
             continue
         key = _block_key(block, withheld[idx], primary[idx], frozen[idx])
         known = _BLOCKS.get(key)
         if known is not None:  # the same block as in an earlier publish: the same answer
-            withheld[idx] = known
+            withheld[own_idx] = known
             failures.extend(_FAILED.get(key, []))
             continue
         if deadline is not None and time.perf_counter() > deadline:
             failures.append({"block": f"{month:%Y-%m}", "quantities": sorted(set(block["q"])),
                              "metrics": sorted(m for m, x in metrics.items() if set(x.counted().values()) & set(block["q"])),
                              "reason": "not audited in time"})
-            withheld[idx] = True
+            withheld[own_idx] = True
             continue
         members = dict(metrics)
         original = withheld.copy()
@@ -732,10 +764,15 @@ def audit_release(qcells: pd.DataFrame, metrics: dict, *, k: int, width: float, 
             pidx = part_block.index.to_numpy()
             saved = original[pidx].copy()
             equations = block_equations(part_block.reset_index(drop=True), members)
-            context = part_block["_context"].to_numpy(bool) if "_context" in part_block else np.zeros(len(pidx), bool)
-            result = audit_block(truth[pidx], equations, saved, primary=primary[pidx] & ~context, count=count[pidx],
-                                 frozen=frozen[pidx] | context, k=k, width=width)
-            withheld[pidx] = result.withheld
+            context = part_block["_context"].to_numpy(bool)
+            prev = part_block["_prev"].to_numpy(bool)
+            # the block before: its withheld small counts keep their protection width
+            small = (truth[pidx] >= 1) & (truth[pidx] <= k - 1) & saved
+            result = audit_block(truth[pidx], equations, saved & ~context, primary=(primary[pidx] & ~context) | (prev & small),
+                                 count=count[pidx], frozen=frozen[pidx] | context | prev, k=k, width=width,
+                                 floor=floors[pidx])
+            own = ~context & ~prev
+            withheld[pidx[own]] = result.withheld[own]
             if result.ok:
                 break
             bad = part_block.iloc[list(result.failing)]
@@ -746,21 +783,37 @@ def audit_release(qcells: pd.DataFrame, metrics: dict, *, k: int, width: float, 
             held = {mid for mid, m in members.items() if set(m.counted().values()) & failing_q}
             failures.append({"block": f"{month:%Y-%m}", "quantities": sorted(failing_q), "metrics": sorted(held),
                              "reason": result.reason + (f" (e.g. {examples})" if examples else "")})
-            withheld[pidx] = True
+            withheld[pidx[own]] = True
             for mid in held:
                 members.pop(mid, None)
             if not held:
                 break
         if any(f["block"] == f"{month:%Y-%m}" for f in failures):
             _FAILED[key] = [f for f in failures if f["block"] == f"{month:%Y-%m}"]
-        _BLOCKS[key] = withheld[idx].copy()
+        _BLOCKS[key] = withheld[own_idx].copy()
         while len(_BLOCKS) > 20_000:
             _BLOCKS.popitem(last=False)
     return withheld, failures
 
 
+def week_floors(qcells: pd.DataFrame) -> np.ndarray:
+    """A lower bound per quantity cell (NaN: none): a week that straddles two months holds at
+    least its days of the month of its Monday (``head``, from the day figures). Where that split
+    is not known the week's own figure is the bound (stricter: it can then only be larger)."""
+    period = pd.to_datetime(qcells["period"])
+    straddles = ((qcells["grain"] == "week") & ~qcells["level"].astype(bool)
+                 & (period.dt.month != (period + pd.Timedelta(days=6)).dt.month)).to_numpy(bool)
+    truth = qcells["truth"].to_numpy(float)
+    head = qcells["head"].to_numpy(float) if "head" in qcells else np.full(len(qcells), np.nan)
+    # late data can make today's head larger than the week as released: the smaller of the two
+    # is still at least the head as it was then
+    bound = np.where(np.isfinite(head), np.fmin(head, truth), truth)
+    return np.where(straddles, bound, np.nan)
+
+
 def _block_key(block: pd.DataFrame, withheld, primary, frozen) -> str:
-    cells = pd.util.hash_pandas_object(block[["q", "grain", "period", "district_id", "truth"]], index=False).to_numpy()
+    columns = ["q", "grain", "period", "district_id", "truth"] + [c for c in ("head", "_context", "_prev") if c in block]
+    cells = pd.util.hash_pandas_object(block[columns], index=False).to_numpy()
     digest = hashlib.blake2b(cells.tobytes(), digest_size=16)
     for flags_ in (withheld, primary, frozen):
         digest.update(np.asarray(flags_, bool).tobytes())

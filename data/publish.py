@@ -412,11 +412,18 @@ def _release(con, k: int, version: str, data_now: datetime, metrics: dict[str, r
     exempt = new["metric_id"].map(lambda m: not public[m].suppress).to_numpy(bool)
     audited = new[~exempt]
     # the released cells of the blocks that gain new cells take part as they were released
+    # (and those of the block before, which a stock's chain links to the new one)
     blocks_new = set(zip(audited["metric_id"], privacy.block_month(audited["period"], audited["grain"])))
-    old = released[[(m, b) in blocks_new for m, b in zip(released["metric_id"],
-                                                          privacy.block_month(released["period"], released["grain"]))]]
+    linked = blocks_new | {(m, b - pd.offsets.MonthBegin(1)) for m, b in blocks_new}
+    old = released[[(m, b) in linked for m, b in zip(released["metric_id"],
+                                                      privacy.block_month(released["period"], released["grain"]))]]
     family_metrics = {m.id: m for m in public.values() if m.suppress}
     both = pd.concat([old.assign(_new=False), audited.assign(_new=True)], ignore_index=True)
+    if len(both):  # how each straddling week splits between its two months (the auditor's floors)
+        heads = con.execute(_sql("week_heads"), {"ids": sorted(family_metrics),
+                                                  "since": both["period"].min().to_pydatetime()}).df()
+        heads["period"] = pd.to_datetime(heads["period"])
+        both = both.merge(heads.assign(grain="week"), on=key, how="left")
     qcells, links = privacy.quantity_cells(both, family_metrics)
     is_new = both["_new"].to_numpy(bool)
     q_new = np.zeros(len(qcells), bool)

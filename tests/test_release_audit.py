@@ -255,3 +255,161 @@ def test_exempt_metrics_publish_their_figure_not_their_record_count(published):
     open_ids = [m.id for m in registry.public_metrics() if not m.suppress]
     exempt = frame[frame["metric_id"].isin(open_ids)]
     assert len(exempt) and exempt["n"].isna().all() and exempt["value"].notna().any()
+
+
+# --------------------------------------------------------------------------- two releases
+def _day_city(seed: int, start="2027-02-22", stop="2027-05-02", districts=None) -> pd.DataFrame:
+    """Day-level counts of a small city: each district's rate changes every three days (often
+    0), so weeks that straddle two months split unevenly between them."""
+    rng = np.random.default_rng(seed)
+    days = pd.date_range(start, stop)
+    rows = []
+    for i in range(districts or int(rng.integers(2, 5))):
+        level = rng.choice([0, 0, 0.2, 1, 3, 8], size=len(days) // 3 + 1)[(days - days[0]).days // 3]
+        rows += [(day, f"d{i}", int(rng.poisson(lam))) for day, lam in zip(days, level)]
+    return pd.DataFrame(rows, columns=["day", "district_id", "n"])
+
+
+def _block_cells(days: pd.DataFrame, month: str) -> pd.DataFrame:
+    """The cells a release of `month` publishes: the month and every week whose Sunday is in it,
+    per district and the city, with the head of a straddling week (its days in the month of its
+    Monday, from the day figures, as the publisher has them)."""
+    month = pd.Timestamp(month)
+    following = month + pd.offsets.MonthBegin(1)
+    periods = [("month", month, following)]
+    week = month + pd.Timedelta(days=(6 - month.weekday()) % 7) - pd.Timedelta(days=6)
+    while week + pd.Timedelta(days=6) < following:
+        periods.append(("week", week, week + pd.Timedelta(days=7)))
+        week += pd.Timedelta(days=7)
+    rows = []
+    for grain, start, stop in periods:
+        inside = days[(days["day"] >= start) & (days["day"] < stop)]
+        cut = start + pd.offsets.MonthBegin(1) if grain == "week" and start.month != (start + pd.Timedelta(days=6)).month else None
+        for d, part in list(inside.groupby("district_id")) + [("city", inside)]:
+            head = part.loc[part["day"] < cut, "n"].sum() if cut is not None else np.nan
+            rows.append(("m", grain, start, d, int(part["n"].sum()), head))
+    frame = pd.DataFrame(rows, columns=["metric_id", "grain", "period", "district_id", "n", "head_n"])
+    return frame.assign(value=frame["n"].astype(float), numerator=np.nan, denominator=np.nan)
+
+
+def _segment_attack(releases: list[pd.DataFrame]) -> tuple[int, int, list]:
+    """The outsider's LP over every equation of every release at once. Unknowns: each district's
+    count on each *segment* (the days between two consecutive week or month starts), >= 0; every
+    published cell is the sum of its segments (the city: of every district's), every withheld
+    one at least 1. Returns (withheld cells pinned, primary cells narrower than the width, ...)."""
+    cells = pd.concat(releases, ignore_index=True)
+    end = [p + (pd.Timedelta(days=7) if g == "week" else pd.offsets.MonthBegin(1)) for g, p in zip(cells["grain"], cells["period"])]
+    cells = cells.assign(end=end)
+    first, last = cells["period"].min(), max(end)
+    bounds = [d for d in pd.date_range(first, last) if d.weekday() == 0 or d.day == 1 or d in (first, last)]
+    at = {b: i for i, b in enumerate(bounds)}
+    districts = sorted(set(cells["district_id"]) - {"city"})
+    nseg = len(bounds) - 1
+    a_eq, b_eq, a_ub, b_ub, targets = [], [], [], [], []
+    for row in cells.itertuples():
+        coefs = np.zeros(len(districts) * nseg)
+        for d in (districts if row.district_id == "city" else [row.district_id]):
+            coefs[districts.index(d) * nseg + at[row.period]: districts.index(d) * nseg + at[row.end]] = 1.0
+        if row.suppressed:
+            a_ub.append(-coefs)
+            b_ub.append(-1.0)
+            targets.append((row, coefs))
+        else:
+            a_eq.append(coefs)
+            b_eq.append(float(row.n))
+    kw = dict(A_eq=np.array(a_eq) if a_eq else None, b_eq=b_eq or None, A_ub=np.array(a_ub) if a_ub else None,
+              b_ub=b_ub or None, bounds=(0, None), method="highs")
+    exact = narrow = 0
+    bad = []
+    for row, coefs in targets:
+        lo, hi = linprog(coefs, **kw), linprog(-coefs, **kw)
+        assert lo.status == 0 and hi.status in (0, 3)
+        width = math.floor(-hi.fun + 1e-6) - math.ceil(lo.fun - 1e-6) if hi.status == 0 else math.inf
+        exact += width < 1
+        if 1 <= row.n_true <= K - 1 and width < WIDTH:
+            narrow += 1
+            bad.append((row.grain, f"{row.period:%Y-%m-%d}", row.district_id, row.n_true, lo.fun, -hi.fun))
+    return exact, narrow, bad
+
+
+@pytest.mark.parametrize("seed", [2, 5, 11])
+def test_two_releases_across_a_month_boundary_recover_nothing(seed):
+    """Attack 3 across releases: March is released, then April with the week of 29 March -
+    4 April, which holds the last days of March. The attacker writes every equation of both
+    releases at once (segments of days, so the straddling week ties both months). Old auditor:
+    seed 2's April week of 5 April (2 requests) fell in [1, 7] (the week of 29 March holds its
+    March days, which the block's "month >= its weeks" relation let go below)."""
+    days = _day_city(seed)
+    march, april = _block_cells(days, "2027-03-01"), _block_cells(days, "2027-04-01")
+    metrics = {"m": _metric("m")}
+    first, failures = privacy.protect(march, metrics, K)
+    second, failures_2 = privacy.protect(april, metrics, K, released=first)
+    assert failures == [] and failures_2 == []
+    releases = [first.assign(n_true=march["n"].to_numpy()), second.assign(n_true=april["n"].to_numpy())]
+    exact, narrow, bad = _segment_attack(releases)
+    assert (exact, narrow) == (0, 0), bad
+
+
+def test_a_backlog_withheld_in_one_release_stays_protected_by_the_next():
+    """Attack 2 across releases: March's backlog of district a (5) is withheld; April's release
+    publishes the April backlog, opened and closed, so backlog(March) = backlog(April) - opened
+    + closed. The attacker uses both releases at once. (A guard for the auditor's joint audit of
+    a stock's block with the block before it; the old auditor also passes this case.)"""
+    metrics = {"opened": _metric("opened", counts=(("n", "opened_q"),)),
+               "closed": _metric("closed", counts=(("n", "closed_q"),)),
+               "backlog": _metric("backlog", aggregate="level", counts=(("n", "open_q"),),
+                                  stock=(("in", "opened_q"), ("out", "closed_q")))}
+    mar, apr = "2027-03-01", "2027-04-01"
+    figures = {  # (backlog, opened, closed) per district and month
+        mar: {"a": (5, 40, 40), "b": (60, 200, 210), "c": (70, 220, 200)},
+        apr: {"a": (12, 33, 26), "b": (55, 180, 185), "c": (64, 230, 236)},
+    }
+    releases = []
+    for month in (mar, apr):
+        rows = []
+        for metric, i in (("backlog", 0), ("opened", 1), ("closed", 2)):
+            for d, values in figures[month].items():
+                rows.append((metric, "month", month, d, values[i]))
+            rows.append((metric, "month", month, "city", sum(v[i] for v in figures[month].values())))
+        releases.append(_cells(rows))
+    first, failures = privacy.protect(releases[0], metrics, K)
+    assert failures == []
+    second, failures = privacy.protect(releases[1], metrics, K, released=first)
+    assert failures == []
+    published = pd.concat([first.assign(n_true=releases[0]["n"].to_numpy()),
+                           second.assign(n_true=releases[1]["n"].to_numpy())], ignore_index=True)
+    cells = pd.concat(releases, ignore_index=True)
+
+    def equations(published, var):
+        yield from _sums(published, var)
+        p1, p2 = pd.Timestamp(mar), pd.Timestamp(apr)
+        for d in ("a", "b", "c", "city"):
+            yield ({var[("backlog", "month", p2, d)]: 1.0, var[("backlog", "month", p1, d)]: -1.0,
+                    var[("opened", "month", p2, d)]: -1.0, var[("closed", "month", p2, d)]: 1.0}, 0.0, "eq")
+
+    truth = dict(zip(zip(cells["metric_id"], cells["grain"], pd.to_datetime(cells["period"]), cells["district_id"]),
+                     cells["n"]))
+    assert _worst(_intervals(published, equations), truth) == (0, 0)
+
+
+def test_all_or_none_shares_are_published_only_over_k_or_more_records():
+    """Attack 6, 0 % and 100 %: "every request was on time" tells the late count (0) and the
+    on-time count (n). Published only where n >= k, so neither is a small count; where a part
+    (on time or late) is small the share is withheld, and the withheld parts cannot be worked
+    out from the city's."""
+    sla = registry.metrics()["sr_closed_within_sla_pct"]
+    parts = {"a": (12, 12), "b": (0, 15), "c": (3, 3), "d": (40, 43), "e": (30, 60), "f": (0, 4)}
+    rows = [("sr_closed_within_sla_pct", "week", "2026-03-02", d, closed, on_time) for d, (on_time, closed) in parts.items()]
+    rows.append(("sr_closed_within_sla_pct", "week", "2026-03-02", "city", sum(c for _, c in parts.values()),
+                 sum(o for o, _ in parts.values())))
+    cells = pd.DataFrame(rows, columns=["metric_id", "grain", "period", "district_id", "n", "numerator"])
+    cells["period"] = pd.to_datetime(cells["period"])
+    cells = cells.assign(denominator=cells["n"].astype(float), value=100 * cells["numerator"] / cells["n"])
+    out, failures = privacy.protect(cells, {sla.id: sla}, K)
+    assert failures == []
+    shown = out[~out["suppressed"]].set_index("district_id")
+    ends = shown[shown["value"].isin([0.0, 100.0])]
+    assert (ends["n"] >= K).all()
+    assert {"c", "d", "f"} <= set(out.loc[out["suppressed"], "district_id"])  # 3 closed; 3 late; 4 closed
+    late = shown["denominator"] - shown["numerator"]
+    assert not ((late >= 1) & (late <= K - 1)).any() and not ((shown["numerator"] >= 1) & (shown["numerator"] <= K - 1)).any()
