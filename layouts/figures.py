@@ -289,6 +289,67 @@ def sparkline_svg(values, *, width: int = 120, height: int = 32, colour: str = "
     return "data:image/svg+xml," + quote(svg, safe=" /=:,'.")
 
 
+def spread_svg(p10, p25, p50, p75, p90, value, *, width: int = 160, height: int = 18) -> str:
+    """Where one district sits among all districts, as a tiny inline SVG (data URI): a line
+    from the 10th to the 90th percentile, a box from the 25th to the 75th, a tick at the
+    median and a dot for the district (clamped to the ends when it lies beyond them, drawn
+    hollow then). Empty string when the spread is missing."""
+    from urllib.parse import quote
+
+    numbers = [p10, p25, p50, p75, p90]
+    if any(v is None or v != v for v in numbers):
+        return ""
+    lo, hi = float(p10), float(p90)
+    if value is not None and value == value:
+        lo, hi = min(lo, float(value)), max(hi, float(value))
+    span = (hi - lo) or 1.0
+
+    def x(v):
+        return 6 + (width - 12) * (float(v) - lo) / span
+    mid = height / 2
+    parts = [f"<line x1='{x(p10):.1f}' y1='{mid}' x2='{x(p90):.1f}' y2='{mid}' stroke='#6c757d' stroke-width='1.5'/>",
+             f"<rect x='{x(p25):.1f}' y='3' width='{max(1.0, x(p75) - x(p25)):.1f}' height='{height - 6}' "
+             "fill='#dee2e6' stroke='#6c757d'/>",
+             f"<line x1='{x(p50):.1f}' y1='2' x2='{x(p50):.1f}' y2='{height - 2}' stroke='#212529' stroke-width='2'/>"]
+    if value is not None and value == value:
+        parts.append(f"<circle cx='{x(value):.1f}' cy='{mid}' r='5' fill='#c2410c' stroke='#ffffff' stroke-width='1.5'/>")
+    svg = (f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' width='{width}' "
+           f"height='{height}'>{''.join(parts)}</svg>")
+    return "data:image/svg+xml," + quote(svg, safe=" /=:,'.")
+
+
+def district_trend(city: pd.DataFrame, district: pd.DataFrame, metric: Metric, *, district_name: str,
+                   events: pd.DataFrame | None = None, template: str = LIGHT) -> dict:
+    """The district's series on its own axis (bottom) under the city's (top), one shared time
+    axis: a district is never drawn flat at zero on the city's scale. Events shaded on both."""
+    data = []
+    for part, name, axis, width in ((city, "Whole city", "y", 2.5), (district, district_name, "y2", 2)):
+        part = part.sort_values("period") if not part.empty else part
+        data.append({"type": "scatter", "x": _iso(part["period"]) if not part.empty else [],
+                     "y": _numbers(part["value"]) if not part.empty else [], "mode": "lines+markers",
+                     "marker": {"size": 4}, "name": name, "yaxis": axis, "xaxis": "x",
+                     "line": {"width": width, "color": "#6c757d" if axis == "y" else "#0b5cad"},
+                     "hovertemplate": "%{y:" + metric.format + "} " + metric.unit})
+    layout = {"template": _template(template), "height": 460,
+              "xaxis": {"anchor": "y2"},
+              "yaxis": {"domain": [0.58, 1], "title": {"text": f"city ({metric.unit})"}, "rangemode": "tozero"},
+              "yaxis2": {"domain": [0, 0.42], "title": {"text": f"district ({metric.unit})"}, "rangemode": "tozero",
+                         "gridcolor": "#e9ecef"},
+              "annotations": [
+                  {"text": "Whole city (its own scale)", "xref": "paper", "x": 0, "yref": "paper", "y": 1.0,
+                   "xanchor": "left", "yanchor": "bottom", "showarrow": False, "font": {"size": 12}},
+                  {"text": f"{plain_text(district_name)} (its own scale)", "xref": "paper", "x": 0, "yref": "paper",
+                   "y": 0.43, "xanchor": "left", "yanchor": "bottom", "showarrow": False, "font": {"size": 12}}],
+              "showlegend": False}
+    frames = [f for f in (city, district) if not f.empty]
+    if frames and events is not None and not events.empty:
+        periods = pd.concat([f["period"] for f in frames])
+        shapes, notes = _event_layers(periods.min(), periods.max(), events)
+        layout["shapes"] = [dict(s, yref="paper", y0=0, y1=1) for s in shapes]
+        layout["annotations"] += [dict(n, yref="paper", y=0.98 - 0.05 * (i % 3)) for i, n in enumerate(notes)]
+    return {"data": data, "layout": layout}
+
+
 # --- explorer ------------------------------------------------------------------------------
 
 _PNG = {"format": "png", "scale": 2}
