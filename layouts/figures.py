@@ -265,6 +265,9 @@ def with_events(fig: dict, events: pd.DataFrame | None) -> dict:
     shapes, notes = _event_layers(span[0], span[1], events)
     if not shapes:
         return fig
+    if fig["layout"].get("meta", {}).get("split"):  # city and districts on two axes: shade both
+        shapes = [dict(s, yref="paper", y0=0, y1=1) for s in shapes]
+        notes = [dict(n, yref="paper") for n in notes]
     layout = {**fig["layout"], "shapes": [*fig["layout"].get("shapes", []), *shapes],
               "annotations": [*fig["layout"].get("annotations", []), *notes]}
     return {"data": fig["data"], "layout": layout}
@@ -362,7 +365,8 @@ def graph_config(filename: str) -> dict:
 
 
 def map_values(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, selected=(), *,
-               template: str = LIGHT) -> dict:
+               template: str = LIGHT, scale_range: tuple[float, float] | None = None,
+               scale_note: str = "") -> dict:
     """The explorer's map as a figure dict **without outlines**: three choroplethmap traces
     (districts without a value in grey, the values, an outline of the selected ones; always
     three, MapLibre errors when an update changes the number of map traces) whose
@@ -383,7 +387,9 @@ def map_values(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, se
         {"type": "choroplethmap", "locations": shown["district_id"].tolist(), "z": _numbers(shown["value"]),
          "text": shown["name"].tolist(), "colorscale": scale, "showscale": not shown.empty,
          "marker": {"line": {"color": "#495057", "width": 0.6}},
-         "colorbar": {"title": {"text": metric.unit}, "thickness": 12},
+         "colorbar": {"title": {"text": metric.unit + (f"<br>{scale_note}" if scale_note else "")}, "thickness": 12},
+         **({"zmin": float(scale_range[0]), "zmax": float(scale_range[1]), "zauto": False}
+            if scale_range is not None and scale_range[0] < scale_range[1] else {}),
          "hovertemplate": "%{text}<br>%{z:" + metric.format + "} " + metric.unit + "<extra></extra>"},
         {"type": "choroplethmap", "locations": chosen, "z": [1] * len(chosen),
          "colorscale": [[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]], "showscale": False,
@@ -446,7 +452,34 @@ def explore_series(frame: pd.DataFrame, metric: Metric, names: dict[str, str], *
             "customdata": _iso(part["period"]), "mode": "lines", "name": f"{label}: {text}",
             "line": {"width": 1.5, "dash": dash, "color": "#6c757d" if dash == "dot" else "#a3a3a3"},
             "hovertemplate": "%{y:" + metric.format + "} " + metric.unit + " (%{customdata|%d %b %Y})",
+            **({"meta": {"area": focus}} if focus != "city" else {}),
         })
+    return split_axes(fig, metric, names)
+
+
+def split_axes(fig: dict, metric: Metric, names: dict[str, str]) -> dict:
+    """Districts on their own axis (bottom) under the city (top), one time axis: a district is
+    never drawn flat at zero on the city's scale. A figure with the city only is unchanged."""
+    city_name = names.get("city", "Whole city")
+    district_traces = [t for t in fig["data"]
+                       if t.get("name") != city_name and not str(t.get("name", "")).startswith(city_name + ":")]
+    if not district_traces or len(district_traces) == len(fig["data"]):
+        return fig
+    for trace in district_traces:
+        trace["yaxis"] = "y2"
+    layout = fig["layout"]
+    layout["xaxis"] = {**layout.get("xaxis", {}), "anchor": "y2"}
+    layout["yaxis"] = {**layout.get("yaxis", {}), "domain": [0.56, 1], "title": {"text": f"city ({metric.unit})"},
+                       "rangemode": "tozero"}
+    layout["yaxis2"] = {"domain": [0, 0.44], "title": {"text": f"districts ({metric.unit})"}, "rangemode": "tozero",
+                        "gridcolor": "#e9ecef"}
+    layout["annotations"] = [*layout.get("annotations", []),
+                             {"text": "Whole city (its own scale)", "xref": "paper", "x": 1, "yref": "paper", "y": 1,
+                              "xanchor": "right", "yanchor": "bottom", "showarrow": False, "font": {"size": 11}},
+                             {"text": "Districts (their own scale)", "xref": "paper", "x": 1, "yref": "paper",
+                              "y": 0.45, "xanchor": "right", "yanchor": "bottom", "showarrow": False,
+                              "font": {"size": 11}}]
+    layout["meta"] = {**layout.get("meta", {}), "split": True}
     return fig
 
 
