@@ -59,10 +59,35 @@ _SCHEMA = (
         session_hash TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, epoch INTEGER NOT NULL,
         created_at TEXT NOT NULL, expires_at TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS sessions_subject ON sessions (kind, subject)",
+    # annotations: edits, deletion, the public flag and its review (data.annotations), and the
+    # audit trail of every change (issue 17); the columns are added to older files below
+    """CREATE TABLE IF NOT EXISTS annotation_audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, annotation_id INTEGER NOT NULL, at TEXT NOT NULL,
+        actor TEXT NOT NULL, action TEXT NOT NULL, before TEXT, after TEXT)""",
+    "CREATE INDEX IF NOT EXISTS annotation_audit_note ON annotation_audit (annotation_id, id)",
+    lambda con: add_columns(con, "annotations", ANNOTATION_COLUMNS),
     # failed sign-ins per account name (data.users: back-off)
     """CREATE TABLE IF NOT EXISTS login_failures (
         username TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_at TEXT NOT NULL, locked_until TEXT)""",
 )
+
+
+# columns added to ``annotations`` after it first shipped (safe ALTERs, see add_columns)
+ANNOTATION_COLUMNS = (
+    ("updated_at", "TEXT"), ("updated_by", "TEXT"), ("deleted_at", "TEXT"), ("deleted_by", "TEXT"),
+    ("public", "INTEGER NOT NULL DEFAULT 0"),  # the author asks for it on the public site
+    ("review", "TEXT NOT NULL DEFAULT 'none'"),  # none | pending | approved | rejected
+    ("reviewed_by", "TEXT"), ("reviewed_at", "TEXT"),
+)
+
+
+def add_columns(con, table: str, columns) -> None:
+    """ALTER TABLE … ADD COLUMN for each (name, type) the table lacks (an existing file keeps
+    its rows; a new one gets them too). Identifiers come from this module, never from input."""
+    have = {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
+    for name, kind in columns:
+        if name not in have:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
 
 class Busy(sqlite3.OperationalError):
@@ -104,7 +129,7 @@ def _sqlite_file(name: str, schema):
         if str(path) not in _ready:  # once per process and file: every request connects
             con.execute("PRAGMA journal_mode=WAL")  # (the journal mode is kept in the file)
             for statement in schema:
-                con.execute(statement)
+                statement(con) if callable(statement) else con.execute(statement)
             _ready.add(str(path))
         yield con
     finally:
