@@ -345,6 +345,9 @@ def district_trend(city: pd.DataFrame, district: pd.DataFrame, metric: Metric, *
                    "y": 0.43, "xanchor": "left", "yanchor": "bottom", "showarrow": False, "font": {"size": 12}}],
               "showlegend": False}
     frames = [f for f in (city, district) if not f.empty]
+    if frames:  # the data's span (event labels must not stretch the time axis)
+        span = pd.concat([f["period"] for f in frames])
+        layout["xaxis"]["range"] = _iso([span.min(), span.max()])
     if frames and events is not None and not events.empty:
         periods = pd.concat([f["period"] for f in frames])
         shapes, notes = _event_layers(periods.min(), periods.max(), events)

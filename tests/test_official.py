@@ -329,3 +329,4 @@ def test_approved_public_annotation_is_published_and_shades_the_public_trend(wri
     status, body, text = dash_http.call(client, dep, [{"metric": "missed_collections", "lang": "en"}])
     assert status == 200 and "Sanitation strike (public)" in text and "Not reviewed yet" not in text
     assert hidden
+    snapshot.reset()  # later tests open the snapshot files themselves

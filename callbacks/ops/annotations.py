@@ -40,11 +40,12 @@ def notes_list(_changed):
     Output(ids.NOTES_PUBLIC, "value"),
     Output(ids.NOTES_HISTORY, "children"),
     Input(ids.NOTES_GRID, "selectedRows"),
+    Input(ids.NOTES_CHANGED, "data"),  # after a change: the form and the trail as stored now
     prevent_initial_call=True,
 )
 @auth.requires("read")
 @common.guarded(None, no_update, no_update, no_update, no_update, no_update, no_update, no_update, "message")
-def notes_pick(selected):
+def notes_pick(selected, _changed=None):
     """A row picked in the table → the form holds it (or an empty form: a new annotation)."""
     row = selected[0] if isinstance(selected, list) and len(selected) == 1 and isinstance(selected[0], dict) else None
     note = annotations.get(_note_id(row.get("id"))) if row else None
