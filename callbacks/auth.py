@@ -257,7 +257,11 @@ def _login():
         return _login_page("Wrong user name or password, or the account is disabled.", status=401)
     flask.session.clear()
     flask_login.login_user(_SessionUser(user, users.open_session("user", user.username, user.session_epoch)))
-    return flask.redirect(_safe_next(flask.request.form.get("next")))
+    target = _safe_next(flask.request.form.get("next"))
+    if target == "/" and user.role == "official":  # an official lands on their district(s)
+        from data.district_profile import my_district_path
+        target = my_district_path(user.principal())
+    return flask.redirect(target)
 
 
 def _logout():

@@ -39,7 +39,8 @@ def data_status(_n, search=None):
                prevent_initial_call=True)
 @auth.requires("public")
 def navigation(search):
-    return shell.nav_links(access.current() is not None or settings.mode() == "public", _lang(search))
+    return shell.nav_links(access.current() is not None or settings.mode() == "public", _lang(search),
+                           principal=access.current())
 
 
 # <html lang> follows ?lang= (screen readers pronounce the page in its language)

@@ -575,6 +575,7 @@ def _write_public(con, path: Path, version: str, published_at: datetime, data_no
                     "FROM times_df")
         con.unregister("times_df")
         con.execute(f"CREATE TABLE pub.source_readings AS {SNAPSHOT_READINGS}")
+        _write_public_annotations(con)
         con.execute(
             "CREATE TABLE pub.meta AS SELECT $v AS version, $p::TIMESTAMP AS published_at, "
             "'public' AS kind, $k::INTEGER AS suppression_k",
@@ -582,6 +583,29 @@ def _write_public(con, path: Path, version: str, published_at: datetime, data_no
         )
     finally:
         con.execute("DETACH pub")
+
+
+def _write_public_annotations(con) -> None:
+    """pub.public_annotations: the officials' annotations an admin approved for the public site
+    (data.annotations.public_approved; no author, no record), so a public trend says why it
+    spiked. The public site reads them from its snapshot; it never opens the ops store. A busy
+    or missing ops store publishes none rather than failing the release."""
+    import pandas as pd
+
+    from data import annotations, ops_store
+
+    try:
+        notes = annotations.public_approved()
+    except (ops_store.Busy, OSError) as exc:
+        logging.getLogger(__name__).warning("public annotations not published: %s", exc)
+        notes = pd.DataFrame(columns=annotations.PUBLIC_COLUMNS)
+    notes = notes.astype({"district_id": object, "domain": object, "kind": str, "title": str})
+    con.register("notes_df", notes)
+    con.execute("CREATE TABLE pub.public_annotations AS SELECT starts_at::TIMESTAMP AS starts_at, "
+                "ends_at::TIMESTAMP AS ends_at, district_id::VARCHAR AS district_id, domain::VARCHAR AS domain, "
+                "kind::VARCHAR AS kind, title::VARCHAR AS title, approved_at::TIMESTAMP AS approved_at "
+                "FROM notes_df ORDER BY starts_at")
+    con.unregister("notes_df")
 
 
 def _write_release_log(con, ops_path: Path) -> None:

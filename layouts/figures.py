@@ -265,6 +265,9 @@ def with_events(fig: dict, events: pd.DataFrame | None) -> dict:
     shapes, notes = _event_layers(span[0], span[1], events)
     if not shapes:
         return fig
+    if fig["layout"].get("meta", {}).get("split"):  # city and districts on two axes: shade both
+        shapes = [dict(s, yref="paper", y0=0, y1=1) for s in shapes]
+        notes = [dict(n, yref="paper") for n in notes]
     layout = {**fig["layout"], "shapes": [*fig["layout"].get("shapes", []), *shapes],
               "annotations": [*fig["layout"].get("annotations", []), *notes]}
     return {"data": fig["data"], "layout": layout}
@@ -289,6 +292,70 @@ def sparkline_svg(values, *, width: int = 120, height: int = 32, colour: str = "
     return "data:image/svg+xml," + quote(svg, safe=" /=:,'.")
 
 
+def spread_svg(p10, p25, p50, p75, p90, value, *, width: int = 160, height: int = 18) -> str:
+    """Where one district sits among all districts, as a tiny inline SVG (data URI): a line
+    from the 10th to the 90th percentile, a box from the 25th to the 75th, a tick at the
+    median and a dot for the district (clamped to the ends when it lies beyond them, drawn
+    hollow then). Empty string when the spread is missing."""
+    from urllib.parse import quote
+
+    numbers = [p10, p25, p50, p75, p90]
+    if any(v is None or v != v for v in numbers):
+        return ""
+    lo, hi = float(p10), float(p90)
+    if value is not None and value == value:
+        lo, hi = min(lo, float(value)), max(hi, float(value))
+    span = (hi - lo) or 1.0
+
+    def x(v):
+        return 6 + (width - 12) * (float(v) - lo) / span
+    mid = height / 2
+    parts = [f"<line x1='{x(p10):.1f}' y1='{mid}' x2='{x(p90):.1f}' y2='{mid}' stroke='#6c757d' stroke-width='1.5'/>",
+             f"<rect x='{x(p25):.1f}' y='3' width='{max(1.0, x(p75) - x(p25)):.1f}' height='{height - 6}' "
+             "fill='#dee2e6' stroke='#6c757d'/>",
+             f"<line x1='{x(p50):.1f}' y1='2' x2='{x(p50):.1f}' y2='{height - 2}' stroke='#212529' stroke-width='2'/>"]
+    if value is not None and value == value:
+        parts.append(f"<circle cx='{x(value):.1f}' cy='{mid}' r='5' fill='#c2410c' stroke='#ffffff' stroke-width='1.5'/>")
+    svg = (f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' width='{width}' "
+           f"height='{height}'>{''.join(parts)}</svg>")
+    return "data:image/svg+xml," + quote(svg, safe=" /=:,'.")
+
+
+def district_trend(city: pd.DataFrame, district: pd.DataFrame, metric: Metric, *, district_name: str,
+                   events: pd.DataFrame | None = None, template: str = LIGHT) -> dict:
+    """The district's series on its own axis (bottom) under the city's (top), one shared time
+    axis: a district is never drawn flat at zero on the city's scale. Events shaded on both."""
+    data = []
+    for part, name, axis, width in ((city, "Whole city", "y", 2.5), (district, district_name, "y2", 2)):
+        part = part.sort_values("period") if not part.empty else part
+        data.append({"type": "scatter", "x": _iso(part["period"]) if not part.empty else [],
+                     "y": _numbers(part["value"]) if not part.empty else [], "mode": "lines+markers",
+                     "marker": {"size": 4}, "name": name, "yaxis": axis, "xaxis": "x",
+                     "line": {"width": width, "color": "#6c757d" if axis == "y" else "#0b5cad"},
+                     "hovertemplate": "%{y:" + metric.format + "} " + metric.unit})
+    layout = {"template": _template(template), "height": 460,
+              "xaxis": {"anchor": "y2"},
+              "yaxis": {"domain": [0.58, 1], "title": {"text": f"city ({metric.unit})"}, "rangemode": "tozero"},
+              "yaxis2": {"domain": [0, 0.42], "title": {"text": f"district ({metric.unit})"}, "rangemode": "tozero",
+                         "gridcolor": "#e9ecef"},
+              "annotations": [
+                  {"text": "Whole city (its own scale)", "xref": "paper", "x": 0, "yref": "paper", "y": 1.0,
+                   "xanchor": "left", "yanchor": "bottom", "showarrow": False, "font": {"size": 12}},
+                  {"text": f"{plain_text(district_name)} (its own scale)", "xref": "paper", "x": 0, "yref": "paper",
+                   "y": 0.43, "xanchor": "left", "yanchor": "bottom", "showarrow": False, "font": {"size": 12}}],
+              "showlegend": False}
+    frames = [f for f in (city, district) if not f.empty]
+    if frames:  # the data's span (event labels must not stretch the time axis)
+        span = pd.concat([f["period"] for f in frames])
+        layout["xaxis"]["range"] = _iso([span.min(), span.max()])
+    if frames and events is not None and not events.empty:
+        periods = pd.concat([f["period"] for f in frames])
+        shapes, notes = _event_layers(periods.min(), periods.max(), events)
+        layout["shapes"] = [dict(s, yref="paper", y0=0, y1=1) for s in shapes]
+        layout["annotations"] += [dict(n, yref="paper", y=0.98 - 0.05 * (i % 3)) for i, n in enumerate(notes)]
+    return {"data": data, "layout": layout}
+
+
 # --- explorer ------------------------------------------------------------------------------
 
 _PNG = {"format": "png", "scale": 2}
@@ -301,7 +368,8 @@ def graph_config(filename: str) -> dict:
 
 
 def map_values(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, selected=(), *,
-               template: str = LIGHT) -> dict:
+               template: str = LIGHT, scale_range: tuple[float, float] | None = None,
+               scale_note: str = "") -> dict:
     """The explorer's map as a figure dict **without outlines**: three choroplethmap traces
     (districts without a value in grey, the values, an outline of the selected ones; always
     three, MapLibre errors when an update changes the number of map traces) whose
@@ -322,7 +390,9 @@ def map_values(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, se
         {"type": "choroplethmap", "locations": shown["district_id"].tolist(), "z": _numbers(shown["value"]),
          "text": shown["name"].tolist(), "colorscale": scale, "showscale": not shown.empty,
          "marker": {"line": {"color": "#495057", "width": 0.6}},
-         "colorbar": {"title": {"text": metric.unit}, "thickness": 12},
+         "colorbar": {"title": {"text": metric.unit + (f"<br>{scale_note}" if scale_note else "")}, "thickness": 12},
+         **({"zmin": float(scale_range[0]), "zmax": float(scale_range[1]), "zauto": False}
+            if scale_range is not None and scale_range[0] < scale_range[1] else {}),
          "hovertemplate": "%{text}<br>%{z:" + metric.format + "} " + metric.unit + "<extra></extra>"},
         {"type": "choroplethmap", "locations": chosen, "z": [1] * len(chosen),
          "colorscale": [[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]], "showscale": False,
@@ -385,7 +455,34 @@ def explore_series(frame: pd.DataFrame, metric: Metric, names: dict[str, str], *
             "customdata": _iso(part["period"]), "mode": "lines", "name": f"{label}: {text}",
             "line": {"width": 1.5, "dash": dash, "color": "#6c757d" if dash == "dot" else "#a3a3a3"},
             "hovertemplate": "%{y:" + metric.format + "} " + metric.unit + " (%{customdata|%d %b %Y})",
+            **({"meta": {"area": focus}} if focus != "city" else {}),
         })
+    return split_axes(fig, metric, names)
+
+
+def split_axes(fig: dict, metric: Metric, names: dict[str, str]) -> dict:
+    """Districts on their own axis (bottom) under the city (top), one time axis: a district is
+    never drawn flat at zero on the city's scale. A figure with the city only is unchanged."""
+    city_name = names.get("city", "Whole city")
+    district_traces = [t for t in fig["data"]
+                       if t.get("name") != city_name and not str(t.get("name", "")).startswith(city_name + ":")]
+    if not district_traces or len(district_traces) == len(fig["data"]):
+        return fig
+    for trace in district_traces:
+        trace["yaxis"] = "y2"
+    layout = fig["layout"]
+    layout["xaxis"] = {**layout.get("xaxis", {}), "anchor": "y2"}
+    layout["yaxis"] = {**layout.get("yaxis", {}), "domain": [0.56, 1], "title": {"text": f"city ({metric.unit})"},
+                       "rangemode": "tozero"}
+    layout["yaxis2"] = {"domain": [0, 0.44], "title": {"text": f"districts ({metric.unit})"}, "rangemode": "tozero",
+                        "gridcolor": "#e9ecef"}
+    layout["annotations"] = [*layout.get("annotations", []),
+                             {"text": "Whole city (its own scale)", "xref": "paper", "x": 1, "yref": "paper", "y": 1,
+                              "xanchor": "right", "yanchor": "bottom", "showarrow": False, "font": {"size": 11}},
+                             {"text": "Districts (their own scale)", "xref": "paper", "x": 1, "yref": "paper",
+                              "y": 0.45, "xanchor": "right", "yanchor": "bottom", "showarrow": False,
+                              "font": {"size": 11}}]
+    layout["meta"] = {**layout.get("meta", {}), "split": True}
     return fig
 
 

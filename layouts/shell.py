@@ -42,10 +42,15 @@ def load_pages(mode: str) -> list[str]:
     return loaded
 
 
-def nav_links(signed_in: bool, lang: str = i18n.DEFAULT) -> list:
+def nav_links(signed_in: bool, lang: str = i18n.DEFAULT, principal=None) -> list:
     """The navigation: ops pages for signed-in callers only; public pages in the page's
-    language (labels from the catalogue, links keep ``?lang=``)."""
+    language (labels from the catalogue, links keep ``?lang=``). A signed-in caller who may
+    read the ops pages gets "My district" (their district's page, or the chooser of theirs);
+    the public site's own district page is then labelled as the public one."""
+    from data.district_profile import my_district_path
+
     links = []
+    mine = principal is not None and principal.kind == "user" and principal.can("read")
     for page in dash.page_registry.values():
         if not page.get("nav") or (page.get("audience") == "ops" and not signed_in):
             continue
@@ -53,7 +58,12 @@ def nav_links(signed_in: bool, lang: str = i18n.DEFAULT) -> list:
         if page.get("nav_key"):
             label = i18n.t(page["nav_key"], lang)
             href += "" if lang == i18n.DEFAULT else f"?lang={lang}"
+            if mine and page["nav_key"] == "nav_district":
+                label = f"Public site: {label}"
         links.append(dbc.NavItem(dbc.NavLink(label, href=href, active="exact")))
+        if mine and page.get("audience") == "ops" and page["relative_path"] == "/":
+            links.append(dbc.NavItem(dbc.NavLink("My district", href=my_district_path(principal), active="exact",
+                                                 id=ids.SHELL_MY_DISTRICT)))
     return links
 
 
@@ -86,7 +96,7 @@ def layout():
                 dbc.Container(
                     [
                         dbc.NavbarBrand(brand, href="/"),
-                        dbc.Nav(nav_links(principal is not None or mode == "public"), id=ids.SHELL_NAV,
+                        dbc.Nav(nav_links(principal is not None or mode == "public", principal=principal), id=ids.SHELL_NAV,
                                 navbar=True, className="me-auto"),
                         html.Span(id=ids.SHELL_STATUS, className="navbar-text small", **{"aria-live": "polite"}),
                         *_account(principal, mode),

@@ -46,7 +46,10 @@ def test_medians_hold_no_district_rows(published):
 @pytest.mark.parametrize("district", ["999", None, "city", 5, ["301"], "' OR 1=1 --", "x" * 500])
 def test_unknown_district_lists_the_choices(client, district):
     out = _profile(client, district)
-    assert "Unknown district" in json.dumps(out)
+    text = json.dumps(out)
+    assert "Unknown district" not in text  # an id is unknown, or none was chosen; then the choices
+    assert ("There is no district with the id" in text) or ("No district chosen" in text)
+    assert "Brooklyn CD 1" in text
     status, body, text = _records(client, district)
     assert status == 200 and body["response"]["district-records-grid"]["rowData"] == []
 
@@ -70,7 +73,9 @@ def test_records_need_sign_in(anon_client):
 
 def test_official_sees_only_their_own_district(dash_app, accounts):
     official = signed_in(dash_app, "test-official", accounts["test-official"])
-    assert "Unknown district" in json.dumps(_profile(official, "301"))
+    refused = json.dumps(_profile(official, "301"))
+    assert "Brooklyn CD 1 is outside your districts" in refused and "Unknown district" not in refused
+    assert "kpi-card" not in refused and "/district/101" in refused  # the notice, then their own district
     status, body, _ = _records(official, "301")
     assert status == 200 and body["response"]["district-records-grid"]["rowData"] == []
     own = _profile(official, "101")
@@ -99,7 +104,7 @@ def test_records_export_streams_every_request_of_the_district_in_chunks(dash_app
     lines = response.get_data(as_text=True).splitlines()
     body = [line for line in lines if not line.startswith("#")]
     assert body[0].startswith("request_id,district_id")
-    expected = repository.run("ops/district_requests_all", district="101")
+    expected = repository.run("ops/district_requests_all", district="101", category=None)
     assert len(body) - 1 == len(expected) > 7 and max(chunk_sizes) <= 7 and len(chunk_sizes) > 1
     assert all(line.split(",")[1] == "101" for line in body[1:])
     assert any(line.startswith("# data version,") for line in lines)

@@ -312,7 +312,8 @@ def test_csv_export_rows_equal_the_table(client):
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.is_streamed
     text = response.get_data(as_text=True)
-    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    table_text = text.split("# series")[0]
+    lines = [line for line in table_text.splitlines() if line and not line.startswith("#")]
     records = list(csv.DictReader(io.StringIO("\n".join(lines))))
     assert [r["District id"] for r in records] == [r["district_id"] for r in rows]
     for record, row in zip(records, rows):
@@ -380,3 +381,72 @@ def test_scoped_official_annotates_own_district_only_and_not_city_wide(dash_app,
         status, body, _text = dash_http.call(official, dep, [1], ["Street fair", "event", "2026-10-20", "2026-10-20",
                                                                   district, {"metric": "bike_trips"}, 0])
         assert status == 200 and expected in str(body), (district, body)
+
+
+# --- issue 17: comparisons that never mislead; exports hold the series -------------------
+
+def _traces_by_name(fig):
+    return {t["name"]: t for t in fig["data"]}
+
+
+def test_series_puts_districts_on_their_own_axis_next_to_the_city(client):
+    views = _views(client, {"metric": "sr_opened", "range": "30d", "districts": "101"})
+    fig = views["explore-series"]["figure"]
+    traces = _traces_by_name(fig)
+    city, district = traces["Whole city"], traces["Manhattan CD 1"]
+    assert city.get("yaxis", "y") == "y" and district["yaxis"] == "y2"
+    layout = fig["layout"]
+    assert layout["yaxis"]["domain"][0] >= layout["yaxis2"]["domain"][1]  # two panels, not one axis
+    # the district's own axis spans its own values, not the city's (no flat line at zero)
+    assert max(v for v in fig_values(district) if v is not None) < max(v for v in fig_values(city) if v is not None)
+
+
+def fig_values(trace):
+    from bench import fuzz
+    return fuzz.decoded(trace["y"]) if not isinstance(trace["y"], list) else trace["y"]
+
+
+def test_city_alone_keeps_one_axis(client):
+    fig = _views(client, {"metric": "sr_opened", "range": "30d"})["explore-series"]["figure"]
+    assert "yaxis2" not in fig["layout"] and all("yaxis" not in t for t in fig["data"])
+
+
+def test_map_colour_scale_spans_all_districts_not_the_two_chosen(dash_app, accounts):
+    """An official of one district, two chosen: the colour scale is set over every district of
+    the city (zmin/zmax), so neither of the two is drawn as 'worst' by construction."""
+    from data import access, explore as explore_data, lookups
+    from tests.conftest import signed_in
+
+    official = signed_in(dash_app, "test-official", accounts["test-official"])
+    state = {"metric": "sr_opened", "range": "30d", "districts": "101,102"}
+    views = _views(official, state)
+    trace = views["explore-map-values"]["data"]["figure"]["data"][1]
+    with access.system():
+        parsed = explore_data.parse(state, names=lookups.district_names(), available=lookups.available_metrics())
+        table = explore_data.district_table(parsed, lookups.districts())
+    every = table.loc[table["district_id"] != "city", "value"].dropna()
+    assert len(every) > 10 and trace["zauto"] is False
+    assert trace["zmin"] == pytest.approx(every.quantile(0.05)) and trace["zmax"] == pytest.approx(every.quantile(0.95))
+    assert f"all {len(every)} districts" in trace["colorbar"]["title"]["text"]
+    assert set(trace["locations"]) <= {"101"}  # the values shown stay the official's own
+
+
+def test_exports_hold_the_series_on_screen_csv_and_excel(client):
+    from openpyxl import load_workbook
+
+    state = {"metric": "sr_opened", "range": "30d", "districts": "101,102", "grain": "day"}
+    fig = _views(client, state)["explore-series"]["figure"]
+    shown = {t["name"]: fig_values(t) for t in fig["data"] if "previous" not in t["name"] and "last year" not in t["name"]}
+    query = "metric=sr_opened&range=30d&districts=101,102&grain=day"
+    text = client.get("/explore/export.csv?" + query).get_data(as_text=True)
+    assert "# series: " in text
+    series = list(csv.DictReader(io.StringIO(text.split("# series")[1].split("\n", 1)[1])))
+    for name, values in shown.items():
+        exported = [float(r["Value"]) for r in series if r["Area"] == name]
+        assert exported == pytest.approx([float(v) for v in values]), name
+    book = load_workbook(io.BytesIO(client.get("/explore/export.xlsx?" + query).data))
+    rows = list(book["series"].iter_rows(values_only=True))
+    assert rows[0] == ("District id", "Area", "Period", "Value", "Records")
+    assert len(rows) - 1 == len(series)
+    filters = dict(book["filters"].iter_rows(values_only=True))
+    assert filters["data version"] and filters["districts"] == "101,102"

@@ -131,10 +131,13 @@ def test_csv_export_rows_equal_the_table(page, server):
     with page.expect_download() as info:
         page.click("#explore-exports a:has-text('CSV')")
     text = open(info.value.path(), encoding="utf-8").read()
-    rows = [line for line in text.splitlines() if not line.startswith("#")]
+    table, series = text.split("# series", 1)  # the table, then the series on screen
+    rows = [line for line in table.splitlines() if line and not line.startswith("#")]
     exported = [r["District id"] for r in csv.DictReader(io.StringIO("\n".join(rows)))]
     assert exported == shown
     assert "# data version" in text
+    areas = {r["District id"] for r in csv.DictReader(io.StringIO(series.split("\n", 1)[1]))}
+    assert areas == {"city", "301", "302", "101"}
     _shot(page, "explore")
     assert page.errors == []
 

@@ -86,8 +86,8 @@ def test_explore_bad_input_falls_back_with_a_notice(client, bad, notice):
         assert notice in str(body["response"]["explore-notice"]["children"])
 
 
-@pytest.mark.parametrize("district,expected", [("301", "Brooklyn"), ("999", "Unknown district"),
-                                               (None, "Unknown district"), ("city", "Unknown district")])
+@pytest.mark.parametrize("district,expected", [("301", "Brooklyn"), ("999", "There is no district with the id '999'"),
+                                               (None, "No district chosen"), ("city", "No district chosen")])
 def test_district_profile(client, district, expected):
     deps = dash_http.dependencies(client)
     status, body, _ = dash_http.call(client, dash_http.find(deps, "district-kpis"), [district])

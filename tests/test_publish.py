@@ -152,10 +152,14 @@ def test_public_snapshot_holds_aggregates_only(published, var_dir):
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         assert tables == {"metrics", "metric_values", "districts", "sources", "source_times", "meta",
                           # figures departments report themselves, and snapshot feeds' readings (issue 15)
-                          "reported_measures", "reported_measure_defs", "source_readings"}
+                          "reported_measures", "reported_measure_defs", "source_readings",
+                          "public_annotations"}  # approved public annotations (issue 17)
         columns = {}
         for table, column in con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall():
             columns.setdefault(table, set()).add(column)
+        # admin-approved annotations only: what and when, never who wrote them
+        assert columns["public_annotations"] == {"starts_at", "ends_at", "district_id", "domain", "kind", "title",
+                                                 "approved_at"}
         assert columns["metric_values"] == {"metric_id", "grain", "district_id", "period", "value", "numerator",
                                             "denominator", "n", "suppressed", "ci_low", "ci_high"}
         assert columns["districts"] == {"district_id", "name", "borough", "population", "area_km2", "geometry",

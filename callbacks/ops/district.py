@@ -9,7 +9,7 @@ import pandas as pd
 from dash import Input, Output, dcc, html, no_update
 
 from callbacks import auth, common
-from data import access, control_limits, export_safety, facts, registry, repository
+from data import access, annotations, control_limits, export_safety, facts, ops_store, registry, repository
 from data import district_profile as page
 from data.publish import END_OF_TIME
 from data.snapshot import DataUnavailable
@@ -23,8 +23,27 @@ def _valid(district_id, names) -> bool:
     return isinstance(district_id, str) and district_id in names and district_id != "city"
 
 
-def _ordinal(n: int) -> str:
-    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+_ordinal = page.ordinal
+
+
+def out_of_scope(district_id, names) -> list | None:
+    """The notice for a district the caller may not open (None: they may): a known district
+    outside their districts is named as such, an unknown id said to be unknown; then the list
+    of the caller's own districts."""
+    principal = access.current()
+    if _valid(district_id, names) and principal is not None and principal.sees(district_id):
+        return None
+    visible = [d for d in names if d != "city" and principal is not None and principal.sees(d)]
+    choices = html.Ul([html.Li(dcc.Link(names[d], href=f"/district/{d}")) for d in visible],
+                      className="district-list")
+    if _valid(district_id, names):
+        text = (f"{names[district_id]} is outside your districts: your account may not see its figures or "
+                "records. Your districts:")
+    elif isinstance(district_id, str) and district_id and district_id != "city":
+        text = f"There is no district with the id {district_id[:40]!r}. Your districts:"
+    else:
+        text = "No district chosen. Your districts:"
+    return [components.notice(text), choices]
 
 
 @dash.callback(
@@ -37,12 +56,10 @@ def _ordinal(n: int) -> str:
 @common.guarded("District profile", "message", None)
 def district_profile(district_id):
     names = common.district_names()
-    if not _valid(district_id, names) or not access.current().sees(district_id):
-        visible = [d for d in names if d != "city" and access.current().sees(d)]
-        choices = html.Ul([html.Li(dcc.Link(names[d], href=f"/district/{d}")) for d in visible],
-                          className="district-list")
-        return ("District profile",
-                [components.notice(f"Unknown district {str(district_id)[:40]!r}. Pick one below."), choices], None)
+    refused = out_of_scope(district_id, names)
+    if refused is not None:
+        title = f"{names[district_id]}: outside your districts" if _valid(district_id, names) else "District profile"
+        return title, refused, None
     info = common.districts().set_index("district_id").loc[district_id]
     times = common.table_times()
     first = facts.first_times()
@@ -59,7 +76,7 @@ def district_profile(district_id):
             windows[metric.id] = (grain, end - timedelta(days=HISTORY_DAYS), end)
         else:
             windows[metric.id] = (grain, newest - timedelta(days=2 * 366), END_OF_TIME)
-    history, medians, ranks = [], [], []
+    history, medians, ranks, spread = [], [], [], []
     principal = access.current()
     # the borough median of a few districts is a peer's own figure (of three, always one of them):
     # a caller who may not see every peer gets the district's rank among them instead
@@ -75,6 +92,22 @@ def district_profile(district_id):
             ranks.append(rank[rank["metric_id"].isin(ids_at)])
     history = pd.concat(history, ignore_index=True)
     medians = pd.concat(medians, ignore_index=True)
+    # the period each card shows (the latest complete period of its own data, zeros included)
+    shown_at = {}
+    for metric in metrics:
+        grain, _start, end = windows[metric.id]
+        data_time = times.get(metric.table, (None, False))[0]
+        shown_at[metric.id] = facts.last_complete_period(grain, min(end, data_time or end))
+    # rank and spread among ALL districts at exactly that period (aggregates, no peer's row)
+    for grain in sorted({w[0] for w in windows.values()}):
+        at = [m for m in metrics if windows[m.id][0] == grain and shown_at[m.id] is not None]
+        if at:
+            spread.append(repository.run(
+                "ops/district_rank_all", grain=grain, metrics=[m.id for m in at],
+                periods=[shown_at[m.id] for m in at], district=district_id,
+                zero_metrics=[m.id for m in at if facts.zero_or_none(m) == 0]))
+    spread = (pd.concat(spread, ignore_index=True) if spread else pd.DataFrame(columns=["metric_id"])) \
+        .set_index("metric_id")
     city_median = medians[medians["borough"].isna()].set_index("metric_id")["median_value"]
     # a metric with no district figure anywhere (citywide-only sources: MTA, DOT counts) has no place here
     metrics = [m for m in metrics if m.id in city_median.index]
@@ -87,14 +120,29 @@ def district_profile(district_id):
         data_time, simulated = times.get(metric.table, (None, False))
         # the latest complete period of the metric's own data, zeros included (a quiet day is
         # the latest day, not skipped), against the period before it (data.facts)
-        latest = facts.last_complete_period(grain, min(end, data_time or end))
+        latest = shown_at[metric.id]
         part = facts.filled(metric, history[history["metric_id"] == metric.id].sort_values("period"),
                             grain=grain, last=latest)
         shown = facts.from_series(metric, part, grain=grain, district=district_id, period=latest,
                                   data_time=data_time, now=now, simulated=simulated,
                                   first_time=first.get(metric.table))
         values = [float(v) if v == v else None for v in part["value"]]
-        comparisons = [("City median", metric.format_value(city_median.get(metric.id)))]
+        row = spread.loc[metric.id].to_dict() if metric.id in spread.index else None
+        if row is not None and row.get("period") is not None and latest is not None \
+                and pd.Timestamp(row["period"]) != pd.Timestamp(latest):
+            row = None  # never a rank of another period than the card's
+        rank, why_not = page.rank_text(metric, shown, row)
+        comparisons = [("Among all districts", html.Span(rank or why_not, className="district-rank"
+                                                          + ("" if rank else " district-rank--none")))]
+        if row is not None:
+            picture = figures.spread_svg(row["p10"], row["p25"], row["p50"], row["p75"], row["p90"], shown.value)
+            if picture:
+                comparisons.append(("Where we sit", html.Img(
+                    src=picture, className="district-spread",
+                    alt=(f"10th–90th percentile of all districts {metric.format_value(row['p10'])}–"
+                         f"{metric.format_value(row['p90'])}, median {metric.format_value(row['p50'])}, "
+                         f"this district {metric.format_value(shown.value)}"))))
+        comparisons.append(("City median", metric.format_value(city_median.get(metric.id))))
         if exact_peers and metric.id in peers.index:
             row = peers.loc[metric.id]
             comparisons.append((f"{info['borough']} median ({int(row['districts'])} districts)",
@@ -115,6 +163,97 @@ def district_profile(district_id):
                       dcc.Link("open in the explorer", href=f"/explore?districts={district_id}")],
                      className="text-muted")
     return names[district_id], cards, summary
+
+
+TREND_DAYS = 91
+
+
+def trend_window(metric) -> tuple[str, datetime, datetime]:
+    """(grain, start, end) of the trend: the last 13 weeks by day up to the latest complete day
+    of the metric's own data; a metric published by month only, its last two years."""
+    times = common.table_times()
+    grain = common.valid_grain("day", metric)
+    newest = times.get(metric.table, (None, False))[0] or datetime.now()
+    if grain == "day":
+        end = datetime.combine(newest.date(), datetime.min.time())
+        return grain, end - timedelta(days=TREND_DAYS), end
+    return grain, newest - timedelta(days=2 * 366), END_OF_TIME
+
+
+def district_events(district_id: str, domain: str | None, start: datetime, end: datetime) -> pd.DataFrame:
+    """Recorded incidents and officials' annotations overlapping [start, end) for the district
+    (or city-wide) and the domain (or every domain); scoped to the caller."""
+    incidents = repository.run("ops/incidents", start=start, end=end)
+    try:
+        notes = access.scope_frame(annotations.between(start, end, domain=domain))
+    except ops_store.Busy:
+        notes = incidents.iloc[0:0]
+    frames = [f for f in (incidents, notes) if not f.empty]
+    if not frames:
+        return incidents
+    events = pd.concat(frames, ignore_index=True)
+    keep = (events["district_id"].isna() | (events["district_id"] == district_id)) & \
+        (events["domain"].isna() | (events["domain"] == domain))
+    return events[keep].sort_values("starts_at").reset_index(drop=True)
+
+
+def series_frame(metric, district_id: str) -> tuple[pd.DataFrame, str, datetime, datetime]:
+    """The city's and the district's series of `metric` over the trend window, zeros filled up
+    to the latest complete period (what the chart shows and the series export writes)."""
+    grain, start, end = trend_window(metric)
+    rows = repository.run("ops/metric_series", metric=metric.id, grain=grain, districts=["city", district_id],
+                          start=start, end=end)
+    times = common.table_times()
+    data_time = times.get(metric.table, (None, False))[0]
+    latest = facts.last_complete_period(grain, min(end, data_time or end))
+    parts = []
+    for area in ("city", district_id):
+        part = rows[rows["district_id"] == area].sort_values("period")
+        part = facts.filled(metric, part, grain=grain, last=latest) if latest is not None else part.iloc[:0]
+        parts.append(part.assign(district_id=area)[["district_id", "period", "value", "n"]])
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs["version"] = rows.attrs.get("version", "")
+    return out, grain, start, end
+
+
+@dash.callback(
+    Output(ids.DISTRICT_TREND, "figure"),
+    Output(ids.DISTRICT_EVENTS, "children"),
+    Output(ids.DISTRICT_SERIES_EXPORT, "children"),
+    Input(ids.DISTRICT_ID, "data"),
+    Input(ids.DISTRICT_TREND_METRIC, "value"),
+)
+@auth.requires("read")
+@common.guarded(figures.empty("No data"), "message", None)
+def district_trend(district_id, metric_id):
+    names = common.district_names()
+    if out_of_scope(district_id, names) is not None:
+        return figures.empty("Outside your districts" if _valid(district_id, names) else "No district"), None, None
+    metric = common.valid_metric(metric_id) if isinstance(metric_id, str) else None
+    if metric is None or metric.id not in {m.id for m in common.available_metrics()}:
+        return figures.empty("Pick a metric"), None, None
+    frame, grain, start, _end = series_frame(metric, district_id)
+    if frame.empty:
+        return figures.empty("No complete period yet"), None, None
+    span_end = facts.period_end(frame["period"].max(), grain)
+    events = district_events(district_id, metric.domain, start, span_end)
+    fig = figures.district_trend(frame[frame["district_id"] == "city"], frame[frame["district_id"] == district_id],
+                                 metric, district_name=names[district_id], events=events)
+    if events.empty:
+        listed = html.P("No recorded incident or annotation in this period for this district or the whole city.",
+                        className="text-muted")
+    else:
+        listed = html.Div([html.Strong(f"{len(events)} incidents and annotations in this period: "), html.Ul([
+            html.Li(f"{r.starts_at:%d %b %Y}–{r.ends_at:%d %b %Y} · {r.kind} · {r.title}"
+                    + (" (whole city)" if r.district_id is None or r.district_id != r.district_id else ""))
+            for r in events.itertuples()])])
+    query = urlencode({"metric": metric.id, "grain": grain})
+    base = page.SERIES_EXPORT.replace("<district_id>", district_id)
+    links = [html.Span(f"{metric.label} by {grain}, {names[district_id]} and the whole city. Download this series: ",
+                       className="text-muted"),
+             html.A("CSV", href=f"{base}.csv?{query}", className="btn btn-outline-primary btn-sm me-1", download=""),
+             html.A("Excel", href=f"{base}.xlsx?{query}", className="btn btn-outline-primary btn-sm", download="")]
+    return fig, listed, links
 
 
 @dash.callback(
@@ -148,8 +287,11 @@ def district_records(district_id, category):
                + f" in the published window{'' if chosen is None else f', category {chosen}'}; "
                "sort or filter any column, 25 per page.")
     options = [{"label": f"{r.category} ({r.requests:,})", "value": r.category} for r in categories.itertuples()]
-    everything = html.A(f"download all {int(categories['requests'].sum()):,} as CSV",
-                        href=page.RECORDS_EXPORT.replace("<district_id>", district_id))
+    # the download follows the filter on screen: the chosen category, or every request
+    href = page.RECORDS_EXPORT.replace("<district_id>", district_id) + ("" if chosen is None else
+                                                                       "?" + urlencode({"category": chosen}))
+    everything = html.A(f"download all {total:,}" + ("" if chosen is None else f" of category {chosen}") + " as CSV",
+                        href=href, id=ids.DISTRICT_RECORDS_EXPORT)
     return components.grid_rows(records, list(page.RECORD_COLUMNS)), [caption, " · ", everything], options
 
 
@@ -174,8 +316,10 @@ def district_facilities(district_id):
 
 
 def export_requests(district_id: str):
-    """Every service request of one district in the published window, as CSV streamed in
-    chunks from the snapshot (never built in memory), stamped with the data version."""
+    """Every service request of one district in the published window (``?category=``: of that
+    category only, the filter on the page), as CSV streamed in chunks from the snapshot (never
+    built in memory), stamped with the filter and the data version; each row with its overdue
+    flag."""
     import csv
     import io
     import itertools
@@ -190,17 +334,25 @@ def export_requests(district_id: str):
         if not access.current().sees(district_id):
             return flask.Response("This district is outside your account's districts.", status=403,
                                   mimetype="text/plain")
-        chunks = repository.stream("ops/district_requests_all", district=district_id)
+        category = flask.request.args.get("category") or None
+        if category is not None:
+            known = set(repository.run("ops/district_categories", district=district_id)["category"])
+            if category not in known:
+                return flask.Response("Unknown category for this district.", status=400, mimetype="text/plain")
+        chunks = repository.stream("ops/district_requests_all", district=district_id, category=category)
         first = next(chunks, None)
     except DataUnavailable as exc:
         return flask.Response(f"Data unavailable: {exc}", status=503, mimetype="text/plain")
     version = "" if first is None else first.attrs.get("version", "")
-    columns = ["request_id", "district_id", "created_at", "closed_at", "due_at", "category", "channel", "status"]
+    columns = ["request_id", "district_id", "created_at", "closed_at", "due_at", "category", "channel", "status",
+               "overdue"]
 
     def generate():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         for key, value in (("CityOps service requests", ""), ("district", f"{district_id} {names[district_id]}"),
+                           ("category", category or "all categories"),
+                           ("overdue", "closed after the due time, or open past it at the data's time"),
                            ("data version", version), ("exported at", f"{datetime.now():%Y-%m-%d %H:%M:%S}")):
             writer.writerow([f"# {key}", export_safety.cell(value)] if value else [f"# {key}"])
         writer.writerow(columns)
@@ -217,10 +369,89 @@ def export_requests(district_id: str):
         "X-Data-Version": version, "Cache-Control": "no-store"})
 
 
+SERIES_COLUMNS = {"area": "Area", "district_id": "District id", "period": "Period", "value": "Value", "n": "Records"}
+
+
+def _series_export(district_id: str, fmt: str):
+    """The trend on the district page (the district's and the city's series of one metric, the
+    metric's grain and window) as CSV or Excel, with the filters and the data version in the
+    file; every text cell neutralised (data.export_safety)."""
+    import csv
+    import io
+
+    import flask
+
+    auth.check("read")
+    try:
+        names = common.district_names()
+        if not _valid(district_id, names):
+            return flask.Response("Unknown district.", status=404, mimetype="text/plain")
+        if not access.current().sees(district_id):
+            return flask.Response("This district is outside your account's districts.", status=403,
+                                  mimetype="text/plain")
+        metric = common.valid_metric(flask.request.args.get("metric", "")[:64])
+        if metric is None or metric.id not in {m.id for m in common.available_metrics()}:
+            return flask.Response("Unknown metric.", status=400, mimetype="text/plain")
+        frame, grain, start, end = series_frame(metric, district_id)
+    except DataUnavailable as exc:
+        return flask.Response(f"Data unavailable: {exc}", status=503, mimetype="text/plain")
+    version = frame.attrs.get("version", "")
+    frame = frame.assign(area=frame["district_id"].map(names))[list(SERIES_COLUMNS)]
+    last = frame["period"].max() if not frame.empty else None
+    header = [("CityOps district series", ""), ("district", f"{district_id} {names[district_id]}"),
+              ("metric", f"{metric.id} ({metric.label}, {metric.unit})"), ("grain", grain),
+              ("from", f"{pd.Timestamp(frame['period'].min()):%Y-%m-%d}" if last is not None else ""),
+              ("to (last complete period)", f"{pd.Timestamp(last):%Y-%m-%d}" if last is not None else ""),
+              ("a period with no record", "0 for a count, empty for a ratio"),
+              ("data version", version), ("exported at", f"{datetime.now():%Y-%m-%d %H:%M:%S}"),
+              ("link", f"/district/{district_id}?metric={metric.id}")]
+    name = f"cityops-{district_id}-{metric.id}-{grain}"
+    headers = {"X-Data-Version": version, "Cache-Control": "no-store"}
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        for key, value in header:
+            writer.writerow([f"# {key}", export_safety.cell(value)] if value else [f"# {key}"])
+        writer.writerow(list(SERIES_COLUMNS.values()))
+        export_safety.frame(frame).to_csv(buffer, header=False, index=False, date_format="%Y-%m-%d %H:%M:%S")
+        return flask.Response(buffer.getvalue(), mimetype="text/csv", headers={
+            **headers, "Content-Disposition": f'attachment; filename="{name}.csv"'})
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "series"
+    sheet.append(list(SERIES_COLUMNS.values()))
+    for record in frame.itertuples(index=False):
+        sheet.append([None if v is None or (not isinstance(v, str) and pd.isna(v)) else
+                      (pd.Timestamp(v).to_pydatetime() if isinstance(v, pd.Timestamp) else
+                       float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v) for v in record])
+    info = book.create_sheet("filters")
+    for key, value in header:
+        info.append([key, value])
+    for part in (sheet, info):
+        export_safety.inert_sheet(part)
+    out = io.BytesIO()
+    book.save(out)
+    return flask.Response(out.getvalue(), headers={**headers, "Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+                          mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def export_series_csv(district_id: str):
+    return _series_export(district_id, "csv")
+
+
+def export_series_xlsx(district_id: str):
+    return _series_export(district_id, "xlsx")
+
+
 def _register_export() -> None:
     server = dash.get_app().server
-    if "cityops_district_requests" not in server.view_functions:
-        server.add_url_rule(page.RECORDS_EXPORT, "cityops_district_requests", export_requests, methods=["GET"])
+    for rule, endpoint, view in ((page.RECORDS_EXPORT, "cityops_district_requests", export_requests),
+                                 (page.SERIES_EXPORT + ".csv", "cityops_district_series_csv", export_series_csv),
+                                 (page.SERIES_EXPORT + ".xlsx", "cityops_district_series_xlsx", export_series_xlsx)):
+        if endpoint not in server.view_functions:
+            server.add_url_rule(rule, endpoint, view, methods=["GET"])
 
 
 _register_export()

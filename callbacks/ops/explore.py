@@ -217,6 +217,21 @@ def clear_cache() -> None:
         _VIEWS.clear()
 
 
+def colour_range(state: explore.State, districts: pd.DataFrame, table: pd.DataFrame) -> tuple:
+    """(low, high, districts) of the map's colour scale: over ALL districts of the city, not
+    only those the caller may see or has chosen (two chosen districts must not span the whole
+    scale between them). The 5th and 95th percentiles: no one district's own figure leaves
+    the server for a caller outside it; the districts beyond sit at the ends of the scale."""
+    principal = access.current()
+    if principal is not None and principal.districts != access.ALL:
+        with access.acting_as(access.Principal("system", f"colour-scale:{principal.name}", "system", access.ALL)):
+            table = explore.district_table(state, districts)
+    body = table.loc[table["district_id"] != "city", "value"].dropna()
+    if body.empty:
+        return None, None, 0
+    return float(body.quantile(0.05)), float(body.quantile(0.95)), int(len(body))
+
+
 def _build_views(state: explore.State, names: dict, districts: pd.DataFrame, times: dict) -> dict:
     metric, shown = state.metric, explore.scaled_metric(state)
     table = explore.district_table(state, districts)
@@ -239,7 +254,10 @@ def _build_views(state: explore.State, names: dict, districts: pd.DataFrame, tim
         series, metric, names, previous=previous, previous_shift=pd.Timestamp(state.start_ts) - pd.Timestamp(prev_start),
         last_year=last_year, last_year_shift=pd.DateOffset(years=1), focus=focus)
     values = table[table["district_id"] != "city"][["district_id", "value"]]
-    map_fig = {"figure": figures.map_values(districts, values, shown, state.districts),
+    low, high, count = colour_range(state, districts, table)
+    map_fig = {"figure": figures.map_values(districts, values, shown, state.districts,
+                                            scale_range=None if low is None else (low, high),
+                                            scale_note=f"scale: all {count} districts" if count else ""),
                "geometry": geometry_url(districts)}
     city = table.loc[table["district_id"] == "city", "value"]
     city_value = float(city.iloc[0]) if len(city) and (state.scale != "abs" or metric.aggregate != "sum") else None
@@ -347,6 +365,27 @@ def _export_state() -> tuple[explore.State, pd.DataFrame]:
     return state, rows
 
 
+SERIES_COLUMNS = {"district_id": "District id", "name": "Area", "period": "Period", "value": "Value", "n": "Records"}
+
+
+def _export_series(state: explore.State) -> pd.DataFrame:
+    """The time series on screen: the city and the chosen districts over the range, by the
+    chosen grain (what the series chart draws)."""
+    names = common.district_names()
+    series = repository.run("ops/metric_series", metric=state.metric.id, grain=state.grain,
+                            districts=["city", *state.districts], start=state.start_ts, end=state.end_ts)
+    series = series.assign(name=series["district_id"].map(names).fillna(series["district_id"]))
+    order = {d: i for i, d in enumerate(["city", *state.districts])}
+    series = series.assign(_o=series["district_id"].map(order)).sort_values(["_o", "period"])
+    return series[list(SERIES_COLUMNS)].reset_index(drop=True)
+
+
+def _cells(record) -> list:
+    return [None if v is None or (not isinstance(v, str) and pd.isna(v)) else
+            (pd.Timestamp(v).to_pydatetime() if isinstance(v, pd.Timestamp) else
+             float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v) for v in record]
+
+
 def _header(state: explore.State, version: str) -> list[tuple[str, str]]:
     return [("CityOps explorer export", ""), *state.describe(), ("data version", version),
             ("exported at", datetime.now().strftime("%Y-%m-%d %H:%M:%S")),
@@ -362,8 +401,9 @@ def _unavailable(exc) -> flask.Response:
 
 
 def export_csv():
-    """The table on screen as CSV: '#'-prefixed lines with the filters and the data version,
-    then a header row and one row per table row, streamed row by row."""
+    """The table and the series on screen as CSV: '#'-prefixed lines with the filters and the
+    data version, a header row and one row per table row; then a '# series' line, its header
+    and one row per area and period. Streamed row by row."""
     auth.check("read")
     try:
         state, rows = _export_state()
@@ -371,6 +411,11 @@ def export_csv():
         return _unavailable(exc)
     version = rows.attrs.get("version", "")
     columns = list(explore.TABLE_COLUMNS)
+    # read now, as the caller: the body is generated after the request's principal is gone
+    try:
+        series = _export_series(state)
+    except DataUnavailable as exc:
+        return _unavailable(exc)
 
     def generate():
         buffer = io.StringIO()
@@ -385,6 +430,17 @@ def export_csv():
             writer.writerow(["" if v is None or (not isinstance(v, str) and pd.isna(v)) else export_safety.cell(v)
                              for v in record])
             yield buffer.getvalue()
+        # then the series the chart draws (the city and the chosen districts, by period)
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([])
+        writer.writerow([f"# series: {state.metric.label} by {state.grain} ({state.metric.unit})"])
+        writer.writerow(list(SERIES_COLUMNS.values()))
+        for record in series.itertuples(index=False):
+            writer.writerow(["" if v is None or (not isinstance(v, str) and pd.isna(v)) else
+                             export_safety.cell(f"{v:%Y-%m-%d %H:%M}" if isinstance(v, pd.Timestamp) else v)
+                             for v in record])
+        yield buffer.getvalue()
 
     return flask.Response(generate(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{_filename(state, "csv")}"',
@@ -392,8 +448,8 @@ def export_csv():
 
 
 def export_xlsx():
-    """The table on screen as an Excel workbook (sheets: table, filters); small by design (at
-    most one row per district), so it is built in memory."""
+    """The table and the series on screen as an Excel workbook (sheets: table, series,
+    filters); small by design (one row per district, one per area and period), built in memory."""
     from openpyxl import Workbook
 
     auth.check("read")
@@ -410,10 +466,14 @@ def export_xlsx():
     for record in rows[columns].itertuples(index=False):
         sheet.append([None if v is None or (not isinstance(v, str) and pd.isna(v)) else
                       (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v) for v in record])
+    series = book.create_sheet("series")  # the chart's series, as on screen
+    series.append(list(SERIES_COLUMNS.values()))
+    for record in _export_series(state).itertuples(index=False):
+        series.append(_cells(record))
     info = book.create_sheet("filters")
     for key, value in _header(state, version):
         info.append([key, value])
-    for part in (sheet, info):  # text is text: no cell becomes a live formula
+    for part in (sheet, series, info):  # text is text: no cell becomes a live formula
         export_safety.inert_sheet(part)
     out = io.BytesIO()
     book.save(out)

@@ -9,6 +9,17 @@ from layouts import figures, ids
 from layouts.public import parts
 
 
+def public_notes(metric):
+    """Approved public annotations for the metric's domain (a strike, a storm), shaded on its
+    trend; none from a release published before the table existed."""
+    import duckdb
+
+    try:
+        return repository.run("public/annotations", domain=metric.domain)
+    except duckdb.CatalogException:
+        return None
+
+
 @dash.callback(
     Output(ids.PUBLIC_METRIC_SERIES, "figure"),
     Output(ids.PUBLIC_METRIC_MAP, "figure"),
@@ -37,7 +48,7 @@ def public_metric(page):
     latest = repository.run("public/metric_map", metric=metric.id, grain="month")
     if latest.empty:  # no month released yet (held back by the auditor, or too short): its latest week
         latest = repository.run("public/metric_map", metric=metric.id, grain=grain)
-    series_fig = figures.series(series, metric, names)
+    series_fig = figures.with_events(figures.series(series, metric, names), public_notes(metric))
     city_only = latest.empty and not series.empty  # no district row at any grain: a citywide-only source
     map_fig = (figures.empty(t("map_city_only", lang)) if city_only
                else parts.public_map(common.districts("public"), latest, metric))

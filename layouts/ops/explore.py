@@ -14,7 +14,7 @@ import dash_ag_grid  # noqa: F401  (registers the grid's scripts with Dash in ev
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from data import annotations, explore, lookups, registry
+from data import access, annotations, explore, lookups, registry
 from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
 
@@ -44,6 +44,12 @@ def layout(**query):
     domains = [d for d in registry.DOMAINS if any(m.domain == d for m in available)] or list(registry.DOMAINS)
     district_options = [{"label": n, "value": d} for d, n in names.items() if d != "city"]
     allowed_scales = explore.scales_for(metric)
+    # the annotation picker lists only the districts the caller may annotate (an account of
+    # every district may also annotate the whole city: no district)
+    principal = access.current()
+    every = principal is not None and principal.districts == access.ALL
+    note_options = [o for o in district_options if principal is not None and principal.sees(o["value"])]
+    note_default = None if every or not note_options else note_options[0]["value"]
     search = state.search()
     controls = dbc.Row(
         [
@@ -103,8 +109,9 @@ def layout(**query):
                     dbc.Col([_label("To", ids.EXPLORE_NOTE_END),
                              dbc.Input(id=ids.EXPLORE_NOTE_END, type="date", value=state.end.isoformat())], md=2),
                     dbc.Col([_label("District", ids.EXPLORE_NOTE_DISTRICT),
-                             dcc.Dropdown(district_options, None, id=ids.EXPLORE_NOTE_DISTRICT,
-                                          placeholder="Whole city")], md=2),
+                             dcc.Dropdown(note_options, note_default, id=ids.EXPLORE_NOTE_DISTRICT,
+                                          placeholder="Whole city" if every else "Your district",
+                                          clearable=every)], md=2),
                 ],
                 className="g-2 mt-1",
             ),

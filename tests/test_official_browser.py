@@ -1,0 +1,106 @@
+"""Issue 17, the district official's task in a real browser, step by step: sign in, land on the
+district, read a rank, export the series, annotate and edit the annotation, see it on the
+district's trend; no console error; screenshots at 1920×1080 and 390×844."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.live import ROOT, ensure_user, record_errors, require_chromium, running
+
+SHOTS = ROOT / "tests" / "screenshots"
+
+pytestmark = pytest.mark.browser
+require_chromium(pytest)
+
+
+@pytest.fixture(scope="module")
+def server(published):
+    with running("all") as base:
+        yield base
+
+
+def _settle(page, selector: str, timeout: float = 30_000) -> None:
+    page.wait_for_selector(selector, timeout=timeout)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => !document.querySelector('._dash-loading-callback')", timeout=timeout)
+
+
+def _shot(page, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    assert path.stat().st_size > 5_000
+    return path
+
+
+def test_official_signs_in_lands_reads_a_rank_exports_annotates_and_edits(browser, server, tmp_path):
+    username, password = ensure_user(os.environ["CITYOPS_VAR_DIR"], "browser-official", "official-password-9",
+                                     role="official", districts="101")
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, accept_downloads=True)
+    page = record_errors(context.new_page())
+    # 1. sign in: the official lands on their district, not the city overview
+    page.goto(server + "/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    assert page.url.endswith("/district/101")
+    _settle(page, "#district-kpis .kpi-card")
+    assert page.locator("h1").inner_text() == "Manhattan CD 1"
+    assert page.locator("#shell-my-district").get_attribute("href") == "/district/101"
+    # 2. read a rank: among ALL districts, with n (or why there is none)
+    ranks = page.locator("#district-kpis .district-rank").all_inner_texts()
+    assert ranks and any("highest of 59 districts · n = " in r for r in ranks), ranks[:5]
+    assert all(("highest of" in r) or r.startswith("no rank: ") for r in ranks)
+    _settle(page, "#district-trend .main-svg")
+    _shot(page, "official-district-1920x1080")
+    # 3. export the series on screen
+    with page.expect_download() as info:
+        page.click("#district-series-export a:has-text('CSV')")
+    saved = tmp_path / "series.csv"
+    info.value.save_as(saved)
+    text = saved.read_text()
+    assert "# data version," in text and "# district,101 Manhattan CD 1" in text and "Whole city" in text
+    # 4. annotate (the picker offers only district 101), then edit it
+    page.click("#shell-my-district")  # My district from any page goes back to the district
+    _settle(page, "#district-kpis .kpi-card")
+    page.click(".app-navbar >> text=Annotations")
+    _settle(page, "#notes-grid")
+    page.click("#notes-district")
+    page.wait_for_selector("[role=option]")
+    options = page.locator("[role=option]").all_inner_texts()
+    assert options == ["Manhattan CD 1"], options
+    page.keyboard.press("Escape")
+    page.fill("#notes-title", "Depot closed: lorries late")
+    page.fill("#notes-start", "2026-10-20")
+    page.fill("#notes-end", "2026-10-22")
+    page.click("#notes-save")
+    page.wait_for_selector("#notes-result:has-text('saved')")
+    page.wait_for_selector("#notes-grid .ag-row:has-text('Depot closed: lorries late')")
+    page.click("#notes-grid .ag-row:has-text('Depot closed: lorries late') .ag-cell >> nth=0")
+    page.wait_for_function("() => document.querySelector('#notes-title').value === 'Depot closed: lorries late'")
+    page.fill("#notes-title", "Depot closed: lorries late (two days)")
+    page.click("#notes-save")
+    page.wait_for_selector("#notes-result:has-text('changed')")
+    page.wait_for_selector("#notes-history li:has-text('edit')")  # the audit trail shows the change
+    page.wait_for_selector("#notes-grid .ag-row:has-text('(two days)')")
+    _shot(page, "official-annotations-1920x1080")
+    # 5. back on the district, the edited annotation explains the period
+    page.click("#shell-my-district")
+    _settle(page, "#district-trend .main-svg")
+    page.locator("#district-events").scroll_into_view_if_needed()
+    _shot(page, "official-district-events-1920x1080")
+    page.wait_for_selector("#district-events:has-text('Depot closed: lorries late (two days)')")
+    # 6. on a phone
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    _settle(page, "#district-kpis .kpi-card")
+    _shot(page, "official-district-390x844")
+    page.locator("#district-trend").scroll_into_view_if_needed()
+    _settle(page, "#district-trend .main-svg")
+    _shot(page, "official-district-trend-390x844")
+    assert page.errors == []
+    context.close()
