@@ -74,7 +74,7 @@ def add(*, created_by: str, title, kind, starts_at, ends_at, district_id=None, d
         raise InvalidAnnotation("unknown author")
     now = (now or datetime.now()).replace(microsecond=0)
     with ops_store.connect() as con:
-        con.execute("BEGIN IMMEDIATE")
+        con.begin_immediate()
         try:
             cur = con.execute(
                 "INSERT INTO annotations (created_at, created_by, starts_at, ends_at, district_id, domain, kind, title, "
@@ -85,9 +85,9 @@ def add(*, created_by: str, title, kind, starts_at, ends_at, district_id=None, d
             )
             note_id = int(cur.lastrowid)
             _audit(con, note_id, now, created_by, "add", None, _row(con, note_id))
-            con.execute("COMMIT")
+            con.commit()
         except BaseException:
-            con.execute("ROLLBACK")
+            con.rollback()
             raise
         return note_id
 
@@ -152,7 +152,7 @@ def may_change(principal, note: dict | None) -> bool:
 def _change(note_id, principal, action: str, apply, now: datetime | None) -> dict:
     now = (now or datetime.now()).replace(microsecond=0)
     with ops_store.connect() as con:
-        con.execute("BEGIN IMMEDIATE")
+        con.begin_immediate()
         try:
             before = _row(con, note_id) if isinstance(note_id, int) and not isinstance(note_id, bool) else None
             if before is None:
@@ -160,9 +160,9 @@ def _change(note_id, principal, action: str, apply, now: datetime | None) -> dic
             apply(con, before, now)
             after = _row(con, note_id)
             _audit(con, note_id, now, principal.name, action, before, after)
-            con.execute("COMMIT")
+            con.commit()
         except BaseException:
-            con.execute("ROLLBACK")
+            con.rollback()
             raise
     return after
 
