@@ -244,7 +244,7 @@ def attack(releases: list[Path], truth: pd.DataFrame | None = None, *, k: int = 
     earlier = {}
     for old in data[:-1]:
         ov = old["values"]
-        for row in ov.loc[~ov["suppressed"]].itertuples():
+        for row in ov.loc[~ov["suppressed"] & ov["n"].notna()].itertuples():  # exempt metrics publish no n
             earlier[(_quantity(row.metric_id), row.grain, row.period, row.district_id)] = float(row.n)
     truth_n = {}
     if truth is not None:
@@ -462,11 +462,12 @@ def run_city(name: str, milp_seconds: float, k: int) -> list[Report]:
     from data import demo, publish, settings, snapshot, warehouse
 
     snapshot.reset()
+    end = datetime(2026, 11, 1, 12)
+    if name == "demo":  # built before the writer opens the warehouse (the build writes the file)
+        demo.build(warehouse.path(), seed=7, days=60, end=end, scale=0.2, progress=False)
     con = warehouse.connect(warehouse.path())
     try:
         if name == "demo":
-            end = datetime(2026, 11, 1, 12)
-            demo.build(warehouse.path(), seed=7, days=60, end=end, scale=0.2, progress=False)
             # two releases across a month boundary: September first (data clock 2 October), then
             # October, whose first week (28 September - 4 October) holds the last days of
             # September; late data for released September and for that week between them
