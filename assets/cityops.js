@@ -30,3 +30,35 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         }
     }
 });
+
+// Chart maps (MapLibre, inside Plotly) label their canvas "Map" and their attribution button
+// "Toggle attribution" in English whatever Plotly's locale: translate those labels with the
+// graph's own locale dictionary (dcc.Graph config.locales, from data/i18n/<lang>.yaml).
+(function () {
+    let pending = false;
+    function translate() {
+        pending = false;
+        document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
+            const ctx = gd._context;
+            const entry = ctx && ctx.locales && ctx.locale ? ctx.locales[ctx.locale] : null;
+            const dict = entry && entry.dictionary;
+            if (!dict) {
+                return;
+            }
+            gd.querySelectorAll("[aria-label], [title]").forEach(function (el) {
+                ["aria-label", "title"].forEach(function (name) {
+                    const value = el.getAttribute(name);
+                    if (value && dict[value] && dict[value] !== value) {
+                        el.setAttribute(name, dict[value]);
+                    }
+                });
+            });
+        });
+    }
+    new MutationObserver(function () {
+        if (!pending && document.documentElement.lang !== "en") {
+            pending = true;
+            window.requestAnimationFrame(translate);
+        }
+    }).observe(document.documentElement, {subtree: true, childList: true});
+})();

@@ -54,6 +54,12 @@ def vocabulary(lang: str = "es", allow: set[str] = frozenset()) -> set[str]:
     english |= set(EXTRA)
     other = yaml.safe_load((i18n.FOLDER / f"{lang}.yaml").read_text(encoding="utf-8"))
     theirs = _words(" ".join(_strings(other)))
+    from babel import dates
+
+    loc = i18n.locale(lang)  # the locale's own month and day names ("oct", "mar" are Spanish too)
+    for width in ("wide", "abbreviated"):
+        theirs |= _words(" ".join(dates.get_month_names(width, locale=loc).values()))
+        theirs |= _words(" ".join(dates.get_day_names(width, locale=loc).values()))
     allowed = {w.casefold() for text in allow for w in WORD.findall(str(text))} | ALLOW
     return {w for w in english - theirs - allowed if w.isascii()}
 

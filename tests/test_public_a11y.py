@@ -28,6 +28,12 @@ PAGES = {
     "/metric/satisfaction_score": "#public-metric-map-text:not(:empty)",
     "/methodology": ".method-entry",
     "/district?lang=es": "#public-district-card table",
+    "/?lang=es": "#public-kpis .kpi-card",
+    "/metric/sr_opened?lang=es": "#public-metric-map-text:not(:empty)",
+    "/methodology?lang=es": ".method-entry",
+    "/api": ".api-endpoint",
+    "/api?lang=es": ".api-endpoint",
+    "/district?district=banana": ".notice",
 }
 
 pytestmark = pytest.mark.browser

@@ -97,7 +97,7 @@ def localize_series(fig: dict, metric: Metric, lang: str) -> dict:
         trace["hovertemplate"] = "%{x|%d %b %Y}<br>%{y:" + metric.format + "} " + unit + "<extra>%{fullData.name}</extra>"
     layout = fig.setdefault("layout", {})
     layout["yaxis"] = {**layout.get("yaxis", {}), "title": {"text": unit}, "automargin": True}
-    layout["xaxis"] = {**layout.get("xaxis", {}), "automargin": True}
+    layout["xaxis"] = {**layout.get("xaxis", {}), "automargin": True, "tickformat": "%-d %b"}  # "20 sept", not "sept 20"
     layout["legend"] = {"orientation": "h", "y": -0.2, "x": 0}
     layout["margin"] = {"l": 8, "r": 8, "t": 24, "b": 8}
     for note in layout.get("annotations", []) or []:
