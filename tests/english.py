@@ -17,7 +17,7 @@ from data import i18n, registry
 
 WORD = re.compile(r"[A-Za-zÀ-ÿ]{3,}")
 # the shell, Dash, Plotly's mode bar and a few everyday words no catalogue may hold
-EXTRA = """sign signed out screen public dashboard loading error updating data no
+EXTRA = """sign signed out screen public dashboard loading updating data
     the and of to in for from with by on at is are be was were this that these those it its
     not than fewer more less week weeks month months day days year years hour hours records
     record withheld privacy table chart value values district districts city whole latest
@@ -57,11 +57,15 @@ def vocabulary(lang: str = "es", allow: set[str] = frozenset()) -> set[str]:
     from babel import dates
 
     loc = i18n.locale(lang)  # the locale's own month and day names ("oct", "mar" are Spanish too)
+    names: set[str] = set()
     for width in ("wide", "abbreviated"):
-        theirs |= _words(" ".join(dates.get_month_names(width, locale=loc).values()))
-        theirs |= _words(" ".join(dates.get_day_names(width, locale=loc).values()))
+        names |= _words(" ".join(dates.get_month_names(width, locale=loc).values()))
+        names |= _words(" ".join(dates.get_day_names(width, locale=loc).values()))
+    theirs |= names
     allowed = {w.casefold() for text in allow for w in WORD.findall(str(text))} | ALLOW
-    return {w for w in english - theirs - allowed if w.isascii()}
+    # the everyday words above are English even where the other catalogue quotes them ("304 Not
+    # Modified"): only the locale's own month and day names and the allow-list excuse them
+    return {w for w in (english - theirs) | (set(EXTRA) - names) - allowed if w.isascii()}
 
 
 def english_in(text: str, vocab: set[str]) -> list[str]:

@@ -84,7 +84,7 @@ def test_metric_callback_refuses_bad_input(client, bad):
     deps = dash_http.dependencies(client)
     status, body, text = dash_http.call(client, dash_http.find(deps, "public-metric-series"), [bad])
     assert status == 200 and "Traceback" not in text
-    assert "Metric not found" in text or "Indicador no encontrado" in text  # in the language asked for
+    assert "Unknown metric" in text or "Indicador desconocido" in text  # in the language asked for
 
 
 def test_methodology_explains_suppression_and_has_a_revision_log(client):

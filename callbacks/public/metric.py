@@ -28,7 +28,7 @@ def public_metric(page):
     lang = i18n.valid_lang(lang)
     metric = common.valid_metric(metric_id, public_only=True)
     if metric is None:
-        unknown = t("metric_not_found", lang)
+        unknown = t("metric_unknown_short", lang)
         return (figures.empty(unknown), figures.empty(unknown), None, unknown + ".", "", None, "")
     k = int(settings.get("suppression_k"))
     names = common.district_names("public")

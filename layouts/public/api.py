@@ -24,13 +24,24 @@ ENDPOINTS = {
 EXAMPLE_METRIC = "sr_opened"
 
 
+def _values(param: dict):
+    """The literal values a parameter takes (code, as typed in a URL): its enum, or 'city'."""
+    enum = (param.get("schema") or {}).get("enum")
+    if enum:
+        return html.Code(" | ".join(enum))
+    return html.Code("city") if param["name"] == "district" else None
+
+
 def _parameters(operation: dict, lang: str):
     params = operation.get("parameters") or []
     if not params:
         return html.P(t("api_no_parameters", lang), className="small text-muted")
-    rows = [html.Tr([html.Td(html.Code(p["name"])),
-                     html.Td(t("api_in_path", lang) if p.get("in") == "path" else t("api_in_query", lang)),
-                     html.Td(t(f"api_param_{p['name']}", lang))]) for p in params]
+    name, where, means = (t(key, lang) for key in ("api_col_name", "api_col_where", "api_col_means"))
+    rows = [html.Tr([html.Td(html.Code(p["name"]), **{"data-label": name}),
+                     html.Td(t("api_in_path", lang) if p.get("in") == "path" else t("api_in_query", lang),
+                             **{"data-label": where}),
+                     html.Td([t(f"api_param_{p['name']}", lang), " ", _values(p)], **{"data-label": means},
+                             className="api-meaning")]) for p in params]
     head = html.Thead(html.Tr([html.Th(t(key, lang), scope="col") for key in ("api_col_name", "api_col_where", "api_col_means")]))
     return html.Table([head, html.Tbody(rows)], className="table table-sm public-reflow")
 
