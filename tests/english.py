@@ -65,7 +65,7 @@ def vocabulary(lang: str = "es", allow: set[str] = frozenset()) -> set[str]:
     allowed = {w.casefold() for text in allow for w in WORD.findall(str(text))} | ALLOW
     # the everyday words above are English even where the other catalogue quotes them ("304 Not
     # Modified"): only the locale's own month and day names and the allow-list excuse them
-    return {w for w in (english - theirs) | (set(EXTRA) - names) - allowed if w.isascii()}
+    return {w for w in ((english - theirs) | (set(EXTRA) - names)) - allowed if w.isascii()}
 
 
 def english_in(text: str, vocab: set[str]) -> list[str]:
