@@ -30,17 +30,24 @@ def data_status(_n, search=None):
     except DataUnavailable:
         return i18n.t("no_data_published", lang)
     published = meta["published_at"].iloc[0]
-    line = i18n.t("data_published", lang, when=f"{published:%d %b %H:%M:%S}", version=meta["version"].iloc[0])
+    line = i18n.t("data_published", lang, when=i18n.date_time(published, lang), version=meta["version"].iloc[0])
     fallback = snapshot.status(db_for_mode())  # a damaged current release: say what is shown
     return line if fallback is None else f"{line} · {i18n.t('data_fallback', lang, wanted=fallback['wanted'])}"
 
 
-@dash.callback(Output(ids.SHELL_NAV, "children"), Input(ids.SHELL_LOCATION, "search"),
+@dash.callback(Output(ids.SHELL_NAV, "children"), Output(ids.SHELL_BRAND, "children"),
+               Output(ids.SHELL_ACCOUNT, "children"), Input(ids.SHELL_LOCATION, "search"),
                prevent_initial_call=True)
 @auth.requires("public")
 def navigation(search):
-    return shell.nav_links(access.current() is not None or settings.mode() == "public", _lang(search),
-                           principal=access.current())
+    """The navigation, the site name and the sign-in link in the page's language. A signed-in
+    caller's account box (name, sign-out form with its CSRF token) is left as the server drew it."""
+    lang = _lang(search)
+    principal = access.current()
+    mode = settings.mode()
+    signed_in = principal is not None
+    return (shell.nav_links(signed_in or mode == "public", lang, principal=principal), shell.brand(mode, lang),
+            dash.no_update if signed_in else shell.account(None, mode, lang))
 
 
 # <html lang> follows ?lang= (screen readers pronounce the page in its language)

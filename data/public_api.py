@@ -1,7 +1,8 @@
 """Public downloads and a small read-only JSON API, served by the public site only.
 
-Routes (under ``/public`` in mode ``all``, at the root in mode ``public``; not registered in
-mode ``ops``)::
+Routes (at the root in mode ``public``; under ``/public`` in mode ``all``, where the API is also
+answered at the root, ``/api/v1``, so an API client uses the same path against either; not
+registered in mode ``ops``). The human-readable page about them is layouts/public/api.py::
 
     GET /api/v1                               index: data version, licence note, links
     GET /api/v1/openapi.json                  the OpenAPI 3.0 description of this API
@@ -217,8 +218,11 @@ def _reported_values_response(meta: dict):
 
 def districts():
     version = snapshot.version("public")
-    return _not_modified(version) or _json({**_meta(), "districts": _records(repository.run("public/district_list"))},
-                                           version)
+    from natsort import natsort_keygen, ns
+
+    frame = repository.run("public/district_list")
+    frame = frame.sort_values("name", key=lambda names: names.map(natsort_keygen(alg=ns.IGNORECASE)))  # "CD 2" before "CD 10"
+    return _not_modified(version) or _json({**_meta(), "districts": _records(frame)}, version)
 
 
 def _values_document(metric_id: str, meta: dict, frame) -> dict:
@@ -337,7 +341,15 @@ def register(server: flask.Flask, mode: str) -> None:
     """Add the routes to `server` when `mode` serves the public site (public or all)."""
     if mode not in ("public", "all"):
         return
-    bp = flask.Blueprint("public_api", __name__, url_prefix=prefix() or None)
+    _blueprint("public_api", prefix() or None, server)
+    if prefix():  # the demo (mode all) serves the API at /api/v1 too: the same path as the public site's
+        _blueprint("public_api_root", None, server, downloads=False)
+    server.after_request(_page_language)
+    server.after_request(_page_caching)
+
+
+def _blueprint(name: str, url_prefix: str | None, server: flask.Flask, downloads: bool = True) -> None:
+    bp = flask.Blueprint(name, __name__, url_prefix=url_prefix)
     bp.add_url_rule(API, "index", index)
     bp.add_url_rule(API + "/", "index_slash", index)
     bp.add_url_rule(API + "/openapi.json", "openapi", openapi)
@@ -345,11 +357,10 @@ def register(server: flask.Flask, mode: str) -> None:
     bp.add_url_rule(API + "/metrics/<metric_id>", "metric", metric)
     bp.add_url_rule(API + "/metrics/<metric_id>/values", "metric_values", metric_values)
     bp.add_url_rule(API + "/districts", "districts", districts)
-    bp.add_url_rule("/download/<metric_id>.<fmt>", "download", download)
+    if downloads:
+        bp.add_url_rule("/download/<metric_id>.<fmt>", "download", download)
     bp.register_error_handler(snapshot.DataUnavailable, _unavailable)
     server.register_blueprint(bp)
-    server.after_request(_page_language)
-    server.after_request(_page_caching)
 
 
 def _is_public_page() -> bool:

@@ -202,7 +202,7 @@ def _public_get(path: str, mode: str) -> tuple[bool, bool]:
     from data import public_api
 
     base = public_api.prefix()
-    if path.startswith((base + public_api.API, base + "/download/")):
+    if path.startswith((base + public_api.API, public_api.API, base + "/download/")):
         return True, False
     if mode == "public":
         if path in ("/_dash-layout", "/_dash-dependencies"):

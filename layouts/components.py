@@ -109,9 +109,22 @@ def _status(facts: Facts, lang: str | None = None) -> html.Span:
     """The status badge; an unrated value says why (tooltip and screen-reader text)."""
     badge = status_badge(facts.shown_status, lang)
     if facts.status is None and facts.status_reason:
-        badge.title = facts.status_reason
-        badge.children = [*badge.children, html.Span(f" ({facts.status_reason})", className="visually-hidden")]
+        reason = facts.status_reason if lang is None else _status_reason(facts, lang)
+        badge.title = reason
+        badge.children = [*badge.children, html.Span(f" ({reason})", className="visually-hidden")]
     return badge
+
+
+def _status_reason(facts: Facts, lang: str) -> str:
+    """Why a value is not rated, in the page language (data.facts gives it in English)."""
+    reason = facts.status_reason
+    if reason.startswith("too few"):
+        return i18n.t("kpi_too_few", lang, n=i18n.integer(facts.n, lang), min_n=facts.metric.min_n)
+    if reason == "withheld":
+        return i18n.t("kpi_withheld", lang)
+    if reason.startswith("period still running"):
+        return i18n.t("kpi_running", lang)
+    return i18n.t("no_data", lang)
 
 
 def kpi_card(facts: Facts, *, variant: str = "overview", lang: str | None = None, href: str | None = None,
@@ -139,7 +152,7 @@ def kpi_card(facts: Facts, *, variant: str = "overview", lang: str | None = None
     attrs = {"data-metric": metric.id, "data-n": str(facts.n)}
     cls = f"kpi-card kpi-card--{status} kpi-card--{facts.freshness}"
     change_cls = "kpi-change" + ("" if facts.change is not None else " kpi-change--none")
-    records = f"n = {facts.n:,} records" if lang is None else f"n = {facts.n:,}"
+    records = f"n = {facts.n:,} records" if lang is None else f"n = {i18n.integer(facts.n, lang)}"
     if variant == "wall":
         target = f"target {metric.format_value(metric.target)}" if metric.target is not None else ""
         return html.Div(
@@ -184,15 +197,17 @@ def kpi_card(facts: Facts, *, variant: str = "overview", lang: str | None = None
     target = ""
     if metric.target is not None:
         target = (f"target {metric.format_value(metric.target)} {unit}" if lang is None
-                  else i18n.t("kpi_target", lang, target=metric.format_value(metric.target), unit=unit))
+                  else i18n.t("kpi_target", lang, target=i18n.metric_value(metric, metric.target, lang), unit=unit))
     simulated_text = (" · simulated data" if lang is None else i18n.t("kpi_simulated", lang)) if facts.simulated else ""
     period = facts.period_text if lang is None else _public_period(facts, lang)
-    name = html.A(label, href=href, className="kpi-link") if href else label
+    # the link stretches over the whole card (Bootstrap's stretched-link): the card is clickable
+    name = html.A(label, href=href, className="kpi-link stretched-link") if href else label
+    number = metric.format_value(facts.value) if lang is None else i18n.metric_value(metric, facts.value, lang)
     return html.Div(
         [
             html.Div([html.Span(domain, className="kpi-domain"), _status(facts, lang)], className="kpi-head"),
             html.Div(name, className="kpi-label"),
-            html.Div([html.Span(metric.format_value(facts.value), className="kpi-value", title=records),
+            html.Div([html.Span(number, className="kpi-value", title=records),
                       html.Span(unit, className="kpi-unit")], className="kpi-figure"),
             html.Div([html.Span(period), html.Span(_change_words(facts, lang), className=change_cls),
                       html.Span(target, className="kpi-target")], className="kpi-meta"),
@@ -229,8 +244,10 @@ def table(frame, columns: dict[str, str], *, empty: str = "Nothing to show.", cl
         return html.P(empty, className="text-muted")
     head = html.Thead(html.Tr([html.Th(title, scope="col") for title in columns.values()]))
     rows = []
+    titles = list(columns.values())
     for record in frame[list(columns)].itertuples(index=False):
-        rows.append(html.Tr([html.Td(_cell(v)) for v in record]))
+        # data-label: the column title beside each cell when a table reflows on a phone (public-reflow)
+        rows.append(html.Tr([html.Td(_cell(v), **{"data-label": title}) for v, title in zip(record, titles)]))
     return dbc.Table([head, html.Tbody(rows)], striped=True, hover=True, size="sm",
                      responsive=True, className=class_name)
 

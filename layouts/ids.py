@@ -6,6 +6,8 @@ SHELL_POLL = "shell-poll"
 SHELL_STATUS = "shell-status"
 SHELL_NAV = "shell-nav"
 SHELL_LANG = "shell-lang"
+SHELL_ACCOUNT = "shell-account"
+SHELL_BRAND = "shell-brand"
 
 # ops home
 HOME_KPIS = "home-kpis"
@@ -78,6 +80,8 @@ PUBLIC_DISTRICT_PICK = "public-district-pick"
 PUBLIC_DISTRICT_CARD = "public-district-card"
 PUBLIC_DISTRICT_SUMMARY = "public-district-summary"
 PUBLIC_DISTRICT_NAMES = "public-district-names"
+PUBLIC_DISTRICT_CHOSEN = "public-district-chosen"  # the district shown (its id), for the URL
+PUBLIC_DISTRICT_URL = "public-district-url"
 PUBLIC_LANG = "public-lang"
 
 # explorer (URL state, linked views, KPI cards, exports, annotations)

@@ -67,12 +67,17 @@ def nav_links(signed_in: bool, lang: str = i18n.DEFAULT, principal=None) -> list
     return links
 
 
-def _account(principal, mode: str) -> list:
-    """Who is signed in, and a sign-out button (a POST with the CSRF token); or a sign-in link."""
+def brand(mode: str, lang: str = i18n.DEFAULT) -> str:
+    return i18n.t("brand_public", lang) if mode == "public" else "CityOps"
+
+
+def account(principal, mode: str, lang: str = i18n.DEFAULT) -> list:
+    """Who is signed in, and a sign-out button (a POST with the CSRF token); or a sign-in link
+    (in the page's language: a public page in Spanish says "Iniciar sesión")."""
     if mode == "public":
         return []
     if principal is None:
-        return [html.A("Sign in", href="/login", className="nav-link ms-3")]
+        return [html.A(i18n.t("sign_in", lang), href="/login", className="nav-link ms-3")]
     if principal.kind != "user":
         return [html.Span(f"Screen {principal.name}", className="navbar-text small ms-3")]
     from flask_wtf.csrf import generate_csrf
@@ -85,7 +90,6 @@ def _account(principal, mode: str) -> list:
 
 def layout():
     mode = settings.mode()
-    brand = "CityOps — public dashboard" if mode == "public" else "CityOps"
     principal = access.current()
     return html.Div(
         [
@@ -95,11 +99,11 @@ def layout():
             dbc.Navbar(
                 dbc.Container(
                     [
-                        dbc.NavbarBrand(brand, href="/"),
+                        dbc.NavbarBrand(brand(mode), href="/", id=ids.SHELL_BRAND),
                         dbc.Nav(nav_links(principal is not None or mode == "public", principal=principal), id=ids.SHELL_NAV,
                                 navbar=True, className="me-auto"),
                         html.Span(id=ids.SHELL_STATUS, className="navbar-text small", **{"aria-live": "polite"}),
-                        *_account(principal, mode),
+                        html.Div(account(principal, mode), id=ids.SHELL_ACCOUNT, className="d-flex"),
                     ],
                     fluid=True,
                 ),

@@ -83,6 +83,13 @@ def test_wall_fills_the_screen_without_scrollbars(page, server):
     assert page.locator(".app-navbar").is_hidden()
     value_px = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('.wall-tiles .kpi-value')).fontSize)")
     assert value_px >= 48
+    # every unit is read from across the room with its number: at least 40 % of the number's size
+    units = page.evaluate("""() => [...document.querySelectorAll('.wall-tiles .kpi-card')].map(card => {
+        const v = card.querySelector('.kpi-value'), u = card.querySelector('.kpi-unit');
+        return [u.textContent, parseFloat(getComputedStyle(u).fontSize), parseFloat(getComputedStyle(v).fontSize)];
+    })""")
+    small = [(text, px, of) for text, px, of in units if text and px < 0.4 * of]
+    assert units and small == [], small
     _shot(page, "wall-1080p")
     assert page.errors == []
 

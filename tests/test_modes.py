@@ -37,7 +37,7 @@ print(json.dumps({"pages": sorted(p["path"] for p in dash.page_registry.values()
 
 def test_public_mode_has_public_pages_and_callbacks_only(published):
     info = _probe("public", INSPECT)
-    assert info["pages"] == sorted(["/", "/district", "/metric/none", "/methodology", "/404"])
+    assert info["pages"] == sorted(["/", "/api", "/district", "/metric/none", "/methodology", "/404"])
     assert info["dbs"] == ["public"]
     for output in info["outputs"]:
         assert any(pid in output for pid in PUBLIC_IDS), f"non-public callback in public mode: {output}"

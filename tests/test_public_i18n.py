@@ -23,7 +23,7 @@ def test_catalogues_hold_the_same_keys_and_placeholders():
     assert set(en["ui"]) == set(es["ui"])
     for key, text in en["ui"].items():
         assert set(PLACEHOLDER.findall(text)) == set(PLACEHOLDER.findall(es["ui"][key])), key
-    assert len(en["months"]) == len(es["months"]) == 12
+    assert en["locale"] and es["locale"] and "months" not in en  # month names come from the locale (Babel)
 
 
 @pytest.mark.parametrize("lang", i18n.LANGS)
@@ -102,3 +102,106 @@ def test_methodology_is_translated():
     for english in ("How privacy is protected", "Published figures are weekly", "Revision log", "Download:"):
         assert english not in spanish
     assert "How privacy is protected" in str(methodology.layout(lang="en"))
+
+
+# --------------------------------------------------------------------------- no English left
+TEXT_PROPS = ("children", "title", "placeholder", "aria-label", "alt", "label", "value")
+PLACEHOLDER_TOKENS = re.compile(r"%\{[^}]*\}|<[^>]+>")
+
+
+def _texts(node, out: list[str]) -> list[str]:
+    """Every text a visitor can see or hear in a rendered Dash tree (JSON): children strings,
+    titles, labels, and the text of any figure (trace names, hover templates, axis and colour
+    bar titles, annotations)."""
+    if isinstance(node, str):
+        out.append(node)
+    elif isinstance(node, list):
+        for item in node:
+            _texts(item, out)
+    elif isinstance(node, dict):
+        if "props" in node and "type" in node:
+            props = node["props"]
+            if node["type"] in ("Store", "Location", "Interval", "Code"):
+                return out  # no text; or code (an API path, a parameter name), not prose
+            for key in TEXT_PROPS:
+                if key in props and not (key == "value" and node["type"] in ("Input",)):
+                    _texts(props[key], out)
+            if "figure" in props:
+                _figure_texts(props["figure"], out)
+        elif "data" in node and "layout" in node:
+            _figure_texts(node, out)
+        else:
+            for value in node.values():
+                if isinstance(value, (dict, list)):
+                    _texts(value, out)
+    return out
+
+
+def _figure_texts(fig, out: list[str]) -> None:
+    if not isinstance(fig, dict):
+        return
+    for trace in fig.get("data", []):
+        for key in ("name", "hovertemplate"):
+            if isinstance(trace.get(key), str) and trace.get("showlegend", True) is not False or key == "hovertemplate":
+                if isinstance(trace.get(key), str) and trace.get("hoverinfo") != "skip":
+                    out.append(PLACEHOLDER_TOKENS.sub(" ", trace[key]))
+        bar = (trace.get("colorbar") or {}).get("title") or {}
+        out.append(str(bar.get("text", "")) if isinstance(bar, dict) else str(bar))
+    layout = fig.get("layout", {})
+    for key, axis in layout.items():
+        if key.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
+            title = axis.get("title") or {}
+            out.append(str(title.get("text", "")) if isinstance(title, dict) else str(title))
+    title = layout.get("title") or {}
+    out.append(str(title.get("text", "")) if isinstance(title, dict) else str(title))
+    for note in layout.get("annotations", []) or []:
+        out.append(PLACEHOLDER_TOKENS.sub(" ", str(note.get("text", ""))))
+
+
+def _spanish_outputs(client) -> dict[str, str]:
+    """Every public page and every public callback answered in Spanish: name -> its text."""
+    deps = dash_http.dependencies(client)
+    shown: dict[str, str] = {}
+    for path in ("/public", "/public/district", "/public/district?district=301",
+                 "/public/metric/sr_opened", "/public/metric/satisfaction_score",
+                 "/public/metric/waste_tonnage_total", "/public/methodology", "/public/api", "/public/metric/nope"):
+        pathname, _, search = path.partition("?")
+        status, text = dash_http.route(client, pathname, "?" + (search + "&" if search else "") + "lang=es")
+        assert status == 200, path
+        shown[path] = " ".join(_texts(json.loads(text), []))
+    calls = [("public-kpis", ["/public"], ["es"]), ("shell-nav.children", ["?lang=es"], None),
+             ("shell-status", [1, "?lang=es"], None)]
+    for metric in ("sr_opened", "satisfaction_score", "bike_trips", "parking_fine_revenue", "waste_tonnage_total"):
+        calls.append(("public-metric-series", [{"metric": metric, "lang": "es"}], None))
+    for district in ("301", "101", "banana"):
+        calls.append(("public-district-card", [district], ["es"]))
+    for output, inputs, state in calls:
+        dep = dash_http.find(deps, output)
+        status, body, _ = dash_http.call(client, dep, inputs, state)
+        assert status in (200, 204), output
+        if status == 200:
+            shown[f"{output}{inputs}"] = " ".join(_texts(body["response"], []))
+    return shown
+
+
+def test_no_english_word_on_any_spanish_page_or_callback(client):
+    """Walk every public page and callback output rendered with ?lang=es (component text,
+    titles, labels and chart text): no word of English is left but proper nouns and units."""
+    from tests import english
+
+    vocab = english.vocabulary("es", allow=english.proper_nouns())
+    left = {}
+    for name, text in _spanish_outputs(client).items():
+        words = english.english_in(text, vocab)
+        if words:
+            left[name] = words[:12]
+    assert left == {}, json.dumps(left, ensure_ascii=False, indent=1)
+
+
+def test_the_english_detector_catches_english():
+    from tests import english
+
+    vocab = english.vocabulary("es")
+    assert english.english_in("Semana del 3: 12 viajes. Sign in · fewer than 10 · Table", vocab) == \
+        ["sign", "fewer", "than", "table"]
+    assert english.english_in("¿Cómo le va a la ciudad? Toda la ciudad, oculto*, 1.234,5 viajes", vocab) == []

@@ -1,5 +1,6 @@
 """Public metric page callbacks: reads only the public snapshot."""
 import dash
+import pandas as pd
 from dash import Input, Output
 
 from callbacks import auth, common
@@ -31,15 +32,15 @@ def public_notes(metric):
     Input(ids.PUBLIC_METRIC_ID, "data"),
 )
 @auth.requires("public")
-@common.guarded(figures.empty("No data"), figures.empty("No data"), None, "message", "", None, "")
+@common.guarded(figures.empty(""), figures.empty(""), None, "message", "", None, "")
 def public_metric(page):
     """`page` is {"metric": id, "lang": "en"|"es"} (a bare metric id is read as English)."""
     metric_id, lang = (page.get("metric"), page.get("lang")) if isinstance(page, dict) else (page, "en")
     lang = i18n.valid_lang(lang)
     metric = common.valid_metric(metric_id, public_only=True)
     if metric is None:
-        return (figures.empty("Unknown metric"), figures.empty("Unknown metric"), None, "Unknown metric.",
-                "", None, "")
+        unknown = t("metric_unknown_short", lang)
+        return (figures.empty(unknown), figures.empty(unknown), None, unknown + ".", "", None, "")
     k = int(settings.get("suppression_k"))
     names = common.district_names("public")
     names["city"] = t("whole_city", lang)
@@ -48,10 +49,11 @@ def public_metric(page):
     latest = repository.run("public/metric_map", metric=metric.id, grain="month")
     if latest.empty:  # no month released yet (held back by the auditor, or too short): its latest week
         latest = repository.run("public/metric_map", metric=metric.id, grain=grain)
-    series_fig = figures.with_events(figures.series(series, metric, names), public_notes(metric))
+    series_fig = parts.localize_series(
+        figures.with_events(figures.series(series, metric, names), public_notes(metric)), metric, lang)
     city_only = latest.empty and not series.empty  # no district row at any grain: a citywide-only source
     map_fig = (figures.empty(t("map_city_only", lang)) if city_only
-               else parts.public_map(common.districts("public"), latest, metric))
+               else parts.public_map(common.districts("public"), latest, metric, lang, k))
     last = series.dropna(subset=["value"]).tail(1)
     summary = ""
     if not last.empty:
@@ -59,6 +61,9 @@ def public_metric(page):
         summary = t(i18n.by_grain("city_week", grain), lang, date=i18n.date(row["period"], lang, day=grain == "week"),
                     unit=i18n.metric_unit(metric, lang),
                     value=parts.shown(metric, row["value"], False, k, (row["ci_low"], row["ci_high"]), lang))
+        if not pd.isna(row["n"]):
+            summary += " " + t("summary_n", lang, n=i18n.integer(int(row["n"]), lang))
+        summary += " " + t("summary_complete", lang)
     return (series_fig, map_fig,
             parts.values_table(latest, metric, names, k, caption=t("table_latest", lang), lang=lang),
             summary, parts.series_summary(series, metric, lang, grain),

@@ -7,7 +7,7 @@ import duckdb
 import yaml
 from dash import dcc, html
 
-from data import lookups, public_api, registry, repository, settings
+from data import i18n, lookups, public_api, registry, repository, settings
 from data.i18n import catalogue, metric_description, metric_label, t, valid_lang
 from data.snapshot import DataUnavailable
 from layouts.public import parts
@@ -31,7 +31,8 @@ def _revision_list(items: list[dict], labels: dict[str, str], lang: str = "en") 
     return html.Ul([
         html.Li([html.Strong(str(i["date"])), " — ",
                  ", ".join(t("all_measures", lang) if m == "all" else labels.get(m, str(m)) for m in i["metrics"]),
-                 ": ", html.Span(str(i["change"]).strip(), lang="en")])  # the log itself is kept in English
+                 ": ", html.Span(str(i.get(f"change_{lang}") or i["change"]).strip(),
+                                 lang=None if i.get(f"change_{lang}") or lang == "en" else "en")])
         for i in items
     ]) if items else html.P(t("no_revisions", lang), className="text-muted")
 
@@ -41,6 +42,8 @@ def suppression_rule(k: int, lang: str = "en") -> list:
         html.H2(t("privacy_title", lang), className="h4"),
         html.Ul([html.Li(t(key, lang, k=k, km1=k - 1)) for key in
                  ("privacy_periods", "privacy_small", "privacy_complementary", "privacy_scores", "privacy_downloads")]),
+        html.H3(t("withheld_wording_title", lang), className="h5", id="withheld-wording"),
+        html.P(t("withheld_wording", lang, k=k, km1=k - 1), className="public-withheld-wording"),
     ]
 
 
@@ -51,13 +54,13 @@ def _city_sources() -> dict[str, str] | None:
         frame = repository.run("public/metrics")
     except DataUnavailable:
         return None
-    return {row.metric_id: _source_text(row) for row in frame.itertuples()}
+    return {row.metric_id: _source_text(row) for row in frame.itertuples() if row.source_name}  # never an internal id
 
 
 def _source_text(row, lang: str = "en") -> str:
     """ "name, published by X (licence)" from a public metrics row (the mapping's source)."""
     if not row.source_name:
-        return str(row.source)
+        return ""
     publisher = getattr(row, "publisher", None)
     text = str(row.source_name)
     if isinstance(publisher, str) and publisher:
@@ -97,19 +100,22 @@ def _reported_section(lang: str) -> html.Section | None:
 def _entry(metric, lang: str, k: int, log: list[dict], labels: dict[str, str], base: str,
            source: str | None = None) -> html.Section:
     direction = t("higher_better" if metric.direction == "higher" else "lower_better", lang)
-    target = (t("target_line", lang, target=metric.format_value(metric.target), unit=metric.unit,
-                direction=direction, warning=metric.format_value(metric.warning))
+    unit = i18n.metric_unit(metric, lang)
+    target = (t("target_line", lang, target=parts.value(metric, metric.target, lang), unit=unit,
+                direction=direction, warning=parts.value(metric, metric.warning, lang))
               if metric.target is not None else t("no_target_set", lang))
     own = [i for i in log if metric.id in i["metrics"] or "all" in i["metrics"]]
     return html.Section([
         html.H3(dcc.Link(metric_label(metric, lang), href=parts.href(f"/metric/{metric.id}", lang)), className="h5"),
         html.P(metric_description(metric, lang)),
-        # the method and source texts come from the registry, in English
-        html.P([t("method_label", lang), " ", html.Span(metric.method, lang="en")]),
-        html.P(" ".join([t("unit_line", lang, unit=metric.unit, cadence=metric.cadence_text), target,
+        # the method in the page language (the registry's English, marked so, where a catalogue has none)
+        html.P([t("method_label", lang), " ", html.Span(i18n.metric_method(metric, lang),
+                                                      lang=None if i18n.has_own(metric, "method", lang) else "en")]),
+        html.P(" ".join([t("unit_line", lang, unit=unit, cadence=i18n.cadence(metric.cadence_text, lang)), target,
                          t("method_source_line" if metric.suppress else "method_source_line_open", lang,
-                           source=source or metric.source, k=k)])),
-        html.P([t("known_issues", lang), html.Span(metric.known_issues, lang="en")])
+                           source=source or t("source_unnamed", lang), k=k)])),
+        html.P([t("known_issues", lang), html.Span(i18n.metric_known_issues(metric, lang),
+                                                   lang=None if i18n.has_own(metric, "known_issues", lang) else "en")])
         if metric.known_issues else None,
         html.P([t("download_label", lang), " "] + [html.A(fmt.upper(), href=f"{base}/download/{metric.id}.{fmt}",
                                                           className="me-2") for fmt in ("csv", "json", "parquet")],
@@ -137,11 +143,11 @@ def layout(lang=None, **_ignored):
         [
             parts.language_bar("/methodology", lang),
             html.H1(t("methodology_title", lang)),
-            html.P(t("withheld_note", lang, k=k), className="public-note"),
+            html.P(t("withheld_note", lang, k=k, km1=k - 1), className="public-note"),
             html.P(t("published_line", lang, k=k, km1=k - 1)),
             html.Div(suppression_rule(k, lang)),
             html.P([t("machine_readable", lang), " ",
-                    html.A(t("api_name", lang), href=f"{base}{public_api.API}/openapi.json"), "."]),
+                    dcc.Link(t("api_name", lang), href=parts.href("/api", lang)), "."]),
             *sections,
             _reported_section(lang),
             html.H2(t("revision_log", lang), className="h4"),

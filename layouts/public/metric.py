@@ -4,6 +4,7 @@ import dash
 from dash import dcc, html
 
 from data import lookups, public_api, settings
+from data import i18n
 from data.i18n import by_grain, metric_description, metric_label, t, valid_lang
 from layouts import components, ids
 from layouts.public import parts
@@ -18,14 +19,23 @@ def _downloads(metric_id: str, lang: str) -> html.Ul:
     return html.Ul(
         [html.Li(html.A(fmt.upper(), href=f"{base}/download/{metric_id}.{fmt}"))
          for fmt in ("csv", "json", "parquet")]
-        + [html.Li(html.A(t("link_api", lang), href=f"{base}{public_api.API}/openapi.json"))],
+        + [html.Li(dcc.Link(t("link_api", lang), href=parts.href("/api", lang)))],
         className="public-downloads")
+
+
+def method_text(metric, lang: str) -> html.P:
+    """The method in the page language (in English, marked as such, where a catalogue has none)."""
+    own = i18n.has_own(metric, "method", lang)
+    return html.P(i18n.metric_method(metric, lang), lang=None if own else "en")
 
 
 def layout(metric_id=None, lang=None, **_ignored):
     lang = valid_lang(lang)
     metric = lookups.valid_metric(metric_id, public_only=True)
     k = int(settings.get("suppression_k"))
+    if metric is not None:
+        metric = lookups.published(metric, "public")
+    source = ((parts.source_names() or {}).get(metric.id) or t("source_unnamed", lang)) if metric else ""
     missing = None
     if metric is None:  # the skeleton stays (hidden) so every callback id exists
         missing = html.Div([html.H1(t("metric_not_found", lang)),
@@ -43,22 +53,24 @@ def layout(metric_id=None, lang=None, **_ignored):
                     html.Div(id=ids.PUBLIC_METRIC_SUMMARY, className="lead", **{"aria-live": "polite"}),
                     html.H2(t(by_grain("trend", metric.grains[0] if metric else "week"), lang), className="h4"),
                     dcc.Loading(dcc.Graph(id=ids.PUBLIC_METRIC_SERIES, style={"height": "360px"},
-                                          config={"displaylogo": False})),
+                                          config=parts.graph_config(lang))),
                     html.P(id=ids.PUBLIC_METRIC_SERIES_TEXT, className="chart-summary"),
                     html.Details([html.Summary(t("trend_table", lang)),
                                   html.Div(id=ids.PUBLIC_METRIC_SERIES_TABLE)]),
                     html.H2(t("by_district", lang), className="h4 mt-3"),
                     dcc.Loading(dcc.Graph(id=ids.PUBLIC_METRIC_MAP, style={"height": "460px"},
-                                          config={"displaylogo": False})),
+                                          config=parts.graph_config(lang))),
                     html.P(id=ids.PUBLIC_METRIC_MAP_TEXT, className="chart-summary"),
                     html.Details([html.Summary(t("map_table", lang)),
                                   html.Div(id=ids.PUBLIC_METRIC_TABLE)]),
                     parts.withheld_note(k, lang),
                     html.H2(t("method", lang), className="h4 mt-3"),
-                    html.P(metric.method if metric else "", lang="en"),
-                    html.P(t("source_line", lang, source=metric.source, cadence=metric.cadence_text) if metric else "",
-                           className="small"),
-                    html.P([t("known_issues", lang), html.Span(metric.known_issues, lang="en")]
+                    method_text(metric, lang) if metric else None,
+                    html.P(t("source_line", lang, source=source, cadence=i18n.cadence(metric.cadence_text, lang))
+                           if metric else "", className="small public-source"),
+                    html.P([t("known_issues", lang),
+                            html.Span(i18n.metric_known_issues(metric, lang),
+                                      lang=None if i18n.has_own(metric, "known_issues", lang) else "en")]
                            if metric and metric.known_issues else ""),
                     html.H2(t("downloads", lang), className="h4"),
                     html.P(t("downloads_intro", lang), className="small"),

@@ -2,7 +2,6 @@
 import dash
 from dash import dcc, html
 
-from data import public_api
 from data.i18n import t, valid_lang
 from layouts import ids
 from layouts.public import parts
@@ -22,7 +21,7 @@ def layout(lang=None, **_ignored):
             html.Ul([
                 html.Li(dcc.Link(t("link_district", lang), href=parts.href("/district", lang))),
                 html.Li(dcc.Link(t("link_methodology", lang), href=parts.href("/methodology", lang))),
-                html.Li(html.A(t("link_api", lang), href=public_api.prefix() + public_api.API + "/openapi.json")),
+                html.Li(dcc.Link(t("link_api", lang), href=parts.href("/api", lang))),
             ], className="public-links"),
             dcc.Loading(html.Div(id=ids.PUBLIC_KPIS, className="kpi-grid")),
         ],

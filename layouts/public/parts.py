@@ -11,6 +11,9 @@ from dash import dcc, html
 from data import i18n
 from data.i18n import t
 from data.registry import Metric
+from natsort import natsort_keygen, ns
+
+natsort_key = natsort_keygen(alg=ns.IGNORECASE)  # "CD 2" before "CD 10"; "Jamaica" before "JFK"
 from layouts import components, figures, ids
 from layouts.shell import public_path
 
@@ -41,18 +44,66 @@ def withheld(k: int, lang: str = "en") -> str:
 
 
 def withheld_note(k: int, lang: str = "en") -> html.P:
-    return html.P(t("withheld_note", lang, k=k), className="small public-note")
+    return html.P(t("withheld_note", lang, k=k, km1=k - 1), className="small public-note")
 
 
-def shown(metric: Metric, value, suppressed, k: int, ci=None, lang: str = "en") -> str:
+def value(metric: Metric, number, lang: str = "en") -> str:
+    """A figure in the metric's format and the page locale's separators (Babel)."""
+    return i18n.metric_value(metric, number, lang)
+
+
+def shown(metric: Metric, number, suppressed, k: int, ci=None, lang: str = "en") -> str:
     if bool(suppressed):
         return withheld(k, lang)
-    if value is None or pd.isna(value):
+    if number is None or pd.isna(number):
         return t("no_data", lang)
-    text = metric.format_value(float(value))
+    text = value(metric, float(number), lang)
     if ci is not None and not any(pd.isna(c) for c in ci):
-        text += f" ({t('ci', lang)} {metric.format_value(float(ci[0]))}–{metric.format_value(float(ci[1]))})"
+        text += f" ({t('ci', lang)} {value(metric, float(ci[0]), lang)}–{value(metric, float(ci[1]), lang)})"
     return text
+
+
+def source_names() -> dict[str, str] | None:
+    """metric id → the published name of its source ("source name (licence)") for the metrics
+    this city publishes (from the public snapshot: the city's own sources, e.g. a YAML
+    mapping's); never an internal source id. None without a snapshot."""
+    from data import repository
+    from data.snapshot import DataUnavailable
+
+    try:
+        frame = repository.run("public/metrics")
+    except DataUnavailable:
+        return None
+    return {row.metric_id: (f"{row.source_name} ({row.licence})" if row.licence else str(row.source_name))
+            for row in frame.itertuples() if row.source_name}
+
+
+def natural_key(text) -> list:
+    """Sort key that orders numbers inside names by value: "CD 2" before "CD 10"."""
+    return natsort_key(str(text))
+
+
+def graph_config(lang: str) -> dict:
+    """A dcc.Graph config in the page language (Plotly locale: months, separators, mode bar)."""
+    return i18n.plotly_config(lang, displaylogo=False, responsive=True)
+
+
+def localize_series(fig: dict, metric: Metric, lang: str) -> dict:
+    """The public trend chart in the page language: axis title, hover text and target label
+    use the translated unit and the locale's number format (Plotly formats with the locale's
+    separators, see graph_config); axis labels never clip on a phone (automargin)."""
+    unit = i18n.metric_unit(metric, lang)
+    for trace in fig.get("data", []):
+        trace["hovertemplate"] = "%{x|%d %b %Y}<br>%{y:" + metric.format + "} " + unit + "<extra>%{fullData.name}</extra>"
+    layout = fig.setdefault("layout", {})
+    layout["yaxis"] = {**layout.get("yaxis", {}), "title": {"text": unit}, "automargin": True}
+    layout["xaxis"] = {**layout.get("xaxis", {}), "automargin": True, "tickformat": "%-d %b"}  # "20 sept", not "sept 20"
+    layout["legend"] = {"orientation": "h", "y": -0.2, "x": 0}
+    layout["margin"] = {"l": 8, "r": 8, "t": 24, "b": 8}
+    for note in layout.get("annotations", []) or []:
+        if str(note.get("text", "")).startswith("target "):
+            note["text"] = t("kpi_target", lang, target=value(metric, metric.target, lang), unit=unit)
+    return fig
 
 
 HATCH_STEP = 0.006  # degrees between two hatch lines (about 500 m)
@@ -85,8 +136,10 @@ def hatch_lines(geojson: dict, district_ids) -> tuple[list, list]:
     return lats, lons
 
 
-def public_map(districts: pd.DataFrame, latest: pd.DataFrame, metric: Metric) -> go.Figure:
-    """The district choropleth with withheld districts in their own dark-grey, hatched trace."""
+def public_map(districts: pd.DataFrame, latest: pd.DataFrame, metric: Metric, lang: str = "en",
+               k: int = 10) -> go.Figure:
+    """The district choropleth with withheld districts in their own dark-grey, hatched trace,
+    its hover text and colour-bar title in the page language."""
     withheld_ids = set(latest.loc[latest["suppressed"].astype(bool), "district_id"])
     fig = figures.choropleth(districts, latest[~latest["suppressed"].astype(bool)], metric)
     geojson, _ = figures.geojson_from(districts)
@@ -101,7 +154,7 @@ def public_map(districts: pd.DataFrame, latest: pd.DataFrame, metric: Metric) ->
         geojson={"type": "FeatureCollection", "features": [f for f in geojson["features"] if f["id"] in chosen]},
         locations=chosen, z=[1] * len(chosen), text=[names[i] for i in chosen], showscale=False,
         colorscale=[[0, WITHHELD_COLOUR], [1, WITHHELD_COLOUR]], marker_line_color="#212529",
-        marker_line_width=1.2, hovertemplate="%{text}<br>withheld (privacy)<extra></extra>",
+        marker_line_width=1.2, hovertemplate="%{text}<br>" + t("map_hover_withheld", lang) + "<extra></extra>",
     ))
     # ...and hatched (diagonal white lines), so a withheld district never reads as a value.
     lats, lons = hatch_lines(geojson, chosen)
@@ -109,7 +162,13 @@ def public_map(districts: pd.DataFrame, latest: pd.DataFrame, metric: Metric) ->
                                 hoverinfo="skip", showlegend=False, name="withheld"))
     # The public map is 460 px high and as narrow as a phone: zoom out a little so the whole
     # city fits (at the shared zoom Staten Island was cut off at the bottom).
-    fig.update_layout(map_zoom=fig.layout.map.zoom - 0.4)
+    fig.update_layout(map_zoom=fig.layout.map.zoom - 0.4, margin={"l": 0, "r": 0, "t": 0, "b": 0})
+    unit = i18n.metric_unit(metric, lang)
+    for trace in fig.data[:-2]:
+        if getattr(trace, "showscale", None) is not False and trace.hovertemplate and "withheld" not in str(trace.name):
+            trace.update(hovertemplate="%{text}<br>%{z:" + metric.format + "} " + unit + "<extra></extra>")
+            if trace.colorbar is not None:
+                trace.colorbar.title.text = unit
     return fig
 
 
@@ -127,7 +186,7 @@ def series_summary(series: pd.DataFrame, metric: Metric, lang: str = "en", grain
     low = known.loc[known["value"].idxmin()]
 
     def fmt(row):
-        return f"{metric.format_value(float(row['value']))} {i18n.metric_unit(metric, lang)}"
+        return f"{value(metric, float(row['value']), lang)} {i18n.metric_unit(metric, lang)}"
 
     def day(row):
         return i18n.date(row["period"], lang, day=grain != "month")
@@ -136,7 +195,7 @@ def series_summary(series: pd.DataFrame, metric: Metric, lang: str = "en", grain
              last_date=day(last), first=fmt(first), last=fmt(last), high=fmt(high),
              high_date=day(high), low=fmt(low), low_date=day(low))
     if metric.target is not None:
-        text += t("series_target", lang, target=metric.format_value(metric.target),
+        text += t("series_target", lang, target=value(metric, metric.target, lang),
                   unit=i18n.metric_unit(metric, lang),
                   direction=t(f"direction_{metric.direction}", lang))
     if withheld_count:
@@ -155,9 +214,9 @@ def map_summary(latest: pd.DataFrame, names: dict[str, str], metric: Metric, k: 
         top = known.loc[known["value"].idxmax()]
         bottom = known.loc[known["value"].idxmin()]
         parts.append(t("map_extremes", lang, top=names.get(top["district_id"], top["district_id"]),
-                       top_value=f"{metric.format_value(float(top['value']))} {i18n.metric_unit(metric, lang)}",
+                       top_value=f"{value(metric, float(top['value']), lang)} {i18n.metric_unit(metric, lang)}",
                        bottom=names.get(bottom["district_id"], bottom["district_id"]),
-                       bottom_value=f"{metric.format_value(float(bottom['value']))} {i18n.metric_unit(metric, lang)}"))
+                       bottom_value=f"{value(metric, float(bottom['value']), lang)} {i18n.metric_unit(metric, lang)}"))
     if withheld_count:
         parts.append(t("map_withheld", lang, count=withheld_count, withheld=withheld(k, lang)))
     return " ".join(parts)
@@ -176,12 +235,14 @@ def values_table(frame: pd.DataFrame, metric: Metric, names: dict[str, str], k: 
             frame["value"], frame["suppressed"],
             frame["ci_low"] if has_ci else [None] * len(frame),
             frame["ci_high"] if has_ci else [None] * len(frame))],
-        records=["" if s or pd.isna(n) else f"{int(n):,}" for n, s in zip(frame["n"], frame["suppressed"])],
+        records=["" if s or pd.isna(n) else i18n.integer(int(n), lang) for n, s in zip(frame["n"], frame["suppressed"])],
     )
     columns = ({"district": t("col_district", lang)} if first == "district" else {"when": t("col_period", lang)})
     columns.update({"shown": t("col_value", lang, unit=i18n.metric_unit(metric, lang)),
                     "records": t("col_records", lang)})
-    table = components.table(out.sort_values("district" if first == "district" else "period"), columns)
+    out = (out.sort_values("district", key=lambda names_: names_.map(natural_key)) if first == "district"
+           else out.sort_values("period"))
+    table = components.table(out, columns, class_name="public-reflow")
     return html.Div([html.P(caption, className="small mb-1") if caption else None, table],
                     className="public-table")
 
