@@ -153,10 +153,10 @@ def _summary(name, alerts: list[dict], labels: pd.DataFrame, district_days: floa
         detected.setdefault(row.incident, row.at)
     eligible = labels[labels["eligible"]]
     ttd = [max(0.0, (detected[i] - s).total_seconds() / 3600) for i, s in zip(eligible["incident_id"],
-                                                                             eligible["starts_at"]) if i in detected]
+                                                                             eligible["starts_at"], strict=False) if i in detected]
     per_kind = {}
     for kind, group in eligible.groupby("kind"):
-        times = [(detected[i] - s).total_seconds() / 3600 for i, s in zip(group["incident_id"], group["starts_at"])
+        times = [(detected[i] - s).total_seconds() / 3600 for i, s in zip(group["incident_id"], group["starts_at"], strict=False)
                  if i in detected]
         per_kind[kind] = (f"{sum(i in detected for i in group['incident_id'])}/{len(group)}"
                           + (f" (TTD {np.median(times):.0f})" if times else ""))
@@ -174,7 +174,7 @@ def _summary(name, alerts: list[dict], labels: pd.DataFrame, district_days: floa
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
     parser = argparse.ArgumentParser(prog="python -m bench.alerts", description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=91)
     parser.add_argument("--scale", type=float, default=1.0)

@@ -38,7 +38,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -80,7 +80,7 @@ def _decode(values):
 def _at(trace: dict, key: str, prefix: str):
     xs = _decode(trace.get("x"))
     ys = _decode(trace.get("y"))
-    for x, y in zip(xs, ys):
+    for x, y in zip(xs, ys, strict=False):
         if str(x).startswith(prefix):
             return y
     return None
@@ -141,9 +141,9 @@ class Client(threading.Thread):
         from tests import dash_http
 
         payload = {"output": dep["output"], "outputs": dash_http.outputs_field(dep),
-                   "inputs": [{"id": i["id"], "property": i["property"], "value": v} for i, v in zip(dep["inputs"], inputs)],
+                   "inputs": [{"id": i["id"], "property": i["property"], "value": v} for i, v in zip(dep["inputs"], inputs, strict=False)],
                    "state": [{"id": s["id"], "property": s["property"], "value": v}
-                             for s, v in zip(dep.get("state", []), state or [])],
+                             for s, v in zip(dep.get("state", []), state or [], strict=False)],
                    "changedPropIds": [f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"]}
         return self.session.post(self.base + "/_dash-update-component", data=json.dumps(payload),
                                  headers={"Content-Type": "application/json", **(headers or {})}, timeout=60)
@@ -237,7 +237,7 @@ def _leftovers(var: Path, keep: int, poll: float) -> dict:
     return {"temp files": tmp, "never flipped": never, "superseded beyond the bound": beyond, "var MB": size / 2**20}
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> int:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
     parser = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__.splitlines()[0])
     parser.add_argument("--publishes", type=int, default=20)
     parser.add_argument("--kills", type=int, default=8, help="how many of the publishes are SIGKILLed")
@@ -294,7 +294,7 @@ def main(argv=None) -> int:
         kinds = ("api", "download", "public", "explorer")
         probe = {kind: Client(-1, kind, server.base, ctx, stop) for kind in kinds}
         probe["explorer"].sign_in()
-        for kind, client in probe.items():  # the figures' bases, at N = 0
+        for _kind, client in probe.items():  # the figures' bases, at N = 0
             _status, _stamps, values = client.one()
             for figure, value in values.items():
                 if value is not None:

@@ -82,8 +82,8 @@ def _callback(client, deps, fragment, inputs, state=(), changed=0):
                for p in (dep["output"].strip(".").split("...") if dep["output"].startswith("..") else [dep["output"]])]
     payload = {
         "output": dep["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
-        "inputs": [{"id": i["id"], "property": i["property"], "value": v} for i, v in zip(dep["inputs"], inputs)],
-        "state": [{"id": s["id"], "property": s["property"], "value": v} for s, v in zip(dep.get("state", []), state)],
+        "inputs": [{"id": i["id"], "property": i["property"], "value": v} for i, v in zip(dep["inputs"], inputs, strict=False)],
+        "state": [{"id": s["id"], "property": s["property"], "value": v} for s, v in zip(dep.get("state", []), state, strict=False)],
         "changedPropIds": [f"{dep['inputs'][changed]['id']}.{dep['inputs'][changed]['property']}"],
     }
     body = json.dumps(payload)
@@ -161,9 +161,8 @@ def run_size(label: str, repeat: int) -> dict:
 
 def _views_sql(fn) -> list[tuple[str, dict]]:
     """The (SQL, params) of every query one call of `fn` runs with the query cache empty."""
-    from data import repository
-
     from callbacks.ops import explore as explore_callbacks
+    from data import repository
 
     recorded = []
     original = repository.execute
@@ -183,11 +182,11 @@ def _views_sql(fn) -> list[tuple[str, dict]]:
 
 def _compare(client, deps, states: dict, measured: dict, repeat: int) -> list[dict]:
     """The same views through the peer and as bare SQL, next to CityOps' cold p50."""
+    import duckdb
+
     from bench import peer as peer_module
     from callbacks import common
     from data import access, explore, snapshot, warehouse
-
-    import duckdb
 
     con = duckdb.connect(str(warehouse.path()), read_only=True)  # the raw rows the peer holds
     t0 = time.perf_counter()

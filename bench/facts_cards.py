@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--no-publish", action="store_true")
     parser.add_argument("--districts", action="store_true", help="also every district's profile cards")
     args = parser.parse_args()
-    from data import access, publish, registry, repository, snapshot, warehouse
+    from data import access, publish, repository, snapshot, warehouse
 
     if not args.no_publish:
         con = warehouse.connect()
@@ -62,7 +62,7 @@ def main() -> None:
         cards = common.kpi_cards(metrics, district="city", grain="day")
         latest = repository.run("ops/latest_values", grain="day", district="city").set_index("metric_id")
     with_change = coloured = coloured_small = 0
-    for metric, card in zip(metrics, cards):
+    for metric, card in zip(metrics, cards, strict=False):
         classes = card.className.split()
         status = next((c.split("--")[1] for c in classes if c.partition("--")[2] in ("ok", "warning", "bad")), "")
         change = next((_text(c) for c in _walk(card) if "kpi-change" in (getattr(c, "className", "") or "")), "")

@@ -96,7 +96,7 @@ def out_of_scope(body) -> list[str]:
             if isinstance(district, str) and district not in SCOPE:
                 found.append(district)
             if node.get("type") in ("choroplethmap", "choropleth") and "%{z" in str(node.get("hovertemplate")):
-                for loc, z in zip(node.get("locations") or [], decoded(node.get("z"))):
+                for loc, z in zip(node.get("locations") or [], decoded(node.get("z")), strict=False):
                     if loc not in SCOPE and z is not None and z == z:
                         found.append(loc)
             for value in node.values():

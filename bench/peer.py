@@ -64,12 +64,12 @@ class Peer:
                                    frame["num"].to_numpy(), frame["den"].to_numpy() if den else None, factor)
         districts = con.execute("SELECT district_id, name, population, area_km2, geometry FROM districts "
                                 "ORDER BY district_id").df()
-        self.names = dict(zip(districts["district_id"], districts["name"]))
+        self.names = dict(zip(districts["district_id"], districts["name"], strict=False))
         self.population = districts.set_index("district_id")["population"].astype(float)
         self.area = districts.set_index("district_id")["area_km2"].astype(float)
         self.geojson = {"type": "FeatureCollection", "features": [
             {"type": "Feature", "id": d, "properties": {"name": n}, "geometry": json.loads(g)}
-            for d, n, g in zip(districts["district_id"], districts["name"], districts["geometry"])]}
+            for d, n, g in zip(districts["district_id"], districts["name"], districts["geometry"], strict=False)]}
 
     # ------------------------------------------------------------------ data
     def _slice(self, metric: str, start, end) -> pd.DataFrame:

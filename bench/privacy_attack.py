@@ -94,7 +94,7 @@ def read_release(path: Path) -> dict:
     finally:
         con.close()
     values["period"] = pd.to_datetime(values["period"])
-    return {"values": values, "aggregate": dict(zip(metrics["metric_id"], metrics["aggregate"])), "times": times}
+    return {"values": values, "aggregate": dict(zip(metrics["metric_id"], metrics["aggregate"], strict=False)), "times": times}
 
 
 def _period_end(period: pd.Timestamp, grain: str) -> pd.Timestamp:
@@ -143,12 +143,12 @@ class Window:
 
 
 def _window_cells(values: pd.DataFrame, start, stop) -> pd.DataFrame:
-    ends = [_period_end(p, g) for p, g in zip(values["period"], values["grain"])]
+    ends = [_period_end(p, g) for p, g in zip(values["period"], values["grain"], strict=False)]
     values = values.assign(end=ends)
     return values[(values["period"] >= start) & (values["end"] <= stop)]
 
 
-def _intervals(window: Window, targets: list[tuple], milp_budget: list[float], width: float):
+def _intervals(window: Window, targets: list[tuple], milp_budget: list[float], width: float):  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
     """LP (and, where narrow, MILP) interval of every target's coefficient row."""
     nvar = len(window.var)
     if nvar == 0:
@@ -190,7 +190,7 @@ def _intervals(window: Window, targets: list[tuple], milp_budget: list[float], w
             if r.status == 0:
                 points.append(r.x)
     out = {}
-    for (key, coefs), c in zip(targets, cvecs):
+    for (key, coefs), c in zip(targets, cvecs, strict=False):  # noqa: B007 - kept for readability
         seen = [float(c @ x) for x in points]
         if max(seen) - min(seen) >= width:
             out[key] = (-math.inf, math.inf, False)  # wide: at least `width` apart
@@ -220,7 +220,7 @@ def _intervals(window: Window, targets: list[tuple], milp_budget: list[float], w
     return out, True
 
 
-def attack(releases: list[Path], truth: pd.DataFrame | None = None, *, k: int = 10, width: float | None = None,
+def attack(releases: list[Path], truth: pd.DataFrame | None = None, *, k: int = 10, width: float | None = None,  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
            milp_seconds: float = 30.0, city: str = "city", max_windows: int | None = None,
            metrics: set[str] | None = None) -> Report:
     """Attack the last release of `releases` (earlier ones: still online). `truth`: the
@@ -250,9 +250,9 @@ def attack(releases: list[Path], truth: pd.DataFrame | None = None, *, k: int = 
     if truth is not None:
         t = truth.copy()
         t["period"] = pd.to_datetime(t["period"])
-        truth_n = {(m, g, p, d): n for m, g, p, d, n in zip(t["metric_id"], t["grain"], t["period"], t["district_id"], t["n"])}
+        truth_n = {(m, g, p, d): n for m, g, p, d, n in zip(t["metric_id"], t["grain"], t["period"], t["district_id"], t["n"], strict=False)}
 
-    months = sorted({p for p, g in zip(counted["period"], counted["grain"]) if g == "month"}
+    months = sorted({p for p, g in zip(counted["period"], counted["grain"], strict=False) if g == "month"}
                     | {p.replace(day=1) for p in counted["period"]})
     milp_budget = [milp_seconds]
     families = _families(set(quantities))
@@ -324,7 +324,7 @@ def _equations(window: Window, part: pd.DataFrame, aggregate: dict, earlier: dic
             targets.append(((row.metric_id, row.grain, row.period, row.district_id), coefs))
         else:
             window.rows.append((coefs, float(row.n), float(row.n)))
-    for (metric_id, q, level, grain, period, end), have in present.items():  # no row: 0
+    for (_metric_id, q, level, _grain, period, end), have in present.items():  # no row: 0
         for d in window.quantities[q]:
             if d != CITY and d not in have:
                 window.rows.append((window.cell_coefs(q, level, d, period, end), 0.0, 0.0))
@@ -498,7 +498,7 @@ def scale_bench(warehouse_path: Path, sizes=(71, 300), seed: int = 1) -> list[di
     """Release-auditor time on synthetic cities of N districts: the fixture's district series
     of every suppressible public metric resampled (with replacement) into N districts, the
     city recomputed as their sum; a full release, then the same release again (blocks reused)."""
-    from data import privacy, publish, registry
+    from data import privacy, registry
 
     con = duckdb.connect(str(warehouse_path), read_only=True)
     try:

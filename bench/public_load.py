@@ -79,7 +79,7 @@ def first_view(base: str) -> list[dict]:
             cdp.send("Network.enable")
             cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
             sizes: dict[str, float] = {}
-            cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], e["encodedDataLength"]))
+            cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], e["encodedDataLength"]))  # noqa: B023 - the closure is called within the same iteration
             t0 = time.perf_counter()
             page.goto(base + path)
             page.wait_for_selector(selector, timeout=60_000)
@@ -102,9 +102,9 @@ def _requests(base: str) -> list[tuple[str, str, bytes | None]]:
         parts = dep["output"].strip(".").split("...") if dep["output"].startswith("..") else [dep["output"]]
         outputs = [{"id": p.rsplit(".", 1)[0], "property": p.rsplit(".", 1)[1]} for p in parts]
         body = {"output": dep["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
-                "inputs": [{"id": i["id"], "property": i["property"], "value": v} for i, v in zip(dep["inputs"], inputs)],
+                "inputs": [{"id": i["id"], "property": i["property"], "value": v} for i, v in zip(dep["inputs"], inputs, strict=False)],
                 "state": [{"id": st["id"], "property": st["property"], "value": v}
-                          for st, v in zip(dep.get("state", []), state or [])], "changedPropIds": [f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"]}
+                          for st, v in zip(dep.get("state", []), state or [], strict=False)], "changedPropIds": [f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"]}
         return "POST", "/_dash-update-component", json.dumps(body).encode()
 
     return [("GET", "/", None), ("GET", "/_dash-layout", None), post("public-kpis", ["/"], ["en"]),

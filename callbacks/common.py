@@ -9,7 +9,13 @@ import pandas as pd
 
 from data import access, facts, i18n, ops_store
 from data.lookups import (  # noqa: F401  (re-exported for page callbacks)
-    available_metrics, db_for_mode, district_names, districts, table_times, valid_districts, valid_grain,
+    available_metrics,
+    db_for_mode,
+    district_names,
+    districts,
+    table_times,
+    valid_districts,
+    valid_grain,
     valid_metric,
 )
 from data.registry import Metric

@@ -62,7 +62,7 @@ def _int(block: dict, key: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
-def parse(block, *, grains: tuple[str, ...], has_target: bool, direction: str) -> Policy:
+def parse(block, *, grains: tuple[str, ...], has_target: bool, direction: str) -> Policy:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
     """The Policy of an ``alert:`` block (PolicyError naming the sub-field when invalid)."""
     if not isinstance(block, dict):
         raise PolicyError("alert", f"must be a mapping of {', '.join(FIELDS)}")

@@ -118,8 +118,8 @@ _FIELDS = ("id", "created_at", "created_by", "starts_at", "ends_at", "district_i
 
 
 def _row(con, note_id: int) -> dict | None:
-    row = con.execute(f"SELECT {', '.join(_FIELDS)} FROM annotations WHERE id = ?", (int(note_id),)).fetchone()
-    return None if row is None else dict(zip(_FIELDS, row))
+    row = con.execute(f"SELECT {', '.join(_FIELDS)} FROM annotations WHERE id = ?", (int(note_id),)).fetchone()  # noqa: S608 - identifiers from this module's own constants; every value is bound
+    return None if row is None else dict(zip(_FIELDS, row, strict=False))
 
 
 def _audit(con, note_id: int, now: datetime, actor: str, action: str, before, after) -> None:
@@ -238,7 +238,7 @@ def listing(principal, *, limit: int = 500) -> pd.DataFrame:
     """The annotations `principal` may see (their districts' and city-wide ones; every one for
     an account of all districts), newest first, deleted ones left out."""
     with ops_store.connect() as con:
-        rows = con.execute(f"SELECT {', '.join(LIST_COLUMNS)} FROM annotations WHERE deleted_at IS NULL "
+        rows = con.execute(f"SELECT {', '.join(LIST_COLUMNS)} FROM annotations WHERE deleted_at IS NULL "  # noqa: S608 - identifiers from this module's own constants; every value is bound
                            "ORDER BY starts_at DESC, id DESC LIMIT ?", (int(limit),)).fetchall()
     frame = pd.DataFrame(rows, columns=LIST_COLUMNS)
     if principal is None:

@@ -43,7 +43,7 @@ def test(values, fmt=lambda v: f"{v:,.3g}") -> Signal:
                       f"Not enough history for control limits ({max(0, len(points) - 1)} of {MIN_BASELINE} periods).")
     *baseline, latest = points
     centre = sum(baseline) / len(baseline)
-    ranges = [abs(b - a) for a, b in zip(baseline, baseline[1:])]
+    ranges = [abs(b - a) for a, b in zip(baseline, baseline[1:], strict=False)]
     sigma = (sum(ranges) / len(ranges)) / D2 if ranges else 0.0
     lower, upper = centre - 3 * sigma, centre + 3 * sigma
     limits = f"centre {fmt(centre)}, limits {fmt(lower)}–{fmt(upper)} from {len(baseline)} periods"

@@ -468,7 +468,7 @@ def plan_labelled(seed: int, start: datetime, end: datetime, districts: pd.DataF
     taken: dict[tuple[str, str], list[tuple[datetime, datetime]]] = {}
     for kind, (rate, metrics) in LABELLED_RATES.items():
         count = int(rng.poisson(rate * span_h / 24))
-        for k in range(count):
+        for _k in range(count):
             day_h = float(rng.uniform(0, span_h))
             base = start + timedelta(hours=int(day_h) - int(day_h) % 24)
             if kind == "surge":
@@ -729,7 +729,7 @@ def district_profile(districts: pd.DataFrame, seed: int) -> pd.DataFrame:
     boro = d["borough"].tolist()
     jit = lambda salt, sd: np.exp(sd * hash_n(seed, salt, ids))        # noqa: E731
     density = pop / np.maximum(area, 0.1)
-    jobs = np.array([JOBS.get(i, BORO_JOBS.get(b, 0.5)) for i, b in zip(ids, boro)]) * jit("jobs", 0.15)
+    jobs = np.array([JOBS.get(i, BORO_JOBS.get(b, 0.5)) for i, b in zip(ids, boro, strict=False)]) * jit("jobs", 0.15)
     cars = np.clip(np.array([BORO_CARS.get(b, 0.5) for b in boro]) + 0.06 * (hash_u(seed, "cars", ids) - 0.5), 0.1, 0.95)
     d["density"] = density
     d["jobs"] = jobs
@@ -745,7 +745,7 @@ def district_profile(districts: pd.DataFrame, seed: int) -> pd.DataFrame:
     d["organics_share"] = 0.06 + 0.12 * hash_u(seed, "org", ids)
     d["efficiency"] = np.clip(jit("eff", 0.25), 0.65, 1.6)          # multiplies 311 close times
     d["satisfaction"] = 0.35 * hash_n(seed, "sat", ids)
-    d["subway"] = np.array([SUBWAY_ACCESS.get(i, SUBWAY_ACCESS.get(b, 1.0)) for i, b in zip(ids, boro)])
+    d["subway"] = np.array([SUBWAY_ACCESS.get(i, SUBWAY_ACCESS.get(b, 1.0)) for i, b in zip(ids, boro, strict=False)])
     d["manhattan96"] = np.isin(ids, list(MANHATTAN_96))
     d["citation_w"] = np.where(joint, 0.0, pop * (0.4 + jobs) ** 0.8 * (0.5 + cars) * jit("cit", 0.15))
     return d
@@ -759,7 +759,7 @@ def _sr_rates(city: City) -> np.ndarray:
     boro = d["borough"].tolist()
     density = d["density"].to_numpy()
     area = d["area_km2"].to_numpy()
-    heat = np.array([BORO_HEAT.get(b, 1.0) * (1.6 if i in ("109", "110", "111", "112") else 1.0) for i, b in zip(ids, boro)])
+    heat = np.array([BORO_HEAT.get(b, 1.0) * (1.6 if i in ("109", "110", "111", "112") else 1.0) for i, b in zip(ids, boro, strict=False)])
     rel_density = (density / np.median(density[city.active])) if len(city.active) else density
     rel_area = area / np.median(area[city.active]) if len(city.active) else area
     factors = np.stack([
@@ -936,7 +936,7 @@ def make_entities(districts: pd.DataFrame, seed: int, scale: float):
     street = rng.integers(0, len(STREETS), len(st_d))
     stations = pd.DataFrame({
         "station_id": [f"BS{i + 1:05d}" for i in range(len(st_d))],
-        "name": [f"{STREETS[s]} & {c} St" for s, c in zip(street, cross)],
+        "name": [f"{STREETS[s]} & {c} St" for s, c in zip(street, cross, strict=False)],
         "district_id": [ids[i] for i in st_d], "lat": lat, "lon": lon, "capacity": cap.astype(np.int32),
     })
 
@@ -950,7 +950,7 @@ def make_entities(districts: pd.DataFrame, seed: int, scale: float):
                    np.where(manhattan, rng.integers(10, 40, len(pk_d)), rng.integers(20, 90, len(pk_d))))
     counter: dict[tuple[int, bool], int] = {}
     names = []
-    for di, g in zip(pk_d, garage):
+    for di, g in zip(pk_d, garage, strict=False):
         counter[(di, g)] = counter.get((di, g), 0) + 1
         names.append(f"{label[di]} {'Garage' if g else 'Curb Zone'} {counter[(di, g)]}")
     facilities = pd.DataFrame({
@@ -1359,7 +1359,7 @@ def transit_days(city: City, days: np.ndarray, rng: np.random.Generator) -> pa.T
         riders = baseline * ratio * rng.lognormal(0, 0.02, baseline.shape)
         out.append((np.repeat(days, len(act)), np.tile(act, len(days)), np.full(baseline.size, m),
                     np.rint(riders).ravel(), np.rint(baseline).ravel()))
-    day_, dist, mode, riders, baseline = (np.concatenate(x) for x in zip(*out))
+    day_, dist, mode, riders, baseline = (np.concatenate(x) for x in zip(*out, strict=False))
     order = np.lexsort((mode, dist, day_))
     return pa.table({
         "day": pa.array(day_[order].astype("datetime64[D]")), "district_id": _dict_array(dist[order], city.district_ids),
@@ -1423,7 +1423,7 @@ def _month_chunks(t0: int, t1: int) -> list[tuple[int, int]]:
             break
         cuts.append(s)
     cuts.append(t1)
-    return list(zip(cuts[:-1], cuts[1:]))
+    return list(zip(cuts[:-1], cuts[1:], strict=False))
 
 
 class _Progress:
@@ -1457,7 +1457,7 @@ def _split_glitches(table: str, data: pa.Table, rng: np.random.Generator, line0:
         return data, []
     raw = data.take(pa.array(bad)).to_pylist()
     records = []
-    for i, row in zip(bad, raw):
+    for i, row in zip(bad, raw, strict=False):
         row = {k: (v.isoformat() if isinstance(v, (datetime, date)) else v) for k, v in row.items()}
         records.append((int(line0 + i + 1), reason, json.dumps(corrupt(row, rng), separators=(",", ":"))))
     keep = np.ones(data.num_rows, dtype=bool)

@@ -59,7 +59,7 @@ COLUMNS = ["id", "metric_id", "district_id", "rule", "severity", "state", "domai
            "acknowledged_at", "snoozed_until", "data_version"]
 _TIME_COLUMNS = ("first_period", "last_period", "opened_at", "updated_at", "resolved_at", "forecast_at",
                  "acknowledged_at", "snoozed_until")
-_SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM alert_episodes"
+_SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM alert_episodes"  # noqa: S608 - identifiers from this module's own constants; every value is bound
 
 
 class InvalidTransition(ValueError):
@@ -128,7 +128,7 @@ def _row(con, episode_id) -> dict | None:
         except (TypeError, ValueError):
             return None
     row = con.execute(_SELECT + " WHERE id = ?", (episode_id,)).fetchone()
-    return dict(zip(COLUMNS, row)) if row else None
+    return dict(zip(COLUMNS, row, strict=False)) if row else None
 
 
 def _may_see(principal, district_id: str) -> bool:
@@ -252,7 +252,7 @@ def history(episode_id) -> list[dict]:
     with ops_store.connect() as con:
         rows = con.execute("SELECT id, episode_id, at, actor, from_state, to_state, note FROM alert_transitions "
                            "WHERE episode_id = ? ORDER BY id", (int(episode_id),)).fetchall()
-    return [dict(zip(("id", "episode_id", "at", "actor", "from_state", "to_state", "note"), r)) for r in rows]
+    return [dict(zip(("id", "episode_id", "at", "actor", "from_state", "to_state", "note"), r, strict=False)) for r in rows]
 
 
 def events(after_id: int = 0, limit: int = 1000) -> list[dict]:
@@ -374,14 +374,14 @@ def record(detections, *, now: datetime | None = None, version: str | None = Non
             key = (str(d["metric_id"]), str(d["district_id"]), rule)
             live = con.execute(_SELECT + " WHERE metric_id = ? AND district_id = ? AND rule = ? AND state != 'resolved'",
                                key).fetchone()
-            live = dict(zip(COLUMNS, live)) if live else None
+            live = dict(zip(COLUMNS, live, strict=False)) if live else None
             ref = {"metric_id": key[0], "district_id": key[1], "rule": rule}
             fields = _fields(d)
             if status == "firing":
                 if live is None:
                     last = con.execute(_SELECT + " WHERE metric_id = ? AND district_id = ? AND rule = ? "
                                        "ORDER BY id DESC LIMIT 1", key).fetchone()
-                    last = dict(zip(COLUMNS, last)) if last else None
+                    last = dict(zip(COLUMNS, last, strict=False)) if last else None
                     first = _iso(d.get("first_period")) or fields["last_period"]
                     if last is not None and last["last_period"] is not None and first is not None:
                         by_hand = _resolved_by_hand(con, last["id"])
@@ -457,7 +457,7 @@ def _plus(iso: str, delta) -> datetime:
 def _update(con, episode_id: int, fields: dict, now: datetime, version, *, state: str, **extra) -> None:
     values = {**fields, "state": state, "updated_at": _iso(now), "data_version": version, **extra}
     values = {k: v for k, v in values.items() if k in COLUMNS}
-    con.execute("UPDATE alert_episodes SET " + ", ".join(f"{k} = ?" for k in values) + " WHERE id = ?",
+    con.execute("UPDATE alert_episodes SET " + ", ".join(f"{k} = ?" for k in values) + " WHERE id = ?",  # noqa: S608 - identifiers from this module's own constants; every value is bound
                 (*values.values(), episode_id))
 
 

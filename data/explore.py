@@ -158,7 +158,7 @@ def anchor_time(metric: Metric, times: dict | None = None) -> datetime:
     return data_time or datetime.now()
 
 
-def parse(params: dict, *, names: dict[str, str] | None = None, available: list[Metric] | None = None,
+def parse(params: dict, *, names: dict[str, str] | None = None, available: list[Metric] | None = None,  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
           times: dict | None = None) -> State:
     """A validated State from URL/POST parameters; every unknown or out-of-range value falls
     back to a default and adds a notice. Never raises on input."""
@@ -322,7 +322,7 @@ def district_table(state: State, districts: pd.DataFrame) -> pd.DataFrame:
                                                 first_time=first, before_start=prev_start)
                          for d in rows.index], index=rows.index, dtype=object)
     rows["change_pct"] = [facts.pct_change(v, p) if not r else None
-                          for v, p, r in zip(rows["value"], rows["previous"], reasons)]
+                          for v, p, r in zip(rows["value"], rows["previous"], reasons, strict=False)]
     rows["change_pct"] = rows["change_pct"].astype(float)
     rows["comparison"] = [r or "" for r in reasons]
     rows.index.name = "district_id"

@@ -87,7 +87,7 @@ def districts(db: str = "ops") -> pd.DataFrame:
 
 def district_names(db: str = "ops") -> dict[str, str]:
     frame = districts(db)
-    names = dict(zip(frame["district_id"], frame["name"]))
+    names = dict(zip(frame["district_id"], frame["name"], strict=False))
     names["city"] = "Whole city"
     return names
 

@@ -129,10 +129,10 @@ def _aligned_spans(weeks: list[pd.Timestamp], months: list[pd.Timestamp]) -> lis
     bounds = [pd.Timestamp.min] + [m for m in months if m.weekday() == 0 and m > min(months)]
     if week_end == month_end:
         bounds.append(week_end)
-    return list(zip(bounds[:-1], bounds[1:]))
+    return list(zip(bounds[:-1], bounds[1:], strict=False))
 
 
-def across_grains(cells: pd.DataFrame, mask: np.ndarray, time_additive: set[str]) -> np.ndarray:
+def across_grains(cells: pd.DataFrame, mask: np.ndarray, time_additive: set[str]) -> np.ndarray:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
     """Extend `mask` so that no suppressed cell is determined by the published cells, the
     city totals *and* the week/month equations of `time_additive` metrics.
 
@@ -173,10 +173,10 @@ def across_grains(cells: pd.DataFrame, mask: np.ndarray, time_additive: set[str]
             for _, group in span.groupby(["grain", "period"], sort=False):
                 if (group["district_id"] == TOTAL_ID).any():
                     rows.append({int(i): (-1.0 if d == TOTAL_ID else 1.0)
-                                 for i, d in zip(group.index, group["district_id"])})
+                                 for i, d in zip(group.index, group["district_id"], strict=False)})
             for _, by_district in span.groupby("district_id", sort=False):
                 rows.append({int(i): (1.0 if g == "week" else -1.0)
-                             for i, g in zip(by_district.index, by_district["grain"])})
+                             for i, g in zip(by_district.index, by_district["grain"], strict=False)})
             for _ in range(len(span) + 1):  # every round withholds at least one more cell
                 unknowns = [int(i) for i in span.index if mask[i]]
                 if not unknowns:
@@ -283,7 +283,7 @@ def undetermined_violations(published: pd.DataFrame) -> list[tuple]:
         ids = list(group["district_id"])
         hit = determined(group_constraints(ids), group["suppressed"].to_numpy(bool))
         if hit.any():
-            bad.append((*key, [d for d, h in zip(ids, hit) if h]))
+            bad.append((*key, [d for d, h in zip(ids, hit, strict=False) if h]))
     return bad
 
 
@@ -438,7 +438,7 @@ def feasible_intervals(equations: list[tuple], lower: np.ndarray, upper: np.ndar
     return out
 
 
-def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.ndarray, *,
+def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.ndarray, *,  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
                 primary: np.ndarray, count: np.ndarray, frozen: np.ndarray, k: int, width: float,
                 max_rounds: int = 60, floor: np.ndarray | None = None) -> BlockResult:
     """Withhold more cells of one block until it is protected.
@@ -476,9 +476,9 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
         parent = list(range(n))
 
         def find(x):
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
+            while parent[x] != x:  # noqa: B023 - the closure is called within the same iteration
+                parent[x] = parent[parent[x]]  # noqa: B023 - the closure is called within the same iteration
+                x = parent[x]  # noqa: B023 - the closure is called within the same iteration
             return x
 
         for eq in eqs:
@@ -625,10 +625,10 @@ def families(metrics: dict) -> dict[str, int]:
     return {q: roots.index(find(q)) for q in parent}
 
 
-def block_equations(block: pd.DataFrame, metrics: dict) -> list[dict[int, float]]:
+def block_equations(block: pd.DataFrame, metrics: dict) -> list[dict[int, float]]:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
     """Coefficient rows (over positions in `block`) an outsider can write down, plus the ones
     that reach outside the block (kept with their exact constants; see the section comment)."""
-    pos = {key: i for i, key in enumerate(zip(block["q"], block["grain"], block["period"], block["district_id"]))}
+    pos = {key: i for i, key in enumerate(zip(block["q"], block["grain"], block["period"], block["district_id"], strict=False))}
     rows: list = []  # a coefficient dict (equality) or (dict, "eq" | "ge")
     for (q, grain, period), group in block.groupby(["q", "grain", "period"], sort=False):
         ids = list(group["district_id"])
@@ -656,7 +656,7 @@ def block_equations(block: pd.DataFrame, metrics: dict) -> list[dict[int, float]
         if "complement" in counted:  # whole = part + other part
             whole, a, b = counted["denominator"], counted["numerator"], counted["complement"]
             sub = block[block["q"] == whole]
-            for grain, period, d in zip(sub["grain"], sub["period"], sub["district_id"]):
+            for grain, period, d in zip(sub["grain"], sub["period"], sub["district_id"], strict=False):
                 ka, kb = (a, grain, period, d), (b, grain, period, d)
                 if ka in pos and kb in pos:
                     rows.append({pos[(whole, grain, period, d)]: 1.0, pos[ka]: -1.0, pos[kb]: -1.0})
@@ -666,9 +666,9 @@ def block_equations(block: pd.DataFrame, metrics: dict) -> list[dict[int, float]
             sub = block[block["q"] == level]
             context = set(zip(block.loc[block.get("_context", False) == True, "q"],  # noqa: E712
                               block.loc[block.get("_context", False) == True, "grain"],
-                              block.loc[block.get("_context", False) == True, "period"])) if "_context" in block else set()
+                              block.loc[block.get("_context", False) == True, "period"], strict=False)) if "_context" in block else set()
             grains_periods = {g: sorted(set(block.loc[block["grain"] == g, "period"])) for g in set(block["grain"])}
-            for (grain, d), group in sub.groupby(["grain", "district_id"], sort=False):
+            for (grain, d), group in sub.groupby(["grain", "district_id"], sort=False):  # noqa: B007 - kept for readability
                 # every period of the block in calendar order: a level with no row is 0 (known)
                 previous = None
                 for p in grains_periods[grain]:
@@ -778,7 +778,7 @@ def audit_release(qcells: pd.DataFrame, metrics: dict, *, k: int, width: float, 
             bad = part_block.iloc[list(result.failing)]
             first = bad.iloc[:3]
             examples = ", ".join(f"{q} {g} {p:%Y-%m-%d} {d}" for q, g, p, d in
-                                 zip(first["q"], first["grain"], first["period"], first["district_id"]))
+                                 zip(first["q"], first["grain"], first["period"], first["district_id"], strict=False))
             failing_q = set(bad["q"])
             held = {mid for mid, m in members.items() if set(m.counted().values()) & failing_q}
             failures.append({"block": f"{month:%Y-%m}", "quantities": sorted(failing_q), "metrics": sorted(held),
@@ -823,7 +823,7 @@ def _block_key(block: pd.DataFrame, withheld, primary, frozen) -> str:
 def primary_quantities(qcells: pd.DataFrame, k: int) -> np.ndarray:
     """Counts in [1, k-1], parts of a whole (on time / late) included."""
     truth = qcells["truth"].to_numpy(float)
-    part = qcells["part"].to_numpy(bool)
+    qcells["part"].to_numpy(bool)
     return (truth >= 1) & (truth <= k - 1)
 
 

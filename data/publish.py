@@ -51,7 +51,13 @@ import duckdb
 
 from data import facts, faults, registry, rollup_engines, settings, snapshot_store
 from data.releases import (  # noqa: F401  (the pointer and the release files; re-exported)
-    FOLDERS, POINTER, _unlink, clean_orphans, pointer_path, read_pointer, releases,
+    FOLDERS,
+    POINTER,
+    _unlink,
+    clean_orphans,
+    pointer_path,
+    read_pointer,
+    releases,
 )
 from data.warehouse import UPDATE_TABLE_DATA_TIMES
 
@@ -413,10 +419,10 @@ def _release(con, k: int, version: str, data_now: datetime, metrics: dict[str, r
     audited = new[~exempt]
     # the released cells of the blocks that gain new cells take part as they were released
     # (and those of the block before, which a stock's chain links to the new one)
-    blocks_new = set(zip(audited["metric_id"], privacy.block_month(audited["period"], audited["grain"])))
+    blocks_new = set(zip(audited["metric_id"], privacy.block_month(audited["period"], audited["grain"]), strict=False))
     linked = blocks_new | {(m, b - pd.offsets.MonthBegin(1)) for m, b in blocks_new}
     old = released[[(m, b) in linked for m, b in zip(released["metric_id"],
-                                                      privacy.block_month(released["period"], released["grain"]))]]
+                                                      privacy.block_month(released["period"], released["grain"]), strict=False)]]
     family_metrics = {m.id: m for m in public.values() if m.suppress}
     both = pd.concat([old.assign(_new=False), audited.assign(_new=True)], ignore_index=True)
     if len(both):  # how each straddling week splits between its two months (the auditor's floors)
@@ -451,7 +457,7 @@ def _release(con, k: int, version: str, data_now: datetime, metrics: dict[str, r
         for metric_id in f["metrics"]:
             held.add((metric_id, month))
     out_new = both[both["_new"]].drop(columns="_new")
-    keep = [(m, b) not in held for m, b in zip(out_new["metric_id"], privacy.block_month(out_new["period"], out_new["grain"]))]
+    keep = [(m, b) not in held for m, b in zip(out_new["metric_id"], privacy.block_month(out_new["period"], out_new["grain"]), strict=False)]
     out_new = out_new[keep]
     out = pd.concat([out_new, new[exempt]], ignore_index=True)
     log.update(new_cells=len(out), new_withheld=int(out["suppressed"].sum()),

@@ -84,7 +84,7 @@ def _write_pointer(path: Path, pointer: dict) -> None:
 
 
 def _prune(root: Path, current: str, keep: int) -> None:
-    for db, folder in releases.FOLDERS.items():
+    for _db, folder in releases.FOLDERS.items():
         try:
             names = sorted((p for p in (root / folder).iterdir() if releases._RELEASE.match(p.name)),
                            key=lambda p: releases._RELEASE.match(p.name).group("version"), reverse=True)

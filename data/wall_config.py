@@ -84,7 +84,7 @@ def _seconds(value, low: int, high: int, *, zero_ok: bool = False):
     return seconds
 
 
-def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[str]]:
+def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[str]]:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
     """URL parameters (and an optional profile name) → (config, notices). Never raises."""
     notices: list[str] = []
     base: dict = {}

@@ -83,7 +83,7 @@ def screens(now: datetime | None = None) -> list[dict]:
     out = []
     for row in rows:
         item = dict(zip(("screen_id", "profile", "view", "width", "height", "refresh_s", "first_seen",
-                         "last_ok", "refreshes"), row))
+                         "last_ok", "refreshes"), row, strict=False))
         item["last_ok"] = datetime.fromisoformat(item["last_ok"])
         item["silent"] = now - item["last_ok"] > silent_after(item["refresh_s"])
         out.append(item)

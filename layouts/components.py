@@ -247,7 +247,7 @@ def table(frame, columns: dict[str, str], *, empty: str = "Nothing to show.", cl
     titles = list(columns.values())
     for record in frame[list(columns)].itertuples(index=False):
         # data-label: the column title beside each cell when a table reflows on a phone (public-reflow)
-        rows.append(html.Tr([html.Td(_cell(v), **{"data-label": title}) for v, title in zip(record, titles)]))
+        rows.append(html.Tr([html.Td(_cell(v), **{"data-label": title}) for v, title in zip(record, titles, strict=False)]))
     return dbc.Table([head, html.Tbody(rows)], striped=True, hover=True, size="sm",
                      responsive=True, className=class_name)
 

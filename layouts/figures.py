@@ -60,7 +60,7 @@ def _geo_cache(ids: tuple, names: tuple, geometries: tuple) -> tuple[dict, dict]
     """Parse the outlines once per set of districts (the strings come from the cached query
     result, so a hit costs a tuple comparison by identity)."""
     features = [{"type": "Feature", "id": d, "properties": {"name": n}, "geometry": json.loads(g)}
-                for d, n, g in zip(ids, names, geometries)]
+                for d, n, g in zip(ids, names, geometries, strict=False)]
     lons, lats = [], []
 
     def walk(coords):
@@ -149,10 +149,10 @@ def choropleth(districts: pd.DataFrame, values: pd.DataFrame, metric: Metric, *,
     )
     if as_dict:
         out = fig.to_dict()
-        for trace, features in zip(out["data"], outlines):
+        for trace, features in zip(out["data"], outlines, strict=False):
             trace["geojson"] = features
         return out
-    for trace, features in zip(fig.data, outlines):
+    for trace, features in zip(fig.data, outlines, strict=False):
         trace.geojson = features
     return fig
 
@@ -246,7 +246,7 @@ def _event_layers(lo, hi, incidents: pd.DataFrame) -> tuple[list, list]:
     shown = incidents[(incidents["ends_at"] >= pd.Timestamp(lo)) & (incidents["starts_at"] <= pd.Timestamp(hi))]
     starts, ends = _iso(shown["starts_at"]), _iso(shown["ends_at"])
     shapes, notes = [], []
-    for i, (x0, x1, title) in enumerate(zip(starts, ends, shown["title"])):
+    for i, (x0, x1, title) in enumerate(zip(starts, ends, shown["title"], strict=False)):
         shapes.append({"type": "rect", "xref": "x", "yref": "y domain", "x0": x0, "x1": x1, "y0": 0, "y1": 1,
                        "fillcolor": "#ffc107", "opacity": 0.18, "line": {"width": 0}, "layer": "below"})
         # labels stagger over three rows so that nearby events do not overprint

@@ -38,7 +38,7 @@ def load_pages(mode: str) -> list[str]:
     for name in loaded:  # what Dash's own folder scanner does after importing a page
         page = dash.page_registry.get(name)
         if page is not None and not page.get("supplied_layout"):
-            page["layout"] = getattr(importlib.import_module(name), "layout")
+            page["layout"] = importlib.import_module(name).layout
     return loaded
 
 

@@ -37,9 +37,9 @@ def call(client, dep: dict, inputs: list, state: list | None = None):
     payload = {
         "output": dep["output"],
         "outputs": outputs_field(dep),
-        "inputs": [{"id": i["id"], "property": i["property"], "value": v} for i, v in zip(dep["inputs"], inputs)],
+        "inputs": [{"id": i["id"], "property": i["property"], "value": v} for i, v in zip(dep["inputs"], inputs, strict=False)],
         "state": [{"id": s["id"], "property": s["property"], "value": v}
-                  for s, v in zip(dep.get("state", []), state or [])],
+                  for s, v in zip(dep.get("state", []), state or [], strict=False)],
         "changedPropIds": [f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"] if dep["inputs"] else [],
     }
     response = client.post("/_dash-update-component", data=json.dumps(payload),

@@ -93,7 +93,7 @@ def test_the_queue_shows_each_alert_with_its_facts_and_links(callers, alerts):
     response, text = _queue(callers["admin"])
     rows = text.count('"alert-row alert-row--')
     assert rows >= 3
-    for key, episode_id in alerts.items():
+    for _key, episode_id in alerts.items():
         assert f'"data-episode": "{episode_id}"' in text
         assert f"/alerts/{episode_id}" in text
     assert "n = 230" in text
@@ -263,7 +263,7 @@ def test_weekly_off_target_is_a_standing_status_listed_on_alerts_not_an_alert(ca
     frame = triage.standing()
     assert not frame.empty, "the fixture city has districts off target over the last complete week"
     assert set(frame["metric_id"]) <= {m.id for m in standing}
-    assert all(int(n) >= registry.get(mid).min_n for mid, n in zip(frame["metric_id"], frame["n"]))
+    assert all(int(n) >= registry.get(mid).min_n for mid, n in zip(frame["metric_id"], frame["n"], strict=False))
     assert all(p.startswith("week of ") and ", to " not in p for p in frame["period_text"])  # a complete week
     dep = dash_http.find(dash_http.dependencies(callers["admin"]), "alerts-stats")
     status, _body, text = dash_http.call(callers["admin"], dep, [1, 0])

@@ -10,8 +10,7 @@ import time
 import pytest
 
 from tests.live import record_errors, require_chromium, sign_in
-from tests.test_wall_browser import (  # noqa: F401  (wall_server: the module fixture)
-    _open, _page, _shot, record_episode, resolve_episodes, wall_server)
+from tests.test_wall_browser import _open, _page, _shot, record_episode, resolve_episodes, wall_server  # noqa: F401  (wall_server: the module fixture)
 
 require_chromium(pytest)
 pytestmark = pytest.mark.browser

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import ROOT, running, record_errors, require_chromium, sign_in
+from tests.live import ROOT, record_errors, require_chromium, running, sign_in
 
 SHOTS = ROOT / "tests" / "screenshots"
 

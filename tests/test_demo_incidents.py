@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 
 import duckdb
 import numpy as np
-import pandas as pd
 import pytest
 
 from data import demo
@@ -77,7 +76,7 @@ def test_parking_surges_and_drifts_raise_occupancy(con, labels):
     for row in labels[labels["kind"].isin(["parking_surge", "parking_drift"])].itertuples():
         def occ(s, e):
             return con.execute("SELECT sum(occupied) / sum(capacity) FROM parking_occupancy WHERE district_id = $d "
-                               "AND ts >= $s AND ts < $e", {"d": row.district_id, "s": s, "e": e}).fetchall()[0][0]
+                               "AND ts >= $s AND ts < $e", {"d": row.district_id, "s": s, "e": e}).fetchall()[0][0]  # noqa: B023 - the closure is called within the same iteration
         tail = (row.ends_at - timedelta(hours=2), row.ends_at)  # a drift is highest at its end
         refs = [occ(tail[0] + timedelta(days=k), tail[1] + timedelta(days=k)) for k in (-7, 7)]
         refs = [r for r in refs if r is not None]

@@ -7,7 +7,6 @@ out by hand; one test runs the writer's step on the demo fixture.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -38,7 +37,7 @@ def _frame(values: dict[str, np.ndarray], n: dict[str, np.ndarray] | None = None
     rows = []
     for district, vals in values.items():
         ns = (n or {}).get(district, np.full(len(hours), 50))
-        for h, v, k in zip(hours, vals, ns):
+        for h, v, k in zip(hours, vals, ns, strict=False):
             if v == v:
                 rows.append((district, h, float(v), int(k)))
     return pd.DataFrame(rows, columns=["district_id", "period", "value", "n"])

@@ -13,7 +13,6 @@ from data import annotations, control_limits, explore, lookups, registry
 from tests import dash_http
 from tests.conftest import signed_in
 
-
 # --- state ---------------------------------------------------------------------------------
 
 def test_state_round_trips_through_its_query(published):
@@ -229,7 +228,7 @@ def _sync(client, trigger_index, values, state):
     for i, v in values.items():
         inputs[i] = v
     payload = {"output": dep["output"], "outputs": {"id": "explore-url", "property": "search"},
-               "inputs": [{"id": d["id"], "property": d["property"], "value": v} for d, v in zip(dep["inputs"], inputs)],
+               "inputs": [{"id": d["id"], "property": d["property"], "value": v} for d, v in zip(dep["inputs"], inputs, strict=False)],
                "state": [{"id": dep["state"][0]["id"], "property": dep["state"][0]["property"], "value": state}],
                "changedPropIds": [f"{dep['inputs'][trigger_index]['id']}.{dep['inputs'][trigger_index]['property']}"]}
     response = client.post("/_dash-update-component", data=json.dumps(payload), content_type="application/json")
@@ -316,7 +315,7 @@ def test_csv_export_rows_equal_the_table(client):
     lines = [line for line in table_text.splitlines() if line and not line.startswith("#")]
     records = list(csv.DictReader(io.StringIO("\n".join(lines))))
     assert [r["District id"] for r in records] == [r["district_id"] for r in rows]
-    for record, row in zip(records, rows):
+    for record, row in zip(records, rows, strict=False):
         assert float(record["Value"]) == pytest.approx(row["value"])
     from data import publish
     assert f"# data version,{publish.read_pointer()['version']}" in text
@@ -414,7 +413,8 @@ def test_city_alone_keeps_one_axis(client):
 def test_map_colour_scale_spans_all_districts_not_the_two_chosen(dash_app, accounts):
     """An official of one district, two chosen: the colour scale is set over every district of
     the city (zmin/zmax), so neither of the two is drawn as 'worst' by construction."""
-    from data import access, explore as explore_data, lookups
+    from data import access, lookups
+    from data import explore as explore_data
     from tests.conftest import signed_in
 
     official = signed_in(dash_app, "test-official", accounts["test-official"])

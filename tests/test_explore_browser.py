@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.live import ROOT, running, record_errors, require_chromium, sign_in
+from tests.live import ROOT, record_errors, require_chromium, running, sign_in
 
 SHOTS = ROOT / "tests" / "screenshots"
 pytestmark = pytest.mark.browser

@@ -310,7 +310,7 @@ def test_quarantine_entries_have_file_line_reason_and_raw_json(nyc):
     assert rows
     path = Path(rows[0][0])
     lines = path.read_text(encoding="utf-8").splitlines()
-    for file, line_no, reason, raw in rows:
+    for _file, line_no, _reason, raw in rows:
         values = json.loads(raw)  # the judged field only (issue 14: no plate, no other column)
         assert values == {"Violation Precinct": "0"}
         assert ",0," in lines[line_no - 1]

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from data import settings, warehouse
-from data.ingest import (EmptyFileError, FormatError, IngestError, MappingError, MissingColumnsError, load)
+from data.ingest import EmptyFileError, FormatError, IngestError, MappingError, MissingColumnsError, load
 from data.ingest.__main__ import main
 
 ROOT = settings.ROOT

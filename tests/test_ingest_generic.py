@@ -6,7 +6,9 @@ from datetime import date, datetime
 import numpy as np
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from data import settings, warehouse
 from data.ingest import MappingError, QuarantineShareError, load

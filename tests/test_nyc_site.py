@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime
 import sqlite3
+from datetime import datetime
 
 import pytest
 

@@ -26,9 +26,9 @@ def _call(client, fragment, inputs, state=None, changed=None):
     if changed is None:
         return dash_http.call(client, dep, inputs, state)
     payload = {"output": dep["output"], "outputs": dash_http.outputs_field(dep),
-               "inputs": [{"id": i["id"], "property": i["property"], "value": v} for i, v in zip(dep["inputs"], inputs)],
+               "inputs": [{"id": i["id"], "property": i["property"], "value": v} for i, v in zip(dep["inputs"], inputs, strict=False)],
                "state": [{"id": s["id"], "property": s["property"], "value": v}
-                         for s, v in zip(dep.get("state", []), state or [])],
+                         for s, v in zip(dep.get("state", []), state or [], strict=False)],
                "changedPropIds": [changed]}
     response = client.post("/_dash-update-component", data=json.dumps(payload), content_type="application/json")
     return response.status_code, response.get_json(silent=True), response.get_data(as_text=True)
@@ -155,7 +155,7 @@ def test_series_export_holds_the_chart_with_filters_and_version(client, dash_app
     text = client.get("/district/101/series.csv?metric=sr_opened&grain=day").get_data(as_text=True)
     assert '# metric,"sr_opened (' in text and "# data version," in text and "# district,101 " in text
     rows = list(csv.DictReader(io.StringIO("\n".join(l for l in text.splitlines() if not l.startswith("#")))))
-    for trace, area in zip(fig["data"], ("city", "101")):
+    for trace, area in zip(fig["data"], ("city", "101"), strict=False):
         assert [float(r["Value"]) for r in rows if r["District id"] == area] == pytest.approx(trace["y"])
     book = load_workbook(io.BytesIO(client.get("/district/101/series.xlsx?metric=sr_opened").data))
     assert len(list(book["series"].iter_rows())) - 1 == len(rows)
@@ -265,8 +265,8 @@ def test_pickers_list_only_the_districts_the_official_may_annotate(dash_app, acc
 
         def walk(node):
             if isinstance(node, dict):
-                if node.get("props", {}).get("id") == picker:
-                    found.append(node["props"]["options"])
+                if node.get("props", {}).get("id") == picker:  # noqa: B023 - the closure is called within the same iteration
+                    found.append(node["props"]["options"])  # noqa: B023 - the closure is called within the same iteration
                 for v in node.values():
                     walk(v)
             elif isinstance(node, list):

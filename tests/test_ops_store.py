@@ -181,7 +181,6 @@ def test_a_serialized_write_waits_for_another_and_both_land(ops_backend):
 @pytest.fixture()
 def pg(postgres_ops_url):
     import psycopg
-
     from sqlalchemy.engine import make_url
 
     url = make_url(postgres_ops_url)

@@ -4,7 +4,9 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from data import privacy, snapshot
 
@@ -155,7 +157,7 @@ def _two_grains(weekly: dict[str, list[int]]) -> pd.DataFrame:
 
 def _full_system(frame: pd.DataFrame) -> np.ndarray:
     """City = sum of districts per (grain, period), and per district: four weeks = the month."""
-    idx = {key: i for i, key in enumerate(zip(frame["grain"], frame["period"], frame["district_id"]))}
+    idx = {key: i for i, key in enumerate(zip(frame["grain"], frame["period"], frame["district_id"], strict=False))}
     rows = []
     for (grain, period), group in frame.groupby(["grain", "period"]):
         row = np.zeros(len(frame))

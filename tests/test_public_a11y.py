@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import ROOT, running, require_chromium
+from tests.live import ROOT, require_chromium, running
 
 A11Y = ROOT / "tests" / "a11y"
 AXE = A11Y / "node_modules" / "axe-core" / "axe.min.js"

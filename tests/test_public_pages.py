@@ -119,7 +119,7 @@ def test_withheld_districts_are_hatched_on_the_map():
     square = {"type": "Polygon", "coordinates": [[[0, 0], [0.05, 0], [0.05, 0.05], [0, 0.05], [0, 0]]]}
     geojson = {"features": [{"id": "a", "geometry": square}, {"id": "b", "geometry": square}]}
     lats, lons = parts.hatch_lines(geojson, ["a"])
-    points = [(x, y) for x, y in zip(lons, lats) if x is not None]
+    points = [(x, y) for x, y in zip(lons, lats, strict=False) if x is not None]
     assert len(points) >= 2 * 10  # a line every ~0.006 degrees across a 0.05-degree square
     assert all(shape(square).buffer(1e-9).contains(Point(p)) for p in points)
     assert parts.hatch_lines(geojson, []) == ([], [])

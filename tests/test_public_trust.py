@@ -62,7 +62,7 @@ def _card(client, value, lang="en"):
 def test_a_shared_district_link_opens_that_district(client):
     frame = lookups.districts("public")
     frame = frame[~frame["is_joint_area"].astype(bool)]
-    names = dict(zip(frame["district_id"], frame["name"]))
+    names = dict(zip(frame["district_id"], frame["name"], strict=False))
     other = sorted(names)[-1]  # not the first district shown by default
     assert _picker_value(client, f"/public/district?district={other}") == names[other]  # not the first district
     response, _ = _card(client, names[other])
@@ -176,7 +176,7 @@ def test_every_withheld_cell_reads_the_same_so_the_wording_tells_a_solver_nothin
     for metric in ("satisfaction_score", "sr_opened", "missed_collections", "sr_closed_within_sla_pct"):
         _, body, _ = dash_http.call(client, dash_http.find(deps, "public-metric-series"), [metric])
         out = body["response"]
-        frame = repository.run("public/metric_map", metric=metric, grain="month")
+        repository.run("public/metric_map", metric=metric, grain="month")
         for key in ("public-metric-table", "public-metric-series-table"):
             cells = re.findall(r'"children": "([^"]*)"', json.dumps(out[key], ensure_ascii=False))
             wordings |= {c for c in cells if "withheld" in c or "fewer" in c}

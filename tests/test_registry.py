@@ -183,7 +183,7 @@ def run(con, metric_id: str, grain: str, start: datetime = START, end: datetime 
     """Rows of one metric as {(district_id, period): row dict}."""
     rel = con.execute(METRICS[metric_id].sql, {"grain": grain, "start": start, "end": end})
     names = [d[0] for d in rel.description]
-    return {(r[0], r[1]): dict(zip(names, r)) for r in rel.fetchall()}
+    return {(r[0], r[1]): dict(zip(names, r, strict=False)) for r in rel.fetchall()}
 
 
 def values(con, metric_id: str, grain: str, period: str) -> dict[str, float]:

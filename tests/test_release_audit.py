@@ -33,10 +33,10 @@ def _cells(rows):
 def _intervals(published: pd.DataFrame, equations) -> dict:
     """Outsider's LP: one variable per cell; `equations(published, var)` yields (coefs, rhs, kind);
     published cells are fixed, withheld ones are >= 1 (a withheld row is at least 1)."""
-    keys = list(zip(published["metric_id"], published["grain"], published["period"], published["district_id"]))
+    keys = list(zip(published["metric_id"], published["grain"], published["period"], published["district_id"], strict=False))
     var = {key: i for i, key in enumerate(keys)}
     bounds = [(float(n), float(n)) if not s else (1.0, None)
-              for n, s in zip(published["n_true"], published["suppressed"])]
+              for n, s in zip(published["n_true"], published["suppressed"], strict=False)]
     a_eq, b_eq, a_ub, b_ub = [], [], [], []
     for coefs, rhs, kind in equations(published, var):
         row = np.zeros(len(keys))
@@ -51,7 +51,7 @@ def _intervals(published: pd.DataFrame, equations) -> dict:
     kw = dict(A_eq=np.array(a_eq) if a_eq else None, b_eq=b_eq or None, A_ub=np.array(a_ub) if a_ub else None,
               b_ub=b_ub or None, bounds=bounds, method="highs")
     out = {}
-    for key, j, s in zip(keys, range(len(keys)), published["suppressed"]):
+    for key, j, s in zip(keys, range(len(keys)), published["suppressed"], strict=False):
         if not s:
             continue
         c = np.zeros(len(keys))
@@ -80,8 +80,8 @@ def _worst(intervals, truth) -> tuple[int, int]:
 
 def _attack(out: pd.DataFrame, cells: pd.DataFrame, equations=_sums):
     published = out.assign(n_true=cells["n"].to_numpy())
-    truth = dict(zip(zip(cells["metric_id"], cells["grain"], pd.to_datetime(cells["period"]), cells["district_id"]),
-                     cells["n"]))
+    truth = dict(zip(zip(cells["metric_id"], cells["grain"], pd.to_datetime(cells["period"]), cells["district_id"], strict=False),
+                     cells["n"], strict=False))
     return _worst(_intervals(published, equations), truth)
 
 
@@ -132,7 +132,7 @@ def test_weeks_straddling_months_are_audited():
     rows = []
     counts = {"a": [30, 30, 1, 30], "b": [40, 40, 12, 40], "c": [50, 50, 50, 50]}
     for d, series in counts.items():
-        for w, n in zip(weeks, series):
+        for w, n in zip(weeks, series, strict=False):
             rows.append(("m", "week", w, d, n))
         rows.append(("m", "month", datetime(2027, 3, 1), d, sum(series)))  # nothing in the last days
     for w_i, w in enumerate(weeks):
@@ -266,7 +266,7 @@ def _day_city(seed: int, start="2027-02-22", stop="2027-05-02", districts=None) 
     rows = []
     for i in range(districts or int(rng.integers(2, 5))):
         level = rng.choice([0, 0, 0.2, 1, 3, 8], size=len(days) // 3 + 1)[(days - days[0]).days // 3]
-        rows += [(day, f"d{i}", int(rng.poisson(lam))) for day, lam in zip(days, level)]
+        rows += [(day, f"d{i}", int(rng.poisson(lam))) for day, lam in zip(days, level, strict=False)]
     return pd.DataFrame(rows, columns=["day", "district_id", "n"])
 
 
@@ -298,7 +298,7 @@ def _segment_attack(releases: list[pd.DataFrame]) -> tuple[int, int, list]:
     published cell is the sum of its segments (the city: of every district's), every withheld
     one at least 1. Returns (withheld cells pinned, primary cells narrower than the width, ...)."""
     cells = pd.concat(releases, ignore_index=True)
-    end = [p + (pd.Timedelta(days=7) if g == "week" else pd.offsets.MonthBegin(1)) for g, p in zip(cells["grain"], cells["period"])]
+    end = [p + (pd.Timedelta(days=7) if g == "week" else pd.offsets.MonthBegin(1)) for g, p in zip(cells["grain"], cells["period"], strict=False)]
     cells = cells.assign(end=end)
     first, last = cells["period"].min(), max(end)
     bounds = [d for d in pd.date_range(first, last) if d.weekday() == 0 or d.day == 1 or d in (first, last)]
@@ -387,8 +387,8 @@ def test_a_backlog_withheld_in_one_release_stays_protected_by_the_next():
             yield ({var[("backlog", "month", p2, d)]: 1.0, var[("backlog", "month", p1, d)]: -1.0,
                     var[("opened", "month", p2, d)]: -1.0, var[("closed", "month", p2, d)]: 1.0}, 0.0, "eq")
 
-    truth = dict(zip(zip(cells["metric_id"], cells["grain"], pd.to_datetime(cells["period"]), cells["district_id"]),
-                     cells["n"]))
+    truth = dict(zip(zip(cells["metric_id"], cells["grain"], pd.to_datetime(cells["period"]), cells["district_id"], strict=False),
+                     cells["n"], strict=False))
     assert _worst(_intervals(published, equations), truth) == (0, 0)
 
 

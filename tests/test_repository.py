@@ -1,7 +1,9 @@
 """Repository: named SQL files only, bound parameters only, cached per data version."""
 import duckdb
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from data import repository
 

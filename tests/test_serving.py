@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
-
-import pytest
 
 from tests import live
 
@@ -28,7 +24,7 @@ def _slow_clients(port: int, n: int, seconds: float):
     """n sockets trickling header lines (one per 0.5 s) for `seconds`, never ending the request."""
     stop = threading.Event()
     socks = []
-    for i in range(n):
+    for _i in range(n):
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
         s.sendall(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         socks.append(s)

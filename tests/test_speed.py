@@ -219,8 +219,8 @@ def test_a_filter_change_transfers_under_30_kb_in_all(client):
 
     def post(dep, inputs, state=(), changed=0):
         payload = {"output": dep["output"], "outputs": dash_http.outputs_field(dep),
-                   "inputs": [{**i, "value": v} for i, v in zip(dep["inputs"], inputs)],
-                   "state": [{**s, "value": v} for s, v in zip(dep.get("state", []), state)],
+                   "inputs": [{**i, "value": v} for i, v in zip(dep["inputs"], inputs, strict=False)],
+                   "state": [{**s, "value": v} for s, v in zip(dep.get("state", []), state, strict=False)],
                    "changedPropIds": [f"{dep['inputs'][changed]['id']}.{dep['inputs'][changed]['property']}"]}
         response = client.post("/_dash-update-component", json=payload, headers={"Accept-Encoding": "gzip"})
         assert response.status_code in (200, 204)

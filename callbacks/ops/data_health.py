@@ -12,7 +12,6 @@ from data import access, faults, publish, registry, repository, snapshot
 from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
 
-
 TREND_SPAN = timedelta(days=30)
 
 

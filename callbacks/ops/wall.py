@@ -230,7 +230,7 @@ def refresh_wall(_trigger, view, screen, config, sig):
     new_sigs = [s for s, _ in tiles]
     old_sigs = sig.get("tiles") if same_view else None
     if old_sigs is not None and len(old_sigs) == len(new_sigs):
-        changed = [i for i, (a, b) in enumerate(zip(old_sigs, new_sigs)) if a != b]
+        changed = [i for i, (a, b) in enumerate(zip(old_sigs, new_sigs, strict=False)) if a != b]
         if not changed:
             tiles_out = dash.no_update
         else:

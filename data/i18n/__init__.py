@@ -23,7 +23,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import yaml
-from babel import Locale, dates as babel_dates, numbers as babel_numbers
+from babel import Locale
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
 
 DEFAULT = "en"
 FOLDER = Path(__file__).resolve().parent

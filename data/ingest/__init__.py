@@ -21,11 +21,23 @@ from typing import Callable
 
 import duckdb
 
-from data.ingest import (boundaries, citibike, dsny, gbfs, generic, mta, nyc311, open311, parking, pedestrians,
-                         population, traffic)
-from data.ingest.core import (DEFAULT_TZ, Batch, EmptyFileError, FormatError, IngestError, InputFileError,
-                              LoadResult, MappingError, MissingColumnsError, Progress, QuarantineShareError,
-                              Source, WarehouseStateError, run_file)
+from data.ingest import boundaries, citibike, dsny, gbfs, generic, mta, nyc311, open311, parking, pedestrians, population, traffic
+from data.ingest.core import (
+    DEFAULT_TZ,
+    Batch,
+    EmptyFileError,
+    FormatError,
+    IngestError,
+    InputFileError,
+    LoadResult,
+    MappingError,
+    MissingColumnsError,
+    Progress,
+    QuarantineShareError,
+    Source,
+    WarehouseStateError,
+    run_file,
+)
 
 __all__ = ["ADAPTERS", "Adapter", "load", "IngestError", "InputFileError", "EmptyFileError", "FormatError",
            "MissingColumnsError", "MappingError", "WarehouseStateError", "QuarantineShareError", "LoadResult",

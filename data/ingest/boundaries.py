@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from data.ingest.core import Batch, EmptyFileError, FormatError, MappingError, Source, read_json
 from data.ingest import geo
+from data.ingest.core import Batch, EmptyFileError, FormatError, MappingError, Source, read_json
 
 GRID_DEG = 1e-5
 
@@ -204,7 +204,7 @@ def load_boundaries(batch: Batch, *, key: str, name_property: str | None = None,
     area = gdf.geometry.to_crs(gdf.estimate_utm_crs()).area.values / 1e6
     simple = simplify(gdf, tolerance_m)
     rows = []
-    for i, (k, p) in enumerate(zip(gdf["key"], gdf["props"])):
+    for i, (k, p) in enumerate(zip(gdf["key"], gdf["props"], strict=False)):
         if namer:
             info = namer(k, p)
         else:
@@ -266,7 +266,7 @@ def load_precincts(batch: Batch, *, key: str = "Precinct", crs=None) -> None:
     ids, why = index.locate(points.x.values, points.y.values)
     boroughs = dict(batch.con.execute("SELECT district_id, borough FROM districts").fetchall())
     good, bad = [], []
-    for k, p, line, did, reason, pt in zip(gdf["key"], gdf["props"], gdf["line"], ids, why, points):
+    for k, p, line, did, reason, pt in zip(gdf["key"], gdf["props"], gdf["line"], ids, why, points, strict=False):
         if did is None:
             bad.append((line, reason, json.dumps({"properties": p}, default=str)))
             continue
@@ -371,7 +371,7 @@ def grid_cells(extent: tuple[float, float, float, float], *, shape: str = "hex",
     width = max(2, len(str(max(nrow, ncol))))
     for r, c, poly in cells:
         lon, lat = back.transform(*poly.exterior.xy)
-        geom = shapely.Polygon(list(zip(lon, lat)))
+        geom = shapely.Polygon(list(zip(lon, lat, strict=False)))
         if outline is not None and not geom.intersects(outline):
             continue
         prefix = "H" if shape == "hex" else "S"

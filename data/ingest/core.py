@@ -618,7 +618,7 @@ class Batch:
         return int(n_after)
 
     # ---------------------------------------------------------------- staging
-    def stage(self, fields: Sequence[F], checks: Sequence[tuple[str, str]] = (), *,
+    def stage(self, fields: Sequence[F], checks: Sequence[tuple[str, str]] = (), *,  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
               district: Districting | None = None, dedup: Sequence[str] | None = None,
               dedup_reason: str | None = None, keep: Sequence[str] = ()) -> None:
         """Create temp table ``checked``: ``_row, _line, <fields>, district_id, _why, _reason``.

@@ -50,7 +50,7 @@ def _tokens(text: str, where: str) -> list[tuple[str, str, int]]:
     return out
 
 
-def compile_expr(text, where: str, bind: Callable[[float], str], column_sql: Callable[[str], str],
+def compile_expr(text, where: str, bind: Callable[[float], str], column_sql: Callable[[str], str],  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
                  columns: list[str] | None = None) -> Compiled:
     """Compile ``text``; ``where`` names the mapping field in errors; ``bind(number)`` gives a
     parameter placeholder; ``column_sql(name)`` the cleaned text of a column; ``columns``

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data.ingest.core import Batch, Districting, EmptyFileError, F, FormatError, Source, ql, qi, read_json
+from data.ingest.core import Batch, Districting, EmptyFileError, F, FormatError, Source, qi, ql, read_json
 from data.ingest.targets import TARGETS
 
 SOURCE = Source(

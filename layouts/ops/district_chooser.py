@@ -29,7 +29,7 @@ def layout(**_ignored):
     for borough, part in mine.groupby("borough", sort=True, dropna=False):
         groups.append(html.Section([
             html.H2(str(borough) if borough == borough else "Other", className="h5 mt-3"),
-            html.Ul([html.Li(dcc.Link(name, href=f"/district/{d}")) for d, name in zip(part["district_id"], part["name"])],
+            html.Ul([html.Li(dcc.Link(name, href=f"/district/{d}")) for d, name in zip(part["district_id"], part["name"], strict=False)],
                     className="district-list district-chooser-list"),
         ]))
     every = principal is not None and principal.districts == access.ALL

@@ -14,8 +14,21 @@ import dash
 from dash import dcc, html
 
 from data.wall_config import (  # noqa: F401  (the page's configuration; re-exported for tests)
-    ROOT, PROFILES_FILE, VIEWS, REFRESH_RANGE, ROTATE_RANGE, MAX_METRICS, RELOAD_AFTER_FAILURES, FAILURES_RANGE,
-    BUILD, SCHEME, load_profiles, parse_config, valid_config, view_metrics, view_title,
+    BUILD,
+    FAILURES_RANGE,
+    MAX_METRICS,
+    PROFILES_FILE,
+    REFRESH_RANGE,
+    RELOAD_AFTER_FAILURES,
+    ROOT,
+    ROTATE_RANGE,
+    SCHEME,
+    VIEWS,
+    load_profiles,
+    parse_config,
+    valid_config,
+    view_metrics,
+    view_title,
 )
 from layouts import ids
 

@@ -32,7 +32,7 @@ def layout(district=None, lang=None, **_ignored):
     district gets a notice saying so, and no district is shown in its place."""
     lang = valid_lang(lang)
     frame = _districts()
-    names = {} if frame is None else dict(zip(frame["district_id"], frame["name"]))
+    names = {} if frame is None else dict(zip(frame["district_id"], frame["name"], strict=False))
     asked = district if isinstance(district, str) and district.strip() else None
     unknown = asked is not None and asked not in names
     chosen = asked if asked in names else (None if unknown else next(iter(names), None))

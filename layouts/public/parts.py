@@ -7,11 +7,11 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html
+from natsort import natsort_keygen, ns
 
 from data import i18n
 from data.i18n import t
 from data.registry import Metric
-from natsort import natsort_keygen, ns
 
 natsort_key = natsort_keygen(alg=ns.IGNORECASE)  # "CD 2" before "CD 10"; "Jamaica" before "JFK"
 from layouts import components, figures, ids
@@ -148,7 +148,7 @@ def public_map(districts: pd.DataFrame, latest: pd.DataFrame, metric: Metric, la
     blank.update(locations=keep, z=[0] * len(keep),
                  geojson={"type": "FeatureCollection",
                           "features": [f for f in blank.geojson["features"] if f["id"] not in withheld_ids]})
-    names = dict(zip(districts["district_id"], districts["name"]))
+    names = dict(zip(districts["district_id"], districts["name"], strict=False))
     chosen = sorted(withheld_ids & set(names))
     fig.add_trace(go.Choroplethmap(
         geojson={"type": "FeatureCollection", "features": [f for f in geojson["features"] if f["id"] in chosen]},
@@ -234,8 +234,8 @@ def values_table(frame: pd.DataFrame, metric: Metric, names: dict[str, str], k: 
         shown=[shown(metric, v, s, k, (lo, hi) if has_ci else None, lang) for v, s, lo, hi in zip(
             frame["value"], frame["suppressed"],
             frame["ci_low"] if has_ci else [None] * len(frame),
-            frame["ci_high"] if has_ci else [None] * len(frame))],
-        records=["" if s or pd.isna(n) else i18n.integer(int(n), lang) for n, s in zip(frame["n"], frame["suppressed"])],
+            frame["ci_high"] if has_ci else [None] * len(frame), strict=False)],
+        records=["" if s or pd.isna(n) else i18n.integer(int(n), lang) for n, s in zip(frame["n"], frame["suppressed"], strict=False)],
     )
     columns = ({"district": t("col_district", lang)} if first == "district" else {"when": t("col_period", lang)})
     columns.update({"shown": t("col_value", lang, unit=i18n.metric_unit(metric, lang)),
