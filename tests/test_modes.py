@@ -14,7 +14,8 @@ import pytest
 from tests.live import Gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
-PUBLIC_IDS = {"shell-status", "shell-nav", "shell-lang", "public-kpis", "public-metric-series", "public-district-card", "_pages_content",
+PUBLIC_IDS = {"shell-status", "shell-nav", "shell-lang", "shell-brand", "shell-account", "public-kpis", "public-metric-series",
+              "public-district-card", "public-district-url", "_pages_content",
               "_pages_dummy"}
 
 

@@ -79,12 +79,17 @@ def test_bad_input_is_refused_with_json(client, path, status):
 
 
 def test_values_filter_by_grain_and_district(client):
-    doc = client.get(f"{API}/metrics/satisfaction_score/values?grain=month&district=city").get_json()
+    doc = client.get(f"{API}/metrics/bike_trips/values?grain=month&district=city").get_json()
     values = doc["values"]
     assert values and {v["grain"] for v in values} == {"month"} and {v["district_id"] for v in values} == {"city"}
-    for v in values:
-        if v["value"] is not None:
-            assert v["ci_low"] <= v["value"] <= v["ci_high"]
+    # the satisfaction score's published values lie inside their CI (the release auditor may
+    # hold the fixture's satisfaction months back entirely: then there is nothing to check)
+    for grain in ("week", "month"):
+        doc = client.get(f"{API}/metrics/satisfaction_score/values?grain={grain}&district=city").get_json()
+        assert {v["grain"] for v in doc["values"]} <= {grain}
+        for v in doc["values"]:
+            if v["value"] is not None:
+                assert v["ci_low"] <= v["value"] <= v["ci_high"]
 
 
 def test_metric_list_is_the_public_registry(client):

@@ -1,5 +1,6 @@
 """Methodology, generated from the metric registry: definition, source, cadence, suppression
 rule, known issues, downloads, and the revision log."""
+from datetime import datetime
 from pathlib import Path
 
 import dash
@@ -8,7 +9,7 @@ import yaml
 from dash import dcc, html
 
 from data import i18n, lookups, public_api, registry, repository, settings
-from data.i18n import catalogue, metric_description, metric_label, t, valid_lang
+from data.i18n import metric_description, metric_label, t, valid_lang
 from data.snapshot import DataUnavailable
 from layouts.public import parts
 from layouts.shell import public_path
@@ -84,7 +85,7 @@ def _reported_section(lang: str) -> html.Section | None:
             last = latest.iloc[-1]
             value_line = t("reported_latest", lang, value=format(float(last["value"]), str(row.format)),
                            unit=row.unit, period=last["period_label"])
-        grain = (t("reported_grain_fiscal_year", lang, month=catalogue(lang)["months"][int(row.fiscal_year_start) - 1])
+        grain = (t("reported_grain_fiscal_year", lang, month=i18n.month_name(datetime(2000, int(row.fiscal_year_start), 1), lang))
                  if row.grains == "fiscal_year" else t(f"reported_grain_{row.grains}", lang))
         items.append(html.Section([
             html.H3(str(row.label), className="h5", lang="en"),
