@@ -36,9 +36,35 @@ def _shot(page, name: str) -> Path:
     return path
 
 
+
+def _show_row(page, text: str) -> None:
+    """Page and scroll the annotations grid to the row holding `text` (20 rows a page, and ag-grid
+    draws only the rows in view; annotations other tests made may list before this one)."""
+    page.wait_for_function("""(text) => {
+        const api = window.dash_ag_grid && window.dash_ag_grid.getApi('notes-grid');
+        if (!api) return false;
+        let found = null;
+        api.forEachNode(n => { if (!found && n.data && String(n.data.title || '').includes(text)) found = n; });
+        if (found) {  // to its page (20 rows a page), as a user pages to it, then into view
+            api.paginationGoToPage(Math.floor(found.rowIndex / api.paginationGetPageSize()));
+            api.ensureNodeVisible(found, 'top');
+        }
+        return !!found;
+    }""", arg=text, timeout=30_000)
+    page.wait_for_selector(f"#notes-grid .ag-row:has-text('{text}')")
+
 def test_official_signs_in_lands_reads_a_rank_exports_annotates_and_edits(browser, server, tmp_path):
     username, password = ensure_user(os.environ["CITYOPS_VAR_DIR"], "browser-official", "official-password-9",
                                      role="official", districts="101")
+    # annotations other tests made list before the official's own (newer starts): the grid must
+    # still show the one just saved (in the full suite 30 such rows pushed it out of view)
+    from datetime import datetime
+
+    from data import annotations
+    for i in range(30):
+        annotations.add(created_by="test-admin", title=f"earlier session note {i}", kind="note",
+                        starts_at=datetime(2026, 10, 28, i % 24), ends_at=datetime(2026, 10, 29), district_id="101",
+                        known_districts=frozenset({"101"}))
     context = browser.new_context(viewport={"width": 1920, "height": 1080}, accept_downloads=True)
     page = record_errors(context.new_page())
     # 1. sign in: the official lands on their district, not the city overview
@@ -79,14 +105,14 @@ def test_official_signs_in_lands_reads_a_rank_exports_annotates_and_edits(browse
     page.fill("#notes-end", "2026-10-22")
     page.click("#notes-save")
     page.wait_for_selector("#notes-result:has-text('saved')")
-    page.wait_for_selector("#notes-grid .ag-row:has-text('Depot closed: lorries late')")
+    _show_row(page, "Depot closed: lorries late")
     page.click("#notes-grid .ag-row:has-text('Depot closed: lorries late') .ag-cell >> nth=0")
     page.wait_for_function("() => document.querySelector('#notes-title').value === 'Depot closed: lorries late'")
     page.fill("#notes-title", "Depot closed: lorries late (two days)")
     page.click("#notes-save")
     page.wait_for_selector("#notes-result:has-text('changed')")
     page.wait_for_selector("#notes-history li:has-text('edit')")  # the audit trail shows the change
-    page.wait_for_selector("#notes-grid .ag-row:has-text('(two days)')")
+    _show_row(page, "(two days)")
     _shot(page, "official-annotations-1920x1080")
     # 5. back on the district, the edited annotation explains the period
     page.click("#shell-my-district")
