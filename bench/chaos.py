@@ -377,6 +377,8 @@ def main(argv=None) -> int:  # noqa: C901 - one pass over a declaration or a run
     order = {v: i for i, (v, _t) in enumerate(sorted(flips))}
     flip_time = dict(flips)
     mixed, unknown, backwards = 0, 0, Counter()
+    released: dict[str, float] = {}  # public figure -> the value first seen (releases are final)
+    revised = 0
     staleness: list[float] = []
     examples = []
     for client in clients:
@@ -384,15 +386,29 @@ def main(argv=None) -> int:  # noqa: C901 - one pass over a declaration or a run
         for r in client.records:
             if r["status"] != 200:
                 continue
-            named = {s for s in r["stamps"] if s}
-            named |= {v for f, value in r["values"].items() if (v := prints.version_of(f, value)) is not None}
+            stamps = {s for s in r["stamps"] if s}
+            figures = {v for f, value in r["values"].items() if (v := prints.version_of(f, value)) is not None}
+            if client.kind == "explorer":  # ops figures follow every version: stamp and figures agree
+                named, is_mixed = stamps | figures, len(stamps | figures) > 1
+            else:
+                # public releases are final (issue 13): a released figure keeps the value of the
+                # version that first released it, so it may name an older version than the stamp,
+                # never a newer one; and it never changes (counted as revisions below)
+                named = stamps
+                top = max((order.get(x, -1) for x in stamps), default=-1)
+                # (the public callback carries no stamp: only the finality check applies to it)
+                is_mixed = len(stamps) > 1 or (bool(stamps) and any(order.get(v, -1) > top for v in figures))
+                for f, value in r["values"].items():
+                    if value is not None:
+                        if released.setdefault(f, value) != value:
+                            revised += 1
             if any(v not in order for v in named):
                 unknown += 1
             known = {v for v in named if v in order}
-            if len(named) > 1:
+            if is_mixed:
                 mixed += 1
                 if len(examples) < 5:
-                    examples.append((client.kind, sorted(named)))
+                    examples.append((client.kind, sorted(stamps | figures)))
             if not known:
                 continue
             version = min(known, key=order.get)
@@ -422,6 +438,7 @@ def main(argv=None) -> int:  # noqa: C901 - one pass over a declaration or a run
     print(f"server log: {tracebacks} tracebacks, {log_text.count('[ERROR]')} error lines, "
           f"{worker_timeouts} worker timeouts")
     print(f"mixed-version responses: {mixed} (goal 0)" + (f"; e.g. {examples}" if examples else ""))
+    print(f"released public figures that changed between responses: {revised} (goal 0: releases are final)")
     print(f"responses naming an unknown version: {unknown}")
     print(f"staleness after a flip: {len(staleness)} responses started after a newer flip, "
           f"max {max(staleness, default=0.0):.2f} s (goal <= poll {args.poll:g} s + one request, p95 {p95:.2f} s)")
@@ -431,7 +448,7 @@ def main(argv=None) -> int:  # noqa: C901 - one pass over a declaration or a run
         shutil.rmtree(var, ignore_errors=True)
     else:
         print(f"var dir kept: {var}")
-    bad = mixed or sum(backwards.values()) or any(v for k, v in left.items() if k != "var MB")
+    bad = mixed or revised or sum(backwards.values()) or any(v for k, v in left.items() if k != "var MB")
     return 1 if bad else 0
 
 
