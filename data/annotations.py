@@ -236,10 +236,11 @@ LIST_TITLES = {"id": "#", "starts_at": "From", "ends_at": "To", "district_id": "
 
 def listing(principal, *, limit: int = 500) -> pd.DataFrame:
     """The annotations `principal` may see (their districts' and city-wide ones; every one for
-    an account of all districts), newest first, deleted ones left out."""
+    an account of all districts), the most recently added or changed first (so the one just
+    saved is on the grid's first page, whatever period it is about), deleted ones left out."""
     with ops_store.connect() as con:
         rows = con.execute(f"SELECT {', '.join(LIST_COLUMNS)} FROM annotations WHERE deleted_at IS NULL "  # noqa: S608 - identifiers from this module's own constants; every value is bound
-                           "ORDER BY starts_at DESC, id DESC LIMIT ?", (int(limit),)).fetchall()
+                           "ORDER BY coalesce(updated_at, created_at) DESC, id DESC LIMIT ?", (int(limit),)).fetchall()
     frame = pd.DataFrame(rows, columns=LIST_COLUMNS)
     if principal is None:
         return frame.iloc[0:0]

@@ -330,3 +330,21 @@ def test_approved_public_annotation_is_published_and_shades_the_public_trend(wri
     assert status == 200 and "Sanitation strike (public)" in text and "Not reviewed yet" not in text
     assert hidden
     snapshot.reset()  # later tests open the snapshot files themselves
+
+
+def test_the_annotation_just_saved_lists_first_whatever_period_it_is_about(accounts):
+    """The annotations page pages 20 rows: a note about an old period, saved after 25 newer
+    ones, must still be on the first page (it was listed by its start, on page 2)."""
+    from datetime import datetime
+
+    from data import access
+
+    for i in range(25):
+        annotations.add(created_by="test-admin", title=f"newer period {i}", kind="note",
+                        starts_at=datetime(2026, 10, 30), ends_at=datetime(2026, 10, 31), district_id="101",
+                        known_districts=frozenset({"101"}))
+    saved = annotations.add(created_by="test-admin", title="about an old period", kind="note",
+                            starts_at=datetime(2026, 9, 3), ends_at=datetime(2026, 9, 4), district_id="101",
+                            known_districts=frozenset({"101"}), now=datetime(2030, 1, 1))
+    first = annotations.listing(access.Principal("user", "test-admin", "admin", access.ALL))
+    assert int(first.iloc[0]["id"]) == saved
