@@ -348,3 +348,23 @@ def test_the_annotation_just_saved_lists_first_whatever_period_it_is_about(accou
                             known_districts=frozenset({"101"}), now=datetime(2030, 1, 1))
     first = annotations.listing(access.Principal("user", "test-admin", "admin", access.ALL))
     assert int(first.iloc[0]["id"]) == saved
+
+
+def test_an_officials_own_annotations_list_even_behind_many_of_other_districts(accounts):
+    """The scope is applied before the listing's limit: 30 newer annotations of another district
+    must not push an official's own one out of a list of 20."""
+    from datetime import datetime
+
+    from data import access
+
+    own = annotations.add(created_by="test-admin", title="ours in 101", kind="note",
+                          starts_at=datetime(2026, 10, 1), ends_at=datetime(2026, 10, 2), district_id="101",
+                          known_districts=frozenset({"101", "205"}), now=datetime(2031, 1, 1))
+    for i in range(30):
+        annotations.add(created_by="test-admin", title=f"theirs {i}", kind="note",
+                        starts_at=datetime(2026, 10, 1), ends_at=datetime(2026, 10, 2), district_id="205",
+                        known_districts=frozenset({"101", "205"}), now=datetime(2032, 1, 1))
+    official = access.Principal("user", "test-official", "official", frozenset({"101"}))
+    listed = annotations.listing(official, limit=20)
+    assert own in {int(x) for x in listed["id"]}
+    assert set(listed["district_id"].dropna()) <= {"101"}
