@@ -79,8 +79,11 @@ def english_in(text: str, vocab: set[str]) -> list[str]:
 
 
 def proper_nouns(db: str = "public") -> set[str]:
-    """District and borough names and the published source names of the public snapshot."""
-    from data import lookups, repository
+    """District and borough names, the published source names and the titles of approved public
+    annotations (an official's own words, in the language they wrote them) of the public snapshot."""
+    import duckdb
+
+    from data import lookups, repository, snapshot
 
     names = set()
     frame = lookups.districts(db)
@@ -89,4 +92,9 @@ def proper_nouns(db: str = "public") -> set[str]:
     for column in ("source_name", "source", "licence"):
         if column in sources:
             names |= set(sources[column].dropna().astype(str))
+    try:
+        with snapshot.cursor(db) as (cur, _version):
+            names |= {str(row[0]) for row in cur.execute("SELECT title FROM public_annotations").fetchall()}
+    except duckdb.Error:  # a snapshot from before public annotations
+        pass
     return names
