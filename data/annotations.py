@@ -117,8 +117,11 @@ _FIELDS = ("id", "created_at", "created_by", "starts_at", "ends_at", "district_i
            "public", "review", "updated_at", "updated_by", "reviewed_by", "reviewed_at", "deleted_at")
 
 
+_ROW_SQL = "SELECT " + ", ".join(_FIELDS) + " FROM annotations WHERE id = ?"  # noqa: S608 - column names of this module
+
+
 def _row(con, note_id: int) -> dict | None:
-    row = con.execute(f"SELECT {', '.join(_FIELDS)} FROM annotations WHERE id = ?", (int(note_id),)).fetchone()  # noqa: S608 - identifiers from this module's own constants; every value is bound
+    row = con.execute(_ROW_SQL, (int(note_id),)).fetchone()
     return None if row is None else dict(zip(_FIELDS, row, strict=False))
 
 
@@ -227,6 +230,8 @@ def review(note_id, *, principal, approve: bool, now: datetime | None = None) ->
 
 LIST_COLUMNS = ["id", "starts_at", "ends_at", "district_id", "domain", "kind", "title", "created_by", "public",
                 "review", "updated_at", "updated_by"]
+_LIST_SQL = ("SELECT " + ", ".join(LIST_COLUMNS) + " FROM annotations WHERE deleted_at IS NULL "  # noqa: S608 - column names of this module
+             "ORDER BY coalesce(updated_at, created_at) DESC, id DESC")
 
 
 LIST_TITLES = {"id": "#", "starts_at": "From", "ends_at": "To", "district_id": "District", "domain": "Domain",
@@ -240,19 +245,12 @@ def listing(principal, *, limit: int = 500) -> pd.DataFrame:
     saved is on the grid's first page, whatever period it is about), deleted ones left out."""
     if principal is None:
         return pd.DataFrame([], columns=LIST_COLUMNS)
-    # the caller's scope in the query itself, before the limit: filtered afterwards, 500 newer
-    # annotations of other districts hid every one of an official's own
-    scoped = principal.districts != access.ALL
-    mine = sorted(principal.districts) if scoped else []
-    where = "deleted_at IS NULL" + (
-        " AND (district_id IS NULL" + (f" OR district_id IN ({', '.join('?' * len(mine))})" if mine else "") + ")"
-        if scoped else "")
     with ops_store.connect() as con:
-        rows = con.execute(f"SELECT {', '.join(LIST_COLUMNS)} FROM annotations WHERE {where} "  # noqa: S608 - identifiers and placeholders from this module; every value is bound
-                           "ORDER BY coalesce(updated_at, created_at) DESC, id DESC LIMIT ?",
-                           (*mine, int(limit))).fetchall()
+        rows = con.execute(_LIST_SQL).fetchall()
     frame = pd.DataFrame(rows, columns=LIST_COLUMNS)
-    return frame.reset_index(drop=True)
+    if principal.districts != access.ALL:  # scope first, then the limit: newer annotations of
+        frame = frame[frame["district_id"].isna() | frame["district_id"].isin(principal.districts)]  # other districts
+    return frame.head(int(limit)).reset_index(drop=True)  # must not hide an official's own
 
 
 def history(note_id) -> pd.DataFrame:

@@ -518,15 +518,6 @@ def _public_data_times(con, cells, metrics: dict[str, registry.Metric]):
 # Snapshot feeds (the state of every parking bay, car park, dock or bin at each poll: facilities,
 # not people): how many readings a city's source has so far and when they were taken, so the
 # public site can say "one reading so far, taken ..." instead of an empty overview (issue 15).
-SNAPSHOT_READINGS = """
-SELECT r.table_name, r.source_id, s.name, r.readings, r.first_reading, r.last_reading FROM (
-    SELECT 'parking_occupancy' AS table_name, source_id, count(DISTINCT ts) AS readings, min(ts) AS first_reading,
-           max(ts) AS last_reading FROM parking_occupancy GROUP BY source_id
-    UNION ALL SELECT 'bike_station_status', source_id, count(DISTINCT ts), min(ts), max(ts)
-              FROM bike_station_status GROUP BY source_id
-    UNION ALL SELECT 'bin_fill', source_id, count(DISTINCT ts), min(ts), max(ts) FROM bin_fill GROUP BY source_id
-) r JOIN sources s USING (source_id) WHERE NOT s.simulated
-ORDER BY s.name"""
 
 
 def _write_public(con, path: Path, version: str, published_at: datetime, data_now: datetime,
@@ -580,7 +571,7 @@ def _write_public(con, path: Path, version: str, published_at: datetime, data_no
         con.execute("CREATE TABLE pub.source_times AS SELECT table_name, source_id, data_time::TIMESTAMP AS data_time "
                     "FROM times_df")
         con.unregister("times_df")
-        con.execute(f"CREATE TABLE pub.source_readings AS {SNAPSHOT_READINGS}")
+        con.execute("CREATE TABLE pub.source_readings AS " + _sql("source_readings"))
         _write_public_annotations(con)
         con.execute(
             "CREATE TABLE pub.meta AS SELECT $v AS version, $p::TIMESTAMP AS published_at, "
