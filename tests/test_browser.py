@@ -90,6 +90,11 @@ def test_wall_fills_the_screen_without_scrollbars(page, server):
     })""")
     small = [(text, px, of) for text, px, of in units if text and px < 0.4 * of]
     assert units and small == [], small
+    # and no unit is cut ("254k v…", "requ…"): a long unit takes two lines beside its number
+    cut = page.evaluate("""() => [...document.querySelectorAll('.wall-tiles .kpi-unit')]
+        .filter(u => u.scrollWidth > u.clientWidth + 1 || u.scrollHeight > u.clientHeight + 1)
+        .map(u => u.textContent)""")
+    assert cut == [], cut
     _shot(page, "wall-1080p")
     assert page.errors == []
 

@@ -93,6 +93,14 @@ def _no_overflow(page, width: int, height: int):
         const f = c.querySelector('.kpi-foot').getBoundingClientRect(), r = c.getBoundingClientRect();
         return f.bottom > r.bottom + 1 || f.height < 4; }).map(c => c.dataset.metric + ':' + Math.round(c.querySelector('.kpi-foot').getBoundingClientRect().bottom) + '/' + Math.round(c.getBoundingClientRect().bottom) + '/' + Math.round(c.querySelector('.kpi-foot').getBoundingClientRect().height))""")
     assert clipped == []
+    # no unit is cut or pushed out of its tile ("254k v…", "requ…")
+    cut = page.evaluate("""() => [...document.querySelectorAll('#wall-tiles .kpi-card')].filter(c => {
+        const u = c.querySelector('.kpi-unit'), f = c.querySelector('.kpi-figure');
+        if (!u || !u.textContent) return false;
+        const ur = u.getBoundingClientRect(), fr = f.getBoundingClientRect();
+        return u.scrollWidth > u.clientWidth + 1 || ur.right > fr.right + 1 || ur.bottom > fr.bottom + 1;
+    }).map(c => c.querySelector('.kpi-unit').textContent)""")
+    assert cut == [], cut
 
 
 def _shot(page, name: str) -> Path:
