@@ -92,7 +92,8 @@ def test_wall_fills_the_screen_without_scrollbars(page, server):
     assert units and small == [], small
     # and no unit is cut ("254k v…", "requ…"): a long unit takes two lines beside its number
     cut = page.evaluate("""() => [...document.querySelectorAll('.wall-tiles .kpi-unit')]
-        .filter(u => u.scrollWidth > u.clientWidth + 1 || u.scrollHeight > u.clientHeight + 1)
+        .filter(u => { const ur = u.getBoundingClientRect(), fr = u.parentElement.getBoundingClientRect();
+                       return u.scrollWidth > u.clientWidth + 1 || ur.right > fr.right + 1 || ur.bottom > fr.bottom + 1; })
         .map(u => u.textContent)""")
     assert cut == [], cut
     _shot(page, "wall-1080p")
