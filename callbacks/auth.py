@@ -185,7 +185,7 @@ def protect_layout(layout, permission: str):
         try:
             access.require(permission)
         except access.AccessDenied:
-            return components.sign_in_required(signed_in=access.current() is not None)
+            return components.sign_in_required(signed_in=access.current() is not None, lang=kwargs.get("lang"))
         return layout(*args, **kwargs)
     setattr(inner, ACCESS_ATTR, permission)
     return inner

@@ -30,14 +30,18 @@ def notice(message: str, color: str = "warning") -> dbc.Alert:
     return dbc.Alert(message, color=color, className="notice", dismissable=False)
 
 
-def sign_in_required(signed_in: bool = False) -> html.Div:
-    """What a page shows a caller who may not see it (the server has already refused the data)."""
+def sign_in_required(signed_in: bool = False, lang: str = "en") -> html.Div:
+    """What a page shows a caller who may not see it (the server has already refused the data),
+    in the page's language: a Spanish reader who followed a staff link is told so in Spanish."""
+    t, lang = i18n.t, i18n.valid_lang(lang)
     if signed_in:
-        return html.Div([html.H1("Not allowed"),
-                         notice("Your account may not open this page.", color="danger")])
-    return html.Div([html.H1("Sign in required"),
-                     html.P(["This page is for signed-in city staff. ", html.A("Sign in", href="/login"),
-                             " or see the ", html.A("public dashboard", href="/public"), "."])])
+        return html.Div([html.H1(t("not_allowed_title", lang)),
+                         notice(t("not_allowed_text", lang), color="danger")], lang=lang)
+    public = "/public" + (f"?lang={lang}" if lang != "en" else "")
+    return html.Div([html.H1(t("sign_in_required_title", lang)),
+                     html.P([t("sign_in_required_text", lang), " ", html.A(t("sign_in", lang), href="/login"),
+                             " ", t("sign_in_required_or", lang), " ",
+                             html.A(t("sign_in_required_public", lang), href=public), "."])], lang=lang)
 
 
 def data_unavailable(message: str = "No data has been published yet.") -> html.Div:

@@ -1,4 +1,6 @@
 """HTTP tests of every page and every callback of the demo app (mode 'all')."""
+import json
+
 import pytest
 
 from data import lookups, registry
@@ -26,7 +28,21 @@ def test_every_page_layout_renders_without_error(client, path):
 
 def test_unknown_path_renders_the_404_page(client):
     status, text = dash_http.route(client, "/no/such/page")
-    assert status == 200 and "Page not found" in text
+    assert status == 200 and "Page not found" in text and '"href":"\\u002f"' in text
+
+
+def test_a_bad_public_link_leads_back_to_the_public_site_in_its_language(anon_client):
+    """A journalist who follows a mistyped public link is not sent to the staff sign-in, and a
+    Spanish reader is answered in Spanish (the English check walks the same pages)."""
+    status, text = dash_http.route(anon_client, "/public/nope/x")
+    text = text.replace("\\u002f", "/")
+    assert status == 200 and "Page not found" in text and '"href":"/public"' in text
+    status, text = dash_http.route(anon_client, "/public/nope", "?lang=es")
+    text = json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
+    assert "Página no encontrada" in text and '"href":"/public?lang=es"' in text
+    status, text = dash_http.route(anon_client, "/explore", "?lang=es")
+    text = json.dumps(json.loads(text), ensure_ascii=False)
+    assert "Es necesario iniciar sesión" in text and "Sign in required" not in text
 
 
 def test_unknown_wall_parameters_fall_back_with_a_notice(client):

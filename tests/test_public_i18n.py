@@ -164,7 +164,8 @@ def _spanish_outputs(client) -> dict[str, str]:
     shown: dict[str, str] = {}
     for path in ("/public", "/public/district", "/public/district?district=301",
                  "/public/metric/sr_opened", "/public/metric/satisfaction_score",
-                 "/public/metric/waste_tonnage_total", "/public/methodology", "/public/api", "/public/metric/nope"):
+                 "/public/metric/waste_tonnage_total", "/public/methodology", "/public/api", "/public/metric/nope",
+                 "/public/no/such/page", "/explore"):  # the 404 and "sign in required" too
         pathname, _, search = path.partition("?")
         status, text = dash_http.route(client, pathname, "?" + (search + "&" if search else "") + "lang=es")
         assert status == 200, path
