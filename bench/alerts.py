@@ -398,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one pass over a 
     if args.json:
         for r in (new, old):
             r["breakdown"] = {" / ".join(k): v for k, v in r["breakdown"].to_dict("index").items()}
+            r["false_by_metric"] = {" / ".join(k): v for k, v in r["false_by_metric"].items()}
         print(json.dumps({"new": new, "old": old, "shift": shift}, default=str, indent=1))
     import shutil
 
