@@ -73,7 +73,7 @@ class TodaysRule:
             upto = day + timedelta(hours=14)  # a partial day, as the rule sees it
             check = _series(con, m, "day", day, upto).set_index("district_id")
             got = self._combine(m, rows[(rows["period"] >= day) & (rows["period"] < upto)])
-            joined = check.join(got, rsuffix="_h", how="inner")
+            joined = check.join(got.add_suffix("_h"), how="inner")
             if len(joined) and np.allclose(joined["value"], joined["value_h"], rtol=1e-6, equal_nan=True):
                 self.hourly[m.id] = rows.sort_values("period").reset_index(drop=True)
 
@@ -144,7 +144,7 @@ class Scorer:
 
 
 def _summary(name, alerts: list[dict], labels: pd.DataFrame, district_days: float) -> dict:
-    frame = pd.DataFrame(alerts, columns=["metric_id", "district_id", "at", "rule", "kind", "incident"])
+    frame = pd.DataFrame(alerts, columns=["metric_id", "district_id", "at", "rule", "kind", "incident", "n"])
     true = frame[frame["kind"] == "true"]
     false = frame[frame["kind"] == "false"]
     judged = len(true) + len(false)
@@ -171,7 +171,56 @@ def _summary(name, alerts: list[dict], labels: pd.DataFrame, district_days: floa
         "false_per_100_district_days": round(100 * len(false) / district_days, 2),
         "recall_by_kind": per_kind,
         "false_by_metric": false.groupby(["metric_id", "rule"]).size().sort_values(ascending=False).head(8).to_dict(),
+        "breakdown": _breakdown(frame, eligible, detected),
     }
+
+
+def _breakdown(frame: pd.DataFrame, eligible: pd.DataFrame, detected: dict) -> pd.DataFrame:
+    """Per metric x rule: true, false and explained alerts, the false ones on fewer than 5
+    records, and (per labelled metric) the incidents missed."""
+    if not len(frame):
+        return pd.DataFrame(columns=["true", "false", "explained", "false_n<5", "missed"])
+    n = frame["n"] if "n" in frame.columns else pd.Series(np.nan, index=frame.index)
+    f = frame.assign(small=(frame["kind"] == "false") & (n.fillna(1e9) < 5))
+    out = f.pivot_table(index=["metric_id", "rule"], columns="kind", values="at", aggfunc="count", fill_value=0)
+    out = out.reindex(columns=["true", "false", "explained"], fill_value=0)
+    out["false_n<5"] = f[f["small"]].groupby(["metric_id", "rule"]).size()
+    missed = eligible[~eligible["incident_id"].isin(detected)]
+    per_metric = missed.explode("metrics").groupby("metrics").size()
+    first = {}
+    for m, r in out.index:
+        first.setdefault(m, r)
+    out["missed"] = [per_metric.get(m, 0) if first[m] == r else 0 for m, r in out.index]
+    for m, k in per_metric.items():
+        if m not in first:
+            out.loc[(m, "(no alert)"), :] = 0
+            out.loc[(m, "(no alert)"), "missed"] = k
+    return out.fillna(0).astype(int)
+
+
+def _oracle(missed: pd.DataFrame, panels: dict, metrics) -> pd.DataFrame:
+    """For each missed incident on a count metric: the requests in its exact hours, the mean of
+    the same hours over the 14 days before, and the Poisson chance of as many with nothing
+    changed. No detector can know the hours in advance; a chance above the policy's tail
+    (sensitivity) even so means the incident cannot be told from noise at that false-alert rate."""
+    from scipy import stats
+
+    rows = []
+    for inc in missed.itertuples():
+        for mid in inc.metrics:
+            m, p = metrics.get(mid), panels.get(mid)
+            if m is None or p is None or m.aggregate != "sum" or inc.district_id not in p.districts:
+                continue
+            d = p.districts.index(inc.district_id)
+            cols = (p.periods >= inc.starts_at) & (p.periods < inc.ends_at)
+            x = float(np.nansum(p.value[d, cols]))
+            before = [float(np.nansum(p.value[d, (p.periods >= inc.starts_at - timedelta(days=k))
+                                                 & (p.periods < inc.ends_at - timedelta(days=k))])) for k in range(1, 15)]
+            mu = float(np.mean(before))
+            rows.append({"incident": inc.incident_id, "hours": int(cols.sum()), "size": inc.size, "observed": int(x),
+                         "expected": round(mu, 1), "chance": float(f"{stats.poisson.sf(x - 1, mu):.2g}") if mu > 0 else 0.0,
+                         "policy tail": float(f"{stats.norm.sf(m.alert.sensitivity):.2g}")})
+    return pd.DataFrame(rows)
 
 
 def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
@@ -183,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one pass over a 
     parser.add_argument("--warmup-days", type=int, default=15, help="days of history before detection starts")
     parser.add_argument("--settle-days", type=int, default=14,
                         help="days detection runs before alerts are scored (standing conditions open first)")
+    parser.add_argument("--holdout-days", type=int, default=30,
+                        help="the last days of the scored window, reported apart (held-out check)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     parser.add_argument("--list", choices=("false", "true", "all", "missed"), default=None,
                         help="also list the new detector's alerts of that kind (or the missed incidents)")
@@ -274,6 +325,17 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one pass over a 
     district_days = (len(districts) + 1) * days_scored
     new = _summary("new detector", new_alerts, labels, district_days)
     old = _summary("today's rule", old_alerts, labels, district_days)
+    # held out: the last --holdout-days of the scored window, judged apart from the days before
+    # (the detector's constants were chosen looking at the earlier part only)
+    split = end - timedelta(days=args.holdout_days)
+    parts = {}
+    for part, keep_a, keep_l, days in (
+            ("earlier", lambda t: t < split, labels["starts_at"] < split, (split - score_from).total_seconds() / 86400),
+            (f"last {args.holdout_days} d", lambda t: t >= split, labels["starts_at"] >= split,
+             (end - split).total_seconds() / 86400)):
+        dd = (len(districts) + 1) * max(days, 1e-9)
+        parts[part] = (_summary("new", [a for a in new_alerts if keep_a(a["at"])], labels[keep_l], dd),
+                       _summary("old", [a for a in old_alerts if keep_a(a["at"])], labels[keep_l], dd))
     below_new = int(sum(int(r.n or 0) < detect.min_n(metrics[r.metric_id]) for r in open_now.itertuples()
                         if r.rule != "no_data"))
     below_old = int(sum(n < detect.min_n(metrics[mid]) for mid, _d, n in old_rows_at_end or []))
@@ -301,6 +363,15 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one pass over a 
              if new["false_per_100_district_days"] else float("inf"))
     print(f"{'false alerts: today / new':<28}{ratio:>16.1f}{'':>16}{'≥ 10':>16}")
     print()
+    print("split (held-out check)          precision  recall  median TTD  false/100 dd  today's false/100 dd  ratio")
+    for part, (a, b) in parts.items():
+        r = b["false_per_100_district_days"] / a["false_per_100_district_days"] if a["false_per_100_district_days"] else float("inf")
+        print(f"  {part:<30}{a['precision']!s:>10}{a['recall']!s:>8}{a['median_ttd_periods']!s:>12}"
+              f"{a['false_per_100_district_days']!s:>14}{b['false_per_100_district_days']!s:>22}{r:>7.1f}")
+    print()
+    print("new detector by metric and rule (false_n<5: false alerts on fewer than 5 records; missed: labelled incidents)")
+    print(new["breakdown"].to_string())
+    print()
     print(f"recall by kind   new: {new['recall_by_kind']}")
     print(f"                 old: {old['recall_by_kind']}")
     print(f"false alerts by metric/rule   new: {new['false_by_metric']}")
@@ -310,6 +381,13 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one pass over a 
           f"{shift['new_by_rule']}, {shift['new_below_min_n']} on fewer records than the metric's minimum n; "
           f"today's rule {shift['old_rows']} rows, {shift['old_below_min_n']} on fewer than the minimum n")
     print(f"  open alerts by metric: {shift['new_by_metric']}")
+    missed = labels[labels["eligible"] & ~labels["incident_id"].isin({a["incident"] for a in new_alerts if a["kind"] == "true"})]
+    oracle = _oracle(missed, panels, metrics)
+    if len(oracle):
+        print()
+        print("missed count incidents, tested with hindsight (their exact hours, the same hours of the 14 days before "
+              "as the expected count, Poisson):")
+        print(oracle.to_string(index=False))
     if args.list == "missed":
         found = {a["incident"] for a in new_alerts if a["kind"] == "true"}
         print(labels[labels["eligible"] & ~labels["incident_id"].isin(found)].to_string())
@@ -318,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one pass over a 
             if args.list == "all" or a["kind"] == args.list:
                 print(f"  {a['kind']:<9} {a['at']:%m-%d %H:%M} {a['district_id']:>5} {a['rule']:<9} {a['message']}")
     if args.json:
+        for r in (new, old):
+            r["breakdown"] = {" / ".join(k): v for k, v in r["breakdown"].to_dict("index").items()}
+            r["false_by_metric"] = {" / ".join(k): v for k, v in r["false_by_metric"].items()}
         print(json.dumps({"new": new, "old": old, "shift": shift}, default=str, indent=1))
     import shutil
 

@@ -15,6 +15,10 @@
       horizon: 3           # forecast: periods ahead in which a crossing of the target is announced
       baseline_days: 14    # anomaly: days of history the seasonal baseline is estimated from
       no_data: 2           # periods with no record (while the source delivers elsewhere) before no_data fires
+      trials: false        # the value is 100 x numerator / denominator and the denominator counts units
+                           #   (parking spaces, bin readings): a share is off target only when the target
+                           #   lies outside its binomial 95 % one-sided bound (10 of 11 spaces is not "over
+                           #   85 %"), and the anomaly band is never narrower than one unit's step
 
 Validated when the registry loads (``data.registry.parse_file``): an invalid block raises
 :class:`PolicyError`, which the registry turns into its ``RegistryError`` naming the file and
@@ -27,7 +31,7 @@ from dataclasses import dataclass, field
 RULES = ("threshold", "anomaly", "forecast", "no_data")
 SEVERITIES = ("critical", "warning")
 FIELDS = ("rules", "grain", "min_n", "sensitivity", "pending", "hysteresis", "severity", "horizon",
-          "baseline_days", "no_data")
+          "baseline_days", "no_data", "trials")
 DETECTION_GRAINS = ("hour", "day", "week")
 DEFAULT_PENDING = {"threshold": 2, "anomaly": 1, "forecast": 1, "no_data": 1}
 
@@ -50,6 +54,7 @@ class Policy:
     horizon: int = 3
     baseline_days: int = 14
     no_data: int = 2
+    trials: bool = False
 
     def pending_for(self, rule: str) -> int:
         return int(self.pending.get(rule, DEFAULT_PENDING[rule]))
@@ -102,8 +107,11 @@ def parse(block, *, grains: tuple[str, ...], has_target: bool, direction: str) -
         raise PolicyError("severity", f"must be one of {', '.join(SEVERITIES)}; got {severity!r}")
     if "horizon" in block and "forecast" not in rules:
         raise PolicyError("horizon", "is only used by the forecast rule, which is not in rules")
+    trials = block.get("trials", False)
+    if not isinstance(trials, bool):
+        raise PolicyError("trials", f"must be true or false; got {trials!r}")
     return Policy(
-        rules=tuple(r for r in RULES if r in rules), grain=grain, min_n=min_n, sensitivity=float(sensitivity),
+        trials=trials, rules=tuple(r for r in RULES if r in rules), grain=grain, min_n=min_n, sensitivity=float(sensitivity),
         pending={**DEFAULT_PENDING, **pending}, hysteresis=_int(block, "hysteresis", 2, 1, 48), severity=severity,
         horizon=_int(block, "horizon", 3, 1, 48), baseline_days=_int(block, "baseline_days", 14, 7, 366),
         no_data=_int(block, "no_data", 2, 1, 48))

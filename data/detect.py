@@ -52,6 +52,7 @@ STANDING_MIN = 2    # judged periods of the same slot a usual breach needs on re
 USUAL_SHARE = 0.25  # a breach seen in at least this share of the same slot's periods is the pattern
 DAMPING = 0.85      # forecast: share of today's departure from the usual kept one period later
 FORECAST_DEPARTURE = 3.0  # forecast: the value is at least this many sigmas above the usual now
+TRIALS_ALPHA = 0.05  # a share of counted units is off target when the target is outside its 95 % bound
 MIN_RATIO = 1.5      # a count anomaly is at least half as much again as expected, however significant
 
 
@@ -217,7 +218,7 @@ class Baseline:
     scale: np.ndarray      # (D,) robust residual scale (continuous) or dispersion (counts)
 
 
-def _continuous_baseline(p: Panel, M: int, H: int, sens: float) -> Baseline:
+def _continuous_baseline(p: Panel, M: int, H: int, sens: float, unit_steps: float = 0.5) -> Baseline:
     """Slot medians and a robust residual scale from the baseline (all but the newest RECENT
     periods and the judged ones), for the M judged periods and H periods ahead."""
     K = len(p.periods)
@@ -247,11 +248,12 @@ def _continuous_baseline(p: Panel, M: int, H: int, sens: float) -> Baseline:
             mad = 1.4826 * _nanmedian(np.abs(resid))
     floor = 0.02 * np.abs(np.nan_to_num(overall)) + 1e-6
     if p.denominator is not None and cut and np.isfinite(p.denominator[:, :cut]).any():
-        # a share of a few units moves in steps of 100 / units points: half a step is noise
+        # a share of a few units moves in steps of 100 / units points: half a step (a whole one
+        # for counted units) is noise
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             step = 100.0 / _nanmedian(p.denominator[:, :cut])
-        floor = np.fmax(floor, 0.5 * np.nan_to_num(step, nan=0.0))
+        floor = np.fmax(floor, unit_steps * np.nan_to_num(step, nan=0.0))
     scale = np.fmax(np.nan_to_num(mad, nan=np.inf), floor)
     return Baseline(expected, expected - sens * scale[:, None], expected + sens * scale[:, None], scale)
 
@@ -295,6 +297,20 @@ def _count_baseline(p: Panel, M: int, sens: float) -> Baseline:
     lo = _count_ppf(alpha, lam[:, K - M:], dispersion[1])
     hi = _count_ppf(1 - alpha, lam[:, K - M:], dispersion[1])
     return Baseline(lam, lo, hi, dispersion)
+
+
+def _beyond_target(value: np.ndarray, units: np.ndarray, target: float, *, worse_high: bool) -> np.ndarray:
+    """Whether a share of `units` (value = 100 x k / units) is beyond `target` by more than
+    chance: the target lies outside the one-sided 95 % binomial bound of k out of units
+    (P(X >= k | units, target) < 0.05 when higher is worse). 10 of 11 spaces is not over 85 %;
+    400 of 442 is."""
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(value) & np.isfinite(units) & (units > 0)
+        size = np.where(ok, np.round(units), 1).astype(np.int64)
+        k = np.where(ok, np.round(np.nan_to_num(value) * size / 100.0), 0).astype(np.int64)
+        q = min(max(float(target) / 100.0, 0.0), 1.0)
+        pv = stats.binom.sf(k - 1, size, q) if worse_high else stats.binom.cdf(k, size, q)
+    return ok & (pv < TRIALS_ALPHA)
 
 
 def _window_sums(a: np.ndarray, w: int) -> np.ndarray:
@@ -381,6 +397,9 @@ def evaluate(metric: registry.Metric, p: Panel, now: datetime) -> list[dict]:  #
         with np.errstate(invalid="ignore"):
             off = sign_t * (full - metric.target) < 0
             bad_all = off & ~(sign_t * (full - metric.warning) >= 0) if metric.warning is not None else off
+        if policy.trials and p.denominator is not None:
+            significant = _beyond_target(full, p.denominator, metric.target, worse_high=sign_t < 0)
+            off, bad_all = off & significant, bad_all & significant
         ok_judged = (p.n >= need) & ~np.isnan(full)
         flags = np.where(ok_judged, off.astype(float), np.nan)
         # usual: off target in at least a quarter of the same slot's judged periods of the baseline
@@ -409,7 +428,8 @@ def evaluate(metric: registry.Metric, p: Panel, now: datetime) -> list[dict]:  #
         if is_count(metric):
             base = _count_baseline(p, M, policy.sensitivity)
         else:
-            base = _continuous_baseline(p, M, H, policy.sensitivity)
+            # counted units (policy trials): one unit more or less (a car, a reading) is noise
+            base = _continuous_baseline(p, M, H, policy.sensitivity, 1.0 if policy.trials else 0.5)
     if "anomaly" in policy.rules and base is not None:
         alpha = stats.norm.sf(policy.sensitivity)
         if is_count(metric):

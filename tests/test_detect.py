@@ -100,6 +100,56 @@ def test_a_breach_that_is_usual_at_that_hour_opens_no_alert():
     assert found["status"] == "pending" and "usual" in found["message"]
 
 
+def _garage(spaces: int, tail_occupied: int, tail_hours: int, rng) -> pd.DataFrame:
+    """One sensor report an hour from one facility of `spaces` spaces: its usual day (about
+    half full by day, a fifth at night, a space or two of noise), then `tail_occupied` spaces
+    taken in each of the last `tail_hours` hours."""
+    hours = _hours()
+    usual = 0.2 + 0.35 * np.clip(np.sin((hours.hour.to_numpy() - 6) / 12 * np.pi), 0, None)
+    occupied = np.clip(np.round(usual * spaces + rng.normal(0, 1.0, len(hours))), 0, spaces)
+    occupied[-tail_hours:] = tail_occupied
+    return pd.DataFrame({"district_id": "101", "period": hours, "value": 100.0 * occupied / spaces,
+                         "numerator": occupied, "denominator": float(spaces), "n": 1})
+
+
+def test_a_single_parking_report_out_of_the_ordinary_never_opens_an_alert():
+    """One report (one facility, one hour) far from its usual value is a reading to confirm,
+    not an alert: anomaly and forecast wait for a second period, the threshold for its three."""
+    metric = registry.get("parking_occupancy_pct")   # its shipped policy (min_n 1: one report counts)
+    for spaces, taken in ((11, 10), (39, 30), (442, 430)):
+        frame = _garage(spaces, taken, 1, np.random.default_rng(spaces))
+        found = detect.evaluate(metric, _panel(metric, frame), NOW)
+        opened = [d for d in found if d["status"] == "firing"]
+        assert opened == [], (spaces, [d["message"] for d in opened])
+        assert {d["rule"] for d in found if d["status"] == "pending"} >= {"anomaly"}
+
+
+def test_a_small_zone_over_85_percent_by_one_car_is_not_off_target():
+    """10 of 11 spaces is 90.9 %, 'over 85 %' by one car, for six hours: the target lies well
+    inside what chance gives on 11 spaces, so the threshold rule does not even start."""
+    metric = registry.get("parking_occupancy_pct")
+    frame = _garage(11, 10, 6, np.random.default_rng(5))
+    found = _by(detect.evaluate(metric, _panel(metric, frame), NOW), "101", "threshold")
+    assert found is None or found["status"] not in ("firing", "pending"), found["message"]
+
+
+def test_a_big_garage_over_its_target_still_opens_a_threshold_alert():
+    """The same one report an hour, from a 442-space garage at 95 % (420 cars) for 4 hours:
+    the target is far outside what chance gives, so the rule fires after its pending hours."""
+    metric = registry.get("parking_occupancy_pct")
+    frame = _garage(442, 420, 4, np.random.default_rng(4))
+    found = _by(detect.evaluate(metric, _panel(metric, frame), NOW), "101", "threshold")
+    assert found is not None and found["status"] == "firing" and found["n"] == 1
+
+
+def test_a_share_of_counted_units_policy_must_say_true_or_false(tmp_path):
+    metric = registry.get("bins_over_90_pct")
+    with pytest.raises(alert_policy.PolicyError) as err:
+        alert_policy.parse({"rules": ["threshold"], "grain": "day", "trials": "yes"}, grains=metric.grains,
+                           has_target=True, direction=metric.direction)
+    assert err.value.field == "trials"
+
+
 def test_only_complete_periods_are_judged():
     metric = _metric("parking_occupancy_pct", pending=1)
     hours = pd.date_range(LAST - timedelta(days=DAYS), LAST + timedelta(hours=1), freq="1h")

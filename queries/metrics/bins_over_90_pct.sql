@@ -19,6 +19,7 @@ alert:
   min_n: 20
   pending: 1
   hysteresis: 2
+  trials: true
 source: demo_bins
 description: >
   How often a sensor-equipped public litter bin was nearly full (more than 90 %) when it

@@ -19,11 +19,12 @@ alert:
   grain: hour
   min_n: 1
   sensitivity: 4.5
-  pending: {threshold: 3, anomaly: 1, forecast: 1}
+  pending: {threshold: 3, anomaly: 2, forecast: 2}   # one report out of the ordinary is confirmed by the next
   hysteresis: 2
   severity: warning
   horizon: 3
   no_data: 2
+  trials: true
 source: demo_parking
 description: >
   How full the monitored garages and kerbside parking zones were: the share of spaces
