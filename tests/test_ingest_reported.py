@@ -339,3 +339,4 @@ def test_each_source_places_its_rows_in_one_boundary_layer(bare, tmp_path):
     doc["source"] = {"id": "t_bins_b"}
     with pytest.raises(Exception, match="no districts in layer 'B' \\(layers: A\\)"):
         load(bare, "generic", csv, mapping=write(tmp_path, "d.yaml", json.dumps(doc)))
+
