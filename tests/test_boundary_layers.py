@@ -29,3 +29,21 @@ def test_a_metric_map_draws_its_own_boundary_layer_only(client, monkeypatch):
     assert drawn and not any(d.startswith("N:") for d in drawn)
     assert drawn <= set(base["district_id"])
     assert "Neighbourhood " not in str(body["response"]["public-metric-table"])
+
+
+def test_the_wall_map_draws_its_focus_metrics_layer_only(client, monkeypatch):
+    """The operations wall's map, with the same second layer loaded: its polygons are the layer
+    of the focus metric's values, not both layers stacked on the same ground."""
+    from callbacks import common
+    from tests import dash_http
+
+    base = common.districts()
+    second = base.assign(district_id="N:" + base["district_id"], name="Neighbourhood " + base["name"])
+    monkeypatch.setattr(common, "districts", lambda db="ops": pd.concat([base, second], ignore_index=True))
+    deps = dash_http.dependencies(client)
+    status, body, _ = dash_http.call(client, dash_http.find(deps, "wall-tiles"),
+                                     [1, "parking", {"w": 1920, "h": 1080}], [{"views": ["parking"]}, {}])
+    assert status == 200
+    traces = body["response"]["wall-map"]["figure"]["data"]
+    drawn = {f["id"] for tr in traces if tr.get("geojson") for f in tr["geojson"]["features"]}
+    assert drawn and not any(d.startswith("N:") for d in drawn)
