@@ -85,6 +85,20 @@ def districts(db: str = "ops") -> pd.DataFrame:
     return repository.run({"ops": "ops/districts", "public": "public/districts"}[db])
 
 
+def layer_of(district_id: str) -> str:
+    """The boundary layer of a district id: 'A' for 'A:N1' (loaded with boundaries --layer A),
+    '' for the base layer (ids without ':', the built-in whole city 'all' included)."""
+    return district_id.split(":", 1)[0] if isinstance(district_id, str) and ":" in district_id else ""
+
+
+def in_layers_of(frame: pd.DataFrame, district_ids) -> pd.DataFrame:
+    """The districts (rows of `frame`) of the layers that `district_ids` (a metric's values) are
+    in: a metric placed in neighbourhoods is drawn over neighbourhoods only, never under or
+    beside the council districts of the same ground. No ids: the base layer."""
+    layers = {layer_of(d) for d in district_ids if d != "city"} or {""}
+    return frame[frame["district_id"].map(layer_of).isin(layers)]
+
+
 def district_names(db: str = "ops") -> dict[str, str]:
     frame = districts(db)
     names = dict(zip(frame["district_id"], frame["name"], strict=False))

@@ -564,9 +564,12 @@ def _write_public(con, path: Path, version: str, published_at: datetime, data_no
                     "description, publisher FROM sources")
         # figures a department computes itself, published as reported (data/ingest/generic.py)
         con.execute("CREATE TABLE pub.reported_measure_defs AS SELECT * FROM reported_measure_defs WHERE public")
-        con.execute("CREATE TABLE pub.reported_measures AS SELECT v.* EXCLUDE (batch_id) FROM reported_measures v "
+        # a period not yet over at the data clock (the current year, a fiscal year still running) is
+        # partial: published, marked so, never headlined or compared as the year's figure
+        con.execute("CREATE TABLE pub.reported_measures AS SELECT v.* EXCLUDE (batch_id), "
+                    "v.period_end > CAST($now AS DATE) AS partial FROM reported_measures v "
                     "SEMI JOIN reported_measure_defs d ON d.measure_id = v.measure_id AND d.public "
-                    "ORDER BY v.measure_id, v.period, v.district_id")
+                    "ORDER BY v.measure_id, v.period, v.district_id", {"now": data_now})
         con.register("times_df", times)
         con.execute("CREATE TABLE pub.source_times AS SELECT table_name, source_id, data_time::TIMESTAMP AS data_time "
                     "FROM times_df")

@@ -209,6 +209,56 @@ def test_trafford_rate_reaches_the_public_snapshot_api_and_methodology_as_report
     assert "58.8 % in FY2021-22, as reported by Department for Environment, Food & Rural Affairs (DEFRA)" in body
 
 
+# ------------------------------------------------------------------------------ a period not over yet
+@pytest.fixture(scope="module")
+def trafford_mid_year_site(tmp_path_factory, published, accounts):
+    """The real Trafford file published with the data clock on 15 January 2022: FY2021-22 (April
+    2021 - March 2022) is in the file but not over, as a department's year-to-date figure is."""
+    import sqlite3
+
+    from data import ops_store, publish, repository, snapshot
+
+    var = tmp_path_factory.mktemp("trafford-mid-year")
+    with sqlite3.connect(settings.var_dir() / ops_store.FILE) as old, sqlite3.connect(var / ops_store.FILE) as new:
+        old.backup(new)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CITYOPS_VAR_DIR", str(var))
+        con = warehouse.connect(warehouse.path())
+        try:
+            load(con, "generic", TRAFFORD, mapping=TRAFFORD_MAP)
+            publish.publish(con, now=datetime(2022, 1, 15))
+        finally:
+            con.close()
+        snapshot.reset()
+        repository.clear_cache()
+        yield var
+    snapshot.reset()
+    repository.clear_cache()
+
+
+def test_a_fiscal_year_not_over_is_marked_partial_and_never_headlined(trafford_mid_year_site, anon_client):
+    from data import snapshot
+    from tests import dash_http
+
+    with snapshot.cursor("public") as (cur, _v):
+        got = cur.execute("SELECT label, value, partial FROM reported_measures ORDER BY period DESC LIMIT 2").fetchall()
+    assert got == [("FY2021-22", 58.8, True), ("FY2020-21", 53.3, False)]
+    doc = anon_client.get("/public/api/v1/metrics").get_json()
+    entry = next(m for m in doc["metrics"] if m["metric_id"] == "household_waste_recycled_pct")
+    assert entry["grains"] == "fiscal_year"
+    assert (entry["latest_label"], entry["latest_value"]) == ("FY2020-21", 53.3)   # not the year to date
+    values = anon_client.get("/public/api/v1/metrics/household_waste_recycled_pct/values").get_json()["values"]
+    assert [(v["period_label"], v["partial"]) for v in values[-2:]] == [("FY2020-21", False), ("FY2021-22", True)]
+    _, text = dash_http.route(anon_client, "/public/methodology")
+    assert "Latest reported: 53.3 % (FY2020-21)." in text
+    assert "FY2021-22 is not over yet: its figure is partial" in text
+    assert "Latest reported: 58.8 %" not in text
+    deps = dash_http.dependencies(anon_client)
+    status, body, _ = dash_http.call(anon_client, dash_http.find(deps, "public-kpis"), ["/public"], ["en"])
+    body = json.dumps(body, ensure_ascii=False)
+    assert status == 200 and "53.3 % in FY2020-21" in body and "58.8 %" not in body
+
+
 # ------------------------------------------------------------------------------ a single snapshot
 @pytest.fixture(scope="module")
 def one_poll_site(tmp_path_factory, published, accounts):
@@ -289,3 +339,4 @@ def test_each_source_places_its_rows_in_one_boundary_layer(bare, tmp_path):
     doc["source"] = {"id": "t_bins_b"}
     with pytest.raises(Exception, match="no districts in layer 'B' \\(layers: A\\)"):
         load(bare, "generic", csv, mapping=write(tmp_path, "d.yaml", json.dumps(doc)))
+

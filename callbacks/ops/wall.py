@@ -18,7 +18,7 @@ import pandas as pd
 from dash import ClientsideFunction, Input, Output, Patch, State, html
 
 from callbacks import auth, common
-from data import access, episodes, facts, registry, repository, triage, users, wall_screens
+from data import access, episodes, facts, lookups, registry, repository, triage, users, wall_screens
 from data import wall_config as wall_layout
 from layouts import components, figures, ids
 
@@ -253,7 +253,7 @@ def refresh_wall(_trigger, view, screen, config, sig):
         focus = metrics[0]
     latest = repository.run("ops/metric_map", metric=focus.id, grain=common.valid_grain("day", focus))
     scale = screen_scale(screen)
-    names = common.districts()
+    names = lookups.in_layers_of(common.districts(), latest["district_id"])   # the metric's own boundary layer
     shown = names[["district_id"]].merge(latest, on="district_id", how="left").dropna(subset=["value"])
     # Same metric, screen and districts with a value: a new data version only changes the
     # colours, so only the z values are sent (a Patch of a few hundred bytes, not the map).

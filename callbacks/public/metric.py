@@ -4,7 +4,7 @@ import pandas as pd
 from dash import Input, Output
 
 from callbacks import auth, common
-from data import i18n, repository, settings
+from data import i18n, lookups, repository, settings
 from data.i18n import t
 from layouts import figures, ids
 from layouts.public import parts
@@ -53,7 +53,8 @@ def public_metric(page):
         figures.with_events(figures.series(series, metric, names), public_notes(metric)), metric, lang)
     city_only = latest.empty and not series.empty  # no district row at any grain: a citywide-only source
     map_fig = (figures.empty(t("map_city_only", lang)) if city_only
-               else parts.public_map(common.districts("public"), latest, metric, lang, k))
+               else parts.public_map(lookups.in_layers_of(common.districts("public"), latest["district_id"]),
+                                     latest, metric, lang, k))   # the metric's own boundary layer only
     last = series.dropna(subset=["value"]).tail(1)
     summary = ""
     if not last.empty:

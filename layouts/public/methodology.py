@@ -81,10 +81,15 @@ def _reported_section(lang: str) -> html.Section | None:
     for row in frame.itertuples():
         latest = repository.run("public/reported_values", metric=row.metric_id, district="city")
         value_line = None
-        if not latest.empty:
-            last = latest.iloc[-1]
+        complete = latest[~latest["partial"].astype(bool)] if "partial" in latest else latest
+        if not complete.empty:   # a period not over yet (a year to date) is never "the latest figure"
+            last = complete.iloc[-1]
             value_line = t("reported_latest", lang, value=format(float(last["value"]), str(row.format)),
                            unit=row.unit, period=last["period_label"])
+        running = latest[latest["partial"].astype(bool)] if "partial" in latest else latest.iloc[0:0]
+        if not running.empty:
+            value_line = " ".join(x for x in (value_line, t("reported_partial", lang,
+                                  period=running.iloc[-1]["period_label"])) if x)
         grain = (t("reported_grain_fiscal_year", lang, month=i18n.month_name(datetime(2000, int(row.fiscal_year_start), 1), lang))
                  if row.grains == "fiscal_year" else t(f"reported_grain_{row.grains}", lang))
         items.append(html.Section([
