@@ -148,14 +148,14 @@ def test_trafford_rates_by_financial_year_load_and_tonnage_rows_are_not_the_meas
     assert r.reasons == {"Household waste sent for reuse, recycling or composting: above 100 %": 8}
 
 
-@pytest.fixture(scope="module")
-def trafford_site(tmp_path_factory, published, accounts):
-    """The real Trafford file as the whole city, published into its own var dir."""
+def _trafford_published(tmp_path_factory, name: str, now: datetime):
+    """The real Trafford file as the whole city, published with the data clock at `now` into
+    its own var dir (a copy of the test ops store); yields the var dir."""
     import sqlite3
 
     from data import ops_store, publish, repository, snapshot
 
-    var = tmp_path_factory.mktemp("trafford-site")
+    var = tmp_path_factory.mktemp(name)
     with sqlite3.connect(settings.var_dir() / ops_store.FILE) as old, sqlite3.connect(var / ops_store.FILE) as new:
         old.backup(new)
     with pytest.MonkeyPatch.context() as mp:
@@ -163,7 +163,7 @@ def trafford_site(tmp_path_factory, published, accounts):
         con = warehouse.connect(warehouse.path())
         try:
             load(con, "generic", TRAFFORD, mapping=TRAFFORD_MAP)
-            publish.publish(con, now=datetime(2023, 6, 1))
+            publish.publish(con, now=now)
         finally:
             con.close()
         snapshot.reset()
@@ -171,6 +171,12 @@ def trafford_site(tmp_path_factory, published, accounts):
         yield var
     snapshot.reset()
     repository.clear_cache()
+
+
+@pytest.fixture(scope="module")
+def trafford_site(tmp_path_factory, published, accounts):
+    """The real Trafford file as the whole city, published after its last fiscal year ended."""
+    yield from _trafford_published(tmp_path_factory, "trafford-site", datetime(2023, 6, 1))
 
 
 def test_trafford_rate_reaches_the_public_snapshot_api_and_methodology_as_reported(trafford_site, anon_client):
@@ -214,26 +220,7 @@ def test_trafford_rate_reaches_the_public_snapshot_api_and_methodology_as_report
 def trafford_mid_year_site(tmp_path_factory, published, accounts):
     """The real Trafford file published with the data clock on 15 January 2022: FY2021-22 (April
     2021 - March 2022) is in the file but not over, as a department's year-to-date figure is."""
-    import sqlite3
-
-    from data import ops_store, publish, repository, snapshot
-
-    var = tmp_path_factory.mktemp("trafford-mid-year")
-    with sqlite3.connect(settings.var_dir() / ops_store.FILE) as old, sqlite3.connect(var / ops_store.FILE) as new:
-        old.backup(new)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CITYOPS_VAR_DIR", str(var))
-        con = warehouse.connect(warehouse.path())
-        try:
-            load(con, "generic", TRAFFORD, mapping=TRAFFORD_MAP)
-            publish.publish(con, now=datetime(2022, 1, 15))
-        finally:
-            con.close()
-        snapshot.reset()
-        repository.clear_cache()
-        yield var
-    snapshot.reset()
-    repository.clear_cache()
+    yield from _trafford_published(tmp_path_factory, "trafford-mid-year", datetime(2022, 1, 15))
 
 
 def test_a_fiscal_year_not_over_is_marked_partial_and_never_headlined(trafford_mid_year_site, anon_client):
