@@ -410,9 +410,8 @@ def feasible_intervals(equations: list[tuple], lower: np.ndarray, upper: np.ndar
             return status, float(cost @ x)
         return status, None
 
-    if needed is not None:  # two spread-out points first: most variables move between them
-        solve(np.ones(nvar))
-        solve(-np.ones(nvar))
+    if needed is not None:  # spread-out points first: most variables move between them
+        _spread_points(solve, nvar, lambda: int((seen_hi - seen_lo >= needed - AUDIT_EPS).sum()), len(targets))
     out = {}
     for j in targets:
         if needed is not None and seen_hi[j] - seen_lo[j] >= needed[j] - AUDIT_EPS:
@@ -436,6 +435,20 @@ def feasible_intervals(equations: list[tuple], lower: np.ndarray, upper: np.ndar
         else:
             out[j] = (bounds[0], bounds[1])
     return out
+
+
+def _spread_points(solve, nvar: int, certified, targets: int, extra: int = 16) -> None:
+    """Solve with all-ones costs both ways, then with a few random-sign costs (fixed seed: the
+    same block gives the same answer) while each still certifies enough variables. Every optimum
+    is an ordinary feasible point, so this only skips programs whose answer is known to pass."""
+    solve(np.ones(nvar))
+    solve(-np.ones(nvar))
+    rng = np.random.default_rng(0)
+    for _ in range(extra):
+        before = certified()
+        solve(rng.choice([-1.0, 1.0], nvar))
+        if certified() - before < max(2, targets // 50):
+            break
 
 
 def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.ndarray, *,  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
@@ -526,8 +539,13 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
         if not failing:
             return BlockResult(withheld, True, lps=lps)
         added = False
+        comp_rows: dict[int, set] = {}  # a component's equations, once per round (its cells are fixed)
         for c in failing:
-            if withheld[c] and _add_complement(c, withheld, eqs, member, truth, count, frozen, width, find):
+            root = find(c)
+            if root not in comp_rows:
+                comp_rows[root] = {r for x in comps.get(root, ()) for r in member[x]} if n < 4000 else set(member[c])
+            if withheld[c] and _add_complement(c, withheld, eqs, member, truth, count, frozen, width,
+                                               comp_rows[root] if n < 4000 else set(member[c])):
                 added = True
         if not added:
             break
@@ -541,12 +559,10 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
                        tuple(failing))
 
 
-def _add_complement(target, withheld, eqs, member, truth, count, frozen, width, find) -> bool:
+def _add_complement(target, withheld, eqs, member, truth, count, frozen, width, comp_rows) -> bool:
     """Withhold one more published cell next to `target` (sharing an equation with it or with
-    its component): the smallest one with more than `width` records, else the largest."""
-    root = find(target)
-    comp_rows = {r for c in range(len(withheld)) if withheld[c] and find(c) == root for r in member[c]} \
-        if len(withheld) < 4000 else set(member[target])
+    its component, whose equations are `comp_rows`): the smallest one with more than `width`
+    records, else the largest."""
     rows = list(member[target]) + [r for r in comp_rows if r not in member[target]]
     for group in (list(member[target]), rows):
         candidates = {c for r in group for c in eqs[r][0]
