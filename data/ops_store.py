@@ -416,13 +416,96 @@ def _sqlite_file(name: str, schema):
         con.close()
 
 
+class NotEmpty(Exception):
+    """copy(): the target store already holds rows (and force was not given)."""
+
+
+def copy(source_url: str, target_url: str, force: bool = False) -> dict[str, int]:
+    """Copy every row of the ops store at `source_url` (e.g. a city's ``sqlite:///var/ops.sqlite``)
+    into `target_url` (e.g. PostgreSQL): both brought to the newest schema by Alembic, the
+    target's tables filled in foreign-key order in one transaction, its id sequences moved past
+    the copied ids. A target holding any row is refused (:class:`NotEmpty`) unless `force`, which
+    empties it first. Returns the rows copied per table. SQLAlchemy Core statements only (no SQL
+    text): the same code for either database."""
+    import sqlalchemy as sa
+
+    source_url, target_url = _driver(source_url), _driver(target_url)
+    upgrade(source_url)
+    upgrade(target_url)
+    source, target = sa.create_engine(source_url), sa.create_engine(target_url)
+    counts: dict[str, int] = {}
+    try:
+        meta = sa.MetaData()
+        meta.reflect(bind=target)
+        tables = [t for t in meta.sorted_tables if t.name != "alembic_version"]  # parents first
+        with source.connect() as src, target.begin() as dst:
+            occupied = [t.name for t in tables if dst.execute(sa.select(sa.func.count()).select_from(t)).scalar()]
+            if occupied and not force:
+                raise NotEmpty(f"{_redacted(target_url)} already holds rows in {', '.join(occupied)} (--force empties it)")
+            for table in reversed(tables):
+                dst.execute(table.delete())
+            source_meta = sa.MetaData()
+            source_meta.reflect(bind=src)
+            for table in tables:
+                src_table = source_meta.tables.get(table.name)
+                if src_table is None:  # e.g. screens_owned: on SQLite in its own file (wall_screens.sqlite)
+                    counts[table.name] = 0
+                    continue
+                columns = [c.name for c in table.columns if c.name in src_table.c]
+                order = list(src_table.primary_key.columns) or [src_table.c[columns[0]]]
+                rows = [dict(row._mapping) for row in src.execute(sa.select(*(src_table.c[c] for c in columns)).order_by(*order))]
+                for start in range(0, len(rows), 5000):
+                    dst.execute(table.insert(), rows[start:start + 5000])
+                counts[table.name] = len(rows)
+                _reset_sequence(dst, table)
+    finally:
+        source.dispose()
+        target.dispose()
+    return counts
+
+
+def _driver(store_url: str) -> str:
+    """postgresql://... means the psycopg (3) driver this project installs."""
+    return "postgresql+psycopg://" + store_url[len("postgresql://"):] if store_url.startswith("postgresql://") else store_url
+
+
+def _reset_sequence(con, table) -> None:
+    """PostgreSQL: the id sequence of `table` (serial or identity) continues after its largest id."""
+    import sqlalchemy as sa
+
+    if con.dialect.name != "postgresql":
+        return
+    for column in table.primary_key.columns:
+        if not isinstance(column.type, sa.Integer):
+            continue
+        sequence = con.execute(sa.select(sa.func.pg_get_serial_sequence(table.name, column.name))).scalar()
+        if sequence is None:
+            continue
+        largest = con.execute(sa.select(sa.func.max(column))).scalar()
+        con.execute(sa.select(sa.func.setval(sequence, (largest or 0) + 1, False)))
+
+
 def main(argv=None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m data.ops_store", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["upgrade", "current", "head"])
+    parser.add_argument("command", choices=["upgrade", "current", "head", "copy"])
+    parser.add_argument("--from", dest="source", help="copy: the store to read (e.g. sqlite:///var/ops.sqlite)")
+    parser.add_argument("--to", dest="target", help="copy: the store to fill (e.g. postgresql+psycopg://...)")
+    parser.add_argument("--force", action="store_true", help="copy: empty a target that already holds rows")
     args = parser.parse_args(argv)
-    if args.command == "head":
+    if args.command == "copy":
+        if not args.source or not args.target:
+            parser.error("copy needs --from and --to")
+        try:
+            counts = copy(args.source, args.target, force=args.force)
+        except NotEmpty as exc:
+            print(f"refused: {exc}")
+            return 2
+        for table, n in counts.items():
+            print(f"{table:24} {n:>9,} rows")
+        print(f"copied {_redacted(args.source)} -> {_redacted(args.target)}, at revision {head()}")
+    elif args.command == "head":
         print(head())
     elif args.command == "upgrade":
         upgrade()

@@ -38,7 +38,11 @@ SETTINGS: tuple[Setting, ...] = (
             "less than snapshot_poll_s ago is ever deleted."),
     Setting("snapshot_store", "", "Several app hosts: a directory every host mounts where publish puts each release "
             "(CURRENT.json, snapshots/, public/); each host copies a newer release into its own var_dir and "
-            "switches to it at its next poll. Empty = one machine (the var dir)."),
+            "switches to it at its next poll. Or an S3-compatible object store, s3://bucket/prefix (boto3; "
+            "credentials from boto3's chain, e.g. AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_DEFAULT_REGION). "
+            "Empty = one machine (the var dir)."),
+    Setting("snapshot_store_endpoint", "", "Endpoint URL of an S3-compatible snapshot store that is not AWS "
+            "(MinIO, Ceph RGW...), e.g. http://minio:9000. Empty = AWS S3."),
     Setting("db_threads", 2, "DuckDB threads per web worker connection."),
     Setting("db_memory_limit", "1GB", "DuckDB memory_limit per web worker connection."),
     Setting("query_cache_size", 512, "Query results kept per worker, keyed by (data version, query, params)."),

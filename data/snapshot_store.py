@@ -20,6 +20,16 @@ Layout in the store is the var dir's: ``CURRENT.json``, ``snapshots/ops-<version
 
 A store that cannot be read (the mount is gone) leaves the host serving what it has; the
 failure is logged once per cause.
+
+**S3-compatible object store** (``snapshot_store = s3://bucket/prefix``, through boto3;
+``snapshot_store_endpoint`` for MinIO-like stores; credentials from boto3's usual chain, e.g.
+``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``): the same layout under the prefix, the same
+order. The publisher uploads the version's two files first and the ``CURRENT.json`` object last
+(an object becomes visible only once its upload completes); a host reads that object, downloads
+each file it names to a temp file beside its local copy, checks each against the pointer's byte
+count, and only then renames them into place and flips its own pointer. A pointer whose files
+are missing or of another size (a version still uploading, or damaged) is not switched to: the
+host keeps serving what it has and looks again at its next poll.
 """
 from __future__ import annotations
 
@@ -31,24 +41,36 @@ import shutil
 from pathlib import Path
 
 from data import releases, settings
+from data import snapshot_s3 as s3
 
 log = logging.getLogger(__name__)
 _logged: set[str] = set()
 _seen: dict = {}  # pid -> the store pointer's (inode, mtime, size) last found not newer
 
 
-def configured() -> Path | None:
+def configured() -> Path | s3.Location | None:
+    """The store: a directory, an S3 location (``s3://bucket/prefix``), or None (one machine)."""
     value = str(settings.get("snapshot_store") or "").strip()
     if not value:
         return None
+    if value.lower().startswith("s3://"):
+        return s3.Location.parse(value)
     path = Path(value)
     return path if path.is_absolute() else settings.ROOT / path
 
 
 def _read_pointer(path: Path) -> dict | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return valid_pointer(path.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+
+
+def valid_pointer(text: str | bytes) -> dict | None:
+    """The pointer in `text` if it is one and names only files of the release layout."""
+    try:
+        data = json.loads(text)
+    except ValueError:
         return None
     if not isinstance(data, dict) or not {"version", "ops", "public"} <= set(data):
         return None
@@ -101,6 +123,9 @@ def push(pointer: dict) -> None:
     store = configured()
     if store is None:
         return
+    if isinstance(store, s3.Location):
+        s3.push(store, pointer, int(settings.get("snapshot_keep")) + 1)
+        return
     var = settings.var_dir()
     for db in releases.FOLDERS:
         dst = store / pointer[db]
@@ -125,6 +150,8 @@ def pull(dbs=("ops", "public")) -> bool:
     store = configured()
     if store is None:
         return False
+    if isinstance(store, s3.Location):
+        return _pull_s3(store, dbs)
     store_pointer_path = store / releases.POINTER
     try:
         st = os.stat(store_pointer_path)
@@ -166,6 +193,55 @@ def pull(dbs=("ops", "public")) -> bool:
         log.info("snapshot store: now serving %s", wanted["version"])
         return True
     except OSError as exc:
+        _log_once(f"snapshot store {store}: could not copy release {wanted['version']} ({exc})")
+        return False
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _pull_s3(store: s3.Location, dbs) -> bool:
+    """pull() from an S3 store: the same steps, the pointer object's ETag as its stamp."""
+    try:
+        stamp, wanted = s3.read_pointer(store)
+    except s3.StoreError as exc:
+        _log_once(f"snapshot store {store}: no pointer to read ({exc})")
+        return False
+    if _seen.get(os.getpid()) == stamp:
+        return False
+    wanted = valid_pointer(wanted) if wanted is not None else None
+    if wanted is None:
+        return False
+    local = releases.read_pointer()
+    if local is not None and str(local["version"]) >= str(wanted["version"]):
+        _seen[os.getpid()] = stamp
+        return False
+    var = settings.var_dir()
+    var.mkdir(parents=True, exist_ok=True)
+    fd = os.open(var / ".snapshot-sync.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        local = releases.read_pointer()
+        if local is not None and str(local["version"]) >= str(wanted["version"]):
+            return False
+        sizes = wanted.get("bytes") if isinstance(wanted.get("bytes"), dict) else {}
+        for db in dbs:  # every file complete and in place before the pointer names it
+            dst = var / wanted[db]
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if db == "ops":
+                dst.parent.chmod(0o700)
+            if not dst.exists():
+                size = sizes.get(db)
+                s3.download(store, wanted[db], dst, size if isinstance(size, int) else None)
+        _write_pointer(releases.pointer_path(), wanted)
+        _prune(var, str(wanted["version"]), int(settings.get("snapshot_keep")) + 1)
+        _seen[os.getpid()] = stamp
+        log.info("snapshot store: now serving %s", wanted["version"])
+        return True
+    except (OSError, s3.StoreError) as exc:
         _log_once(f"snapshot store {store}: could not copy release {wanted['version']} ({exc})")
         return False
     finally:

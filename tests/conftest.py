@@ -209,3 +209,27 @@ def ops_backend(request):
     if backend == "postgresql":
         request.getfixturevalue("postgres_ops_url")
     return backend
+
+
+# --- an S3-compatible object store (moto's server mode, tests/s3_server.py) --------------------
+
+@pytest.fixture(scope="session")
+def s3_server():
+    from tests import s3_server as s3
+
+    server = s3.Server().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def s3_store(s3_server, monkeypatch):
+    """CITYOPS_SNAPSHOT_STORE = s3://<a fresh bucket>/city on the local S3 server (+ its endpoint
+    and fake credentials); returns the store URL."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    url = f"s3://{s3_server.new_bucket()}/city"
+    monkeypatch.setenv("CITYOPS_SNAPSHOT_STORE", url)
+    return url

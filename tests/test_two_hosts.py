@@ -29,6 +29,7 @@ from tests.test_rate_limit_redis import REDIS, redis_url  # noqa: F401  (a real 
 PUBLISHES = int(os.environ.get("CITYOPS_TEST_PUBLISHES", "10"))
 POLL_S = 1.0
 COPY_ALLOWANCE_S = 2.0  # copying a release into a host's var dir and one request, on a loaded box
+PUBLISHES_S3 = int(os.environ.get("CITYOPS_TEST_PUBLISHES_S3", "3"))  # the same protocol on S3: a few publishes
 pytestmark = pytest.mark.postgres
 
 
@@ -48,14 +49,20 @@ def _status(session_or_cookies, base: str, path: str = "/explore") -> int:
     return requests.get(base + path, cookies=session_or_cookies, allow_redirects=False, timeout=15).status_code
 
 
+@pytest.mark.parametrize("store_kind", ["directory", "s3"])
 def test_two_hosts_serve_every_publish_share_sessions_and_never_mix_versions(
-        tmp_path, warehouse_path, published, postgres_ops_url, accounts, redis_url, monkeypatch):  # noqa: F811
+        store_kind, request, tmp_path, warehouse_path, published, postgres_ops_url, accounts, redis_url,  # noqa: F811
+        monkeypatch):
     from data import publish, snapshot_store, warehouse
 
-    store, pub = tmp_path / "store", tmp_path / "publisher"
+    pub = tmp_path / "publisher"
     pub.mkdir()
     shutil.copy(warehouse_path, pub / "warehouse.duckdb")
     monkeypatch.setenv("CITYOPS_VAR_DIR", str(pub))
+    if store_kind == "s3":  # a real local S3 server (moto's server mode, tests/s3_server.py)
+        store, store_env, publishes = request.getfixturevalue("s3_store"), request.getfixturevalue("s3_server").env(), PUBLISHES_S3
+    else:
+        store, store_env, publishes = tmp_path / "store", {}, PUBLISHES
     monkeypatch.setenv("CITYOPS_SNAPSHOT_STORE", str(store))
     monkeypatch.setenv("CITYOPS_AUDIT_SECONDS", "2")
     in_store = {}  # version -> monotonic time its pointer was in the store (the switch-over's start)
@@ -72,7 +79,7 @@ def test_two_hosts_serve_every_publish_share_sessions_and_never_mix_versions(
         common = {"CITYOPS_SNAPSHOT_STORE": str(store), "CITYOPS_OPS_URL": postgres_ops_url,
                   "CITYOPS_RATE_LIMIT_STORAGE": redis_url, "CITYOPS_RATE_LIMITS": "true",
                   "CITYOPS_SECRET_KEY": "two-hosts-test-key-" + "x" * 32, "CITYOPS_SNAPSHOT_POLL_S": str(POLL_S),
-                  "CITYOPS_PUBLIC_CACHE_S": "0", "CITYOPS_COOKIE_SECURE": "false"}
+                  "CITYOPS_PUBLIC_CACHE_S": "0", "CITYOPS_COOKIE_SECURE": "false", **store_env}
         for name in ("host-a", "host-b"):
             (tmp_path / name).mkdir()
             hosts.append(live.Gunicorn("all", workers=2, env={**common, "CITYOPS_VAR_DIR": str(tmp_path / name)},
@@ -114,7 +121,7 @@ def test_two_hosts_serve_every_publish_share_sessions_and_never_mix_versions(
             thread.start()
         published_at, publish_s = {first.version: time.monotonic()}, []
         started = time.monotonic()
-        for i in range(PUBLISHES):
+        for i in range(publishes):
             t0 = time.monotonic()
             result = publish.publish(con, now=FIXTURE_END + timedelta(minutes=i + 1))
             published_at[result.version] = in_store[result.version]
@@ -135,7 +142,7 @@ def test_two_hosts_serve_every_publish_share_sessions_and_never_mix_versions(
     versions = sorted(published_at)
     switch = {b: [seen[b][v] - published_at[v] for v in versions[1:] if v in seen[b]] for b in bases}
     # (a host's first response with the version, after the store's pointer named it)
-    print(f"\ntwo hosts: {PUBLISHES} publishes in {elapsed:.1f} s (publish median "
+    print(f"\ntwo hosts ({store_kind} store): {publishes} publishes in {elapsed:.1f} s (publish median "
           f"{sorted(publish_s)[len(publish_s) // 2]:.2f} s), requests "
           + ", ".join(f"{b.rsplit(':', 1)[1]}: {counts[b]}" for b in bases)
           + "; versions seen per host " + ", ".join(f"{len(set(seen[b]) & set(versions))}/{len(versions)}"
