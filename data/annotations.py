@@ -99,7 +99,7 @@ def between(start: datetime, end: datetime, *, domain: str | None = None, limit:
     with ops_store.connect() as con:
         rows = con.execute(
             "SELECT id, kind, title, domain, district_id, starts_at, ends_at, created_by FROM annotations "
-            "WHERE deleted_at IS NULL AND ends_at >= ? AND starts_at < ? AND (? IS NULL OR domain IS NULL OR domain = ?) "
+            "WHERE deleted_at IS NULL AND ends_at >= ? AND starts_at < ? AND (CAST(? AS TEXT) IS NULL OR domain IS NULL OR domain = ?) "
             "ORDER BY starts_at LIMIT ?",
             (start.isoformat(sep=" "), end.isoformat(sep=" "), domain, domain, int(limit)),
         ).fetchall()

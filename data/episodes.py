@@ -217,7 +217,7 @@ def list_episodes(states=LIVE, *, districts=None, domain=None, limit: int = 500)
     limit = max(1, min(int(limit), 5000))
     with ops_store.connect() as con:
         rows = con.execute(
-            _SELECT + f" WHERE state IN ({', '.join('?' * len(states))}) AND (? IS NULL OR domain = ?) "
+            _SELECT + f" WHERE state IN ({', '.join('?' * len(states))}) AND (CAST(? AS TEXT) IS NULL OR domain = ?) "
             "ORDER BY CASE severity WHEN 'critical' THEN 0 ELSE 1 END, opened_at DESC, id DESC",
             (*states, domain, domain)).fetchall()
     frame = access.scope_frame(_frame(rows))

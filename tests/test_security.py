@@ -468,7 +468,12 @@ def _screens():
     return {s["screen_id"]: s for s in wall_screens.screens()}
 
 
-def test_a_wall_token_cannot_forge_or_overwrite_other_screens(dash_app, accounts):
+@pytest.mark.ops_store
+def test_a_wall_token_cannot_forge_or_overwrite_other_screens(ops_backend, dash_app, accounts):
+    from data import ops_store
+
+    assert ops_store.is_postgresql() == (ops_backend == "postgresql")
+    run = f"{ops_backend[:2]}{len(_screens()):03d}"  # this run's fakes apart from an earlier run's
     owner = _wall_client(dash_app, users.add_token("probe-owner")[1])
     _beat(owner, "probe-control-room-left", view="parking")
     intruder = _wall_client(dash_app, users.add_token("probe-intruder")[1])
@@ -478,8 +483,9 @@ def test_a_wall_token_cannot_forge_or_overwrite_other_screens(dash_app, accounts
     _beat(official, "probe-control-room-left", view="transport")  # an official with wall rights
     assert _screens()["probe-control-room-left"]["view"] == "parking"
     for i in range(30):  # 30 fake screens from one token
-        _beat(intruder, f"probe-fake-{i:02d}")
-    fakes = [s for s in _screens() if s.startswith("probe-fake-")]
+        _beat(intruder, f"probe-fake-{run}-{i:02d}")
+    assert ops_store.is_postgresql() == (ops_backend == "postgresql")
+    fakes = [s for s in _screens() if s.startswith(f"probe-fake-{run}-")]
     assert len(fakes) <= 4, fakes
 
 
