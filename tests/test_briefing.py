@@ -1,0 +1,84 @@
+"""The weekly district briefing (issue 17): a complete week only, a change only against a
+comparable week, the printable page and its PDF authorized like the district's exports, the
+PDF parses (non-Latin-1 text included), and `send` mails each district's officials once."""
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import pytest
+
+from data import briefing
+from tests.conftest import ADMIN, signed_in
+
+# the fixture's data ends Sun 1 Nov 2026 12:00: the week of 26 Oct is a part week, the week of
+# 19 Oct the latest complete one; the data begins 2 Sep, so the week of 7 Sep has no complete
+# week before it (the week of 31 Aug starts before the data)
+PART_WEEK, LATEST, FIRST = datetime(2026, 10, 26), datetime(2026, 10, 19), datetime(2026, 9, 7)
+
+
+def test_a_part_week_is_not_briefed_as_a_week(published):
+    with pytest.raises(briefing.NotAWeek, match="not complete"):
+        briefing.build("101", PART_WEEK)
+    assert briefing.latest_week() == LATEST
+    b = briefing.build("101")  # the default is the latest complete week, not the running one
+    assert b.week == LATEST and b.week_end == datetime(2026, 10, 26)
+    assert "complete week" in b.span
+
+
+def test_a_change_needs_a_comparable_week(published):
+    first = briefing.build("101", FIRST)
+    complete = [ln for ln in first.lines if ln.complete]
+    assert complete, "the week is complete for the metrics"
+    assert all(ln.change is None and "no comparable data" in ln.change_text for ln in complete)
+    assert "%" not in " ".join(ln.change_text for ln in complete)
+    later = briefing.build("101", LATEST)
+    shown = [ln for ln in later.lines if ln.change is not None]
+    assert shown, "a week with a complete week before it shows changes"
+    for ln in shown:  # every change names its reference week, value and n
+        assert "vs week of 12 Oct" in ln.change_text and "n = " in ln.change_text
+    assert all("n = " in line for line in briefing.sections(later)[0][1])
+
+
+def _pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+
+    assert data[:5] == b"%PDF-"
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def test_page_and_pdf_hold_the_same_content_and_non_latin_text_does_not_break_the_pdf(published, accounts):
+    from data import annotations, lookups
+
+    title = "Забастовка — 清掃 strike Łódź"
+    annotations.add(created_by="test-admin", title=title, kind="event", starts_at=datetime(2026, 10, 20),
+                    ends_at=datetime(2026, 10, 21), district_id="101", known_districts=frozenset(lookups.district_names()))
+    b = briefing.build("101", LATEST)
+    assert any(e["title"] == title for e in b.events)
+    html = briefing.as_html(b)
+    assert title in html and "@media print" in html
+    text = _pdf_text(briefing.as_pdf(b))
+    assert "weekly briefing" in text and "Off target" in text and "strike Lódz" in text
+    assert b.lines[0].label in text
+
+
+def test_official_gets_their_district_and_403_for_another_on_page_and_pdf(dash_app, accounts):
+    official = signed_in(dash_app, "test-official", accounts["test-official"])  # district 101 only
+    page = official.get("/district/101/briefing?week=2026-10-21")
+    assert page.status_code == 200, page.get_data(as_text=True)[:300]
+    assert "week of Mon 19 Oct 2026" in page.get_data(as_text=True)
+    pdf = official.get("/district/101/briefing.pdf?week=2026-10-19")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert "weekly briefing" in _pdf_text(pdf.get_data())
+    for path in ("/district/102/briefing", "/district/102/briefing.pdf"):
+        response = official.get(path)
+        assert response.status_code == 403 and b"weekly" not in response.get_data()
+        assert dash_app.server.test_client().get(path).headers["Location"].startswith("/login?next=")
+    wall = dash_app.server.test_client()
+    wall.get("/wall?token=" + accounts["wall-token"])
+    assert wall.get("/district/101/briefing.pdf").status_code == 403
+    admin = signed_in(dash_app, *ADMIN)
+    assert admin.get("/district/102/briefing.pdf").status_code == 200
+    assert admin.get("/district/101/briefing?week=2026-10-26").status_code == 404  # a part week
+    assert admin.get("/district/101/briefing?week=x'--").status_code == 400
+    assert admin.get("/district/nope/briefing").status_code == 404
