@@ -4,6 +4,7 @@ PDF of the same content, made on demand (``/district/<id>/briefing?week=YYYY-MM-
 
     python -m data.briefing show 101 [--week 2026-10-19]   # the briefing as text
     python -m data.briefing send [--week 2026-10-19]       # e-mail every district's briefing
+    python -m data.briefing email USER ADDRESS            # where a user's briefings go
 
 What it says, from the published ops snapshot only (``data.facts``, never recomputed here):
 
@@ -22,6 +23,7 @@ Every number comes with its records (n) and its reference (which week, its value
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import unicodedata
@@ -350,6 +352,137 @@ def as_pdf(b: Briefing) -> bytes:
     return bytes(pdf.output())
 
 
+# --------------------------------------------------------------------------- mail
+ROUTE = "@briefing"  # the notify_messages route of briefings (no routes-file name has an '@')
+
+
+def set_email(username: str, address: str | None) -> None:
+    """The address the user's briefings go to (None: none)."""
+    from data import notify, users
+
+    if address is not None and not notify._EMAIL.match(address):
+        raise ValueError(f"bad e-mail address {address[:60]!r}")
+    if users.get(username) is None:
+        raise ValueError(f"no user {username!r}")
+    with ops_store.connect() as con:
+        con.execute("UPDATE users SET email = ? WHERE username = ?", (address, username))
+
+
+def recipients(district_id: str) -> list[str]:
+    """The e-mail addresses of the enabled officials of `district_id` (each once)."""
+    from data import users
+
+    with ops_store.connect() as con:
+        rows = con.execute("SELECT username, email FROM users WHERE role = 'official' AND disabled = 0 "
+                           "AND email IS NOT NULL ORDER BY username").fetchall()
+    out = []
+    for username, email in rows:
+        user = users.get(username)
+        if user is not None and user.principal().sees(district_id) and email not in out:
+            out.append(email)
+    return out
+
+
+def mail_configured() -> bool:
+    """Briefings are mailed: the briefing_email setting is on and notify_smtp_host names a server."""
+    from data import settings
+
+    return bool(settings.get("briefing_email")) and bool(str(settings.get("notify_smtp_host") or "").strip())
+
+
+def _deliver(message_id: int, b: Briefing, address: str, pdf: bytes, now: datetime) -> str:
+    import smtplib
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
+    from data import settings
+
+    message = EmailMessage()
+    message["Subject"] = f"[CityOps] {b.title}"
+    message["From"] = str(settings.get("notify_smtp_from"))
+    message["To"] = address
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(idstring=f"cityops-briefing-{message_id}")
+    message["X-CityOps-Delivery"] = str(message_id)
+    message.set_content(as_text(b))
+    message.add_attachment(pdf, maintype="application", subtype="pdf",
+                           filename=f"cityops-briefing-{b.district_id}-{b.week:%Y-%m-%d}.pdf")
+    with smtplib.SMTP(str(settings.get("notify_smtp_host")), int(settings.get("notify_smtp_port")),
+                      timeout=float(settings.get("notify_timeout_s"))) as smtp:
+        if settings.get("notify_smtp_starttls"):
+            smtp.starttls()
+        if settings.get("notify_smtp_user"):
+            smtp.login(str(settings.get("notify_smtp_user")), str(settings.get("notify_smtp_password")))
+        smtp.send_message(message)
+    return "sent"
+
+
+def send(week=None, now: datetime | None = None) -> dict:
+    """Make every district's briefing of the week (default: the latest complete week) and mail
+    it, PDF attached, to the district's officials. Idempotent per week and address: a briefing
+    already sent (notify_messages, route '@briefing') is not sent again; a failed one is tried
+    again by the next run. Every attempt is in the notifications' delivery log
+    (``python -m data.notify log``)."""
+    from data import notify
+
+    now = (now or datetime.now()).replace(microsecond=0)
+    counts = {"districts": 0, "sent": 0, "already sent": 0, "failed": 0, "no recipient": 0}
+    if not mail_configured():
+        counts["mail"] = "not configured"
+        return counts
+    start = _week_start(week) if week is not None else latest_week(now)
+    if start is None:
+        raise NotAWeek("There is no complete week in the published data yet.")
+    for district_id in sorted(d for d in lookups.district_names() if d != "city"):
+        addresses = recipients(district_id)
+        if not addresses:
+            counts["no recipient"] += 1
+            continue
+        b = build(district_id, start, now)
+        counts["districts"] += 1
+        pdf, subject = as_pdf(b), f"[CityOps] {b.title}"
+        key = json.dumps({"kind": "briefing", "district_id": district_id, "week": f"{start:%Y-%m-%d}"})
+        for address in addresses:
+            with ops_store.connect() as con:
+                con.begin_immediate()  # two runs never both claim the same briefing
+                try:
+                    row = con.execute("SELECT id, status FROM notify_messages WHERE route = ? AND channel = 'email' "
+                                      "AND destination = ? AND body = ?", (ROUTE, address, key)).fetchone()
+                    if row is not None and row[1] == "sent":
+                        con.rollback()
+                        counts["already sent"] += 1
+                        continue
+                    if row is None:
+                        cur = con.execute(
+                            "INSERT INTO notify_messages (route, channel, destination, created_at, items, subject, "
+                            "body, status, next_at) VALUES (?, 'email', ?, ?, 1, ?, ?, 'pending', ?)",
+                            (ROUTE, address, notify._iso(now), subject[:200], key, notify._iso(now)))
+                        message_id = int(cur.lastrowid)
+                        attempts = 0
+                    else:
+                        message_id = int(row[0])
+                        attempts = int(con.execute("SELECT attempts FROM notify_messages WHERE id = ?",
+                                                   (message_id,)).fetchone()[0])
+                    con.commit()
+                except BaseException:
+                    con.rollback()
+                    raise
+            try:
+                detail = _deliver(message_id, b, address, pdf, now)
+                outcome = "sent"
+            except Exception as exc:  # noqa: BLE001 — SMTP, network: the next run tries again
+                detail, outcome = f"{type(exc).__name__}: {exc}"[:300], "failed"
+            with ops_store.connect() as con:
+                con.execute("UPDATE notify_messages SET status = ?, attempts = ?, sent_at = ?, last_error = ? "
+                            "WHERE id = ?", ("sent" if outcome == "sent" else "pending", attempts + 1,
+                                             notify._iso(now) if outcome == "sent" else None,
+                                             None if outcome == "sent" else detail, message_id))
+                con.execute("INSERT INTO notify_log (message_id, at, attempt, outcome, detail) VALUES (?, ?, ?, ?, ?)",
+                            (message_id, notify._iso(now), attempts + 1, outcome, detail))
+            counts[outcome] += 1
+    return counts
+
+
 # --------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m data.briefing", description=__doc__.split("\n\n")[0])
@@ -357,9 +490,28 @@ def main(argv: list[str] | None = None) -> int:
     show = sub.add_parser("show", help="print one district's briefing as text")
     show.add_argument("district")
     show.add_argument("--week", default=None, help="any day of the week (YYYY-MM-DD); default: the latest complete")
+    send_p = sub.add_parser("send", help="mail every district's briefing to its officials (once per week)")
+    send_p.add_argument("--week", default=None, help="any day of the week (YYYY-MM-DD); default: the latest complete")
+    email_p = sub.add_parser("email", help="set the address a user's briefings go to ('' removes it)")
+    email_p.add_argument("username")
+    email_p.add_argument("address")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "email":
+        try:
+            set_email(args.username, args.address or None)
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        return 0
     with access.system():
+        if args.command == "send":
+            try:
+                print(json.dumps(send(parse_week(args.week))))
+            except (NotAWeek, ValueError) as exc:
+                print(str(exc), file=sys.stderr)
+                return 2
+            return 0
         try:
             b = build(args.district, parse_week(args.week))
         except (NotAWeek, ValueError) as exc:

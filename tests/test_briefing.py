@@ -82,3 +82,53 @@ def test_official_gets_their_district_and_403_for_another_on_page_and_pdf(dash_a
     assert admin.get("/district/101/briefing?week=2026-10-26").status_code == 404  # a part week
     assert admin.get("/district/101/briefing?week=x'--").status_code == 400
     assert admin.get("/district/nope/briefing").status_code == 404
+
+
+def test_send_mails_each_district_its_briefing_with_the_pdf_once_per_week(published, accounts, monkeypatch):
+    import email
+
+    from aiosmtpd.controller import Controller
+
+    from data import notify, users
+    from tests.live import free_port
+
+    class Mailbox:
+        def __init__(self):
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content)))
+            return "250 OK"
+
+    for name, district, address in (("brief-101", "101", "one@district.test"), ("brief-102", "102", "two@district.test")):
+        if users.get(name) is None:
+            users.add(name, "briefing-password-1", "official", district)
+        briefing.set_email(name, address)
+    box, port = Mailbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("CITYOPS_NOTIFY_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("CITYOPS_NOTIFY_SMTP_PORT", str(port))
+    monkeypatch.setenv("CITYOPS_BRIEFING_EMAIL", "true")
+    try:
+        first = briefing.send(LATEST)
+        assert first["sent"] == 2 and first["failed"] == 0, first
+        assert len(box.messages) == 2
+        by_rcpt = {tuple(r): m for r, m in box.messages}
+        mail = by_rcpt[("one@district.test",)]
+        assert "Manhattan CD 1" in mail["Subject"] and "weekly briefing" in mail["Subject"]
+        parts = {p.get_content_type(): p for p in mail.walk()}
+        pdf = parts["application/pdf"].get_payload(decode=True)
+        assert "Manhattan CD 1" in _pdf_text(pdf) and "2026-10-19" in parts["application/pdf"].get_filename()
+        assert "Manhattan CD 2" in by_rcpt[("two@district.test",)]["Subject"]  # each district its own
+        second = briefing.send(LATEST)
+        assert second["sent"] == 0 and second["already sent"] == 2 and len(box.messages) == 2
+    finally:
+        controller.stop()
+    logged = [r for r in notify.delivery_log(20) if r["route"] == briefing.ROUTE]
+    assert [r["outcome"] for r in logged].count("sent") == 2
+
+
+def test_send_without_a_mail_server_sends_nothing(published, monkeypatch):
+    monkeypatch.setenv("CITYOPS_BRIEFING_EMAIL", "false")
+    assert briefing.send(LATEST)["mail"] == "not configured"
