@@ -132,3 +132,21 @@ def test_send_mails_each_district_its_briefing_with_the_pdf_once_per_week(publis
 def test_send_without_a_mail_server_sends_nothing(published, monkeypatch):
     monkeypatch.setenv("CITYOPS_BRIEFING_EMAIL", "false")
     assert briefing.send(LATEST)["mail"] == "not configured"
+
+
+def test_any_week_or_district_value_gets_an_answer_not_a_500(dash_app, accounts):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    official = signed_in(dash_app, "test-official", accounts["test-official"])
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(week=st.one_of(st.text(max_size=30), st.dates().map(str)), district=st.sampled_from(["101", "102", "city", "x"]))
+    def probe(week, district):
+        for suffix in ("briefing", "briefing.pdf"):
+            response = official.get(f"/district/{district}/{suffix}", query_string={"week": week})
+            assert response.status_code in (200, 400, 403, 404), (district, week, response.status_code)
+            if district != "101":
+                assert response.status_code in (403, 404)
+
+    probe()
