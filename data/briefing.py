@@ -291,7 +291,7 @@ def as_html(b: Briefing) -> str:
         f"<td>{e(ln.reference_text)}</td><td>{e(ln.change_text)}</td>"
         f"<td class=\"status-{e(ln.status)}\">{e(ln.status_text)}</td></tr>" for ln in b.lines)
     parts = [f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{e(b.title)}</title>"
-             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>{PRINT_CSS}</style>"
+             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"/_favicon.ico\"><style>{PRINT_CSS}</style>"
              f"</head><body><main><h1>{e(b.title)}</h1><p class=\"meta\">{e(b.span)}</p>",
              f"<p class=\"actions\"><a href=\"/district/{e(b.district_id)}/briefing.pdf?week={b.week:%Y-%m-%d}\">"
              f"PDF</a> · <a href=\"/district/{e(b.district_id)}/briefing?week={(b.week - WEEK):%Y-%m-%d}\">"
