@@ -353,7 +353,8 @@ def as_pdf(b: Briefing) -> bytes:
 
 
 # --------------------------------------------------------------------------- mail
-ROUTE = "@briefing"  # the notify_messages route of briefings (no routes-file name has an '@')
+ROUTE = "@briefing"  # the notify_messages route of briefings (no routes-file name has an '@');
+# their status is 'queued' until sent (not 'pending': the alert notifier's deliver() leaves them alone)
 
 
 def set_email(username: str, address: str | None) -> None:
@@ -455,7 +456,7 @@ def send(week=None, now: datetime | None = None) -> dict:
                     if row is None:
                         cur = con.execute(
                             "INSERT INTO notify_messages (route, channel, destination, created_at, items, subject, "
-                            "body, status, next_at) VALUES (?, 'email', ?, ?, 1, ?, ?, 'pending', ?)",
+                            "body, status, next_at) VALUES (?, 'email', ?, ?, 1, ?, ?, 'queued', ?)",
                             (ROUTE, address, notify._iso(now), subject[:200], key, notify._iso(now)))
                         message_id = int(cur.lastrowid)
                         attempts = 0
@@ -474,7 +475,7 @@ def send(week=None, now: datetime | None = None) -> dict:
                 detail, outcome = f"{type(exc).__name__}: {exc}"[:300], "failed"
             with ops_store.connect() as con:
                 con.execute("UPDATE notify_messages SET status = ?, attempts = ?, sent_at = ?, last_error = ? "
-                            "WHERE id = ?", ("sent" if outcome == "sent" else "pending", attempts + 1,
+                            "WHERE id = ?", ("sent" if outcome == "sent" else "queued", attempts + 1,
                                              notify._iso(now) if outcome == "sent" else None,
                                              None if outcome == "sent" else detail, message_id))
                 con.execute("INSERT INTO notify_log (message_id, at, attempt, outcome, detail) VALUES (?, ?, ?, ?, ?)",
