@@ -88,6 +88,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("notify_routes", "", "Notification routes file (YAML, see data/notify.py); empty = <var_dir>/notify.yaml. No file = no notifications."),
     Setting("notify_base_url", "", "Base URL of the ops site used for links in notifications (e.g. https://ops.city.example); empty = no links."),
     Setting("notify_smtp_host", "127.0.0.1", "SMTP server that e-mail notifications are sent through."),
+    Setting("briefing_email", False, "Mail the weekly district briefing (python -m data.briefing send) to each district's officials through the notify_smtp_* server; off = the mail server is not configured for it, nothing is sent."),
     Setting("notify_smtp_port", 25, "Port of the SMTP server."),
     Setting("notify_smtp_from", "cityops@localhost", "Sender address of e-mail notifications."),
     Setting("notify_smtp_starttls", False, "Upgrade the SMTP connection with STARTTLS before sending."),

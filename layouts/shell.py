@@ -131,6 +131,9 @@ def install_not_found_status(server, also_known: tuple[str, ...] = ("/login",)) 
     @server.after_request
     def _status(response):
         path = flask.request.path
+        rule = flask.request.url_rule
+        if rule is not None and rule.endpoint.startswith("cityops_"):
+            return response  # a page of the app's own routes (the district briefing), not Dash's catch-all
         if (flask.request.method == "GET" and response.status_code == 200
                 and response.mimetype == "text/html" and not path.startswith(("/_", "/assets/")) and path not in also_known
                 and not any(p.match(path) for p in patterns)):

@@ -116,7 +116,8 @@ def test_relabelled_pathname_input_does_not_open_a_protected_callback(dash_app, 
 
 def test_anonymous_page_requests_go_to_sign_in_and_public_pages_stay_open(callers):
     anon = callers["anonymous"]
-    for path in ("/", "/explore", "/district/101", "/alerts", "/data", "/wall", "/wall-screens"):
+    for path in ("/", "/explore", "/district/101", "/alerts", "/data", "/wall", "/wall-screens",
+                 "/district/101/briefing", "/district/101/briefing.pdf"):
         response = anon.get(path)
         assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
     assert anon.get("/public").status_code == 200

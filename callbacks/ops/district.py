@@ -160,7 +160,8 @@ def district_profile(district_id):
         ))
     population = "–" if pd.isna(info["population"]) else f"{int(info['population']):,}"
     summary = html.P([f"{info['borough']} · {population} residents · {float(info['area_km2']):,.1f} km² · ",
-                      dcc.Link("open in the explorer", href=f"/explore?districts={district_id}")],
+                      dcc.Link("open in the explorer", href=f"/explore?districts={district_id}"), " · ",
+                      html.A("weekly briefing (print, PDF)", href=f"/district/{district_id}/briefing")],
                      className="text-muted")
     return names[district_id], cards, summary
 
