@@ -206,3 +206,20 @@ def test_the_english_detector_catches_english():
     assert english.english_in("Semana del 3: 12 viajes. Sign in · fewer than 10 · Table", vocab) == \
         ["sign", "fewer", "than", "table"]
     assert english.english_in("¿Cómo le va a la ciudad? Toda la ciudad, oculto*, 1.234,5 viajes", vocab) == []
+
+
+def test_page_titles_follow_the_page_language(client):
+    """The browser tab, a bookmark and a shared link's preview name the page in its language:
+    the title Dash sets after each page (its router's answer) and the first document's."""
+    from tests import english
+
+    vocab = english.vocabulary("es", allow=english.proper_nouns())
+    for path in ("/public", "/public/district", "/public/metric/sr_opened", "/public/methodology",
+                 "/public/api", "/public/no/such/page"):
+        _, text = dash_http.route(client, path, "?lang=es")
+        es = json.loads(text)["response"]["_pages_store"]["data"]["title"]
+        _, text = dash_http.route(client, path, "")
+        en = json.loads(text)["response"]["_pages_store"]["data"]["title"]
+        assert es != en and english.english_in(es, vocab) == [], (path, es)
+    document = client.get("/public/methodology?lang=es").get_data(as_text=True)
+    assert 'og:title" content="Metodología — CityOps"' in document  # a shared link's preview

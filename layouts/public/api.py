@@ -9,7 +9,7 @@ from data.i18n import t, valid_lang
 from layouts.public import parts
 from layouts.shell import public_path
 
-dash.register_page(__name__, path=public_path("/api"), title="Open data API — CityOps",
+dash.register_page(__name__, path=public_path("/api"), title=parts.page_title("api_title"),
                    name="Open data API", audience="public", order=13)
 
 # OpenAPI path -> (catalogue key of its description, an example query)

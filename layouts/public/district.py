@@ -13,7 +13,7 @@ from layouts import components, ids
 from layouts.public import parts
 from layouts.shell import public_path
 
-dash.register_page(__name__, path=public_path("/district"), title="My district — CityOps",
+dash.register_page(__name__, path=public_path("/district"), title=parts.page_title("district_title"),
                    name="My district", nav="My district", audience="public", nav_key="nav_district", order=11)
 
 

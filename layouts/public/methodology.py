@@ -14,7 +14,7 @@ from data.snapshot import DataUnavailable
 from layouts.public import parts
 from layouts.shell import public_path
 
-dash.register_page(__name__, path=public_path("/methodology"), title="Methodology — CityOps",
+dash.register_page(__name__, path=public_path("/methodology"), title=parts.page_title("methodology_title"),
                    name="Methodology", nav="Methodology", audience="public", nav_key="nav_methodology", order=12)
 
 REVISIONS = Path(__file__).with_name("revisions.yaml")

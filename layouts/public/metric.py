@@ -10,7 +10,7 @@ from layouts.public import parts
 from layouts.shell import public_path
 
 dash.register_page(__name__, path_template=public_path("/metric/<metric_id>"),
-                   title="Metric — CityOps", name="Metric", audience="public", order=11)
+                   title=parts.page_title("metric_page_title"), name="Metric", audience="public", order=11)
 
 
 def _downloads(metric_id: str, lang: str) -> html.Ul:

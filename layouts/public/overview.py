@@ -7,7 +7,7 @@ from layouts import ids
 from layouts.public import parts
 from layouts.shell import public_path
 
-dash.register_page(__name__, path=public_path("/"), title="How is the city doing? — CityOps",
+dash.register_page(__name__, path=public_path("/"), title=parts.page_title("overview_title"),
                    name="Public overview", nav="Public", audience="public", nav_key="nav_public", order=10)
 
 

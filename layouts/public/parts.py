@@ -21,6 +21,41 @@ WITHHELD_COLOUR = "rgba(73,80,87,0.55)"
 
 
 # --------------------------------------------------------------------------- language
+def request_lang() -> str:
+    """The page language of the request being answered: ``?lang=`` of a page's own URL, or of
+    the ``search`` input of Dash's router callback (how a page is rendered after the first)."""
+    from urllib.parse import parse_qs
+
+    import flask
+
+    if not flask.has_request_context():
+        return i18n.DEFAULT
+    if flask.request.args.get("lang"):
+        return i18n.valid_lang(flask.request.args.get("lang"))
+    return i18n.valid_lang(parse_qs(router_input("search").lstrip("?")).get("lang", [None])[0])
+
+
+def router_input(name: str) -> str:
+    """A string input (``pathname``, ``search``) of the Dash router callback being answered, or ""."""
+    import flask
+
+    if not flask.has_request_context():
+        return ""
+    body = flask.request.get_json(silent=True) if flask.request.is_json else None
+    for item in (body or {}).get("inputs") or []:
+        if isinstance(item, dict) and item.get("property") == name and isinstance(item.get("value"), str):
+            return item["value"]
+    return ""
+
+
+def page_title(key: str):
+    """A page title for ``dash.register_page`` in the page's language (the browser tab, the
+    bookmark and the shared link's preview): Dash calls it while it answers the request."""
+    def title(**_path_variables) -> str:
+        return f"{t(key, request_lang())} — CityOps"
+    return title
+
+
 def href(path: str, lang: str) -> str:
     """A public link that keeps the page language."""
     url = public_path(path)
