@@ -110,7 +110,11 @@ def test_the_rank_is_the_rank_an_outsider_computes_from_every_district(dash_app,
                               start=period, end=facts.period_end(period, "day"))
         values = rows.set_index("district_id")["value"].reindex(names).fillna(0.0)
         expected = int((values > values["101"]).sum()) + 1
-        assert f"{page.ordinal(expected)} highest of {len(names)} districts" in cards[metric_id], metric_id
+        ties = int((values == values["101"]).sum())
+        joint = f"joint {page.ordinal(expected)}" if ties > 1 else page.ordinal(expected)
+        assert f"{joint} highest of {len(names)} districts" in cards[metric_id], (metric_id, ties)
+        if ties > 1:
+            assert f"with {ties - 1:,} other" in cards[metric_id], metric_id
         checked += 1
     assert checked >= 2
 
@@ -131,6 +135,11 @@ def test_no_rank_when_the_facts_do_not_support_it():
     assert page.rank_text(metric, ok, row)[0].startswith("3rd highest of 59 districts · n = 500")
     assert page.rank_text(metric, ok, {**row, "value_rank": None})[0] is None
     assert page.rank_text(metric, ok, {**row, "ranked": 40})[0].startswith("3rd highest of 40 districts with a value (59")
+    # a shared value is a shared place: never "3rd highest" for one of 31 districts at 0
+    assert page.rank_text(metric, ok, {**row, "value_ties": 31})[0].startswith(
+        "joint 3rd highest of 59 districts, with 30 others · n = 500")
+    assert page.rank_text(metric, ok, {**row, "value_ties": 2})[0].startswith("joint 3rd highest of 59 districts, with 1 other ·")
+    assert page.rank_text(metric, ok, {**row, "value_ties": 1})[0].startswith("3rd highest of 59 districts · n")
 
 
 # --- trend and exports -------------------------------------------------------------------
