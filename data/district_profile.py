@@ -42,10 +42,14 @@ def rank_text(metric, shown, row) -> tuple[str | None, str]:
     ranked, districts = int(row["ranked"]), int(row["districts"])
     of = f"{ranked} districts" if ranked == districts else f"{ranked} districts with a value ({districts} in all)"
     better = "higher is better" if metric.direction == "higher" else "lower is better"
+    return f"{place(row, of)} · n = {shown.n:,} · {better}", ""
+
+
+def place(row, of: str = "") -> str:
+    """"3rd highest [of …]", or for a value several districts share, a shared place, not one of
+    its own: "joint 12th highest of 59 districts, with 30 others" (thirty-one districts had no
+    missed collection that day). `row` holds value_rank and value_ties."""
     ties = row.get("value_ties")
     ties = int(ties) if ties is not None and ties == ties else 1
-    # a value several districts share is a shared place, not a place of its own ("joint 12th
-    # highest, with 30 others": thirty-one districts had no missed collection that day)
-    place = f"joint {ordinal(int(row['value_rank']))} highest of {of}, with {ties - 1:,} other{'s' if ties > 2 else ''}" \
-        if ties > 1 else f"{ordinal(int(row['value_rank']))} highest of {of}"
-    return f"{place} · n = {shown.n:,} · {better}", ""
+    text = ("joint " if ties > 1 else "") + f"{ordinal(int(row['value_rank']))} highest" + (f" of {of}" if of else "")
+    return text + (f", with {ties - 1:,} other{'s' if ties > 2 else ''}" if ties > 1 else "")

@@ -140,6 +140,9 @@ def test_no_rank_when_the_facts_do_not_support_it():
         "joint 3rd highest of 59 districts, with 30 others · n = 500")
     assert page.rank_text(metric, ok, {**row, "value_ties": 2})[0].startswith("joint 3rd highest of 59 districts, with 1 other ·")
     assert page.rank_text(metric, ok, {**row, "value_ties": 1})[0].startswith("3rd highest of 59 districts · n")
+    # the rank among a borough's districts (for callers who may not see every peer) says it too
+    assert page.place({"value_rank": 2, "value_ties": 3}) == "joint 2nd highest, with 2 others"
+    assert page.place({"value_rank": 2, "value_ties": 1}) == "2nd highest"
 
 
 # --- trend and exports -------------------------------------------------------------------

@@ -23,7 +23,6 @@ def _valid(district_id, names) -> bool:
     return isinstance(district_id, str) and district_id in names and district_id != "city"
 
 
-_ordinal = page.ordinal
 
 
 def out_of_scope(district_id, names) -> list | None:
@@ -150,7 +149,7 @@ def district_profile(district_id):
         elif metric.id in ranks.index:
             row = ranks.loc[metric.id]
             comparisons.append((f"Among {int(row['districts'])} {info['borough']} districts",
-                                f"{_ordinal(int(row['value_rank']))} highest"))
+                                page.place(row)))
         href = "/explore?" + urlencode({"metric": metric.id, "districts": district_id, "range": "30d",
                                          "grain": grain}, safe=",")
         cards.append(components.kpi_card(

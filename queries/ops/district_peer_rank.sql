@@ -1,8 +1,8 @@
 -- Where one district stands among the districts of its borough, for every metric at its latest
--- period of a grain before $before: its rank by value (1 = highest) and how many districts were
--- ranked. For callers who may not see every peer: a rank tells no peer's figure, where the
+-- period of a grain before $before: its rank by value (1 = highest; ties share a rank, and
+-- value_ties says how many districts share the value) and how many districts were ranked. For callers who may not see every peer: a rank tells no peer's figure, where the
 -- median of three districts is one of them. No district rows.
--- params: $grain, $before, $district   columns: metric_id, period, value_rank, districts
+-- params: $grain, $before, $district   columns: metric_id, period, value_rank, value_ties, districts
 WITH v AS (
     SELECT m.metric_id, m.period, m.district_id, m.value,
            max(m.period) OVER (PARTITION BY m.metric_id) AS latest
@@ -13,7 +13,8 @@ WITH v AS (
 ), r AS (
     SELECT metric_id, period, district_id,
            rank() OVER (PARTITION BY metric_id ORDER BY value DESC) AS value_rank,
+           count(*) OVER (PARTITION BY metric_id, value) AS value_ties,
            count(*) OVER (PARTITION BY metric_id) AS districts
     FROM v WHERE period = latest
 )
-SELECT metric_id, period, value_rank, districts FROM r WHERE district_id = $district ORDER BY metric_id
+SELECT metric_id, period, value_rank, value_ties, districts FROM r WHERE district_id = $district ORDER BY metric_id
