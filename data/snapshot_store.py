@@ -164,6 +164,14 @@ def pull(dbs=("ops", "public")) -> bool:
     wanted = _read_pointer(store_pointer_path)
     if wanted is None:
         return False
+    return _take(store, stamp, wanted, dbs, lambda name, dst, size: _copy(store / name, dst, size))
+
+
+def _take(store, stamp, wanted: dict, dbs, fetch, errors=(OSError,)) -> bool:
+    """The steps after reading a store's pointer (`wanted`, and `stamp`, what says it is
+    unchanged), the same for a directory and an object store: one worker of the host (a file
+    lock) fetches every missing file of `dbs` complete and in place (`fetch(name, dst, size)`),
+    and only then flips the host's pointer and prunes its old versions."""
     local = releases.read_pointer()
     if local is not None and str(local["version"]) >= str(wanted["version"]):
         _seen[os.getpid()] = stamp
@@ -180,19 +188,20 @@ def pull(dbs=("ops", "public")) -> bool:
         if local is not None and str(local["version"]) >= str(wanted["version"]):
             return False
         sizes = wanted.get("bytes") if isinstance(wanted.get("bytes"), dict) else {}
-        for db in dbs:
+        for db in dbs:  # every file complete and in place before the pointer names it
             dst = var / wanted[db]
+            dst.parent.mkdir(parents=True, exist_ok=True)
             if db == "ops":
-                dst.parent.mkdir(parents=True, exist_ok=True)
                 dst.parent.chmod(0o700)
             if not dst.exists():
-                _copy(store / wanted[db], dst, sizes.get(db) if isinstance(sizes.get(db), int) else None)
+                size = sizes.get(db)
+                fetch(wanted[db], dst, size if isinstance(size, int) else None)
         _write_pointer(releases.pointer_path(), wanted)
         _prune(var, str(wanted["version"]), int(settings.get("snapshot_keep")) + 1)
         _seen[os.getpid()] = stamp
         log.info("snapshot store: now serving %s", wanted["version"])
         return True
-    except OSError as exc:
+    except errors as exc:
         _log_once(f"snapshot store {store}: could not copy release {wanted['version']} ({exc})")
         return False
     finally:
@@ -212,38 +221,5 @@ def _pull_s3(store: s3.Location, dbs) -> bool:
     wanted = valid_pointer(wanted) if wanted is not None else None
     if wanted is None:
         return False
-    local = releases.read_pointer()
-    if local is not None and str(local["version"]) >= str(wanted["version"]):
-        _seen[os.getpid()] = stamp
-        return False
-    var = settings.var_dir()
-    var.mkdir(parents=True, exist_ok=True)
-    fd = os.open(var / ".snapshot-sync.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        local = releases.read_pointer()
-        if local is not None and str(local["version"]) >= str(wanted["version"]):
-            return False
-        sizes = wanted.get("bytes") if isinstance(wanted.get("bytes"), dict) else {}
-        for db in dbs:  # every file complete and in place before the pointer names it
-            dst = var / wanted[db]
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if db == "ops":
-                dst.parent.chmod(0o700)
-            if not dst.exists():
-                size = sizes.get(db)
-                s3.download(store, wanted[db], dst, size if isinstance(size, int) else None)
-        _write_pointer(releases.pointer_path(), wanted)
-        _prune(var, str(wanted["version"]), int(settings.get("snapshot_keep")) + 1)
-        _seen[os.getpid()] = stamp
-        log.info("snapshot store: now serving %s", wanted["version"])
-        return True
-    except (OSError, s3.StoreError) as exc:
-        _log_once(f"snapshot store {store}: could not copy release {wanted['version']} ({exc})")
-        return False
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+    return _take(store, stamp, wanted, dbs, lambda name, dst, size: s3.download(store, name, dst, size),
+                 errors=(OSError, s3.StoreError))
