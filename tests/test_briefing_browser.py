@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.live import ROOT, ensure_user, record_errors, require_chromium, running
+from tests.live import ROOT, ensure_user, record_errors, require_chromium, running, sign_in
 
 SHOTS = ROOT / "tests" / "screenshots"
 
@@ -25,11 +25,7 @@ def test_official_opens_the_briefing_from_the_district_page_and_prints_it(browse
                                      role="official", districts="101")
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = record_errors(context.new_page())
-    page.goto(server + "/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
+    sign_in(page, server, username=username, password=password)
     page.wait_for_selector("text=weekly briefing (print, PDF)", timeout=60_000)
     with page.expect_navigation():
         page.click("text=weekly briefing (print, PDF)")
