@@ -64,6 +64,7 @@ def test_explore_updates_when_the_metric_changes(page, server):
     _settle(page, "#explore-series .main-svg")
     before = page.locator("#explore-about h2").inner_text()
     page.click("#explore-metric")
+    page.wait_for_selector("[role=option]")  # the menu is open (under load it opened after the typing)
     page.keyboard.type("Parking occupancy")  # the list is long: search it, as a user would
     page.click("[role=option]:has-text('Parking · Parking occupancy')")
     page.wait_for_function("(b) => document.querySelector('#explore-about h2')?.innerText !== b", arg=before)
