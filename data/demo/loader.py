@@ -7,9 +7,12 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -79,34 +82,154 @@ def _split_glitches(table: str, data: pa.Table, rng: np.random.Generator, line0:
     return data.filter(pa.array(keep)), records
 
 
-def _load_table(con, city: City, table: str, chunks, make, *, source_text: str, progress: _Progress,
-                chunk_lines: bool, timings: dict, rows: dict) -> int:
-    started = time.perf_counter()
-    source = TABLE_SOURCE[table]
-    batch = warehouse.begin_batch(con, source, source_text)
-    total = read = 0
-    quarantined: list[tuple] = []
-    for k, (c0, c1) in enumerate(chunks):
-        data = make(k, c0, c1)
-        n_read = data.num_rows
-        data, bad = _split_glitches(table, data, _rng(city.seed, "glitch-" + table, k), read)
-        quarantined += bad
-        read += n_read
-        n = insert(con, table, data, batch)
-        total += n
-        if chunk_lines:
-            progress(f"    {table:<24} {to_dt(c0):%Y-%m}  {n:>12,} rows")
-    if quarantined:
-        con.executemany("INSERT INTO quarantine (batch_id, source_id, file, line_no, reason, raw) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        [(batch, source, source_text, line, reason, raw) for line, reason, raw in quarantined])
-        rows["quarantine"] = rows.get("quarantine", 0) + len(quarantined)
-    warehouse.finish_batch(con, batch, rows_read=read, rows_loaded=total, rows_quarantined=len(quarantined))
-    seconds = time.perf_counter() - started
-    timings[table] = round(seconds, 2)
-    rows[table] = total
-    progress(f"  {table:<26} {total:>13,} rows {seconds:7.2f} s")
-    return batch
+# Statements of the build, each from one registered frame `_frame` ($batch: the load batch).
+DISTRICTS_SQL = ("INSERT INTO districts SELECT district_id, name, borough, population, area_km2, geometry, "
+                 "is_joint_area FROM _frame")
+INCIDENTS_SQL = ("INSERT INTO incidents SELECT incident_id, kind, title, domain, district_id, "
+                 "starts_at::TIMESTAMP, ends_at::TIMESTAMP, true FROM _frame")
+LABELLED_SQL = ("INSERT INTO labelled_incidents SELECT incident_id, kind, district_id, starts_at::TIMESTAMP, "
+                "ends_at::TIMESTAMP, string_split(metrics, ','), size, size_unit, small_district FROM _frame")
+QUARANTINE_SQL = ("INSERT INTO quarantine (batch_id, source_id, file, line_no, reason, raw) "
+                  "VALUES (?, ?, ?, ?, ?, ?)")
+# 311 survey answers are staged while requests load month by month, then loaded sorted by time.
+SURVEY_STAGE_DDL = ("CREATE TEMP TABLE _survey (responded_at TIMESTAMP, rid BIGINT, district_id VARCHAR, "
+                    "category VARCHAR, score INTEGER)")
+SURVEY_STAGE_SQL = "INSERT INTO _survey SELECT * FROM _frame"
+SURVEY_SQL = ("INSERT INTO satisfaction_responses SELECT responded_at, 'SR' || lpad(CAST(rid AS VARCHAR), 9, '0'), "
+              "district_id, category, score, 'demo_survey', $b FROM _survey ORDER BY responded_at, rid")
+
+INCIDENT_COLUMNS = ["incident_id", "kind", "title", "domain", "district_id", "starts_at", "ends_at"]
+LABELLED_COLUMNS = ["incident_id", "kind", "district_id", "starts_at", "ends_at", "metrics", "size", "size_unit",
+                    "small_district"]
+ENTITY_TABLES = (
+    ("bike_stations", "stations", ["station_id", "name", "district_id", "lat", "lon", "capacity"]),
+    ("parking_facilities", "facilities", ["facility_id", "name", "district_id", "capacity", "kind"]),
+)
+# Load order (it fixes the batch ids). Sensors: (table, generator, seconds between readings,
+# whether the end hour is read too); counts of an hour and events end before it.
+SENSORS = (
+    ("parking_occupancy", parking_readings, HOUR, True),
+    ("bike_station_status", bike_status_readings, HOUR, True),
+    ("bin_fill", bin_readings, BIN_READING_STEP, True),
+    ("traffic_counts", traffic_readings, HOUR, False),
+)
+EVENTS = (("bike_trips", bike_trip_events), ("parking_citations", citation_events))
+DAILY = (("transit_ridership", transit_days, "transit"), ("waste_tonnage", waste_days, "waste"))   # (.., rng salt)
+
+
+def _insert_frame(con, sql: str, frame) -> None:
+    """Run `sql` over a pandas or Arrow frame registered as `_frame`; nothing for an empty frame."""
+    if len(frame) == 0:
+        return
+    con.register("_frame", frame)
+    try:
+        con.execute(sql)
+    finally:
+        con.unregister("_frame")
+
+
+def _records(items, columns: list[str], **convert) -> pd.DataFrame:
+    """A frame of the dataclass `items`' fields `columns`, a field converted where `convert` names it."""
+    return pd.DataFrame([{c: convert[c](getattr(i, c)) if c in convert else getattr(i, c) for c in columns}
+                         for i in items], columns=columns)
+
+
+def _wal(path: Path) -> Path:
+    return Path(str(path) + ".wal")
+
+
+@dataclass
+class _Run:
+    """One build: the connection, the city, the batches' label, the time range, and the rows and
+    seconds per table that the summary reports."""
+
+    con: duckdb.DuckDBPyConnection
+    city: City
+    text: str
+    progress: _Progress
+    t_start: int
+    t_end: int
+    chunk_lines: bool
+    rows: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def rng(self, table: str, k: int) -> np.random.Generator:
+        return _rng(self.city.seed, table, k)
+
+    def load(self, table: str, chunks, make) -> int:
+        """Load `make(k, c0, c1)` for each chunk into `table` as one batch (glitches to quarantine)."""
+        started = time.perf_counter()
+        source = TABLE_SOURCE[table]
+        batch = warehouse.begin_batch(self.con, source, self.text)
+        total = read = 0
+        quarantined: list[tuple] = []
+        for k, (c0, c1) in enumerate(chunks):
+            data = make(k, c0, c1)
+            n_read = data.num_rows
+            data, bad = _split_glitches(table, data, self.rng("glitch-" + table, k), read)
+            quarantined += bad
+            read += n_read
+            n = insert(self.con, table, data, batch)
+            total += n
+            if self.chunk_lines:
+                self.progress(f"    {table:<24} {to_dt(c0):%Y-%m}  {n:>12,} rows")
+        if quarantined:
+            self.con.executemany(QUARANTINE_SQL, [(batch, source, self.text, line, reason, raw)
+                                                  for line, reason, raw in quarantined])
+            self.rows["quarantine"] = self.rows.get("quarantine", 0) + len(quarantined)
+        warehouse.finish_batch(self.con, batch, rows_read=read, rows_loaded=total, rows_quarantined=len(quarantined))
+        self.done(table, total, time.perf_counter() - started)
+        return batch
+
+    def done(self, table: str, n: int, seconds: float) -> None:
+        self.timings[table] = round(seconds, 2)
+        self.rows[table] = n
+        self.progress(f"  {table:<26} {n:>13,} rows {self.timings[table]:7.2f} s")
+
+    # -- chunk makers: (k, c0, c1) -> an Arrow table of [c0, c1)
+    def sensor_chunk(self, fn, step: int, table: str, k: int, c0: int, c1: int) -> pa.Table:
+        """Readings every `step` seconds on the build's grid (from its first hour) within [c0, c1)."""
+        first = -(-(c0 - self.t_start) // step) * step + self.t_start
+        return fn(self.city, np.arange(first, c1, step, dtype=np.int64), self.rng(table, k))
+
+    def event_chunk(self, fn, table: str, k: int, c0: int, c1: int) -> pa.Table:
+        return fn(self.city, c0, c1, self.rng(table, k))
+
+    def daily_chunk(self, fn, salt: str, k: int, c0: int, c1: int) -> pa.Table:
+        """Every complete day of the build at once (one chunk)."""
+        days = np.arange(self.t_start // DAY, self.t_end // DAY, dtype=np.int64)
+        return fn(self.city, days, self.rng(salt, 0))
+
+
+class _ServiceRequests:
+    """311 requests month by month (ids in order); their survey answers staged in `_survey`."""
+
+    def __init__(self, run: _Run):
+        self.run = run
+        self.next_id = 1
+        self.staging_seconds = 0.0
+
+    def chunk(self, k: int, c0: int, c1: int) -> pa.Table:
+        run = self.run
+        req, resp = request_events(run.city, c0, c1, run.rng("service_requests", k), as_of=run.t_end,
+                                   first_id=self.next_id)
+        self.next_id += req.num_rows
+        started = time.perf_counter()
+        _insert_frame(run.con, SURVEY_STAGE_SQL, resp)
+        self.staging_seconds += time.perf_counter() - started
+        return req
+
+    def load(self, chunks) -> None:
+        run, con = self.run, self.run.con
+        con.execute(SURVEY_STAGE_DDL)
+        run.load("service_requests", chunks, self.chunk)
+        started = time.perf_counter()
+        batch = warehouse.begin_batch(con, "demo_survey", run.text)
+        con.execute(SURVEY_SQL, {"b": batch})
+        n = con.execute("SELECT count(*) FROM _survey").fetchall()[0][0]
+        con.execute("DROP TABLE _survey")
+        warehouse.finish_batch(con, batch, rows_read=n, rows_loaded=n)
+        run.done("satisfaction_responses", n, time.perf_counter() - started + self.staging_seconds)
 
 
 def _rng(seed: int, table: str, k: int) -> np.random.Generator:
@@ -127,8 +250,7 @@ def build(db_path, *, seed: int | None = None, days: int | None = None, end: dat
         raise FileExistsError(f"{db_path} exists (use --force to replace it)")
     db_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = db_path.with_name(f"{db_path.name}.{os.getpid()}.building")
-    wal = lambda p: Path(str(p) + ".wal")      # noqa: E731
-    for p in (tmp, wal(tmp)):
+    for p in (tmp, _wal(tmp)):
         p.unlink(missing_ok=True)
     started = time.perf_counter()
     con = None
@@ -138,7 +260,7 @@ def build(db_path, *, seed: int | None = None, days: int | None = None, end: dat
         con.execute("CHECKPOINT")
         con.close()
         con = None
-        wal(db_path).unlink(missing_ok=True)     # a stale WAL must never replay onto the new file
+        _wal(db_path).unlink(missing_ok=True)     # a stale WAL must never replay onto the new file
         os.replace(tmp, db_path)
     except BaseException:
         if con is not None:
@@ -146,7 +268,7 @@ def build(db_path, *, seed: int | None = None, days: int | None = None, end: dat
                 con.close()
             except Exception:
                 pass
-        for p in (tmp, wal(tmp)):
+        for p in (tmp, _wal(tmp)):
             p.unlink(missing_ok=True)
         raise
     summary["seconds"] = round(time.perf_counter() - started, 2)
@@ -158,122 +280,63 @@ def build(db_path, *, seed: int | None = None, days: int | None = None, end: dat
 
 
 def _fill(con, *, seed: int, days: int, end: datetime, scale: float, progress: _Progress) -> dict:
+    """Write every table of a new city into the open (empty) warehouse `con`; returns the summary."""
     con.execute("SET memory_limit = '3GB'")
     start = end - timedelta(days=days)
-    t_start, t_end = to_s(start), to_s(end)
     incidents = plan_incidents(end, days)
-    text = params_text(seed, scale, days, end)
     progress(f"demo city: seed={seed} days={days} end={end:%Y-%m-%dT%H} scale={scale:g}")
 
-    t = time.perf_counter()
+    started = time.perf_counter()
     districts = load_boundaries()
     city = make_city(districts, seed, scale, incidents)
-    labelled = plan_labelled(seed, start, end, city.districts, city.sr_rates.sum(axis=1))
-    city.effects.labelled = labelled
-    con.register("_d", districts.drop(columns=["label"]))
-    con.execute("INSERT INTO districts SELECT district_id, name, borough, population, area_km2, geometry, "
-                "is_joint_area FROM _d")
-    con.unregister("_d")
+    city.effects.labelled = plan_labelled(seed, start, end, city.districts, city.sr_rates.sum(axis=1))
+    run = _Run(con, city, params_text(seed, scale, days, end), progress, to_s(start), to_s(end), chunk_lines=scale >= 4)
+    _write_city(run, districts, incidents)
+    run.timings["setup"] = round(time.perf_counter() - started, 2)
+    progress(f"  {'districts + entities':<26} {len(districts):>6} districts, {len(city.stations)} stations, "
+             f"{len(city.facilities)} facilities, {len(city.bins)} bins, {len(city.segments)} segments "
+             f"{run.timings['setup']:7.2f} s")
+    _load_facts(run)
+    warehouse.mark_dirty(con, start)
+    return _summary(run, incidents, seed=seed, days=days, end=end, start=start, scale=scale)
+
+
+def _write_city(run: _Run, districts: pd.DataFrame, incidents) -> None:
+    """Districts, the demo's sources, the incidents (recorded and labelled) and the entity tables."""
+    con = run.con
+    _insert_frame(con, DISTRICTS_SQL, districts.drop(columns=["label"]))
     warehouse.register_demo_sources(con)
-    inc = pd.DataFrame([{k: getattr(i, k) for k in ("incident_id", "kind", "title", "domain", "district_id",
-                                                   "starts_at", "ends_at")} for i in incidents],
-                       columns=["incident_id", "kind", "title", "domain", "district_id", "starts_at", "ends_at"])
-    if len(inc):
-        con.register("_i", inc)
-        con.execute("INSERT INTO incidents SELECT incident_id, kind, title, domain, district_id, "
-                    "starts_at::TIMESTAMP, ends_at::TIMESTAMP, true FROM _i")
-        con.unregister("_i")
-    lab = pd.DataFrame([{"incident_id": i.incident_id, "kind": i.kind, "district_id": i.district_id,
-                         "starts_at": i.starts_at, "ends_at": i.ends_at, "metrics": ",".join(i.metrics),
-                         "size": i.size, "size_unit": i.size_unit, "small_district": i.small_district}
-                        for i in labelled],
-                       columns=["incident_id", "kind", "district_id", "starts_at", "ends_at", "metrics", "size",
-                                "size_unit", "small_district"])
-    if len(lab):
-        con.register("_l", lab)
-        con.execute("INSERT INTO labelled_incidents SELECT incident_id, kind, district_id, starts_at::TIMESTAMP, "
-                    "ends_at::TIMESTAMP, string_split(metrics, ','), size, size_unit, small_district FROM _l")
-        con.unregister("_l")
-    rows: dict[str, int] = {"districts": len(districts), "incidents": len(inc)}
-    timings: dict[str, float] = {}
-    for table, frame, cols in (
-        ("bike_stations", city.stations, ["station_id", "name", "district_id", "lat", "lon", "capacity"]),
-        ("parking_facilities", city.facilities, ["facility_id", "name", "district_id", "capacity", "kind"]),
-    ):
-        batch = warehouse.begin_batch(con, TABLE_SOURCE[table], text)
+    _insert_frame(con, INCIDENTS_SQL, _records(incidents, INCIDENT_COLUMNS))
+    _insert_frame(con, LABELLED_SQL, _records(run.city.effects.labelled, LABELLED_COLUMNS, metrics=",".join))
+    run.rows.update({"districts": len(districts), "incidents": len(incidents)})
+    for table, attr, cols in ENTITY_TABLES:
+        frame = getattr(run.city, attr)
+        batch = warehouse.begin_batch(con, TABLE_SOURCE[table], run.text)
         # the relational API inserts by position into the named table: no SQL text is built
         con.from_df(frame[cols].assign(source_id=TABLE_SOURCE[table])).insert_into(table)
         warehouse.finish_batch(con, batch, rows_read=len(frame), rows_loaded=len(frame))
-        rows[table] = len(frame)
-    timings["setup"] = round(time.perf_counter() - t, 2)
-    progress(f"  {'districts + entities':<26} {len(districts):>6} districts, {len(city.stations)} stations, "
-             f"{len(city.facilities)} facilities, {len(city.bins)} bins, {len(city.segments)} segments "
-             f"{timings['setup']:7.2f} s")
+        run.rows[table] = len(frame)
 
-    chunks = _month_chunks(t_start, t_end + 1)            # readings include the end hour
-    event_chunks = _month_chunks(t_start, t_end)          # events and counts end before it
-    lines = scale >= 4
-    common = dict(source_text=text, progress=progress, chunk_lines=lines, timings=timings, rows=rows)
 
-    def readings(fn, step, table):
-        def make(k, c0, c1):
-            first = -(-(c0 - t_start) // step) * step + t_start
-            grid = np.arange(first, c1, step, dtype=np.int64)
-            return fn(city, grid, _rng(seed, table, k))
-        return make
+def _load_facts(run: _Run) -> None:
+    """The fact tables, month by month (daily facts in one chunk), in the fixed load order."""
+    reading_chunks = _month_chunks(run.t_start, run.t_end + 1)        # readings include the end hour
+    event_chunks = _month_chunks(run.t_start, run.t_end)              # events and counts end before it
+    for table, fn, step, through_end in SENSORS:
+        run.load(table, reading_chunks if through_end else event_chunks, partial(run.sensor_chunk, fn, step, table))
+    for table, fn in EVENTS:
+        run.load(table, event_chunks, partial(run.event_chunk, fn, table))
+    for table, fn, salt in DAILY:
+        run.load(table, [(0, 0)], partial(run.daily_chunk, fn, salt))
+    _ServiceRequests(run).load(event_chunks)
 
-    def events(fn, table):
-        return lambda k, c0, c1: fn(city, c0, c1, _rng(seed, table, k))
 
-    _load_table(con, city, "parking_occupancy", chunks, readings(parking_readings, HOUR, "parking_occupancy"), **common)
-    _load_table(con, city, "bike_station_status", chunks, readings(bike_status_readings, HOUR, "bike_station_status"), **common)
-    _load_table(con, city, "bin_fill", chunks, readings(bin_readings, BIN_READING_STEP, "bin_fill"), **common)
-    _load_table(con, city, "traffic_counts", event_chunks, readings(traffic_readings, HOUR, "traffic_counts"), **common)
-    _load_table(con, city, "bike_trips", event_chunks, events(bike_trip_events, "bike_trips"), **common)
-    _load_table(con, city, "parking_citations", event_chunks, events(citation_events, "parking_citations"), **common)
-
-    day_range = np.arange(t_start // DAY, t_end // DAY, dtype=np.int64)   # complete days only
-    day_chunks = [(0, 0)]
-    _load_table(con, city, "transit_ridership", day_chunks,
-                lambda k, c0, c1: transit_days(city, day_range, _rng(seed, "transit", 0)), **common)
-    _load_table(con, city, "waste_tonnage", day_chunks,
-                lambda k, c0, c1: waste_days(city, day_range, _rng(seed, "waste", 0)), **common)
-
-    # 311: requests month by month; survey answers are staged and loaded sorted afterwards.
-    con.execute("CREATE TEMP TABLE _survey (responded_at TIMESTAMP, rid BIGINT, district_id VARCHAR, "
-                "category VARCHAR, score INTEGER)")
-    next_id = [1]
-    survey_t = [0.0]
-
-    def make_requests(k, c0, c1):
-        req, resp = request_events(city, c0, c1, _rng(seed, "service_requests", k), as_of=t_end, first_id=next_id[0])
-        next_id[0] += req.num_rows
-        s0 = time.perf_counter()
-        if resp.num_rows:
-            con.register("_r", resp)
-            con.execute("INSERT INTO _survey SELECT * FROM _r")
-            con.unregister("_r")
-        survey_t[0] += time.perf_counter() - s0
-        return req
-
-    _load_table(con, city, "service_requests", event_chunks, make_requests, **common)
-    t = time.perf_counter()
-    batch = warehouse.begin_batch(con, "demo_survey", text)
-    con.execute("INSERT INTO satisfaction_responses SELECT responded_at, 'SR' || lpad(CAST(rid AS VARCHAR), 9, '0'), "
-                "district_id, category, score, 'demo_survey', $b FROM _survey ORDER BY responded_at, rid", {"b": batch})
-    n = con.execute("SELECT count(*) FROM _survey").fetchall()[0][0]
-    con.execute("DROP TABLE _survey")
-    warehouse.finish_batch(con, batch, rows_read=n, rows_loaded=n)
-    rows["satisfaction_responses"] = n
-    timings["satisfaction_responses"] = round(time.perf_counter() - t + survey_t[0], 2)
-    progress(f"  {'satisfaction_responses':<26} {n:>13,} rows {timings['satisfaction_responses']:7.2f} s")
-
-    warehouse.mark_dirty(con, start)
-    raw = [k for k in rows if k in INSERT_SQL]
+def _summary(run: _Run, incidents, *, seed: int, days: int, end: datetime, start: datetime, scale: float) -> dict:
+    raw = [k for k in run.rows if k in INSERT_SQL]
     return {
         "seed": seed, "days": days, "end": end.isoformat(), "start": start.isoformat(), "scale": scale,
-        "rows": rows, "table_seconds": timings, "total_rows": int(sum(rows[k] for k in raw)),
-        "labelled_incidents": len(labelled),
+        "rows": run.rows, "table_seconds": run.timings, "total_rows": int(sum(run.rows[k] for k in raw)),
+        "labelled_incidents": len(run.city.effects.labelled),
         "incidents": [{"incident_id": i.incident_id, "kind": i.kind, "title": i.title, "domain": i.domain,
                        "starts_at": i.starts_at.isoformat(), "ends_at": i.ends_at.isoformat(),
                        **({"borough": i.borough} if i.borough else {})} for i in incidents],
