@@ -164,6 +164,14 @@ def _unanswered_closed(con, t0: datetime, t1: datetime) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------ generation
+def _sensors(load: _Load, city: City, at: np.ndarray, bins_at: np.ndarray, rng: np.random.Generator) -> None:
+    """Sensor readings at the times `at` (parking, docks) and `bins_at` (bins read every two hours)."""
+    load.add("parking_occupancy", parking_readings(city, at, rng))
+    load.add("bike_station_status", bike_status_readings(city, at, rng))
+    if bins_at.size:
+        load.add("bin_fill", bin_readings(city, bins_at, rng))
+
+
 def _events(load: _Load, con, city: City, t0: int, t1: int, rng: np.random.Generator) -> None:
     """Events of [t0, t1): trips, citations, new requests, closures, survey answers."""
     load.add("bike_trips", bike_trip_events(city, t0, t1, rng))
@@ -210,9 +218,7 @@ def tick(con, now: datetime, rng: np.random.Generator, *, city: City | None = No
     load = _Load(con, "data.livefeed tick")
     with warehouse.transaction(con):
         at = np.array([t_now], dtype=np.int64)
-        load.add("parking_occupancy", parking_readings(city, at, rng))
-        load.add("bike_station_status", bike_status_readings(city, at, rng))
-        load.add("bin_fill", bin_readings(city, at, rng))
+        _sensors(load, city, at, at, rng)
         _events(load, con, city, t_prev, t_now, rng)
         _catch_up_periodic(load, con, city, now, rng)
         load.finish()
@@ -240,11 +246,7 @@ def backfill(con, now: datetime, rng: np.random.Generator, *, city: City | None 
     with warehouse.transaction(con):
         for k in range(0, len(hours), 24):        # a day at a time keeps chunks small at any scale
             part = hours[k:k + 24]
-            load.add("parking_occupancy", parking_readings(city, part, rng))
-            load.add("bike_station_status", bike_status_readings(city, part, rng))
-            part_bins = bins_at[(bins_at >= part[0]) & (bins_at <= part[-1])]
-            if part_bins.size:
-                load.add("bin_fill", bin_readings(city, part_bins, rng))
+            _sensors(load, city, part, bins_at[(bins_at >= part[0]) & (bins_at <= part[-1])], rng)
         _events(load, con, city, t_lo, t_until, rng)
         _catch_up_periodic(load, con, city, until, rng)
         load.finish()

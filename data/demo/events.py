@@ -26,12 +26,17 @@ from data.demo.primitives import DAY, HOUR, dict_array, hour_slots, poisson_even
 if TYPE_CHECKING:
     from data.demo.city import City
 
+def event_slots(city: City, t0: int, t1: int):
+    """The hour slots of [t0, t1) (``primitives.hour_slots``: starts, covered [lo, hi), fraction),
+    the day info of each slot and its hour of day: the grid every event generator draws on."""
+    hours, lo, hi, frac = hour_slots(t0, t1)
+    return hours, lo, hi, frac, city.day_info(hours // DAY), (hours % DAY) // HOUR
+
+
 def bike_trip_events(city: City, t0: int, t1: int, rng: np.random.Generator) -> pa.Table:
     """Trips that ENDED in [t0, t1) (a trip is known once it ends), sorted by start."""
     s = city.stations
-    hours, lo, hi, frac = hour_slots(t0, t1)
-    info = city.day_info(hours // DAY)
-    hod = (hours % DAY) // HOUR
+    hours, lo, hi, frac, info, hod = event_slots(city, t0, t1)
     prof = np.where(info["off"], BIKE_WE[hod], BIKE_WD[hod])
     lam = (prof * info["bike_season"] * info["weather_bike"] * frac)[:, None] * (
         BIKE_TRIPS_PER_STATION_HOUR * s["popularity"].to_numpy())[None, :]
@@ -52,9 +57,7 @@ def bike_trip_events(city: City, t0: int, t1: int, rng: np.random.Generator) -> 
 
 
 def citation_events(city: City, t0: int, t1: int, rng: np.random.Generator) -> pa.Table:
-    hours, lo, hi, frac = hour_slots(t0, t1)
-    info = city.day_info(hours // DAY)
-    hod = (hours % DAY) // HOUR
+    hours, lo, hi, frac, info, hod = event_slots(city, t0, t1)
     prof = np.where(info["off"], CITATION_WE[hod], CITATION_WD[hod])
     prof = prof * np.where(info["holiday"], 0.6, 1.0) * np.where(info["storm"], 0.25, 1.0)
     lam = (prof * frac)[:, None] * city.citation_rate[None, :]

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from data.demo.params import INCIDENT_PLAN, LABELLED_RATES, OUTAGE_BOROUGH
+from data.demo.params import INCIDENT_PLAN, LABELLED_RATES, LABELLED_SHAPES, OUTAGE_BOROUGH, SMALL_SURGE_SIZE
 from data.demo.primitives import DAY, to_s
 
 
@@ -81,36 +81,20 @@ def plan_labelled(seed: int, start: datetime, end: datetime, districts: pd.DataF
     out: list[LabelledIncident] = []
     taken: dict[tuple[str, str], list[tuple[datetime, datetime]]] = {}
     for kind, (rate, metrics) in LABELLED_RATES.items():
+        start_hours, duration_hours, sizes, unit = LABELLED_SHAPES[kind]
         count = int(rng.poisson(rate * span_h / 24))
         for _k in range(count):
             day_h = float(rng.uniform(0, span_h))
             base = start + timedelta(hours=int(day_h) - int(day_h) % 24)
             if kind == "surge":
-                w = volume[active] / volume[active].sum()
-                d = int(rng.choice(active, p=w)) if rng.random() < 2 / 3 else int(rng.choice(active))
+                d = _surge_district(rng, active, volume)
                 small = bool(volume[d] <= small_cut)
-                size = float(rng.uniform(8, 14) if small else rng.uniform(2.5, 6))
-                s = base + timedelta(hours=int(rng.integers(7, 19)))
-                e = s + timedelta(hours=int(rng.integers(3, 10)))
-                unit = "x usual rate"
-            elif kind == "parking_surge":
-                d, small = int(rng.choice(active)), False
-                size = float(rng.uniform(0.12, 0.3))
-                s = base + timedelta(hours=int(rng.integers(9, 18)))
-                e = s + timedelta(hours=int(rng.integers(3, 7)))
-                unit = "share of spaces"
-            elif kind == "parking_drift":
-                d, small = int(rng.choice(active)), False
-                size = float(rng.uniform(0.08, 0.3))
-                s = base + timedelta(hours=int(rng.integers(0, 24)))
-                e = s + timedelta(hours=int(rng.integers(24, 73)))
-                unit = "share of spaces"
+                size = float(rng.uniform(*(SMALL_SURGE_SIZE if small else sizes)))
             else:
                 d, small = int(rng.choice(active)), False
-                size = 1.0
-                s = base + timedelta(hours=int(rng.integers(0, 24)))
-                e = s + timedelta(hours=int(rng.integers(6, 25)))
-                unit = "sensors offline"
+                size = float(rng.uniform(*sizes)) if sizes else 1.0
+            s = base + timedelta(hours=int(rng.integers(*start_hours)))
+            e = s + timedelta(hours=int(rng.integers(*duration_hours)))
             if s < start or e > end:
                 continue
             key = (str(ids[d]), metrics[0])
@@ -122,6 +106,12 @@ def plan_labelled(seed: int, start: datetime, end: datetime, districts: pd.DataF
                                         metrics, round(size, 3), unit, small))
     out.sort(key=lambda i: (i.starts_at, i.incident_id))
     return out
+
+
+def _surge_district(rng: np.random.Generator, active: np.ndarray, volume: np.ndarray) -> int:
+    """Where a 311 surge happens: two in three weighted by request volume, one in three anywhere."""
+    w = volume[active] / volume[active].sum()
+    return int(rng.choice(active, p=w)) if rng.random() < 2 / 3 else int(rng.choice(active))
 
 
 class Effects:

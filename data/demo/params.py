@@ -171,3 +171,13 @@ LABELLED_RATES = {
     "parking_drift": (0.08, ("parking_occupancy_pct",)),        # occupancy creeps up over 1-3 days
     "parking_outage": (0.07, ("parking_occupancy_pct",)),       # a district's parking sensors go silent
 }
+# Per kind: (start hour range within the day, duration range in hours, size range — None: no
+# size drawn —, size unit); ranges are [low, high) as numpy draws them. A surge in a small
+# district is SMALL_SURGE_SIZE times the usual rate (a handful of requests makes a burst).
+LABELLED_SHAPES = {
+    "surge": ((7, 19), (3, 10), (2.5, 6), "x usual rate"),
+    "parking_surge": ((9, 18), (3, 7), (0.12, 0.3), "share of spaces"),
+    "parking_drift": ((0, 24), (24, 73), (0.08, 0.3), "share of spaces"),
+    "parking_outage": ((0, 24), (6, 25), None, "sensors offline"),
+}
+SMALL_SURGE_SIZE = (8, 14)

@@ -40,15 +40,24 @@ def _grid(t: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(t, n), np.tile(np.arange(n, dtype=np.int64), len(t))
 
 
+def _clock(city: City, t) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """`t` as int64 seconds, the day info (calendar, weather, incidents) of each time, and its
+    fractional hour of day: what every sensor's profile is read at."""
+    t = np.asarray(t, dtype=np.int64)
+    return t, city.day_info(t // DAY), (t % DAY) / HOUR
+
+
+def _shape_at(off: np.ndarray, working_day: np.ndarray, off_day: np.ndarray, hod: np.ndarray) -> np.ndarray:
+    """An hourly profile at fractional hours: the off-day shape on weekends and public holidays."""
+    return np.where(off, interp24(off_day, hod), interp24(working_day, hod))
+
+
 def parking_readings(city: City, t: np.ndarray, rng: np.random.Generator) -> pa.Table:
     """Occupancy of every facility at each time in `t` (seconds); outage windows are left out."""
     f = city.facilities
-    t = np.asarray(t, dtype=np.int64)
-    info = city.day_info(t // DAY)
-    hod = (t % DAY) / HOUR
-    off = info["off"]
-    bus = np.where(off, interp24(PARK_BUS_WE, hod), interp24(PARK_BUS_WD, hod))
-    res = np.where(off, interp24(PARK_RES_WE, hod), interp24(PARK_RES_WD, hod))
+    t, info, hod = _clock(city, t)
+    bus = _shape_at(info["off"], PARK_BUS_WD, PARK_BUS_WE, hod)
+    res = _shape_at(info["off"], PARK_RES_WD, PARK_RES_WE, hod)
     mix = f["business"].to_numpy()
     shape = bus[:, None] * mix[None, :] + res[:, None] * (1 - mix)[None, :]
     day_factor = info["parking_season"] * np.where(info["storm"], 0.7, 1.0)
@@ -77,10 +86,8 @@ def parking_readings(city: City, t: np.ndarray, rng: np.random.Generator) -> pa.
 
 def bike_status_readings(city: City, t: np.ndarray, rng: np.random.Generator) -> pa.Table:
     s = city.stations
-    t = np.asarray(t, dtype=np.int64)
-    info = city.day_info(t // DAY)
-    hod = (t % DAY) / HOUR
-    balance = np.where(info["off"], interp24(DOCK_BALANCE_WE, hod), interp24(DOCK_BALANCE_WD, hod))
+    t, info, hod = _clock(city, t)
+    balance = _shape_at(info["off"], DOCK_BALANCE_WD, DOCK_BALANCE_WE, hod)
     riding = info["bike_season"] * info["weather_bike"]          # bikes out riding are not docked
     frac = (0.62 - 0.1 * riding[:, None] + 0.5 * s["role"].to_numpy()[None, :] * balance[:, None] * riding[:, None]
             + s["offset"].to_numpy()[None, :] + 0.09 * smooth_noise(city.station_phases, t / HOUR))
@@ -141,10 +148,8 @@ def bin_readings(city: City, t: np.ndarray, rng: np.random.Generator) -> pa.Tabl
 def traffic_readings(city: City, t: np.ndarray, rng: np.random.Generator) -> pa.Table:
     """Hourly counts: ts = start of the counted hour."""
     g = city.segments
-    t = np.asarray(t, dtype=np.int64)
-    info = city.day_info(t // DAY)
-    hod = (t % DAY) / HOUR
-    prof = np.where(info["off"], interp24(TRAFFIC_WE, hod), interp24(TRAFFIC_WD, hod))
+    t, info, hod = _clock(city, t)
+    prof = _shape_at(info["off"], TRAFFIC_WD, TRAFFIC_WE, hod)
     volume = (g["base_volume"].to_numpy()[None, :] * (prof * info["traffic_volume"])[:, None]
               * rng.lognormal(0, 0.08, (len(t), len(g))))
     vc = volume / g["capacity"].to_numpy()[None, :]

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from data.demo.events import event_slots
 from data.demo.params import (
     BORO_HEAT,
     CAT_HOUR_PMF,
@@ -33,7 +34,6 @@ from data.demo.primitives import (
     dict_array,
     gauss,
     hash_n,
-    hour_slots,
     norm_cdf,
     norm_ppf,
     norm_sf,
@@ -126,9 +126,7 @@ def request_events(city: City, t0: int, t1: int, rng: np.random.Generator, *, as
                    first_id: int) -> tuple[pa.Table, pa.Table]:
     """311 requests created in [t0, t1), their closures known by `as_of`, and survey answers
     given by `as_of`. Returns (requests, responses); ids are first_id, first_id + 1, ..."""
-    hours, lo, hi, frac = hour_slots(t0, t1)
-    info = city.day_info(hours // DAY)
-    hod = (hours % DAY) // HOUR
+    hours, lo, hi, frac, info, hod = event_slots(city, t0, t1)
     per_hour = _sr_day_factors(info) * CAT_HOUR_PMF[:, hod].T * frac[:, None]        # (H, C)
     lam = per_hour[:, None, :] * city.sr_rates[None, :, :]                             # (H, D, C)
     surge = city.effects.sr_multiplier(hours, city.district_ids)
