@@ -3,6 +3,7 @@ character and the injected incidents. Tuning the simulated city means editing th
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -79,38 +80,49 @@ _HEAT = [0.6, 0.5, 0.5, 0.5, 0.6, 0.9, 1.4, 1.6, 1.5, 1.3, 1.2, 1.1, 1.0, 1.0, 0
 _CURB = [0.4, 0.3, 0.2, 0.2, 0.3, 0.6, 1.2, 1.7, 1.7, 1.5, 1.3, 1.2, 1.2, 1.2, 1.2, 1.2, 1.3, 1.4,
          1.4, 1.3, 1.1, 0.9, 0.7, 0.5]
 
-# 311 categories: daily requests per 1,000 residents (annual mean), SLA hours, median hours to
-# close and lognormal sigma, creation-hour profile, description templates.
+
+class Category(NamedTuple):
+    """A 311 request category of the demo city."""
+
+    name: str
+    rate: float                 # daily requests per 1,000 residents (annual mean)
+    sla_h: float                # hours until a request is due
+    median_h: float             # median hours to close (lognormal)
+    sigma: float                # lognormal sigma of the hours to close
+    hours: list[float]          # creation-hour profile (relative weights, index = hour of day)
+    templates: tuple[str, ...]  # description templates, {s}: a street
+
+
 CATEGORIES = (
-    ("Noise", 0.015, 8, 2.5, 0.9, _NIGHT,
-     ("Loud music late at night near {s}", "Construction noise before 7am on {s}", "Barking dog near {s}",
-      "Loud party in a building on {s}", "Car alarm going off on {s}")),
-    ("Illegal Parking", 0.011, 8, 2.0, 1.0, _CURB,
-     ("Car blocking driveway on {s}", "Double-parked vehicles on {s}", "Vehicle parked in bike lane on {s}",
-      "Truck parked overnight on {s}", "Car blocking hydrant on {s}")),
-    ("Heat/Hot Water", 0.0085, 72, 36.0, 0.9, _HEAT,
-     ("No heat in apartment on {s}", "No hot water since yesterday, {s}", "Heat not working in building on {s}",
-      "Radiators cold, building on {s}")),
-    ("Street Condition", 0.007, 240, 96.0, 1.0, _DAYTIME,
-     ("Pothole in the roadway on {s}", "Cave-in near crosswalk on {s}", "Broken pavement on {s}",
-      "Loose manhole cover on {s}")),
-    ("Sanitation Condition", 0.0065, 120, 60.0, 0.9, _DAYTIME,
-     ("Overflowing litter basket on {s}", "Dumped bags on sidewalk on {s}", "Dirty sidewalk in front of a store on {s}",
-      "Rodents near trash on {s}")),
-    ("Missed Collection", 0.006, 48, 28.0, 0.7, _DAYTIME,
-     ("Recycling not picked up on {s}", "Trash not collected this week on {s}", "Organics bin missed on {s}",
-      "Bulk item not collected on {s}")),
-    ("Streetlight", 0.006, 240, 120.0, 0.9, _DAYTIME,
-     ("Streetlight out on {s}", "Streetlight flickering on {s}", "Streetlight on during the day on {s}",
-      "Damaged lamppost on {s}")),
+    Category("Noise", 0.015, 8, 2.5, 0.9, _NIGHT,
+             ("Loud music late at night near {s}", "Construction noise before 7am on {s}", "Barking dog near {s}",
+              "Loud party in a building on {s}", "Car alarm going off on {s}")),
+    Category("Illegal Parking", 0.011, 8, 2.0, 1.0, _CURB,
+             ("Car blocking driveway on {s}", "Double-parked vehicles on {s}", "Vehicle parked in bike lane on {s}",
+              "Truck parked overnight on {s}", "Car blocking hydrant on {s}")),
+    Category("Heat/Hot Water", 0.0085, 72, 36.0, 0.9, _HEAT,
+             ("No heat in apartment on {s}", "No hot water since yesterday, {s}", "Heat not working in building on {s}",
+              "Radiators cold, building on {s}")),
+    Category("Street Condition", 0.007, 240, 96.0, 1.0, _DAYTIME,
+             ("Pothole in the roadway on {s}", "Cave-in near crosswalk on {s}", "Broken pavement on {s}",
+              "Loose manhole cover on {s}")),
+    Category("Sanitation Condition", 0.0065, 120, 60.0, 0.9, _DAYTIME,
+             ("Overflowing litter basket on {s}", "Dumped bags on sidewalk on {s}", "Dirty sidewalk in front of a store on {s}",
+              "Rodents near trash on {s}")),
+    Category("Missed Collection", 0.006, 48, 28.0, 0.7, _DAYTIME,
+             ("Recycling not picked up on {s}", "Trash not collected this week on {s}", "Organics bin missed on {s}",
+              "Bulk item not collected on {s}")),
+    Category("Streetlight", 0.006, 240, 120.0, 0.9, _DAYTIME,
+             ("Streetlight out on {s}", "Streetlight flickering on {s}", "Streetlight on during the day on {s}",
+              "Damaged lamppost on {s}")),
 )
-CAT_NAMES = [c[0] for c in CATEGORIES]
+CAT_NAMES = [c.name for c in CATEGORIES]
 CAT_INDEX = {name: i for i, name in enumerate(CAT_NAMES)}
-CAT_RATE = np.array([c[1] for c in CATEGORIES])
-CAT_SLA_H = np.array([c[2] for c in CATEGORIES], dtype=float)
-CAT_MEDIAN_H = np.array([c[3] for c in CATEGORIES])
-CAT_SIGMA = np.array([c[4] for c in CATEGORIES])
-CAT_HOUR_PMF = np.array([np.asarray(c[5]) / np.sum(c[5]) for c in CATEGORIES])   # (C, 24)
+CAT_RATE = np.array([c.rate for c in CATEGORIES])
+CAT_SLA_H = np.array([c.sla_h for c in CATEGORIES], dtype=float)
+CAT_MEDIAN_H = np.array([c.median_h for c in CATEGORIES])
+CAT_SIGMA = np.array([c.sigma for c in CATEGORIES])
+CAT_HOUR_PMF = np.array([np.asarray(c.hours) / np.sum(c.hours) for c in CATEGORIES])   # (C, 24)
 STALE_SHARE = 0.005           # share of requests forgotten in a queue: closed 20-90 days later
 STALE_HOURS = (20 * 24.0, 90 * 24.0)
 SURVEY_RATE = 0.12            # share of closed requests answered
@@ -125,9 +137,9 @@ STREETS = ("Broadway", "Atlantic Ave", "Grand Concourse", "Main St", "Queens Blv
            "Utica Ave", "Union Tpke", "Hillside Ave", "Westchester Ave", "St Nicholas Ave", "2nd Ave",
            "Court St", "Fulton St", "Delancey St", "Canal St", "Metropolitan Ave", "Forest Ave",
            "Liberty Ave", "Bay Pkwy", "Astoria Blvd", "Webster Ave")
-DESCRIPTIONS = [t.format(s=s) for c in CATEGORIES for t in c[6] for s in STREETS]
-DESC_START = np.cumsum([0] + [len(c[6]) * len(STREETS) for c in CATEGORIES])[:-1]
-DESC_COUNT = np.array([len(c[6]) * len(STREETS) for c in CATEGORIES])
+DESCRIPTIONS = [t.format(s=s) for c in CATEGORIES for t in c.templates for s in STREETS]
+DESC_START = np.cumsum([0] + [len(c.templates) * len(STREETS) for c in CATEGORIES])[:-1]
+DESC_COUNT = np.array([len(c.templates) * len(STREETS) for c in CATEGORIES])
 
 # DOF violation codes (fine in Manhattan at or below 96th St / elsewhere) and their share.
 VIOLATIONS = (
