@@ -61,6 +61,12 @@ MAX_TICK_GAP_S = 3600          # a tick covers at most the last hour; older gaps
 SURVEY_LOOKBACK = timedelta(days=10)
 NO_WAREHOUSE = "no warehouse: run `python -m data.demo` first"
 
+# daily tables the feed completes: (table, generator, the statement of its last day)
+DAILY_TABLES = (
+    ("transit_ridership", transit_days, "SELECT max(day) FROM transit_ridership"),
+    ("waste_tonnage", waste_days, "SELECT max(day) FROM waste_tonnage"),
+)
+
 # time column of each table, for mark_dirty
 TIME_COLUMN = {
     "parking_occupancy": "ts", "bike_station_status": "ts", "bin_fill": "ts", "traffic_counts": "ts",
@@ -195,8 +201,8 @@ def _catch_up_periodic(load: _Load, con, city: City, now: datetime, rng: np.rand
         if hours.size:
             load.add("traffic_counts", traffic_readings(city, hours, rng))
     today = to_s(now) // DAY
-    for table, make in (("transit_ridership", transit_days), ("waste_tonnage", waste_days)):
-        last_day = _scalar(con, f"SELECT max(day) FROM {table}")   # table from a fixed tuple  # noqa: S608 - identifiers from this module's own constants; every value is bound
+    for table, make, last_day_sql in DAILY_TABLES:
+        last_day = _scalar(con, last_day_sql)
         if last_day is None:
             continue
         first_day = max((last_day - date(1970, 1, 1)).days + 1, to_s(floor) // DAY)
