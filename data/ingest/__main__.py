@@ -20,8 +20,9 @@ import sys
 from pathlib import Path
 
 from data import warehouse
-from data.ingest import ADAPTERS, IngestError, LoadResult, Progress, load, order_paths
-from data.ingest.core import DEFAULT_TZ
+from data.ingest import ADAPTERS, IngestError, LoadResult, Progress, load
+from data.ingest.registry import order_paths
+from data.ingest.runner import DEFAULT_TZ
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,7 +139,7 @@ def print_summary(results: list[LoadResult], out=None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.adapter == "clear-failed":
-        from data.ingest.core import clear_failed
+        from data.ingest.tables import clear_failed
 
         con = warehouse.connect(args.db) if args.db else warehouse.connect()
         try:

@@ -20,7 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.ingest.core import Batch, F, FormatError, MissingColumnsError, Source, qi
+from data.ingest.batch import Batch
+from data.ingest.errors import FormatError, MissingColumnsError
+from data.ingest.fields import Field
+from data.ingest.source import Source
+from data.ingest.sql import qi
 
 SOURCE = Source(
     "nyc_dot_traffic_counts", "NYC DOT automated traffic volume counts", "transport",
@@ -60,17 +64,17 @@ def load(batch: Batch) -> None:
     ts_sql = ("try_strptime(concat_ws(' ', concat_ws('-', trim(\"Yr\"), trim(\"M\"), trim(\"D\")), "
               f"concat_ws(':', trim(\"HH\"), {mm})), '%Y-%m-%d %H:%M')")
     fields = [
-        F("ts", "concat_ws(' ', \"Yr\", \"M\", \"D\", \"HH\")", "timestamp", required=True, sql=ts_sql,
+        Field("ts", "concat_ws(' ', \"Yr\", \"M\", \"D\", \"HH\")", "timestamp", required=True, sql=ts_sql,
           label="Yr/M/D/HH"),
-        F("segment_id", qi("SegmentID"), required=True),
-        F("borough", qi("Boro"), required=True),
-        F("direction", opt("Direction")), F("street", opt("street")),
-        F("from_street", opt("fromSt")), F("to_street", opt("toSt")),
-        F("volume", qi("Vol"), "int", required=True, thousands=",", label="Vol"),
-        F("row_key", None, sql="md5(" + " || '|' || ".join(f"coalesce({qi(c)}, '')" for c in header) + ")"),
+        Field("segment_id", qi("SegmentID"), required=True),
+        Field("borough", qi("Boro"), required=True),
+        Field("direction", opt("Direction")), Field("street", opt("street")),
+        Field("from_street", opt("fromSt")), Field("to_street", opt("toSt")),
+        Field("volume", qi("Vol"), "int", required=True, thousands=",", label="Vol"),
+        Field("row_key", None, sql="md5(" + " || '|' || ".join(f"coalesce({qi(c)}, '')" for c in header) + ")"),
     ]
     if segments:
-        fields.append(F("mapped_district", None, sql="(SELECT s.district_id FROM ingest_segments s WHERE "
+        fields.append(Field("mapped_district", None, sql="(SELECT s.district_id FROM ingest_segments s WHERE "
                                                      "s.segment_id = trim(raw.\"SegmentID\"))"))
     batch.stage(fields, [("volume < 0", "negative volume")], dedup=["row_key"], dedup_reason="duplicate row")
     batch.insert("traffic_counts_borough", {c: c for c in ("ts", "segment_id", "borough", "direction", "street",
