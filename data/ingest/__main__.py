@@ -122,8 +122,10 @@ def print_summary(results: list[LoadResult], out=None) -> None:
         if r.message:
             print(f"    {r.message}", file=out)
     ok = [r for r in results if r.status in ("ok", "unchanged")]
-    [r for r in results if r.status != "skipped"]
-    total = lambda attr: sum(getattr(r, attr) for r in results)  # noqa: E731
+
+    def total(attr: str) -> int:
+        return sum(getattr(r, attr) for r in results)
+
     print(f"{'total':<46} {'':<13} {f'{len(ok)}/{len(results)} ok':<9} {fmt(total('rows_read')):>10} "
           f"{fmt(total('rows_loaded')):>10} {fmt(total('rows_quarantined')):>11}", file=out)
     reasons: dict[str, int] = {}

@@ -28,7 +28,7 @@ def load(batch: Batch) -> None:
         Field("ended_at", qi("ended_at"), "timestamp", required=True),
         Field("start_station_id", qi("start_station_id") if "start_station_id" in header else None),
         Field("rider_type", qi("member_casual") if "member_casual" in header else None,
-          sql=RIDER_SQL if "member_casual" in header else None),
+              sql=RIDER_SQL if "member_casual" in header else None),
         Field("lat", qi("start_lat"), "double"),
         Field("lon", qi("start_lng"), "double"),
         Field("ride_id", qi("ride_id") if "ride_id" in header else None),

@@ -106,6 +106,15 @@ def _load_information(batch: Batch, stations: list) -> None:
                                    "capacity": "capacity"}, replace_pk=True)
 
 
+# A status row's station in the station table (its district, its capacity), and whether the
+# station was quarantined 'outside boundaries' when this source's information feed was loaded
+# (static statements; $s is the batch's source id).
+STATION_DISTRICT = "(SELECT b.district_id FROM bike_stations b WHERE b.station_id = nullif(trim(raw.station_id), ''))"
+STATION_CAPACITY = "(SELECT b.capacity FROM bike_stations b WHERE b.station_id = nullif(trim(raw.station_id), ''))"
+STATION_OUTSIDE = ("(nullif(trim(raw.station_id), '') IN (SELECT json_extract_string(q.raw, '$.station_id') "
+                   "FROM quarantine q WHERE q.source_id = $s AND q.reason = 'outside boundaries'))")
+
+
 def _load_status(batch: Batch, doc: dict, stations: list) -> None:
     updated = doc.get("last_updated")
     kind = "epoch" if isinstance(updated, (int, float)) or (isinstance(updated, str) and updated.isdigit()) else "tstz"
@@ -116,8 +125,6 @@ def _load_status(batch: Batch, doc: dict, stations: list) -> None:
     for r in recs:
         r["feed_last_updated"] = updated
     batch.raw_from_records(recs, present + ["feed_last_updated"])
-    src = "$s"   # the batch's source id (bound by Batch.run)
-    sid = "nullif(trim(raw.station_id), '')"
     bikes = "num_bikes_available" if "num_bikes_available" in present else "num_vehicles_available"
     disabled = "num_bikes_disabled" if "num_bikes_disabled" in present else "num_vehicles_disabled"
     fields = [
@@ -125,13 +132,12 @@ def _load_status(batch: Batch, doc: dict, stations: list) -> None:
         Field("station_id", qi("station_id"), required=True),
         Field("bikes_available", qi(bikes) if bikes in present else None, "int", required=True, label=bikes),
         Field("docks_available", qi("num_docks_available") if "num_docks_available" in present else None, "int",
-          required=True, label="num_docks_available"),
+              required=True, label="num_docks_available"),
         Field("disabled", qi(disabled) if disabled in present else None, "int", label=disabled),
         Field("installed", qi("is_installed") if "is_installed" in present else None, "bool", label="is_installed"),
-        Field("district_key", None, sql=f"(SELECT b.district_id FROM bike_stations b WHERE b.station_id = {sid})"),
-        Field("capacity", None, sql=f"(SELECT b.capacity FROM bike_stations b WHERE b.station_id = {sid})"),
-        Field("outside", None, sql=(f"({sid} IN (SELECT json_extract_string(q.raw, '$.station_id') FROM quarantine q "
-                                f"WHERE q.source_id = {src} AND q.reason = 'outside boundaries'))")),
+        Field("district_key", None, sql=STATION_DISTRICT),
+        Field("capacity", None, sql=STATION_CAPACITY),
+        Field("outside", None, sql=STATION_OUTSIDE),
     ]
     checks = [
         ("bikes_available < 0 OR docks_available < 0 OR disabled < 0", "negative count"),

@@ -493,15 +493,14 @@ def _file_time(mp: Mapping, col, spec: dict, batch: Batch) -> datetime:
     return ts
 
 
-def _field(mp: Mapping, col, spec: dict | None, batch: Batch, header: list[str], checks: list) -> Field:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
+def _field(mp: Mapping, col, spec: dict | None, batch: Batch, header: list[str], checks: list) -> Field:
     """The staged field of one target column; extra rules it needs are appended to ``checks``."""
     if spec is None:
         return Field(col.name, None, col.kind)
-    where = f"{mp.origin}: fields.{col.name}"
     common = dict(required=col.required, future_ok=col.future_ok)
     if "value" in spec:
         return Field(col.name, None, col.kind, sql=f"TRY_CAST({batch.bind(str(spec['value']))} AS {SQL_TYPES[col.kind]})",
-                 **common)
+                     **common)
     if "filename" in spec:
         ts = _file_time(mp, col, spec, batch)
         return Field(col.name, None, col.kind, sql=f"CAST({batch.bind(ts)} AS {SQL_TYPES[col.kind]})", **common)
@@ -510,62 +509,82 @@ def _field(mp: Mapping, col, spec: dict | None, batch: Batch, header: list[str],
     if mp.measure is not None and col.name == "period" and mp.measure.grain != "month" and "column" in spec:
         # a year or fiscal year as the department names it ("FY2024", "2023-24") -> its first day
         return Field(col.name, qi(spec["column"]), "date", label=spec["column"], sql=mp.measure.period_sql(batch),
-                 bad=mp.measure.bad_period(spec["column"]), **common)
+                     bad=mp.measure.bad_period(spec["column"]), **common)
     if "expr" in spec:
-        def column_sql(name: str) -> str:
-            return Field("_", qi(name), **cleaning).cleaned(batch.bind)
-        compiled = compile_expr(spec["expr"], where, batch.bind, column_sql, header)
-        value = compiled.sql if factor == 1.0 else f"({compiled.sql} * CAST({batch.bind(factor)} AS DOUBLE))"
-        return Field(col.name, any_present(compiled.columns, lambda c: qi(c)), col.kind, label=str(spec["expr"]),
-                 sql=_as_kind(value, col.kind), bad=f"bad number: {spec['expr']}", strict=True, **common)
+        return _expr_field(mp, col, spec, batch, header, factor, cleaning, common)
     column = spec["column"]
+    # values outside a map: kept (default), NULL, or quarantined; a closed vocabulary quarantines
+    unmapped = spec.get("unmapped", "quarantine" if col.vocabulary else "keep")
+    sql, bad = _value_sql(col, spec, batch, factor, unmapped)
+    if col.normalise:
+        sql = col.normalise.replace("{x}", sql) if sql else col.normalise
+    strict = col.strict
+    if col.vocabulary and unmapped != "keep":
+        sql = _vocabulary(col, column, sql, unmapped, batch, checks)
+    elif "map" in spec:
+        strict = unmapped == "quarantine" or (strict and col.normalise is not None) or col.kind in ("double", "int", "bigint")
+        if unmapped == "null":
+            strict = False
+    return Field(col.name, qi(column), col.kind, label=column, formats=_formats(mp, col, spec), sql=sql, bad=bad,
+                 strict=strict, naive_tz=bool(mp.timezone), **cleaning, **common)
+
+
+def _expr_field(mp: Mapping, col, spec: dict, batch: Batch, header: list[str], factor: float, cleaning: dict,
+                common: dict) -> Field:
+    """A number computed from columns (``expr:``), its literals bound, converted by ``factor``."""
+    def column_sql(name: str) -> str:
+        return Field("_", qi(name), **cleaning).cleaned(batch.bind)
+    compiled = compile_expr(spec["expr"], f"{mp.origin}: fields.{col.name}", batch.bind, column_sql, header)
+    value = compiled.sql if factor == 1.0 else f"({compiled.sql} * CAST({batch.bind(factor)} AS DOUBLE))"
+    return Field(col.name, any_present(compiled.columns, qi), col.kind, label=str(spec["expr"]),
+                 sql=_as_kind(value, col.kind), bad=f"bad number: {spec['expr']}", strict=True, **common)
+
+
+def _formats(mp: Mapping, col, spec: dict) -> list[str] | None:
+    """The strptime formats of a time field: its own, else the mapping's timestamp/date format."""
     fmt = spec.get("formats") or spec.get("format")
     if fmt is None and col.kind == "timestamp":
         fmt = mp.ts_format
     if fmt is None and col.kind == "date":
         fmt = mp.date_format or mp.ts_format
-    formats = [fmt] if isinstance(fmt, str) else list(fmt) if fmt else None
-    # values outside a map: kept (default), NULL, or quarantined; a closed vocabulary quarantines
-    unmapped = spec.get("unmapped", "quarantine" if col.vocabulary else "keep")
-    sql, bad = None, None
+    return [fmt] if isinstance(fmt, str) else list(fmt) if fmt else None
+
+
+def _value_sql(col, spec: dict, batch: Batch, factor: float, unmapped: str) -> tuple[str | None, str | None]:
+    """(SQL over the cleaned value {x} replacing the plain cast, its reason when it gives NULL) for
+    a coordinate out of a point column, a value map, or a unit conversion; (None, None) otherwise."""
+    column = spec["column"]
     numeric = col.kind in ("double", "int", "bigint")
     if "coordinate" in spec:   # lat or lon out of one point column
-        sql = _as_kind(f"TRY_CAST({point_part('{x}', spec.get('point_format', 'lat,lon'), spec['coordinate'], batch.bind)} "
-                       "AS DOUBLE)", col.kind)
-    elif "map" in spec and numeric:   # a text status that means a number
+        part = point_part("{x}", spec.get("point_format", "lat,lon"), spec["coordinate"], batch.bind)
+        return _as_kind(f"TRY_CAST({part} AS DOUBLE)", col.kind), None
+    if "map" in spec and numeric:   # a text status that means a number
         v = _map_sql(batch, spec["map"], unmapped, numeric=True)
         if factor != 1.0:
             v = f"({v} * CAST({batch.bind(factor)} AS DOUBLE))"
         sql = _as_kind(v, col.kind)
-        bad = f"bad value: {column}"
         if unmapped == "null":
             mapped = " OR ".join(f"{{x}} = {batch.bind(str(k).strip())}" for k in spec["map"])
             sql = f"(CASE WHEN {mapped} THEN {sql} END)"
-    elif "map" in spec:   # (a closed vocabulary is checked after the map and normalisation, below)
-        sql = _map_sql(batch, spec["map"], "keep" if col.vocabulary else unmapped)
-        bad = f"bad value: {column}"
-    elif factor != 1.0:
+        return sql, f"bad value: {column}"
+    if "map" in spec:   # (a closed vocabulary is checked after the map and normalisation, by _vocabulary)
+        return _map_sql(batch, spec["map"], "keep" if col.vocabulary else unmapped), f"bad value: {column}"
+    if factor != 1.0:
         base = Field("_", "x", col.kind if col.kind != "int" else "double").typed(batch.bind).replace("nullif(trim(x), '')", "{x}")
-        sql = _as_kind(f"({base} * CAST({batch.bind(factor)} AS DOUBLE))", col.kind)
-    if col.normalise:
-        sql = col.normalise.replace("{x}", sql) if sql else col.normalise
-    strict = col.strict
-    if col.vocabulary and unmapped != "keep":
-        # a closed vocabulary (channel: phone/online/app): a value outside it, after the map, is
-        # quarantined (the default) or, with unmapped: null, left empty
-        vocab = ", ".join(batch.bind(v) for v in col.vocabulary)
-        if unmapped == "null":
-            inner = sql or "{x}"
-            sql = f"(CASE WHEN ({inner}) IN ({vocab}) THEN ({inner}) END)"
-        else:
-            checks.append((f"{qi(col.name)} IS NOT NULL AND {qi(col.name)} NOT IN ({vocab})",
-                           f"bad value: {column} (not {'/'.join(col.vocabulary)})"))
-    elif "map" in spec:
-        strict = unmapped == "quarantine" or (strict and col.normalise is not None) or numeric
-        if unmapped == "null":
-            strict = False
-    return Field(col.name, qi(column), col.kind, label=column, formats=formats, sql=sql, bad=bad, strict=strict,
-             naive_tz=bool(mp.timezone), **cleaning, **common)
+        return _as_kind(f"({base} * CAST({batch.bind(factor)} AS DOUBLE))", col.kind), None
+    return None, None
+
+
+def _vocabulary(col, column: str, sql: str | None, unmapped: str, batch: Batch, checks: list) -> str | None:
+    """A closed vocabulary (channel: phone/online/app): a value outside it, after the map, is
+    quarantined (the default: a rule appended to ``checks``) or, with unmapped: null, left empty."""
+    vocab = ", ".join(batch.bind(v) for v in col.vocabulary)
+    if unmapped == "null":
+        inner = sql or "{x}"
+        return f"(CASE WHEN ({inner}) IN ({vocab}) THEN ({inner}) END)"
+    checks.append((f"{qi(col.name)} IS NOT NULL AND {qi(col.name)} NOT IN ({vocab})",
+                   f"bad value: {column} (not {'/'.join(col.vocabulary)})"))
+    return sql
 
 
 def _district_point(d: dict, header: list[str], bind: Bind) -> tuple[list[Field], str | None, str | None]:
@@ -575,7 +594,7 @@ def _district_point(d: dict, header: list[str], bind: Bind) -> tuple[list[Field]
         col = d["point"]
         return ([Field("_x", qi(col), "double", label=col, sql=_as_kind(f"TRY_CAST({point_part('{x}', fmt, 'lon', bind)} AS DOUBLE)", "double")),
                  Field("_y", qi(col), "double", label=col, sql=_as_kind(f"TRY_CAST({point_part('{x}', fmt, 'lat', bind)} AS DOUBLE)", "double"),
-                   bad=f"bad coordinates: {col}")], "_x", "_y")
+                       bad=f"bad coordinates: {col}")], "_x", "_y")
     if d.get("geometry") is True:
         return ([Field("_x", qi(GEOM_LON), "double", label="geometry"), Field("_y", qi(GEOM_LAT), "double", label="geometry")],
                 "_x", "_y")
@@ -703,7 +722,7 @@ def load(batch: Batch) -> None:
         if d.get("layer"):   # the key of a district in a named layer: NAME:<key>
             sql = f"(CAST({batch.bind(str(d['layer']) + ':')} AS VARCHAR) || {sql or '{x}'})"
         fields.append(Field("district_key", qi(d["column"]), sql=sql, label=d["column"],
-                        strict=unmapped == "quarantine", bad=f"unknown district: {d['column']} not in district.map"))
+                            strict=unmapped == "quarantine", bad=f"unknown district: {d['column']} not in district.map"))
         district.key = "district_key"
     elif d.get("whole_city") is True and mp.measure is not None:
         pass   # a citywide reported figure: district 'city' (the whole city), no boundaries needed

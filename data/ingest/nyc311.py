@@ -50,7 +50,11 @@ def load(batch: Batch) -> None:
                           f"found {', '.join(repr(c) for c in header[:6])}")
     header = batch.read_csv([names[k] for k in ("id", "created", "type", "status", "board")],
                             any_of=[(names["lat"],), (names["lon"],)])
-    opt = lambda k: qi(names[k]) if names[k] in header else None  # noqa: E731
+
+    def opt(k: str) -> str | None:
+        """The quoted column of field k when the file has it (an API export lacks some)."""
+        return qi(names[k]) if names[k] in header else None
+
     fields = [
         Field("request_id", opt("id"), required=True, label=names["id"]),
         Field("created_at", opt("created"), "timestamp", required=True, formats=FORMATS, label=names["created"]),
@@ -59,12 +63,12 @@ def load(batch: Batch) -> None:
         Field("category", opt("type"), required=True, label=names["type"]),
         Field("description", opt("descriptor")),
         Field("channel", opt("channel"), sql=CHANNEL_SQL if opt("channel") else None, label=names["channel"],
-          strict=False),
+              strict=False),
         Field("status", opt("status"), required=True, sql="CASE WHEN lower({x}) = 'closed' THEN 'closed' ELSE 'open' END",
-          label=names["status"]),
+              label=names["status"]),
         Field("board", opt("board")),
         Field("district_key", None, sql=BOARD_SQL.replace("{x}", f"nullif(trim({opt('board')}), '')")
-          if opt("board") else None),
+              if opt("board") else None),
         Field("lat", opt("lat"), "double", label=names["lat"]),
         Field("lon", opt("lon"), "double", label=names["lon"]),
     ]

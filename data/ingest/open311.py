@@ -56,7 +56,7 @@ def load(batch: Batch) -> None:
         Field("due_at", qi("expected_datetime"), "tstz", future_ok=True, label="expected_datetime"),
         Field("category", None, sql="coalesce(nullif(trim(service_name), ''), nullif(trim(service_code), ''))"),
         Field("status", qi("status"), required=True, sql="CASE lower({x}) WHEN 'closed' THEN 'closed' "
-          "WHEN 'open' THEN 'open' END", label="status"),
+              "WHEN 'open' THEN 'open' END", label="status"),
         Field("description", qi("description")),
         Field("lat", qi("lat"), "double"), Field("lon", qi("long"), "double", label="long"),
     ]

@@ -45,13 +45,21 @@ def load_codes(batch: Batch) -> None:
         Field("code", qi("CODE"), required=True, sql=CODE_SQL, label="CODE"),
         Field("definition", qi("DEFINITION") if "DEFINITION" in batch.raw_columns else None),
         Field("fine_manhattan_96_below", qi("MANHATTAN_96_AND_BELOW"), "double", thousands=",",
-          label="MANHATTAN_96_AND_BELOW"),
+              label="MANHATTAN_96_AND_BELOW"),
         Field("fine_elsewhere", qi("ALL_OTHER_AREAS"), "double", thousands=",", label="ALL_OTHER_AREAS"),
     ]
     batch.stage(fields, [("fine_manhattan_96_below < 0 OR fine_elsewhere < 0", "negative fine")],
                 dedup=["code"], dedup_reason="duplicate CODE")
     batch.insert("parking_violation_codes", {c: c for c in ("code", "definition", "fine_manhattan_96_below",
                                                             "fine_elsewhere")}, replace_pk=True)
+
+
+# The district of the row's precinct, and whether the precinct is in Manhattan at or below 96th
+# Street (its fines differ), from the precinct map (static statements).
+PRECINCT_DISTRICT = ("(SELECT p.district_id FROM precinct_districts p WHERE p.precinct = "
+                     "CAST(TRY_CAST(nullif(trim(raw.\"Violation Precinct\"), '') AS INTEGER) AS VARCHAR))")
+PRECINCT_BELOW_96 = ("(SELECT p.manhattan_96_below FROM precinct_districts p WHERE p.precinct = "
+                     "CAST(TRY_CAST(nullif(trim(raw.\"Violation Precinct\"), '') AS INTEGER) AS VARCHAR))")
 
 
 def load(batch: Batch) -> None:
@@ -62,17 +70,16 @@ def load(batch: Batch) -> None:
         raise WarehouseStateError("no violation codes: load them first (python -m data.ingest parking-codes "
                                   "dof_parking_violation_codes.csv, or --codes)")
     header = batch.read_csv(["Summons Number", "Issue Date", "Violation Code", "Violation Precinct"])
-    pre = "CAST(TRY_CAST(nullif(trim(raw.\"Violation Precinct\"), '') AS INTEGER) AS VARCHAR)"
     fields = [
         Field("summons", qi("Summons Number"), required=True),
         Field("issue_date", qi("Issue Date"), "date", required=True,
-          formats=["%m/%d/%Y", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S.%g", "%Y-%m-%dT%H:%M:%S"], label="Issue Date"),
+              formats=["%m/%d/%Y", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S.%g", "%Y-%m-%dT%H:%M:%S"], label="Issue Date"),
         Field("minutes", qi("Violation Time") if "Violation Time" in header else None, "int", sql=TIME_SQL,
-          label="Violation Time", bad="bad time: Violation Time"),
+              label="Violation Time", bad="bad time: Violation Time"),
         Field("violation_code", qi("Violation Code"), sql=CODE_SQL),
         Field("precinct", qi("Violation Precinct"), "int", label="Violation Precinct"),
-        Field("district_key", None, sql=f"(SELECT p.district_id FROM precinct_districts p WHERE p.precinct = {pre})"),
-        Field("below96", None, sql=f"(SELECT p.manhattan_96_below FROM precinct_districts p WHERE p.precinct = {pre})"),
+        Field("district_key", None, sql=PRECINCT_DISTRICT),
+        Field("below96", None, sql=PRECINCT_BELOW_96),
     ]
     checks = [("precinct IS NULL OR precinct = 0", "unknown precinct"),
               ("district_key IS NULL", "precinct not in precinct map")]

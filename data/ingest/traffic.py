@@ -59,13 +59,17 @@ def load(batch: Batch) -> None:
     segments = batch.options.get("segments")
     if segments:
         _segment_map(batch, Path(segments))
-    opt = lambda c: qi(c) if c in header else None  # noqa: E731
+
+    def opt(c: str) -> str | None:
+        """The quoted column when the file has it (older exports lack some)."""
+        return qi(c) if c in header else None
+
     mm = "coalesce(nullif(trim(\"MM\"), ''), '0')" if "MM" in header else "'0'"
     ts_sql = ("try_strptime(concat_ws(' ', concat_ws('-', trim(\"Yr\"), trim(\"M\"), trim(\"D\")), "
               f"concat_ws(':', trim(\"HH\"), {mm})), '%Y-%m-%d %H:%M')")
     fields = [
         Field("ts", "concat_ws(' ', \"Yr\", \"M\", \"D\", \"HH\")", "timestamp", required=True, sql=ts_sql,
-          label="Yr/M/D/HH"),
+              label="Yr/M/D/HH"),
         Field("segment_id", qi("SegmentID"), required=True),
         Field("borough", qi("Boro"), required=True),
         Field("direction", opt("Direction")), Field("street", opt("street")),
