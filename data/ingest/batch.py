@@ -65,7 +65,7 @@ def _judged_as_cast(f: Field) -> bool:
 
 class Batch:
     """Everything one file load needs; adapters call its methods in order:
-    read_csv / raw_from_records → stage → insert (one or more); the core then calls finish()
+    read_csv / raw_from_records → stage → insert (one or more); the runner then calls finish()
     (quarantine of the staged rows with a reason) and checks the counts."""
 
     def __init__(self, con, *, source: Source, path: Path, batch_id: int, progress: Progress,

@@ -1,4 +1,4 @@
-"""MTA daily ridership (→ ``transit_ridership_city``, a table added by the ingest core).
+"""MTA daily ridership (→ ``transit_ridership_city``, declared in ``data/schema.sql``).
 
 The MTA publishes **citywide** totals only (one row per day, one column pair per mode:
 "<Mode>: Total Estimated Ridership" and "<Mode>: % of Comparable Pre-Pandemic Day").

@@ -1,5 +1,5 @@
 """NYC Department of Finance parking violations (→ ``parking_citations``) and the DOF
-violation-code table (→ ``parking_violation_codes``, a table added by the ingest core).
+violation-code table (→ ``parking_violation_codes``, a table added by the ingest, data/ingest/tables.py).
 
 * ``parking-codes``: ``CODE, DEFINITION, MANHATTAN_96_AND_BELOW, ALL_OTHER_AREAS`` (fines in $).
 * ``parking``: ``Summons Number, Issue Date, Violation Code, Violation Precinct, Violation

@@ -5,7 +5,7 @@ The published rows locate a counter only by borough and LION street segment id
 (``Boro, SegmentID, street, fromSt, toSt, Direction``); no coordinates, and the segment
 geometry is not in the pack. ``traffic_counts`` needs a district, and a borough spans up to
 18 districts, so — by design — rows go to ``traffic_counts_borough(ts, segment_id, borough,
-direction, street, from_street, to_street, volume)``, a table added by the ingest core: the
+direction, street, from_street, to_street, volume)``, a table of ``data/schema.sql``: the
 data is kept and can feed borough-level or citywide views, but no district figure is
 invented. Give ``--segments FILE.csv`` (columns ``segment_id`` and either ``district_id`` or
 ``lon``/``lat``) to place counters in districts: mapped segments then go to ``traffic_counts``.
