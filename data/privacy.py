@@ -832,27 +832,14 @@ def audit_release(qcells: pd.DataFrame, metrics: dict, *, k: int, width: float, 
                            _block=block_month(qcells["period"], qcells["grain"]))
     withheld = np.asarray(start, bool).copy()
     failures = []
-    count = (~qcells["part"].to_numpy(bool))
-    truth = qcells["truth"].to_numpy(float)
+    cells = {"truth": qcells["truth"].to_numpy(float), "count": (~qcells["part"].to_numpy(bool)),
+             "primary": primary, "frozen": frozen, "floor": week_floors(qcells)}
     levels = qcells["level"].to_numpy(bool)
-    floors = week_floors(qcells)
     stock_families = {fam[q] for m in metrics.values() if m.stock for q in [m.counted()["n"]] if q in fam}
     for (family, month), block in qcells.groupby(["_family", "_block"], sort=True):
         block = block.assign(_context=False, _prev=False, _bm=month)
         if family in stock_families and not frozen[block.index.to_numpy()].all():
-            # a stock chains the months: the level at the end of the month before is the start
-            # of this one, so this block's figures narrow the withheld cells of the block before.
-            # That block takes part whole, as released (frozen; its withheld cells must stay
-            # protected, primary ones by the width), and the chain starts at the last level of
-            # the block before it, taken as known (its true figure: stricter than the truth).
-            previous = month - pd.offsets.MonthBegin(1)
-            prev = qcells[(qcells["_family"] == family) & (qcells["_block"] == previous)]
-            before = qcells[levels & (qcells["_family"] == family) & (qcells["_block"] < previous)]
-            parts = [block, prev.assign(_context=False, _prev=True, _bm=previous)]
-            if len(before):
-                last = before.groupby(["q", "grain"])["period"].transform("max") == before["period"]
-                parts.append(before[last.to_numpy()].assign(_context=True, _prev=False, _bm=previous))
-            block = pd.concat(parts)
+            block = _with_block_before(block, qcells, family, month, levels)
         own_block = ~(block["_context"].to_numpy(bool) | block["_prev"].to_numpy(bool))
         idx = block.index.to_numpy()
         own_idx = idx[own_block]
@@ -872,45 +859,73 @@ def audit_release(qcells: pd.DataFrame, metrics: dict, *, k: int, width: float, 
                              "reason": "not audited in time"})
             withheld[own_idx] = True
             continue
-        members = dict(metrics)
-        original = withheld.copy()
-        for _attempt in range(4):  # a metric whose cells cannot be protected is held; the rest again
-            part_block = block[block["q"].isin({q for m in members.values() for q in m.counted().values()})]
-            if part_block.empty:
-                break
-            pidx = part_block.index.to_numpy()
-            saved = original[pidx].copy()
-            equations = block_equations(part_block.reset_index(drop=True), members)
-            context = part_block["_context"].to_numpy(bool)
-            prev = part_block["_prev"].to_numpy(bool)
-            # the block before: its withheld small counts keep their protection width
-            small = (truth[pidx] >= 1) & (truth[pidx] <= k - 1) & saved
-            result = audit_block(truth[pidx], equations, saved & ~context, primary=(primary[pidx] & ~context) | (prev & small),
-                                 count=count[pidx], frozen=frozen[pidx] | context | prev, k=k, width=width,
-                                 floor=floors[pidx])
-            own = ~context & ~prev
-            withheld[pidx[own]] = result.withheld[own]
-            if result.ok:
-                break
-            bad = part_block.iloc[list(result.failing)]
-            first = bad.iloc[:3]
-            examples = ", ".join(f"{q} {g} {p:%Y-%m-%d} {d}" for q, g, p, d in
-                                 zip(first["q"], first["grain"], first["period"], first["district_id"], strict=False))
-            failing_q = set(bad["q"])
-            held = {mid for mid, m in members.items() if set(m.counted().values()) & failing_q}
-            failures.append({"block": f"{month:%Y-%m}", "quantities": sorted(failing_q), "metrics": sorted(held),
-                             "reason": result.reason + (f" (e.g. {examples})" if examples else "")})
-            withheld[pidx[own]] = True
-            for mid in held:
-                members.pop(mid, None)
-            if not held:
-                break
+        failures.extend(_protect_block(block, f"{month:%Y-%m}", metrics, withheld, cells, k=k, width=width))
         if any(f["block"] == f"{month:%Y-%m}" for f in failures):
             _FAILED[key] = [f for f in failures if f["block"] == f"{month:%Y-%m}"]
         _BLOCKS[key] = withheld[own_idx].copy()
         while len(_BLOCKS) > 20_000:
             _BLOCKS.popitem(last=False)
     return withheld, failures
+
+
+def _with_block_before(block: pd.DataFrame, qcells: pd.DataFrame, family: int, month, levels: np.ndarray) -> pd.DataFrame:
+    """A stock's block with the block before it. A stock chains the months: the level at the
+    end of the month before is the start of this one, so this block's figures narrow the
+    withheld cells of the block before. That block takes part whole, as released (frozen; its
+    withheld cells must stay protected, primary ones by the width), and the chain starts at the
+    last level of the block before it, taken as known (its true figure: stricter than the truth)."""
+    previous = month - pd.offsets.MonthBegin(1)
+    prev = qcells[(qcells["_family"] == family) & (qcells["_block"] == previous)]
+    before = qcells[levels & (qcells["_family"] == family) & (qcells["_block"] < previous)]
+    parts = [block, prev.assign(_context=False, _prev=True, _bm=previous)]
+    if len(before):
+        last = before.groupby(["q", "grain"])["period"].transform("max") == before["period"]
+        parts.append(before[last.to_numpy()].assign(_context=True, _prev=False, _bm=previous))
+    return pd.concat(parts)
+
+
+def _protect_block(block: pd.DataFrame, label: str, metrics: dict, withheld: np.ndarray, cells: dict, *,
+                   k: int, width: float) -> list[dict]:
+    """Audit one block (updating `withheld` in place for its own cells). A metric whose cells
+    cannot be protected is held (all its cells withheld) and the rest audited again, up to four
+    times. Returns a report per held group of metrics."""
+    truth = cells["truth"]
+    failures = []
+    members = dict(metrics)
+    original = withheld.copy()
+    for _attempt in range(4):
+        part_block = block[block["q"].isin({q for m in members.values() for q in m.counted().values()})]
+        if part_block.empty:
+            break
+        pidx = part_block.index.to_numpy()
+        saved = original[pidx].copy()
+        equations = block_equations(part_block.reset_index(drop=True), members)
+        context = part_block["_context"].to_numpy(bool)
+        prev = part_block["_prev"].to_numpy(bool)
+        # the block before: its withheld small counts keep their protection width
+        small = (truth[pidx] >= 1) & (truth[pidx] <= k - 1) & saved
+        result = audit_block(truth[pidx], equations, saved & ~context,
+                             primary=(cells["primary"][pidx] & ~context) | (prev & small),
+                             count=cells["count"][pidx], frozen=cells["frozen"][pidx] | context | prev, k=k, width=width,
+                             floor=cells["floor"][pidx])
+        own = ~context & ~prev
+        withheld[pidx[own]] = result.withheld[own]
+        if result.ok:
+            break
+        bad = part_block.iloc[list(result.failing)]
+        first = bad.iloc[:3]
+        examples = ", ".join(f"{q} {g} {p:%Y-%m-%d} {d}" for q, g, p, d in
+                             zip(first["q"], first["grain"], first["period"], first["district_id"], strict=False))
+        failing_q = set(bad["q"])
+        held = {mid for mid, m in members.items() if set(m.counted().values()) & failing_q}
+        failures.append({"block": label, "quantities": sorted(failing_q), "metrics": sorted(held),
+                         "reason": result.reason + (f" (e.g. {examples})" if examples else "")})
+        withheld[pidx[own]] = True
+        for mid in held:
+            members.pop(mid, None)
+        if not held:
+            break
+    return failures
 
 
 def week_floors(qcells: pd.DataFrame) -> np.ndarray:
