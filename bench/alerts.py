@@ -223,7 +223,7 @@ def _oracle(missed: pd.DataFrame, panels: dict, metrics) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
+def _arguments(argv):
     parser = argparse.ArgumentParser(prog="python -m bench.alerts", description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=91)
     parser.add_argument("--scale", type=float, default=1.0)
@@ -237,42 +237,106 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one pass over a 
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     parser.add_argument("--list", choices=("false", "true", "all", "missed"), default=None,
                         help="also list the new detector's alerts of that kind (or the missed incidents)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
     tmp = tempfile.mkdtemp(prefix="cityops-bench-alerts-")
     os.environ["CITYOPS_VAR_DIR"] = tmp
-    from data import access, demo, detect, episodes, registry, warehouse
-
     end = datetime.strptime(args.end, "%Y-%m-%dT%H")
+    start = end - timedelta(days=args.days)
+    detect_from = start + timedelta(days=args.warmup_days)
+    score_from = detect_from + timedelta(days=args.settle_days)
     t0 = time.perf_counter()
+    con, summary = _build(args, tmp, end)
+    build_s = time.perf_counter() - t0
+    labels, scorer, metrics, districts = _labels(con, score_from, end)
+    policed = [m for m in metrics.values() if m.alert is not None]
+    panels = _panels(con, policed, start, end, districts)
+    todays = TodaysRule(con, [m for m in metrics.values() if m.target is not None], start, end)
+    steps = pd.date_range(detect_from + timedelta(minutes=30), end + timedelta(minutes=30), freq="1h")
+    replay = _replay(steps, policed, panels, todays, scorer, metrics, score_from)
+    days_scored = (end - score_from).total_seconds() / 86400
+    district_days = (len(districts) + 1) * days_scored
+    new = _summary("new detector", replay["new_alerts"], labels, district_days)
+    old = _summary("today's rule", replay["old_alerts"], labels, district_days)
+    parts = _held_out(replay, labels, end - timedelta(days=args.holdout_days), score_from, end, len(districts),
+                      args.holdout_days)
+    shift = _shift_start(replay["open_now"], replay["old_rows_at_end"], steps, metrics)
+    con.close()
+
+    print(f"alert benchmark: demo seed={summary['seed']} days={args.days} scale={args.scale:g} end={end:%Y-%m-%dT%H}, "
+          f"{summary['total_rows']:,} rows, {len(labels)} labelled incidents ({int(labels['eligible'].sum())} scored "
+          f"after a {args.warmup_days}-day warm-up), {len(districts)} districts + city, "
+          f"{len(steps)} hourly steps; build {build_s:.1f} s, replay {replay['replay_s']:.1f} s "
+          f"(detect {replay['eval_s']:.1f} s, record {replay['record_s']:.1f} s, today's rule {replay['old_s']:.1f} s)")
+    print(f"labelled incidents scored: {labels[labels['eligible']].groupby('kind').size().to_dict()}")
+    _print_comparison(new, old, parts)
+    _print_details(new, old, shift)
+    new_alerts = replay["new_alerts"]
+    missed = labels[labels["eligible"] & ~labels["incident_id"].isin({a["incident"] for a in new_alerts if a["kind"] == "true"})]
+    oracle = _oracle(missed, panels, metrics)
+    if len(oracle):
+        print()
+        print("missed count incidents, tested with hindsight (their exact hours, the same hours of the 14 days before "
+              "as the expected count, Poisson):")
+        print(oracle.to_string(index=False))
+    _print_list(args.list, new_alerts, labels)
+    if args.json:
+        for r in (new, old):
+            r["breakdown"] = {" / ".join(k): v for k, v in r["breakdown"].to_dict("index").items()}
+            r["false_by_metric"] = {" / ".join(k): v for k, v in r["false_by_metric"].items()}
+        print(json.dumps({"new": new, "old": old, "shift": shift}, default=str, indent=1))
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def _build(args, tmp: str, end: datetime):
+    """A demo city with its labelled incidents, in the temporary var dir."""
+    from data import demo, warehouse
+
     db = Path(tmp) / "warehouse.duckdb"
     summary = demo.build(db, seed=args.seed, days=args.days, end=end, scale=args.scale, progress=False)
-    con = warehouse.connect(db)
-    start = end - timedelta(days=args.days)
-    build_s = time.perf_counter() - t0
+    return warehouse.connect(db), summary
+
+
+def _labels(con, score_from: datetime, end: datetime):
+    """The labelled incidents (eligible: scored, starting after the warm-up and settling and
+    ended by `end`), the scorer, the registry's metrics and the districts."""
+    from data import registry
 
     labels = con.execute("SELECT incident_id, kind, district_id, starts_at, ends_at, metrics, size, small_district "
                          "FROM labelled_incidents ORDER BY starts_at").df()
     labels["metrics"] = labels["metrics"].map(list)
-    detect_from = start + timedelta(days=args.warmup_days)
-    score_from = detect_from + timedelta(days=args.settle_days)
     labels["eligible"] = (labels["starts_at"] >= score_from) & (labels["ends_at"] <= end)
     recorded = con.execute("SELECT kind, domain, district_id, starts_at, ends_at FROM incidents").df()
     metrics = registry.metrics()
-    policed = [m for m in metrics.values() if m.alert is not None]
-    targeted = [m for m in metrics.values() if m.target is not None]
     districts = con.execute("SELECT district_id FROM districts WHERE NOT is_joint_area ORDER BY 1").df()["district_id"].tolist()
-    scorer = Scorer(labels, recorded, metrics)
+    return labels, Scorer(labels, recorded, metrics), metrics, districts
 
-    # the detector's inputs: each policed metric at its grain over the whole history (a period
-    # is only ever judged once complete, so no later record reaches an earlier judgement)
+
+def _panels(con, policed, start: datetime, end: datetime, districts: list[str]) -> dict:
+    """The detector's inputs: each policed metric at its grain over the whole history (a period
+    is only ever judged once complete, so no later record reaches an earlier judgement)."""
+    from data import detect
+
     panels = {}
     for m in policed:
         frame = _series(con, m, m.alert.grain, start, end + timedelta(days=1))
         panels[m.id] = detect.panel(frame, m.alert.grain, start, end + timedelta(days=8), count=detect.is_count(m),
                                     districts=districts + ["city"])
-    todays = TodaysRule(con, targeted, start, end)
-    steps = pd.date_range(detect_from + timedelta(minutes=30), end + timedelta(minutes=30), freq="1h")
+    return panels
+
+
+def _replay(steps, policed, panels: dict, todays: TodaysRule, scorer: Scorer, metrics, score_from) -> dict:
+    """Replay the history hour by hour: the new detector's episodes opened (recorded in a real
+    ops store) and today's rule's rows appearing, both classified by the scorer once scoring
+    starts; with the time each part took and the alerts open at the end."""
+    from data import access, detect, episodes
+
     new_alerts, old_alerts = [], []
     previous_old: set = set()
     old_rows_at_end = None
@@ -303,12 +367,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one pass over a 
                 eval_s += b - a
                 record_s += time.perf_counter() - b
                 continue
-            current: set = set()
-            rows = []
-            for mid, district, value, n in todays.rows(now):
-                if metrics[mid].status(value) in ("bad", "warning"):
-                    current.add((mid, district))
-                    rows.append((mid, district, n))
+            current, rows = _todays_alerts(todays, metrics, now)
             for key in (current - previous_old) if now >= score_from else ():
                 kind, inc = scorer.classify(key[0], key[1], now)
                 old_alerts.append({"metric_id": key[0], "district_id": key[1], "at": now, "rule": "latest vs target",
@@ -320,37 +379,53 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one pass over a 
             record_s += c - b
             old_s += d - c
         open_now = episodes.list_episodes()
-    replay_s = time.perf_counter() - t1
-    days_scored = (end - score_from).total_seconds() / 86400
-    district_days = (len(districts) + 1) * days_scored
-    new = _summary("new detector", new_alerts, labels, district_days)
-    old = _summary("today's rule", old_alerts, labels, district_days)
-    # held out: the last --holdout-days of the scored window, judged apart from the days before
-    # (the detector's constants were chosen looking at the earlier part only)
-    split = end - timedelta(days=args.holdout_days)
+    return {"new_alerts": new_alerts, "old_alerts": old_alerts, "old_rows_at_end": old_rows_at_end,
+            "open_now": open_now, "replay_s": time.perf_counter() - t1, "eval_s": eval_s, "record_s": record_s,
+            "old_s": old_s}
+
+
+def _todays_alerts(todays: TodaysRule, metrics, now) -> tuple[set, list]:
+    """Today's rule at `now`: the (metric, district) pairs in the bad/warning state, and their rows."""
+    current: set = set()
+    rows = []
+    for mid, district, value, n in todays.rows(now):
+        if metrics[mid].status(value) in ("bad", "warning"):
+            current.add((mid, district))
+            rows.append((mid, district, n))
+    return current, rows
+
+
+def _held_out(replay: dict, labels: pd.DataFrame, split, score_from, end, n_districts: int, holdout_days: int) -> dict:
+    """The last `holdout_days` of the scored window, judged apart from the days before (the
+    detector's constants were chosen looking at the earlier part only)."""
+    new_alerts, old_alerts = replay["new_alerts"], replay["old_alerts"]
     parts = {}
     for part, keep_a, keep_l, days in (
             ("earlier", lambda t: t < split, labels["starts_at"] < split, (split - score_from).total_seconds() / 86400),
-            (f"last {args.holdout_days} d", lambda t: t >= split, labels["starts_at"] >= split,
+            (f"last {holdout_days} d", lambda t: t >= split, labels["starts_at"] >= split,
              (end - split).total_seconds() / 86400)):
-        dd = (len(districts) + 1) * max(days, 1e-9)
+        dd = (n_districts + 1) * max(days, 1e-9)
         parts[part] = (_summary("new", [a for a in new_alerts if keep_a(a["at"])], labels[keep_l], dd),
                        _summary("old", [a for a in old_alerts if keep_a(a["at"])], labels[keep_l], dd))
+    return parts
+
+
+def _shift_start(open_now: pd.DataFrame, old_rows_at_end, steps, metrics) -> dict:
+    """What an operator finds at the end of the replay (a shift start): open episodes vs
+    today's rows, and how many rest on fewer records than the metric's minimum n."""
+    from data import detect
+
     below_new = int(sum(int(r.n or 0) < detect.min_n(metrics[r.metric_id]) for r in open_now.itertuples()
                         if r.rule != "no_data"))
     below_old = int(sum(n < detect.min_n(metrics[mid]) for mid, _d, n in old_rows_at_end or []))
-    shift = {"at": f"{steps[-1]:%a %d %b %H:%M}", "new_open_alerts": int(len(open_now)),
-             "new_below_min_n": below_new, "old_rows": len(old_rows_at_end or []), "old_below_min_n": below_old,
-             "new_by_rule": open_now.groupby("rule").size().to_dict(),
-             "new_by_metric": open_now.groupby("metric_id").size().sort_values(ascending=False).to_dict()}
-    con.close()
+    return {"at": f"{steps[-1]:%a %d %b %H:%M}", "new_open_alerts": int(len(open_now)),
+            "new_below_min_n": below_new, "old_rows": len(old_rows_at_end or []), "old_below_min_n": below_old,
+            "new_by_rule": open_now.groupby("rule").size().to_dict(),
+            "new_by_metric": open_now.groupby("metric_id").size().sort_values(ascending=False).to_dict()}
 
-    print(f"alert benchmark: demo seed={summary['seed']} days={args.days} scale={args.scale:g} end={end:%Y-%m-%dT%H}, "
-          f"{summary['total_rows']:,} rows, {len(labels)} labelled incidents ({int(labels['eligible'].sum())} scored "
-          f"after a {args.warmup_days}-day warm-up), {len(districts)} districts + city, "
-          f"{len(steps)} hourly steps; build {build_s:.1f} s, replay {replay_s:.1f} s "
-          f"(detect {eval_s:.1f} s, record {record_s:.1f} s, today's rule {old_s:.1f} s)")
-    print(f"labelled incidents scored: {labels[labels['eligible']].groupby('kind').size().to_dict()}")
+
+def _print_comparison(new: dict, old: dict, parts: dict) -> None:
+    """The new detector against today's rule, with the goals, and the held-out split."""
     print()
     cols = ("precision", "recall", "median_ttd_periods", "false_per_100_district_days", "alerts", "true", "false",
             "explained")
@@ -368,6 +443,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one pass over a 
         r = b["false_per_100_district_days"] / a["false_per_100_district_days"] if a["false_per_100_district_days"] else float("inf")
         print(f"  {part:<30}{a['precision']!s:>10}{a['recall']!s:>8}{a['median_ttd_periods']!s:>12}"
               f"{a['false_per_100_district_days']!s:>14}{b['false_per_100_district_days']!s:>22}{r:>7.1f}")
+
+
+def _print_details(new: dict, old: dict, shift: dict) -> None:
+    """The breakdown by metric and rule, recall by kind, false alerts by metric, the shift start."""
     print()
     print("new detector by metric and rule (false_n<5: false alerts on fewer than 5 records; missed: labelled incidents)")
     print(new["breakdown"].to_string())
@@ -381,29 +460,17 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one pass over a 
           f"{shift['new_by_rule']}, {shift['new_below_min_n']} on fewer records than the metric's minimum n; "
           f"today's rule {shift['old_rows']} rows, {shift['old_below_min_n']} on fewer than the minimum n")
     print(f"  open alerts by metric: {shift['new_by_metric']}")
-    missed = labels[labels["eligible"] & ~labels["incident_id"].isin({a["incident"] for a in new_alerts if a["kind"] == "true"})]
-    oracle = _oracle(missed, panels, metrics)
-    if len(oracle):
-        print()
-        print("missed count incidents, tested with hindsight (their exact hours, the same hours of the 14 days before "
-              "as the expected count, Poisson):")
-        print(oracle.to_string(index=False))
-    if args.list == "missed":
+
+
+def _print_list(which: str | None, new_alerts: list[dict], labels: pd.DataFrame) -> None:
+    """--list: the missed incidents, or the new detector's alerts of one kind (or all)."""
+    if which == "missed":
         found = {a["incident"] for a in new_alerts if a["kind"] == "true"}
         print(labels[labels["eligible"] & ~labels["incident_id"].isin(found)].to_string())
-    elif args.list:
+    elif which:
         for a in new_alerts:
-            if args.list == "all" or a["kind"] == args.list:
+            if which == "all" or a["kind"] == which:
                 print(f"  {a['kind']:<9} {a['at']:%m-%d %H:%M} {a['district_id']:>5} {a['rule']:<9} {a['message']}")
-    if args.json:
-        for r in (new, old):
-            r["breakdown"] = {" / ".join(k): v for k, v in r["breakdown"].to_dict("index").items()}
-            r["false_by_metric"] = {" / ".join(k): v for k, v in r["false_by_metric"].items()}
-        print(json.dumps({"new": new, "old": old, "shift": shift}, default=str, indent=1))
-    import shutil
-
-    shutil.rmtree(tmp, ignore_errors=True)
-    return 0
 
 
 if __name__ == "__main__":

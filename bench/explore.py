@@ -119,7 +119,10 @@ def run_size(label: str, repeat: int) -> dict:
     client = _client(app_module.app)
     deps = client.get("/_dash-dependencies").get_json()
     districts = ["301", "302", "101"]
-    views = lambda state: _callback(client, deps, "explore-kpis", [state, 0])  # noqa: E731
+
+    def views(state: dict):  # the explorer's main callback for one view state
+        return _callback(client, deps, "explore-kpis", [state, 0])
+
     sync_inputs = [None] * 11
     sync_inputs[8] = {"points": [{"location": "301"}]}
     cases = {

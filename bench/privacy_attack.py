@@ -148,11 +148,44 @@ def _window_cells(values: pd.DataFrame, start, stop) -> pd.DataFrame:
     return values[(values["period"] >= start) & (values["end"] <= stop)]
 
 
-def _intervals(window: Window, targets: list[tuple], milp_budget: list[float], width: float):  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
+def _intervals(window: Window, targets: list[tuple], milp_budget: list[float], width: float):
     """LP (and, where narrow, MILP) interval of every target's coefficient row."""
     nvar = len(window.var)
     if nvar == 0:
         return {}, True
+    a, lo, hi, kw = _program(window)
+    probe = linprog(np.zeros(nvar), **kw)
+    if probe.status != 0:
+        return {}, False
+    cvecs = []
+    for _key, coefs in targets:
+        c = np.zeros(nvar)
+        for j, v in coefs.items():
+            c[j] = v
+        cvecs.append(c)
+    # feasible points found on the way: a target that already differs by `width` between two of
+    # them is not narrow, and its own programs are skipped (it cannot be recovered)
+    points = [probe.x]
+    if cvecs:
+        total = np.sum(cvecs, axis=0)
+        for sign in (1, -1):
+            r = linprog(sign * total, **kw)
+            if r.status == 0:
+                points.append(r.x)
+    out = {}
+    for (key, _coefs), c in zip(targets, cvecs, strict=False):
+        seen = [float(c @ x) for x in points]
+        if max(seen) - min(seen) >= width:
+            out[key] = (-math.inf, math.inf, False)  # wide: at least `width` apart
+            continue
+        out[key] = _target_interval(c, kw, points, (a, lo, hi), width, milp_budget)
+    return out, True
+
+
+def _program(window: Window):
+    """The window's rows as a sparse matrix with row bounds, and linprog's keyword arguments
+    (equalities where the bounds meet, inequalities on the finite side otherwise)."""
+    nvar = len(window.var)
     rows, cols, data, lo, hi = [], [], [], [], []
     for r, (coefs, low, high) in enumerate(window.rows):
         for c, a in coefs.items():
@@ -171,56 +204,38 @@ def _intervals(window: Window, targets: list[tuple], milp_budget: list[float], w
     kw = dict(A_eq=a_eq if a_eq.shape[0] else None, b_eq=b_eq if a_eq.shape[0] else None,
               A_ub=a_ub if a_ub.shape[0] else None, b_ub=b_ub if a_ub.shape[0] else None,
               bounds=(0, CAP), method="highs")
-    probe = linprog(np.zeros(nvar), **kw)
-    if probe.status != 0:
-        return {}, False
-    # feasible points found on the way: a target that already differs by `width` between two of
-    # them is not narrow, and its own programs are skipped (it cannot be recovered)
-    cvecs = []
-    for _key, coefs in targets:
-        c = np.zeros(nvar)
-        for j, v in coefs.items():
-            c[j] = v
-        cvecs.append(c)
-    points = [probe.x]
-    if cvecs:
-        total = np.sum(cvecs, axis=0)
-        for sign in (1, -1):
-            r = linprog(sign * total, **kw)
-            if r.status == 0:
-                points.append(r.x)
-    out = {}
-    for (key, coefs), c in zip(targets, cvecs, strict=False):  # noqa: B007 - kept for readability
-        seen = [float(c @ x) for x in points]
-        if max(seen) - min(seen) >= width:
-            out[key] = (-math.inf, math.inf, False)  # wide: at least `width` apart
-            continue
-        low = linprog(c, **kw)
-        high = linprog(-c, **kw)
-        for r in (low, high):
-            if r.status == 0:
-                points.append(r.x)
-        lo_v = low.fun if low.status == 0 else -math.inf
-        hi_v = -high.fun if high.status == 0 else math.inf
-        if hi_v >= CAP / 2:
-            hi_v = math.inf
-        tightened = False
-        if hi_v - lo_v < width and milp_budget[0] > 0:
-            t0 = time.perf_counter()
-            cons = [LinearConstraint(a, lo, hi)]
-            integral = np.ones(nvar)
-            opts = {"time_limit": max(1.0, min(10.0, milp_budget[0]))}
-            m_lo = milp(c, constraints=cons, integrality=integral, bounds=Bounds(0, CAP), options=opts)
-            m_hi = milp(-c, constraints=cons, integrality=integral, bounds=Bounds(0, CAP), options=opts)
-            if m_lo.status == 0 and m_hi.status == 0:
-                tightened = (m_lo.fun > lo_v + 1e-6) or (-m_hi.fun < hi_v - 1e-6)
-                lo_v, hi_v = max(lo_v, m_lo.fun), min(hi_v, -m_hi.fun)
-            milp_budget[0] -= time.perf_counter() - t0
-        out[key] = (lo_v, hi_v, tightened)
-    return out, True
+    return a, lo, hi, kw
 
 
-def attack(releases: list[Path], truth: pd.DataFrame | None = None, *, k: int = 10, width: float | None = None,  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
+def _target_interval(c, kw: dict, points: list, system: tuple, width: float, milp_budget: list[float]):
+    """(low, high, tightened) of one target: its LP bounds (the optima join `points`), then,
+    when narrower than `width` and the budget allows, the integer programs' bounds."""
+    low = linprog(c, **kw)
+    high = linprog(-c, **kw)
+    for r in (low, high):
+        if r.status == 0:
+            points.append(r.x)
+    lo_v = low.fun if low.status == 0 else -math.inf
+    hi_v = -high.fun if high.status == 0 else math.inf
+    if hi_v >= CAP / 2:
+        hi_v = math.inf
+    tightened = False
+    if hi_v - lo_v < width and milp_budget[0] > 0:
+        t0 = time.perf_counter()
+        a, lo, hi = system
+        cons = [LinearConstraint(a, lo, hi)]
+        integral = np.ones(len(c))
+        opts = {"time_limit": max(1.0, min(10.0, milp_budget[0]))}
+        m_lo = milp(c, constraints=cons, integrality=integral, bounds=Bounds(0, CAP), options=opts)
+        m_hi = milp(-c, constraints=cons, integrality=integral, bounds=Bounds(0, CAP), options=opts)
+        if m_lo.status == 0 and m_hi.status == 0:
+            tightened = (m_lo.fun > lo_v + 1e-6) or (-m_hi.fun < hi_v - 1e-6)
+            lo_v, hi_v = max(lo_v, m_lo.fun), min(hi_v, -m_hi.fun)
+        milp_budget[0] -= time.perf_counter() - t0
+    return lo_v, hi_v, tightened
+
+
+def attack(releases: list[Path], truth: pd.DataFrame | None = None, *, k: int = 10, width: float | None = None,
            milp_seconds: float = 30.0, city: str = "city", max_windows: int | None = None,
            metrics: set[str] | None = None) -> Report:
     """Attack the last release of `releases` (earlier ones: still online). `truth`: the
@@ -240,18 +255,8 @@ def attack(releases: list[Path], truth: pd.DataFrame | None = None, *, k: int = 
     counted = values[values["metric_id"].isin(suppressing if metrics is None else suppressing & set(metrics))].copy()
     counted["q"] = counted["metric_id"].map(_quantity)
     quantities = {q: sorted(set(part["district_id"])) for q, part in counted.groupby("q")}
-    # earlier releases: the same cell's figure bounds this one's from below (late data only adds)
-    earlier = {}
-    for old in data[:-1]:
-        ov = old["values"]
-        for row in ov.loc[~ov["suppressed"] & ov["n"].notna()].itertuples():  # exempt metrics publish no n
-            earlier[(_quantity(row.metric_id), row.grain, row.period, row.district_id)] = float(row.n)
-    truth_n = {}
-    if truth is not None:
-        t = truth.copy()
-        t["period"] = pd.to_datetime(t["period"])
-        truth_n = {(m, g, p, d): n for m, g, p, d, n in zip(t["metric_id"], t["grain"], t["period"], t["district_id"], t["n"], strict=False)}
-
+    earlier = _earlier_figures(data[:-1])
+    truth_n = _truth_counts(truth)
     months = sorted({p for p, g in zip(counted["period"], counted["grain"], strict=False) if g == "month"}
                     | {p.replace(day=1) for p in counted["period"]})
     milp_budget = [milp_seconds]
@@ -269,37 +274,69 @@ def attack(releases: list[Path], truth: pd.DataFrame | None = None, *, k: int = 
             part = cells[cells["q"].isin(family)]
             if not part["suppressed"].any():
                 continue
-            ok = False
-            for identities in (True, False):
-                window = Window(start.normalize(), stop.normalize(), quantities)
-                targets = _equations(window, part, aggregate, earlier, identities)
-                own = [(key, coefs) for key, coefs in targets
-                       if key[2] >= month and key[2] < month + pd.offsets.MonthBegin(1) and key not in done]
-                result, ok = _intervals(window, own, milp_budget, width)
-                if ok:
-                    break
-            if not ok:
+            result = _attack_window(start, stop, month, quantities, part, aggregate, earlier, done, milp_budget, width)
+            if result is None:
                 report.infeasible_windows += 1
                 continue
-            for key, (lo_v, hi_v, tightened) in result.items():
-                done.add(key)
-                low_i = math.ceil(lo_v - 1e-6) if math.isfinite(lo_v) else 0
-                high_i = math.floor(hi_v + 1e-6) if math.isfinite(hi_v) else 10**12
-                report.milp_tightened += int(tightened)
-                if low_i >= high_i:
-                    report.exact += 1
-                    if len(report.examples) < 5:
-                        report.examples.append((key, low_i))
-                true = truth_n.get((key[0], key[1], key[2], key[3]))
-                if true is not None and not pd.isna(true):
-                    if not (low_i - 1e-6 <= true <= high_i + 1e-6):
-                        report.wrong += 1
-                    if 1 <= true <= k - 1:
-                        report.primary += 1
-                        if high_i - low_i < width:
-                            report.primary_narrow += 1
+            _score(report, result, truth_n, done, k=k, width=width)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _earlier_figures(older: list[dict]) -> dict:
+    """Earlier releases: the same cell's figure bounds this one's from below (late data only adds)."""
+    earlier = {}
+    for old in older:
+        ov = old["values"]
+        for row in ov.loc[~ov["suppressed"] & ov["n"].notna()].itertuples():  # exempt metrics publish no n
+            earlier[(_quantity(row.metric_id), row.grain, row.period, row.district_id)] = float(row.n)
+    return earlier
+
+
+def _truth_counts(truth: pd.DataFrame | None) -> dict:
+    """(metric, grain, period, district) -> true n, to score the attack (empty without truth)."""
+    if truth is None:
+        return {}
+    t = truth.copy()
+    t["period"] = pd.to_datetime(t["period"])
+    return {(m, g, p, d): n for m, g, p, d, n in zip(t["metric_id"], t["grain"], t["period"], t["district_id"], t["n"],
+                                                     strict=False)}
+
+
+def _attack_window(start, stop, month, quantities, part, aggregate, earlier, done, milp_budget, width):
+    """The intervals of one family's withheld cells of `month` in its window, with the
+    identities between quantities and, if that system is infeasible, without them (None: both
+    infeasible)."""
+    for identities in (True, False):
+        window = Window(start.normalize(), stop.normalize(), quantities)
+        targets = _equations(window, part, aggregate, earlier, identities)
+        own = [(key, coefs) for key, coefs in targets
+               if key[2] >= month and key[2] < month + pd.offsets.MonthBegin(1) and key not in done]
+        result, ok = _intervals(window, own, milp_budget, width)
+        if ok:
+            return result
+    return None
+
+
+def _score(report: Report, result: dict, truth_n: dict, done: set, *, k: int, width: float) -> None:
+    """Count the window's intervals: exact recoveries, wrong intervals and narrow primary cells."""
+    for key, (lo_v, hi_v, tightened) in result.items():
+        done.add(key)
+        low_i = math.ceil(lo_v - 1e-6) if math.isfinite(lo_v) else 0
+        high_i = math.floor(hi_v + 1e-6) if math.isfinite(hi_v) else 10**12
+        report.milp_tightened += int(tightened)
+        if low_i >= high_i:
+            report.exact += 1
+            if len(report.examples) < 5:
+                report.examples.append((key, low_i))
+        true = truth_n.get((key[0], key[1], key[2], key[3]))
+        if true is not None and not pd.isna(true):
+            if not (low_i - 1e-6 <= true <= high_i + 1e-6):
+                report.wrong += 1
+            if 1 <= true <= k - 1:
+                report.primary += 1
+                if high_i - low_i < width:
+                    report.primary_narrow += 1
 
 
 def _families(qs: set[str]) -> list[set[str]]:

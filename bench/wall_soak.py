@@ -129,7 +129,10 @@ def _soak(base: str, env: dict, log: Path, args) -> dict:
         cdp.send("Performance.enable")
         page.goto(f"{base}/wall?view={args.view}&refresh=1&soak=1&token={args.token}")
         page.wait_for_selector("#wall-tiles .kpi-card", timeout=60_000)
-        done = lambda: page.evaluate("() => window.cityopsWall.refreshes")  # noqa: E731
+
+        def done() -> int:  # refreshes the wall has made so far (its own counter)
+            return page.evaluate("() => window.cityopsWall.refreshes")
+
         while done() < 20:
             time.sleep(0.5)
         start = _measure(cdp)

@@ -67,41 +67,19 @@ def _int(block: dict, key: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
-def parse(block, *, grains: tuple[str, ...], has_target: bool, direction: str) -> Policy:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
-    """The Policy of an ``alert:`` block (PolicyError naming the sub-field when invalid)."""
+def parse(block, *, grains: tuple[str, ...], has_target: bool, direction: str) -> Policy:
+    """The Policy of an ``alert:`` block (PolicyError naming the sub-field when invalid; the
+    fields are checked in a fixed order, so the first problem is the one named)."""
     if not isinstance(block, dict):
         raise PolicyError("alert", f"must be a mapping of {', '.join(FIELDS)}")
     unknown = sorted(set(block) - set(FIELDS))
     if unknown:
         raise PolicyError(unknown[0], f"is not a known alert field (known: {', '.join(FIELDS)})")
-    rules = block.get("rules")
-    if not isinstance(rules, list) or not rules or any(r not in RULES for r in rules) or len(set(rules)) != len(rules):
-        raise PolicyError("rules", f"must be a non-empty list of distinct rules from {', '.join(RULES)}; got {rules!r}")
-    if not has_target:
-        for rule in ("threshold", "forecast"):
-            if rule in rules:
-                raise PolicyError("rules", f"'{rule}' needs the metric's target and warning band")
-    usable = [g for g in grains if g in DETECTION_GRAINS]
-    grain = block.get("grain", usable[0] if usable else grains[0])
-    if grain not in usable:
-        raise PolicyError("grain", f"must be one of the metric's grains that detection runs at "
-                                   f"({', '.join(usable) or 'none'}); got {grain!r}")
-    min_n = block.get("min_n")
-    if min_n is not None:
-        min_n = _int(block, "min_n", 1, 1, 100_000)
-    sensitivity = block.get("sensitivity", 4.5)
-    if isinstance(sensitivity, bool) or not isinstance(sensitivity, (int, float)) or not 1.5 <= sensitivity <= 10:
-        raise PolicyError("sensitivity", f"must be a number of standard deviations from 1.5 to 10; got {sensitivity!r}")
-    pending = block.get("pending", {})
-    if isinstance(pending, bool) or not isinstance(pending, (int, dict)):
-        raise PolicyError("pending", f"must be a number of periods or a mapping rule: periods; got {pending!r}")
-    if isinstance(pending, int):
-        pending = {rule: pending for rule in RULES}
-    for rule, value in pending.items():
-        if rule not in RULES:
-            raise PolicyError("pending", f"names an unknown rule {rule!r}")
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 48:
-            raise PolicyError("pending", f"must be from 1 to 48 periods; got {value!r} for {rule}")
+    rules = _rules(block, has_target)
+    grain = _grain(block, grains)
+    min_n = _int(block, "min_n", 1, 1, 100_000) if block.get("min_n") is not None else None
+    sensitivity = _sensitivity(block)
+    pending = _pending(block)
     severity = block.get("severity", "warning")
     if severity not in SEVERITIES:
         raise PolicyError("severity", f"must be one of {', '.join(SEVERITIES)}; got {severity!r}")
@@ -115,3 +93,47 @@ def parse(block, *, grains: tuple[str, ...], has_target: bool, direction: str) -
         pending={**DEFAULT_PENDING, **pending}, hysteresis=_int(block, "hysteresis", 2, 1, 48), severity=severity,
         horizon=_int(block, "horizon", 3, 1, 48), baseline_days=_int(block, "baseline_days", 14, 7, 366),
         no_data=_int(block, "no_data", 2, 1, 48))
+
+
+def _rules(block: dict, has_target: bool) -> list[str]:
+    """Distinct known rules; threshold and forecast only for a metric with a target."""
+    rules = block.get("rules")
+    if not isinstance(rules, list) or not rules or any(r not in RULES for r in rules) or len(set(rules)) != len(rules):
+        raise PolicyError("rules", f"must be a non-empty list of distinct rules from {', '.join(RULES)}; got {rules!r}")
+    if not has_target:
+        for rule in ("threshold", "forecast"):
+            if rule in rules:
+                raise PolicyError("rules", f"'{rule}' needs the metric's target and warning band")
+    return rules
+
+
+def _grain(block: dict, grains: tuple[str, ...]) -> str:
+    """One of the metric's grains that detection runs at; default the first (finest)."""
+    usable = [g for g in grains if g in DETECTION_GRAINS]
+    grain = block.get("grain", usable[0] if usable else grains[0])
+    if grain not in usable:
+        raise PolicyError("grain", f"must be one of the metric's grains that detection runs at "
+                                   f"({', '.join(usable) or 'none'}); got {grain!r}")
+    return grain
+
+
+def _sensitivity(block: dict) -> float | int:
+    sensitivity = block.get("sensitivity", 4.5)
+    if isinstance(sensitivity, bool) or not isinstance(sensitivity, (int, float)) or not 1.5 <= sensitivity <= 10:
+        raise PolicyError("sensitivity", f"must be a number of standard deviations from 1.5 to 10; got {sensitivity!r}")
+    return sensitivity
+
+
+def _pending(block: dict) -> dict[str, int]:
+    """Periods per rule before an alert opens: one number for every rule, or {rule: periods}."""
+    pending = block.get("pending", {})
+    if isinstance(pending, bool) or not isinstance(pending, (int, dict)):
+        raise PolicyError("pending", f"must be a number of periods or a mapping rule: periods; got {pending!r}")
+    if isinstance(pending, int):
+        pending = {rule: pending for rule in RULES}
+    for rule, value in pending.items():
+        if rule not in RULES:
+            raise PolicyError("pending", f"names an unknown rule {rule!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 48:
+            raise PolicyError("pending", f"must be from 1 to 48 periods; got {value!r} for {rule}")
+    return pending

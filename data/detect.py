@@ -35,6 +35,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -352,7 +353,51 @@ def _nanmedian(a: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ rules
-def evaluate(metric: registry.Metric, p: Panel, now: datetime) -> list[dict]:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
+class _Judging:
+    """What every rule of one evaluation shares: the metric and its policy, the panel, the M
+    newest periods being judged (value, n, periods), and the detections found so far."""
+
+    def __init__(self, metric: registry.Metric, p: Panel):
+        self.metric, self.policy, self.p = metric, metric.alert, p
+        self.need = min_n(metric)
+        policy = self.policy
+        M = max(max(policy.pending.values()), policy.hysteresis, policy.no_data) + 2
+        self.M = M = min(M, len(p.periods))
+        self.value, self.n, self.periods = p.value[:, -M:], p.n[:, -M:], p.periods[-M:]
+        self.judged = self.n >= self.need
+        self.sign = 1.0 if metric.direction == "lower" else -1.0  # +: higher values are worse
+        self.common = {"metric_id": metric.id, "grain": p.grain, "period": self.periods[-1].to_pydatetime()}
+        self.out: list[dict] = []
+
+    def when(self) -> str:
+        """The newest judged period, as a message names it."""
+        return _when(self.periods[-1], self.p.grain)
+
+    def fmt(self, value) -> str:
+        return _fmt(self.metric, value)
+
+    def emit(self, rule, flags, d, *, severity, message, expected=None, lower=None, upper=None, target=None,
+             forecast_at=None, records=None, flag_periods=None, standing=False):
+        """Add district d's detection for `rule` from its flags; `message` is called only when
+        there is one (most districts have none)."""
+        policy, value = self.policy, self.value
+        out_run, ok_run = _tail(flags[d:d + 1])
+        status = _status(int(out_run[0]), int(ok_run[0]), policy.pending_for(rule), policy.hysteresis)
+        if status is None:
+            return
+        message = message()
+        if status == "firing" and standing:
+            status, message = "pending", message + " — usual at this time (off target in most such periods on record)"
+        first = _run_start(flags, flag_periods if flag_periods is not None else self.periods, d) \
+            if status in ("firing", "pending") else None
+        self.out.append({**self.common, "district_id": self.p.districts[d], "rule": rule, "status": status,
+                         "severity": severity, "value": None if np.isnan(value[d, -1]) else float(value[d, -1]),
+                         "n": int(self.n[d, -1] if records is None else records), "expected": expected, "lower": lower,
+                         "upper": upper, "target": target, "message": message, "forecast_at": forecast_at,
+                         "first_period": first, "reopen_within": STEP[self.p.grain] * policy.hysteresis})
+
+
+def evaluate(metric: registry.Metric, p: Panel, now: datetime) -> list[dict]:
     """The detections of `metric` for the newest period of `p` complete at `now` (later
     columns of `p`, if any, are ignored): one dict per district and rule, for
     data/episodes.record. Pure: no I/O."""
@@ -363,193 +408,226 @@ def evaluate(metric: registry.Metric, p: Panel, now: datetime) -> list[dict]:  #
     p = p.upto(newest, policy.baseline_days + 1)
     if not len(p.periods) or p.periods[-1] != pd.Timestamp(newest):
         return []  # no column for the newest complete period: nothing to judge
-    out: list[dict] = []
-    need = min_n(metric)
-    M = max(max(policy.pending.values()), policy.hysteresis, policy.no_data) + 2
-    M = min(M, len(p.periods))
-    value, n, periods = p.value[:, -M:], p.n[:, -M:], p.periods[-M:]
-    judged = n >= need
-    sign = 1.0 if metric.direction == "lower" else -1.0  # +: higher values are worse
-    common = {"metric_id": metric.id, "grain": p.grain, "period": periods[-1].to_pydatetime()}
+    j = _Judging(metric, p)
+    rules = policy.rules
+    if "threshold" in rules and metric.target is not None:
+        _threshold(j)
+    base = _baseline(j) if "anomaly" in rules or "forecast" in rules else None
+    if "anomaly" in rules and base is not None:
+        (_count_anomaly if is_count(metric) else _continuous_anomaly)(j, base)
+    if "forecast" in rules and base is not None and metric.target is not None and not is_count(metric):
+        _forecast(j, base)
+    if "no_data" in rules:
+        _no_data(j)
+    return j.out
 
-    def emit(rule, flags, d, *, severity, message, expected=None, lower=None, upper=None, target=None,
-             forecast_at=None, records=None, flag_periods=None, standing=False):
-        out_run, ok_run = _tail(flags[d:d + 1])
-        status = _status(int(out_run[0]), int(ok_run[0]), policy.pending_for(rule), policy.hysteresis)
+
+def _threshold(j: _Judging) -> None:
+    """Off target (critical beyond the warning level), over the whole window: a run that covers
+    every judged period on record is a standing condition."""
+    metric, p, policy = j.metric, j.p, j.policy
+    full = p.value
+    sign_t = 1 if metric.direction == "higher" else -1
+    with np.errstate(invalid="ignore"):
+        off = sign_t * (full - metric.target) < 0
+        bad_all = off & ~(sign_t * (full - metric.warning) >= 0) if metric.warning is not None else off
+    if policy.trials and p.denominator is not None:
+        significant = _beyond_target(full, p.denominator, metric.target, worse_high=sign_t < 0)
+        off, bad_all = off & significant, bad_all & significant
+    ok_judged = (p.n >= j.need) & ~np.isnan(full)
+    flags = np.where(ok_judged, off.astype(float), np.nan)
+    # usual: off target in at least a quarter of the same slot's judged periods of the baseline
+    # (Midtown garages full at 10:00 on workdays; a district that always misses its target)
+    slots = _slots(p.periods, p.grain)
+    cut = max(0, len(p.periods) - 1)
+    same = slots[:cut] == slots[-1]
+    base_judged = ok_judged[:, :cut][:, same]
+    base_off = (off[:, :cut][:, same] & base_judged).sum(axis=1)
+    for d in range(len(p.districts)):
+        if np.isnan(flags[d, -1]):
+            continue
+        bad = bool(bad_all[d, -1])
+        standing = base_judged[d].sum() >= STANDING_MIN and base_off[d] >= USUAL_SHARE * base_judged[d].sum()
+        where = "beyond the warning level" if bad else "off target"
+        j.emit("threshold", flags, d, severity="critical" if bad else "warning",
+               message=partial(_threshold_message, j, d, where),
+               target=metric.target, flag_periods=p.periods, standing=standing)
+
+
+def _threshold_message(j: _Judging, d: int, where: str) -> str:
+    return (f"{j.metric.label}: {j.fmt(j.value[d, -1])} in {j.when()}, {where} "
+            f"(target {j.fmt(j.metric.target)}), on {int(j.n[d, -1])} records")
+
+
+def _baseline(j: _Judging) -> Baseline:
+    """The usual values the anomaly and forecast rules compare with (counts as counts)."""
+    policy = j.policy
+    H = policy.horizon if "forecast" in policy.rules else 0
+    if is_count(j.metric):
+        return _count_baseline(j.p, j.M, policy.sensitivity)
+    # counted units (policy trials): one unit more or less (a car, a reading) is noise
+    return _continuous_baseline(j.p, j.M, H, policy.sensitivity, 1.0 if policy.trials else 0.5)
+
+
+def _count_anomaly(j: _Judging, base: Baseline) -> None:
+    """A count beyond chance in the best of the grain's windows (1, 3, 6 hours...), holding at
+    least min_n records and at least MIN_RATIO times the expected count."""
+    p, M, policy, value = j.p, j.M, j.policy, j.value
+    alpha = stats.norm.sf(policy.sensitivity)
+    lam = base.expected
+    pvals, totals, best_w = _count_windows(j, base)
+    alive = p.source_alive[-M:][None, :] & ~np.isnan(value)
+    flags = np.where(alive, (pvals < alpha / len(COUNT_WINDOWS[p.grain])).astype(float), np.nan)
+    zs = stats.norm.isf(np.maximum(pvals[:, -1], 1e-300))
+    for d in range(len(p.districts)):
+        if np.isnan(flags[d, -1]):
+            continue
+        w = int(best_w[d, -1])
+        mu = float(lam[:, -w:][d].sum()) if flags[d, -1] == 1 else float(lam[d, -1])
+        x = int(totals[d, -1]) if flags[d, -1] == 1 else int(np.nan_to_num(value[d, -1]))
+        j.emit("anomaly", flags, d, severity="critical" if zs[d] >= 2 * policy.sensitivity else policy.severity,
+               message=partial(_count_message, j, pvals[d, -1], w, mu, x), expected=float(lam[d, -1]),
+               lower=float(base.lower[d, -1]), upper=float(base.upper[d, -1]), records=x)
+
+
+def _count_windows(j: _Judging, base: Baseline) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per district and judged period, over the windows ending there: the smallest p-value,
+    the count of its window and the window's length."""
+    p, M, value = j.p, j.M, j.value
+    lam = base.expected
+    K = len(p.periods)
+    full_v = p.value
+    pvals = np.ones(value.shape)
+    totals = np.zeros(value.shape)
+    best_w = np.ones(value.shape, dtype=int)
+    for col in range(M):
+        k = K - M + col
+        for w in COUNT_WINDOWS[p.grain]:
+            if k - w + 1 < 0:
+                continue
+            x = np.nansum(full_v[:, k - w + 1:k + 1], axis=1)
+            mu = lam[:, k - w + 1:k + 1].sum(axis=1)
+            pv = _count_sf(x, mu, base.scale[w])
+            pv = np.where((x >= j.need) & (x >= MIN_RATIO * mu), pv, 1.0)
+            better = pv < pvals[:, col]
+            pvals[:, col] = np.where(better, pv, pvals[:, col])
+            totals[:, col] = np.where(better, x, totals[:, col])
+            best_w[:, col] = np.where(better, w, best_w[:, col])
+    return pvals, totals, best_w
+
+
+def _count_message(j: _Judging, pval: float, w: int, mu: float, x: int) -> str:
+    grain = j.p.grain
+    return (f"{j.metric.label}: {x} in "
+            f"{f'the last {w} {grain}s' if w > 1 else j.when()}, about {mu:.1f} "
+            f"expected (chance {max(pval, 1e-9):.1g} if nothing had changed), on {x} records")
+
+
+def _continuous_anomaly(j: _Judging, base: Baseline) -> None:
+    """A value at least `sensitivity` robust scales from the slot's usual, in the worse direction."""
+    p, M, policy, value = j.p, j.M, j.policy, j.value
+    exp = base.expected[:, :M]
+    z = j.sign * (value - exp) / base.scale[:, None]
+    flags = np.where(j.judged & ~np.isnan(value), (z >= policy.sensitivity).astype(float), np.nan)
+    for d in range(len(p.districts)):
+        if np.isnan(flags[d, -1]):
+            continue
+        j.emit("anomaly", flags, d, severity="critical" if z[d, -1] >= 2 * policy.sensitivity else policy.severity,
+               message=partial(_continuous_message, j, base, exp, d), expected=float(exp[d, -1]),
+               lower=float(base.lower[d, M - 1]), upper=float(base.upper[d, M - 1]))
+
+
+def _continuous_message(j: _Judging, base: Baseline, exp: np.ndarray, d: int) -> str:
+    M = j.M
+    return (f"{j.metric.label}: {j.fmt(j.value[d, -1])} in {j.when()}, usually "
+            f"{j.fmt(exp[d, -1])} (band {j.fmt(base.lower[d, M - 1])}–"
+            f"{j.fmt(base.upper[d, M - 1])}), on {int(j.n[d, -1])} records")
+
+
+def _forecast(j: _Judging, base: Baseline) -> None:
+    """Still within target, but the usual profile plus today's departure and its trend
+    crosses the target within the horizon."""
+    p, policy, periods = j.p, j.policy, j.periods
+    exp = base.expected[:, :j.M]
+    flags, when = _forecast_flags(j, base)
+    target = j.metric.target
+    for d in range(len(p.districts)):
+        if np.isnan(flags[d, -1]):
+            continue
+        k = int(when[d, -1]) or 1
+        at = (periods[-1] + STEP[p.grain] * (k + 1)).to_pydatetime()
+        unit = {"hour": "h", "day": "days", "week": "weeks"}[p.grain]
+        j.emit("forecast", flags, d, severity=policy.severity, message=partial(_forecast_message, j, exp, d, k, unit),
+               expected=float(exp[d, -1]), target=target, forecast_at=at if flags[d, -1] == 1 else None)
+
+
+def _forecast_flags(j: _Judging, base: Baseline) -> tuple[np.ndarray, np.ndarray]:
+    """Per district and judged period: the flag (1 forecast to cross, 0 not, NaN not judged)
+    and the step at which the forecast first crosses (0 for none)."""
+    p, M, value, sign, judged = j.p, j.M, j.value, j.sign, j.judged
+    H = j.policy.horizon
+    exp = base.expected[:, :M]
+    ahead = base.expected[:, M:M + H]
+    resid = value - exp
+    flags = np.full(value.shape, np.nan)
+    when = np.zeros(value.shape, dtype=int)
+    target = j.metric.target
+    for col in range(M):
+        r = resid[:, col]
+        lo = max(0, col - 3)
+        past = resid[:, lo:col + 1]
+        slope = np.zeros(len(p.districts))
+        if col - lo >= 2:
+            xs = np.arange(col - lo + 1) - (col - lo) / 2
+            slope = np.nansum(past * xs[None, :], axis=1) / np.sum(xs ** 2)
+        slope = np.where(sign * slope > 0, slope, 0.0)
+        # the usual profile of the H periods after period col
+        prof = np.concatenate([exp[:, col + 1:], ahead], axis=1)[:, :H]
+        steps = np.arange(1, prof.shape[1] + 1)
+        sigma = base.scale[:, None] * np.sqrt(steps)[None, :]
+        fc = prof + r[:, None] * DAMPING ** steps[None, :] + slope[:, None] * steps[None, :]
+        # crosses even one sigma short of the forecast, where usual variation would not
+        crosses = sign * (fc - sign * sigma - target) >= 0
+        usual = sign * (prof + sign * 2 * sigma - target) >= 0
+        hit = crosses & ~usual
+        first = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, 0)
+        inband = sign * (value[:, col] - target) < 0
+        ok = judged[:, col] & ~np.isnan(value[:, col]) & inband & (sign * r >= FORECAST_DEPARTURE * base.scale)
+        flags[:, col] = np.where(judged[:, col] & ~np.isnan(value[:, col]) & inband,
+                                 np.where(ok & (first > 0), 1.0, 0.0), np.nan)
+        when[:, col] = first
+    return flags, when
+
+
+def _forecast_message(j: _Judging, exp: np.ndarray, d: int, k: int, unit: str) -> str:
+    return (f"{j.metric.label} at {j.fmt(j.metric.target)} in about {k} {unit} (now {j.fmt(j.value[d, -1])}, "
+            f"usually {j.fmt(exp[d, -1])} at this time), on {int(j.n[d, -1])} records")
+
+
+def _no_data(j: _Judging) -> None:
+    """A district that usually reports is silent while the source delivers elsewhere (the city
+    is judged even when nothing arrives)."""
+    p, M, policy, periods, metric = j.p, j.M, j.policy, j.periods, j.metric
+    usual = p.present[:, :-M].mean(axis=1) >= 0.5 if p.present.shape[1] > M else np.zeros(len(p.districts), bool)
+    alive = p.source_alive[-M:]
+    for d in range(len(p.districts)):
+        if not usual[d]:
+            continue
+        is_city = p.districts[d] == "city"
+        missing = ~p.present[d, -M:]
+        flag = np.where(alive | is_city, missing.astype(float), np.nan)[None, :]
+        if np.isnan(flag[0, -1]):
+            continue
+        gap = int(_tail(flag)[0][0])
+        msg = (f"{metric.label}: no records for {gap} {p.grain}s (since {_when(periods[-gap], p.grain)}) while "
+               "other districts keep reporting" if gap else f"{metric.label}: records arriving again")
+        status = _status(gap, int(_tail(flag)[1][0]), policy.no_data, policy.hysteresis)
         if status is None:
-            return
-        message = message() if callable(message) else message
-        if status == "firing" and standing:
-            status, message = "pending", message + " — usual at this time (off target in most such periods on record)"
-        first = _run_start(flags, flag_periods if flag_periods is not None else periods, d) \
-            if status in ("firing", "pending") else None
-        out.append({**common, "district_id": p.districts[d], "rule": rule, "status": status,
-                    "severity": severity, "value": None if np.isnan(value[d, -1]) else float(value[d, -1]),
-                    "n": int(n[d, -1] if records is None else records), "expected": expected, "lower": lower, "upper": upper, "target": target,
-                    "message": message, "forecast_at": forecast_at, "first_period": first,
-                    "reopen_within": STEP[p.grain] * policy.hysteresis})
-
-    # threshold ----------------------------------------------------------------------
-    if "threshold" in policy.rules and metric.target is not None:
-        # the whole window: a run that covers every judged period on record is a standing condition
-        full = p.value
-        sign_t = 1 if metric.direction == "higher" else -1
-        with np.errstate(invalid="ignore"):
-            off = sign_t * (full - metric.target) < 0
-            bad_all = off & ~(sign_t * (full - metric.warning) >= 0) if metric.warning is not None else off
-        if policy.trials and p.denominator is not None:
-            significant = _beyond_target(full, p.denominator, metric.target, worse_high=sign_t < 0)
-            off, bad_all = off & significant, bad_all & significant
-        ok_judged = (p.n >= need) & ~np.isnan(full)
-        flags = np.where(ok_judged, off.astype(float), np.nan)
-        # usual: off target in at least a quarter of the same slot's judged periods of the baseline
-        # (Midtown garages full at 10:00 on workdays; a district that always misses its target)
-        slots = _slots(p.periods, p.grain)
-        cut = max(0, len(p.periods) - 1)
-        same = slots[:cut] == slots[-1]
-        base_judged = ok_judged[:, :cut][:, same]
-        base_off = (off[:, :cut][:, same] & base_judged).sum(axis=1)
-        for d in range(len(p.districts)):
-            if np.isnan(flags[d, -1]):
-                continue
-            bad = bool(bad_all[d, -1])
-            standing = base_judged[d].sum() >= STANDING_MIN and base_off[d] >= USUAL_SHARE * base_judged[d].sum()
-            where = "beyond the warning level" if bad else "off target"
-            msg = lambda d=d, where=where: (  # noqa: E731
-                f"{metric.label}: {_fmt(metric, value[d, -1])} in {_when(periods[-1], p.grain)}, {where} "
-                f"(target {_fmt(metric, metric.target)}), on {int(n[d, -1])} records")
-            emit("threshold", flags, d, severity="critical" if bad else "warning", message=msg,
-                 target=metric.target, flag_periods=p.periods, standing=standing)
-
-    # anomaly and forecast ------------------------------------------------------------
-    base = None
-    if "anomaly" in policy.rules or "forecast" in policy.rules:
-        H = policy.horizon if "forecast" in policy.rules else 0
-        if is_count(metric):
-            base = _count_baseline(p, M, policy.sensitivity)
-        else:
-            # counted units (policy trials): one unit more or less (a car, a reading) is noise
-            base = _continuous_baseline(p, M, H, policy.sensitivity, 1.0 if policy.trials else 0.5)
-    if "anomaly" in policy.rules and base is not None:
-        alpha = stats.norm.sf(policy.sensitivity)
-        if is_count(metric):
-            lam = base.expected
-            K = len(p.periods)
-            full_v = p.value
-            pvals = np.ones(value.shape)
-            totals = np.zeros(value.shape)
-            best_w = np.ones(value.shape, dtype=int)
-            for j in range(M):
-                k = K - M + j
-                for w in COUNT_WINDOWS[p.grain]:
-                    if k - w + 1 < 0:
-                        continue
-                    x = np.nansum(full_v[:, k - w + 1:k + 1], axis=1)
-                    mu = lam[:, k - w + 1:k + 1].sum(axis=1)
-                    pv = _count_sf(x, mu, base.scale[w])
-                    pv = np.where((x >= need) & (x >= MIN_RATIO * mu), pv, 1.0)
-                    better = pv < pvals[:, j]
-                    pvals[:, j] = np.where(better, pv, pvals[:, j])
-                    totals[:, j] = np.where(better, x, totals[:, j])
-                    best_w[:, j] = np.where(better, w, best_w[:, j])
-            alive = p.source_alive[-M:][None, :] & ~np.isnan(value)
-            flags = np.where(alive, (pvals < alpha / len(COUNT_WINDOWS[p.grain])).astype(float), np.nan)
-            zs = stats.norm.isf(np.maximum(pvals[:, -1], 1e-300))
-            for d in range(len(p.districts)):
-                if np.isnan(flags[d, -1]):
-                    continue
-                w = int(best_w[d, -1])
-                mu = float(lam[:, -w:][d].sum()) if flags[d, -1] == 1 else float(lam[d, -1])
-                z = zs[d]
-                x = int(totals[d, -1]) if flags[d, -1] == 1 else int(np.nan_to_num(value[d, -1]))
-                msg = lambda d=d, w=w, mu=mu, x=x: (  # noqa: E731
-                    f"{metric.label}: {x} in "
-                    f"{f'the last {w} {p.grain}s' if w > 1 else _when(periods[-1], p.grain)}, about {mu:.1f} "
-                    f"expected (chance {max(pvals[d, -1], 1e-9):.1g} if nothing had changed), on {x} records")
-                emit("anomaly", flags, d, severity="critical" if z >= 2 * policy.sensitivity else policy.severity,
-                     message=msg, expected=float(lam[d, -1]), lower=float(base.lower[d, -1]),
-                     upper=float(base.upper[d, -1]), records=x)
-        else:
-            exp = base.expected[:, :M]
-            z = sign * (value - exp) / base.scale[:, None]
-            flags = np.where(judged & ~np.isnan(value), (z >= policy.sensitivity).astype(float), np.nan)
-            for d in range(len(p.districts)):
-                if np.isnan(flags[d, -1]):
-                    continue
-                msg = lambda d=d: (  # noqa: E731
-                    f"{metric.label}: {_fmt(metric, value[d, -1])} in {_when(periods[-1], p.grain)}, usually "
-                    f"{_fmt(metric, exp[d, -1])} (band {_fmt(metric, base.lower[d, M - 1])}–"
-                    f"{_fmt(metric, base.upper[d, M - 1])}), on {int(n[d, -1])} records")
-                emit("anomaly", flags, d, severity="critical" if z[d, -1] >= 2 * policy.sensitivity else policy.severity,
-                     message=msg, expected=float(exp[d, -1]), lower=float(base.lower[d, M - 1]),
-                     upper=float(base.upper[d, M - 1]))
-    if "forecast" in policy.rules and base is not None and metric.target is not None and not is_count(metric):
-        H = policy.horizon
-        exp = base.expected[:, :M]
-        ahead = base.expected[:, M:M + H]
-        resid = value - exp
-        flags = np.full(value.shape, np.nan)
-        when = np.zeros(value.shape, dtype=int)
-        target = metric.target
-        for j in range(M):
-            r = resid[:, j]
-            lo = max(0, j - 3)
-            past = resid[:, lo:j + 1]
-            slope = np.zeros(len(p.districts))
-            if j - lo >= 2:
-                xs = np.arange(j - lo + 1) - (j - lo) / 2
-                slope = np.nansum(past * xs[None, :], axis=1) / np.sum(xs ** 2)
-            slope = np.where(sign * slope > 0, slope, 0.0)
-            # the usual profile of the H periods after period j
-            prof = np.concatenate([exp[:, j + 1:], ahead], axis=1)[:, :H]
-            steps = np.arange(1, prof.shape[1] + 1)
-            sigma = base.scale[:, None] * np.sqrt(steps)[None, :]
-            fc = prof + r[:, None] * DAMPING ** steps[None, :] + slope[:, None] * steps[None, :]
-            # crosses even one sigma short of the forecast, where usual variation would not
-            crosses = sign * (fc - sign * sigma - target) >= 0
-            usual = sign * (prof + sign * 2 * sigma - target) >= 0
-            hit = crosses & ~usual
-            first = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, 0)
-            inband = sign * (value[:, j] - target) < 0
-            ok = judged[:, j] & ~np.isnan(value[:, j]) & inband & (sign * r >= FORECAST_DEPARTURE * base.scale)
-            flags[:, j] = np.where(judged[:, j] & ~np.isnan(value[:, j]) & inband,
-                                   np.where(ok & (first > 0), 1.0, 0.0), np.nan)
-            when[:, j] = first
-        for d in range(len(p.districts)):
-            if np.isnan(flags[d, -1]):
-                continue
-            k = int(when[d, -1]) or 1
-            at = (periods[-1] + STEP[p.grain] * (k + 1)).to_pydatetime()
-            unit = {"hour": "h", "day": "days", "week": "weeks"}[p.grain]
-            msg = lambda d=d, k=k, unit=unit: (  # noqa: E731
-                f"{metric.label} at {_fmt(metric, target)} in about {k} {unit} (now {_fmt(metric, value[d, -1])}, "
-                f"usually {_fmt(metric, exp[d, -1])} at this time), on {int(n[d, -1])} records")
-            emit("forecast", flags, d, severity=policy.severity, message=msg, expected=float(exp[d, -1]),
-                 target=target, forecast_at=at if flags[d, -1] == 1 else None)
-
-    # no data -------------------------------------------------------------------------
-    if "no_data" in policy.rules:
-        usual = p.present[:, :-M].mean(axis=1) >= 0.5 if p.present.shape[1] > M else np.zeros(len(p.districts), bool)
-        alive = p.source_alive[-M:]
-        for d in range(len(p.districts)):
-            if not usual[d]:
-                continue
-            is_city = p.districts[d] == "city"
-            missing = ~p.present[d, -M:]
-            flag = np.where(alive | is_city, missing.astype(float), np.nan)[None, :]
-            if np.isnan(flag[0, -1]):
-                continue
-            gap = int(_tail(flag)[0][0])
-            msg = (f"{metric.label}: no records for {gap} {p.grain}s (since {_when(periods[-gap], p.grain)}) while "
-                   "other districts keep reporting" if gap else f"{metric.label}: records arriving again")
-            status = _status(gap, int(_tail(flag)[1][0]), policy.no_data, policy.hysteresis)
-            if status is None:
-                continue
-            out.append({**common, "district_id": p.districts[d], "rule": "no_data", "status": status,
-                        "severity": policy.severity, "value": None, "n": 0, "expected": None, "lower": None,
-                        "upper": None, "target": None, "message": msg, "forecast_at": None,
-                        "first_period": periods[-gap].to_pydatetime() if gap else None})
-    return out
+            continue
+        j.out.append({**j.common, "district_id": p.districts[d], "rule": "no_data", "status": status,
+                      "severity": policy.severity, "value": None, "n": 0, "expected": None, "lower": None,
+                      "upper": None, "target": None, "message": msg, "forecast_at": None,
+                      "first_period": periods[-gap].to_pydatetime() if gap else None})
 
 
 # ------------------------------------------------------------------------------ the writer's step

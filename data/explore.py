@@ -158,7 +158,7 @@ def anchor_time(metric: Metric, times: dict | None = None) -> datetime:
     return data_time or datetime.now()
 
 
-def parse(params: dict, *, names: dict[str, str] | None = None, available: list[Metric] | None = None,  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
+def parse(params: dict, *, names: dict[str, str] | None = None, available: list[Metric] | None = None,
           times: dict | None = None) -> State:
     """A validated State from URL/POST parameters; every unknown or out-of-range value falls
     back to a default and adds a notice. Never raises on input."""
@@ -166,7 +166,19 @@ def parse(params: dict, *, names: dict[str, str] | None = None, available: list[
     notices: list[str] = []
     available = available if available is not None else (lookups.available_metrics() or list(registry.metrics().values()))
     names = names if names is not None else lookups.district_names()
+    metric = _metric(params, available, notices)
+    anchor = anchor_time(metric, lookups.table_times() if times is None else times)
+    preset, start, end = _date_range(params, anchor, notices)
+    grain = _grain(params, metric, (end - start).days, notices)
+    districts = _districts(params, names, notices)
+    scale = _scale(params, metric, notices)
+    return State(domain=metric.domain, metric=metric, range=preset, start=start, end=end, grain=grain,
+                 districts=tuple(districts), scale=scale, anchor=anchor, notices=tuple(notices))
 
+
+def _metric(params: dict, available: list[Metric], notices: list[str]) -> Metric:
+    """The metric asked for if available, else the domain's first (the default metric first);
+    a domain change without a metric of it shows that domain's first."""
     domain = _text(params.get("domain"), 20)
     if domain is not None and domain not in registry.DOMAINS:
         notices.append("Unknown domain; showing all domains.")
@@ -180,10 +192,12 @@ def parse(params: dict, *, names: dict[str, str] | None = None, available: list[
     if metric is None:
         pool = [m for m in available if domain is None or m.domain == domain] or available
         metric = next((m for m in pool if m.id == DEFAULT["metric"]), pool[0])
-    domain = metric.domain
+    return metric
 
-    times = lookups.table_times() if times is None else times
-    anchor = anchor_time(metric, times)
+
+def _date_range(params: dict, anchor: datetime, notices: list[str]) -> tuple[str, date, date]:
+    """(preset, first day, last day): a known preset ending at the anchor, or valid custom
+    dates (given dates alone mean custom), else the default range."""
     preset = _text(params.get("range"), 10)
     start, end = _date(params.get("start")), _date(params.get("end"))
     if preset is None and (start or end):
@@ -202,15 +216,23 @@ def parse(params: dict, *, names: dict[str, str] | None = None, available: list[
         preset = DEFAULT["range"]
     if preset != "custom":
         start, end = preset_range(preset, anchor.date())
+    return preset, start, end
 
+
+def _grain(params: dict, metric: Metric, span_days: int, notices: list[str]) -> str:
+    """A grain the metric has; hourly only for short ranges."""
     raw_grain = _text(params.get("grain"), 10)
     grain = lookups.valid_grain(raw_grain, metric, default=DEFAULT["grain"])
     if raw_grain is not None and raw_grain != grain:
         notices.append(f"{metric.label} is not available by {raw_grain[:10]}; showing by {grain}.")
-    if grain == "hour" and (end - start).days >= MAX_HOURLY_DAYS:
+    if grain == "hour" and span_days >= MAX_HOURLY_DAYS:
         grain = "day"
         notices.append(f"Hourly values are kept for short ranges only (up to {MAX_HOURLY_DAYS} days); showing by day.")
+    return grain
 
+
+def _districts(params: dict, names: dict[str, str], notices: list[str]) -> list[str]:
+    """The known districts chosen (`districts`, or one `district`), at most MAX_DISTRICTS."""
     raw = params.get("districts", params.get("district"))
     if isinstance(raw, str):
         raw = raw.split(",")[:1000]
@@ -219,16 +241,19 @@ def parse(params: dict, *, names: dict[str, str] | None = None, available: list[
     districts = [d for d in districts if d != "city"]
     if isinstance(raw, list) and len([r for r in raw if r not in ("", None)]) > len(districts):
         notices.append("Some districts were not recognised (or more than 12 were given) and are not shown.")
+    return districts
 
+
+def _scale(params: dict, metric: Metric, notices: list[str]) -> str:
+    """A scale that applies to the metric, else absolute values."""
     scale = _text(params.get("scale"), 10) or DEFAULT["scale"]
-    if scale not in scales_for(metric):
-        if scale in SCALES:
-            notices.append(f"{SCALES[scale]} does not apply to {metric.label}; showing absolute values.")
-        else:
-            notices.append("Unknown scale; showing absolute values.")
-        scale = "abs"
-    return State(domain=domain, metric=metric, range=preset, start=start, end=end, grain=grain,
-                 districts=tuple(districts), scale=scale, anchor=anchor, notices=tuple(notices))
+    if scale in scales_for(metric):
+        return scale
+    if scale in SCALES:
+        notices.append(f"{SCALES[scale]} does not apply to {metric.label}; showing absolute values.")
+    else:
+        notices.append("Unknown scale; showing absolute values.")
+    return "abs"
 
 
 def with_changes(state: State, **changes) -> dict[str, str]:

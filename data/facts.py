@@ -37,6 +37,12 @@ GRAIN_LENGTH = {"hour": pd.DateOffset(hours=1), "day": pd.DateOffset(days=1), "w
                 "month": pd.DateOffset(months=1)}
 
 
+def known(value) -> bool:
+    """Whether a figure is there: not None and not NaN (NaN is the one value not equal to
+    itself; a missing figure from a DataFrame or an ops-store row arrives as either)."""
+    return value is not None and value == value
+
+
 # --------------------------------------------------------------------------- periods
 def align(ts: datetime, grain: str) -> datetime:
     """The start of the period of `grain` that holds `ts` (weeks start on Monday)."""
@@ -447,7 +453,10 @@ def of_alert(ep: dict, metric: Metric | None) -> AlertFacts:
         n_text = f"n = {n:,} (minimum {need})" if n is not None else "n unknown"
     target = ep.get("target")
     has_target = target is not None and target == target
-    fmt = lambda v: f"{metric.format_value(v)} {metric.unit}".strip()  # noqa: E731
+
+    def fmt(v) -> str:
+        return f"{metric.format_value(v)} {metric.unit}".strip()
+
     days = metric.alert.baseline_days if metric.alert is not None else 14
     slot = {"hour": "this hour of the day", "day": "this weekday", "week": "a week"}.get(grain, "this period")
     reference = {

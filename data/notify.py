@@ -164,7 +164,11 @@ def _set(value, allowed, where: str, what: str) -> frozenset[str] | None:
     return frozenset(out)
 
 
-def parse_routes(data) -> list[Route]:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
+_ROUTE_FIELDS = {"name", "domains", "severities", "districts", "events", "quiet_hours", "quiet_critical",
+                 "webhook", "email"}
+
+
+def parse_routes(data) -> list[Route]:
     """Validate the parsed YAML; RoutesError names the route and field."""
     if data is None:
         return []
@@ -173,65 +177,81 @@ def parse_routes(data) -> list[Route]:  # noqa: C901 - one pass over a declarati
     items = data.get("routes") or []
     if not isinstance(items, list):
         raise RoutesError("routes must be a list")
-    known = {"name", "domains", "severities", "districts", "events", "quiet_hours", "quiet_critical",
-             "webhook", "email"}
     routes, names = [], set()
     for i, item in enumerate(items):
-        where = f"route {i + 1}"
-        if not isinstance(item, dict):
-            raise RoutesError(f"{where}: must be a mapping")
-        name = item.get("name")
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise RoutesError(f"{where}: name must be a-z0-9_- (1-41 characters)")
-        where = f"route {name!r}"
-        if name in names:
-            raise RoutesError(f"{where}: the name is used twice")
-        names.add(name)
-        unknown = set(item) - known
-        if unknown:
-            raise RoutesError(f"{where}: unknown field {sorted(unknown)[0]!r}")
-        quiet = None
-        if item.get("quiet_hours") is not None:
-            text = item["quiet_hours"]
-            parts = text.split("-") if isinstance(text, str) else []
-            if len(parts) != 2 or not all(_HHMM.match(p.strip()) for p in parts):
-                raise RoutesError(f"{where}: quiet_hours must be 'HH:MM-HH:MM'")
-            start, end = (int(p.strip()[:2]) * 60 + int(p.strip()[3:]) for p in parts)
-            if start == end:
-                raise RoutesError(f"{where}: quiet_hours start and end are the same")
-            quiet = (start, end)
-        quiet_critical = item.get("quiet_critical", "send")
-        if quiet_critical not in ("send", "hold"):
-            raise RoutesError(f"{where}: quiet_critical must be 'send' or 'hold'")
-        url = secret = None
-        if item.get("webhook") is not None:
-            hook = item["webhook"]
-            if not isinstance(hook, dict) or set(hook) - {"url", "secret"}:
-                raise RoutesError(f"{where}: webhook must be {{url: ..., secret: ...}}")
-            url, secret = hook.get("url"), hook.get("secret")
-            if not isinstance(url, str) or not re.match(r"^https?://[^\s/]+(/\S*)?$", url) or len(url) > 500:
-                raise RoutesError(f"{where}: webhook url must be an http(s) URL")
-            if not isinstance(secret, str) or len(secret) < 16:
-                raise RoutesError(f"{where}: webhook secret must be at least 16 characters")
-        email: tuple[str, ...] = ()
-        if item.get("email") is not None:
-            raw = item["email"]
-            raw = [raw] if isinstance(raw, str) else raw
-            if not isinstance(raw, list) or not raw or len(raw) > 50:
-                raise RoutesError(f"{where}: email must be an address or a list of addresses")
-            for address in raw:
-                if not isinstance(address, str) or not _EMAIL.match(address):
-                    raise RoutesError(f"{where}: bad e-mail address {str(address)[:60]!r}")
-            email = tuple(raw)
-        if url is None and not email:
-            raise RoutesError(f"{where}: needs a webhook or an email")
-        routes.append(Route(
-            name=name, domains=_set(item.get("domains"), registry.DOMAINS, where, "domains"),
-            severities=_set(item.get("severities"), SEVERITIES, where, "severities") or frozenset(SEVERITIES),
-            districts=_set(item.get("districts"), None, where, "districts"),
-            events=_set(item.get("events"), KINDS, where, "events") or frozenset(KINDS),
-            quiet=quiet, quiet_critical=quiet_critical, webhook_url=url, webhook_secret=secret, email=email))
+        routes.append(_route(item, f"route {i + 1}", names))
     return routes
+
+
+def _route(item, where: str, names: set[str]) -> Route:
+    """One route, checked field by field in a fixed order (the first problem is the one named);
+    `names` collects the names seen so far."""
+    if not isinstance(item, dict):
+        raise RoutesError(f"{where}: must be a mapping")
+    name = item.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise RoutesError(f"{where}: name must be a-z0-9_- (1-41 characters)")
+    where = f"route {name!r}"
+    if name in names:
+        raise RoutesError(f"{where}: the name is used twice")
+    names.add(name)
+    unknown = set(item) - _ROUTE_FIELDS
+    if unknown:
+        raise RoutesError(f"{where}: unknown field {sorted(unknown)[0]!r}")
+    quiet = _quiet_hours(item.get("quiet_hours"), where)
+    quiet_critical = item.get("quiet_critical", "send")
+    if quiet_critical not in ("send", "hold"):
+        raise RoutesError(f"{where}: quiet_critical must be 'send' or 'hold'")
+    url, secret = _webhook(item.get("webhook"), where)
+    email = _emails(item.get("email"), where)
+    if url is None and not email:
+        raise RoutesError(f"{where}: needs a webhook or an email")
+    return Route(
+        name=name, domains=_set(item.get("domains"), registry.DOMAINS, where, "domains"),
+        severities=_set(item.get("severities"), SEVERITIES, where, "severities") or frozenset(SEVERITIES),
+        districts=_set(item.get("districts"), None, where, "districts"),
+        events=_set(item.get("events"), KINDS, where, "events") or frozenset(KINDS),
+        quiet=quiet, quiet_critical=quiet_critical, webhook_url=url, webhook_secret=secret, email=email)
+
+
+def _quiet_hours(text, where: str) -> tuple[int, int] | None:
+    """'HH:MM-HH:MM' → (start, end) in minutes of the day; None when not given."""
+    if text is None:
+        return None
+    parts = text.split("-") if isinstance(text, str) else []
+    if len(parts) != 2 or not all(_HHMM.match(p.strip()) for p in parts):
+        raise RoutesError(f"{where}: quiet_hours must be 'HH:MM-HH:MM'")
+    start, end = (int(p.strip()[:2]) * 60 + int(p.strip()[3:]) for p in parts)
+    if start == end:
+        raise RoutesError(f"{where}: quiet_hours start and end are the same")
+    return start, end
+
+
+def _webhook(hook, where: str) -> tuple[str | None, str | None]:
+    """{url, secret} → (url, secret); (None, None) when not given."""
+    if hook is None:
+        return None, None
+    if not isinstance(hook, dict) or set(hook) - {"url", "secret"}:
+        raise RoutesError(f"{where}: webhook must be {{url: ..., secret: ...}}")
+    url, secret = hook.get("url"), hook.get("secret")
+    if not isinstance(url, str) or not re.match(r"^https?://[^\s/]+(/\S*)?$", url) or len(url) > 500:
+        raise RoutesError(f"{where}: webhook url must be an http(s) URL")
+    if not isinstance(secret, str) or len(secret) < 16:
+        raise RoutesError(f"{where}: webhook secret must be at least 16 characters")
+    return url, secret
+
+
+def _emails(raw, where: str) -> tuple[str, ...]:
+    """An address or a list of at most 50; () when not given."""
+    if raw is None:
+        return ()
+    raw = [raw] if isinstance(raw, str) else raw
+    if not isinstance(raw, list) or not raw or len(raw) > 50:
+        raise RoutesError(f"{where}: email must be an address or a list of addresses")
+    for address in raw:
+        if not isinstance(address, str) or not _EMAIL.match(address):
+            raise RoutesError(f"{where}: bad e-mail address {str(address)[:60]!r}")
+    return tuple(raw)
 
 
 def load_routes(path: Path | None = None) -> list[Route]:

@@ -132,7 +132,7 @@ def _aligned_spans(weeks: list[pd.Timestamp], months: list[pd.Timestamp]) -> lis
     return list(zip(bounds[:-1], bounds[1:], strict=False))
 
 
-def across_grains(cells: pd.DataFrame, mask: np.ndarray, time_additive: set[str]) -> np.ndarray:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
+def across_grains(cells: pd.DataFrame, mask: np.ndarray, time_additive: set[str]) -> np.ndarray:
     """Extend `mask` so that no suppressed cell is determined by the published cells, the
     city totals *and* the week/month equations of `time_additive` metrics.
 
@@ -148,77 +148,103 @@ def across_grains(cells: pd.DataFrame, mask: np.ndarray, time_additive: set[str]
     frame = cells.reset_index(drop=True)
     n_all = pd.to_numeric(frame["n"], errors="coerce").to_numpy(float)
     periods_all = pd.to_datetime(frame["period"])
-
-    def smallest(candidates):
-        return min(candidates, key=lambda c: (not n_all[c] >= 1, n_all[c] if n_all[c] == n_all[c] else 0, c))
-
     for metric_id, part in frame.groupby("metric_id", sort=False):
         if metric_id not in time_additive:
             continue
-        weeks = sorted(pd.Timestamp(p) for p in part.loc[part["grain"] == "week", "period"].unique())
-        months = sorted(pd.Timestamp(p) for p in part.loc[part["grain"] == "month", "period"].unique())
-        periods = periods_all.loc[part.index]
-        for start, stop in _aligned_spans(weeks, months):
-            in_weeks = (part["grain"] == "week") & (periods >= start) & (periods + pd.Timedelta(days=7) <= stop)
-            in_months = (part["grain"] == "month") & (periods >= start) & ((periods + pd.offsets.MonthBegin(1)) <= stop)
-            if not in_weeks.any() or not in_months.any():
-                continue
-            span = part[in_weeks | in_months]
+        for span in _spans_of(part, periods_all.loc[part.index]):
             key = _span_key(metric_id, span, mask)
             known = _SPANS.get(key)
             if known is not None:  # the same cells and flags as in an earlier publish: same answer
                 mask[span.index.to_numpy()] = known
                 continue
-            rows: list[dict[int, float]] = []
-            for _, group in span.groupby(["grain", "period"], sort=False):
-                if (group["district_id"] == TOTAL_ID).any():
-                    rows.append({int(i): (-1.0 if d == TOTAL_ID else 1.0)
-                                 for i, d in zip(group.index, group["district_id"], strict=False)})
-            for _, by_district in span.groupby("district_id", sort=False):
-                rows.append({int(i): (1.0 if g == "week" else -1.0)
-                             for i, g in zip(by_district.index, by_district["grain"], strict=False)})
-            for _ in range(len(span) + 1):  # every round withholds at least one more cell
-                unknowns = [int(i) for i in span.index if mask[i]]
-                if not unknowns:
-                    break
-                col = {c: j for j, c in enumerate(unknowns)}
-                a = np.zeros((len(rows), len(unknowns)))
-                for r, row in enumerate(rows):
-                    for c, coef in row.items():
-                        j = col.get(c)
-                        if j is not None:
-                            a[r, j] = coef
-                a = a[np.any(a != 0, axis=1)]
-                if a.shape[0] == 0:
-                    break
-                _, sv, vh = np.linalg.svd(a, full_matrices=False)
-                rank = int((sv > 1e-9 * max(1.0, sv.max())).sum())
-                reach = (vh[:rank] ** 2).sum(axis=0)
-                determined = [unknowns[j] for j in np.flatnonzero(reach > 1 - 1e-9)]
-                if not determined:
-                    break
-                added = False
-                touched: set[int] = set()
-                for target in determined:
-                    own = [row for row in rows if target in row]
-                    if any(touched & row.keys() for row in own):
-                        continue  # an equation of it changed this round: look again next round
-                    reached, candidates = {target}, set()
-                    while not candidates:
-                        grown = reached | {c for row in rows if reached & row.keys() for c in row}
-                        candidates = {c for c in grown if not mask[c]}
-                        if grown == reached:
-                            break
-                        reached = grown
-                    if candidates:
-                        chosen = smallest(candidates)
-                        mask[chosen] = True
-                        added = True
-                        touched |= {c for row in rows if chosen in row for c in row}
-                if not added:
-                    break
+            _protect_span(span, _span_rows(span), mask, n_all)
             _remember(key, mask[span.index.to_numpy()].copy())
     return mask
+
+
+def _spans_of(part: pd.DataFrame, periods: pd.Series):
+    """The cells of each aligned span of one metric that holds both weeks and months."""
+    weeks = sorted(pd.Timestamp(p) for p in part.loc[part["grain"] == "week", "period"].unique())
+    months = sorted(pd.Timestamp(p) for p in part.loc[part["grain"] == "month", "period"].unique())
+    for start, stop in _aligned_spans(weeks, months):
+        in_weeks = (part["grain"] == "week") & (periods >= start) & (periods + pd.Timedelta(days=7) <= stop)
+        in_months = (part["grain"] == "month") & (periods >= start) & ((periods + pd.offsets.MonthBegin(1)) <= stop)
+        if in_weeks.any() and in_months.any():
+            yield part[in_weeks | in_months]
+
+
+def _span_rows(span: pd.DataFrame) -> list[dict[int, float]]:
+    """The span's equations over frame positions: city rows (city = sum of the districts, per
+    grain and period) and one month-week row per district (its weeks = its months)."""
+    rows: list[dict[int, float]] = []
+    for _, group in span.groupby(["grain", "period"], sort=False):
+        if (group["district_id"] == TOTAL_ID).any():
+            rows.append({int(i): (-1.0 if d == TOTAL_ID else 1.0)
+                         for i, d in zip(group.index, group["district_id"], strict=False)})
+    for _, by_district in span.groupby("district_id", sort=False):
+        rows.append({int(i): (1.0 if g == "week" else -1.0)
+                     for i, g in zip(by_district.index, by_district["grain"], strict=False)})
+    return rows
+
+
+def _protect_span(span: pd.DataFrame, rows: list[dict[int, float]], mask: np.ndarray, n_all: np.ndarray) -> None:
+    """Suppress more cells of the span (in `mask`, in place) until no suppressed one is
+    determined by the rows; every round withholds at least one more cell."""
+    for _ in range(len(span) + 1):
+        unknowns = [int(i) for i in span.index if mask[i]]
+        if not unknowns:
+            return
+        determined = _span_determined(rows, unknowns)
+        if not determined or not _complement_round(determined, rows, mask, n_all):
+            return
+
+
+def _span_determined(rows: list[dict[int, float]], unknowns: list[int]) -> list[int]:
+    """The unknowns whose unit vector lies in the row space of the rows restricted to them."""
+    col = {c: j for j, c in enumerate(unknowns)}
+    a = np.zeros((len(rows), len(unknowns)))
+    for r, row in enumerate(rows):
+        for c, coef in row.items():
+            j = col.get(c)
+            if j is not None:
+                a[r, j] = coef
+    a = a[np.any(a != 0, axis=1)]
+    if a.shape[0] == 0:
+        return []
+    _, sv, vh = np.linalg.svd(a, full_matrices=False)
+    rank = int((sv > 1e-9 * max(1.0, sv.max())).sum())
+    reach = (vh[:rank] ** 2).sum(axis=0)
+    return [unknowns[j] for j in np.flatnonzero(reach > 1 - 1e-9)]
+
+
+def _complement_round(determined: list[int], rows: list[dict[int, float]], mask: np.ndarray, n_all: np.ndarray) -> bool:
+    """Suppress, for each determined cell whose equations did not change this round, the
+    smallest published cell reachable through shared equations. Whether any was added."""
+    added = False
+    touched: set[int] = set()
+    for target in determined:
+        own = [row for row in rows if target in row]
+        if any(touched & row.keys() for row in own):
+            continue  # an equation of it changed this round: look again next round
+        candidates = _nearest_published(target, rows, mask)
+        if candidates:
+            chosen = min(candidates, key=lambda c: (not n_all[c] >= 1, n_all[c] if n_all[c] == n_all[c] else 0, c))
+            mask[chosen] = True
+            added = True
+            touched |= {c for row in rows if chosen in row for c in row}
+    return added
+
+
+def _nearest_published(target: int, rows: list[dict[int, float]], mask: np.ndarray) -> set[int]:
+    """The published cells in the fewest equation steps from `target` (empty if none)."""
+    reached, candidates = {target}, set()
+    while not candidates:
+        grown = reached | {c for row in rows if reached & row.keys() for c in row}
+        candidates = {c for c in grown if not mask[c]}
+        if grown == reached:
+            break
+        reached = grown
+    return candidates
 
 
 # The cross-grain pass is pure per aligned span, and closed spans do not change between two
@@ -451,7 +477,7 @@ def _spread_points(solve, nvar: int, certified, targets: int, extra: int = 16) -
             break
 
 
-def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.ndarray, *,  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
+def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.ndarray, *,
                 primary: np.ndarray, count: np.ndarray, frozen: np.ndarray, k: int, width: float,
                 max_rounds: int = 60, floor: np.ndarray | None = None) -> BlockResult:
     """Withhold more cells of one block until it is protected.
@@ -468,95 +494,135 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
     n = len(truth)
     floor = np.full(n, np.nan) if floor is None else np.asarray(floor, float)
     withheld = np.asarray(start, bool).copy()
-    eqs = []
-    for eq in equations:
-        row, kind = (eq, "eq") if isinstance(eq, dict) else eq
-        if row:
-            eqs.append((row, float(sum(a * truth[c] for c, a in row.items())), kind))
-    member: list[list[int]] = [[] for _ in range(n)]
-    for r, eq in enumerate(eqs):
-        for c in eq[0]:
-            member[c].append(r)
-    lps = 0
-    cache: dict[tuple, dict[int, tuple[float, float]]] = {}
-    # withholding more cells only widens every interval (fewer fixed values), so a cell that
-    # passed once passes for good and is not solved again
-    passed = np.zeros(n, bool)
-
+    eqs, member = _with_constants(truth, equations)
+    audit = _BlockAudit(truth, eqs, member, primary, count, floor, width)
+    failing: list[int] = []
     for _round in range(max_rounds):
-        failing = []
-        # components of the withheld cells, linked by shared equations
-        parent = list(range(n))
-
-        def find(x):
-            while parent[x] != x:  # noqa: B023 - the closure is called within the same iteration
-                parent[x] = parent[parent[x]]  # noqa: B023 - the closure is called within the same iteration
-                x = parent[x]  # noqa: B023 - the closure is called within the same iteration
-            return x
-
-        for eq in eqs:
-            cells = [c for c in eq[0] if withheld[c]]
-            for c in cells[1:]:
-                parent[find(c)] = find(cells[0])
-        comps: dict[int, list[int]] = {}
-        for c in np.flatnonzero(withheld):
-            comps.setdefault(find(int(c)), []).append(int(c))
-        for cells in comps.values():
-            todo = [c for c in cells if not passed[c]]
-            if not todo:
-                continue
-            key = tuple(cells)
-            result = cache.get(key)
-            if result is None:
-                rows = sorted({r for c in cells for r in member[c]})
-                local = {c: i for i, c in enumerate(cells)}
-                sub = []
-                for r in rows:
-                    row, rhs, kind = eqs[r]
-                    coefs, const = {}, rhs
-                    for c, a in row.items():
-                        if c in local:
-                            coefs[local[c]] = a
-                        else:
-                            const -= a * truth[c]
-                    sub.append((coefs, const, kind))
-                lower = np.array([1.0 if (count[c] and truth[c] >= 1) else min(0.0, truth[c]) for c in cells])
-                lower = np.fmax(lower, floor[cells])
-                upper = np.full(len(cells), math.inf)
-                needed = np.array([width if primary[c] else 1.0 for c in cells])
-                got = feasible_intervals(sub, lower, upper, [local[c] for c in todo], needed)
-                lps += 2 * len(todo)
-                result = {c: got[local[c]] for c in todo}
-                cache[key] = result
-            for c in todo:
-                lo, hi = result[c]
-                lo_i = math.ceil(lo - AUDIT_EPS)
-                hi_i = math.floor(hi + AUDIT_EPS) if math.isfinite(hi) and hi < BIG / 2 else math.inf
-                if hi_i - lo_i < 1 or (primary[c] and hi_i - lo_i < width):
-                    failing.append(c)
-                else:
-                    passed[c] = True
+        root_of, comps = _components(n, eqs, withheld)
+        failing = [c for cells in comps.values() for c in audit.failing(cells)]
         if not failing:
-            return BlockResult(withheld, True, lps=lps)
-        added = False
-        comp_rows: dict[int, set] = {}  # a component's equations, once per round (its cells are fixed)
-        for c in failing:
-            root = find(c)
-            if root not in comp_rows:
-                comp_rows[root] = {r for x in comps.get(root, ()) for r in member[x]} if n < 4000 else set(member[c])
-            if withheld[c] and _add_complement(c, withheld, eqs, member, truth, count, frozen, width,
-                                               comp_rows[root] if n < 4000 else set(member[c])):
-                added = True
-        if not added:
+            return BlockResult(withheld, True, lps=audit.lps)
+        if not _add_complements(failing, root_of, comps, withheld, audit, frozen):
             break
     # fall back: every cell that may still change
     fallback = withheld | (~frozen & ((truth >= 1) | ~np.asarray(count, bool)))
     if (fallback != withheld).any():
         again = audit_block(truth, equations, fallback, primary=primary, count=count, frozen=np.ones(n, bool),
                             k=k, width=width, max_rounds=1, floor=floor)
-        return BlockResult(again.withheld, again.ok, again.reason or "", lps + again.lps, again.failing)
-    return BlockResult(withheld, False, f"{len(failing)} withheld cells stay narrower than the protection width", lps,
-                       tuple(failing))
+        return BlockResult(again.withheld, again.ok, again.reason or "", audit.lps + again.lps, again.failing)
+    return BlockResult(withheld, False, f"{len(failing)} withheld cells stay narrower than the protection width",
+                       audit.lps, tuple(failing))
+
+
+def _with_constants(truth: np.ndarray, equations: list) -> tuple[list[tuple], list[list[int]]]:
+    """The non-empty equations as (row, constant from the truth, kind), and per cell the
+    equations it appears in."""
+    eqs = []
+    for eq in equations:
+        row, kind = (eq, "eq") if isinstance(eq, dict) else eq
+        if row:
+            eqs.append((row, float(sum(a * truth[c] for c, a in row.items())), kind))
+    member: list[list[int]] = [[] for _ in range(len(truth))]
+    for r, eq in enumerate(eqs):
+        for c in eq[0]:
+            member[c].append(r)
+    return eqs, member
+
+
+def _components(n: int, eqs: list[tuple], withheld: np.ndarray) -> tuple[dict[int, int], dict[int, list[int]]]:
+    """The withheld cells linked by shared equations: each cell's root, and each root's cells."""
+    parent = list(range(n))
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for eq in eqs:
+        cells = [c for c in eq[0] if withheld[c]]
+        for c in cells[1:]:
+            parent[find(c)] = find(cells[0])
+    root_of: dict[int, int] = {}
+    comps: dict[int, list[int]] = {}
+    for c in np.flatnonzero(withheld):
+        root = root_of[int(c)] = find(int(c))
+        comps.setdefault(root, []).append(int(c))
+    return root_of, comps
+
+
+class _BlockAudit:
+    """The intervals an outsider can derive for the withheld cells of one block, solved once
+    per component. Withholding more cells only widens every interval (fewer fixed values), so a
+    cell that passed once passes for good and is not solved again."""
+
+    def __init__(self, truth, eqs, member, primary, count, floor, width):
+        self.truth, self.eqs, self.member = truth, eqs, member
+        self.primary, self.count, self.floor, self.width = primary, count, floor, width
+        self.passed = np.zeros(len(truth), bool)
+        self.cache: dict[tuple, dict[int, tuple[float, float]]] = {}
+        self.lps = 0
+
+    def failing(self, cells: list[int]) -> list[int]:
+        """The cells of one component not yet passed whose interval is narrower than they need
+        (one record, or the width for a primary cell); the others pass."""
+        todo = [c for c in cells if not self.passed[c]]
+        if not todo:
+            return []
+        key = tuple(cells)
+        result = self.cache.get(key)
+        if result is None:
+            result = self.cache[key] = self._intervals(cells, todo)
+        out = []
+        for c in todo:
+            lo, hi = result[c]
+            lo_i = math.ceil(lo - AUDIT_EPS)
+            hi_i = math.floor(hi + AUDIT_EPS) if math.isfinite(hi) and hi < BIG / 2 else math.inf
+            if hi_i - lo_i < 1 or (self.primary[c] and hi_i - lo_i < self.width):
+                out.append(c)
+            else:
+                self.passed[c] = True
+        return out
+
+    def _intervals(self, cells: list[int], todo: list[int]) -> dict[int, tuple[float, float]]:
+        """The feasible interval of each cell in `todo`: the component's equations with the
+        published cells moved into the constants."""
+        truth, count = self.truth, self.count
+        rows = sorted({r for c in cells for r in self.member[c]})
+        local = {c: i for i, c in enumerate(cells)}
+        sub = []
+        for r in rows:
+            row, rhs, kind = self.eqs[r]
+            coefs, const = {}, rhs
+            for c, a in row.items():
+                if c in local:
+                    coefs[local[c]] = a
+                else:
+                    const -= a * truth[c]
+            sub.append((coefs, const, kind))
+        lower = np.array([1.0 if (count[c] and truth[c] >= 1) else min(0.0, truth[c]) for c in cells])
+        lower = np.fmax(lower, self.floor[cells])
+        upper = np.full(len(cells), math.inf)
+        needed = np.array([self.width if self.primary[c] else 1.0 for c in cells])
+        got = feasible_intervals(sub, lower, upper, [local[c] for c in todo], needed)
+        self.lps += 2 * len(todo)
+        return {c: got[local[c]] for c in todo}
+
+
+def _add_complements(failing, root_of, comps, withheld, audit: _BlockAudit, frozen) -> bool:
+    """One more withheld cell next to each failing one (see ``_add_complement``); whether any was."""
+    n = len(withheld)
+    member = audit.member
+    added = False
+    comp_rows: dict[int, set] = {}  # a component's equations, once per round (its cells are fixed)
+    for c in failing:
+        root = root_of[c]
+        if root not in comp_rows:
+            comp_rows[root] = {r for x in comps.get(root, ()) for r in member[x]} if n < 4000 else set(member[c])
+        if withheld[c] and _add_complement(c, withheld, audit.eqs, member, audit.truth, audit.count, frozen, audit.width,
+                                           comp_rows[root] if n < 4000 else set(member[c])):
+            added = True
+    return added
 
 
 def _add_complement(target, withheld, eqs, member, truth, count, frozen, width, comp_rows) -> bool:
@@ -641,22 +707,42 @@ def families(metrics: dict) -> dict[str, int]:
     return {q: roots.index(find(q)) for q in parent}
 
 
-def block_equations(block: pd.DataFrame, metrics: dict) -> list[dict[int, float]]:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
+def block_equations(block: pd.DataFrame, metrics: dict) -> list[dict[int, float]]:
     """Coefficient rows (over positions in `block`) an outsider can write down, plus the ones
     that reach outside the block (kept with their exact constants; see the section comment)."""
     pos = {key: i for i, key in enumerate(zip(block["q"], block["grain"], block["period"], block["district_id"], strict=False))}
-    rows: list = []  # a coefficient dict (equality) or (dict, "eq" | "ge")
+    rows: list = [*_city_rows(block, pos), *_month_week_rows(block, pos)]  # a dict (equality) or (dict, "eq" | "ge")
+    for m in metrics.values():
+        counted = m.counted()
+        if "complement" in counted:
+            rows.extend(_complement_rows(block, pos, counted))
+        if m.stock:
+            rows.extend(_stock_rows(block, pos, dict(m.stock), counted["n"]))
+            rows.extend(_stock_month_end_rows(block, pos, counted["n"]))
+    return rows
+
+
+def _city_rows(block: pd.DataFrame, pos: dict) -> list[dict[int, float]]:
+    """city = sum of the districts, per quantity, grain and period."""
+    rows = []
     for (q, grain, period), group in block.groupby(["q", "grain", "period"], sort=False):
         ids = list(group["district_id"])
-        if TOTAL_ID in ids and len(ids) > 1:  # city = sum of the districts
+        if TOTAL_ID in ids and len(ids) > 1:
             rows.append({pos[(q, grain, period, d)]: (-1.0 if d == TOTAL_ID else 1.0) for d in ids})
+    return rows
+
+
+def _month_week_rows(block: pd.DataFrame, pos: dict) -> list[tuple[dict[int, float], str]]:
+    """The month = its weeks, give or take the straddling days, per additive quantity and
+    district (and block month)."""
+    rows = []
     additive = block[~block["level"]]
     by = ["q", "district_id"] + (["_bm"] if "_bm" in block else [])
     for _key, group in additive.groupby(by, sort=False):
         q, d = _key[0], _key[1]
         months = group[group["grain"] == "month"]
         weeks = group[group["grain"] == "week"]
-        if len(months) and len(weeks):  # the month = its weeks, give or take the straddling days
+        if len(months) and len(weeks):
             row = {pos[(q, "month", p, d)]: 1.0 for p in months["period"]}
             row.update({pos[(q, "week", p, d)]: -1.0 for p in weeks["period"]})
             # exact, with the true constant: month - its weeks = (the days of the next block's
@@ -667,52 +753,67 @@ def block_equations(block: pd.DataFrame, metrics: dict) -> list[dict[int, float]
             # later release publishes of the next month; the first week's own floor (it holds at
             # least its days of the month before) is a bound (``week_floors``).
             rows.append((row, "eq"))
-    for m in metrics.values():
-        counted = m.counted()
-        if "complement" in counted:  # whole = part + other part
-            whole, a, b = counted["denominator"], counted["numerator"], counted["complement"]
-            sub = block[block["q"] == whole]
-            for grain, period, d in zip(sub["grain"], sub["period"], sub["district_id"], strict=False):
-                ka, kb = (a, grain, period, d), (b, grain, period, d)
-                if ka in pos and kb in pos:
-                    rows.append({pos[(whole, grain, period, d)]: 1.0, pos[ka]: -1.0, pos[kb]: -1.0})
-        if m.stock:  # level(end) = level(start) + in - out
-            flow = dict(m.stock)
-            level = counted["n"]
-            sub = block[block["q"] == level]
-            context = set(zip(block.loc[block.get("_context", False) == True, "q"],  # noqa: E712
-                              block.loc[block.get("_context", False) == True, "grain"],
-                              block.loc[block.get("_context", False) == True, "period"], strict=False)) if "_context" in block else set()
-            grains_periods = {g: sorted(set(block.loc[block["grain"] == g, "period"])) for g in set(block["grain"])}
-            for (grain, d), group in sub.groupby(["grain", "district_id"], sort=False):  # noqa: B007 - kept for readability
-                # every period of the block in calendar order: a level with no row is 0 (known)
-                previous = None
-                for p in grains_periods[grain]:
-                    if (level, grain, p) in context:  # the last level of the block before: a start only
-                        previous = p
-                        continue
-                    if previous is None:  # nothing known before the first period: no equation
-                        previous = p
-                        continue
-                    row = {}
-                    if (level, grain, p, d) in pos:
-                        row[pos[(level, grain, p, d)]] = 1.0
-                    if previous is not None and (level, grain, previous, d) in pos:
-                        row[pos[(level, grain, previous, d)]] = -1.0
-                    for role, sign in (("in", -1.0), ("out", 1.0)):
-                        key = (flow[role], grain, p, d)
-                        if key in pos:
-                            row[pos[key]] = row.get(pos[key], 0.0) + sign
-                    if row:
-                        rows.append(row)
-                    previous = p
-            live = sub[~sub["_context"].astype(bool)] if "_context" in sub else sub
-            for _key, group in live.groupby(["district_id"] + (["_bm"] if "_bm" in live else []), sort=False):
-                d = _key[0] if isinstance(_key, tuple) else _key  # a month's end vs its last week's
-                months = group[group["grain"] == "month"]["period"]
-                weeks = sorted(group[group["grain"] == "week"]["period"])
-                if len(months) and weeks:
-                    rows.append({pos[(level, "month", months.iloc[0], d)]: 1.0, pos[(level, "week", weeks[-1], d)]: -1.0})
+    return rows
+
+
+def _complement_rows(block: pd.DataFrame, pos: dict, counted: dict) -> list[dict[int, float]]:
+    """whole = part + other part, wherever the block holds all three."""
+    rows = []
+    whole, a, b = counted["denominator"], counted["numerator"], counted["complement"]
+    sub = block[block["q"] == whole]
+    for grain, period, d in zip(sub["grain"], sub["period"], sub["district_id"], strict=False):
+        ka, kb = (a, grain, period, d), (b, grain, period, d)
+        if ka in pos and kb in pos:
+            rows.append({pos[(whole, grain, period, d)]: 1.0, pos[ka]: -1.0, pos[kb]: -1.0})
+    return rows
+
+
+def _stock_rows(block: pd.DataFrame, pos: dict, flow: dict, level: str) -> list[dict[int, float]]:
+    """level(end) = level(start) + in - out, per grain and district, over every period of the
+    block in calendar order (a level with no row is 0, known)."""
+    rows = []
+    sub = block[block["q"] == level]
+    if "_context" in block:
+        ctx = block[block["_context"].eq(True)]
+        context = set(zip(ctx["q"], ctx["grain"], ctx["period"], strict=False))
+    else:
+        context = set()
+    grains_periods = {g: sorted(set(block.loc[block["grain"] == g, "period"])) for g in set(block["grain"])}
+    for (grain, d), _group in sub.groupby(["grain", "district_id"], sort=False):
+        previous = None
+        for p in grains_periods[grain]:
+            if (level, grain, p) in context:  # the last level of the block before: a start only
+                previous = p
+                continue
+            if previous is None:  # nothing known before the first period: no equation
+                previous = p
+                continue
+            row = {}
+            if (level, grain, p, d) in pos:
+                row[pos[(level, grain, p, d)]] = 1.0
+            if (level, grain, previous, d) in pos:
+                row[pos[(level, grain, previous, d)]] = -1.0
+            for role, sign in (("in", -1.0), ("out", 1.0)):
+                key = (flow[role], grain, p, d)
+                if key in pos:
+                    row[pos[key]] = row.get(pos[key], 0.0) + sign
+            if row:
+                rows.append(row)
+            previous = p
+    return rows
+
+
+def _stock_month_end_rows(block: pd.DataFrame, pos: dict, level: str) -> list[dict[int, float]]:
+    """A month's end level = its last week's, per district (and block month), context left out."""
+    rows = []
+    sub = block[block["q"] == level]
+    live = sub[~sub["_context"].astype(bool)] if "_context" in sub else sub
+    for _key, group in live.groupby(["district_id"] + (["_bm"] if "_bm" in live else []), sort=False):
+        d = _key[0] if isinstance(_key, tuple) else _key
+        months = group[group["grain"] == "month"]["period"]
+        weeks = sorted(group[group["grain"] == "week"]["period"])
+        if len(months) and weeks:
+            rows.append({pos[(level, "month", months.iloc[0], d)]: 1.0, pos[(level, "week", weeks[-1], d)]: -1.0})
     return rows
 
 
@@ -731,27 +832,14 @@ def audit_release(qcells: pd.DataFrame, metrics: dict, *, k: int, width: float, 
                            _block=block_month(qcells["period"], qcells["grain"]))
     withheld = np.asarray(start, bool).copy()
     failures = []
-    count = (~qcells["part"].to_numpy(bool))
-    truth = qcells["truth"].to_numpy(float)
+    cells = {"truth": qcells["truth"].to_numpy(float), "count": (~qcells["part"].to_numpy(bool)),
+             "primary": primary, "frozen": frozen, "floor": week_floors(qcells)}
     levels = qcells["level"].to_numpy(bool)
-    floors = week_floors(qcells)
     stock_families = {fam[q] for m in metrics.values() if m.stock for q in [m.counted()["n"]] if q in fam}
     for (family, month), block in qcells.groupby(["_family", "_block"], sort=True):
         block = block.assign(_context=False, _prev=False, _bm=month)
         if family in stock_families and not frozen[block.index.to_numpy()].all():
-            # a stock chains the months: the level at the end of the month before is the start
-            # of this one, so this block's figures narrow the withheld cells of the block before.
-            # That block takes part whole, as released (frozen; its withheld cells must stay
-            # protected, primary ones by the width), and the chain starts at the last level of
-            # the block before it, taken as known (its true figure: stricter than the truth).
-            previous = month - pd.offsets.MonthBegin(1)
-            prev = qcells[(qcells["_family"] == family) & (qcells["_block"] == previous)]
-            before = qcells[levels & (qcells["_family"] == family) & (qcells["_block"] < previous)]
-            parts = [block, prev.assign(_context=False, _prev=True, _bm=previous)]
-            if len(before):
-                last = before.groupby(["q", "grain"])["period"].transform("max") == before["period"]
-                parts.append(before[last.to_numpy()].assign(_context=True, _prev=False, _bm=previous))
-            block = pd.concat(parts)
+            block = _with_block_before(block, qcells, family, month, levels)
         own_block = ~(block["_context"].to_numpy(bool) | block["_prev"].to_numpy(bool))
         idx = block.index.to_numpy()
         own_idx = idx[own_block]
@@ -771,45 +859,73 @@ def audit_release(qcells: pd.DataFrame, metrics: dict, *, k: int, width: float, 
                              "reason": "not audited in time"})
             withheld[own_idx] = True
             continue
-        members = dict(metrics)
-        original = withheld.copy()
-        for _attempt in range(4):  # a metric whose cells cannot be protected is held; the rest again
-            part_block = block[block["q"].isin({q for m in members.values() for q in m.counted().values()})]
-            if part_block.empty:
-                break
-            pidx = part_block.index.to_numpy()
-            saved = original[pidx].copy()
-            equations = block_equations(part_block.reset_index(drop=True), members)
-            context = part_block["_context"].to_numpy(bool)
-            prev = part_block["_prev"].to_numpy(bool)
-            # the block before: its withheld small counts keep their protection width
-            small = (truth[pidx] >= 1) & (truth[pidx] <= k - 1) & saved
-            result = audit_block(truth[pidx], equations, saved & ~context, primary=(primary[pidx] & ~context) | (prev & small),
-                                 count=count[pidx], frozen=frozen[pidx] | context | prev, k=k, width=width,
-                                 floor=floors[pidx])
-            own = ~context & ~prev
-            withheld[pidx[own]] = result.withheld[own]
-            if result.ok:
-                break
-            bad = part_block.iloc[list(result.failing)]
-            first = bad.iloc[:3]
-            examples = ", ".join(f"{q} {g} {p:%Y-%m-%d} {d}" for q, g, p, d in
-                                 zip(first["q"], first["grain"], first["period"], first["district_id"], strict=False))
-            failing_q = set(bad["q"])
-            held = {mid for mid, m in members.items() if set(m.counted().values()) & failing_q}
-            failures.append({"block": f"{month:%Y-%m}", "quantities": sorted(failing_q), "metrics": sorted(held),
-                             "reason": result.reason + (f" (e.g. {examples})" if examples else "")})
-            withheld[pidx[own]] = True
-            for mid in held:
-                members.pop(mid, None)
-            if not held:
-                break
+        failures.extend(_protect_block(block, f"{month:%Y-%m}", metrics, withheld, cells, k=k, width=width))
         if any(f["block"] == f"{month:%Y-%m}" for f in failures):
             _FAILED[key] = [f for f in failures if f["block"] == f"{month:%Y-%m}"]
         _BLOCKS[key] = withheld[own_idx].copy()
         while len(_BLOCKS) > 20_000:
             _BLOCKS.popitem(last=False)
     return withheld, failures
+
+
+def _with_block_before(block: pd.DataFrame, qcells: pd.DataFrame, family: int, month, levels: np.ndarray) -> pd.DataFrame:
+    """A stock's block with the block before it. A stock chains the months: the level at the
+    end of the month before is the start of this one, so this block's figures narrow the
+    withheld cells of the block before. That block takes part whole, as released (frozen; its
+    withheld cells must stay protected, primary ones by the width), and the chain starts at the
+    last level of the block before it, taken as known (its true figure: stricter than the truth)."""
+    previous = month - pd.offsets.MonthBegin(1)
+    prev = qcells[(qcells["_family"] == family) & (qcells["_block"] == previous)]
+    before = qcells[levels & (qcells["_family"] == family) & (qcells["_block"] < previous)]
+    parts = [block, prev.assign(_context=False, _prev=True, _bm=previous)]
+    if len(before):
+        last = before.groupby(["q", "grain"])["period"].transform("max") == before["period"]
+        parts.append(before[last.to_numpy()].assign(_context=True, _prev=False, _bm=previous))
+    return pd.concat(parts)
+
+
+def _protect_block(block: pd.DataFrame, label: str, metrics: dict, withheld: np.ndarray, cells: dict, *,
+                   k: int, width: float) -> list[dict]:
+    """Audit one block (updating `withheld` in place for its own cells). A metric whose cells
+    cannot be protected is held (all its cells withheld) and the rest audited again, up to four
+    times. Returns a report per held group of metrics."""
+    truth = cells["truth"]
+    failures = []
+    members = dict(metrics)
+    original = withheld.copy()
+    for _attempt in range(4):
+        part_block = block[block["q"].isin({q for m in members.values() for q in m.counted().values()})]
+        if part_block.empty:
+            break
+        pidx = part_block.index.to_numpy()
+        saved = original[pidx].copy()
+        equations = block_equations(part_block.reset_index(drop=True), members)
+        context = part_block["_context"].to_numpy(bool)
+        prev = part_block["_prev"].to_numpy(bool)
+        # the block before: its withheld small counts keep their protection width
+        small = (truth[pidx] >= 1) & (truth[pidx] <= k - 1) & saved
+        result = audit_block(truth[pidx], equations, saved & ~context,
+                             primary=(cells["primary"][pidx] & ~context) | (prev & small),
+                             count=cells["count"][pidx], frozen=cells["frozen"][pidx] | context | prev, k=k, width=width,
+                             floor=cells["floor"][pidx])
+        own = ~context & ~prev
+        withheld[pidx[own]] = result.withheld[own]
+        if result.ok:
+            break
+        bad = part_block.iloc[list(result.failing)]
+        first = bad.iloc[:3]
+        examples = ", ".join(f"{q} {g} {p:%Y-%m-%d} {d}" for q, g, p, d in
+                             zip(first["q"], first["grain"], first["period"], first["district_id"], strict=False))
+        failing_q = set(bad["q"])
+        held = {mid for mid, m in members.items() if set(m.counted().values()) & failing_q}
+        failures.append({"block": label, "quantities": sorted(failing_q), "metrics": sorted(held),
+                         "reason": result.reason + (f" (e.g. {examples})" if examples else "")})
+        withheld[pidx[own]] = True
+        for mid in held:
+            members.pop(mid, None)
+        if not held:
+            break
+    return failures
 
 
 def week_floors(qcells: pd.DataFrame) -> np.ndarray:

@@ -157,31 +157,17 @@ def _close_if_unused(opened: _Open) -> None:
             opened.con.close()
 
 
-def _refresh(db: str) -> _Open:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
+def _refresh(db: str) -> _Open:
     """The release this worker serves for `db` now (re-reading the pointer when it is due)."""
     if _state["pid"] != os.getpid():  # forked: connections of the parent are not ours
         _state.update(pid=os.getpid(), dbs={})
     state = _state["dbs"].setdefault(db, _Db())
-    now = time.monotonic()
     current = state.opened
-    stamp = _pointer_stamp()
-    poll = float(settings.get("snapshot_poll_s"))
-    if current is not None and stamp == state.stamp and now - state.checked < poll:
+    if not _pointer_due(state, current):
         return current
-    if snapshot_store.configured() is not None:  # several hosts: copy a newer release here first
-        snapshot_store.pull(allowed_dbs())
-        stamp = _pointer_stamp()
-    state.checked, state.stamp = now, stamp
     pointer = release_files.read_pointer()
     if pointer is None:
-        if current is not None:
-            return current  # pointer briefly unreadable: keep serving what we have
-        if not releases(db):
-            raise DataUnavailable("No data has been published yet.")
-        opened = _fallback(db, state, None, None, "the CURRENT pointer is missing or unreadable")
-        if opened is None:
-            raise DataUnavailable("The published data could not be opened (no release on disk opens).")
-        return _replace(state, opened)
+        return _without_pointer(db, state, current)
     wanted = str(pointer["version"])
     if current is not None:
         if current.version == wanted:
@@ -190,6 +176,39 @@ def _refresh(db: str) -> _Open:  # noqa: C901 - one pass over a declaration or a
             _log_once(state, wanted, f"snapshot {db}: the pointer names {wanted}, older than the "
                                      f"{current.version} served; keeping {current.version}")
             return current
+    return _follow(db, state, current, pointer, wanted)
+
+
+def _pointer_due(state: _Db, current: _Open | None) -> bool:
+    """Whether to read the pointer again: nothing served yet, the pointer file changed, or the
+    poll interval passed. Pulls a newer release from the shared store first (several hosts)."""
+    now = time.monotonic()
+    stamp = _pointer_stamp()
+    poll = float(settings.get("snapshot_poll_s"))
+    if current is not None and stamp == state.stamp and now - state.checked < poll:
+        return False
+    if snapshot_store.configured() is not None:  # several hosts: copy a newer release here first
+        snapshot_store.pull(allowed_dbs())
+        stamp = _pointer_stamp()
+    state.checked, state.stamp = now, stamp
+    return True
+
+
+def _without_pointer(db: str, state: _Db, current: _Open | None) -> _Open:
+    """No readable pointer: keep serving what we have, else the newest release that opens."""
+    if current is not None:
+        return current  # pointer briefly unreadable: keep serving what we have
+    if not releases(db):
+        raise DataUnavailable("No data has been published yet.")
+    opened = _fallback(db, state, None, None, "the CURRENT pointer is missing or unreadable")
+    if opened is None:
+        raise DataUnavailable("The published data could not be opened (no release on disk opens).")
+    return _replace(state, opened)
+
+
+def _follow(db: str, state: _Db, current: _Open | None, pointer: dict, wanted: str) -> _Open:
+    """Open the release the pointer names; if it does not open, keep the one served (saying
+    why) or fall back to the newest earlier one that opens."""
     path = settings.var_dir() / pointer[db]
     size = (pointer.get("bytes") or {}).get(db) if isinstance(pointer.get("bytes"), dict) else None
     try:

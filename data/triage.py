@@ -64,24 +64,23 @@ def how_far(ep: dict, metric: registry.Metric | None) -> str:
     fmt = (lambda v: metric.format_value(v)) if metric is not None else (lambda v: f"{v:.4g}")
     unit = f" {metric.unit}" if metric is not None and metric.unit else ""
     value, lower, upper, target = (ep.get(k) for k in ("value", "lower", "upper", "target"))
-    is_num = lambda v: v is not None and v == v  # noqa: E731
     if ep.get("rule") == "no_data":
         return "no data in the expected time"
     if ep.get("rule") == "release":
         return "the site serves an older release"
-    if ep.get("rule") == "forecast" and ep.get("forecast_at") is not None and is_num(target):
+    if ep.get("rule") == "forecast" and ep.get("forecast_at") is not None and facts.known(target):
         at = _ts(ep["forecast_at"])
         return f"forecast to reach {fmt(target)}{unit} at {at:%a %H:%M}" if at is not None else ""
-    if not is_num(value):
+    if not facts.known(value):
         return ""
-    if is_num(lower) and is_num(upper):
+    if facts.known(lower) and facts.known(upper):
         band = f"expected {fmt(lower)}–{fmt(upper)}{unit}"
         if value > upper:
             return f"{fmt(value)}{unit}: {fmt(value - upper)} above the band ({band})"
         if value < lower:
             return f"{fmt(value)}{unit}: {fmt(lower - value)} below the band ({band})"
         return f"{fmt(value)}{unit}: back in the band ({band})"
-    if is_num(target):
+    if facts.known(target):
         gap = value - target
         return f"{fmt(value)}{unit}: {fmt(abs(gap))} {'over' if gap > 0 else 'under'} the target {fmt(target)}"
     return f"{fmt(value)}{unit}"
@@ -92,12 +91,11 @@ def short_far(ep: dict, metric: registry.Metric | None) -> str:
     fmt = (lambda v: metric.format_value(v)) if metric is not None else (lambda v: f"{v:.4g}")
     unit = f" {metric.unit}" if metric is not None and metric.unit else ""
     value, lower, upper, target = (ep.get(k) for k in ("value", "lower", "upper", "target"))
-    ok = lambda v: v is not None and v == v  # noqa: E731
-    if ep.get("rule") in ("no_data", "forecast", "release") or not ok(value):
+    if ep.get("rule") in ("no_data", "forecast", "release") or not facts.known(value):
         return how_far(ep, metric)
-    if ok(lower) and ok(upper):
+    if facts.known(lower) and facts.known(upper):
         return f"{fmt(value)}{unit} (expected {fmt(lower)}–{fmt(upper)})"
-    if ok(target):
+    if facts.known(target):
         return f"{fmt(value)}{unit} (target {fmt(target)})"
     return f"{fmt(value)}{unit}"
 
@@ -122,11 +120,10 @@ def explore_href(ep: dict) -> str:
 def out_of_band(ep: dict) -> float:
     """How far out, relative to the band's width (or the target): for sorting."""
     value, lower, upper, target = (ep.get(k) for k in ("value", "lower", "upper", "target"))
-    ok = lambda v: v is not None and v == v  # noqa: E731
-    if ok(value) and ok(lower) and ok(upper):
+    if facts.known(value) and facts.known(lower) and facts.known(upper):
         width = max(abs(upper - lower), 1e-9)
         return max(value - upper, lower - value, 0) / width
-    if ok(value) and ok(target):
+    if facts.known(value) and facts.known(target):
         return abs(value - target) / (abs(target) or 1.0)
     return 0.0
 

@@ -84,40 +84,69 @@ def _seconds(value, low: int, high: int, *, zero_ok: bool = False):
     return seconds
 
 
-def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[str]]:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
-    """URL parameters (and an optional profile name) → (config, notices). Never raises."""
+def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[str]]:
+    """URL parameters (and an optional profile name) → (config, notices). Never raises.
+    Notices come in the order of the steps: profile, metrics, views, refresh, rotation,
+    nightly, screen, failures, hold."""
     notices: list[str] = []
-    base: dict = {}
-    if profile is not None:
-        profiles = load_profiles()
-        if isinstance(profile, str) and profile in profiles:
-            base = dict(profiles[profile])
-        else:
-            notices.append(f"unknown profile {_short(profile)}, showing the default wall")
-            profile = None
+    base, profile = _profile(profile, notices)
     merged = {**base, **{k: v for k, v in params.items() if v is not None and v != ""}}
-    default_refresh = int(settings.get("wall_refresh_s"))
-
     # metrics first: they decide which views have anything to show
-    chosen_metrics: list[str] = []
-    if "metrics" in merged:
-        wanted = _split(merged["metrics"])
-        chosen_metrics = [m for m in dict.fromkeys(wanted) if registry.get(m) is not None][:MAX_METRICS]
-        bad = [m for m in wanted if registry.get(m) is None]
-        if bad:
-            notices.append(f"unknown metric {_short(bad[0])}" + (f" and {len(bad) - 1} more" if len(bad) > 1 else ""))
+    chosen_metrics = _metrics(merged, notices)
     available = {d for d in registry.DOMAINS
                  if any(m.domain == d and (not chosen_metrics or m.id in chosen_metrics)
                         for m in registry.metrics().values())}
+    views = _views(merged, available, notices)
+    refresh = _refresh(merged, params, notices)
+    views, rotate = _rotation(merged, views, available, notices)
+    nightly = _matching(merged, "nightly", lambda v: bool(_HHMM.match(v)), "bad nightly {}, no nightly reload", notices)
+    screen = _matching(merged, "screen", lambda v: bool(_NAME.match(v)) and len(v) >= 3, "bad screen name {}", notices)
+    failures = _optional_seconds(merged, "failures", FAILURES_RANGE, RELOAD_AFTER_FAILURES,
+                                 f"bad failures {{}}, reloading after {RELOAD_AFTER_FAILURES}", notices)
+    default_hold = int(settings.get("wall_hold_max_s"))
+    hold = _optional_seconds(merged, "hold", HOLD_RANGE, default_hold,
+                             f"bad hold {{}}, holding at most {default_hold} s", notices, zero_ok=True)
+    title = base.get("title") if isinstance(base.get("title"), str) else ""
+    config = {"views": views, "rotate": rotate, "refresh": refresh, "metrics": chosen_metrics,
+              "nightly": nightly, "profile": profile or "", "screen": screen, "title": title[:60],
+              "build": BUILD, "scheme": SCHEME, "max_failures": failures, "hold": hold}
+    return config, notices
 
+
+def _profile(profile, notices: list[str]) -> tuple[dict, str | None]:
+    """The named profile's settings (URL parameters override them) and its name, or none."""
+    if profile is None:
+        return {}, None
+    profiles = load_profiles()
+    if isinstance(profile, str) and profile in profiles:
+        return dict(profiles[profile]), profile
+    notices.append(f"unknown profile {_short(profile)}, showing the default wall")
+    return {}, None
+
+
+def _metrics(merged: dict, notices: list[str]) -> list[str]:
+    """The known metrics asked for, in order, at most MAX_METRICS (none: every metric)."""
+    if "metrics" not in merged:
+        return []
+    wanted = _split(merged["metrics"])
+    bad = [m for m in wanted if registry.get(m) is None]
+    if bad:
+        notices.append(f"unknown metric {_short(bad[0])}" + (f" and {len(bad) - 1} more" if len(bad) > 1 else ""))
+    return [m for m in dict.fromkeys(wanted) if registry.get(m) is not None][:MAX_METRICS]
+
+
+def _views(merged: dict, available: set[str], notices: list[str]) -> list[str]:
+    """The known views asked for that have something to show, else 'all'."""
     wanted_views = _split(merged.get("view")) if "view" in merged else []
     views = [v for v in dict.fromkeys(wanted_views) if v in VIEWS and (v == "all" or v in available)]
     if len(views) < len(wanted_views):
         bad = [v for v in wanted_views if v not in views]
         notices.append(f"unknown view {_short(bad[0])}, showing {'all' if not views else ', '.join(views)}")
-    if not views:
-        views = ["all"]
+    return views or ["all"]
 
+
+def _refresh(merged: dict, params: dict, notices: list[str]) -> int:
+    default_refresh = int(settings.get("wall_refresh_s"))
     try:
         refresh = _seconds(merged["refresh"], *REFRESH_RANGE) if "refresh" in merged else default_refresh
     except (TypeError, ValueError):
@@ -126,7 +155,13 @@ def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[s
     # The soak benchmark needs 1 s refreshes; only with an explicit soak=1 (never a profile).
     if params.get("soak") == "1" and str(params.get("refresh")) == "1":
         refresh = 1
+    return refresh
 
+
+def _rotation(merged: dict, views: list[str], available: set[str], notices: list[str]) -> tuple[list[str], int]:
+    """The views to rotate through and the dwell in seconds (0: no rotation). Several views
+    and no dwell rotate every 30 s; a dwell with one view rotates through every domain with
+    something to show, starting there."""
     rotate = 0
     if "rotate" in merged:
         try:
@@ -134,9 +169,8 @@ def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[s
         except (TypeError, ValueError):
             notices.append(f"bad rotate {_short(merged['rotate'])}, not rotating")
     if not rotate and "rotate" not in merged and len(views) > 1:
-        rotate = 30  # several views and no dwell given: rotate every 30 s
+        rotate = 30
     if rotate and len(views) == 1:
-        # rotate through every domain that has something to show, starting with the chosen view
         domains = [d for d in registry.DOMAINS if d in available]
         start = domains.index(views[0]) if views[0] in domains else 0
         views = domains[start:] + domains[:start]
@@ -144,41 +178,31 @@ def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[s
     if rotate and len(views) < 2:
         notices.append("only one view to show, not rotating")
         rotate = 0
+    return views, rotate
 
-    nightly = ""
-    if merged.get("nightly"):
-        if isinstance(merged["nightly"], str) and _HHMM.match(merged["nightly"]):
-            nightly = merged["nightly"]
-        else:
-            notices.append(f"bad nightly {_short(merged['nightly'])}, no nightly reload")
 
-    screen = ""
-    if merged.get("screen"):
-        if isinstance(merged["screen"], str) and _NAME.match(merged["screen"]) and len(merged["screen"]) >= 3:
-            screen = merged["screen"]
-        else:
-            notices.append(f"bad screen name {_short(merged['screen'])}")
+def _matching(merged: dict, key: str, ok, notice: str, notices: list[str]) -> str:
+    """A string setting that passes `ok`, else "" (with the notice when one was given)."""
+    value = merged.get(key)
+    if not value:
+        return ""
+    if isinstance(value, str) and ok(value):
+        return value
+    notices.append(notice.format(_short(value)))
+    return ""
 
-    failures = RELOAD_AFTER_FAILURES
-    if merged.get("failures") not in (None, ""):
-        try:
-            failures = _seconds(merged["failures"], *FAILURES_RANGE)
-        except (TypeError, ValueError):
-            notices.append(f"bad failures {_short(merged['failures'])}, reloading after {RELOAD_AFTER_FAILURES}")
 
-    default_hold = int(settings.get("wall_hold_max_s"))
-    hold = default_hold
-    if merged.get("hold") not in (None, ""):
-        try:
-            hold = _seconds(merged["hold"], *HOLD_RANGE, zero_ok=True)
-        except (TypeError, ValueError):
-            notices.append(f"bad hold {_short(merged['hold'])}, holding at most {default_hold} s")
-
-    title = base.get("title") if isinstance(base.get("title"), str) else ""
-    config = {"views": views, "rotate": rotate, "refresh": refresh, "metrics": chosen_metrics,
-              "nightly": nightly, "profile": profile or "", "screen": screen, "title": title[:60],
-              "build": BUILD, "scheme": SCHEME, "max_failures": failures, "hold": hold}
-    return config, notices
+def _optional_seconds(merged: dict, key: str, bounds: tuple[int, int], default: int, notice: str,
+                      notices: list[str], *, zero_ok: bool = False) -> int:
+    """A count within `bounds` (0 too when zero_ok), else the default (with the notice when one
+    was given)."""
+    if merged.get(key) in (None, ""):
+        return default
+    try:
+        return _seconds(merged[key], *bounds, zero_ok=zero_ok)
+    except (TypeError, ValueError):
+        notices.append(notice.format(_short(merged[key])))
+        return default
 
 
 def valid_config(value) -> dict:

@@ -12,7 +12,7 @@ import plotly.colors
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from data import settings
+from data import facts, settings
 from data.registry import Metric
 
 LIGHT, WALL = "cityops-light", "cityops-wall"
@@ -525,7 +525,10 @@ def band_sparkline_svg(values, lower=None, upper=None, *, width: int = 120, heig
     band = [float(v) for v in (lower, upper) if v is not None and v == v]
     lo, hi = min(points + band), max(points + band)
     span = (hi - lo) or 1.0
-    y = lambda v: 3 + (height - 6) * (1 - (v - lo) / span)  # noqa: E731
+
+    def y(v: float) -> float:  # the SVG's y of a value (top is 0)
+        return 3 + (height - 6) * (1 - (v - lo) / span)
+
     step = (width - 8) / (len(points) - 1)
     coords = [(3 + i * step, y(v)) for i, v in enumerate(points)]
     path = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords)
@@ -550,8 +553,7 @@ def alert_chart(frame: pd.DataFrame, metric: Metric, episode: dict, *, template:
     fig = go.Figure(layout=dict(template=template))
     part = frame.sort_values("period")
     lower, upper = episode.get("lower"), episode.get("upper")
-    ok = lambda v: v is not None and v == v  # noqa: E731
-    if ok(lower) and ok(upper):
+    if facts.known(lower) and facts.known(upper):
         fig.add_hrect(y0=lower, y1=upper, fillcolor="#0b5cad", opacity=0.10, line_width=0,
                       annotation_text="expected band (now)", annotation_position="top left",
                       annotation_font_size=11)
@@ -567,12 +569,12 @@ def alert_chart(frame: pd.DataFrame, metric: Metric, episode: dict, *, template:
         end = pd.Timestamp(last if last is not None and not pd.isna(last) else first) + step
         fig.add_vrect(x0=first, x1=end, fillcolor="#b91c1c", opacity=0.12, line_width=0,
                       annotation_text="alert", annotation_position="top left", annotation_font_size=11)
-        if ok(episode.get("value")):  # the value the alert is about, where the detector saw it
+        if facts.known(episode.get("value")):  # the value the alert is about, where the detector saw it
             fig.add_trace(go.Scatter(x=[pd.Timestamp(last if last is not None and not pd.isna(last) else first)],
                                      y=[episode["value"]], mode="markers", name="alert value",
                                      marker=dict(size=10, color="#b91c1c", symbol="diamond"),
                                      hovertemplate="alert: %{y:" + metric.format + "} " + metric.unit))
-    if ok(episode.get("target")):
+    if facts.known(episode.get("target")):
         fig.add_hline(y=episode["target"], line_dash="dash", line_color="#6c757d",
                       annotation_text=f"target {metric.format_value(episode['target'])}",
                       annotation_position="bottom left", annotation_font_size=11)

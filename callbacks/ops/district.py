@@ -1,6 +1,7 @@
 """District profile callbacks: KPI cards against the city median and peers, and the records."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
@@ -61,11 +62,34 @@ def district_profile(district_id):
         return title, refused, None
     info = common.districts().set_index("district_id").loc[district_id]
     times = common.table_times()
-    first = facts.first_times()
     metrics = common.available_metrics()
-    # Each metric by day up to the latest complete day of its own data (a city's sources end at
-    # different times); a metric published by month only (monthly tonnage) by month, whose
-    # loaded months are complete: the last two years of them.
+    windows = _windows(metrics, times)
+    principal = access.current()
+    # the borough median of a few districts is a peer's own figure (of three, always one of them):
+    # a caller who may not see every peer gets the district's rank among them instead
+    exact_peers = principal is not None and principal.districts == access.ALL
+    history, medians, ranks = _history_and_peers(district_id, windows, principal, exact_peers)
+    # the period each card shows (the latest complete period of its own data, zeros included)
+    shown_at = {}
+    for metric in metrics:
+        grain, _start, end = windows[metric.id]
+        data_time = times.get(metric.table, (None, False))[0]
+        shown_at[metric.id] = facts.last_complete_period(grain, min(end, data_time or end))
+    spread = _spread(district_id, metrics, windows, shown_at)
+    city_median = medians[medians["borough"].isna()].set_index("metric_id")["median_value"]
+    # a metric with no district figure anywhere (citywide-only sources: MTA, DOT counts) has no place here
+    metrics = [m for m in metrics if m.id in city_median.index]
+    peers = medians[medians["borough"] == info["borough"]].set_index("metric_id") if exact_peers else None
+    context = _CardContext(district_id, info["borough"], times, facts.first_times(), datetime.now(), history,
+                           spread, city_median, peers, ranks)
+    cards = [_card(metric, windows[metric.id][0], shown_at[metric.id], context) for metric in metrics]
+    return names[district_id], cards, _summary(district_id, info)
+
+
+def _windows(metrics, times: dict) -> dict[str, tuple[str, datetime, datetime]]:
+    """(grain, start, end) per metric. Each metric by day up to the latest complete day of its
+    own data (a city's sources end at different times); a metric published by month only
+    (monthly tonnage) by month, whose loaded months are complete: the last two years of them."""
     windows = {}
     for metric in metrics:
         grain = common.valid_grain("day", metric)
@@ -75,11 +99,13 @@ def district_profile(district_id):
             windows[metric.id] = (grain, end - timedelta(days=HISTORY_DAYS), end)
         else:
             windows[metric.id] = (grain, newest - timedelta(days=2 * 366), END_OF_TIME)
-    history, medians, ranks, spread = [], [], [], []
-    principal = access.current()
-    # the borough median of a few districts is a peer's own figure (of three, always one of them):
-    # a caller who may not see every peer gets the district's rank among them instead
-    exact_peers = principal is not None and principal.districts == access.ALL
+    return windows
+
+
+def _history_and_peers(district_id: str, windows: dict, principal, exact_peers: bool):
+    """The district's history, the city and borough medians, and (for a caller who may not
+    see every peer) its rank among its borough's districts, one query per distinct window."""
+    history, medians, ranks = [], [], []
     for grain, start, end in sorted(set(windows.values())):
         ids_at = [m for m, w in windows.items() if w == (grain, start, end)]
         history.append(repository.run("ops/metric_history", metrics=ids_at, grain=grain, district=district_id,
@@ -89,15 +115,14 @@ def district_profile(district_id):
         if not exact_peers and principal is not None and principal.sees(district_id):
             rank = repository.run("ops/district_peer_rank", grain=grain, before=end, district=district_id)
             ranks.append(rank[rank["metric_id"].isin(ids_at)])
-    history = pd.concat(history, ignore_index=True)
-    medians = pd.concat(medians, ignore_index=True)
-    # the period each card shows (the latest complete period of its own data, zeros included)
-    shown_at = {}
-    for metric in metrics:
-        grain, _start, end = windows[metric.id]
-        data_time = times.get(metric.table, (None, False))[0]
-        shown_at[metric.id] = facts.last_complete_period(grain, min(end, data_time or end))
-    # rank and spread among ALL districts at exactly that period (aggregates, no peer's row)
+    ranks = (pd.concat(ranks, ignore_index=True) if ranks else pd.DataFrame(columns=["metric_id"])).set_index("metric_id")
+    return pd.concat(history, ignore_index=True), pd.concat(medians, ignore_index=True), ranks
+
+
+def _spread(district_id: str, metrics, windows: dict, shown_at: dict) -> pd.DataFrame:
+    """Rank and spread among ALL districts at exactly the period each card shows (aggregates,
+    no peer's row), indexed by metric_id."""
+    spread = []
     for grain in sorted({w[0] for w in windows.values()}):
         at = [m for m in metrics if windows[m.id][0] == grain and shown_at[m.id] is not None]
         if at:
@@ -105,64 +130,84 @@ def district_profile(district_id):
                 "ops/district_rank_all", grain=grain, metrics=[m.id for m in at],
                 periods=[shown_at[m.id] for m in at], district=district_id,
                 zero_metrics=[m.id for m in at if facts.zero_or_none(m) == 0]))
-    spread = (pd.concat(spread, ignore_index=True) if spread else pd.DataFrame(columns=["metric_id"])) \
+    return (pd.concat(spread, ignore_index=True) if spread else pd.DataFrame(columns=["metric_id"])) \
         .set_index("metric_id")
-    city_median = medians[medians["borough"].isna()].set_index("metric_id")["median_value"]
-    # a metric with no district figure anywhere (citywide-only sources: MTA, DOT counts) has no place here
-    metrics = [m for m in metrics if m.id in city_median.index]
-    peers = medians[medians["borough"] == info["borough"]].set_index("metric_id")
-    ranks = (pd.concat(ranks, ignore_index=True) if ranks else pd.DataFrame(columns=["metric_id"])).set_index("metric_id")
-    now = datetime.now()
-    cards = []
-    for metric in metrics:
-        grain, _start, end = windows[metric.id]
-        data_time, simulated = times.get(metric.table, (None, False))
-        # the latest complete period of the metric's own data, zeros included (a quiet day is
-        # the latest day, not skipped), against the period before it (data.facts)
-        latest = shown_at[metric.id]
-        part = facts.filled(metric, history[history["metric_id"] == metric.id].sort_values("period"),
-                            grain=grain, last=latest)
-        shown = facts.from_series(metric, part, grain=grain, district=district_id, period=latest,
-                                  data_time=data_time, now=now, simulated=simulated,
-                                  first_time=first.get(metric.table))
-        values = [float(v) if v == v else None for v in part["value"]]
-        row = spread.loc[metric.id].to_dict() if metric.id in spread.index else None
-        if row is not None and row.get("period") is not None and latest is not None \
-                and pd.Timestamp(row["period"]) != pd.Timestamp(latest):
-            row = None  # never a rank of another period than the card's
-        rank, why_not = page.rank_text(metric, shown, row)
-        comparisons = [("Among all districts", html.Span(rank or why_not, className="district-rank"
-                                                          + ("" if rank else " district-rank--none")))]
-        if row is not None:
-            picture = figures.spread_svg(row["p10"], row["p25"], row["p50"], row["p75"], row["p90"], shown.value)
-            if picture:
-                comparisons.append(("Where we sit", html.Img(
-                    src=picture, className="district-spread",
-                    alt=(f"10th–90th percentile of all districts {metric.format_value(row['p10'])}–"
-                         f"{metric.format_value(row['p90'])}, median {metric.format_value(row['p50'])}, "
-                         f"this district {metric.format_value(shown.value)}"))))
-        comparisons.append(("City median", metric.format_value(city_median.get(metric.id))))
-        if exact_peers and metric.id in peers.index:
-            row = peers.loc[metric.id]
-            comparisons.append((f"{info['borough']} median ({int(row['districts'])} districts)",
-                                metric.format_value(row["median_value"])))
-        elif metric.id in ranks.index:
-            row = ranks.loc[metric.id]
-            comparisons.append((f"Among {int(row['districts'])} {info['borough']} districts",
-                                page.place(row)))
-        href = "/explore?" + urlencode({"metric": metric.id, "districts": district_id, "range": "30d",
-                                         "grain": grain}, safe=",")
-        cards.append(components.kpi_card(
-            shown, variant="signal", title=registry.DOMAIN_LABELS[metric.domain],
-            signal=control_limits.test(values, fmt=lambda v, m=metric: m.format_value(v)),
-            comparisons=comparisons, sparkline=figures.sparkline_svg(values[-30:], colour="#0b5cad"), href=href,
-        ))
+
+
+@dataclass(frozen=True)
+class _CardContext:
+    """What every card of one district profile reads: the district, the data times and the
+    figures fetched once for all cards. `peers`: borough medians (None: use `ranks`)."""
+
+    district_id: str
+    borough: str
+    times: dict
+    first: dict
+    now: datetime
+    history: pd.DataFrame
+    spread: pd.DataFrame
+    city_median: pd.Series
+    peers: pd.DataFrame | None
+    ranks: pd.DataFrame
+
+
+def _card(metric, grain: str, latest, c: _CardContext):
+    """One metric's card: the latest complete period of the metric's own data, zeros included
+    (a quiet day is the latest day, not skipped), against the period before it (data.facts),
+    with its comparisons, control-chart signal and sparkline."""
+    data_time, simulated = c.times.get(metric.table, (None, False))
+    part = facts.filled(metric, c.history[c.history["metric_id"] == metric.id].sort_values("period"),
+                        grain=grain, last=latest)
+    shown = facts.from_series(metric, part, grain=grain, district=c.district_id, period=latest,
+                              data_time=data_time, now=c.now, simulated=simulated,
+                              first_time=c.first.get(metric.table))
+    values = [float(v) if v == v else None for v in part["value"]]
+    href = "/explore?" + urlencode({"metric": metric.id, "districts": c.district_id, "range": "30d",
+                                     "grain": grain}, safe=",")
+    return components.kpi_card(
+        shown, variant="signal", title=registry.DOMAIN_LABELS[metric.domain],
+        signal=control_limits.test(values, fmt=metric.format_value),
+        comparisons=_comparisons(metric, shown, latest, c), sparkline=figures.sparkline_svg(values[-30:], colour="#0b5cad"),
+        href=href,
+    )
+
+
+def _comparisons(metric, shown, latest, c: _CardContext) -> list[tuple]:
+    """Rank and spread among all districts (only of the card's own period), the city median,
+    and the borough median or rank."""
+    row = c.spread.loc[metric.id].to_dict() if metric.id in c.spread.index else None
+    if row is not None and row.get("period") is not None and latest is not None \
+            and pd.Timestamp(row["period"]) != pd.Timestamp(latest):
+        row = None  # never a rank of another period than the card's
+    rank, why_not = page.rank_text(metric, shown, row)
+    comparisons = [("Among all districts", html.Span(rank or why_not, className="district-rank"
+                                                      + ("" if rank else " district-rank--none")))]
+    if row is not None:
+        picture = figures.spread_svg(row["p10"], row["p25"], row["p50"], row["p75"], row["p90"], shown.value)
+        if picture:
+            comparisons.append(("Where we sit", html.Img(
+                src=picture, className="district-spread",
+                alt=(f"10th–90th percentile of all districts {metric.format_value(row['p10'])}–"
+                     f"{metric.format_value(row['p90'])}, median {metric.format_value(row['p50'])}, "
+                     f"this district {metric.format_value(shown.value)}"))))
+    comparisons.append(("City median", metric.format_value(c.city_median.get(metric.id))))
+    if c.peers is not None and metric.id in c.peers.index:
+        peer = c.peers.loc[metric.id]
+        comparisons.append((f"{c.borough} median ({int(peer['districts'])} districts)",
+                            metric.format_value(peer["median_value"])))
+    elif metric.id in c.ranks.index:
+        peer = c.ranks.loc[metric.id]
+        comparisons.append((f"Among {int(peer['districts'])} {c.borough} districts", page.place(peer)))
+    return comparisons
+
+
+def _summary(district_id: str, info: pd.Series):
+    """Borough, residents and area, with links to the explorer and the briefing."""
     population = "–" if pd.isna(info["population"]) else f"{int(info['population']):,}"
-    summary = html.P([f"{info['borough']} · {population} residents · {float(info['area_km2']):,.1f} km² · ",
-                      dcc.Link("open in the explorer", href=f"/explore?districts={district_id}"), " · ",
-                      html.A("weekly briefing (print, PDF)", href=f"/district/{district_id}/briefing")],
-                     className="text-muted")
-    return names[district_id], cards, summary
+    return html.P([f"{info['borough']} · {population} residents · {float(info['area_km2']):,.1f} km² · ",
+                   dcc.Link("open in the explorer", href=f"/explore?districts={district_id}"), " · ",
+                   html.A("weekly briefing (print, PDF)", href=f"/district/{district_id}/briefing")],
+                  className="text-muted")
 
 
 TREND_DAYS = 91

@@ -40,18 +40,31 @@ def layout(**query):
     except DataUnavailable:  # the skeleton must still carry every id (Dash validates callbacks on it)
         names, available, times = {"city": "Whole city"}, list(registry.metrics().values()), {}
     state = explore.parse(raw, names=names, available=available, times=times)
+    district_options = [{"label": n, "value": d} for d, n in names.items() if d != "city"]
+    return html.Div(
+        [
+            dcc.Location(id=ids.EXPLORE_URL, refresh="callback-nav"),
+            dcc.Store(id=ids.EXPLORE_STATE, data=raw),
+            dcc.Store(id=ids.EXPLORE_NOTE_SAVED, data=0),
+            dcc.Store(id=ids.EXPLORE_MAP_VALUES),
+            html.H1("Explore"),
+            _controls(state, available, district_options),
+            html.Div([components.notice(n) for n in state.notices], id=ids.EXPLORE_NOTICE),
+            _exports(state.search()),
+            dcc.Loading(html.Div(id=ids.EXPLORE_KPIS, className="kpi-grid mb-3")),
+            *_charts(state.metric),
+            _note_form(state, district_options),
+            html.Div(id=ids.EXPLORE_ABOUT, className="metric-about mt-3"),
+        ]
+    )
+
+
+def _controls(state: explore.State, available: list, district_options: list[dict]):
+    """The filter row: domain, metric, period, dates, granularity, districts, scale."""
     metric = state.metric
     domains = [d for d in registry.DOMAINS if any(m.domain == d for m in available)] or list(registry.DOMAINS)
-    district_options = [{"label": n, "value": d} for d, n in names.items() if d != "city"]
     allowed_scales = explore.scales_for(metric)
-    # the annotation picker lists only the districts the caller may annotate (an account of
-    # every district may also annotate the whole city: no district)
-    principal = access.current()
-    every = principal is not None and principal.districts == access.ALL
-    note_options = [o for o in district_options if principal is not None and principal.sees(o["value"])]
-    note_default = None if every or not note_options else note_options[0]["value"]
-    search = state.search()
-    controls = dbc.Row(
+    return dbc.Row(
         [
             dbc.Col([_label("Domain", ids.EXPLORE_DOMAIN),
                      dcc.Dropdown([{"label": registry.DOMAIN_LABELS[d], "value": d} for d in domains], state.domain,
@@ -87,14 +100,53 @@ def layout(**query):
         ],
         className="g-2 mb-2 explore-controls",
     )
-    exports = html.Div(
+
+
+def _exports(search: str):
+    """Download links for what is shown (the state's query string)."""
+    return html.Div(
         [html.Span("Export what is shown: ", className="small text-muted"),
          html.A("CSV", href=EXPORT_CSV + search, className="btn btn-outline-primary btn-sm me-1", download=""),
          html.A("Excel", href=EXPORT_XLSX + search, className="btn btn-outline-primary btn-sm me-2", download=""),
          html.Span("Charts: the camera button above each chart saves a PNG.", className="small text-muted")],
         id=ids.EXPLORE_EXPORTS, className="mb-2",
     )
-    note_form = html.Details(
+
+
+def _charts(metric) -> list:
+    """The map and time series, then the ranking and table (filled by callbacks)."""
+    return [
+        dbc.Row(
+            [
+                dbc.Col(dcc.Loading(dcc.Graph(id=ids.EXPLORE_MAP, style={"height": "480px"},
+                                              config=figures.graph_config(f"map-{metric.id}"))), lg=5),
+                dbc.Col(dcc.Loading(dcc.Graph(id=ids.EXPLORE_SERIES, style={"height": "480px"},
+                                              config=figures.graph_config(f"series-{metric.id}"))), lg=7),
+            ],
+            className="g-3",
+        ),
+        dbc.Row(
+            [
+                dbc.Col([html.H2("Ranking", className="h5 mt-3"),
+                         dcc.Loading(dcc.Graph(id=ids.EXPLORE_RANKING,
+                                               config=figures.graph_config(f"ranking-{metric.id}")))], lg=5),
+                dbc.Col([html.H2("Table", className="h5 mt-3"),
+                         components.data_grid(ids.EXPLORE_TABLE, None, explore.TABLE_COLUMNS, height="560px",
+                                              csv_name=f"explore-{metric.id}.csv")], lg=7),
+            ],
+            className="g-3",
+        ),
+    ]
+
+
+def _note_form(state: explore.State, district_options: list[dict]):
+    """The annotation form. Its district picker lists only the districts the caller may
+    annotate (an account of every district may also annotate the whole city: no district)."""
+    principal = access.current()
+    every = principal is not None and principal.districts == access.ALL
+    note_options = [o for o in district_options if principal is not None and principal.sees(o["value"])]
+    note_default = None if every or not note_options else note_options[0]["value"]
+    return html.Details(
         [
             html.Summary("Add an annotation (storm, strike, outage …) to the time series"),
             dbc.Row(
@@ -119,41 +171,6 @@ def layout(**query):
             html.Div(id=ids.EXPLORE_NOTE_RESULT, className="mt-2", role="status"),
         ],
         className="explore-annotate mt-3",
-    )
-    return html.Div(
-        [
-            dcc.Location(id=ids.EXPLORE_URL, refresh="callback-nav"),
-            dcc.Store(id=ids.EXPLORE_STATE, data=raw),
-            dcc.Store(id=ids.EXPLORE_NOTE_SAVED, data=0),
-            dcc.Store(id=ids.EXPLORE_MAP_VALUES),
-            html.H1("Explore"),
-            controls,
-            html.Div([components.notice(n) for n in state.notices], id=ids.EXPLORE_NOTICE),
-            exports,
-            dcc.Loading(html.Div(id=ids.EXPLORE_KPIS, className="kpi-grid mb-3")),
-            dbc.Row(
-                [
-                    dbc.Col(dcc.Loading(dcc.Graph(id=ids.EXPLORE_MAP, style={"height": "480px"},
-                                                  config=figures.graph_config(f"map-{metric.id}"))), lg=5),
-                    dbc.Col(dcc.Loading(dcc.Graph(id=ids.EXPLORE_SERIES, style={"height": "480px"},
-                                                  config=figures.graph_config(f"series-{metric.id}"))), lg=7),
-                ],
-                className="g-3",
-            ),
-            dbc.Row(
-                [
-                    dbc.Col([html.H2("Ranking", className="h5 mt-3"),
-                             dcc.Loading(dcc.Graph(id=ids.EXPLORE_RANKING,
-                                                   config=figures.graph_config(f"ranking-{metric.id}")))], lg=5),
-                    dbc.Col([html.H2("Table", className="h5 mt-3"),
-                             components.data_grid(ids.EXPLORE_TABLE, None, explore.TABLE_COLUMNS, height="560px",
-                                                  csv_name=f"explore-{metric.id}.csv")], lg=7),
-                ],
-                className="g-3",
-            ),
-            note_form,
-            html.Div(id=ids.EXPLORE_ABOUT, className="metric-about mt-3"),
-        ]
     )
 
 
