@@ -8,9 +8,10 @@ from datetime import datetime
 import dash
 from dash import Input, Output, State, dcc, html
 
-from callbacks import auth, common
+from callbacks import common
 from callbacks.ops.alerts import SEVERITY_TEXT, _when, may_act, state_text
 from data import access, episodes, facts, registry, triage
+from data.web import guard
 from layouts import components, figures, ids
 
 ACTIONS = ("acknowledge", "assign", "snooze", "resolve", "note")
@@ -148,7 +149,7 @@ def _signals(ep: dict):
     Input(ids.ALERT_ID, "data"),
     Input(ids.ALERT_CHANGED, "data"),
 )
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded("message", figures.empty("No data"), "", "", True)
 def alert_view(episode_id, _changed):
     episode_id = _episode_id(episode_id)
@@ -190,7 +191,7 @@ def _until(value) -> datetime | None:
     State(ids.ALERT_CHANGED, "data"),
     prevent_initial_call=True,
 )
-@auth.requires("annotate")
+@guard.requires("annotate")
 def alert_act(clicks, episode_id, action, note, assignee, until, changed):
     if not isinstance(clicks, int) or isinstance(clicks, bool) or clicks <= 0:
         return dash.no_update, dash.no_update, dash.no_update

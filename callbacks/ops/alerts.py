@@ -9,8 +9,9 @@ import dash
 import pandas as pd
 from dash import ALL, Input, Output, State, dcc, html
 
-from callbacks import auth, common
+from callbacks import common
 from data import access, episodes, registry, repository, triage
+from data.web import guard
 from layouts import components, figures, ids
 
 
@@ -160,7 +161,7 @@ def _filters(states, domain, severity, district, group, sort):
     Input(ids.ALERTS_TICK, "n_intervals"),
     Input(ids.ALERTS_CHANGED, "data"),
 )
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded("message", [])
 def alerts_queue(states, domain, severity, district, group, sort, _tick, _changed):
     states, domain, severity, district, group, sort = _filters(states, domain, severity, district, group, sort)
@@ -183,7 +184,7 @@ def alerts_queue(states, domain, severity, district, group, sort, _tick, _change
     State(ids.ALERTS_CHANGED, "data"),
     prevent_initial_call=True,
 )
-@auth.requires("annotate")
+@guard.requires("annotate")
 def alerts_acknowledge(clicks, changed):
     """Acknowledge the alert whose button was pressed (the data layer checks the district)."""
     episode_id = None
@@ -217,7 +218,7 @@ def _hours(value) -> str:
 
 @dash.callback(Output(ids.ALERTS_STATS, "children"), Input(ids.ALERTS_TICK, "n_intervals"),
                Input(ids.ALERTS_CHANGED, "data"))
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded("message")
 def alerts_stats(_tick, _changed):
     frame = episodes.stats(days=30)

@@ -8,9 +8,10 @@ import dash
 import pandas as pd
 from dash import Input, Output, State, dcc, html
 
-from callbacks import auth, common
+from callbacks import common
 from callbacks.ops.alerts import SEVERITY_TEXT, _when
 from data import access, shiftlog, triage
+from data.web import guard
 from layouts import components, ids
 
 HOURS = (8, 12, 24, 72)
@@ -35,7 +36,7 @@ def _what(row) -> str:
     Input(ids.SHIFT_TICK, "n_intervals"),
     Input(ids.SHIFT_CHANGED, "data"),
 )
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded("message", "", "", [])
 def shift_view(hours, _tick, _changed):
     hours = hours if hours in HOURS else 12
@@ -86,7 +87,7 @@ def shift_view(hours, _tick, _changed):
     State(ids.SHIFT_CHANGED, "data"),
     prevent_initial_call=True,
 )
-@auth.requires("annotate")
+@guard.requires("annotate")
 def shift_add(clicks, text, district, changed):
     if not isinstance(clicks, int) or isinstance(clicks, bool) or clicks <= 0:
         return dash.no_update, dash.no_update, dash.no_update
