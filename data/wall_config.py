@@ -73,15 +73,17 @@ def _split(value) -> list:
     return []
 
 
-def _seconds(value, low: int, high: int, *, zero_ok: bool = False):
+def _whole_number(value, low: int, high: int, *, zero_ok: bool = False) -> int:
+    """A whole number in [low, high] (or 0 when `zero_ok`) from a URL value or a profile
+    entry, else ValueError: the seconds of refresh, rotate and hold, the count of failures."""
     if isinstance(value, bool):
         raise ValueError
-    seconds = int(str(value).strip()) if not isinstance(value, int) else value
-    if zero_ok and seconds == 0:
+    number = int(str(value).strip()) if not isinstance(value, int) else value
+    if zero_ok and number == 0:
         return 0
-    if not low <= seconds <= high:
+    if not low <= number <= high:
         raise ValueError
-    return seconds
+    return number
 
 
 def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[str]]:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
@@ -119,7 +121,7 @@ def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[s
         views = ["all"]
 
     try:
-        refresh = _seconds(merged["refresh"], *REFRESH_RANGE) if "refresh" in merged else default_refresh
+        refresh = _whole_number(merged["refresh"], *REFRESH_RANGE) if "refresh" in merged else default_refresh
     except (TypeError, ValueError):
         notices.append(f"bad refresh {_short(merged['refresh'])}, using {default_refresh} s")
         refresh = default_refresh
@@ -130,7 +132,7 @@ def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[s
     rotate = 0
     if "rotate" in merged:
         try:
-            rotate = _seconds(merged["rotate"], *ROTATE_RANGE, zero_ok=True)
+            rotate = _whole_number(merged["rotate"], *ROTATE_RANGE, zero_ok=True)
         except (TypeError, ValueError):
             notices.append(f"bad rotate {_short(merged['rotate'])}, not rotating")
     if not rotate and "rotate" not in merged and len(views) > 1:
@@ -162,7 +164,7 @@ def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[s
     failures = RELOAD_AFTER_FAILURES
     if merged.get("failures") not in (None, ""):
         try:
-            failures = _seconds(merged["failures"], *FAILURES_RANGE)
+            failures = _whole_number(merged["failures"], *FAILURES_RANGE)
         except (TypeError, ValueError):
             notices.append(f"bad failures {_short(merged['failures'])}, reloading after {RELOAD_AFTER_FAILURES}")
 
@@ -170,7 +172,7 @@ def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[s
     hold = default_hold
     if merged.get("hold") not in (None, ""):
         try:
-            hold = _seconds(merged["hold"], *HOLD_RANGE, zero_ok=True)
+            hold = _whole_number(merged["hold"], *HOLD_RANGE, zero_ok=True)
         except (TypeError, ValueError):
             notices.append(f"bad hold {_short(merged['hold'])}, holding at most {default_hold} s")
 

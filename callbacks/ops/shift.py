@@ -9,7 +9,6 @@ import pandas as pd
 from dash import Input, Output, State, dcc, html
 
 from callbacks import common
-from callbacks.ops.alerts import SEVERITY_TEXT, _when
 from data import access, shiftlog, triage
 from data.web import guard
 from layouts import components, ids
@@ -53,7 +52,7 @@ def shift_view(hours, _tick, _changed):
     if notes.empty:
         notes_out = html.P("No handover note in this time.", className="text-muted small")
     else:
-        notes_out = html.Ul([html.Li([html.Span(_when(n["at"]), className="tl-when"), " ", html.Strong(n["author"]),
+        notes_out = html.Ul([html.Li([html.Span(triage.short_time(n["at"]), className="tl-when"), " ", html.Strong(n["author"]),
                                       f" · {names.get(n['district_id'], n['district_id']) if n['district_id'] else 'whole city'}",
                                       html.Div(n["text"], className="tl-note")], className="tl-item")
                              for n in notes.to_dict("records")], className="timeline")
@@ -64,9 +63,9 @@ def shift_view(hours, _tick, _changed):
         for row in events.iloc[::-1].head(300).to_dict("records"):
             where = "whole city" if row["district_id"] == "city" else names.get(row["district_id"], row["district_id"])
             items.append(html.Li([
-                html.Span(_when(row["at"]), className="tl-when"), " ",
+                html.Span(triage.short_time(row["at"]), className="tl-when"), " ",
                 html.Strong(_what(row)), f" by {row['actor']} · ",
-                dcc.Link(f"{SEVERITY_TEXT.get(row['severity'], '')} {triage.metric_label(row['metric_id'])}"
+                dcc.Link(f"{triage.SEVERITY_TEXT.get(row['severity'], '')} {triage.metric_label(row['metric_id'])}"
                          f" · {where}", href=f"/alerts/{row['episode_id']}"),
                 html.Div(row["note"], className="tl-note") if row.get("note") else None,
             ], className="tl-item"))
