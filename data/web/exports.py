@@ -27,13 +27,16 @@ def _unavailable(exc) -> flask.Response:
     return _text(f"Data unavailable: {exc}", 503)
 
 
-def _district_refusal(district_id, names) -> flask.Response | None:
-    """404 for an unknown district, 403 for one outside the caller's districts (None: go on)."""
+def _open_district(district_id, permission: str) -> tuple[dict | None, flask.Response | None]:
+    """(district names, None) when a caller with `permission` may open `district_id`; else
+    (None, the refusal): 404 for an unknown district, 403 for one outside their districts."""
+    guard.check(permission)
+    names = lookups.district_names()
     if not district_profile.is_district(district_id, names):
-        return _text("Unknown district.", 404)
+        return None, _text("Unknown district.", 404)
     if not access.current().sees(district_id):
-        return _text("This district is outside your account's districts.", 403)
-    return None
+        return None, _text("This district is outside your account's districts.", 403)
+    return names, None
 
 
 # --- explorer -------------------------------------------------------------------------------
@@ -65,11 +68,14 @@ def explore_geometry(outlines):
     return flask.Response(body, mimetype="application/geo+json", headers=headers)
 
 
-def _export_state() -> tuple[explore.State, pd.DataFrame]:
+def _export_state() -> tuple[explore.State, pd.DataFrame, str]:
+    """(state, table rows, data version) of the explorer view the request's URL describes,
+    for a caller who may read it."""
+    guard.check("read")
     raw = explore.raw_params({k: flask.request.args.get(k) for k in explore.PARAMS})
     state, _names, districts, _times = explore.context(raw)
     rows = explore.shown_rows(state, explore.district_table(state, districts))
-    return state, rows
+    return state, rows, rows.attrs.get("version", "")
 
 
 EXPLORE_SERIES_COLUMNS = {"district_id": "District id", "name": "Area", "period": "Period", "value": "Value", "n": "Records"}
@@ -107,12 +113,10 @@ def explore_csv():
     """The table and the series on screen as CSV: '#'-prefixed lines with the filters and the
     data version, a header row and one row per table row; then a '# series' line, its header
     and one row per area and period. Streamed row by row."""
-    guard.check("read")
     try:
-        state, rows = _export_state()
+        state, rows, version = _export_state()
     except DataUnavailable as exc:
         return _unavailable(exc)
-    version = rows.attrs.get("version", "")
     columns = list(explore.TABLE_COLUMNS)
     # read now, as the caller: the body is generated after the request's principal is gone
     try:
@@ -155,12 +159,10 @@ def explore_xlsx():
     filters); small by design (one row per district, one per area and period), built in memory."""
     from openpyxl import Workbook
 
-    guard.check("read")
     try:
-        state, rows = _export_state()
+        state, rows, version = _export_state()
     except DataUnavailable as exc:
         return _unavailable(exc)
-    version = rows.attrs.get("version", "")
     book = Workbook()
     sheet = book.active
     sheet.title = "table"
@@ -193,10 +195,8 @@ def district_requests(district_id: str):
     category only, the filter on the page), as CSV streamed in chunks from the snapshot (never
     built in memory), stamped with the filter and the data version; each row with its overdue
     flag."""
-    guard.check("records")
     try:
-        names = lookups.district_names()
-        refused = _district_refusal(district_id, names)
+        names, refused = _open_district(district_id, "records")
         if refused is not None:
             return refused
         category = flask.request.args.get("category") or None
@@ -241,10 +241,8 @@ def _district_series(district_id: str, fmt: str):
     """The trend on the district page (the district's and the city's series of one metric, the
     metric's grain and window) as CSV or Excel, with the filters and the data version in the
     file; every text cell neutralised (data.export_safety)."""
-    guard.check("read")
     try:
-        names = lookups.district_names()
-        refused = _district_refusal(district_id, names)
+        names, refused = _open_district(district_id, "read")
         if refused is not None:
             return refused
         metric = lookups.valid_metric(flask.request.args.get("metric", "")[:64])
@@ -308,10 +306,8 @@ def district_series_xlsx(district_id: str):
 
 def _made(district_id: str):
     """The briefing of the request's district and week, or the refusal."""
-    guard.check("read")
     try:
-        names = lookups.district_names()
-        refused = _district_refusal(district_id, names)
+        _names, refused = _open_district(district_id, "read")
         if refused is not None:
             return refused
         try:
