@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from data import facts, lookups, repository
-from data.publish import END_OF_TIME
 
 RECORDS_EXPORT = "/district/<district_id>/requests.csv"  # the district's requests (?category=), streamed
 SERIES_EXPORT = "/district/<district_id>/series"  # + .csv / .xlsx ?metric=&grain=: the trend on screen
@@ -77,6 +76,8 @@ TREND_DAYS = 91
 def trend_window(metric) -> tuple[str, datetime, datetime]:
     """(grain, start, end) of the trend: the last 13 weeks by day up to the latest complete day
     of the metric's own data; a metric published by month only, its last two years."""
+    from data.publish import END_OF_TIME  # late: the public site imports this module (its navigation), never publish
+
     times = lookups.table_times()
     grain = lookups.valid_grain("day", metric)
     newest = times.get(metric.table, (None, False))[0] or datetime.now()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import functools
 
-from data import district_profile, explore, settings
-from data.web import exports, public_api, sign_in
+from data import district_profile, settings
+from data.web import public_api, sign_in
 from data.web.extensions import limiter
 
 
@@ -27,6 +27,8 @@ def install(app, mode: str, *, outlines) -> None:
 def ops_downloads(outlines) -> tuple:
     """(rule, endpoint, view) of every download of the ops site. Endpoints start with
     ``cityops_`` (data.web.hooks.not_found_status leaves their status alone)."""
+    from data import explore  # late: the public process never loads the ops site's downloads
+    from data.web import exports
     return (
         (explore.EXPORT_CSV, "cityops_explore_csv", exports.explore_csv),
         (explore.EXPORT_XLSX, "cityops_explore_xlsx", exports.explore_xlsx),
