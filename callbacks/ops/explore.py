@@ -4,8 +4,9 @@
   Location (a history entry); the page router renders the page again from it.
 - ``update_views``: the validated state → KPI cards, map, series, ranking, table, notices.
 - ``add_annotation``: an official's annotation → the ops store.
-- ``/explore/export.csv`` and ``.xlsx``: the table on screen, with the filters and the data
-  version in the file, validated by the same :func:`data.explore.parse`.
+
+The downloads (``/explore/export.csv`` and ``.xlsx``, the outlines) are data/web/exports.py,
+validated by the same :func:`data.explore.parse`.
 """
 from __future__ import annotations
 
