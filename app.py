@@ -6,9 +6,8 @@
 import dash
 
 import callbacks
-from callbacks import auth
-from data import compression, plotly_bundle, public_api, public_cache, registry, settings, snapshot
-from layouts import shell
+from data import registry, settings, web
+from layouts import components, figures, shell
 
 MODE = settings.mode()
 try:
@@ -26,17 +25,11 @@ app = dash.Dash(
     serve_locally=True,
 )
 shell.load_pages(MODE)
-auth.protect_pages()
 callbacks.load(MODE)
 app.layout = shell.layout
 server = app.server
-snapshot.install(server)  # one data version per request (and so per callback)
-auth.install(app, MODE)  # sign-in, device tokens, CSRF, rate limits, security headers
-public_api.register(server, MODE)  # downloads + JSON API (public and all modes only)
-shell.install_not_found_status(server)
-plotly_bundle.install(server)  # plotly.js with only the trace types CityOps draws
-compression.install(server)  # gzip: static bundles once per worker; dynamic responses unless signed in
-public_cache.install(app, MODE)  # public responses computed once per data version, shared by all workers
+# sign-in, CSRF, rate limits, security headers, downloads, the public API, gzip, public cache
+web.install(app, MODE, refusal=components.sign_in_required, outlines=figures.geometry_json)
 
 if __name__ == "__main__":  # local development server; production uses gunicorn app:server
     app.run(host=settings.get("host"), port=int(settings.get("port")), debug=False)

@@ -20,7 +20,7 @@ published one), then the public site is started as production starts it
 3. **Metric page vs static**: at the largest client count, the requests of one metric page
    (page, layout, page router callback, metric callback) against the same workers serving a
    static file: requests/s, p95 and their ratio (goals: >= 1,000 req/s, >= 0.8 of static,
-   p95 <= 200 ms). The public responses come from the release cache (``data/public_cache``).
+   p95 <= 200 ms). The public responses come from the release cache (``data/web/public_cache``).
 
 Prints a table and writes JSON to bench/results/.
 """

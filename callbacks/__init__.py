@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-AUDIENCES = {"ops": ("ops",), "public": ("public",), "all": ("ops", "public")}
+from data.settings import AUDIENCES
 
 
 def load(mode: str) -> list[str]:

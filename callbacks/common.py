@@ -61,9 +61,10 @@ def kpi_cards(metrics: list[Metric], *, district: str, grain: str, db: str = "op
 
 
 def guarded(*fallbacks):
-    """Turn 'no data published' (and any unexpected error) into a visible message instead of
-    a failed callback. `fallbacks` are the values for the outputs; a string item is replaced
-    by the message component."""
+    """Turn 'no data published' (and a busy ops store, a refused record-level read, any
+    unexpected error) into a visible message instead of a failed callback. `fallbacks` are the
+    values returned for the outputs then, in order: each item equal to the string
+    ``"message"`` becomes the message component, every other item is returned as it is."""
     def wrap(fn):
         @functools.wraps(fn)
         def inner(*args, **kwargs):

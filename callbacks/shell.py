@@ -7,10 +7,10 @@ from urllib.parse import parse_qs
 import dash
 from dash import ClientsideFunction, Input, Output
 
-from callbacks import auth
 from callbacks.common import db_for_mode
 from data import access, i18n, repository, settings, snapshot
 from data.snapshot import DataUnavailable
+from data.web import guard
 from layouts import ids, shell
 
 
@@ -22,7 +22,7 @@ def _lang(search) -> str:
 
 @dash.callback(Output(ids.SHELL_STATUS, "children"), Input(ids.SHELL_POLL, "n_intervals"),
                Input(ids.SHELL_LOCATION, "search"))
-@auth.requires("public")
+@guard.requires("public")
 def data_status(_n, search=None):
     lang = _lang(search)
     try:
@@ -38,7 +38,7 @@ def data_status(_n, search=None):
 @dash.callback(Output(ids.SHELL_NAV, "children"), Output(ids.SHELL_BRAND, "children"),
                Output(ids.SHELL_ACCOUNT, "children"), Input(ids.SHELL_LOCATION, "search"),
                prevent_initial_call=True)
-@auth.requires("public")
+@guard.requires("public")
 def navigation(search):
     """The navigation, the site name and the sign-in link in the page's language. A signed-in
     caller's account box (name, sign-out form with its CSRF token) is left as the server drew it."""

@@ -1,7 +1,7 @@
 """Who is asking, and what they may see: the principal of the current request and the
 district scope the data layer applies to every ops query.
 
-The web layer (``callbacks/auth.py``) resolves the caller of each request into a
+The web layer (``data/web/sign_in.py``) resolves the caller of each request into a
 :class:`Principal` and sets it here for the duration of the request; the repository asks
 :func:`current` before it returns rows from the ops snapshot. District scoping is
 **default-deny**: with no principal (or a principal with no districts) an ops query that

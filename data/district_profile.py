@@ -1,8 +1,18 @@
-"""What the district profile's page and its callbacks share: the records download route and
-the columns of its two grids (here in data/, so the callbacks never import the page)."""
+"""What the district profile's page, its callbacks and its downloads share: the download
+routes, the columns of its two grids, and the trend series (here in data/, so the callbacks
+never import the page)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from data import facts, lookups, repository
 
 RECORDS_EXPORT = "/district/<district_id>/requests.csv"  # the district's requests (?category=), streamed
 SERIES_EXPORT = "/district/<district_id>/series"  # + .csv / .xlsx ?metric=&grain=: the trend on screen
+BRIEFING_PAGE = "/district/<district_id>/briefing"  # ?week=: the weekly briefing (data.briefing), printable
+BRIEFING_PDF = "/district/<district_id>/briefing.pdf"  # ?week=: the same, as PDF
 FACILITY_COLUMNS = {"facility_id": "Facility", "name": "Name", "kind": "Kind", "capacity": "Capacity",
                     "occupied": "Occupied", "occupancy_pct": "Occupancy %", "last_reading": "Last reading"}
 RECORD_COLUMNS = {"request_id": "Request", "created_at": "Created", "closed_at": "Closed", "due_at": "Due",
@@ -53,3 +63,44 @@ def place(row, of: str = "") -> str:
     ties = int(ties) if ties is not None and ties == ties else 1
     text = ("joint " if ties > 1 else "") + f"{ordinal(int(row['value_rank']))} highest" + (f" of {of}" if of else "")
     return text + (f", with {ties - 1:,} other{'s' if ties > 2 else ''}" if ties > 1 else "")
+
+
+def is_district(district_id, names) -> bool:
+    """Whether `district_id` names a district of `names` (the city is not a district)."""
+    return isinstance(district_id, str) and district_id in names and district_id != "city"
+
+
+TREND_DAYS = 91
+
+
+def trend_window(metric) -> tuple[str, datetime, datetime]:
+    """(grain, start, end) of the trend: the last 13 weeks by day up to the latest complete day
+    of the metric's own data; a metric published by month only, its last two years."""
+    from data.publish import END_OF_TIME  # late: the public site imports this module (its navigation), never publish
+
+    times = lookups.table_times()
+    grain = lookups.valid_grain("day", metric)
+    newest = times.get(metric.table, (None, False))[0] or datetime.now()
+    if grain == "day":
+        end = datetime.combine(newest.date(), datetime.min.time())
+        return grain, end - timedelta(days=TREND_DAYS), end
+    return grain, newest - timedelta(days=2 * 366), END_OF_TIME
+
+
+def series_frame(metric, district_id: str) -> tuple[pd.DataFrame, str, datetime, datetime]:
+    """The city's and the district's series of `metric` over the trend window, zeros filled up
+    to the latest complete period (what the chart shows and the series export writes)."""
+    grain, start, end = trend_window(metric)
+    rows = repository.run("ops/metric_series", metric=metric.id, grain=grain, districts=["city", district_id],
+                          start=start, end=end)
+    times = lookups.table_times()
+    data_time = times.get(metric.table, (None, False))[0]
+    latest = facts.last_complete_period(grain, min(end, data_time or end))
+    parts = []
+    for area in ("city", district_id):
+        part = rows[rows["district_id"] == area].sort_values("period")
+        part = facts.filled(metric, part, grain=grain, last=latest) if latest is not None else part.iloc[:0]
+        parts.append(part.assign(district_id=area)[["district_id", "period", "value", "n"]])
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs["version"] = rows.attrs.get("version", "")
+    return out, grain, start, end

@@ -150,6 +150,16 @@ def _authorize(episode: dict) -> access.Principal:
     return principal
 
 
+def may_act(district_id) -> bool:
+    """Whether the caller may act on an alert of `district_id`: the rule :func:`_authorize`
+    enforces (admins everywhere, officials on their own districts, a city-wide alert needs an
+    all-district account; analysts and wall screens never), for pages deciding what to show."""
+    principal = access.current()
+    if principal is None or principal.role not in ("admin", "official", "system"):
+        return False
+    return principal.districts == access.ALL or (district_id != "city" and district_id in principal.districts)
+
+
 def _transition(con, episode_id: int, at: datetime, actor: str, from_state, to_state, note=None) -> None:
     con.execute("INSERT INTO alert_transitions (episode_id, at, actor, from_state, to_state, note) "
                 "VALUES (?, ?, ?, ?, ?, ?)", (episode_id, _iso(at), actor, from_state, to_state, note))

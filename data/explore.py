@@ -376,3 +376,13 @@ def shown_rows(state: State, table: pd.DataFrame) -> pd.DataFrame:
 TABLE_COLUMNS = {"rank": "Rank", "district_id": "District id", "name": "District", "borough": "Borough",
                  "value": "Value", "previous": "Previous period", "change_pct": "Change %",
                  "comparison": "Why no change", "n": "Records"}
+
+
+def context(raw) -> tuple[State, dict, pd.DataFrame, dict]:
+    """(state, district names, districts, table times) of the explorer's raw URL values: what
+    its callbacks and its downloads start from."""
+    names = lookups.district_names()
+    available = lookups.available_metrics()
+    times = lookups.table_times()
+    state = parse(raw if isinstance(raw, dict) else {}, names=names, available=available or None, times=times)
+    return state, names, lookups.districts(), times

@@ -6,8 +6,9 @@ release the pointer names opens again (a repaired file, or the next good publish
 
 :func:`check` is called by the writer after every publish (data/publish.py) and, in a
 background thread, by an ops web worker the moment it starts or stops falling back
-(data/snapshot.py), so the operators hear of it without waiting for the next publish. The
-public process never calls it (it must not reach the ops store). It never raises: a failed
+(data/snapshot.py calls the listener this module registers with ``snapshot.on_fallback``),
+so the operators hear of it without waiting for the next publish. The public process never
+calls it (it must not reach the ops store). It never raises: a failed
 check is logged, and serving goes on.
 """
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
+
+from data import snapshot
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +42,7 @@ def detection(problems: list[str], version: str | None) -> dict:
 def check(now: datetime | None = None) -> list[dict]:
     """Compare the current release with what opens on disk and open or resolve the episode.
     Returns the episode changes (empty when nothing changed or the check failed)."""
-    from data import access, episodes, releases, settings, snapshot
+    from data import access, episodes, releases, settings
 
     if settings.mode() == "public":
         return []  # the public process never touches the ops store
@@ -74,3 +77,6 @@ def check_soon() -> None:
             _busy.release()
 
     threading.Thread(target=run, name="release-alert", daemon=True).start()
+
+
+snapshot.on_fallback(check_soon)  # any process that can record the alert hears of a fallback

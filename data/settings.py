@@ -138,8 +138,12 @@ def var_dir() -> Path:
     return path if path.is_absolute() else ROOT / path
 
 
+# The audiences of the pages (and their callbacks) each mode serves.
+AUDIENCES = {"ops": ("ops",), "public": ("public",), "all": ("ops", "public")}
+
+
 def mode() -> str:
     value = get("mode")
-    if value not in {"ops", "public", "all"}:
+    if value not in AUDIENCES:
         raise SystemExit(f"CITYOPS_MODE must be ops, public or all, got {value!r}")
     return value

@@ -231,15 +231,23 @@ def _follow(db: str, state: _Db, current: _Open | None, pointer: dict, wanted: s
     return _replace(state, _Open(wanted, con))
 
 
-def _alert_operators() -> None:
-    """Open (or resolve) the operators' alert episode about serving an older release, in the
-    background (data/release_alert.py; never in the public process, never raises)."""
-    try:
-        from data import release_alert
+_on_fallback: list = []
 
-        release_alert.check_soon()
-    except Exception:  # noqa: BLE001 - serving goes on whatever the alert does
-        log.exception("could not start the release alert check")
+
+def on_fallback(listener) -> None:
+    """Call `listener()` whenever this process starts or stops serving an older release than
+    the pointer names (data.release_alert registers its check, which opens or resolves the
+    operators' alert episode in the background)."""
+    if listener not in _on_fallback:
+        _on_fallback.append(listener)
+
+
+def _alert_operators() -> None:
+    for listener in list(_on_fallback):
+        try:
+            listener()
+        except Exception:  # noqa: BLE001 - serving goes on whatever the alert does
+            log.exception("could not start the release alert check")
 
 
 # --------------------------------------------------------------------------- pinning

@@ -58,6 +58,32 @@ def ago(then, now: datetime) -> str:
     return f"{days} d {hours} h"
 
 
+SEVERITY_TEXT = {"critical": "✖ Critical", "warning": "⚠ Warning"}  # with the icon: colour is never the only signal
+STATE_TEXT = {"open": "● Open", "acknowledged": "✓ Acknowledged", "snoozed": "◔ Snoozed", "resolved": "✔ Resolved"}
+
+
+def short_time(value) -> str:
+    """'Mon 03 Dec 14:05' (empty for no time): how the alert pages write a moment."""
+    ts = None if value is None or (not isinstance(value, str) and pd.isna(value)) else pd.Timestamp(value)
+    return "" if ts is None else f"{ts:%a %d %b %H:%M}"
+
+
+def state_text(ep) -> str:
+    """An episode's state as the pages write it: who acknowledged it and when, until when it is
+    snoozed, when it was resolved, and whom it is assigned to."""
+    state = ep["state"]
+    text = STATE_TEXT.get(state, state)
+    if state == "acknowledged" and isinstance(ep.get("acknowledged_by"), str):
+        text += f" by {ep['acknowledged_by']} {short_time(ep.get('acknowledged_at'))}"
+    elif state == "snoozed":
+        text += f" until {short_time(ep.get('snoozed_until'))}"
+    elif state == "resolved":
+        text += f" {short_time(ep.get('resolved_at'))}"
+    if isinstance(ep.get("assignee"), str) and ep["assignee"]:
+        text += f" · assigned to {ep['assignee']}"
+    return text
+
+
 def how_far(ep: dict, metric: registry.Metric | None) -> str:
     """How far out the alert's value is, against what it was compared with (band, target or
     forecast), in the metric's format."""

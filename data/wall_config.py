@@ -73,15 +73,17 @@ def _split(value) -> list:
     return []
 
 
-def _seconds(value, low: int, high: int, *, zero_ok: bool = False):
+def _whole_number(value, low: int, high: int, *, zero_ok: bool = False) -> int:
+    """A whole number in [low, high] (or 0 when `zero_ok`) from a URL value or a profile
+    entry, else ValueError: the seconds of refresh, rotate and hold, the count of failures."""
     if isinstance(value, bool):
         raise ValueError
-    seconds = int(str(value).strip()) if not isinstance(value, int) else value
-    if zero_ok and seconds == 0:
+    number = int(str(value).strip()) if not isinstance(value, int) else value
+    if zero_ok and number == 0:
         return 0
-    if not low <= seconds <= high:
+    if not low <= number <= high:
         raise ValueError
-    return seconds
+    return number
 
 
 def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[str]]:
@@ -101,10 +103,10 @@ def parse_config(params: dict, profile: str | None = None) -> tuple[dict, list[s
     views, rotate = _rotation(merged, views, available, notices)
     nightly = _matching(merged, "nightly", lambda v: bool(_HHMM.match(v)), "bad nightly {}, no nightly reload", notices)
     screen = _matching(merged, "screen", lambda v: bool(_NAME.match(v)) and len(v) >= 3, "bad screen name {}", notices)
-    failures = _optional_seconds(merged, "failures", FAILURES_RANGE, RELOAD_AFTER_FAILURES,
+    failures = _optional_number(merged, "failures", FAILURES_RANGE, RELOAD_AFTER_FAILURES,
                                  f"bad failures {{}}, reloading after {RELOAD_AFTER_FAILURES}", notices)
     default_hold = int(settings.get("wall_hold_max_s"))
-    hold = _optional_seconds(merged, "hold", HOLD_RANGE, default_hold,
+    hold = _optional_number(merged, "hold", HOLD_RANGE, default_hold,
                              f"bad hold {{}}, holding at most {default_hold} s", notices, zero_ok=True)
     title = base.get("title") if isinstance(base.get("title"), str) else ""
     config = {"views": views, "rotate": rotate, "refresh": refresh, "metrics": chosen_metrics,
@@ -148,7 +150,7 @@ def _views(merged: dict, available: set[str], notices: list[str]) -> list[str]:
 def _refresh(merged: dict, params: dict, notices: list[str]) -> int:
     default_refresh = int(settings.get("wall_refresh_s"))
     try:
-        refresh = _seconds(merged["refresh"], *REFRESH_RANGE) if "refresh" in merged else default_refresh
+        refresh = _whole_number(merged["refresh"], *REFRESH_RANGE) if "refresh" in merged else default_refresh
     except (TypeError, ValueError):
         notices.append(f"bad refresh {_short(merged['refresh'])}, using {default_refresh} s")
         refresh = default_refresh
@@ -165,7 +167,7 @@ def _rotation(merged: dict, views: list[str], available: set[str], notices: list
     rotate = 0
     if "rotate" in merged:
         try:
-            rotate = _seconds(merged["rotate"], *ROTATE_RANGE, zero_ok=True)
+            rotate = _whole_number(merged["rotate"], *ROTATE_RANGE, zero_ok=True)
         except (TypeError, ValueError):
             notices.append(f"bad rotate {_short(merged['rotate'])}, not rotating")
     if not rotate and "rotate" not in merged and len(views) > 1:
@@ -192,14 +194,14 @@ def _matching(merged: dict, key: str, ok, notice: str, notices: list[str]) -> st
     return ""
 
 
-def _optional_seconds(merged: dict, key: str, bounds: tuple[int, int], default: int, notice: str,
+def _optional_number(merged: dict, key: str, bounds: tuple[int, int], default: int, notice: str,
                       notices: list[str], *, zero_ok: bool = False) -> int:
     """A count within `bounds` (0 too when zero_ok), else the default (with the notice when one
     was given)."""
     if merged.get(key) in (None, ""):
         return default
     try:
-        return _seconds(merged[key], *bounds, zero_ok=zero_ok)
+        return _whole_number(merged[key], *bounds, zero_ok=zero_ok)
     except (TypeError, ValueError):
         notices.append(notice.format(_short(merged[key])))
         return default

@@ -16,8 +16,6 @@ from dash import dcc, html
 from data import access, i18n, settings
 from layouts import ids
 
-AUDIENCES = {"ops": ("ops",), "public": ("public",), "all": ("ops", "public")}
-
 
 def public_path(path: str) -> str:
     """Public pages sit at the root of the public site, and under /public in the demo."""
@@ -29,7 +27,7 @@ def public_path(path: str) -> str:
 def load_pages(mode: str) -> list[str]:
     """Import the page modules of `mode` (they register themselves) plus the 404 page."""
     loaded = []
-    for audience in AUDIENCES[mode]:
+    for audience in settings.AUDIENCES[mode]:
         package = importlib.import_module(f"layouts.{audience}")
         for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
             module = importlib.import_module(f"layouts.{audience}.{info.name}")
@@ -114,28 +112,3 @@ def layout():
             html.Main(dbc.Container(dash.page_container, fluid=True, className="py-3"), className="app-main"),
         ]
     )
-
-
-def install_not_found_status(server, also_known: tuple[str, ...] = ("/login",)) -> None:
-    """Answer unknown page paths with HTTP 404 (the body is still the app, which shows the
-    404 page), so crawlers, monitors and link checkers see the truth."""
-    import re
-
-    import flask
-
-    patterns = []
-    for page in dash.page_registry.values():
-        template = page.get("path_template") or page["path"]
-        patterns.append(re.compile("^" + re.sub(r"<[^/>]+>", "[^/]+", template.rstrip("/")) + "/?$"))
-
-    @server.after_request
-    def _status(response):
-        path = flask.request.path
-        rule = flask.request.url_rule
-        if rule is not None and rule.endpoint.startswith("cityops_"):
-            return response  # a page of the app's own routes (the district briefing), not Dash's catch-all
-        if (flask.request.method == "GET" and response.status_code == 200
-                and response.mimetype == "text/html" and not path.startswith(("/_", "/assets/")) and path not in also_known
-                and not any(p.match(path) for p in patterns)):
-            response.status_code = 404
-        return response

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from bench import fuzz
-from callbacks import auth
 from data import access, repository, users
+from data.web import guard
 from tests import dash_http
 from tests.conftest import ADMIN, signed_in
 
@@ -36,9 +36,9 @@ def test_every_server_callback_declares_its_access(dash_app):
     callbacks = _server_callbacks(dash_app)
     assert len(callbacks) >= 10
     missing = [key for key, fn in callbacks.items()
-               if getattr(fn, auth.ACCESS_ATTR, None) not in access.PERMISSIONS
+               if getattr(fn, guard.ACCESS_ATTR, None) not in access.PERMISSIONS
                and "_pages_content" not in key]
-    assert missing == [], f"callbacks without @auth.requires: {missing}"
+    assert missing == [], f"callbacks without @guard.requires: {missing}"
 
 
 def test_every_page_layout_declares_its_access(dash_app):
@@ -46,7 +46,7 @@ def test_every_page_layout_declares_its_access(dash_app):
     import dash
 
     for page in dash.page_registry.values():
-        permission = getattr(page["layout"], auth.ACCESS_ATTR, None)
+        permission = getattr(page["layout"], guard.ACCESS_ATTR, None)
         assert permission in access.PERMISSIONS, page["path"]
         assert (permission == "public") == (page.get("audience") != "ops"), page["path"]
 
@@ -70,7 +70,7 @@ def _deps_with_permission(dash_app, client):
     for dep in deps:
         fn = by_key.get(dep["output"])
         if fn is not None and "_pages_content" not in dep["output"]:
-            out.append((dep, getattr(fn, auth.ACCESS_ATTR)))
+            out.append((dep, getattr(fn, guard.ACCESS_ATTR)))
     return out
 
 

@@ -95,7 +95,7 @@ def test_a_worker_never_goes_back_to_an_older_version(writer, var_dir):
 def test_one_response_carries_one_version_when_a_publish_lands_mid_request(writer, anon_client, monkeypatch):
     """The JSON download reads the version, then meta, licence and values: a publish between
     them must not give a file stamped with one version carrying another's figures."""
-    from data import public_api
+    from data.web import public_api
 
     metric = registry.public_metrics()[0].id
     before = anon_client.get(f"/public/download/{metric}.json")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from plotly.offline import get_plotlyjs_version
 
-from data import plotly_bundle
+from data.web import plotly_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE = [p for folder in ("layouts", "callbacks", "data", "assets") for p in (ROOT / folder).rglob("*")

@@ -1,4 +1,4 @@
-"""Public downloads and JSON API (data.public_api): formats, stamping, suppression flags,
+"""Public downloads and JSON API (data.web.public_api): formats, stamping, suppression flags,
 caching by data version, input validation, and the OpenAPI document matching the routes."""
 import io
 import json

@@ -1,4 +1,4 @@
-"""The public site as a cache of an immutable release (data.public_cache): a public callback,
+"""The public site as a cache of an immutable release (data.web.public_cache): a public callback,
 page, API document or download is computed once per data version, every later request (in
 any worker) gets the same bytes, and a new version is computed afresh."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from data import public_cache
+from data.web import public_cache
 from tests import dash_http
 from tests.conftest import FIXTURE_END
 

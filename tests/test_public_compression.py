@@ -1,10 +1,10 @@
-"""gzip on the public site (data.compression): pages, callbacks, API and downloads are
+"""gzip on the public site (data.web.compression): pages, callbacks, API and downloads are
 compressed for clients that accept it, static bundles are compressed once per worker (not per
 request, whatever the query string), and conditional requests still answer 304."""
 import gzip
 import re
 
-from data import compression
+from data.web import compression
 from tests import dash_http
 
 GZIP = {"Accept-Encoding": "gzip, deflate, br"}

@@ -88,7 +88,7 @@ def test_the_api_answers_at_api_v1_in_mode_all_as_under_public(client):
 
 
 def test_the_api_page_explains_every_endpoint_of_the_openapi_document(client):
-    from data import public_api
+    from data.web import public_api
 
     page = _route(client, "/public/api")
     for path in public_api.openapi_document()["paths"]:

@@ -188,7 +188,7 @@ def test_secret_key_race_every_worker_reads_the_same_whole_key(tmp_path, monkeyp
     """20 workers start at once on an empty var dir (issue 20: 149 of 300 died reading it empty)."""
     import multiprocessing
 
-    from callbacks import auth
+    from data.web import config
 
     monkeypatch.setenv("CITYOPS_SECRET_KEY", "")
     ctx = multiprocessing.get_context("fork")
@@ -201,7 +201,7 @@ def test_secret_key_race_every_worker_reads_the_same_whole_key(tmp_path, monkeyp
         def worker():
             barrier.wait(timeout=30)  # noqa: B023 - the closure is called within the same iteration
             try:
-                results.put(auth.secret_key("ops").decode())  # noqa: B023 - the closure is called within the same iteration
+                results.put(config.secret_key("ops").decode())  # noqa: B023 - the closure is called within the same iteration
             except BaseException as exc:  # SystemExit("... is damaged") on the old code
                 results.put(f"died: {exc}")  # noqa: B023 - the closure is called within the same iteration
 
@@ -218,10 +218,10 @@ def test_secret_key_race_every_worker_reads_the_same_whole_key(tmp_path, monkeyp
 
 
 def test_ops_files_are_not_world_readable(var_dir, published, dash_app, accounts):
-    from callbacks import auth
     from data import ops_store
+    from data.web import config
 
-    auth.secret_key("ops")
+    config.secret_key("ops")
     for path in (var_dir / "secret_key", var_dir / ops_store.FILE, var_dir / "warehouse.duckdb"):
         assert path.stat().st_mode & 0o077 == 0, path
     assert (var_dir / "snapshots").stat().st_mode & 0o077 == 0
@@ -244,10 +244,10 @@ def test_the_public_process_cannot_read_the_ops_key_nor_forge_a_session(var_dir,
 
     from flask import Flask
 
-    from callbacks import auth
     from data.settings import ROOT
+    from data.web import config
 
-    ops_key = auth.secret_key("ops")
+    ops_key = config.secret_key("ops")
     script = (
         "import sys, pathlib; import app; from data import settings\n"
         "var = settings.var_dir(); out = [app.server.secret_key.hex()]\n"
@@ -404,7 +404,7 @@ def test_district_records_csv_writes_no_formula(client, writer):
 
 
 def test_public_csv_download_writes_no_formula(anon_client, monkeypatch):
-    from data import public_api
+    from data.web import public_api
 
     real = public_api._values
     monkeypatch.setattr(public_api, "_values", lambda *a: real(*a).assign(district_name=FORMULAS[0]))

@@ -8,9 +8,9 @@ from datetime import datetime
 import dash
 from dash import Input, Output, State, dcc, html
 
-from callbacks import auth, common
-from callbacks.ops.alerts import SEVERITY_TEXT, _when, may_act, state_text
+from callbacks import common
 from data import access, episodes, facts, registry, triage
+from data.web import guard
 from layouts import components, figures, ids
 
 ACTIONS = ("acknowledge", "assign", "snooze", "resolve", "note")
@@ -35,11 +35,11 @@ def _head(ep: dict, metric) -> list:
     band = (f"{fmt(ep['lower'])}–{fmt(ep['upper'])}" if ep.get("lower") is not None and ep.get("upper") is not None
             else None)
     return [
-        html.H1([html.Span(SEVERITY_TEXT.get(ep["severity"], ep["severity"]), className=f"sev sev--{ep['severity']}"),
+        html.H1([html.Span(triage.SEVERITY_TEXT.get(ep["severity"], ep["severity"]), className=f"sev sev--{ep['severity']}"),
                  f" {label} · {district}"], className="h3 mt-2"),
         html.P(ep.get("message") or "", className="lead alert-message"),
         html.Dl([
-            _fact("State", state_text(ep)),
+            _fact("State", triage.state_text(ep)),
             _fact("Rule", f"{ep['rule']} ({triage.RULE_TEXT.get(ep['rule'], '')})"),
             _fact("How far out", triage.how_far(ep, metric)),
             _fact("Value", f"{fmt(ep.get('value'))} {metric.unit if metric else ''}"),
@@ -49,10 +49,10 @@ def _head(ep: dict, metric) -> list:
             _fact("Period judged", (af.period_text + " (complete)") if af.period_text else None),
             _fact("Compared with", af.reference_text or None),
             _fact("Rated", "yes" if af.rated else "Not rated: " + af.not_rated),
-            _fact("Periods out of band", f"{_when(ep.get('first_period'))} → {_when(ep.get('last_period'))} ({ep.get('grain')})"),
+            _fact("Periods out of band", f"{triage.short_time(ep.get('first_period'))} → {triage.short_time(ep.get('last_period'))} ({ep.get('grain')})"),
             _fact("Now", _now_text(ep, metric)),
-            _fact("Opened", f"{_when(ep.get('opened_at'))} ({triage.ago(ep.get('opened_at'), datetime.now())} ago)"),
-            _fact("Forecast crossing", _when(ep.get("forecast_at")) or None),
+            _fact("Opened", f"{triage.short_time(ep.get('opened_at'))} ({triage.ago(ep.get('opened_at'), datetime.now())} ago)"),
+            _fact("Forecast crossing", triage.short_time(ep.get("forecast_at")) or None),
             _fact("Data version", ep.get("data_version")),
         ], className="alert-facts"),
         html.P([html.A("Explore this metric, district and time ↗", href=triage.explore_href(ep))], className="small"),
@@ -87,7 +87,7 @@ def _timeline(rows: list[dict]):
             what = "note"
         else:
             what = TRANSITION_TEXT.get(t["to_state"] if t["from_state"] is not None else None, t["to_state"])
-        items.append(html.Li([html.Span(_when(t["at"]), className="tl-when"), " ",
+        items.append(html.Li([html.Span(triage.short_time(t["at"]), className="tl-when"), " ",
                               html.Strong(what), f" by {t['actor']}",
                               html.Div(t["note"], className="tl-note") if t.get("note") else None],
                              className=f"tl-item tl-item--{what.replace(' ', '-')}"))
@@ -124,7 +124,7 @@ def _signals(ep: dict):
     if others.empty:
         parts.append(html.P("None.", className="text-muted small"))
     else:
-        parts.append(html.Ul([html.Li([dcc.Link(f"{SEVERITY_TEXT.get(o['severity'], '')} "
+        parts.append(html.Ul([html.Li([dcc.Link(f"{triage.SEVERITY_TEXT.get(o['severity'], '')} "
                                                 f"{triage.metric_label(o['metric_id'])}",
                                                 href=f"/alerts/{o['id']}"),
                                        f" · {o['state']} · {o.get('message') or ''}"])
@@ -148,7 +148,7 @@ def _signals(ep: dict):
     Input(ids.ALERT_ID, "data"),
     Input(ids.ALERT_CHANGED, "data"),
 )
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded("message", figures.empty("No data"), "", "", True)
 def alert_view(episode_id, _changed):
     episode_id = _episode_id(episode_id)
@@ -161,7 +161,7 @@ def alert_view(episode_id, _changed):
     series = triage.series_around(ep)
     chart = figures.alert_chart(series, metric, ep) if metric is not None else figures.empty("Unknown metric")
     timeline = _timeline(episodes.history(episode_id))
-    acting = may_act(ep["district_id"])
+    acting = episodes.may_act(ep["district_id"])
     head = _head(ep, metric)
     if not acting:
         head.append(components.notice("Read only: your account may not act on this alert.", color="secondary"))
@@ -190,7 +190,7 @@ def _until(value) -> datetime | None:
     State(ids.ALERT_CHANGED, "data"),
     prevent_initial_call=True,
 )
-@auth.requires("annotate")
+@guard.requires("annotate")
 def alert_act(clicks, episode_id, action, note, assignee, until, changed):
     if not isinstance(clicks, int) or isinstance(clicks, bool) or clicks <= 0:
         return dash.no_update, dash.no_update, dash.no_update

@@ -9,8 +9,9 @@ import dash
 import pandas as pd
 from dash import ALL, Input, Output, State, dcc, html
 
-from callbacks import auth, common
+from callbacks import common
 from data import access, episodes, registry, repository, triage
+from data.web import guard
 from layouts import components, figures, ids
 
 
@@ -47,39 +48,6 @@ def current_alerts(grain: str = "day") -> pd.DataFrame:
 
 # --- the work queue (episodes from the detector; data/triage.py) ----------------------------
 
-SEVERITY_TEXT = {"critical": "✖ Critical", "warning": "⚠ Warning"}
-STATE_TEXT = {"open": "● Open", "acknowledged": "✓ Acknowledged", "snoozed": "◔ Snoozed", "resolved": "✔ Resolved"}
-
-
-def _when(value) -> str:
-    ts = None if value is None or (not isinstance(value, str) and pd.isna(value)) else pd.Timestamp(value)
-    return "" if ts is None else f"{ts:%a %d %b %H:%M}"
-
-
-def may_act(district_id) -> bool:
-    """Whether the caller may act on an alert of `district_id` (the rule data.episodes
-    enforces: admins everywhere, officials on their own districts, a city-wide alert needs
-    an all-district account; analysts and wall screens never). Only decides what is shown."""
-    principal = access.current()
-    if principal is None or principal.role not in ("admin", "official", "system"):
-        return False
-    return principal.districts == access.ALL or (district_id != "city" and district_id in principal.districts)
-
-
-def state_text(ep) -> str:
-    state = ep["state"]
-    text = STATE_TEXT.get(state, state)
-    if state == "acknowledged" and isinstance(ep.get("acknowledged_by"), str):
-        text += f" by {ep['acknowledged_by']} {_when(ep.get('acknowledged_at'))}"
-    elif state == "snoozed":
-        text += f" until {_when(ep.get('snoozed_until'))}"
-    elif state == "resolved":
-        text += f" {_when(ep.get('resolved_at'))}"
-    if isinstance(ep.get("assignee"), str) and ep["assignee"]:
-        text += f" · assigned to {ep['assignee']}"
-    return text
-
-
 def _row(ep: dict, spark: list[float]) -> html.Li:
     src = figures.band_sparkline_svg(spark, ep.get("lower"), ep.get("upper"))
     band = ""
@@ -89,22 +57,22 @@ def _row(ep: dict, spark: list[float]) -> html.Li:
     facts = [html.Span(ep["how_far"], className="alert-far")]
     facts.append(html.Span(ep.get("facts") or (f"n = {int(n):,}" if n is not None and n == n else "n unknown"),
                            className="alert-n"))
-    facts.append(html.Span(f"since {_when(ep['opened_at'])} ({ep['since']})", className="alert-since"))
+    facts.append(html.Span(f"since {triage.short_time(ep['opened_at'])} ({ep['since']})", className="alert-since"))
     actions = [dcc.Link("Open ›", href=ep["href"], className="btn btn-outline-secondary btn-sm"),
                html.A("Explore ↗", href=ep["explore"], className="btn btn-outline-secondary btn-sm",
                       title="The explorer at this metric, district and time")]
-    if ep["state"] in ("open", "snoozed") and may_act(ep["district_id"]):
+    if ep["state"] in ("open", "snoozed") and episodes.may_act(ep["district_id"]):
         actions.insert(0, html.Button("Acknowledge", id={"type": ids.ALERTS_ACK, "episode": int(ep["id"])},
                                       n_clicks=0, className="btn btn-primary btn-sm"))
     return html.Li(
         [
-            html.Div(html.Span(SEVERITY_TEXT.get(ep["severity"], ep["severity"]),
+            html.Div(html.Span(triage.SEVERITY_TEXT.get(ep["severity"], ep["severity"]),
                                className=f"sev sev--{ep['severity']}"), className="alert-row-sev"),
             html.Div([dcc.Link([html.Strong(ep["metric"]), f" · {ep['district']}"], href=ep["href"],
                                className="alert-row-title"),
                       html.Div(ep.get("message") or "", className="alert-row-message"),
                       html.Div(facts, className="alert-row-facts")], className="alert-row-main"),
-            html.Div(state_text(ep), className="alert-row-state"),
+            html.Div(triage.state_text(ep), className="alert-row-state"),
             html.Img(src=src, alt=f"Recent values of {ep['metric']} in {ep['district']}{band}",
                      className="alert-row-spark") if src else html.Div("no recent values", className="alert-row-spark small text-muted"),
             html.Div(actions, className="alert-row-actions"),
@@ -160,7 +128,7 @@ def _filters(states, domain, severity, district, group, sort):
     Input(ids.ALERTS_TICK, "n_intervals"),
     Input(ids.ALERTS_CHANGED, "data"),
 )
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded("message", [])
 def alerts_queue(states, domain, severity, district, group, sort, _tick, _changed):
     states, domain, severity, district, group, sort = _filters(states, domain, severity, district, group, sort)
@@ -183,7 +151,7 @@ def alerts_queue(states, domain, severity, district, group, sort, _tick, _change
     State(ids.ALERTS_CHANGED, "data"),
     prevent_initial_call=True,
 )
-@auth.requires("annotate")
+@guard.requires("annotate")
 def alerts_acknowledge(clicks, changed):
     """Acknowledge the alert whose button was pressed (the data layer checks the district)."""
     episode_id = None
@@ -217,7 +185,7 @@ def _hours(value) -> str:
 
 @dash.callback(Output(ids.ALERTS_STATS, "children"), Input(ids.ALERTS_TICK, "n_intervals"),
                Input(ids.ALERTS_CHANGED, "data"))
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded("message")
 def alerts_stats(_tick, _changed):
     frame = episodes.stats(days=30)

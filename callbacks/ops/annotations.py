@@ -6,8 +6,9 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, State, ctx, html, no_update
 
-from callbacks import auth, common
+from callbacks import common
 from data import access, annotations, ops_store
+from data.web import guard
 from layouts import components, ids
 
 COLUMNS = annotations.LIST_TITLES
@@ -18,7 +19,7 @@ def _note_id(value) -> int | None:
 
 
 @dash.callback(Output(ids.NOTES_GRID, "rowData"), Input(ids.NOTES_CHANGED, "data"))
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded([])
 def notes_list(_changed):
     try:
@@ -43,7 +44,7 @@ def notes_list(_changed):
     Input(ids.NOTES_CHANGED, "data"),  # after a change: the form and the trail as stored now
     prevent_initial_call=True,
 )
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded(None, no_update, no_update, no_update, no_update, no_update, no_update, no_update, "message")
 def notes_pick(selected, _changed=None):
     """A row picked in the table → the form holds it (or an empty form: a new annotation)."""
@@ -63,7 +64,7 @@ def notes_pick(selected, _changed=None):
 
 
 @dash.callback(Output(ids.NOTES_GRID, "selectedRows"), Input(ids.NOTES_NEW, "n_clicks"), prevent_initial_call=True)
-@auth.requires("read")
+@guard.requires("read")
 def notes_new(_n):
     return []
 
@@ -86,7 +87,7 @@ def notes_new(_n):
     State(ids.NOTES_CHANGED, "data"),
     prevent_initial_call=True,
 )
-@auth.requires("annotate")
+@guard.requires("annotate")
 @common.guarded("message", no_update)
 def notes_act(_save, _delete, _approve, _reject, selected, title, kind, start, end, district, domain, public, changed):
     principal = access.current()

@@ -7,9 +7,10 @@ import dash
 import pandas as pd
 from dash import Input, Output, html
 
-from callbacks import auth, common
+from callbacks import common
 from data import access, faults, publish, registry, repository, snapshot
 from data.snapshot import DataUnavailable
+from data.web import guard
 from layouts import components, figures, ids
 
 TREND_SPAN = timedelta(days=30)
@@ -68,7 +69,7 @@ def _batch_status(row) -> str:
     Output(ids.DATA_BATCHES, "children"),
     Input(ids.DATA_TICK, "n_intervals"),
 )
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded("message", None, None)
 def data_health(_n):
     alerts = _alerts()
@@ -131,7 +132,7 @@ def _quarantine(is_admin: bool):
 
 
 @dash.callback(Output(ids.DATA_RELEASES, "children"), Input(ids.DATA_TICK, "n_intervals"))
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded("message")
 def release_log(_n):
     """What each publish added to the public site, and the months the release auditor held back

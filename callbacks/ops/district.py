@@ -9,19 +9,15 @@ import dash
 import pandas as pd
 from dash import Input, Output, dcc, html, no_update
 
-from callbacks import auth, common
-from data import access, annotations, control_limits, export_safety, facts, ops_store, registry, repository
+from callbacks import common
+from data import access, annotations, control_limits, facts, ops_store, registry, repository
 from data import district_profile as page
 from data.publish import END_OF_TIME
-from data.snapshot import DataUnavailable
+from data.web import guard
 from layouts import components, figures, ids
 
 HISTORY_DAYS = 42
 RECORDS_LIMIT = 2000
-
-
-def _valid(district_id, names) -> bool:
-    return isinstance(district_id, str) and district_id in names and district_id != "city"
 
 
 
@@ -31,12 +27,12 @@ def out_of_scope(district_id, names) -> list | None:
     outside their districts is named as such, an unknown id said to be unknown; then the list
     of the caller's own districts."""
     principal = access.current()
-    if _valid(district_id, names) and principal is not None and principal.sees(district_id):
+    if page.is_district(district_id, names) and principal is not None and principal.sees(district_id):
         return None
     visible = [d for d in names if d != "city" and principal is not None and principal.sees(d)]
     choices = html.Ul([html.Li(dcc.Link(names[d], href=f"/district/{d}")) for d in visible],
                       className="district-list")
-    if _valid(district_id, names):
+    if page.is_district(district_id, names):
         text = (f"{names[district_id]} is outside your districts: your account may not see its figures or "
                 "records. Your districts:")
     elif isinstance(district_id, str) and district_id and district_id != "city":
@@ -52,13 +48,13 @@ def out_of_scope(district_id, names) -> list | None:
     Output(ids.DISTRICT_SUMMARY, "children"),
     Input(ids.DISTRICT_ID, "data"),
 )
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded("District profile", "message", None)
 def district_profile(district_id):
     names = common.district_names()
     refused = out_of_scope(district_id, names)
     if refused is not None:
-        title = f"{names[district_id]}: outside your districts" if _valid(district_id, names) else "District profile"
+        title = f"{names[district_id]}: outside your districts" if page.is_district(district_id, names) else "District profile"
         return title, refused, None
     info = common.districts().set_index("district_id").loc[district_id]
     times = common.table_times()
@@ -210,21 +206,6 @@ def _summary(district_id: str, info: pd.Series):
                   className="text-muted")
 
 
-TREND_DAYS = 91
-
-
-def trend_window(metric) -> tuple[str, datetime, datetime]:
-    """(grain, start, end) of the trend: the last 13 weeks by day up to the latest complete day
-    of the metric's own data; a metric published by month only, its last two years."""
-    times = common.table_times()
-    grain = common.valid_grain("day", metric)
-    newest = times.get(metric.table, (None, False))[0] or datetime.now()
-    if grain == "day":
-        end = datetime.combine(newest.date(), datetime.min.time())
-        return grain, end - timedelta(days=TREND_DAYS), end
-    return grain, newest - timedelta(days=2 * 366), END_OF_TIME
-
-
 def district_events(district_id: str, domain: str | None, start: datetime, end: datetime) -> pd.DataFrame:
     """Recorded incidents and officials' annotations overlapping [start, end) for the district
     (or city-wide) and the domain (or every domain); scoped to the caller."""
@@ -242,25 +223,6 @@ def district_events(district_id: str, domain: str | None, start: datetime, end: 
     return events[keep].sort_values("starts_at").reset_index(drop=True)
 
 
-def series_frame(metric, district_id: str) -> tuple[pd.DataFrame, str, datetime, datetime]:
-    """The city's and the district's series of `metric` over the trend window, zeros filled up
-    to the latest complete period (what the chart shows and the series export writes)."""
-    grain, start, end = trend_window(metric)
-    rows = repository.run("ops/metric_series", metric=metric.id, grain=grain, districts=["city", district_id],
-                          start=start, end=end)
-    times = common.table_times()
-    data_time = times.get(metric.table, (None, False))[0]
-    latest = facts.last_complete_period(grain, min(end, data_time or end))
-    parts = []
-    for area in ("city", district_id):
-        part = rows[rows["district_id"] == area].sort_values("period")
-        part = facts.filled(metric, part, grain=grain, last=latest) if latest is not None else part.iloc[:0]
-        parts.append(part.assign(district_id=area)[["district_id", "period", "value", "n"]])
-    out = pd.concat(parts, ignore_index=True)
-    out.attrs["version"] = rows.attrs.get("version", "")
-    return out, grain, start, end
-
-
 @dash.callback(
     Output(ids.DISTRICT_TREND, "figure"),
     Output(ids.DISTRICT_EVENTS, "children"),
@@ -268,16 +230,16 @@ def series_frame(metric, district_id: str) -> tuple[pd.DataFrame, str, datetime,
     Input(ids.DISTRICT_ID, "data"),
     Input(ids.DISTRICT_TREND_METRIC, "value"),
 )
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded(figures.empty("No data"), "message", None)
 def district_trend(district_id, metric_id):
     names = common.district_names()
     if out_of_scope(district_id, names) is not None:
-        return figures.empty("Outside your districts" if _valid(district_id, names) else "No district"), None, None
+        return figures.empty("Outside your districts" if page.is_district(district_id, names) else "No district"), None, None
     metric = common.valid_metric(metric_id) if isinstance(metric_id, str) else None
     if metric is None or metric.id not in {m.id for m in common.available_metrics()}:
         return figures.empty("Pick a metric"), None, None
-    frame, grain, start, _end = series_frame(metric, district_id)
+    frame, grain, start, _end = page.series_frame(metric, district_id)
     if frame.empty:
         return figures.empty("No complete period yet"), None, None
     span_end = facts.period_end(frame["period"].max(), grain)
@@ -308,7 +270,7 @@ def district_trend(district_id, metric_id):
     Input(ids.DISTRICT_ID, "data"),
     Input(ids.DISTRICT_RECORDS_CATEGORY, "value"),
 )
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded([], "message", no_update)
 def district_records(district_id, category):
     # Record-level data needs the "records" permission (checked again by the data layer: the
@@ -318,7 +280,7 @@ def district_records(district_id, category):
         return [], components.notice("Your account does not include record-level data (individual service "
                                      "requests); the figures above are all it shows.", color="secondary"), []
     names = common.district_names()
-    if not _valid(district_id, names) or not access.current().sees(district_id):
+    if not page.is_district(district_id, names) or not access.current().sees(district_id):
         return [], None, []
     categories = repository.run("ops/district_categories", district=district_id)
     known = set(categories["category"])
@@ -345,11 +307,11 @@ def district_records(district_id, category):
     Output(ids.DISTRICT_FACILITIES, "children"),
     Input(ids.DISTRICT_ID, "data"),
 )
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded([], "message")
 def district_facilities(district_id):
     names = common.district_names()
-    if not _valid(district_id, names) or not access.current().sees(district_id):
+    if not page.is_district(district_id, names) or not access.current().sees(district_id):
         return [], None
     facilities = repository.run("ops/district_facilities", district=district_id)
     if facilities.empty:
@@ -358,145 +320,3 @@ def district_facilities(district_id):
     caption = (f"{len(facilities):,} {'facility' if len(facilities) == 1 else 'facilities'}; occupancy at each one's latest reading"
                + ("" if pd.isna(newest) else f" (newest {newest:%d %b %H:%M})") + ", fullest first.")
     return components.grid_rows(facilities, [*page.FACILITY_COLUMNS, "district_id"]), caption
-
-
-def export_requests(district_id: str):
-    """Every service request of one district in the published window (``?category=``: of that
-    category only, the filter on the page), as CSV streamed in chunks from the snapshot (never
-    built in memory), stamped with the filter and the data version; each row with its overdue
-    flag."""
-    import csv
-    import io
-    import itertools
-
-    import flask
-
-    auth.check("records")
-    try:
-        names = common.district_names()
-        if not _valid(district_id, names):
-            return flask.Response("Unknown district.", status=404, mimetype="text/plain")
-        if not access.current().sees(district_id):
-            return flask.Response("This district is outside your account's districts.", status=403,
-                                  mimetype="text/plain")
-        category = flask.request.args.get("category") or None
-        if category is not None:
-            known = set(repository.run("ops/district_categories", district=district_id)["category"])
-            if category not in known:
-                return flask.Response("Unknown category for this district.", status=400, mimetype="text/plain")
-        chunks = repository.stream("ops/district_requests_all", district=district_id, category=category)
-        first = next(chunks, None)
-    except DataUnavailable as exc:
-        return flask.Response(f"Data unavailable: {exc}", status=503, mimetype="text/plain")
-    version = "" if first is None else first.attrs.get("version", "")
-    columns = ["request_id", "district_id", "created_at", "closed_at", "due_at", "category", "channel", "status",
-               "overdue"]
-
-    def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        for key, value in (("CityOps service requests", ""), ("district", f"{district_id} {names[district_id]}"),
-                           ("category", category or "all categories"),
-                           ("overdue", "closed after the due time, or open past it at the data's time"),
-                           ("data version", version), ("exported at", f"{datetime.now():%Y-%m-%d %H:%M:%S}")):
-            writer.writerow([f"# {key}", export_safety.cell(value)] if value else [f"# {key}"])
-        writer.writerow(columns)
-        for frame in itertools.chain([] if first is None else [first], chunks):  # one chunk at a time
-            export_safety.frame(frame[columns]).to_csv(buffer, header=False, index=False,
-                                                       date_format="%Y-%m-%d %H:%M:%S")
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-        yield buffer.getvalue()
-
-    return flask.Response(generate(), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="service-requests-{district_id}-{version}.csv"',
-        "X-Data-Version": version, "Cache-Control": "no-store"})
-
-
-SERIES_COLUMNS = {"area": "Area", "district_id": "District id", "period": "Period", "value": "Value", "n": "Records"}
-
-
-def _series_export(district_id: str, fmt: str):
-    """The trend on the district page (the district's and the city's series of one metric, the
-    metric's grain and window) as CSV or Excel, with the filters and the data version in the
-    file; every text cell neutralised (data.export_safety)."""
-    import csv
-    import io
-
-    import flask
-
-    auth.check("read")
-    try:
-        names = common.district_names()
-        if not _valid(district_id, names):
-            return flask.Response("Unknown district.", status=404, mimetype="text/plain")
-        if not access.current().sees(district_id):
-            return flask.Response("This district is outside your account's districts.", status=403,
-                                  mimetype="text/plain")
-        metric = common.valid_metric(flask.request.args.get("metric", "")[:64])
-        if metric is None or metric.id not in {m.id for m in common.available_metrics()}:
-            return flask.Response("Unknown metric.", status=400, mimetype="text/plain")
-        frame, grain, start, end = series_frame(metric, district_id)
-    except DataUnavailable as exc:
-        return flask.Response(f"Data unavailable: {exc}", status=503, mimetype="text/plain")
-    version = frame.attrs.get("version", "")
-    frame = frame.assign(area=frame["district_id"].map(names))[list(SERIES_COLUMNS)]
-    last = frame["period"].max() if not frame.empty else None
-    header = [("CityOps district series", ""), ("district", f"{district_id} {names[district_id]}"),
-              ("metric", f"{metric.id} ({metric.label}, {metric.unit})"), ("grain", grain),
-              ("from", f"{pd.Timestamp(frame['period'].min()):%Y-%m-%d}" if last is not None else ""),
-              ("to (last complete period)", f"{pd.Timestamp(last):%Y-%m-%d}" if last is not None else ""),
-              ("a period with no record", "0 for a count, empty for a ratio"),
-              ("data version", version), ("exported at", f"{datetime.now():%Y-%m-%d %H:%M:%S}"),
-              ("link", f"/district/{district_id}?metric={metric.id}")]
-    name = f"cityops-{district_id}-{metric.id}-{grain}"
-    headers = {"X-Data-Version": version, "Cache-Control": "no-store"}
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        for key, value in header:
-            writer.writerow([f"# {key}", export_safety.cell(value)] if value else [f"# {key}"])
-        writer.writerow(list(SERIES_COLUMNS.values()))
-        export_safety.frame(frame).to_csv(buffer, header=False, index=False, date_format="%Y-%m-%d %H:%M:%S")
-        return flask.Response(buffer.getvalue(), mimetype="text/csv", headers={
-            **headers, "Content-Disposition": f'attachment; filename="{name}.csv"'})
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "series"
-    sheet.append(list(SERIES_COLUMNS.values()))
-    for record in frame.itertuples(index=False):
-        sheet.append([None if v is None or (not isinstance(v, str) and pd.isna(v)) else
-                      (pd.Timestamp(v).to_pydatetime() if isinstance(v, pd.Timestamp) else
-                       float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v) for v in record])
-    info = book.create_sheet("filters")
-    for key, value in header:
-        info.append([key, value])
-    for part in (sheet, info):
-        export_safety.inert_sheet(part)
-    out = io.BytesIO()
-    book.save(out)
-    return flask.Response(out.getvalue(), headers={**headers, "Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-                          mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-
-
-def export_series_csv(district_id: str):
-    return _series_export(district_id, "csv")
-
-
-def export_series_xlsx(district_id: str):
-    return _series_export(district_id, "xlsx")
-
-
-def _register_export() -> None:
-    server = dash.get_app().server
-    for rule, endpoint, view in ((page.RECORDS_EXPORT, "cityops_district_requests", export_requests),
-                                 (page.SERIES_EXPORT + ".csv", "cityops_district_series_csv", export_series_csv),
-                                 (page.SERIES_EXPORT + ".xlsx", "cityops_district_series_xlsx", export_series_xlsx)):
-        if endpoint not in server.view_functions:
-            server.add_url_rule(rule, endpoint, view, methods=["GET"])
-
-
-_register_export()

@@ -4,40 +4,28 @@
   Location (a history entry); the page router renders the page again from it.
 - ``update_views``: the validated state → KPI cards, map, series, ranking, table, notices.
 - ``add_annotation``: an official's annotation → the ops store.
-- ``/explore/export.csv`` and ``.xlsx``: the table on screen, with the filters and the data
-  version in the file, validated by the same :func:`data.explore.parse`.
+
+The downloads (``/explore/export.csv`` and ``.xlsx``, the outlines) are data/web/exports.py,
+validated by the same :func:`data.explore.parse`.
 """
 from __future__ import annotations
 
-import csv
-import functools
-import gzip
-import io
 import threading
 from datetime import datetime
 
 import cachetools
 import dash
-import flask
 import pandas as pd
 from dash import ClientsideFunction, Input, Output, State, ctx, html, no_update
 
-from callbacks import auth, common
-from data import access, annotations, compression, control_limits, explore, export_safety, facts, ops_store, repository, snapshot
+from callbacks import common
+from data import access, annotations, control_limits, explore, facts, ops_store, repository, snapshot
 from data.snapshot import DataUnavailable
+from data.web import guard
 from layouts import components, figures, ids
 
 EMPTY = figures.empty("No data")
 EMPTY_MAP = {"figure": EMPTY.to_plotly_json(), "geometry": None}
-
-
-def _context(raw) -> tuple[explore.State, dict, pd.DataFrame, dict]:
-    names = common.district_names()
-    available = common.available_metrics()
-    times = common.table_times()
-    state = explore.parse(raw if isinstance(raw, dict) else {}, names=names,
-                          available=available or None, times=times)
-    return state, names, common.districts(), times
 
 
 def _click_district(data) -> str | None:
@@ -65,13 +53,13 @@ def _click_district(data) -> str | None:
     State(ids.EXPLORE_STATE, "data"),
     prevent_initial_call=True,
 )
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded(no_update)
 def sync_url(domain, metric, preset, start_date, end_date, grain, districts, scale, map_click,
              ranking_click, _clear, raw):
     """A control or a click → the canonical query string of the new view (no_update when the
     view does not change, so no duplicate history entries)."""
-    state, names, _districts, times = _context(raw)
+    state, names, _districts, times = explore.context(raw)
     trigger = ctx.triggered_id if ctx.triggered_id is not None else ids.EXPLORE_METRIC
     if trigger == ids.EXPLORE_DOMAIN:
         query = explore.with_changes(state, domain=domain, metric=None)
@@ -175,10 +163,10 @@ def _columns(state: explore.State, metric) -> list[dict]:
     Input(ids.EXPLORE_STATE, "data"),
     Input(ids.EXPLORE_NOTE_SAVED, "data"),
 )
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded(None, EMPTY_MAP, EMPTY, EMPTY, [], no_update, "message", None)
 def update_views(raw, _saved=None):
-    state, names, districts, times = _context(raw)
+    state, names, districts, times = explore.context(raw)
     key = _views_key(state)
     with _VIEWS_LOCK:
         built = _VIEWS.get(key) if key is not None else None
@@ -289,11 +277,11 @@ def _build_views(state: explore.State, names: dict, districts: pd.DataFrame, tim
     State(ids.EXPLORE_NOTE_SAVED, "data"),
     prevent_initial_call=True,
 )
-@auth.requires("annotate")
+@guard.requires("annotate")
 @common.guarded("message", no_update)
 def add_annotation(n_clicks, title, kind, start, end, district, raw, saved):
     principal = access.current()
-    state, names, _districts, _times = _context(raw)
+    state, names, _districts, _times = explore.context(raw)
     if district == "city":
         district = None  # the city as a whole: a city-wide annotation
     if isinstance(district, str) and district and not principal.sees(district):
@@ -327,170 +315,3 @@ dash.clientside_callback(ClientsideFunction(namespace="cityopsExplore", function
 def geometry_url(districts: pd.DataFrame) -> str:
     key, _body = figures.geometry_json(districts)
     return f"{explore.GEOMETRY}?v={key}"
-
-
-@functools.lru_cache(maxsize=2)
-def _gzip_once(body: bytes) -> bytes:
-    """The outlines gzipped once per process and outline version (bytes cache their hash)."""
-    return gzip.compress(body, 6, mtime=0)
-
-
-def export_geometry():
-    """Every district outline (reference data) as GeoJSON. ``?v=`` the outline key from the
-    map payload: that URL is immutable (cached by the browser for a year); any other ``v``
-    gets the current outlines, not cached. Gzipped once per outline version: the body holds
-    no secret and nothing of the request."""
-    auth.check("read")
-    try:
-        key, body = figures.geometry_json(common.districts())
-    except DataUnavailable as exc:
-        return _unavailable(exc)
-    immutable = flask.request.args.get("v") == key
-    headers = {"Cache-Control": "private, max-age=31536000, immutable" if immutable else "no-cache",
-               "ETag": f'"{key}"', "Vary": "Accept-Encoding"}
-    if flask.request.if_none_match.contains(key):
-        return flask.Response(status=304, headers=headers)
-    if compression.accepts_gzip(flask.request):
-        return flask.Response(_gzip_once(body), mimetype="application/geo+json",
-                              headers={**headers, "Content-Encoding": "gzip"})
-    return flask.Response(body, mimetype="application/geo+json", headers=headers)
-
-
-# --- exports -------------------------------------------------------------------------------
-
-def _export_state() -> tuple[explore.State, pd.DataFrame]:
-    raw = explore.raw_params({k: flask.request.args.get(k) for k in explore.PARAMS})
-    state, _names, districts, _times = _context(raw)
-    rows = explore.shown_rows(state, explore.district_table(state, districts))
-    return state, rows
-
-
-SERIES_COLUMNS = {"district_id": "District id", "name": "Area", "period": "Period", "value": "Value", "n": "Records"}
-
-
-def _export_series(state: explore.State) -> pd.DataFrame:
-    """The time series on screen: the city and the chosen districts over the range, by the
-    chosen grain (what the series chart draws)."""
-    names = common.district_names()
-    series = repository.run("ops/metric_series", metric=state.metric.id, grain=state.grain,
-                            districts=["city", *state.districts], start=state.start_ts, end=state.end_ts)
-    series = series.assign(name=series["district_id"].map(names).fillna(series["district_id"]))
-    order = {d: i for i, d in enumerate(["city", *state.districts])}
-    series = series.assign(_o=series["district_id"].map(order)).sort_values(["_o", "period"])
-    return series[list(SERIES_COLUMNS)].reset_index(drop=True)
-
-
-def _cells(record) -> list:
-    return [None if v is None or (not isinstance(v, str) and pd.isna(v)) else
-            (pd.Timestamp(v).to_pydatetime() if isinstance(v, pd.Timestamp) else
-             float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v) for v in record]
-
-
-def _header(state: explore.State, version: str) -> list[tuple[str, str]]:
-    return [("CityOps explorer export", ""), *state.describe(), ("data version", version),
-            ("exported at", datetime.now().strftime("%Y-%m-%d %H:%M:%S")),
-            ("link", "/explore" + state.search()), *(("notice", n) for n in state.notices)]
-
-
-def _filename(state: explore.State, ext: str) -> str:
-    return f"cityops-{state.metric.id}-{state.start:%Y%m%d}-{state.end:%Y%m%d}.{ext}"
-
-
-def _unavailable(exc) -> flask.Response:
-    return flask.Response(f"Data unavailable: {exc}", status=503, mimetype="text/plain")
-
-
-def export_csv():
-    """The table and the series on screen as CSV: '#'-prefixed lines with the filters and the
-    data version, a header row and one row per table row; then a '# series' line, its header
-    and one row per area and period. Streamed row by row."""
-    auth.check("read")
-    try:
-        state, rows = _export_state()
-    except DataUnavailable as exc:
-        return _unavailable(exc)
-    version = rows.attrs.get("version", "")
-    columns = list(explore.TABLE_COLUMNS)
-    # read now, as the caller: the body is generated after the request's principal is gone
-    try:
-        series = _export_series(state)
-    except DataUnavailable as exc:
-        return _unavailable(exc)
-
-    def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        for key, value in _header(state, version):
-            writer.writerow([f"# {key}", export_safety.cell(value)] if value else [f"# {key}"])
-        writer.writerow([explore.TABLE_COLUMNS[c] for c in columns])
-        yield buffer.getvalue()
-        for record in rows[columns].itertuples(index=False):
-            buffer.seek(0)
-            buffer.truncate()
-            writer.writerow(["" if v is None or (not isinstance(v, str) and pd.isna(v)) else export_safety.cell(v)
-                             for v in record])
-            yield buffer.getvalue()
-        # then the series the chart draws (the city and the chosen districts, by period)
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow([])
-        writer.writerow([f"# series: {state.metric.label} by {state.grain} ({state.metric.unit})"])
-        writer.writerow(list(SERIES_COLUMNS.values()))
-        for record in series.itertuples(index=False):
-            writer.writerow(["" if v is None or (not isinstance(v, str) and pd.isna(v)) else
-                             export_safety.cell(f"{v:%Y-%m-%d %H:%M}" if isinstance(v, pd.Timestamp) else v)
-                             for v in record])
-        yield buffer.getvalue()
-
-    return flask.Response(generate(), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{_filename(state, "csv")}"',
-        "X-Data-Version": version, "Cache-Control": "no-store"})
-
-
-def export_xlsx():
-    """The table and the series on screen as an Excel workbook (sheets: table, series,
-    filters); small by design (one row per district, one per area and period), built in memory."""
-    from openpyxl import Workbook
-
-    auth.check("read")
-    try:
-        state, rows = _export_state()
-    except DataUnavailable as exc:
-        return _unavailable(exc)
-    version = rows.attrs.get("version", "")
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "table"
-    columns = list(explore.TABLE_COLUMNS)
-    sheet.append([explore.TABLE_COLUMNS[c] for c in columns])
-    for record in rows[columns].itertuples(index=False):
-        sheet.append([None if v is None or (not isinstance(v, str) and pd.isna(v)) else
-                      (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v) for v in record])
-    series = book.create_sheet("series")  # the chart's series, as on screen
-    series.append(list(SERIES_COLUMNS.values()))
-    for record in _export_series(state).itertuples(index=False):
-        series.append(_cells(record))
-    info = book.create_sheet("filters")
-    for key, value in _header(state, version):
-        info.append([key, value])
-    for part in (sheet, series, info):  # text is text: no cell becomes a live formula
-        export_safety.inert_sheet(part)
-    out = io.BytesIO()
-    book.save(out)
-    return flask.Response(out.getvalue(), headers={
-        "Content-Disposition": f'attachment; filename="{_filename(state, "xlsx")}"',
-        "X-Data-Version": version, "Cache-Control": "no-store"},
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-
-
-def _register_exports() -> None:
-    # Routes of this page's downloads, on the app's Flask server (registered once per process).
-    server = dash.get_app().server
-    for rule, endpoint, view in ((explore.EXPORT_CSV, "cityops_explore_csv", export_csv),
-                                 (explore.EXPORT_XLSX, "cityops_explore_xlsx", export_xlsx),
-                                 (explore.GEOMETRY, "cityops_explore_geometry", export_geometry)):
-        if endpoint not in server.view_functions:
-            server.add_url_rule(rule, endpoint, view, methods=["GET"])
-
-
-_register_exports()

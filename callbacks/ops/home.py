@@ -2,12 +2,13 @@
 import dash
 from dash import Input, Output
 
-from callbacks import auth, common
+from callbacks import common
+from data.web import guard
 from layouts import ids
 
 
 @dash.callback(Output(ids.HOME_KPIS, "children"), Input(ids.SHELL_LOCATION, "pathname"))
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded("message")
 def home_kpis(_pathname):
     """Today's figure of every metric with data, city-wide (a metric published by month only,

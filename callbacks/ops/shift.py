@@ -8,9 +8,9 @@ import dash
 import pandas as pd
 from dash import Input, Output, State, dcc, html
 
-from callbacks import auth, common
-from callbacks.ops.alerts import SEVERITY_TEXT, _when
+from callbacks import common
 from data import access, shiftlog, triage
+from data.web import guard
 from layouts import components, ids
 
 HOURS = (8, 12, 24, 72)
@@ -35,7 +35,7 @@ def _what(row) -> str:
     Input(ids.SHIFT_TICK, "n_intervals"),
     Input(ids.SHIFT_CHANGED, "data"),
 )
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded("message", "", "", [])
 def shift_view(hours, _tick, _changed):
     hours = hours if hours in HOURS else 12
@@ -52,7 +52,7 @@ def shift_view(hours, _tick, _changed):
     if notes.empty:
         notes_out = html.P("No handover note in this time.", className="text-muted small")
     else:
-        notes_out = html.Ul([html.Li([html.Span(_when(n["at"]), className="tl-when"), " ", html.Strong(n["author"]),
+        notes_out = html.Ul([html.Li([html.Span(triage.short_time(n["at"]), className="tl-when"), " ", html.Strong(n["author"]),
                                       f" · {names.get(n['district_id'], n['district_id']) if n['district_id'] else 'whole city'}",
                                       html.Div(n["text"], className="tl-note")], className="tl-item")
                              for n in notes.to_dict("records")], className="timeline")
@@ -63,9 +63,9 @@ def shift_view(hours, _tick, _changed):
         for row in events.iloc[::-1].head(300).to_dict("records"):
             where = "whole city" if row["district_id"] == "city" else names.get(row["district_id"], row["district_id"])
             items.append(html.Li([
-                html.Span(_when(row["at"]), className="tl-when"), " ",
+                html.Span(triage.short_time(row["at"]), className="tl-when"), " ",
                 html.Strong(_what(row)), f" by {row['actor']} · ",
-                dcc.Link(f"{SEVERITY_TEXT.get(row['severity'], '')} {triage.metric_label(row['metric_id'])}"
+                dcc.Link(f"{triage.SEVERITY_TEXT.get(row['severity'], '')} {triage.metric_label(row['metric_id'])}"
                          f" · {where}", href=f"/alerts/{row['episode_id']}"),
                 html.Div(row["note"], className="tl-note") if row.get("note") else None,
             ], className="tl-item"))
@@ -86,7 +86,7 @@ def shift_view(hours, _tick, _changed):
     State(ids.SHIFT_CHANGED, "data"),
     prevent_initial_call=True,
 )
-@auth.requires("annotate")
+@guard.requires("annotate")
 def shift_add(clicks, text, district, changed):
     if not isinstance(clicks, int) or isinstance(clicks, bool) or clicks <= 0:
         return dash.no_update, dash.no_update, dash.no_update

@@ -17,9 +17,10 @@ import dash
 import pandas as pd
 from dash import ClientsideFunction, Input, Output, Patch, State, html
 
-from callbacks import auth, common
+from callbacks import common
 from data import access, episodes, facts, lookups, registry, repository, triage, users, wall_screens
 from data import wall_config as wall_layout
+from data.web import guard
 from layouts import components, figures, ids
 
 SPARK_POINTS = 14
@@ -212,7 +213,7 @@ def hold_reason(view: str, alerts: pd.DataFrame, hold_s: int = 0) -> str:
     State(ids.WALL_CONFIG, "data"),
     State(ids.WALL_SIG, "data"),
 )
-@auth.requires("wall")
+@guard.requires("wall")
 @common.guarded("message", "wall-tiles", figures.empty("No data", figures.WALL), "", [],
                 {"view": "", "reason": ""}, "", "City operations", {}, {})
 def refresh_wall(_trigger, view, screen, config, sig):
@@ -309,7 +310,7 @@ def _heartbeat(screen, config: dict, view: str) -> None:
 
 
 @dash.callback(Output(ids.WALL_SCREENS_TABLE, "children"), Input(ids.WALL_SCREENS_TICK, "n_intervals"))
-@auth.requires("read")
+@guard.requires("read")
 @common.guarded("message")
 def screens_table(_n):
     rows = []

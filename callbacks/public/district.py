@@ -3,9 +3,10 @@ import dash
 import pandas as pd
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
-from callbacks import auth, common
+from callbacks import common
 from data import i18n, registry, repository, settings
 from data.i18n import t
+from data.web import guard
 from layouts import components, ids
 from layouts.public import parts
 
@@ -28,7 +29,7 @@ def _resolve(value, names: dict[str, str]) -> str | None:
     Input(ids.PUBLIC_DISTRICT_PICK, "value"),
     State(ids.PUBLIC_LANG, "data"),
 )
-@auth.requires("public")
+@guard.requires("public")
 @common.guarded("message", "", None)
 def public_district(district, lang="en"):
     """The scorecard of the district typed or picked (an id or a name), and that district's

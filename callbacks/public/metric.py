@@ -3,9 +3,10 @@ import dash
 import pandas as pd
 from dash import Input, Output
 
-from callbacks import auth, common
+from callbacks import common
 from data import i18n, lookups, repository, settings
 from data.i18n import t
+from data.web import guard
 from layouts import figures, ids
 from layouts.public import parts
 
@@ -31,7 +32,7 @@ def public_notes(metric):
     Output(ids.PUBLIC_METRIC_MAP_TEXT, "children"),
     Input(ids.PUBLIC_METRIC_ID, "data"),
 )
-@auth.requires("public")
+@guard.requires("public")
 @common.guarded(figures.empty(""), figures.empty(""), None, "message", "", None, "")
 def public_metric(page):
     """`page` is {"metric": id, "lang": "en"|"es"} (a bare metric id is read as English)."""

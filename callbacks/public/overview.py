@@ -4,15 +4,16 @@ import duckdb
 import pandas as pd
 from dash import Input, Output, State
 
-from callbacks import auth, common
+from callbacks import common
 from data import i18n, repository
+from data.web import guard
 from layouts import ids
 from layouts.public import parts
 
 
 @dash.callback(Output(ids.PUBLIC_KPIS, "children"), Input(ids.SHELL_LOCATION, "pathname"),
                State(ids.PUBLIC_LANG, "data"))
-@auth.requires("public")
+@guard.requires("public")
 @common.guarded("message")
 def public_kpis(_pathname, lang="en"):
     """The city's headline cards in the page language, each linking to its metric page."""

@@ -1,11 +1,11 @@
 """The open-data API explained for people: every endpoint of the OpenAPI document
-(data.public_api.openapi_document) with what it returns, its parameters and an example
+(data.web.public_api.openapi_document) with what it returns, its parameters and an example
 link, next to the machine-readable document itself. ``?lang=es``."""
 import dash
 from dash import html
 
-from data import public_api
 from data.i18n import t, valid_lang
+from data.web import public_api
 from layouts.public import parts
 from layouts.shell import public_path
 

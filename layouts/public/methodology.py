@@ -8,9 +8,10 @@ import duckdb
 import yaml
 from dash import dcc, html
 
-from data import i18n, lookups, public_api, registry, repository, settings
+from data import i18n, lookups, registry, repository, settings
 from data.i18n import metric_description, metric_label, t, valid_lang
 from data.snapshot import DataUnavailable
+from data.web import public_api
 from layouts.public import parts
 from layouts.shell import public_path
 

@@ -3,8 +3,9 @@ and downloads. ``?lang=es`` for Spanish."""
 import dash
 from dash import dcc, html
 
-from data import i18n, lookups, public_api, settings
+from data import i18n, lookups, settings
 from data.i18n import by_grain, metric_description, metric_label, t, valid_lang
+from data.web import public_api
 from layouts import components, ids
 from layouts.public import parts
 from layouts.shell import public_path

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import flask
 
-VENDOR = Path(__file__).resolve().parent.parent / "vendor" / "plotly"
+VENDOR = Path(__file__).resolve().parents[2] / "vendor" / "plotly"
 BUNDLE = VENDOR / "plotly-cityops.min.js"
 MANIFEST = VENDOR / "manifest.json"
 _PATH = re.compile(r"/_dash-component-suites/plotly/package_data/plotly(\.v[0-9a-z_]+)?\.min\.js$")

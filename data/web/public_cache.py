@@ -42,12 +42,12 @@ from pathlib import Path
 import flask
 
 from data import access, settings, snapshot
+from data.web import compression, guard, public_api
 
 MAX_ENTRIES = 4000               # per version directory
 MAX_BYTES = 16 * 1024 * 1024     # largest body stored
 MEMORY_BYTES = 64 * 1024 * 1024  # per worker, in front of the files
 LEVEL = 6
-DISPATCH = "/_dash-update-component"
 MIMETYPES = ("text/html", "application/json", "text/csv", "application/vnd.apache.parquet", "text/plain")
 KEPT_HEADERS = ("Content-Type", "Content-Disposition", "Cache-Control", "ETag", "X-Data-Version",
                 "Access-Control-Allow-Origin", "Content-Language", "Vary")
@@ -172,9 +172,7 @@ def clear() -> None:
 def _callback_permission(app, body: dict) -> str | None:
     entry = app.callback_map.get(body.get("output")) if isinstance(body.get("output"), str) else None
     fn = entry.get("callback") if entry else None
-    from callbacks import auth  # late: data does not import callbacks at import time
-
-    return getattr(fn, auth.ACCESS_ATTR, None)
+    return guard.permission_of(fn)
 
 
 TRIGGERS = frozenset({"n_intervals"})  # a timer's count says when to ask, not what: not part of the key
@@ -199,8 +197,6 @@ def _canonical_callback(body: dict) -> str:
 
 def _public_get(path: str, mode: str) -> tuple[bool, bool]:
     """(cacheable, is a page) of a GET path."""
-    from data import public_api
-
     base = public_api.prefix()
     if path.startswith((base + public_api.API, public_api.API, base + "/download/")):
         return True, False
@@ -221,7 +217,7 @@ def request_key(app, mode: str) -> tuple[str, str] | None:
         if not cacheable or len(request.full_path) > 600:
             return None
         what = f"GET {request.full_path}" + (f" host={request.host[:100]}" if page else "")
-    elif request.method == "POST" and request.path == DISPATCH:
+    elif request.method == "POST" and request.path == guard.DISPATCH:
         body = request.get_json(silent=True)
         if not isinstance(body, dict) or len(request.get_data()) > 20_000:
             return None
@@ -241,8 +237,6 @@ def request_key(app, mode: str) -> tuple[str, str] | None:
 
 def _respond(item, request: flask.Request) -> flask.Response:
     _created, meta, plain, zipped = item
-    from data import compression  # late: compression imports access only
-
     use_gzip = bool(zipped) and compression.accepts_gzip(request)
     response = flask.Response(zipped if use_gzip else plain, status=200)
     for name, value in meta["headers"]:
