@@ -50,7 +50,7 @@ from pathlib import Path
 import duckdb
 
 from data import facts, faults, registry, rollup_engines, settings, snapshot_store
-from data.publish_sql import ContractError, create_table, sql  # noqa: F401  (ContractError: re-exported)
+from data.publish_sql import create_table, sql
 from data.releases import (  # noqa: F401  (the pointer and the release files; re-exported)
     FOLDERS,
     POINTER,

@@ -61,7 +61,7 @@ def contract(name: str) -> tuple[str, str, tuple[str, ...]] | None:
 
 
 def declared() -> dict[str, tuple[str, str, tuple[str, ...]]]:
-    """Every publish file that creates a snapshot table → its contract (for the tests and /data)."""
+    """Every publish file that creates a snapshot table → its contract."""
     out = {}
     for path in sorted((QUERIES / "publish").glob("*.sql")):
         found = contract(f"publish/{path.stem}")
