@@ -68,7 +68,7 @@ def run_size(days: int, scale: float, n_queries: int) -> dict:
         "metric_series": lambda: repository.run("ops/metric_series", metric="parking_occupancy_pct", grain="day",
                                                 districts=["city", *districts[:3]],
                                                 start=end - timedelta(days=120), end=end + timedelta(days=1)),
-        "latest_values": lambda: repository.run("ops/latest_values", grain="day", district=districts[0]),
+        "facts_latest": lambda: repository.run("ops/facts_latest", grain="day", district=districts[0]),
         "metric_map": lambda: repository.run("ops/metric_map", metric="parking_occupancy_pct", grain="day"),
         "latest_by_district": lambda: repository.run("ops/latest_by_district", grain="day"),
     }

@@ -60,7 +60,7 @@ def main() -> None:
     with access.system():
         metrics = common.available_metrics()
         cards = common.kpi_cards(metrics, district="city", grain="day")
-        latest = repository.run("ops/latest_values", grain="day", district="city").set_index("metric_id")
+        latest = repository.run("ops/facts_latest", grain="day", district="city").set_index("metric_id")
     with_change = coloured = coloured_small = 0
     for metric, card in zip(metrics, cards, strict=False):
         classes = card.className.split()

@@ -39,7 +39,8 @@ def valid_grain(value, metric: Metric | None = None, default: str = "day") -> st
 def published_metrics(db: str = "ops") -> dict[str, dict]:
     """metric id → how the snapshot publishes it: grains (none finer than its sources' data:
     monthly tonnage has no daily figures), source, cadence. Metrics without any published value
-    are absent."""
+    are absent. Read back from the snapshot's metrics table, which the publisher wrote from
+    ``data.publish.metrics_to_publish`` (that one decides from the warehouse; this one reads)."""
     frame = repository.run({"ops": "ops/published_metrics", "public": "public/published_metrics"}[db])
     return {row.metric_id: {"grains": tuple(g for g in str(row.grains or "").split(",") if g in registry.GRAINS),
                             "source": row.source, "cadence_text": row.cadence,

@@ -50,6 +50,7 @@ from pathlib import Path
 import duckdb
 
 from data import facts, faults, registry, rollup_engines, settings, snapshot_store
+from data.publish_sql import create_table, sql
 from data.releases import (  # noqa: F401  (the pointer and the release files; re-exported)
     FOLDERS,
     POINTER,
@@ -59,7 +60,6 @@ from data.releases import (  # noqa: F401  (the pointer and the release files; r
     read_pointer,
     releases,
 )
-from data.warehouse import UPDATE_TABLE_DATA_TIMES
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +80,6 @@ class PublishError(RuntimeError):
 
 
 align = facts.align
-QUERIES = Path(__file__).resolve().parent.parent / "queries" / "publish"
-
-
-def _sql(name: str) -> str:
-    """A statement of queries/publish/ (the build half of the trace)."""
-    return (QUERIES / f"{name}.sql").read_text(encoding="utf-8")
 
 
 def new_version(now: datetime | None = None) -> str:
@@ -104,8 +98,7 @@ def _recompute(con: duckdb.DuckDBPyConnection, since: datetime, hourly_floor: da
                 start = align(since, grain)
                 if grain == "hour":
                     start = max(start, hourly_floor)
-                con.execute("DELETE FROM metric_values WHERE metric_id = $m AND grain = $g AND period >= $s",
-                            {"m": metric.id, "g": grain, "s": start})
+                con.execute(sql("publish/delete_rollups"), {"m": metric.id, "g": grain, "s": start})
                 starts[grain] = start
             engine.insert(metric, starts, END_OF_TIME)
 
@@ -113,21 +106,20 @@ def _recompute(con: duckdb.DuckDBPyConnection, since: datetime, hourly_floor: da
 def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> datetime | None:
     """Recompute rollup periods touched since the last publish. Returns the dirty time."""
     now = now or datetime.now()
-    since = con.execute("SELECT min(since) FROM rollup_dirty").fetchall()[0][0]
+    since = con.execute(sql("publish/dirty_since")).fetchall()[0][0]
     hourly_floor = align(now - timedelta(days=int(settings.get("hourly_retention_days"))), "hour")
     con.execute("BEGIN TRANSACTION")
     try:
         if since is not None:
             _recompute(con, since, hourly_floor)
         # first publish (or a warehouse from before first_time was kept): date everything
-        dated = con.execute("SELECT count(*) FILTER (WHERE first_time IS NOT NULL) = count(*) AND count(*) > 0 "
-                            "FROM table_data_times").fetchall()[0][0]
+        dated = con.execute(sql("publish/tables_dated")).fetchall()[0][0]
         times_since = since if dated else datetime(1900, 1, 1)
         if times_since is not None:
-            con.execute(UPDATE_TABLE_DATA_TIMES, {"since": times_since})
+            con.execute(sql("publish/update_table_data_times"), {"since": times_since})
         if since is not None:
-            con.execute("DELETE FROM rollup_dirty")
-        con.execute("DELETE FROM metric_values WHERE grain = 'hour' AND period < $f", {"f": hourly_floor})
+            con.execute(sql("publish/clear_dirty"))
+        con.execute(sql("publish/drop_old_hours"), {"f": hourly_floor})
         con.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already rolled back:
@@ -143,13 +135,10 @@ def update_references(con: duckdb.DuckDBPyConnection, metrics: dict[str, registr
     (``facts.reference_window``) and the metric's own SQL over it. Incremental: a window is
     recomputed only when it moved (new data) or data inside it changed (`dirty_since` before its
     end). Returns the number of windows recomputed."""
-    through_by_table = dict(con.execute(
-        "SELECT table_name, max(data_time) FROM table_data_times GROUP BY 1").fetchall())
-    latest = {(m, g): p for m, g, p in con.execute(
-        "SELECT metric_id, grain, max(period) FROM metric_values WHERE district_id = 'city' GROUP BY 1, 2").fetchall()}
-    stored = {(r[0], r[1]): r[2:] for r in con.execute(
-        "SELECT metric_id, grain, period, through, kind, ref_period, ref_end FROM reference_windows").fetchall()}
-    window_sql, values_sql = _sql("reference_window"), _sql("reference_values")
+    through_by_table = dict(con.execute(sql("publish/table_through")).fetchall())
+    latest = {(m, g): p for m, g, p in con.execute(sql("publish/latest_city_periods")).fetchall()}
+    stored = {(r[0], r[1]): r[2:] for r in con.execute(sql("publish/stored_windows")).fetchall()}
+    window_sql, values_sql = sql("publish/reference_window"), sql("publish/reference_values")
     recomputed = 0
     con.execute("BEGIN TRANSACTION")
     try:
@@ -164,8 +153,7 @@ def update_references(con: duckdb.DuckDBPyConnection, metrics: dict[str, registr
                 key = (w.period, w.through, w.kind, w.ref_period, w.ref_end)
                 if stored.get((metric.id, grain)) == key and (dirty_since is None or dirty_since >= w.ref_end):
                     continue
-                con.execute("DELETE FROM reference_values WHERE metric_id = $m AND grain = $g",
-                            {"m": metric.id, "g": grain})
+                con.execute(sql("publish/delete_reference_values"), {"m": metric.id, "g": grain})
                 con.execute(window_sql, {"metric_id": metric.id, "grain": grain, "period": w.period,
                                          "through": w.through, "kind": w.kind, "ref_period": w.ref_period,
                                          "ref_end": w.ref_end})
@@ -174,8 +162,8 @@ def update_references(con: duckdb.DuckDBPyConnection, metrics: dict[str, registr
                             {"metric_id": metric.id, "grain": grain, "start": w.ref_period, "end": w.ref_end})
                 recomputed += 1
         for metric_id, grain in set(stored) - keep:  # a metric or grain no longer published
-            con.execute("DELETE FROM reference_windows WHERE metric_id = $m AND grain = $g", {"m": metric_id, "g": grain})
-            con.execute("DELETE FROM reference_values WHERE metric_id = $m AND grain = $g", {"m": metric_id, "g": grain})
+            con.execute(sql("publish/delete_reference_window"), {"m": metric_id, "g": grain})
+            con.execute(sql("publish/delete_reference_values"), {"m": metric_id, "g": grain})
         con.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(duckdb.Error):  # the cause is the error raised above, not this
@@ -194,7 +182,7 @@ def due_every(metric: registry.Metric, source_grain: str) -> timedelta:
     return max(metric.cadence, SOURCE_PERIOD.get(source_grain, timedelta(0)))
 
 
-def published_metrics(con) -> dict[str, registry.Metric]:
+def metrics_to_publish(con) -> dict[str, registry.Metric]:
     """Every registry metric as this warehouse's data lets it be published:
 
     * **grains**: its declared grains, none finer than the finest source with data in its table
@@ -206,9 +194,7 @@ def published_metrics(con) -> dict[str, registry.Metric]:
     rank = {g: i for i, g in enumerate(registry.GRAINS)}
     finest: dict[str, str] = {}
     newest: dict[str, str] = {}
-    for table, source_id, grain in con.execute(
-            "SELECT t.table_name, t.source_id, coalesce(s.grain, 'hour') FROM table_data_times t "
-            "LEFT JOIN sources s USING (source_id) ORDER BY t.data_time").fetchall():
+    for table, source_id, grain in con.execute(sql("publish/table_source_grains")).fetchall():
         grain = grain if grain in rank else "hour"
         if table not in finest or rank[grain] < rank[finest[table]]:
             finest[table] = grain
@@ -247,14 +233,6 @@ def _metrics_frame(public_only: bool, metrics: dict[str, registry.Metric]):
     return pd.DataFrame(rows)
 
 
-def _data_times_sql() -> str:
-    """Per raw table and source: newest data time (kept by update_rollups), rows loaded, and the
-    oldest data time (a period starting before it is not covered by the data)."""
-    return ("SELECT d.table_name, d.source_id, d.data_time, b.row_count, d.first_time FROM table_data_times d "
-            "LEFT JOIN (SELECT source_id, sum(rows_loaded)::BIGINT AS row_count FROM load_batches "
-            "WHERE status = 'ok' GROUP BY source_id) b USING (source_id)")
-
-
 def _write_ops(con, path: Path, version: str, published_at: datetime, data_now: datetime,
                metrics: dict[str, registry.Metric]) -> None:
     records_from = data_now - timedelta(days=int(settings.get("records_days")))
@@ -262,47 +240,21 @@ def _write_ops(con, path: Path, version: str, published_at: datetime, data_now: 
     try:
         metrics_df = _metrics_frame(public_only=False, metrics=metrics)
         con.register("metrics_df", metrics_df)
-        con.execute("CREATE TABLE snap.metrics AS SELECT * FROM metrics_df")
+        create_table(con, "publish/ops_metrics")
         con.unregister("metrics_df")
-        con.execute("CREATE TABLE snap.metric_values AS SELECT * FROM metric_values "
-                    "WHERE metric_id || '@' || grain IN (SELECT unnest($keys)) "
-                    "ORDER BY metric_id, grain, period, district_id", {"keys": _published_keys(metrics)})
         keys = {"keys": _published_keys(metrics)}
-        con.execute("CREATE TABLE snap.reference_windows AS SELECT * FROM reference_windows "
-                    "WHERE metric_id || '@' || grain IN (SELECT unnest($keys))", keys)
-        con.execute("CREATE TABLE snap.reference_values AS SELECT * FROM reference_values "
-                    "WHERE metric_id || '@' || grain IN (SELECT unnest($keys)) ORDER BY metric_id, grain, district_id",
-                    keys)
-        con.execute("CREATE TABLE snap.districts AS SELECT * FROM districts ORDER BY district_id")
-        con.execute("CREATE TABLE snap.sources AS SELECT * FROM sources")
-        con.execute("CREATE TABLE snap.source_times AS " + _data_times_sql())
-        con.execute("CREATE TABLE snap.incidents AS SELECT * FROM incidents ORDER BY starts_at")
-        con.execute("CREATE TABLE snap.load_batches AS SELECT * FROM load_batches ORDER BY batch_id")
-        con.execute(
-            "CREATE TABLE snap.quarantine_summary AS SELECT source_id, file, reason, district_id, count(*) AS rows, "
-            "min(line_no) AS first_line, any_value(raw) AS example FROM quarantine GROUP BY ALL"
-        )
-        con.execute(
-            "CREATE TABLE snap.service_requests AS SELECT request_id, created_at, closed_at, due_at, "
-            "district_id, category, channel, status, lat, lon, description, source_id "
-            "FROM service_requests WHERE created_at >= $f OR closed_at IS NULL ORDER BY created_at",
-            {"f": records_from},
-        )
-        # parking facilities with their latest reading (the records behind the parking metrics)
-        con.execute(
-            "CREATE TABLE snap.parking_facilities AS "
-            "SELECT f.facility_id, f.name, f.district_id, f.kind, f.capacity, o.ts AS last_reading, o.occupied, "
-            "round(100.0 * o.occupied / nullif(o.capacity, 0), 1) AS occupancy_pct "
-            "FROM parking_facilities f LEFT JOIN ("
-            "  SELECT facility_id, max(ts) AS ts, arg_max(occupied, ts) AS occupied, arg_max(capacity, ts) AS capacity "
-            "  FROM parking_occupancy "
-            "  WHERE ts >= (SELECT max(ts) FROM parking_occupancy) - INTERVAL 2 DAY GROUP BY facility_id"
-            ") o USING (facility_id) ORDER BY f.district_id, f.facility_id"
-        )
-        con.execute(
-            "CREATE TABLE snap.meta AS SELECT $v AS version, $p::TIMESTAMP AS published_at, 'ops' AS kind",
-            {"v": version, "p": published_at},
-        )
+        create_table(con, "publish/ops_metric_values", keys)
+        create_table(con, "publish/ops_reference_windows", keys)
+        create_table(con, "publish/ops_reference_values", keys)
+        create_table(con, "publish/ops_districts")
+        create_table(con, "publish/ops_sources")
+        create_table(con, "publish/ops_source_times")
+        create_table(con, "publish/ops_incidents")
+        create_table(con, "publish/ops_load_batches")
+        create_table(con, "publish/ops_quarantine_summary")
+        create_table(con, "publish/ops_service_requests", {"f": records_from})
+        create_table(con, "publish/ops_parking_facilities")
+        create_table(con, "publish/ops_meta", {"v": version, "p": published_at})
     finally:
         con.execute("DETACH snap")
 
@@ -325,8 +277,7 @@ def _coverage(con, data_now: datetime) -> dict[str, tuple]:
     last day with data (never past the data clock). Completeness is judged by this span, not by
     the wall clock: data that ends on a Wednesday leaves that week partial, whenever it is loaded."""
     out = {}
-    for table, first, last in con.execute("SELECT table_name, date_trunc('day', min(first_time)), max(data_time) "
-                                          "FROM table_data_times GROUP BY 1").fetchall():
+    for table, first, last in con.execute(sql("publish/table_coverage")).fetchall():
         if last is None:
             continue
         end = last if last == align(last, "day") else align(last, "day") + timedelta(days=1)
@@ -344,13 +295,7 @@ def _candidate_cells(con, public_ids, data_now, metrics):
     from data import privacy
 
     cells = con.execute(
-        """
-        SELECT metric_id, grain, district_id, period, value, numerator, denominator, n
-        FROM metric_values
-        WHERE metric_id IN (SELECT unnest($ids)) AND grain IN (SELECT unnest($grains))
-          AND metric_id || '@' || grain IN (SELECT unnest($keys))
-        ORDER BY metric_id, grain, period, district_id
-        """,
+        sql("publish/candidate_cells"),
         {"ids": public_ids, "grains": list(PUBLIC_GRAINS), "keys": _published_keys(metrics)},
     ).df()
     coverage = _coverage(con, data_now)
@@ -402,7 +347,7 @@ def _release(con, k: int, version: str, data_now: datetime, metrics: dict[str, r
     started = time.perf_counter()
     public = {m.id: m for m in registry.public_metrics() if m.id in metrics}
     key = ["metric_id", "grain", "period", "district_id"]
-    released = con.execute("SELECT * EXCLUDE (release) FROM public_release_cells").df()
+    released = con.execute(sql("publish/released_cells")).df()
     released["period"] = pd.to_datetime(released["period"])
     candidates = _candidate_cells(con, list(public), data_now, metrics)
     candidates["period"] = pd.to_datetime(candidates["period"])
@@ -426,7 +371,7 @@ def _release(con, k: int, version: str, data_now: datetime, metrics: dict[str, r
     family_metrics = {m.id: m for m in public.values() if m.suppress}
     both = pd.concat([old.assign(_new=False), audited.assign(_new=True)], ignore_index=True)
     if len(both):  # how each straddling week splits between its two months (the auditor's floors)
-        heads = con.execute(_sql("week_heads"), {"ids": sorted(family_metrics),
+        heads = con.execute(sql("publish/week_heads"), {"ids": sorted(family_metrics),
                                                   "since": both["period"].min().to_pydatetime()}).df()
         heads["period"] = pd.to_datetime(heads["period"])
         both = both.merge(heads.assign(grain="week"), on=key, how="left")
@@ -467,9 +412,7 @@ def _release(con, k: int, version: str, data_now: datetime, metrics: dict[str, r
                "suppressed", "ci_low", "ci_high"]
     store = out[columns].assign(release=version)
     con.register("release_df", store)
-    con.execute("INSERT INTO public_release_cells SELECT metric_id, grain, district_id, period::TIMESTAMP, "
-                "value::DOUBLE, numerator::DOUBLE, denominator::DOUBLE, n::BIGINT, suppressed::BOOLEAN, "
-                "ci_low::DOUBLE, ci_high::DOUBLE, release FROM release_df")
+    con.execute(sql("publish/store_release_cells"))
     con.unregister("release_df")
     log["seconds"] = time.perf_counter() - started
     return pd.concat([released, out[columns]], ignore_index=True), log
@@ -508,7 +451,7 @@ def _public_data_times(con, cells, metrics: dict[str, registry.Metric]):
     ends = period.where(cells["grain"] != "week", period + pd.Timedelta(days=7))
     ends = ends.where(cells["grain"] != "month", period + pd.offsets.MonthBegin(1))
     newest = pd.DataFrame({"table_name": cells["metric_id"].map(table), "end": ends}).groupby("table_name")["end"].max()
-    sources = con.execute("SELECT table_name, source_id FROM table_data_times").df()
+    sources = con.execute(sql("publish/table_sources")).df()
     # (a dict: with no released period at all — a city whose only data is a part-week — mapping
     # through the empty datetime Series raised "Cannot cast DatetimeArray to dtype float64")
     sources["data_time"] = pd.to_datetime(sources["table_name"].map(newest.to_dict()))
@@ -526,7 +469,7 @@ def _write_public(con, path: Path, version: str, published_at: datetime, data_no
     con.execute("BEGIN TRANSACTION")
     try:
         released, log = _release(con, k, version, data_now, metrics)
-        con.execute("INSERT INTO public_release_log VALUES ($v, $p, $c, $w, $b, $h, $l, $r, $s)",
+        con.execute(sql("publish/log_release"),
                     {"v": version, "p": published_at, "c": log["new_cells"], "w": log["new_withheld"],
                      "b": log["blocks_audited"], "h": log["held_blocks"], "l": log["late_cells"],
                      "r": log["reason"], "s": log["seconds"]})
@@ -544,43 +487,21 @@ def _write_public(con, path: Path, version: str, published_at: datetime, data_no
     try:
         metrics_df = _metrics_frame(public_only=True, metrics=metrics)
         con.register("metrics_df", metrics_df)
-        con.execute("CREATE TABLE pub.metrics AS SELECT * FROM metrics_df")
+        create_table(con, "publish/public_metrics")
         con.unregister("metrics_df")
-        # Withheld cells (data.privacy release auditor) have null figures and suppressed = true,
-        # so pages can say "fewer than k" and downloads flag it.
         con.register("cells_df", cells)
-        con.execute(
-            "CREATE TABLE pub.metric_values AS SELECT metric_id, grain, district_id, period::TIMESTAMP AS period, "
-            "value::DOUBLE AS value, numerator::DOUBLE AS numerator, denominator::DOUBLE AS denominator, "
-            "n::BIGINT AS n, suppressed::BOOLEAN AS suppressed, ci_low::DOUBLE AS ci_low, "
-            "ci_high::DOUBLE AS ci_high FROM cells_df ORDER BY metric_id, grain, period, district_id"
-        )
+        create_table(con, "publish/public_metric_values")
         con.unregister("cells_df")
-        con.execute(
-            "CREATE TABLE pub.districts AS SELECT district_id, name, borough, population, area_km2, "
-            "geometry, is_joint_area FROM districts ORDER BY district_id"
-        )
-        con.execute("CREATE TABLE pub.sources AS SELECT source_id, name, domain, simulated, licence, "
-                    "description, publisher FROM sources")
-        # figures a department computes itself, published as reported (data/ingest/generic.py)
-        con.execute("CREATE TABLE pub.reported_measure_defs AS SELECT * FROM reported_measure_defs WHERE public")
-        # a period not yet over at the data clock (the current year, a fiscal year still running) is
-        # partial: published, marked so, never headlined or compared as the year's figure
-        con.execute("CREATE TABLE pub.reported_measures AS SELECT v.* EXCLUDE (batch_id), "
-                    "v.period_end > CAST($now AS DATE) AS partial FROM reported_measures v "
-                    "SEMI JOIN reported_measure_defs d ON d.measure_id = v.measure_id AND d.public "
-                    "ORDER BY v.measure_id, v.period, v.district_id", {"now": data_now})
+        create_table(con, "publish/public_districts")
+        create_table(con, "publish/public_sources")
+        create_table(con, "publish/public_reported_measure_defs")
+        create_table(con, "publish/public_reported_measures", {"now": data_now})
         con.register("times_df", times)
-        con.execute("CREATE TABLE pub.source_times AS SELECT table_name, source_id, data_time::TIMESTAMP AS data_time "
-                    "FROM times_df")
+        create_table(con, "publish/public_source_times")
         con.unregister("times_df")
-        con.execute("CREATE TABLE pub.source_readings AS " + _sql("source_readings"))
+        create_table(con, "publish/public_source_readings")
         _write_public_annotations(con)
-        con.execute(
-            "CREATE TABLE pub.meta AS SELECT $v AS version, $p::TIMESTAMP AS published_at, "
-            "'public' AS kind, $k::INTEGER AS suppression_k",
-            {"v": version, "p": published_at, "k": k},
-        )
+        create_table(con, "publish/public_meta", {"v": version, "p": published_at, "k": k})
     finally:
         con.execute("DETACH pub")
 
@@ -601,10 +522,7 @@ def _write_public_annotations(con) -> None:
         notes = pd.DataFrame(columns=annotations.PUBLIC_COLUMNS)
     notes = notes.astype({"district_id": object, "domain": object, "kind": str, "title": str})
     con.register("notes_df", notes)
-    con.execute("CREATE TABLE pub.public_annotations AS SELECT starts_at::TIMESTAMP AS starts_at, "
-                "ends_at::TIMESTAMP AS ends_at, district_id::VARCHAR AS district_id, domain::VARCHAR AS domain, "
-                "kind::VARCHAR AS kind, title::VARCHAR AS title, approved_at::TIMESTAMP AS approved_at "
-                "FROM notes_df ORDER BY starts_at")
+    create_table(con, "publish/public_annotations")
     con.unregister("notes_df")
 
 
@@ -612,8 +530,7 @@ def _write_release_log(con, ops_path: Path) -> None:
     """The release log (what the auditor released, held back and why) into the ops snapshot, for /data."""
     con.execute("ATTACH $path AS snap", {"path": str(ops_path)})
     try:
-        con.execute("CREATE TABLE snap.release_log AS SELECT * FROM public_release_log "
-                    "ORDER BY published_at DESC LIMIT 200")
+        create_table(con, "publish/ops_release_log")
     finally:
         con.execute("DETACH snap")
 
@@ -676,7 +593,7 @@ def publish(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> Publ
         for folder in (ops_path.parent, public_path.parent):
             folder.mkdir(parents=True, exist_ok=True)
         ops_path.parent.chmod(0o700)  # ops snapshots hold records: not for the public site's user
-        metrics = published_metrics(con)
+        metrics = metrics_to_publish(con)
         stage = "reference values"
         update_references(con, metrics, recomputed_from)
         stage = "writing the ops snapshot"

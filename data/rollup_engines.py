@@ -25,16 +25,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from data import registry, settings
+from data import publish_sql, registry, settings
 
 ENGINES = ("duckdb", "spark")
 COLUMNS = ["district_id", "period", "value", "numerator", "denominator", "n"]
 # DuckDB's timestamp 'infinity' has no Spark equivalent; a far-future instant compares the same
 FAR_FUTURE = "9999-12-31 23:59:59"
 
-# metric.sql comes from the registry files (code), never from input; values are bound.
-_INSERT = ("INSERT INTO metric_values SELECT $metric_id, $grain, q.district_id, q.period, "
-           "q.value, q.numerator, q.denominator, q.n FROM ({sql}) q")
 
 
 class EngineError(RuntimeError):
@@ -91,7 +88,8 @@ class DuckDBEngine:
     def insert(self, metric: registry.Metric, starts: dict[str, datetime], end: datetime) -> None:
         """Rows of `metric` at each grain from its start (``{grain: start}``) into metric_values."""
         for grain, start in starts.items():
-            self.con.execute(_INSERT.format(sql=metric.sql),
+            # metric.sql comes from the registry files (code), never from input; values are bound.
+            self.con.execute(publish_sql.sql("publish/insert_rollups").replace("/*metric*/", metric.sql),
                              {"metric_id": metric.id, "grain": grain, "start": start, "end": end})
 
     def close(self) -> None:
@@ -178,8 +176,7 @@ class SparkEngine:
         frame = self.rows(metric, starts, end)
         self.con.register("_spark_rows", frame)
         try:
-            self.con.execute("INSERT INTO metric_values SELECT $metric_id, grain, district_id, period, value, "
-                             "numerator, denominator, n FROM _spark_rows", {"metric_id": metric.id})
+            self.con.execute(publish_sql.sql("publish/insert_spark_rows"), {"metric_id": metric.id})
         finally:
             self.con.unregister("_spark_rows")
 

@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS load_batches (
     rows_quarantined BIGINT,
     status           VARCHAR NOT NULL      -- running / ok / failed
 );
+-- warehouses from before batches recorded their process (and a failure's cause)
+ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS pid INTEGER;
+ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS host VARCHAR;
+ALTER TABLE load_batches ADD COLUMN IF NOT EXISTS message VARCHAR;
 
 CREATE TABLE IF NOT EXISTS quarantine (
     batch_id  BIGINT,

@@ -226,7 +226,7 @@ def test_publish_keeps_the_references_incremental(morning):
 
     con = warehouse.connect()
     try:
-        assert publish.update_references(con, publish.published_metrics(con), None) == 0
+        assert publish.update_references(con, publish.metrics_to_publish(con), None) == 0
         windows = con.execute("SELECT count(*) FROM reference_windows").fetchall()[0][0]
     finally:
         con.close()

@@ -124,7 +124,7 @@ def test_queries_and_a_stream_of_one_request_read_its_version_after_two_publishe
         pinned = snapshot.version("ops")
         publish.publish(writer, now=FIXTURE_END)
         publish.publish(writer, now=FIXTURE_END)  # the pinned one is now retired
-        frame = repository.run("ops/latest_values", grain="day", district="city")
+        frame = repository.run("ops/published_metrics")
         chunks = list(repository.stream("ops/district_requests_all", district=district, category=None, chunk_rows=50))
         assert snapshot.version("ops") == pinned
     assert frame.attrs["version"] == pinned

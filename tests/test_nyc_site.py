@@ -153,13 +153,13 @@ def test_the_finest_source_of_a_table_sets_its_grains(tmp_path):
                         "VALUES ($s, $s, 'waste', false, '-', '-', $g)", {"s": source_id, "g": grain})
         con.execute("INSERT INTO table_data_times (table_name, source_id, data_time) "
                     "VALUES ('waste_tonnage', 'monthly', '2025-11-01')")
-        waste = publish.published_metrics(con)["waste_tonnage_total"]
+        waste = publish.metrics_to_publish(con)["waste_tonnage_total"]
         assert (waste.grains, waste.source, waste.cadence_text) == (("month",), "monthly", "31d")
         con.execute("INSERT INTO table_data_times (table_name, source_id, data_time) "
                     "VALUES ('waste_tonnage', 'daily', '2025-10-30')")
-        waste = publish.published_metrics(con)["waste_tonnage_total"]
+        waste = publish.metrics_to_publish(con)["waste_tonnage_total"]
         assert (waste.grains, waste.source, waste.cadence_text) == (("day", "week", "month"), "monthly", "1d")
-        bikes = publish.published_metrics(con)["bike_trips"]  # no data: as declared
+        bikes = publish.metrics_to_publish(con)["bike_trips"]  # no data: as declared
         assert (bikes.grains, bikes.source) == (("hour", "day", "week", "month"), "demo_bikeshare")
     finally:
         con.close()

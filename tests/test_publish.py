@@ -120,7 +120,7 @@ def test_twenty_publishes_under_eight_reading_threads(writer):
                     total = _city_trips(cur)
                 assert meta_version == version
                 seen.append((version, total))
-                frame = repository.run("ops/latest_values", grain="day", district="city")
+                frame = repository.run("ops/published_metrics")
                 assert frame.attrs["version"] and not frame.empty
             except BaseException as exc:  # noqa: BLE001 - collected and asserted below
                 errors.append(exc)
