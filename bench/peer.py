@@ -58,7 +58,7 @@ class Peer:
             table, ts, num, den, factor = SPECS[metric]
             where = " WHERE capacity > 0" if den == "capacity" else ""
             frame = con.execute(
-                f"SELECT district_id, {ts} AS ts, ({num})::DOUBLE AS num"  # noqa: S608 (bench, constant specs)
+                f"SELECT district_id, {ts} AS ts, ({num})::DOUBLE AS num"
                 + (f", ({den})::DOUBLE AS den" if den else "") + f" FROM {table}{where} ORDER BY {ts}").df()
             self.raw[metric] = Raw(frame["ts"].to_numpy("datetime64[ns]"), pd.Categorical(frame["district_id"]),
                                    frame["num"].to_numpy(), frame["den"].to_numpy() if den else None, factor)

@@ -314,7 +314,7 @@ def run(*, interval: float, publish_every: float, once: bool = False) -> int:
     try:
         try:
             city = city_from_warehouse(con)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any unreadable warehouse becomes the CLI's one-line message
             raise SystemExit(f"the warehouse {path} holds no demo city to feed ({exc!r}); "
                              "run `python -m data.demo --force` first") from None
         if city.facilities.empty or city.stations.empty or city.bins.empty:

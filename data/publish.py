@@ -658,7 +658,7 @@ def _detect(con, data_now: datetime, version: str) -> None:
 
         summary = detect.run(con, data_now, version=version)
         log.info("alert detection for %s: %s", version, summary)
-    except Exception:  # noqa: BLE001 - the data is published; alerts catch up on the next run
+    except Exception:
         log.exception("alert detection failed for %s", version)
     from data import release_alert  # a good release is current again: resolve the fallback alert
 

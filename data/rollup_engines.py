@@ -118,7 +118,7 @@ class SparkEngine:
                           .config("spark.ui.enabled", "false")
                           .config("spark.sql.parquet.inferTimestampNTZ.enabled", "true")
                           .getOrCreate())
-        except Exception as exc:  # no JVM, or the cluster is unreachable
+        except Exception as exc:  # noqa: BLE001 - no JVM, or the cluster is unreachable
             raise EngineError(f"Spark could not start at {master!r}: {str(exc).splitlines()[0]}") from None
 
     def export(self, table: str) -> None:

@@ -246,7 +246,7 @@ def _alert_operators() -> None:
     for listener in list(_on_fallback):
         try:
             listener()
-        except Exception:  # noqa: BLE001 - serving goes on whatever the alert does
+        except Exception:
             log.exception("could not start the release alert check")
 
 

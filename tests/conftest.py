@@ -68,7 +68,7 @@ def dash_app(published):
     return app_module.app
 
 
-from tests.live import signed_in  # noqa: E402  (re-exported for test modules)
+from tests.live import signed_in
 
 ADMIN = ("test-admin", "admin-password-1")
 

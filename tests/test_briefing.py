@@ -96,7 +96,7 @@ def test_send_mails_each_district_its_briefing_with_the_pdf_once_per_week(publis
         def __init__(self):
             self.messages = []
 
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        async def handle_DATA(self, server, session, envelope):
             self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content)))
             return "250 OK"
 

@@ -51,7 +51,7 @@ def checksums(path) -> dict:
     """Order-independent checksum of every data table (load times excluded)."""
     c = duckdb.connect(str(path), read_only=True)
     try:
-        out = {t: c.execute(f"SELECT count(*), sum(hash(t)) FROM {t} t").fetchone()   # noqa: S608 (fixed names)
+        out = {t: c.execute(f"SELECT count(*), sum(hash(t)) FROM {t} t").fetchone()
                for t in FILLED if t != "load_batches"}
         out["load_batches"] = c.execute(
             "SELECT count(*), sum(hash(batch_id, source_id, file, rows_read, rows_loaded, rows_quarantined, status)) "
@@ -82,7 +82,7 @@ def test_same_arguments_give_identical_tables(built, tmp_path):
 # ------------------------------------------------------------------------------ completeness
 @pytest.mark.parametrize("table", FILLED)
 def test_every_table_is_filled(con, table):
-    assert one(con, f"SELECT count(*) FROM {table}") > 0      # noqa: S608 (fixed names)
+    assert one(con, f"SELECT count(*) FROM {table}") > 0
 
 
 def test_rollups_are_left_to_publish_and_everything_is_dirty(con):
@@ -93,7 +93,7 @@ def test_rollups_are_left_to_publish_and_everything_is_dirty(con):
 def test_summary_counts_match_tables(built, con):
     summary = built[1]
     for table in FACTS:
-        assert summary["rows"][table] == one(con, f"SELECT count(*) FROM {table}")   # noqa: S608
+        assert summary["rows"][table] == one(con, f"SELECT count(*) FROM {table}")
     assert summary["total_rows"] == sum(summary["rows"][t] for t in FACTS)
     assert {i["kind"] for i in summary["incidents"]} == {"storm", "sensor_outage", "strike"}
 
@@ -122,7 +122,7 @@ def test_one_ok_batch_per_table_with_matching_counts(con):
     assert one(con, "SELECT count(*) FROM sources WHERE simulated") == 10
     # every fact row points at a batch of its own source
     for table in FACTS:
-        assert one(con, f"SELECT count(*) FROM {table} f LEFT JOIN load_batches b USING (batch_id) "   # noqa: S608
+        assert one(con, f"SELECT count(*) FROM {table} f LEFT JOIN load_batches b USING (batch_id) "
                         "WHERE b.source_id IS DISTINCT FROM f.source_id") == 0
 
 
@@ -156,13 +156,13 @@ def test_invariants(con):
 
 @pytest.mark.parametrize("table", FACTS + ("bike_stations", "parking_facilities"))
 def test_every_district_id_is_a_district(con, table):
-    assert one(con, f"SELECT count(*) FROM {table} WHERE district_id NOT IN "      # noqa: S608
+    assert one(con, f"SELECT count(*) FROM {table} WHERE district_id NOT IN "
                     "(SELECT district_id FROM districts)") == 0
 
 
 @pytest.mark.parametrize("table", PEOPLE_FACTS)
 def test_no_people_data_in_joint_areas(con, table):
-    assert one(con, f"SELECT count(*) FROM {table} WHERE district_id IN "         # noqa: S608
+    assert one(con, f"SELECT count(*) FROM {table} WHERE district_id IN "
                     "(SELECT district_id FROM districts WHERE is_joint_area)") == 0
 
 
@@ -191,7 +191,7 @@ def test_request_locations_lie_inside_their_district(con):
 def test_raw_facts_are_sorted_by_time(con):
     for table, col in (("parking_occupancy", "ts"), ("bin_fill", "ts"), ("service_requests", "created_at"),
                        ("satisfaction_responses", "responded_at")):
-        unsorted = one(con, f"SELECT count(*) FROM (SELECT {col} < lag({col}) OVER (ORDER BY rowid) AS back "   # noqa: S608
+        unsorted = one(con, f"SELECT count(*) FROM (SELECT {col} < lag({col}) OVER (ORDER BY rowid) AS back "
                             f"FROM {table}) WHERE back")
         assert unsorted == 0, table
 
@@ -328,7 +328,7 @@ def test_seasons_with_a_full_year():
                                  as_of=demo.to_s(datetime(2025, 3, 1)), first_id=1)
     jul, _ = demo.request_events(city, demo.to_s(datetime(2025, 7, 7)), demo.to_s(datetime(2025, 7, 21)), rng,
                                  as_of=demo.to_s(datetime(2025, 9, 1)), first_id=1)
-    heat = lambda t: sum(1 for c in t.column("category").to_pylist() if c == "Heat/Hot Water")  # noqa: E731
+    heat = lambda t: sum(1 for c in t.column("category").to_pylist() if c == "Heat/Hot Water")
     assert heat(jan) > 5 * heat(jul)
 
 

@@ -70,10 +70,10 @@ def test_tick_appends_readings_stamped_now_and_events_of_the_interval(con):
     counts = livefeed.tick(con, now, np.random.default_rng(1))
 
     for table, entities in READINGS.items():
-        expected = one(con, f"SELECT count(*) FROM {entities}") if entities else bins   # noqa: S608
+        expected = one(con, f"SELECT count(*) FROM {entities}") if entities else bins
         assert counts[table] == expected
-        assert one(con, f"SELECT count(*) FROM {table} WHERE ts = $t", {"t": stamped}) == expected   # noqa: S608
-        assert one(con, f"SELECT max(ts) FROM {table}") == stamped                                   # noqa: S608
+        assert one(con, f"SELECT count(*) FROM {table} WHERE ts = $t", {"t": stamped}) == expected
+        assert one(con, f"SELECT max(ts) FROM {table}") == stamped
     # events of [END, now): trips dated by their end, new requests by creation
     assert counts["bike_trips"] > 0
     assert one(con, "SELECT count(*) FROM bike_trips WHERE ended_at >= $a AND ended_at < $b",

@@ -57,7 +57,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.requests.append((self.headers, body))  # case-insensitive
                 status = receiver.script.pop(0) if receiver.script else 200
@@ -99,7 +99,7 @@ class Mailbox:
         self.messages: list[email.message.Message] = []
         self.script: list[str] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         if self.script:
             return self.script.pop(0)
         self.messages.append(email.message_from_bytes(envelope.content))

@@ -202,7 +202,7 @@ def test_secret_key_race_every_worker_reads_the_same_whole_key(tmp_path, monkeyp
             barrier.wait(timeout=30)  # noqa: B023 - the closure is called within the same iteration
             try:
                 results.put(config.secret_key("ops").decode())  # noqa: B023 - the closure is called within the same iteration
-            except BaseException as exc:  # SystemExit("... is damaged") on the old code
+            except BaseException as exc:  # noqa: BLE001 - SystemExit("... is damaged") on the old code
                 results.put(f"died: {exc}")  # noqa: B023 - the closure is called within the same iteration
 
         procs = [ctx.Process(target=worker) for _ in range(20)]

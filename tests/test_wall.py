@@ -282,7 +282,7 @@ def test_screens_scale_the_map(wall, refresh):
     config, _ = wall.parse_config({"view": "parking"})
     small, _ = refresh("parking", config, screen={"w": 1920, "h": 1080})
     big, _ = refresh("parking", config, screen={"w": 3840, "h": 2160})
-    zoom = lambda r: r["wall-map"]["figure"]["layout"]["map"]["zoom"]  # noqa: E731
+    zoom = lambda r: r["wall-map"]["figure"]["layout"]["map"]["zoom"]
     assert zoom(big) == pytest.approx(zoom(small) + 1)
     assert json.dumps(big).count("kpi-card") == json.dumps(small).count("kpi-card")
 

@@ -266,7 +266,7 @@ def build(db_path, *, seed: int | None = None, days: int | None = None, end: dat
         if con is not None:
             try:
                 con.close()
-            except Exception:
+            except Exception:  # noqa: BLE001 - closing a failed build's connection must not hide the build's own error
                 pass
         for p in (tmp, _wal(tmp)):
             p.unlink(missing_ok=True)

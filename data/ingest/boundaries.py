@@ -451,7 +451,7 @@ def read_polygons_any(path: Path, crs=None) -> gpd.GeoDataFrame:
 
     try:
         gdf = gpd.read_file(path, engine="pyogrio")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any unreadable file becomes a one-line FormatError
         raise FormatError(f"cannot read polygons: {first_line(exc)}") from None
     if gdf.empty:
         raise EmptyFileError("no features")

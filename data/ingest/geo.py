@@ -90,7 +90,7 @@ class DistrictIndex:
         for did, text in rows:
             try:
                 geoms.append(shapely.geometry.shape(json.loads(text)))
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - any unreadable geometry becomes a FormatError naming the district
                 raise FormatError(f"district {did}: unreadable geometry ({exc})") from None
         return cls([r[0] for r in rows], geoms)
 

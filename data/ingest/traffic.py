@@ -36,7 +36,7 @@ SOURCE = Source(
 def _segment_map(batch: Batch, path: Path) -> None:
     try:
         frame = pd.read_csv(path, dtype=str)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any unreadable file becomes a one-line FormatError
         raise FormatError(f"segment map {path.name}: {str(exc).splitlines()[0]}") from None
     if "segment_id" not in frame.columns:
         raise MissingColumnsError(f"segment map {path.name}: needs a segment_id column")

@@ -8,7 +8,7 @@ import dash_ag_grid  # noqa: F401  (registers the grid's scripts with Dash in ev
 from dash import dcc, html
 
 from data import lookups
-from data.district_profile import FACILITY_COLUMNS, RECORD_COLUMNS, RECORDS_EXPORT  # noqa: F401
+from data.district_profile import FACILITY_COLUMNS, RECORD_COLUMNS
 from data.registry import DOMAIN_LABELS
 from data.snapshot import DataUnavailable
 from layouts import components, figures, ids
