@@ -58,7 +58,6 @@ CONTRACT = ("district_id", "period", "value", "numerator", "denominator", "n")
 # percentage of a handful of records is noise (a median of one request is that request).
 MIN_N = {"sum": 1, "level": 1, "ratio": 20, "median": 10, "mean": 10}
 COUNT_COLUMNS = ("n", "numerator", "denominator", "complement")
-TEXTS = ("label", "unit", "description", "method", "known_issues")  # what an i18n.<lang> block translates
 _QUANTITY = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
 _HEADER = re.compile(r"\A\s*/\*---\s*\n(?P<meta>.*?)\n---\*/\s*(?P<sql>.*)\Z", re.S)
 _CADENCE = re.compile(r"^(\d+)\s*(m|h|d)$")
@@ -86,6 +85,7 @@ Quantity = Annotated[StrictStr, AfterValidator(lambda q: q if _QUANTITY.match(q)
 
 
 class _Strict(BaseModel):
+    """An unknown key is a typo (``lable:``), refused, not ignored; a parsed header is final."""
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
