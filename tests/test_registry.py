@@ -211,6 +211,15 @@ def test_registry_has_enough_metrics_in_every_domain():
         assert len(registry.by_domain(domain)) >= 3, domain
 
 
+def test_every_domain_is_named_once_in_every_language():
+    """A domain's name is a catalogue text (ui.domain_<domain>): the ops pages' English label is
+    the public site's, and each language names every domain."""
+    for domain in DOMAINS:
+        assert registry.DOMAIN_LABELS[domain] == i18n.t(f"domain_{domain}") != f"domain_{domain}"
+        for lang in i18n.LANGS:
+            assert f"domain_{domain}" in i18n.catalogue(lang)["ui"], (lang, domain)
+
+
 @pytest.mark.parametrize("metric_id, grain", CASES)
 def test_contract_columns_and_types(con, metric_id, grain):
     rel = con.sql(METRICS[metric_id].sql, params={"grain": grain, "start": START, "end": END})
