@@ -2,7 +2,7 @@
 
     python -m bench.alerts [--days 91] [--scale 1.0] [--seed N] [--end 2026-11-24T06] [--json]
 
-A demo city is built in a temporary var dir with its labelled incidents (data/demo.py,
+A demo city is built in a temporary var dir with its labelled incidents (data/demo/incidents.py,
 table ``labelled_incidents``). The history is then replayed hour by hour as the live feed
 would deliver it (step at hh:30: records up to that time, nothing later): at every step
 
@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 GRACE = timedelta(hours=6)
-# which metrics a recorded (not labelled) demo incident moves (data/demo.py): alerts on them
+# which metrics a recorded (not labelled) demo incident moves (data/demo/incidents.py): alerts on them
 # during it are explained, neither true nor false
 RECORDED_EFFECTS = {
     "storm": lambda m: True,

@@ -17,9 +17,9 @@ then registers one load batch per source that received rows (file ``data.livefee
 calls ``warehouse.mark_dirty`` with the earliest data time it touched (for a closure that is
 its ``closed_at``). Every ``live_publish_s`` seconds it calls ``data.publish.publish(con)``.
 
-All values come from the generator's own functions in ``data/demo.py`` (profiles, smooth sensor
+All values come from the generator's own functions in the ``data/demo`` package (profiles, smooth sensor
 noise, bin collection schedules, Poisson event rates, lognormal close times — the city is rebuilt
-from the warehouse by ``demo.city_from_warehouse``), so live data continues the history. Event
+from the warehouse by ``data.demo.city.city_from_warehouse``), so live data continues the history. Event
 rates are real rates per elapsed second, so at scale 1 a 5-second tick usually brings zero or
 one trip, request or closure; the sensor readings are what moves every tick.
 
@@ -44,7 +44,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data import demo, settings, warehouse
+from data import settings, warehouse
+from data.demo.city import City, city_from_warehouse
+from data.demo.daily import transit_days, waste_days
+from data.demo.events import bike_trip_events, citation_events
+from data.demo.params import BIN_READING_STEP
+from data.demo.primitives import DAY, HOUR, floor_hour, to_dt, to_s
+from data.demo.readings import bike_status_readings, bin_readings, parking_readings, traffic_readings
+from data.demo.service_requests import close_open_requests, request_events, survey_answers
+from data.demo.tables import TABLE_SOURCE, insert
 
 log = logging.getLogger("data.livefeed")
 
@@ -53,6 +61,11 @@ MAX_TICK_GAP_S = 3600          # a tick covers at most the last hour; older gaps
 SURVEY_LOOKBACK = timedelta(days=10)
 NO_WAREHOUSE = "no warehouse: run `python -m data.demo` first"
 
+# daily tables the feed completes: (table, generator, the statement of its last day)
+DAILY_TABLES = (
+    ("transit_ridership", transit_days, "SELECT max(day) FROM transit_ridership"),
+    ("waste_tonnage", waste_days, "SELECT max(day) FROM waste_tonnage"),
+)
 
 
 def _as_datetime(value) -> datetime:
@@ -87,8 +100,8 @@ class _Load:
         self.counts.setdefault(table, 0)
         if data.num_rows == 0:
             return
-        batch = self._batch(demo.TABLE_SOURCE[table])
-        n = demo.insert(self.con, table, data, batch[0])
+        batch = self._batch(TABLE_SOURCE[table])
+        n = insert(self.con, table, data, batch[0])
         batch[1] += n
         self.counts[table] += n
         self.touch(pc.min(data[warehouse.TABLES[table].time]).as_py())  # for mark_dirty
@@ -150,87 +163,89 @@ def _unanswered_closed(con, t0: datetime, t1: datetime) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------ generation
-def _events(load: _Load, con, city: demo.City, t0: int, t1: int, rng: np.random.Generator) -> None:
+def _sensors(load: _Load, city: City, at: np.ndarray, bins_at: np.ndarray, rng: np.random.Generator) -> None:
+    """Sensor readings at the times `at` (parking, docks) and `bins_at` (bins read every two hours)."""
+    load.add("parking_occupancy", parking_readings(city, at, rng))
+    load.add("bike_station_status", bike_status_readings(city, at, rng))
+    if bins_at.size:
+        load.add("bin_fill", bin_readings(city, bins_at, rng))
+
+
+def _events(load: _Load, con, city: City, t0: int, t1: int, rng: np.random.Generator) -> None:
     """Events of [t0, t1): trips, citations, new requests, closures, survey answers."""
-    load.add("bike_trips", demo.bike_trip_events(city, t0, t1, rng))
-    load.add("parking_citations", demo.citation_events(city, t0, t1, rng))
+    load.add("bike_trips", bike_trip_events(city, t0, t1, rng))
+    load.add("parking_citations", citation_events(city, t0, t1, rng))
     open_before = _open_requests(con)
-    requests, responses = demo.request_events(city, t0, t1, rng, as_of=t1, first_id=_next_request_id(con))
+    requests, responses = request_events(city, t0, t1, rng, as_of=t1, first_id=_next_request_id(con))
     load.add("service_requests", requests)
-    load.close_requests(demo.close_open_requests(city, open_before, t0, t1, rng))
+    load.close_requests(close_open_requests(city, open_before, t0, t1, rng))
     load.add("satisfaction_responses", responses)
-    answers = demo.survey_answers(city, _unanswered_closed(con, demo.to_dt(t0), demo.to_dt(t1)), t0, t1, rng)
+    answers = survey_answers(city, _unanswered_closed(con, to_dt(t0), to_dt(t1)), t0, t1, rng)
     load.add("satisfaction_responses", answers)
 
 
-def _catch_up_periodic(load: _Load, con, city: demo.City, now: datetime, rng: np.random.Generator) -> None:
+def _catch_up_periodic(load: _Load, con, city: City, now: datetime, rng: np.random.Generator) -> None:
     """Completed hours of traffic counts and completed days of transit and waste."""
     floor = now - MAX_BACKFILL
     last = _scalar(con, "SELECT max(ts) FROM traffic_counts")
     if last is not None:
-        first = max(last + timedelta(hours=1), demo.floor_hour(floor))
-        hours = np.arange(demo.to_s(first), demo.to_s(now) - demo.HOUR + 1, demo.HOUR, dtype=np.int64)
+        first = max(last + timedelta(hours=1), floor_hour(floor))
+        hours = np.arange(to_s(first), to_s(now) - HOUR + 1, HOUR, dtype=np.int64)
         if hours.size:
-            load.add("traffic_counts", demo.traffic_readings(city, hours, rng))
-    today = demo.to_s(now) // demo.DAY
-    for table, make in (("transit_ridership", demo.transit_days), ("waste_tonnage", demo.waste_days)):
-        last_day = _scalar(con, f"SELECT max(day) FROM {table}")   # table from a fixed tuple  # noqa: S608 - identifiers from this module's own constants; every value is bound
+            load.add("traffic_counts", traffic_readings(city, hours, rng))
+    today = to_s(now) // DAY
+    for table, make, last_day_sql in DAILY_TABLES:
+        last_day = _scalar(con, last_day_sql)
         if last_day is None:
             continue
-        first_day = max((last_day - date(1970, 1, 1)).days + 1, demo.to_s(floor) // demo.DAY)
+        first_day = max((last_day - date(1970, 1, 1)).days + 1, to_s(floor) // DAY)
         days = np.arange(first_day, today, dtype=np.int64)
         if days.size:
             load.add(table, make(city, days, rng))
 
 
-def tick(con, now: datetime, rng: np.random.Generator, *, city: demo.City | None = None) -> dict:
+def tick(con, now: datetime, rng: np.random.Generator, *, city: City | None = None) -> dict:
     """Append one batch of live data stamped `now`; returns rows per table (+ closed_requests)."""
     now = now.replace(microsecond=0)
-    city = city or demo.city_from_warehouse(con)
-    t_now = demo.to_s(now)
+    city = city or city_from_warehouse(con)
+    t_now = to_s(now)
     prev = last_tick_time(con)
-    t_prev = demo.to_s(prev) if prev is not None else t_now - int(settings.get("live_interval_s"))
+    t_prev = to_s(prev) if prev is not None else t_now - int(settings.get("live_interval_s"))
     t_prev = max(t_prev, t_now - MAX_TICK_GAP_S)
     if t_prev >= t_now:
         return {"skipped": 1}
     load = _Load(con, "data.livefeed tick")
     with warehouse.transaction(con):
         at = np.array([t_now], dtype=np.int64)
-        load.add("parking_occupancy", demo.parking_readings(city, at, rng))
-        load.add("bike_station_status", demo.bike_status_readings(city, at, rng))
-        load.add("bin_fill", demo.bin_readings(city, at, rng))
+        _sensors(load, city, at, at, rng)
         _events(load, con, city, t_prev, t_now, rng)
         _catch_up_periodic(load, con, city, now, rng)
         load.finish()
     return dict(load.counts)
 
 
-def backfill(con, now: datetime, rng: np.random.Generator, *, city: demo.City | None = None) -> dict:
+def backfill(con, now: datetime, rng: np.random.Generator, *, city: City | None = None) -> dict:
     """Fill the gap between the warehouse's last data and `now` (floored to the hour) with hourly
     readings and the gap's events, at most MAX_BACKFILL back. Returns rows per table."""
-    city = city or demo.city_from_warehouse(con)
-    until = demo.floor_hour(now)
+    city = city or city_from_warehouse(con)
+    until = floor_hour(now)
     last = last_tick_time(con)
     if last is None or last >= until:
         return {}
     lo = max(last, until - MAX_BACKFILL)
     if lo > last:
         log.warning("warehouse data ends %s; backfilling only the last %s", last, MAX_BACKFILL)
-    t_lo, t_until = demo.to_s(lo), demo.to_s(until)
-    first_hour = demo.to_s(demo.floor_hour(lo)) + demo.HOUR
-    hours = np.arange(first_hour, t_until + 1, demo.HOUR, dtype=np.int64)
+    t_lo, t_until = to_s(lo), to_s(until)
+    first_hour = to_s(floor_hour(lo)) + HOUR
+    hours = np.arange(first_hour, t_until + 1, HOUR, dtype=np.int64)
     first_bin = _scalar(con, "SELECT min(ts) FROM bin_fill")        # continue the bins' 2-hour grid
-    anchor = demo.to_s(first_bin) if first_bin is not None else t_until
-    bins_at = hours[(hours - anchor) % demo.BIN_READING_STEP == 0]
+    anchor = to_s(first_bin) if first_bin is not None else t_until
+    bins_at = hours[(hours - anchor) % BIN_READING_STEP == 0]
     load = _Load(con, "data.livefeed backfill")
     with warehouse.transaction(con):
         for k in range(0, len(hours), 24):        # a day at a time keeps chunks small at any scale
             part = hours[k:k + 24]
-            load.add("parking_occupancy", demo.parking_readings(city, part, rng))
-            load.add("bike_station_status", demo.bike_status_readings(city, part, rng))
-            part_bins = bins_at[(bins_at >= part[0]) & (bins_at <= part[-1])]
-            if part_bins.size:
-                load.add("bin_fill", demo.bin_readings(city, part_bins, rng))
+            _sensors(load, city, part, bins_at[(bins_at >= part[0]) & (bins_at <= part[-1])], rng)
         _events(load, con, city, t_lo, t_until, rng)
         _catch_up_periodic(load, con, city, until, rng)
         load.finish()
@@ -291,7 +306,7 @@ def run(*, interval: float, publish_every: float, once: bool = False) -> int:
     ticks = 0
     try:
         try:
-            city = demo.city_from_warehouse(con)
+            city = city_from_warehouse(con)
         except Exception as exc:
             raise SystemExit(f"the warehouse {path} holds no demo city to feed ({exc!r}); "
                              "run `python -m data.demo --force` first") from None

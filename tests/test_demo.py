@@ -1,4 +1,4 @@
-"""The demo city generator (data/demo.py): determinism, completeness, incidents, invariants."""
+"""The demo city generator (the data/demo package): determinism, completeness, incidents, invariants."""
 from __future__ import annotations
 
 import json
@@ -10,6 +10,7 @@ import pytest
 import shapely
 
 from data import demo
+from data.demo import loader
 
 END = datetime(2025, 11, 20, 15)
 DAYS = 60
@@ -359,7 +360,7 @@ def test_failed_build_leaves_no_half_file(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("generator failed")
 
-    monkeypatch.setattr(demo, "request_events", boom)
+    monkeypatch.setattr(loader, "request_events", boom)      # the name the loader calls
     with pytest.raises(RuntimeError):
         demo.build(target, seed=1, days=3, end=END, scale=0.1, progress=False, force=True)
     assert target.read_bytes() == b"previous warehouse"

@@ -11,7 +11,8 @@ import pytest
 
 from data import settings, warehouse
 from data.ingest import IngestError, WarehouseStateError, load
-from data.ingest.core import Source, run_file
+from data.ingest.runner import run_file
+from data.ingest.source import Source
 
 ROOT = settings.ROOT
 PACK = ROOT / "data" / "samples" / "nyc"
@@ -346,7 +347,7 @@ def test_reload_same_file_is_a_no_op_and_force_replaces(con):
 
 
 def test_batch_replacement_statements_cover_every_fact_table():
-    from data.ingest.core import BATCH_MIN_TIME, BATCH_TABLES, DELETE_BATCH_ROWS
+    from data.ingest.tables import BATCH_MIN_TIME, BATCH_TABLES, DELETE_BATCH_ROWS
 
     assert {s.split()[2] for s in DELETE_BATCH_ROWS} == set(BATCH_TABLES)
     for table, column in BATCH_TABLES.items():

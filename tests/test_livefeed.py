@@ -267,3 +267,13 @@ def test_a_warehouse_without_a_demo_city_is_refused(tmp_path, monkeypatch):
     with pytest.raises(SystemExit) as exc:
         livefeed.run(interval=1, publish_every=0, once=True)
     assert "no demo city" in str(exc.value)
+
+
+def test_the_live_feed_loads_the_generators_not_the_demo_loader_or_cli():
+    """The feed is the one writer of a running demo: it imports the generator modules it calls,
+    never the build's loader or its CLI (a fresh interpreter, so no other test's import counts)."""
+    code = ("import sys, data.livefeed; "
+            "print(sorted(m for m in sys.modules if m.startswith('data.demo')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert "data.demo.readings" in loaded and "data.demo.service_requests" in loaded
+    assert "data.demo.loader" not in loaded and "data.demo.__main__" not in loaded

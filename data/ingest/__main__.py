@@ -20,8 +20,9 @@ import sys
 from pathlib import Path
 
 from data import warehouse
-from data.ingest import ADAPTERS, IngestError, LoadResult, Progress, load, order_paths
-from data.ingest.core import DEFAULT_TZ
+from data.ingest import ADAPTERS, IngestError, LoadResult, Progress, load
+from data.ingest.registry import order_paths
+from data.ingest.runner import DEFAULT_TZ
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,8 +122,10 @@ def print_summary(results: list[LoadResult], out=None) -> None:
         if r.message:
             print(f"    {r.message}", file=out)
     ok = [r for r in results if r.status in ("ok", "unchanged")]
-    [r for r in results if r.status != "skipped"]
-    total = lambda attr: sum(getattr(r, attr) for r in results)  # noqa: E731
+
+    def total(attr: str) -> int:
+        return sum(getattr(r, attr) for r in results)
+
     print(f"{'total':<46} {'':<13} {f'{len(ok)}/{len(results)} ok':<9} {fmt(total('rows_read')):>10} "
           f"{fmt(total('rows_loaded')):>10} {fmt(total('rows_quarantined')):>11}", file=out)
     reasons: dict[str, int] = {}
@@ -138,7 +141,7 @@ def print_summary(results: list[LoadResult], out=None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.adapter == "clear-failed":
-        from data.ingest.core import clear_failed
+        from data.ingest.tables import clear_failed
 
         con = warehouse.connect(args.db) if args.db else warehouse.connect()
         try:

@@ -23,7 +23,12 @@ import pandas as pd
 import shapely
 
 from data.ingest import geo
-from data.ingest.core import Batch, EmptyFileError, FormatError, MappingError, Source, read_json
+from data.ingest.batch import Batch
+from data.ingest.errors import EmptyFileError, FormatError, MappingError, first_line
+from data.ingest.files import read_json
+from data.ingest.points import POINT_FORMATS, point_part
+from data.ingest.source import Source
+from data.ingest.sql import qi
 
 GRID_DEG = 1e-5
 
@@ -417,21 +422,19 @@ def load_grid(batch: Batch, *, shape: str = "hex", cell_km: float = 1.0, lon: st
             outline = shapely.union_all(shapes.values)
         # points or lines (car parks, kerb segments): their extent
     else:
-        from data.ingest.generic import POINT_FORMATS, point_part
-
         if point:
             if point_format not in POINT_FORMATS:
                 raise MappingError(f"--point-format must be one of {', '.join(POINT_FORMATS)}")
             batch.read_csv([point])
-            cleaned = f"nullif(trim({_qi(point)}), '')"
-            x = f"TRY_CAST({point_part(cleaned, point_format, 'lon')} AS DOUBLE)"
-            y = f"TRY_CAST({point_part(cleaned, point_format, 'lat')} AS DOUBLE)"
+            cleaned = f"nullif(trim({qi(point)}), '')"
+            x = f"TRY_CAST({point_part(cleaned, point_format, 'lon', batch.bind)} AS DOUBLE)"
+            y = f"TRY_CAST({point_part(cleaned, point_format, 'lat', batch.bind)} AS DOUBLE)"
         elif lon and lat:
             batch.read_csv([lon, lat])
-            x, y = f"TRY_CAST({_qi(lon)} AS DOUBLE)", f"TRY_CAST({_qi(lat)} AS DOUBLE)"
+            x, y = f"TRY_CAST({qi(lon)} AS DOUBLE)", f"TRY_CAST({qi(lat)} AS DOUBLE)"
         else:
             raise MappingError("grid from a CSV needs --lon and --lat (or --point) naming its coordinate columns")
-        ext = batch.con.execute(
+        ext = batch.run(
             f"SELECT min(x), min(y), max(x), max(y) FROM (SELECT {x} AS x, {y} AS y FROM raw) "
             "WHERE abs(x) <= 180 AND abs(y) <= 90 AND NOT (x = 0 AND y = 0)").fetchall()[0]
         if ext[0] is None:
@@ -443,13 +446,8 @@ def load_grid(batch: Batch, *, shape: str = "hex", cell_km: float = 1.0, lon: st
     write_cells(batch, cells)
 
 
-def _qi(name: str) -> str:
-    return '"' + str(name).replace('"', '""') + '"'
-
-
 def read_polygons_any(path: Path, crs=None) -> gpd.GeoDataFrame:
     """A polygon layer from GeoJSON, GeoPackage or Shapefile (geopandas/pyogrio), in a known CRS."""
-    from data.ingest.core import first_line
 
     try:
         gdf = gpd.read_file(path, engine="pyogrio")

@@ -8,7 +8,10 @@ start point; a trip starting outside every district (e.g. Jersey City) is quaran
 """
 from __future__ import annotations
 
-from data.ingest.core import Batch, Districting, F, Source, qi
+from data.ingest.batch import Batch
+from data.ingest.fields import Districting, Field
+from data.ingest.source import Source
+from data.ingest.sql import qi
 from data.ingest.targets import RIDER_SQL, TARGETS
 
 SOURCE = Source(
@@ -21,14 +24,14 @@ SOURCE = Source(
 def load(batch: Batch) -> None:
     header = batch.read_csv(["started_at", "ended_at", "start_lat", "start_lng"])
     fields = [
-        F("started_at", qi("started_at"), "timestamp", required=True),
-        F("ended_at", qi("ended_at"), "timestamp", required=True),
-        F("start_station_id", qi("start_station_id") if "start_station_id" in header else None),
-        F("rider_type", qi("member_casual") if "member_casual" in header else None,
-          sql=RIDER_SQL if "member_casual" in header else None),
-        F("lat", qi("start_lat"), "double"),
-        F("lon", qi("start_lng"), "double"),
-        F("ride_id", qi("ride_id") if "ride_id" in header else None),
+        Field("started_at", qi("started_at"), "timestamp", required=True),
+        Field("ended_at", qi("ended_at"), "timestamp", required=True),
+        Field("start_station_id", qi("start_station_id") if "start_station_id" in header else None),
+        Field("rider_type", qi("member_casual") if "member_casual" in header else None,
+              sql=RIDER_SQL if "member_casual" in header else None),
+        Field("lat", qi("start_lat"), "double"),
+        Field("lon", qi("start_lng"), "double"),
+        Field("ride_id", qi("ride_id") if "ride_id" in header else None),
     ]
     batch.stage(fields, TARGETS["bike_trips"].rules, district=Districting(lon="lon", lat="lat"),
                 dedup=["ride_id"] if "ride_id" in header else None, dedup_reason="duplicate ride_id")

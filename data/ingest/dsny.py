@@ -11,7 +11,10 @@ replaces the earlier value (DSNY revises recent months).
 """
 from __future__ import annotations
 
-from data.ingest.core import Batch, Districting, F, Source, qi
+from data.ingest.batch import Batch
+from data.ingest.fields import Districting, Field
+from data.ingest.source import Source
+from data.ingest.sql import qi
 
 SOURCE = Source(
     "nyc_dsny_tonnage", "DSNY monthly tonnage", "waste", "NYC Open Data terms of use",
@@ -26,15 +29,15 @@ ORGANICS = ["RESORGANICSTONS", "SCHOOLORGANICTONS", "LEAVESORGANICTONS", "XMASTR
 def load(batch: Batch) -> None:
     header = batch.read_csv(["MONTH", "COMMUNITYDISTRICT", "BOROUGH_ID", *STREAMS.values()])
     organics = [c for c in ORGANICS if c in header]
-    boro = F("boro", qi("BOROUGH_ID"), "int", required=True, label="BOROUGH_ID")
-    cd = F("cd", qi("COMMUNITYDISTRICT"), "int", required=True, label="COMMUNITYDISTRICT")
+    boro = Field("boro", qi("BOROUGH_ID"), "int", required=True, label="BOROUGH_ID")
+    cd = Field("cd", qi("COMMUNITYDISTRICT"), "int", required=True, label="COMMUNITYDISTRICT")
     fields = [
-        F("day", qi("MONTH"), "date", required=True, formats=["%Y / %m", "%Y/%m", "%Y-%m", "%Y-%m-%d"], label="MONTH"),
+        Field("day", qi("MONTH"), "date", required=True, formats=["%Y / %m", "%Y/%m", "%Y-%m", "%Y-%m-%d"], label="MONTH"),
         boro, cd,
-        F("district_key", None, sql=f"CAST({boro.typed()} * 100 + {cd.typed()} AS VARCHAR)"),
+        Field("district_key", None, sql=f"CAST({boro.typed(batch.bind)} * 100 + {cd.typed(batch.bind)} AS VARCHAR)"),
     ]
-    fields += [F(stream, qi(col), "double", label=col, thousands=",") for stream, col in STREAMS.items()]
-    fields += [F(f"o{i}", qi(col), "double", label=col, thousands=",") for i, col in enumerate(organics)]
+    fields += [Field(stream, qi(col), "double", label=col, thousands=",") for stream, col in STREAMS.items()]
+    fields += [Field(f"o{i}", qi(col), "double", label=col, thousands=",") for i, col in enumerate(organics)]
     onames = [f"o{i}" for i in range(len(organics))]
     all_tons = list(STREAMS) + onames
     checks = [
@@ -46,7 +49,8 @@ def load(batch: Batch) -> None:
                 dedup_reason="duplicate month and district")
     org = ("CASE WHEN " + " AND ".join(f"{c} IS NULL" for c in onames) + " THEN NULL ELSE "
            + " + ".join(f"coalesce({c}, 0)" for c in onames) + " END") if onames else "NULL"
-    parts = [f"SELECT _reason, day, district_id, '{s}' AS stream, {s} AS tons FROM checked" for s in STREAMS]
+    parts = [f"SELECT _reason, day, district_id, {batch.bind(s)} AS stream, {s} AS tons FROM checked"
+             for s in STREAMS]   # the stream names are bound values
     parts.append(f"SELECT _reason, day, district_id, 'organics' AS stream, {org} AS tons FROM checked")
     batch.insert("waste_tonnage", {"day": "day", "district_id": "district_id", "stream": "stream", "tons": "tons"},
                  source="(" + " UNION ALL ".join(parts) + ") u", where="tons IS NOT NULL",

@@ -19,7 +19,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data.ingest.core import Batch, Districting, EmptyFileError, F, FormatError, Source, qi, ql, read_json
+from data.ingest.batch import Batch
+from data.ingest.errors import EmptyFileError, FormatError
+from data.ingest.fields import Districting, Field
+from data.ingest.files import read_json
+from data.ingest.source import Source
+from data.ingest.sql import qi
 from data.ingest.targets import TARGETS
 
 SOURCE = Source(
@@ -89,16 +94,25 @@ def _load_information(batch: Batch, stations: list) -> None:
     cols = ["station_id", "name", "short_name", "lat", "lon", "capacity"]
     batch.raw_from_records(_records(stations, cols), cols)
     fields = [
-        F("station_id", qi("station_id"), required=True),
-        F("name", None, sql="coalesce(nullif(trim(\"name\"), ''), nullif(trim(short_name), ''), trim(station_id))"),
-        F("lat", qi("lat"), "double", required=True), F("lon", qi("lon"), "double", required=True),
-        F("capacity", qi("capacity"), "int", required=True),
+        Field("station_id", qi("station_id"), required=True),
+        Field("name", None, sql="coalesce(nullif(trim(\"name\"), ''), nullif(trim(short_name), ''), trim(station_id))"),
+        Field("lat", qi("lat"), "double", required=True), Field("lon", qi("lon"), "double", required=True),
+        Field("capacity", qi("capacity"), "int", required=True),
     ]
     batch.stage(fields, [("capacity < 0", "negative capacity")], district=Districting(lon="lon", lat="lat"),
                 dedup=["station_id"], dedup_reason="duplicate station_id",
                 keep=["station_id"])  # the status feed reads back which stations lie outside
     batch.insert("bike_stations", {"station_id": "station_id", "name": "name", "lat": "lat", "lon": "lon",
                                    "capacity": "capacity"}, replace_pk=True)
+
+
+# A status row's station in the station table (its district, its capacity), and whether the
+# station was quarantined 'outside boundaries' when this source's information feed was loaded
+# (static statements; $s is the batch's source id).
+STATION_DISTRICT = "(SELECT b.district_id FROM bike_stations b WHERE b.station_id = nullif(trim(raw.station_id), ''))"
+STATION_CAPACITY = "(SELECT b.capacity FROM bike_stations b WHERE b.station_id = nullif(trim(raw.station_id), ''))"
+STATION_OUTSIDE = ("(nullif(trim(raw.station_id), '') IN (SELECT json_extract_string(q.raw, '$.station_id') "
+                   "FROM quarantine q WHERE q.source_id = $s AND q.reason = 'outside boundaries'))")
 
 
 def _load_status(batch: Batch, doc: dict, stations: list) -> None:
@@ -111,22 +125,19 @@ def _load_status(batch: Batch, doc: dict, stations: list) -> None:
     for r in recs:
         r["feed_last_updated"] = updated
     batch.raw_from_records(recs, present + ["feed_last_updated"])
-    src = ql(batch.source.source_id)
-    sid = "nullif(trim(raw.station_id), '')"
     bikes = "num_bikes_available" if "num_bikes_available" in present else "num_vehicles_available"
     disabled = "num_bikes_disabled" if "num_bikes_disabled" in present else "num_vehicles_disabled"
     fields = [
-        F("ts", qi("feed_last_updated"), kind, required=True, label="last_updated"),
-        F("station_id", qi("station_id"), required=True),
-        F("bikes_available", qi(bikes) if bikes in present else None, "int", required=True, label=bikes),
-        F("docks_available", qi("num_docks_available") if "num_docks_available" in present else None, "int",
-          required=True, label="num_docks_available"),
-        F("disabled", qi(disabled) if disabled in present else None, "int", label=disabled),
-        F("installed", qi("is_installed") if "is_installed" in present else None, "bool", label="is_installed"),
-        F("district_key", None, sql=f"(SELECT b.district_id FROM bike_stations b WHERE b.station_id = {sid})"),
-        F("capacity", None, sql=f"(SELECT b.capacity FROM bike_stations b WHERE b.station_id = {sid})"),
-        F("outside", None, sql=(f"({sid} IN (SELECT json_extract_string(q.raw, '$.station_id') FROM quarantine q "
-                                f"WHERE q.source_id = {src} AND q.reason = 'outside boundaries'))")),
+        Field("ts", qi("feed_last_updated"), kind, required=True, label="last_updated"),
+        Field("station_id", qi("station_id"), required=True),
+        Field("bikes_available", qi(bikes) if bikes in present else None, "int", required=True, label=bikes),
+        Field("docks_available", qi("num_docks_available") if "num_docks_available" in present else None, "int",
+              required=True, label="num_docks_available"),
+        Field("disabled", qi(disabled) if disabled in present else None, "int", label=disabled),
+        Field("installed", qi("is_installed") if "is_installed" in present else None, "bool", label="is_installed"),
+        Field("district_key", None, sql=STATION_DISTRICT),
+        Field("capacity", None, sql=STATION_CAPACITY),
+        Field("outside", None, sql=STATION_OUTSIDE),
     ]
     checks = [
         ("bikes_available < 0 OR docks_available < 0 OR disabled < 0", "negative count"),

@@ -16,9 +16,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from data.ingest.core import Batch, Districting, F, IngestError, MappingError, Source, WarehouseStateError, qi, ql
+from data.ingest import boundaries
+from data.ingest.batch import Batch
+from data.ingest.errors import EmptyFileError, FormatError, IngestError, MappingError, WarehouseStateError, first_line
 from data.ingest.expr import any_present, compile_expr
+from data.ingest.fields import Bind, Districting, Field
+from data.ingest.files import to_text
 from data.ingest.geo import parse_crs
+from data.ingest.points import POINT_FORMATS, point_part
+from data.ingest.source import Source
+from data.ingest.sql import qi
 from data.ingest.targets import TARGETS, Target
 from data.registry import GRAINS
 
@@ -29,7 +36,6 @@ DISTRICT_KEYS = {"column", "map", "x", "y", "lon", "lat", "crs", "decimal", "poi
                  "whole_city", "unmapped", "layer"}
 LAYER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,30}$")
 UNMAPPED = ("keep", "null", "quarantine")
-POINT_FORMATS = ("lat,lon", "lon,lat", "wkt")
 WHOLE_CITY = "all"   # the id of the built-in whole-city district (not 'city': that is the rollup of all)
 
 # a mapping's `unit:` -> factor to the target column's unit
@@ -59,13 +65,6 @@ def is_geo_file(path: Path) -> bool:
         return b'"FeatureCollection"' in head
     return False
 
-# one field holding a point: "(lat, lon)" / "lat, lon", "lon lat", WKT "POINT (lon lat)"
-_NUM = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
-POINT_PATTERNS = {
-    "lat,lon": rf"^\s*\(?\s*{_NUM}\s*[,; ]\s*{_NUM}\s*\)?\s*$",
-    "lon,lat": rf"^\s*\(?\s*{_NUM}\s*[,; ]\s*{_NUM}\s*\)?\s*$",
-    "wkt": rf"^\s*(?:SRID=\d+;)?\s*POINT\s*(?:Z\s*)?\(\s*{_NUM}\s+{_NUM}(?:\s+{_NUM})?\s*\)\s*$",
-}
 SQL_TYPES = {"varchar": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE",
              "timestamp": "TIMESTAMP", "date": "DATE"}
 
@@ -161,10 +160,10 @@ class ReportedMeasure:
         as in the US and Australia), "2023-24", "2023/2024" or "FY2023-24" (named by both years)."""
         m = batch.bind(self.fiscal_year_start)
         if self.grain == "year":
-            return f"make_date(TRY_CAST(regexp_extract({{x}}, {ql(_YEAR)}, 1) AS INTEGER), 1, 1)"
-        first = f"TRY_CAST(regexp_extract({{x}}, {ql(_FY_RANGE)}, 1) AS INTEGER)"
-        second = f"TRY_CAST(regexp_extract({{x}}, {ql(_FY_RANGE)}, 2) AS INTEGER)"
-        one = f"TRY_CAST(regexp_extract({{x}}, {ql(_FY_ONE)}, 1) AS INTEGER)"
+            return f"make_date(TRY_CAST(regexp_extract({{x}}, {batch.bind(_YEAR)}, 1) AS INTEGER), 1, 1)"
+        first = f"TRY_CAST(regexp_extract({{x}}, {batch.bind(_FY_RANGE)}, 1) AS INTEGER)"
+        second = f"TRY_CAST(regexp_extract({{x}}, {batch.bind(_FY_RANGE)}, 2) AS INTEGER)"
+        one = f"TRY_CAST(regexp_extract({{x}}, {batch.bind(_FY_ONE)}, 1) AS INTEGER)"
         one4 = f"(CASE WHEN {one} < 100 THEN 2000 + {one} ELSE {one} END)"
         # a two-year label names a fiscal year that starts in the first and ends in the second
         ranged = (f"(CASE WHEN {m} > 1 AND ({second} = {first} + 1 OR ({second} < 100 AND {second} = ({first} + 1) % 100)) "
@@ -192,7 +191,11 @@ class ReportedMeasure:
 
 
 class Mapping:
-    def __init__(self, doc: dict, origin: str = "mapping"):  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
+    """A YAML mapping of the generic adapter, checked whole when it is read: every key known,
+    the target and its required fields mapped, the source, CSV dialect, time zone, the wide-table
+    unpivot and the district rule valid. An error names the key (``MappingError``)."""
+
+    def __init__(self, doc: dict, origin: str = "mapping"):
         self.origin = origin
         if not isinstance(doc, dict):
             raise MappingError(f"{origin}: expected a YAML mapping at the top level")
@@ -202,6 +205,20 @@ class Mapping:
                               "keep_rows", "unpivot", "measure"}
         if unknown:
             raise MappingError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}")
+        self._read_target(doc)
+        src = self._read_source(doc)
+        self._read_csv(doc)
+        self._read_options(doc)
+        self._read_unpivot(doc, src)
+        self._read_fields(doc)
+        self._read_district(doc)
+        dd = doc.get("dedup")
+        self.dedup = list(dd) if isinstance(dd, list) else list(self.target.dedup)
+        self.update_existing = bool(doc.get("update_existing", True))
+
+    def _read_target(self, doc: dict) -> None:
+        """target: (and measure: for reported_measures): the table the rows go to."""
+        origin = self.origin
         table = doc.get("target")
         if table not in TARGETS:
             raise MappingError(f"{origin}: target must be one of {', '.join(sorted(TARGETS))}, got {table!r}")
@@ -213,6 +230,10 @@ class Mapping:
                                "computes itself)")
         if self.measure is not None:
             self.target = self.measure.target(self.target)
+
+    def _read_source(self, doc: dict) -> dict:
+        """source: id, name, licence, domain, grain (a year grain only for a reported measure)."""
+        origin = self.origin
         src = doc.get("source")
         if not isinstance(src, dict) or not src.get("id"):
             raise MappingError(f"{origin}: source.id is required (and source.name, licence, description)")
@@ -235,6 +256,11 @@ class Mapping:
         self.source = Source(str(src["id"]), str(src.get("name") or src["id"]), domain,
                              str(src.get("licence") or "not stated"), str(src.get("description") or ""), grain,
                              str(src["publisher"]).strip() if src.get("publisher") else None)
+        return src
+
+    def _read_csv(self, doc: dict) -> None:
+        """csv: the dialect (delimiter, quote, encoding)."""
+        origin = self.origin
         csv = doc.get("csv") or {}
         if not isinstance(csv, dict):
             raise MappingError(f"{origin}: csv must be a mapping (delimiter, quote, encoding)")
@@ -245,6 +271,10 @@ class Mapping:
             raise MappingError(f"{origin}: csv.delimiter must be one character")
         if self.delimiter == "\\t":
             self.delimiter = "\t"
+
+    def _read_options(self, doc: dict) -> None:
+        """Formats, the zone of naive times, the share of rows a load may quarantine, keep_rows."""
+        origin = self.origin
         self.ts_format = doc.get("timestamp_format")
         self.date_format = doc.get("date_format")
         # the zone of the file's naive times (default: city time, --tz); offsets and Z always win
@@ -267,6 +297,10 @@ class Mapping:
                                  or not isinstance(keep["values"], list) or not keep["values"]):
             raise MappingError(f"{origin}: keep_rows must be {{column: COLUMN, values: [value, ...]}}")
         self.keep_rows = keep
+
+    def _read_unpivot(self, doc: dict, src: dict) -> None:
+        """unpivot: a wide table's columns (a list or a pattern) and the two new columns."""
+        origin = self.origin
         # a wide table (one column per month): {columns: [..] or pattern: REGEX, name: N, value: V};
         # the fields then read N (the header, e.g. "Jan 2024") and V (the cell)
         wide = doc.get("unpivot")
@@ -285,6 +319,10 @@ class Mapping:
             if "grain" not in src and self.measure is None:
                 raise MappingError(f"{origin}: a wide table holds totals per period: give source.grain (day or month)")
         self.unpivot = wide
+
+    def _read_fields(self, doc: dict) -> None:
+        """fields: target field -> a column, or a spec (format, map, expr, value, filename ...)."""
+        origin = self.origin
         fields = doc.get("fields")
         if not isinstance(fields, dict) or not fields:
             raise MappingError(f"{origin}: fields is required: target field -> CSV column")
@@ -309,6 +347,10 @@ class Mapping:
                                    "{filename: FORMAT}")
             self._check_field(self.target.col(name), spec)
             self.fields[name] = spec
+
+    def _read_district(self, doc: dict) -> None:
+        """district: a key column and/or a point (x/y, lon/lat, point, geometry) or whole_city."""
+        origin = self.origin
         d = doc.get("district")
         if not isinstance(d, dict) or not ({"column"} <= set(d) or {"x", "y"} <= set(d) or {"lon", "lat"} <= set(d)
                                            or "point" in d or d.get("geometry") is True or d.get("whole_city") is True):
@@ -333,50 +375,13 @@ class Mapping:
         self.district = d
         self.crs = d.get("crs")
         parse_crs(self.crs)  # validates
-        dd = doc.get("dedup")
-        self.dedup = list(dd) if isinstance(dd, list) else list(self.target.dedup)
-        self.update_existing = bool(doc.get("update_existing", True))
 
-    def _check_field(self, col, spec: dict) -> None:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
+    def _check_field(self, col, spec: dict) -> None:
         """Validate one field spec against its target column (a one-line error naming it)."""
         where = f"{self.origin}: fields.{col.name}"
-        numeric = col.kind in ("double", "int", "bigint")
-        if "map" in spec:
-            if not isinstance(spec["map"], dict) or not spec["map"]:
-                raise MappingError(f"{where}.map must be a mapping source value -> value")
-            if numeric:
-                for k, v in spec["map"].items():
-                    if isinstance(v, bool) or not isinstance(v, (int, float)):
-                        raise MappingError(f"{where}.map: {k!r} -> {v!r}: {col.name} is a number; map to numbers "
-                                           "(occupied: 1, vacant: 0)")
-            elif col.kind != "varchar":
-                raise MappingError(f"{where}: map is for text and number fields, not {col.kind}")
-        if spec.get("unmapped", "keep") not in UNMAPPED:
-            raise MappingError(f"{where}.unmapped must be one of {', '.join(UNMAPPED)}")
-        if "expr" in spec and not numeric:
-            raise MappingError(f"{where}: expr is for number fields; {col.name} is {col.kind}")
-        if "expr" in spec and ("column" in spec or "map" in spec):
-            raise MappingError(f"{where}: give either expr or column/map, not both")
-        if "coordinate" in spec:
-            if spec["coordinate"] not in ("lat", "lon"):
-                raise MappingError(f"{where}.coordinate must be lat or lon (the part of the point in column)")
-            if spec.get("point_format", "lat,lon") not in POINT_FORMATS:
-                raise MappingError(f"{where}.point_format must be one of {', '.join(POINT_FORMATS)}")
-        if "filename" in spec and col.kind not in ("timestamp", "date"):
-            raise MappingError(f"{where}: filename (the time in the file's name) is for time fields")
-        if "unit" in spec:
-            if col.unit is None or col.unit not in UNITS:
-                raise MappingError(f"{where}: {col.name} has no unit to convert to; drop unit")
-            if str(spec["unit"]).lower() not in UNITS[col.unit]:
-                raise MappingError(
-                    f"{where}: unit {spec['unit']!r} cannot be converted to {col.unit} (accepted: "
-                    f"{', '.join(UNITS[col.unit])})" + (
-                        ". A rate or index the department computes is not a tonnage: publish it as it is, "
-                        "not as tonnes" if col.unit == "t" else ""))
-        elif col.unit == "t" and "column" in spec and RATE_NAME.search(str(spec["column"])):
-            raise MappingError(f"{where}: column {spec['column']!r} looks like a rate or index, not tonnes; if it "
-                               "really holds tonnes say so with unit: t (a percentage loaded as tonnes would "
-                               "publish as '100 % diverted')")
+        _check_map(where, col, spec)
+        _check_options(where, col, spec)
+        _check_unit(where, col, spec)
 
     @classmethod
     def load(cls, path: Path | str) -> "Mapping":
@@ -404,6 +409,56 @@ class Mapping:
         return list(dict.fromkeys(cols))
 
 
+def _check_map(where: str, col, spec: dict) -> None:
+    """A field's value map: a mapping, to numbers for a number field, only on text or numbers."""
+    numeric = col.kind in ("double", "int", "bigint")
+    if "map" in spec:
+        if not isinstance(spec["map"], dict) or not spec["map"]:
+            raise MappingError(f"{where}.map must be a mapping source value -> value")
+        if numeric:
+            for k, v in spec["map"].items():
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    raise MappingError(f"{where}.map: {k!r} -> {v!r}: {col.name} is a number; map to numbers "
+                                       "(occupied: 1, vacant: 0)")
+        elif col.kind != "varchar":
+            raise MappingError(f"{where}: map is for text and number fields, not {col.kind}")
+
+
+def _check_options(where: str, col, spec: dict) -> None:
+    """unmapped, expr (numbers only, alone), coordinate and its point format, filename (times only)."""
+    numeric = col.kind in ("double", "int", "bigint")
+    if spec.get("unmapped", "keep") not in UNMAPPED:
+        raise MappingError(f"{where}.unmapped must be one of {', '.join(UNMAPPED)}")
+    if "expr" in spec and not numeric:
+        raise MappingError(f"{where}: expr is for number fields; {col.name} is {col.kind}")
+    if "expr" in spec and ("column" in spec or "map" in spec):
+        raise MappingError(f"{where}: give either expr or column/map, not both")
+    if "coordinate" in spec:
+        if spec["coordinate"] not in ("lat", "lon"):
+            raise MappingError(f"{where}.coordinate must be lat or lon (the part of the point in column)")
+        if spec.get("point_format", "lat,lon") not in POINT_FORMATS:
+            raise MappingError(f"{where}.point_format must be one of {', '.join(POINT_FORMATS)}")
+    if "filename" in spec and col.kind not in ("timestamp", "date"):
+        raise MappingError(f"{where}: filename (the time in the file's name) is for time fields")
+
+
+def _check_unit(where: str, col, spec: dict) -> None:
+    """unit: convertible to the column's unit; a tonnage column refuses a column named like a rate."""
+    if "unit" in spec:
+        if col.unit is None or col.unit not in UNITS:
+            raise MappingError(f"{where}: {col.name} has no unit to convert to; drop unit")
+        if str(spec["unit"]).lower() not in UNITS[col.unit]:
+            raise MappingError(
+                f"{where}: unit {spec['unit']!r} cannot be converted to {col.unit} (accepted: "
+                f"{', '.join(UNITS[col.unit])})" + (
+                    ". A rate or index the department computes is not a tonnage: publish it as it is, "
+                    "not as tonnes" if col.unit == "t" else ""))
+    elif col.unit == "t" and "column" in spec and RATE_NAME.search(str(spec["column"])):
+        raise MappingError(f"{where}: column {spec['column']!r} looks like a rate or index, not tonnes; if it "
+                           "really holds tonnes say so with unit: t (a percentage loaded as tonnes would "
+                           "publish as '100 % diverted')")
+
+
 # ------------------------------------------------------------------------------ SQL for one field
 def _map_sql(batch: Batch, mapping: dict, unmapped: str = "keep", numeric: bool = False) -> str:
     """CASE over the cleaned value {x}; keys and values are bound parameters."""
@@ -426,13 +481,6 @@ def _as_kind(v: str, kind: str) -> str:
     return f"(CASE WHEN isfinite({v}) THEN {v} END)"
 
 
-def point_part(x: str, fmt: str, part: str) -> str:
-    """SQL: the lat or lon (text) of a point held in one cleaned value ``x``."""
-    first_is_lat = fmt == "lat,lon"
-    group = (1 if part == "lat" else 2) if first_is_lat else (2 if part == "lat" else 1)
-    return f"nullif(regexp_extract({x}, {ql(POINT_PATTERNS[fmt])}, {group}), '')"
-
-
 def _file_time(mp: Mapping, col, spec: dict, batch: Batch) -> datetime:
     fmt = str(spec["filename"])
     try:
@@ -445,96 +493,115 @@ def _file_time(mp: Mapping, col, spec: dict, batch: Batch) -> datetime:
     return ts
 
 
-def _field(mp: Mapping, col, spec: dict | None, batch: Batch, header: list[str], checks: list) -> F:  # noqa: C901 - one pass over a declaration or a run; to split (issue 18)
+def _field(mp: Mapping, col, spec: dict | None, batch: Batch, header: list[str], checks: list) -> Field:
     """The staged field of one target column; extra rules it needs are appended to ``checks``."""
     if spec is None:
-        return F(col.name, None, col.kind)
-    where = f"{mp.origin}: fields.{col.name}"
+        return Field(col.name, None, col.kind)
     common = dict(required=col.required, future_ok=col.future_ok)
     if "value" in spec:
-        return F(col.name, None, col.kind, sql=f"TRY_CAST({batch.bind(str(spec['value']))} AS {SQL_TYPES[col.kind]})",
-                 **common)
+        return Field(col.name, None, col.kind, sql=f"TRY_CAST({batch.bind(str(spec['value']))} AS {SQL_TYPES[col.kind]})",
+                     **common)
     if "filename" in spec:
         ts = _file_time(mp, col, spec, batch)
-        return F(col.name, None, col.kind, sql=f"CAST({batch.bind(ts)} AS {SQL_TYPES[col.kind]})", **common)
+        return Field(col.name, None, col.kind, sql=f"CAST({batch.bind(ts)} AS {SQL_TYPES[col.kind]})", **common)
     factor = UNITS[col.unit][str(spec["unit"]).lower()] if "unit" in spec else 1.0
     cleaning = dict(thousands=spec.get("thousands"), decimal=spec.get("decimal"))
     if mp.measure is not None and col.name == "period" and mp.measure.grain != "month" and "column" in spec:
         # a year or fiscal year as the department names it ("FY2024", "2023-24") -> its first day
-        return F(col.name, qi(spec["column"]), "date", label=spec["column"], sql=mp.measure.period_sql(batch),
-                 bad=mp.measure.bad_period(spec["column"]), **common)
+        return Field(col.name, qi(spec["column"]), "date", label=spec["column"], sql=mp.measure.period_sql(batch),
+                     bad=mp.measure.bad_period(spec["column"]), **common)
     if "expr" in spec:
-        def column_sql(name: str) -> str:
-            return F("_", qi(name), **cleaning).cleaned()
-        compiled = compile_expr(spec["expr"], where, batch.bind, column_sql, header)
-        value = compiled.sql if factor == 1.0 else f"({compiled.sql} * CAST({batch.bind(factor)} AS DOUBLE))"
-        return F(col.name, any_present(compiled.columns, lambda c: qi(c)), col.kind, label=str(spec["expr"]),
-                 sql=_as_kind(value, col.kind), bad=f"bad number: {spec['expr']}", strict=True, **common)
+        return _expr_field(mp, col, spec, batch, header, factor, cleaning, common)
     column = spec["column"]
+    # values outside a map: kept (default), NULL, or quarantined; a closed vocabulary quarantines
+    unmapped = spec.get("unmapped", "quarantine" if col.vocabulary else "keep")
+    sql, bad = _value_sql(col, spec, batch, factor, unmapped)
+    if col.normalise:
+        sql = col.normalise.replace("{x}", sql) if sql else col.normalise
+    strict = col.strict
+    if col.vocabulary and unmapped != "keep":
+        sql = _vocabulary(col, column, sql, unmapped, batch, checks)
+    elif "map" in spec:
+        strict = unmapped == "quarantine" or (strict and col.normalise is not None) or col.kind in ("double", "int", "bigint")
+        if unmapped == "null":
+            strict = False
+    return Field(col.name, qi(column), col.kind, label=column, formats=_formats(mp, col, spec), sql=sql, bad=bad,
+                 strict=strict, naive_tz=bool(mp.timezone), **cleaning, **common)
+
+
+def _expr_field(mp: Mapping, col, spec: dict, batch: Batch, header: list[str], factor: float, cleaning: dict,
+                common: dict) -> Field:
+    """A number computed from columns (``expr:``), its literals bound, converted by ``factor``."""
+    def column_sql(name: str) -> str:
+        return Field("_", qi(name), **cleaning).cleaned(batch.bind)
+    compiled = compile_expr(spec["expr"], f"{mp.origin}: fields.{col.name}", batch.bind, column_sql, header)
+    value = compiled.sql if factor == 1.0 else f"({compiled.sql} * CAST({batch.bind(factor)} AS DOUBLE))"
+    return Field(col.name, any_present(compiled.columns, qi), col.kind, label=str(spec["expr"]),
+                 sql=_as_kind(value, col.kind), bad=f"bad number: {spec['expr']}", strict=True, **common)
+
+
+def _formats(mp: Mapping, col, spec: dict) -> list[str] | None:
+    """The strptime formats of a time field: its own, else the mapping's timestamp/date format."""
     fmt = spec.get("formats") or spec.get("format")
     if fmt is None and col.kind == "timestamp":
         fmt = mp.ts_format
     if fmt is None and col.kind == "date":
         fmt = mp.date_format or mp.ts_format
-    formats = [fmt] if isinstance(fmt, str) else list(fmt) if fmt else None
-    # values outside a map: kept (default), NULL, or quarantined; a closed vocabulary quarantines
-    unmapped = spec.get("unmapped", "quarantine" if col.vocabulary else "keep")
-    sql, bad = None, None
+    return [fmt] if isinstance(fmt, str) else list(fmt) if fmt else None
+
+
+def _value_sql(col, spec: dict, batch: Batch, factor: float, unmapped: str) -> tuple[str | None, str | None]:
+    """(SQL over the cleaned value {x} replacing the plain cast, its reason when it gives NULL) for
+    a coordinate out of a point column, a value map, or a unit conversion; (None, None) otherwise."""
+    column = spec["column"]
     numeric = col.kind in ("double", "int", "bigint")
     if "coordinate" in spec:   # lat or lon out of one point column
-        sql = _as_kind(f"TRY_CAST({point_part('{x}', spec.get('point_format', 'lat,lon'), spec['coordinate'])} "
-                       "AS DOUBLE)", col.kind)
-    elif "map" in spec and numeric:   # a text status that means a number
+        part = point_part("{x}", spec.get("point_format", "lat,lon"), spec["coordinate"], batch.bind)
+        return _as_kind(f"TRY_CAST({part} AS DOUBLE)", col.kind), None
+    if "map" in spec and numeric:   # a text status that means a number
         v = _map_sql(batch, spec["map"], unmapped, numeric=True)
         if factor != 1.0:
             v = f"({v} * CAST({batch.bind(factor)} AS DOUBLE))"
         sql = _as_kind(v, col.kind)
-        bad = f"bad value: {column}"
         if unmapped == "null":
             mapped = " OR ".join(f"{{x}} = {batch.bind(str(k).strip())}" for k in spec["map"])
             sql = f"(CASE WHEN {mapped} THEN {sql} END)"
-    elif "map" in spec:   # (a closed vocabulary is checked after the map and normalisation, below)
-        sql = _map_sql(batch, spec["map"], "keep" if col.vocabulary else unmapped)
-        bad = f"bad value: {column}"
-    elif factor != 1.0:
-        base = F("_", "x", col.kind if col.kind != "int" else "double").typed().replace("nullif(trim(x), '')", "{x}")
-        sql = _as_kind(f"({base} * CAST({batch.bind(factor)} AS DOUBLE))", col.kind)
-    if col.normalise:
-        sql = col.normalise.replace("{x}", sql) if sql else col.normalise
-    strict = col.strict
-    if col.vocabulary and unmapped != "keep":
-        # a closed vocabulary (channel: phone/online/app): a value outside it, after the map, is
-        # quarantined (the default) or, with unmapped: null, left empty
-        vocab = ", ".join(batch.bind(v) for v in col.vocabulary)
-        if unmapped == "null":
-            inner = sql or "{x}"
-            sql = f"(CASE WHEN ({inner}) IN ({vocab}) THEN ({inner}) END)"
-        else:
-            checks.append((f"{qi(col.name)} IS NOT NULL AND {qi(col.name)} NOT IN ({vocab})",
-                           f"bad value: {column} (not {'/'.join(col.vocabulary)})"))
-    elif "map" in spec:
-        strict = unmapped == "quarantine" or (strict and col.normalise is not None) or numeric
-        if unmapped == "null":
-            strict = False
-    return F(col.name, qi(column), col.kind, label=column, formats=formats, sql=sql, bad=bad, strict=strict,
-             naive_tz=bool(mp.timezone), **cleaning, **common)
+        return sql, f"bad value: {column}"
+    if "map" in spec:   # (a closed vocabulary is checked after the map and normalisation, by _vocabulary)
+        return _map_sql(batch, spec["map"], "keep" if col.vocabulary else unmapped), f"bad value: {column}"
+    if factor != 1.0:
+        base = Field("_", "x", col.kind if col.kind != "int" else "double").typed(batch.bind).replace("nullif(trim(x), '')", "{x}")
+        return _as_kind(f"({base} * CAST({batch.bind(factor)} AS DOUBLE))", col.kind), None
+    return None, None
 
 
-def _district_point(d: dict, header: list[str]) -> tuple[list[F], str | None, str | None]:
+def _vocabulary(col, column: str, sql: str | None, unmapped: str, batch: Batch, checks: list) -> str | None:
+    """A closed vocabulary (channel: phone/online/app): a value outside it, after the map, is
+    quarantined (the default: a rule appended to ``checks``) or, with unmapped: null, left empty."""
+    vocab = ", ".join(batch.bind(v) for v in col.vocabulary)
+    if unmapped == "null":
+        inner = sql or "{x}"
+        return f"(CASE WHEN ({inner}) IN ({vocab}) THEN ({inner}) END)"
+    checks.append((f"{qi(col.name)} IS NOT NULL AND {qi(col.name)} NOT IN ({vocab})",
+                   f"bad value: {column} (not {'/'.join(col.vocabulary)})"))
+    return sql
+
+
+def _district_point(d: dict, header: list[str], bind: Bind) -> tuple[list[Field], str | None, str | None]:
     """Staged fields of the district point: (fields, lon field, lat field)."""
     if "point" in d:
         fmt = d.get("point_format", "lat,lon")
         col = d["point"]
-        return ([F("_x", qi(col), "double", label=col, sql=_as_kind(f"TRY_CAST({point_part('{x}', fmt, 'lon')} AS DOUBLE)", "double")),
-                 F("_y", qi(col), "double", label=col, sql=_as_kind(f"TRY_CAST({point_part('{x}', fmt, 'lat')} AS DOUBLE)", "double"),
-                   bad=f"bad coordinates: {col}")], "_x", "_y")
+        return ([Field("_x", qi(col), "double", label=col, sql=_as_kind(f"TRY_CAST({point_part('{x}', fmt, 'lon', bind)} AS DOUBLE)", "double")),
+                 Field("_y", qi(col), "double", label=col, sql=_as_kind(f"TRY_CAST({point_part('{x}', fmt, 'lat', bind)} AS DOUBLE)", "double"),
+                       bad=f"bad coordinates: {col}")], "_x", "_y")
     if d.get("geometry") is True:
-        return ([F("_x", qi(GEOM_LON), "double", label="geometry"), F("_y", qi(GEOM_LAT), "double", label="geometry")],
+        return ([Field("_x", qi(GEOM_LON), "double", label="geometry"), Field("_y", qi(GEOM_LAT), "double", label="geometry")],
                 "_x", "_y")
     xs, ys = (d.get("x"), d.get("y")) if "x" in d else (d.get("lon"), d.get("lat"))
     if xs and ys:
-        return ([F("_x", qi(xs), "double", label=xs, decimal=d.get("decimal")),
-                 F("_y", qi(ys), "double", label=ys, decimal=d.get("decimal"))], "_x", "_y")
+        return ([Field("_x", qi(xs), "double", label=xs, decimal=d.get("decimal")),
+                 Field("_y", qi(ys), "double", label=ys, decimal=d.get("decimal"))], "_x", "_y")
     return [], None, None
 
 
@@ -548,7 +615,6 @@ def read_geo(batch: Batch, mp: Mapping) -> list[str]:
     import geopandas as gpd
     import numpy as np
 
-    from data.ingest.core import EmptyFileError, FormatError, first_line, to_text
 
     try:
         gdf = gpd.read_file(batch.path, engine="pyogrio")
@@ -595,8 +661,6 @@ def ensure_whole_city(batch: Batch, lon: str | None, lat: str | None) -> None:
     con = batch.con
     if con.execute("SELECT count(*) FROM districts WHERE district_id = $d", {"d": WHOLE_CITY}).fetchone()[0]:
         return
-    from data.ingest import boundaries
-
     if not (lon and lat):
         raise WarehouseStateError("whole_city: the warehouse has no whole-city district and the rows have no "
                                   "points to outline one: create it first (python -m data.ingest grid FILE "
@@ -642,11 +706,11 @@ def load(batch: Batch) -> None:
     if mp.unpivot:
         header = _unpivot(batch, mp, header)
     checks: list[tuple[str, str]] = []
-    keep: list[F] = []
+    keep: list[Field] = []
     if mp.keep_rows:   # first: an excluded row is excluded whatever else is wrong with it
         col = str(mp.keep_rows["column"])
         values = ", ".join(batch.bind(str(v)) for v in mp.keep_rows["values"])
-        keep.append(F("__keep", qi(col), label=col))
+        keep.append(Field("__keep", qi(col), label=col))
         checks.append((f"__keep IS NULL OR __keep NOT IN ({values})",
                        f"excluded by the mapping: {col} not {' / '.join(str(v) for v in mp.keep_rows['values'])}"))
     fields = keep + [_field(mp, col, mp.fields.get(col.name), batch, header, checks) for col in mp.target.columns]
@@ -657,15 +721,15 @@ def load(batch: Batch) -> None:
         sql = _map_sql(batch, d["map"], unmapped) if isinstance(d.get("map"), dict) else None
         if d.get("layer"):   # the key of a district in a named layer: NAME:<key>
             sql = f"(CAST({batch.bind(str(d['layer']) + ':')} AS VARCHAR) || {sql or '{x}'})"
-        fields.append(F("district_key", qi(d["column"]), sql=sql, label=d["column"],
-                        strict=unmapped == "quarantine", bad=f"unknown district: {d['column']} not in district.map"))
+        fields.append(Field("district_key", qi(d["column"]), sql=sql, label=d["column"],
+                            strict=unmapped == "quarantine", bad=f"unknown district: {d['column']} not in district.map"))
         district.key = "district_key"
     elif d.get("whole_city") is True and mp.measure is not None:
         pass   # a citywide reported figure: district 'city' (the whole city), no boundaries needed
     elif d.get("whole_city") is True:
-        fields.append(F("district_key", None, sql=f"CAST({batch.bind(WHOLE_CITY)} AS VARCHAR)"))
+        fields.append(Field("district_key", None, sql=f"CAST({batch.bind(WHOLE_CITY)} AS VARCHAR)"))
         district.key = "district_key"
-    point_fields, lon, lat = _district_point(d, header)
+    point_fields, lon, lat = _district_point(d, header, batch.bind)
     fields += point_fields
     if lon and lat:
         district.lon, district.lat, district.crs = lon, lat, mp.crs

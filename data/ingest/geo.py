@@ -15,7 +15,7 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 
-from data.ingest.core import FormatError, MappingError, WarehouseStateError
+from data.ingest.errors import FormatError, MappingError, WarehouseStateError
 
 WGS84 = CRS.from_epsg(4326)
 

@@ -1,4 +1,4 @@
-"""MTA daily ridership (→ ``transit_ridership_city``, a table added by the ingest core).
+"""MTA daily ridership (→ ``transit_ridership_city``, declared in ``data/schema.sql``).
 
 The MTA publishes **citywide** totals only (one row per day, one column pair per mode:
 "<Mode>: Total Estimated Ridership" and "<Mode>: % of Comparable Pre-Pandemic Day").
@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import re
 
-from data.ingest.core import Batch, F, MissingColumnsError, Source, qi
+from data.ingest.batch import Batch
+from data.ingest.errors import MissingColumnsError
+from data.ingest.fields import Field
+from data.ingest.source import Source
+from data.ingest.sql import qi
 
 SOURCE = Source(
     "nyc_mta_ridership", "MTA daily ridership (citywide)", "transport", "NYC Open Data terms of use",
@@ -46,11 +50,11 @@ def load(batch: Batch) -> None:
             modes.append((_mode(label), col, pct, _unit(col)))
     if not modes:
         raise MissingColumnsError("no '<Mode>: Total ...' ridership column in the header")
-    fields = [F("day", qi("Date"), "date", required=True, formats=["%Y-%m-%d", "%m/%d/%Y"], label="Date")]
+    fields = [Field("day", qi("Date"), "date", required=True, formats=["%Y-%m-%d", "%m/%d/%Y"], label="Date")]
     for i, (_, col, pct, _) in enumerate(modes):
-        fields.append(F(f"r{i}", qi(col), "bigint", thousands=",", label=col))
+        fields.append(Field(f"r{i}", qi(col), "bigint", thousands=",", label=col))
         if pct:
-            fields.append(F(f"p{i}", qi(pct), "double", label=pct, sql=None, decimal=None))
+            fields.append(Field(f"p{i}", qi(pct), "double", label=pct, sql=None, decimal=None))
     rs = [f"r{i}" for i in range(len(modes))]
     ps = [f"p{i}" for i, m in enumerate(modes) if m[2]]
     checks = [(" OR ".join(f"{r} < 0" for r in rs), "negative ridership"),
@@ -61,7 +65,7 @@ def load(batch: Batch) -> None:
     parts = []
     for i, (mode, _, pct, unit) in enumerate(modes):
         p = f"p{i}" if pct else "NULL"
-        parts.append(f"SELECT _reason, day, '{mode}' AS mode, r{i} AS riders, '{unit}' AS unit, "
+        parts.append(f"SELECT _reason, day, {batch.bind(mode)} AS mode, r{i} AS riders, {batch.bind(unit)} AS unit, "
                      f"CAST({p} AS DOUBLE) AS pct FROM checked")
     batch.insert("transit_ridership_city", {
         "day": "day", "mode": "mode", "riders": "riders", "unit": "unit", "baseline_pct": "pct",

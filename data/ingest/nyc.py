@@ -14,7 +14,11 @@ import fnmatch
 from pathlib import Path
 
 from data import settings
-from data.ingest.core import DEFAULT_TZ, IngestError, InputFileError, LoadResult, Progress
+from data.ingest import boundaries, gbfs
+from data.ingest.errors import IngestError, InputFileError
+from data.ingest.progress import Progress
+from data.ingest.registry import load
+from data.ingest.runner import DEFAULT_TZ, LoadResult
 
 REPO_BOUNDARIES = settings.ROOT / "data" / "boundaries" / "community_districts.geojson"
 
@@ -48,7 +52,7 @@ def _boundary_key(path: Path) -> str:
 
 def load_pack(con, directory: Path | str, *, force: bool = False, progress: Progress | None = None,
               tz: str = DEFAULT_TZ) -> list[LoadResult]:
-    from data.ingest import boundaries, gbfs, load
+
 
     directory = Path(directory)
     if not directory.is_dir():

@@ -14,7 +14,11 @@ from a later export replaces the earlier row (the newer status wins).
 """
 from __future__ import annotations
 
-from data.ingest.core import Batch, Districting, F, FormatError, Source, qi
+from data.ingest.batch import Batch
+from data.ingest.errors import FormatError
+from data.ingest.fields import Districting, Field
+from data.ingest.source import Source
+from data.ingest.sql import qi
 from data.ingest.targets import CHANNEL_SQL, TARGETS
 
 SOURCE = Source(
@@ -37,7 +41,7 @@ BOARD_SQL = ("CASE WHEN regexp_full_match({x}, '(?i)\\d{1,2}\\s+(MANHATTAN|BRONX
 
 
 def load(batch: Batch) -> None:
-    from data.ingest.core import read_header
+    from data.ingest.files import read_header
 
     header = read_header(batch.path, ",", '"', "utf-8")
     names = CLASSIC if "Unique Key" in header else API if "unique_key" in header else None
@@ -46,23 +50,27 @@ def load(batch: Batch) -> None:
                           f"found {', '.join(repr(c) for c in header[:6])}")
     header = batch.read_csv([names[k] for k in ("id", "created", "type", "status", "board")],
                             any_of=[(names["lat"],), (names["lon"],)])
-    opt = lambda k: qi(names[k]) if names[k] in header else None  # noqa: E731
+
+    def opt(k: str) -> str | None:
+        """The quoted column of field k when the file has it (an API export lacks some)."""
+        return qi(names[k]) if names[k] in header else None
+
     fields = [
-        F("request_id", opt("id"), required=True, label=names["id"]),
-        F("created_at", opt("created"), "timestamp", required=True, formats=FORMATS, label=names["created"]),
-        F("closed_at", opt("closed"), "timestamp", formats=FORMATS, label=names["closed"]),
-        F("due_at", opt("due"), "timestamp", formats=FORMATS, future_ok=True, label=names["due"]),
-        F("category", opt("type"), required=True, label=names["type"]),
-        F("description", opt("descriptor")),
-        F("channel", opt("channel"), sql=CHANNEL_SQL if opt("channel") else None, label=names["channel"],
-          strict=False),
-        F("status", opt("status"), required=True, sql="CASE WHEN lower({x}) = 'closed' THEN 'closed' ELSE 'open' END",
-          label=names["status"]),
-        F("board", opt("board")),
-        F("district_key", None, sql=BOARD_SQL.replace("{x}", f"nullif(trim({opt('board')}), '')")
-          if opt("board") else None),
-        F("lat", opt("lat"), "double", label=names["lat"]),
-        F("lon", opt("lon"), "double", label=names["lon"]),
+        Field("request_id", opt("id"), required=True, label=names["id"]),
+        Field("created_at", opt("created"), "timestamp", required=True, formats=FORMATS, label=names["created"]),
+        Field("closed_at", opt("closed"), "timestamp", formats=FORMATS, label=names["closed"]),
+        Field("due_at", opt("due"), "timestamp", formats=FORMATS, future_ok=True, label=names["due"]),
+        Field("category", opt("type"), required=True, label=names["type"]),
+        Field("description", opt("descriptor")),
+        Field("channel", opt("channel"), sql=CHANNEL_SQL if opt("channel") else None, label=names["channel"],
+              strict=False),
+        Field("status", opt("status"), required=True, sql="CASE WHEN lower({x}) = 'closed' THEN 'closed' ELSE 'open' END",
+              label=names["status"]),
+        Field("board", opt("board")),
+        Field("district_key", None, sql=BOARD_SQL.replace("{x}", f"nullif(trim({opt('board')}), '')")
+              if opt("board") else None),
+        Field("lat", opt("lat"), "double", label=names["lat"]),
+        Field("lon", opt("lon"), "double", label=names["lon"]),
     ]
     checks = [("board ILIKE '%unspecified%'", "unspecified community board"),
               ("board IS NOT NULL AND district_key IS NULL", "unknown community board"),

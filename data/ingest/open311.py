@@ -14,7 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data.ingest.core import Batch, Districting, EmptyFileError, F, FormatError, Source, qi, read_json
+from data.ingest.batch import Batch
+from data.ingest.errors import EmptyFileError, FormatError
+from data.ingest.fields import Districting, Field
+from data.ingest.files import read_json
+from data.ingest.source import Source
+from data.ingest.sql import qi
 from data.ingest.targets import TARGETS
 
 SOURCE = Source(
@@ -45,15 +50,15 @@ def load(batch: Batch) -> None:
         raise FormatError("no GeoReport v2 fields (service_request_id, requested_datetime, service_name)")
     batch.raw_from_records(records, COLUMNS + sorted(keys - set(COLUMNS)))
     fields = [
-        F("request_id", qi("service_request_id"), required=True, label="service_request_id"),
-        F("created_at", qi("requested_datetime"), "tstz", required=True, label="requested_datetime"),
-        F("updated_at", qi("updated_datetime"), "tstz", label="updated_datetime"),
-        F("due_at", qi("expected_datetime"), "tstz", future_ok=True, label="expected_datetime"),
-        F("category", None, sql="coalesce(nullif(trim(service_name), ''), nullif(trim(service_code), ''))"),
-        F("status", qi("status"), required=True, sql="CASE lower({x}) WHEN 'closed' THEN 'closed' "
-          "WHEN 'open' THEN 'open' END", label="status"),
-        F("description", qi("description")),
-        F("lat", qi("lat"), "double"), F("lon", qi("long"), "double", label="long"),
+        Field("request_id", qi("service_request_id"), required=True, label="service_request_id"),
+        Field("created_at", qi("requested_datetime"), "tstz", required=True, label="requested_datetime"),
+        Field("updated_at", qi("updated_datetime"), "tstz", label="updated_datetime"),
+        Field("due_at", qi("expected_datetime"), "tstz", future_ok=True, label="expected_datetime"),
+        Field("category", None, sql="coalesce(nullif(trim(service_name), ''), nullif(trim(service_code), ''))"),
+        Field("status", qi("status"), required=True, sql="CASE lower({x}) WHEN 'closed' THEN 'closed' "
+              "WHEN 'open' THEN 'open' END", label="status"),
+        Field("description", qi("description")),
+        Field("lat", qi("lat"), "double"), Field("lon", qi("long"), "double", label="long"),
     ]
     closed = "CASE WHEN status = 'closed' THEN updated_at END"
     checks = [("category IS NULL", "missing: service_name"),

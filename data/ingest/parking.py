@@ -1,5 +1,5 @@
 """NYC Department of Finance parking violations (→ ``parking_citations``) and the DOF
-violation-code table (→ ``parking_violation_codes``, a table added by the ingest core).
+violation-code table (→ ``parking_violation_codes``, a table added by the ingest, data/ingest/tables.py).
 
 * ``parking-codes``: ``CODE, DEFINITION, MANHATTAN_96_AND_BELOW, ALL_OTHER_AREAS`` (fines in $).
 * ``parking``: ``Summons Number, Issue Date, Violation Code, Violation Precinct, Violation
@@ -15,7 +15,11 @@ violation-code table (→ ``parking_violation_codes``, a table added by the inge
 """
 from __future__ import annotations
 
-from data.ingest.core import Batch, Districting, F, Source, WarehouseStateError, qi
+from data.ingest.batch import Batch
+from data.ingest.errors import WarehouseStateError
+from data.ingest.fields import Districting, Field
+from data.ingest.source import Source
+from data.ingest.sql import qi
 
 SOURCE = Source(
     "nyc_dof_parking_violations", "NYC parking violations (DOF)", "parking", "NYC Open Data terms of use",
@@ -38,16 +42,24 @@ CODE_SQL = "coalesce(CAST(TRY_CAST({x} AS INTEGER) AS VARCHAR), {x})"   # '07' -
 def load_codes(batch: Batch) -> None:
     batch.read_csv(["CODE", "MANHATTAN_96_AND_BELOW", "ALL_OTHER_AREAS"])
     fields = [
-        F("code", qi("CODE"), required=True, sql=CODE_SQL, label="CODE"),
-        F("definition", qi("DEFINITION") if "DEFINITION" in batch.raw_columns else None),
-        F("fine_manhattan_96_below", qi("MANHATTAN_96_AND_BELOW"), "double", thousands=",",
-          label="MANHATTAN_96_AND_BELOW"),
-        F("fine_elsewhere", qi("ALL_OTHER_AREAS"), "double", thousands=",", label="ALL_OTHER_AREAS"),
+        Field("code", qi("CODE"), required=True, sql=CODE_SQL, label="CODE"),
+        Field("definition", qi("DEFINITION") if "DEFINITION" in batch.raw_columns else None),
+        Field("fine_manhattan_96_below", qi("MANHATTAN_96_AND_BELOW"), "double", thousands=",",
+              label="MANHATTAN_96_AND_BELOW"),
+        Field("fine_elsewhere", qi("ALL_OTHER_AREAS"), "double", thousands=",", label="ALL_OTHER_AREAS"),
     ]
     batch.stage(fields, [("fine_manhattan_96_below < 0 OR fine_elsewhere < 0", "negative fine")],
                 dedup=["code"], dedup_reason="duplicate CODE")
     batch.insert("parking_violation_codes", {c: c for c in ("code", "definition", "fine_manhattan_96_below",
                                                             "fine_elsewhere")}, replace_pk=True)
+
+
+# The district of the row's precinct, and whether the precinct is in Manhattan at or below 96th
+# Street (its fines differ), from the precinct map (static statements).
+PRECINCT_DISTRICT = ("(SELECT p.district_id FROM precinct_districts p WHERE p.precinct = "
+                     "CAST(TRY_CAST(nullif(trim(raw.\"Violation Precinct\"), '') AS INTEGER) AS VARCHAR))")
+PRECINCT_BELOW_96 = ("(SELECT p.manhattan_96_below FROM precinct_districts p WHERE p.precinct = "
+                     "CAST(TRY_CAST(nullif(trim(raw.\"Violation Precinct\"), '') AS INTEGER) AS VARCHAR))")
 
 
 def load(batch: Batch) -> None:
@@ -58,17 +70,16 @@ def load(batch: Batch) -> None:
         raise WarehouseStateError("no violation codes: load them first (python -m data.ingest parking-codes "
                                   "dof_parking_violation_codes.csv, or --codes)")
     header = batch.read_csv(["Summons Number", "Issue Date", "Violation Code", "Violation Precinct"])
-    pre = "CAST(TRY_CAST(nullif(trim(raw.\"Violation Precinct\"), '') AS INTEGER) AS VARCHAR)"
     fields = [
-        F("summons", qi("Summons Number"), required=True),
-        F("issue_date", qi("Issue Date"), "date", required=True,
-          formats=["%m/%d/%Y", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S.%g", "%Y-%m-%dT%H:%M:%S"], label="Issue Date"),
-        F("minutes", qi("Violation Time") if "Violation Time" in header else None, "int", sql=TIME_SQL,
-          label="Violation Time", bad="bad time: Violation Time"),
-        F("violation_code", qi("Violation Code"), sql=CODE_SQL),
-        F("precinct", qi("Violation Precinct"), "int", label="Violation Precinct"),
-        F("district_key", None, sql=f"(SELECT p.district_id FROM precinct_districts p WHERE p.precinct = {pre})"),
-        F("below96", None, sql=f"(SELECT p.manhattan_96_below FROM precinct_districts p WHERE p.precinct = {pre})"),
+        Field("summons", qi("Summons Number"), required=True),
+        Field("issue_date", qi("Issue Date"), "date", required=True,
+              formats=["%m/%d/%Y", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S.%g", "%Y-%m-%dT%H:%M:%S"], label="Issue Date"),
+        Field("minutes", qi("Violation Time") if "Violation Time" in header else None, "int", sql=TIME_SQL,
+              label="Violation Time", bad="bad time: Violation Time"),
+        Field("violation_code", qi("Violation Code"), sql=CODE_SQL),
+        Field("precinct", qi("Violation Precinct"), "int", label="Violation Precinct"),
+        Field("district_key", None, sql=PRECINCT_DISTRICT),
+        Field("below96", None, sql=PRECINCT_BELOW_96),
     ]
     checks = [("precinct IS NULL OR precinct = 0", "unknown precinct"),
               ("district_key IS NULL", "precinct not in precinct map")]

@@ -15,8 +15,13 @@ that look like counts but do not parse (an unknown month name) are named in the 
 from __future__ import annotations
 
 import re
+from datetime import date
 
-from data.ingest.core import Batch, Districting, F, MissingColumnsError, Source, qi
+from data.ingest.batch import Batch
+from data.ingest.errors import MissingColumnsError
+from data.ingest.fields import Districting, Field
+from data.ingest.source import Source
+from data.ingest.sql import qi
 
 SOURCE = Source(
     "nyc_dot_pedestrian_counts", "NYC DOT bi-annual pedestrian counts", "transport", "NYC Open Data terms of use",
@@ -55,17 +60,17 @@ def load(batch: Batch) -> None:
     header = batch.read_csv(["the_geom", "loc"])
     counts = count_columns(header)
     fields = [
-        F("location_id", qi("loc"), required=True, label="loc"),
-        F("lon", qi("the_geom"), "double", label="the_geom", sql=f"TRY_CAST(regexp_extract({{x}}, '{POINT}', 1) AS DOUBLE)"),
-        F("lat", qi("the_geom"), "double", label="the_geom", sql=f"TRY_CAST(regexp_extract({{x}}, '{POINT}', 2) AS DOUBLE)"),
+        Field("location_id", qi("loc"), required=True, label="loc"),
+        Field("lon", qi("the_geom"), "double", label="the_geom", sql=f"TRY_CAST(regexp_extract({{x}}, {batch.bind(POINT)}, 1) AS DOUBLE)"),
+        Field("lat", qi("the_geom"), "double", label="the_geom", sql=f"TRY_CAST(regexp_extract({{x}}, {batch.bind(POINT)}, 2) AS DOUBLE)"),
     ]
-    fields += [F(f"c{i}", qi(col), "int", label=col, thousands=",") for i, (col, *_rest) in enumerate(counts)]
+    fields += [Field(f"c{i}", qi(col), "int", label=col, thousands=",") for i, (col, *_rest) in enumerate(counts)]
     names = [f"c{i}" for i in range(len(counts))]
     checks = [(" OR ".join(f"{c} < 0" for c in names), "negative count")]
     batch.stage(fields, checks, district=Districting(lon="lon", lat="lat"), dedup=["location_id"],
                 dedup_reason="duplicate location")
-    parts = [f"SELECT _reason, DATE '{year:04d}-{month:02d}-01' AS day, district_id, location_id, "
-             f"'{session}' AS session, c{i} AS pedestrians FROM checked"
+    parts = [f"SELECT _reason, CAST({batch.bind(date(year, month, 1))} AS DATE) AS day, district_id, location_id, "
+             f"{batch.bind(session)} AS session, c{i} AS pedestrians FROM checked"
              for i, (_col, year, month, session) in enumerate(counts)]
     batch.insert("pedestrian_counts", {"day": "day", "location_id": "location_id", "district_id": "district_id",
                                        "session": "session", "pedestrians": "pedestrians"},

@@ -23,7 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from data.ingest.core import DEFAULT_TZ, IngestError, InputFileError, LoadResult, first_line
+from data.ingest.errors import IngestError, InputFileError, first_line
+from data.ingest.runner import DEFAULT_TZ, LoadResult
 
 MAX_BYTES = 512 << 20   # a snapshot larger than this is not a snapshot
 

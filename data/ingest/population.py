@@ -11,7 +11,10 @@ meaningless, so their population stays empty (as in data/boundaries/SOURCES.md).
 """
 from __future__ import annotations
 
-from data.ingest.core import Batch, Districting, F, Source, qi
+from data.ingest.batch import Batch
+from data.ingest.fields import Districting, Field
+from data.ingest.source import Source
+from data.ingest.sql import qi
 
 SOURCE = Source(
     "nyc_acs_population", "NYC population by community district (ACS 2019-2023)", "geography",
@@ -31,8 +34,8 @@ def load(batch: Batch) -> None:
     pop = batch.options.get("population_column") or "Pop_1E"
     batch.read_csv([key, pop])
     fields = [
-        F("district_key", qi(key), required=True, sql=GEOID_SQL, label=key),
-        F("population", qi(pop), "int", required=True, thousands=",", label=pop),
+        Field("district_key", qi(key), required=True, sql=GEOID_SQL, label=key),
+        Field("population", qi(pop), "int", required=True, thousands=",", label=pop),
     ]
     batch.stage(fields, [("population < 0", "negative population"),
                          ("district_key IN (SELECT district_id FROM districts WHERE is_joint_area)",

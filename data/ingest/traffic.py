@@ -5,7 +5,7 @@ The published rows locate a counter only by borough and LION street segment id
 (``Boro, SegmentID, street, fromSt, toSt, Direction``); no coordinates, and the segment
 geometry is not in the pack. ``traffic_counts`` needs a district, and a borough spans up to
 18 districts, so — by design — rows go to ``traffic_counts_borough(ts, segment_id, borough,
-direction, street, from_street, to_street, volume)``, a table added by the ingest core: the
+direction, street, from_street, to_street, volume)``, a table of ``data/schema.sql``: the
 data is kept and can feed borough-level or citywide views, but no district figure is
 invented. Give ``--segments FILE.csv`` (columns ``segment_id`` and either ``district_id`` or
 ``lon``/``lat``) to place counters in districts: mapped segments then go to ``traffic_counts``.
@@ -20,7 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.ingest.core import Batch, F, FormatError, MissingColumnsError, Source, qi
+from data.ingest.batch import Batch
+from data.ingest.errors import FormatError, MissingColumnsError
+from data.ingest.fields import Field
+from data.ingest.source import Source
+from data.ingest.sql import qi
 
 SOURCE = Source(
     "nyc_dot_traffic_counts", "NYC DOT automated traffic volume counts", "transport",
@@ -55,22 +59,26 @@ def load(batch: Batch) -> None:
     segments = batch.options.get("segments")
     if segments:
         _segment_map(batch, Path(segments))
-    opt = lambda c: qi(c) if c in header else None  # noqa: E731
+
+    def opt(c: str) -> str | None:
+        """The quoted column when the file has it (older exports lack some)."""
+        return qi(c) if c in header else None
+
     mm = "coalesce(nullif(trim(\"MM\"), ''), '0')" if "MM" in header else "'0'"
     ts_sql = ("try_strptime(concat_ws(' ', concat_ws('-', trim(\"Yr\"), trim(\"M\"), trim(\"D\")), "
               f"concat_ws(':', trim(\"HH\"), {mm})), '%Y-%m-%d %H:%M')")
     fields = [
-        F("ts", "concat_ws(' ', \"Yr\", \"M\", \"D\", \"HH\")", "timestamp", required=True, sql=ts_sql,
-          label="Yr/M/D/HH"),
-        F("segment_id", qi("SegmentID"), required=True),
-        F("borough", qi("Boro"), required=True),
-        F("direction", opt("Direction")), F("street", opt("street")),
-        F("from_street", opt("fromSt")), F("to_street", opt("toSt")),
-        F("volume", qi("Vol"), "int", required=True, thousands=",", label="Vol"),
-        F("row_key", None, sql="md5(" + " || '|' || ".join(f"coalesce({qi(c)}, '')" for c in header) + ")"),
+        Field("ts", "concat_ws(' ', \"Yr\", \"M\", \"D\", \"HH\")", "timestamp", required=True, sql=ts_sql,
+              label="Yr/M/D/HH"),
+        Field("segment_id", qi("SegmentID"), required=True),
+        Field("borough", qi("Boro"), required=True),
+        Field("direction", opt("Direction")), Field("street", opt("street")),
+        Field("from_street", opt("fromSt")), Field("to_street", opt("toSt")),
+        Field("volume", qi("Vol"), "int", required=True, thousands=",", label="Vol"),
+        Field("row_key", None, sql="md5(" + " || '|' || ".join(f"coalesce({qi(c)}, '')" for c in header) + ")"),
     ]
     if segments:
-        fields.append(F("mapped_district", None, sql="(SELECT s.district_id FROM ingest_segments s WHERE "
+        fields.append(Field("mapped_district", None, sql="(SELECT s.district_id FROM ingest_segments s WHERE "
                                                      "s.segment_id = trim(raw.\"SegmentID\"))"))
     batch.stage(fields, [("volume < 0", "negative volume")], dedup=["row_key"], dedup_reason="duplicate row")
     batch.insert("traffic_counts_borough", {c: c for c in ("ts", "segment_id", "borough", "direction", "street",
