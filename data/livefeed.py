@@ -67,13 +67,6 @@ DAILY_TABLES = (
     ("waste_tonnage", waste_days, "SELECT max(day) FROM waste_tonnage"),
 )
 
-# time column of each table, for mark_dirty
-TIME_COLUMN = {
-    "parking_occupancy": "ts", "bike_station_status": "ts", "bin_fill": "ts", "traffic_counts": "ts",
-    "bike_trips": "started_at", "parking_citations": "issued_at", "service_requests": "created_at",
-    "satisfaction_responses": "responded_at", "transit_ridership": "day", "waste_tonnage": "day",
-}
-
 
 def _as_datetime(value) -> datetime:
     if isinstance(value, datetime):
@@ -111,7 +104,7 @@ class _Load:
         n = insert(self.con, table, data, batch[0])
         batch[1] += n
         self.counts[table] += n
-        self.touch(pc.min(data[TIME_COLUMN[table]]).as_py())
+        self.touch(pc.min(data[warehouse.TABLES[table].time]).as_py())  # for mark_dirty
 
     def close_requests(self, closures: pd.DataFrame) -> None:
         self.counts.setdefault("closed_requests", 0)

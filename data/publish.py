@@ -49,7 +49,7 @@ from pathlib import Path
 
 import duckdb
 
-from data import facts, faults, registry, rollup_engines, settings, snapshot_store
+from data import facts, faults, registry, rollup_engines, settings, snapshot_store, warehouse
 from data.publish_sql import create_table, sql
 from data.releases import (  # noqa: F401  (the pointer and the release files; re-exported)
     FOLDERS,
@@ -116,7 +116,7 @@ def update_rollups(con: duckdb.DuckDBPyConnection, now: datetime | None = None) 
         dated = con.execute(sql("publish/tables_dated")).fetchall()[0][0]
         times_since = since if dated else datetime(1900, 1, 1)
         if times_since is not None:
-            con.execute(sql("publish/update_table_data_times"), {"since": times_since})
+            con.execute(warehouse.UPDATE_TABLE_DATA_TIMES, {"since": times_since})
         if since is not None:
             con.execute(sql("publish/clear_dirty"))
         con.execute(sql("publish/drop_old_hours"), {"f": hourly_floor})
@@ -268,8 +268,14 @@ FROM (SELECT district_id, date_trunc($grain, responded_at) AS period, score
       FROM satisfaction_responses WHERE score BETWEEN 1 AND 5 AND responded_at >= $since) AS t
 GROUP BY GROUPING SETS ((district_id, period), (period))
 """
-# metric id -> (SQL of the standard deviation, lowest and highest possible score)
-CI_METRICS = {"satisfaction_score": (_SCORE_SD_SQL, 1.0, 5.0)}
+# the statement of the standard deviation, by the kind of interval a metric declares (`ci:` in
+# its header). mean_score: the survey's 1-5 scores (a mean score of another table needs its own)
+CI_SD_SQL = {"mean_score": _SCORE_SD_SQL}
+
+
+def _ci_metrics() -> dict[str, registry.ConfidenceInterval]:
+    """Metric id -> the confidence interval its header declares (``ci:``)."""
+    return {m.id: m.ci for m in registry.metrics().values() if m.ci is not None}
 
 
 def _coverage(con, data_now: datetime) -> dict[str, tuple]:
@@ -319,7 +325,8 @@ def _with_ci(con, cells):
 
     cells["ci_low"] = np.nan
     cells["ci_high"] = np.nan
-    for metric_id, (sd_sql, lower, upper) in CI_METRICS.items():
+    for metric_id, ci in _ci_metrics().items():
+        sd_sql, lower, upper = CI_SD_SQL[ci.kind], ci.min, ci.max
         rows = cells["metric_id"] == metric_id
         if not rows.any():
             continue
@@ -383,7 +390,7 @@ def _release(con, k: int, version: str, data_now: datetime, metrics: dict[str, r
     q_old_withheld[links["qid"].to_numpy()[(~is_new & both["suppressed"].to_numpy(bool))[links["row"].to_numpy()]]] = True
     primary = privacy.primary_quantities(qcells, k) & q_new
     # a mean score that leaves one histogram (all 5s, one 4 and the rest 5s, ...) is withheld
-    scores = both["metric_id"].map(lambda m: m in CI_METRICS).to_numpy(bool) & is_new
+    scores = both["metric_id"].isin(list(_ci_metrics())).to_numpy(bool) & is_new
     pinned = np.zeros(len(both), bool)
     pinned[scores] = privacy.score_pinned(both.loc[scores, "value"], both.loc[scores, "n"])
     pinned_q = links["qid"].to_numpy()[pinned[links["row"].to_numpy()]]

@@ -1,6 +1,14 @@
 -- CityOps warehouse schema (the one read-write DuckDB file, var/warehouse.duckdb).
 -- Every raw fact row carries its district_id, its source_id and its load batch_id.
 -- Timestamps are naive UTC-free "city local time" TIMESTAMPs.
+--
+-- A fact table is declared by the comment line just above its CREATE TABLE, and nowhere else
+-- (data/warehouse.py reads these lines: TABLES):
+--   -- raw table, dated by <column>              metrics read it; publish dates it (table_data_times);
+--                                                 a load batch's rows are found and replaced by batch_id
+--   -- raw table, dated by <column> and <column> also changed later by the second (a request's closing)
+--   -- batch table, dated by <column>            loaded and replaced by batch only (no metric reads it)
+-- A DATE column dates a row for its whole day (or its source's month or week: sources.grain).
 
 CREATE SEQUENCE IF NOT EXISTS batch_seq START 1;
 
@@ -90,22 +98,26 @@ CREATE TABLE IF NOT EXISTS bike_stations (
     capacity    INTEGER NOT NULL,
     source_id   VARCHAR NOT NULL
 );
+-- raw table, dated by started_at
 CREATE TABLE IF NOT EXISTS bike_trips (
     started_at TIMESTAMP NOT NULL, ended_at TIMESTAMP NOT NULL,
     start_station_id VARCHAR, district_id VARCHAR NOT NULL,
     rider_type VARCHAR,                    -- member / casual
     source_id VARCHAR NOT NULL, batch_id BIGINT
 );
+-- raw table, dated by ts
 CREATE TABLE IF NOT EXISTS bike_station_status (
     ts TIMESTAMP NOT NULL, station_id VARCHAR NOT NULL, district_id VARCHAR NOT NULL,
     capacity INTEGER NOT NULL, bikes_available INTEGER NOT NULL, docks_available INTEGER NOT NULL,
     source_id VARCHAR NOT NULL, batch_id BIGINT
 );
+-- raw table, dated by day
 CREATE TABLE IF NOT EXISTS transit_ridership (
     day DATE NOT NULL, district_id VARCHAR NOT NULL, mode VARCHAR NOT NULL,   -- subway / bus
     riders BIGINT NOT NULL, baseline_riders BIGINT,   -- comparable pre-period day
     source_id VARCHAR NOT NULL, batch_id BIGINT
 );
+-- raw table, dated by ts
 CREATE TABLE IF NOT EXISTS traffic_counts (
     ts TIMESTAMP NOT NULL, segment_id VARCHAR NOT NULL, district_id VARCHAR NOT NULL,
     volume INTEGER NOT NULL, free_flow_kmh DOUBLE, speed_kmh DOUBLE,
@@ -113,6 +125,7 @@ CREATE TABLE IF NOT EXISTS traffic_counts (
 );
 
 -- Data published for the whole city only (e.g. NYC MTA ridership, DOT counts keyed by borough).
+-- raw table, dated by day
 CREATE TABLE IF NOT EXISTS transit_ridership_city (   -- operators that publish citywide totals only
     day DATE NOT NULL, mode VARCHAR NOT NULL,          -- subway / bus / lirr / ...
     riders BIGINT NOT NULL,                            -- riders, trips or vehicles: see unit
@@ -121,6 +134,7 @@ CREATE TABLE IF NOT EXISTS transit_ridership_city (   -- operators that publish 
     baseline_riders BIGINT,                            -- riders * 100 / baseline_pct (derived)
     source_id VARCHAR NOT NULL, batch_id BIGINT
 );
+-- raw table, dated by ts
 CREATE TABLE IF NOT EXISTS traffic_counts_borough (   -- counts whose location is known only by borough
     ts TIMESTAMP NOT NULL, segment_id VARCHAR NOT NULL, borough VARCHAR NOT NULL,
     direction VARCHAR, street VARCHAR, from_street VARCHAR, to_street VARCHAR,
@@ -128,6 +142,7 @@ CREATE TABLE IF NOT EXISTS traffic_counts_borough (   -- counts whose location i
     source_id VARCHAR NOT NULL, batch_id BIGINT
 );
 
+-- raw table, dated by day
 CREATE TABLE IF NOT EXISTS pedestrian_counts (        -- people counted walking past a point in one session
     day DATE NOT NULL,                                 -- the 1st of the count's month (the day is not published)
     location_id VARCHAR NOT NULL, district_id VARCHAR NOT NULL,
@@ -137,12 +152,14 @@ CREATE TABLE IF NOT EXISTS pedestrian_counts (        -- people counted walking 
 );
 
 -- ---------------------------------------------------------------- waste
+-- raw table, dated by day
 CREATE TABLE IF NOT EXISTS waste_tonnage (
     day DATE NOT NULL, district_id VARCHAR NOT NULL,
     stream VARCHAR NOT NULL,               -- refuse / paper / mgp / organics
     tons DOUBLE NOT NULL,
     source_id VARCHAR NOT NULL, batch_id BIGINT
 );
+-- raw table, dated by ts
 CREATE TABLE IF NOT EXISTS bin_fill (
     ts TIMESTAMP NOT NULL, bin_id VARCHAR NOT NULL, district_id VARCHAR NOT NULL,
     fill_pct DOUBLE NOT NULL,              -- 0..100
@@ -155,11 +172,13 @@ CREATE TABLE IF NOT EXISTS parking_facilities (
     capacity INTEGER NOT NULL, kind VARCHAR NOT NULL,   -- garage / curb zone
     source_id VARCHAR NOT NULL
 );
+-- raw table, dated by ts
 CREATE TABLE IF NOT EXISTS parking_occupancy (
     ts TIMESTAMP NOT NULL, facility_id VARCHAR NOT NULL, district_id VARCHAR NOT NULL,
     capacity INTEGER NOT NULL, occupied INTEGER NOT NULL,
     source_id VARCHAR NOT NULL, batch_id BIGINT
 );
+-- raw table, dated by issued_at
 CREATE TABLE IF NOT EXISTS parking_citations (
     issued_at TIMESTAMP NOT NULL, district_id VARCHAR NOT NULL,
     violation_code VARCHAR, fine DOUBLE,
@@ -167,6 +186,7 @@ CREATE TABLE IF NOT EXISTS parking_citations (
 );
 
 -- ---------------------------------------------------------------- service requests & satisfaction
+-- raw table, dated by created_at and closed_at
 CREATE TABLE IF NOT EXISTS service_requests (
     request_id VARCHAR NOT NULL,
     created_at TIMESTAMP NOT NULL, closed_at TIMESTAMP, due_at TIMESTAMP,
@@ -177,6 +197,7 @@ CREATE TABLE IF NOT EXISTS service_requests (
     lat DOUBLE, lon DOUBLE, description VARCHAR,   -- personal: never published row by row
     source_id VARCHAR NOT NULL, batch_id BIGINT
 );
+-- raw table, dated by responded_at
 CREATE TABLE IF NOT EXISTS satisfaction_responses (
     responded_at TIMESTAMP NOT NULL, request_id VARCHAR, district_id VARCHAR NOT NULL,
     category VARCHAR, score INTEGER NOT NULL,  -- 1..5
@@ -238,6 +259,7 @@ CREATE TABLE IF NOT EXISTS public_release_log (
 -- Figures a department computes itself (a diversion rate, a satisfaction index), loaded by a
 -- YAML mapping (target: reported_measures) and published as reported, per the period the
 -- department reports (a month, a calendar year, a fiscal year): never summed or re-derived.
+-- batch table, dated by period
 CREATE TABLE IF NOT EXISTS reported_measures (
     measure_id VARCHAR NOT NULL, period DATE NOT NULL, period_end DATE NOT NULL, grain VARCHAR NOT NULL,
     label VARCHAR NOT NULL,                      -- the period as the department names it (FY2023-24)

@@ -13,14 +13,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import socket
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
 import duckdb
 
-from data import publish_sql, settings
+from data import settings
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +43,83 @@ DEMO_SOURCES = {
 }
 
 
-# The raw fact tables: metrics read them, and publish dates each one.
-RAW_TABLES = (
-    "bike_trips", "bike_station_status", "transit_ridership", "traffic_counts", "waste_tonnage",
-    "bin_fill", "parking_occupancy", "parking_citations", "service_requests", "satisfaction_responses",
-    "transit_ridership_city", "traffic_counts_borough", "pedestrian_counts",
-)
-# Newest data time per raw table and source, from the rows changed since $since (its header says more).
-UPDATE_TABLE_DATA_TIMES = publish_sql.sql("publish/update_table_data_times")
+@dataclass(frozen=True)
+class FactTable:
+    """A fact table as data/schema.sql declares it (``-- raw table, dated by <column>``)."""
+    name: str
+    time: str                 # the column that dates a row (its data time; loads mark rollups dirty from it)
+    changed: str | None       # a later time the row is updated at (a request's closing), or None
+    dated: bool               # a DATE column: the row covers its whole day (or its source's period)
+    raw: bool                 # read by metrics and dated by publish; False: a batch table only
+
+
+_DECLARATION = re.compile(
+    r"^-- (?P<kind>raw|batch) table, dated by (?P<time>\w+)(?: and (?P<changed>\w+))?[ \t]*\n"
+    r"CREATE TABLE IF NOT EXISTS (?P<name>\w+) \((?P<body>.*?)\n\);", re.M | re.S)
+
+
+def _declared(schema: str) -> dict[str, FactTable]:
+    """The fact tables of a schema text, in its order; each dating column must be one of the
+    table's DATE or TIMESTAMP columns."""
+    tables = {}
+    for match in _DECLARATION.finditer(schema):
+        kinds = dict(re.findall(r"\b(\w+)\s+(DATE|TIMESTAMP)\b", match["body"]))
+        for column in filter(None, (match["time"], match["changed"])):
+            if column not in kinds:
+                raise ValueError(f"schema.sql: table {match['name']} is dated by {column}, not one of its "
+                                 f"DATE or TIMESTAMP columns ({', '.join(kinds) or 'none'})")
+        tables[match["name"]] = FactTable(match["name"], match["time"], match["changed"],
+                                          dated=kinds[match["time"]] == "DATE", raw=match["kind"] == "raw")
+    return tables
+
+
+# Every fact table, declared once in schema.sql. RAW_TABLES: the ones metrics read and publish dates.
+TABLES = _declared(SCHEMA.read_text(encoding="utf-8"))
+RAW_TABLES = tuple(name for name, table in TABLES.items() if table.raw)
+
+
+def _dating(table: FactTable) -> str:
+    """One raw table's branch of UPDATE_TABLE_DATA_TIMES: its rows changed since $since, each
+    with its data time and whether it is dated (covers a whole period)."""
+    time, changed = table.time, table.changed
+    data_time = f"greatest({time}, coalesce({changed}, {time}))" if changed else time
+    since = "$since::DATE" if table.dated else "$since"
+    where = f"{time} >= {since}" + (f" OR {changed} >= {since}" if changed else "")
+    return (f"SELECT '{table.name}' AS table_name, source_id, {data_time}::TIMESTAMP AS data_time, "  # noqa: S608 - identifiers from schema.sql's declarations (\w+); every value is bound
+            f"{str(table.dated).lower()} AS dated FROM {table.name} WHERE {where}")
+
+
+# Newest data time per raw table and source, from the rows changed since $since (one statement
+# built once from the declarations, bound parameter). A dated row (`dated`) covers its whole day,
+# or its whole month for a monthly source (sources.grain): its data time is that period's end.
+# first_time: the oldest row's time (a dated row: its day), so the public site can leave out a
+# partial first period.
+UPDATE_TABLE_DATA_TIMES = """
+INSERT INTO table_data_times
+SELECT x.table_name, x.source_id,
+       (max(x.data_time) + CASE WHEN NOT bool_or(x.dated) THEN INTERVAL 0 DAY
+                                WHEN any_value(s.grain) = 'month' THEN INTERVAL 1 MONTH
+                                WHEN any_value(s.grain) = 'week' THEN INTERVAL 7 DAY
+                                ELSE INTERVAL 1 DAY END)::TIMESTAMP,
+       min(x.data_time)::TIMESTAMP
+FROM (
+    """ + "\n    UNION ALL ".join(_dating(table) for table in TABLES.values() if table.raw) + """
+) x LEFT JOIN sources s USING (source_id)
+GROUP BY x.table_name, x.source_id
+ON CONFLICT (table_name, source_id) DO UPDATE SET data_time = greatest(table_data_times.data_time, excluded.data_time),
+    first_time = least(table_data_times.first_time, excluded.first_time)
+"""
+
+
+def _batch_min(table: FactTable) -> str:
+    cast = "::TIMESTAMP" if table.dated else ""
+    return f"SELECT min({table.time}){cast} AS t FROM {table.name} WHERE list_contains($ids, batch_id)"  # noqa: S608 - identifiers from schema.sql's declarations (\w+); every value is bound
+
+
+# The rows of some load batches ($ids) in every fact table: their earliest time (to recompute
+# rollups from), and their deletion (data/ingest replaces a batch). Built once, like the above.
+BATCH_MIN_TIME = "SELECT min(t) FROM (\n    " + "\n    UNION ALL ".join(map(_batch_min, TABLES.values())) + "\n)"  # noqa: S608 - the branches above
+DELETE_BATCH_ROWS = tuple(f"DELETE FROM {t.name} WHERE list_contains($ids, batch_id)" for t in TABLES.values())  # noqa: S608 - identifiers from schema.sql's declarations (\w+); every value is bound
 
 
 def path() -> Path:

@@ -1,10 +1,10 @@
 """Find English left on a page that should be in another language.
 
-The English vocabulary is every word of the English catalogue (data/i18n/en.yaml: the UI,
-metric names, descriptions), of the metric registry (labels, units, methods, known issues,
-cadences), the words Dash, Plotly and the shell print, and the English month and day names —
-less every word the other language's catalogue also uses ("total", "no", "mediana" are words
-of both) and an allow-list of proper nouns and units: district and borough names, source
+The English vocabulary is every word of the English catalogue (data/i18n/en.yaml: the UI), of
+the metric registry (labels, units, descriptions, methods, known issues, cadences), the words
+Dash, Plotly and the shell print, and the English month and day names — less every word the
+other language's catalogue and the metrics' texts in that language (their headers) also use
+("total", "no", "mediana" are words of both) and an allow-list of proper nouns and units: district and borough names, source
 names, product names and the unit symbols. A Spanish page's text is split into words; any
 word of that vocabulary is English left untranslated."""
 from __future__ import annotations
@@ -54,6 +54,8 @@ def vocabulary(lang: str = "es", allow: set[str] = frozenset()) -> set[str]:
     english |= set(EXTRA)
     other = yaml.safe_load((i18n.FOLDER / f"{lang}.yaml").read_text(encoding="utf-8"))
     theirs = _words(" ".join(_strings(other)))
+    for metric in registry.metrics().values():  # the metrics' own texts in that language (their headers)
+        theirs |= _words(" ".join(metric.translations.get(lang, {}).values()))
     from babel import dates
 
     loc = i18n.locale(lang)  # the locale's own month and day names ("oct", "mar" are Spanish too)

@@ -193,3 +193,30 @@ def test_public_snapshot_holds_aggregates_only(published, var_dir):
 def test_every_raw_table_is_dated_by_publish():
     for table in warehouse.RAW_TABLES:
         assert f"'{table}'" in warehouse.UPDATE_TABLE_DATA_TIMES and f"FROM {table} " in warehouse.UPDATE_TABLE_DATA_TIMES
+
+
+def test_a_fact_table_is_one_declaration_in_schema_sql(tmp_path):
+    """The comment line above a CREATE TABLE is all a new raw table needs: publish dates it, a
+    load batch's rows are found and replaced in it; a dating column it lacks stops the import."""
+    table = ("-- raw table, dated by seen_at\nCREATE TABLE IF NOT EXISTS noise_readings (\n"
+             "    seen_at TIMESTAMP NOT NULL, district_id VARCHAR NOT NULL, decibels DOUBLE,\n"
+             "    source_id VARCHAR NOT NULL, batch_id BIGINT\n);\n")
+    declared = warehouse._declared(warehouse.SCHEMA.read_text(encoding="utf-8") + table)
+    assert list(declared)[:len(warehouse.TABLES)] == list(warehouse.TABLES)
+    assert declared["noise_readings"] == warehouse.FactTable("noise_readings", "seen_at", None, dated=False, raw=True)
+    assert "FROM noise_readings WHERE seen_at >= $since" in warehouse._dating(declared["noise_readings"])
+    assert declared["service_requests"].changed == "closed_at" and declared["waste_tonnage"].dated
+    assert not declared["reported_measures"].raw and "reported_measures" not in warehouse.RAW_TABLES
+    with pytest.raises(ValueError, match="noise_readings is dated by heard_at"):
+        warehouse._declared(table.replace("dated by seen_at", "dated by heard_at"))
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    warehouse.init_schema(con)
+    for name, fact in warehouse.TABLES.items():  # every declared table holds what its statements use
+        columns = {c for (c,) in con.execute("SELECT column_name FROM information_schema.columns "
+                                             "WHERE table_name = $t", {"t": name}).fetchall()}
+        assert {fact.time, "source_id", "batch_id"} <= columns, name
+    con.execute(warehouse.BATCH_MIN_TIME, {"ids": [1]})
+    for statement in warehouse.DELETE_BATCH_ROWS:
+        con.execute(statement, {"ids": [1]})
+    con.execute(warehouse.UPDATE_TABLE_DATA_TIMES, {"since": datetime(2026, 1, 1)})
+    con.close()

@@ -17,7 +17,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data import registry, warehouse
+from data import i18n, registry, warehouse
 from data.registry import CONTRACT, DOMAINS, RegistryError
 
 METRICS = registry.load()
@@ -209,6 +209,15 @@ def test_registry_has_enough_metrics_in_every_domain():
     assert {m.domain for m in METRICS.values()} == set(DOMAINS)
     for domain in DOMAINS:
         assert len(registry.by_domain(domain)) >= 3, domain
+
+
+def test_every_domain_is_named_once_in_every_language():
+    """A domain's name is a catalogue text (ui.domain_<domain>): the ops pages' English label is
+    the public site's, and each language names every domain."""
+    for domain in DOMAINS:
+        assert registry.DOMAIN_LABELS[domain] == i18n.t(f"domain_{domain}") != f"domain_{domain}"
+        for lang in i18n.LANGS:
+            assert f"domain_{domain}" in i18n.catalogue(lang)["ui"], (lang, domain)
 
 
 @pytest.mark.parametrize("metric_id, grain", CASES)
@@ -515,7 +524,27 @@ BREAKAGES = {
     "min_n a fraction": ("min_n", _set("min_n", 2.5)),
     "min_n text": ("min_n", _set("min_n", "five")),
     "min_n a boolean": ("min_n", _set("min_n", True)),
+    "unknown text in a translation": ("i18n.es.title", _set("i18n", {"es": {"title": "Viajes"}})),
+    "empty text in a translation": ("i18n.es.label", _set("i18n", {"es": {"label": " "}})),
+    "English as a translation": ("i18n", _set("i18n", {"en": {"label": "Bike trips"}})),
+    "not a language code": ("i18n", _set("i18n", {"Spanish": {"label": "Viajes"}})),
+    "interval on a sum": ("ci", _set("ci", {"kind": "mean_score", "min": 1, "max": 5})),
+    "interval of an unknown kind": ("ci.kind", lambda m, s: ({**m, "aggregate": "mean", "ci": {"kind": "median"}}, s, None)),
+    "interval max below min": ("ci.max", lambda m, s: ({**m, "aggregate": "mean", "ci": {"kind": "mean_score", "min": 5, "max": 1}}, s, None)),
 }
+
+
+def test_a_header_translates_into_any_language_the_site_has(tmp_path, monkeypatch):
+    """A city adding data/i18n/fr.yaml adds an i18n.fr block to the metric files it translates;
+    a text left out (and every metric without the block) is shown in English."""
+    meta, sql = base_parts()
+    meta["i18n"] = {**meta["i18n"], "fr": {"label": "Trajets en vélo partagé"}}
+    write_metric(tmp_path, meta, sql)
+    metric = registry.load(tmp_path)["bike_trips"]
+    monkeypatch.setattr(i18n, "LANGS", (*i18n.LANGS, "fr"))
+    assert i18n.metric_label(metric, "fr") == "Trajets en vélo partagé" and i18n.has_own(metric, "label", "fr")
+    assert i18n.metric_description(metric, "fr") == metric.description and not i18n.has_own(metric, "description", "fr")
+    assert i18n.metric_label(metric, "es") == "Viajes en bicicleta compartida" and i18n.metric_label(metric) == metric.label
 
 
 def test_min_n_defaults_by_aggregate_and_can_be_declared(tmp_path):

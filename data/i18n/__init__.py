@@ -11,7 +11,9 @@ charts get a Plotly locale built from the same data (``plotly_config``).
 ``t(key, lang, **values)`` returns the UI string ``ui.<key>`` in `lang` (falling back to
 English, then to the key itself) with ``{placeholders}`` filled in; ``metric_label``,
 ``metric_description``, ``metric_unit``, ``metric_method`` and ``metric_known_issues`` give
-a metric's texts (falling back to the registry's English). ``number`` / ``metric_value``
+a metric's texts: its header's ``i18n.<lang>`` block (queries/metrics/<id>.sql), falling back
+to the header's own English, so a new language's file translates the UI and each metric file
+may carry that language's block. ``number`` / ``metric_value``
 format a figure, ``date`` a day or a month. ``valid_lang`` turns any input (a URL
 parameter) into a supported language code.
 """
@@ -56,9 +58,13 @@ def t(key: str, lang: str = DEFAULT, **values) -> str:
     return text.format(**values) if values else text
 
 
+def _own(metric, field: str, lang: str) -> str | None:
+    """`lang`'s own text of a metric (its header's i18n.<lang> block), None without one."""
+    return metric.translations.get(valid_lang(lang), {}).get(field)
+
+
 def _metric(metric, field: str, lang: str) -> str:
-    entry = catalogue(valid_lang(lang)).get("metrics", {}).get(metric.id, {})
-    return entry.get(field) or getattr(metric, field)
+    return _own(metric, field, lang) or getattr(metric, field)
 
 
 def metric_label(metric, lang: str = DEFAULT) -> str:
@@ -75,18 +81,17 @@ def metric_unit(metric, lang: str = DEFAULT) -> str:
 
 
 def metric_method(metric, lang: str = DEFAULT) -> str:
-    """How the figure is made, in `lang` (the registry's English when a catalogue has none)."""
+    """How the figure is made, in `lang` (the header's English when it has no `lang` block)."""
     return str(_metric(metric, "method", lang)).strip()
 
 
 def metric_known_issues(metric, lang: str = DEFAULT) -> str:
-    entry = catalogue(valid_lang(lang)).get("metrics", {}).get(metric.id, {})
-    return str(entry.get("known_issues") or metric.known_issues or "").strip() if metric.known_issues else ""
+    return str(_metric(metric, "known_issues", lang) or "").strip() if metric.known_issues else ""
 
 
 def has_own(metric, field: str, lang: str) -> bool:
-    """True when `lang`'s catalogue carries its own `field` for the metric (else English is shown)."""
-    return bool(catalogue(valid_lang(lang)).get("metrics", {}).get(metric.id, {}).get(field)) or lang == DEFAULT
+    """True when the metric carries its own `field` in `lang` (else English is shown)."""
+    return bool(_own(metric, field, lang)) or lang == DEFAULT
 
 
 # --------------------------------------------------------------------------- numbers

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 
+from data import warehouse
+
 # Tables only the ingest uses (the citywide fact tables live in data/schema.sql).
 EXTRA_DDL = """
 CREATE TABLE IF NOT EXISTS ingest_files (        -- one row per file loaded (its batch is 'ok')
@@ -31,59 +33,11 @@ CREATE TABLE IF NOT EXISTS precinct_districts (       -- police precinct -> dist
 );
 """
 
-# Fact tables whose rows carry batch_id, with their data-time column (for mark_dirty).
-BATCH_TABLES = {
-    "bike_trips": "started_at",
-    "bike_station_status": "ts",
-    "transit_ridership": "day",
-    "traffic_counts": "ts",
-    "waste_tonnage": "day",
-    "bin_fill": "ts",
-    "parking_occupancy": "ts",
-    "parking_citations": "issued_at",
-    "service_requests": "created_at",
-    "satisfaction_responses": "responded_at",
-    "transit_ridership_city": "day",
-    "traffic_counts_borough": "ts",
-    "pedestrian_counts": "day",
-    "reported_measures": "period",
-}
-
-# The rows of some load batches ($ids) in every fact table of BATCH_TABLES: their earliest time
-# (to recompute rollups from), and their deletion. Static statements, one branch per table.
-BATCH_MIN_TIME = """
-SELECT min(t) FROM (
-    SELECT min(started_at) AS t FROM bike_trips WHERE list_contains($ids, batch_id)
-    UNION ALL SELECT min(ts) FROM bike_station_status WHERE list_contains($ids, batch_id)
-    UNION ALL SELECT min(day)::TIMESTAMP FROM transit_ridership WHERE list_contains($ids, batch_id)
-    UNION ALL SELECT min(ts) FROM traffic_counts WHERE list_contains($ids, batch_id)
-    UNION ALL SELECT min(day)::TIMESTAMP FROM waste_tonnage WHERE list_contains($ids, batch_id)
-    UNION ALL SELECT min(ts) FROM bin_fill WHERE list_contains($ids, batch_id)
-    UNION ALL SELECT min(ts) FROM parking_occupancy WHERE list_contains($ids, batch_id)
-    UNION ALL SELECT min(issued_at) FROM parking_citations WHERE list_contains($ids, batch_id)
-    UNION ALL SELECT min(created_at) FROM service_requests WHERE list_contains($ids, batch_id)
-    UNION ALL SELECT min(responded_at) FROM satisfaction_responses WHERE list_contains($ids, batch_id)
-    UNION ALL SELECT min(day)::TIMESTAMP FROM transit_ridership_city WHERE list_contains($ids, batch_id)
-    UNION ALL SELECT min(ts) FROM traffic_counts_borough WHERE list_contains($ids, batch_id)
-    UNION ALL SELECT min(day)::TIMESTAMP FROM pedestrian_counts WHERE list_contains($ids, batch_id)
-    UNION ALL SELECT min(period)::TIMESTAMP FROM reported_measures WHERE list_contains($ids, batch_id)
-)"""
-DELETE_BATCH_ROWS = (
-    "DELETE FROM bike_trips WHERE list_contains($ids, batch_id)",
-    "DELETE FROM bike_station_status WHERE list_contains($ids, batch_id)",
-    "DELETE FROM transit_ridership WHERE list_contains($ids, batch_id)",
-    "DELETE FROM traffic_counts WHERE list_contains($ids, batch_id)",
-    "DELETE FROM waste_tonnage WHERE list_contains($ids, batch_id)",
-    "DELETE FROM bin_fill WHERE list_contains($ids, batch_id)",
-    "DELETE FROM parking_occupancy WHERE list_contains($ids, batch_id)",
-    "DELETE FROM parking_citations WHERE list_contains($ids, batch_id)",
-    "DELETE FROM service_requests WHERE list_contains($ids, batch_id)",
-    "DELETE FROM satisfaction_responses WHERE list_contains($ids, batch_id)",
-    "DELETE FROM transit_ridership_city WHERE list_contains($ids, batch_id)",
-    "DELETE FROM traffic_counts_borough WHERE list_contains($ids, batch_id)",
-    "DELETE FROM pedestrian_counts WHERE list_contains($ids, batch_id)",
-    "DELETE FROM reported_measures WHERE list_contains($ids, batch_id)",
-)
+# Fact tables whose rows carry batch_id, with their data-time column (for mark_dirty), and the
+# statements that find and delete a batch's rows in all of them: from schema.sql's declarations.
+BATCH_TABLES = {name: table.time for name, table in warehouse.TABLES.items()}
+BATCH_MIN_TIME = warehouse.BATCH_MIN_TIME
+DELETE_BATCH_ROWS = warehouse.DELETE_BATCH_ROWS
 
 # The temporary tables of one load, dropped once it has committed.
 DROP_WORK_TABLES = ("DROP TABLE IF EXISTS raw; DROP TABLE IF EXISTS checked; DROP TABLE IF EXISTS ingest_lines; "

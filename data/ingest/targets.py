@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from data import warehouse
+
 # Normalisations applied to the cleaned source value ``{x}``: NULL = not recognised.
 STATUS_SQL = ("CASE WHEN lower({x}) IN ('closed', 'close', 'resolved', 'completed', 'complete', 'done', "
               "'cancelled', 'canceled') THEN 'closed' WHEN lower({x}) IN ('open', 'opened', 'new', 'assigned', "
@@ -43,12 +45,18 @@ class Target:
     domain: str
     columns: tuple[Col, ...]
     rules: tuple[tuple[str, str], ...] = ()
-    time: str | None = None                 # data-time column (mark_dirty)
     upsert_key: tuple[str, ...] = ()        # same key from an earlier file of the source = an update
     dedup: tuple[str, ...] = ()             # duplicates within one file
     has_district: bool = True
     primary_key: bool = False               # INSERT OR REPLACE (dimension tables)
     extra: dict = field(default_factory=dict)
+
+    @property
+    def time(self) -> str | None:
+        """The data-time column (mark_dirty): the one data/schema.sql dates the table by (None: a
+        dimension table such as parking_facilities)."""
+        declared = warehouse.TABLES.get(self.table)
+        return declared.time if declared else None
 
     def col(self, name: str) -> Col:
         for c in self.columns:
@@ -66,25 +74,24 @@ TARGETS: dict[str, Target] = {t.table: t for t in (
         rules=(("closed_at < created_at", "closed before created"),
                ("abs(lat) > 90 OR abs(lon) > 180 OR (lat = 0 AND lon = 0) OR ((lat IS NULL) <> (lon IS NULL))",
                 "bad coordinates")),
-        time="created_at", upsert_key=("request_id",), dedup=("request_id",)),
+        upsert_key=("request_id",), dedup=("request_id",)),
     Target("waste_tonnage", "waste", (
         Col("day", "date", True), Col("stream", required=True, normalise=STREAM_SQL), Col("tons", "double", True, unit="t")),
         rules=(("tons < 0", "negative tonnage"), ("tons >= 1e6", "tonnage out of range")),
-        time="day", upsert_key=("day", "district_id", "stream"), dedup=("day", "district_id", "stream")),
+        upsert_key=("day", "district_id", "stream"), dedup=("day", "district_id", "stream")),
     Target("bin_fill", "waste", (
         Col("ts", "timestamp", True), Col("bin_id", required=True), Col("fill_pct", "double", True, unit="%")),
         rules=(("fill_pct < 0 OR fill_pct > 100", "fill level out of range"),),
-        time="ts", upsert_key=("ts", "bin_id"), dedup=("ts", "bin_id")),
+        upsert_key=("ts", "bin_id"), dedup=("ts", "bin_id")),
     Target("parking_citations", "parking", (
         Col("issued_at", "timestamp", True), Col("violation_code"), Col("fine", "double", unit="money")),
-        rules=(("fine < 0", "negative fine"), ("fine >= 100000", "fine out of range")),
-        time="issued_at"),
+        rules=(("fine < 0", "negative fine"), ("fine >= 100000", "fine out of range"))),
     Target("parking_occupancy", "parking", (
         Col("ts", "timestamp", True), Col("facility_id", required=True), Col("capacity", "int", True),
         Col("occupied", "int", True)),
         rules=(("capacity <= 0", "bad capacity"), ("occupied < 0", "negative occupancy"),
                ("occupied > capacity", "occupancy above capacity")),
-        time="ts", upsert_key=("ts", "facility_id"), dedup=("ts", "facility_id")),
+        upsert_key=("ts", "facility_id"), dedup=("ts", "facility_id")),
     Target("parking_facilities", "parking", (
         Col("facility_id", required=True), Col("name", required=True), Col("capacity", "int", True),
         Col("kind", required=True)),
@@ -93,29 +100,28 @@ TARGETS: dict[str, Target] = {t.table: t for t in (
         Col("ts", "timestamp", True), Col("segment_id", required=True), Col("volume", "int", True),
         Col("free_flow_kmh", "double", unit="km/h"), Col("speed_kmh", "double", unit="km/h")),
         rules=(("volume < 0", "negative volume"), ("speed_kmh < 0 OR speed_kmh > 300", "speed out of range"),
-               ("free_flow_kmh <= 0 OR free_flow_kmh > 300", "speed out of range")),
-        time="ts"),
+               ("free_flow_kmh <= 0 OR free_flow_kmh > 300", "speed out of range"))),
     Target("bike_trips", "transport", (
         Col("started_at", "timestamp", True), Col("ended_at", "timestamp", True), Col("start_station_id"),
         Col("rider_type", normalise=RIDER_SQL)),
-        rules=(("ended_at < started_at", "ended before started"),), time="started_at"),
+        rules=(("ended_at < started_at", "ended before started"),)),
     Target("bike_station_status", "transport", (
         Col("ts", "timestamp", True), Col("station_id", required=True), Col("capacity", "int", True),
         Col("bikes_available", "int", True), Col("docks_available", "int", True)),
         rules=(("bikes_available < 0 OR docks_available < 0 OR capacity < 0", "negative count"),
                ("bikes_available > capacity", "occupancy above capacity")),
-        time="ts", upsert_key=("ts", "station_id"), dedup=("ts", "station_id")),
+        upsert_key=("ts", "station_id"), dedup=("ts", "station_id")),
     Target("transit_ridership", "transport", (
         Col("day", "date", True), Col("mode", required=True), Col("riders", "bigint", True),
         Col("baseline_riders", "bigint")),
         rules=(("riders < 0 OR baseline_riders < 0", "negative ridership"),),
-        time="day", upsert_key=("day", "district_id", "mode"), dedup=("day", "district_id", "mode")),
+        upsert_key=("day", "district_id", "mode"), dedup=("day", "district_id", "mode")),
     Target("satisfaction_responses", "satisfaction", (
         Col("responded_at", "timestamp", True), Col("request_id"), Col("category"), Col("score", "int", True)),
-        rules=(("score < 1 OR score > 5", "score out of range"),), time="responded_at"),
+        rules=(("score < 1 OR score > 5", "score out of range"),)),
     # a figure a department computes itself, published as reported (data/ingest/generic.py:
     # the mapping's `measure:` names it, its unit, range, period grain and method)
     Target("reported_measures", "satisfaction", (
         Col("period", "date", True), Col("value", "double", True)),
-        time="period", upsert_key=("measure_id", "period", "district_id"), dedup=("period", "district_id")),
+        upsert_key=("measure_id", "period", "district_id"), dedup=("period", "district_id")),
 )}

@@ -31,6 +31,23 @@ method: >
   empty-or-full reports in the city divided by all reports in the city, not an average of
   district percentages. Because reports are snapshots, this is the share of station-time
   empty or full only if stations report at regular intervals. n is the number of reports.
+i18n:
+  es:
+    label: Estaciones de bicicletas vacías o llenas
+    description: >
+      Con qué frecuencia una estación de bicicleta compartida no pudo atender a un usuario: no
+      tenía bicicletas para alquilar (vacía) o no tenía anclajes libres para devolverlas
+      (llena). Cuanto más bajo, mejor.
+    method: >
+      Las estaciones informan muchas veces por hora de cuántas bicicletas y anclajes libres
+      tienen. Contamos los informes con 0 bicicletas o 0 anclajes libres y los dividimos entre
+      todos los informes del periodo, por 100. Las bicicletas y anclajes averiados cuentan como
+      no disponibles, tal como los informa la estación. Se excluyen los informes de estaciones
+      sin anclajes en servicio (capacidad 0). El valor de la ciudad son todos los informes de
+      estación vacía o llena de la ciudad divididos entre todos los informes de la ciudad, no
+      una media de los porcentajes de los distritos. Como los informes son instantáneas, esto es
+      la parte del tiempo de estación vacía o llena solo si las estaciones informan a intervalos
+      regulares. n es el número de informes.
 ---*/
 SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
        period,

@@ -23,6 +23,20 @@ method: >
   the sum over all districts. Not every missed pickup is reported, and one missed street can
   produce several reports, so this measures reported problems, not the exact number of
   missed stops. n is the number of reports.
+i18n:
+  es:
+    label: Avisos de recogida no realizada
+    unit: avisos
+    description: >
+      Cuántas veces los vecinos avisaron por el 311 de que su basura, reciclaje u orgánicos no
+      se recogieron el día previsto. Cuantos menos avisos, mejor.
+    method: >
+      Recuento de solicitudes de servicio al 311 de la categoría «recogida no realizada», por el
+      día, la semana o el mes en que se hicieron y el distrito de la dirección indicada. El
+      valor de la ciudad es la suma de todos los distritos. No se avisa de todas las recogidas
+      no realizadas, y una calle sin recoger puede producir varios avisos, así que esto mide los
+      problemas avisados, no el número exacto de paradas no realizadas. n es el número de
+      avisos.
 ---*/
 SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
        period,

@@ -24,6 +24,20 @@ method: >
   Tickets later dismissed or cancelled are still counted. Districts with shops and offices
   get many more tickets than residential ones, so the per-resident view overstates them.
   n is the number of tickets.
+i18n:
+  es:
+    label: Multas de estacionamiento emitidas
+    unit: multas
+    description: >
+      Cuántas multas de estacionamiento pusieron los agentes en el distrito. La cifra refleja
+      tanto la frecuencia de las infracciones como la intensidad de la vigilancia, así que un
+      aumento no significa necesariamente peor comportamiento.
+    method: >
+      Recuento de multas de estacionamiento por el día, la semana o el mes en que se pusieron y
+      el distrito donde estaba aparcado el vehículo. El valor de la ciudad es la suma de todos
+      los distritos. Las multas anuladas o canceladas después siguen contando. Los distritos con
+      comercios y oficinas reciben muchas más multas que los residenciales, así que la vista por
+      habitante los exagera. n es el número de multas.
 ---*/
 SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
        period,

@@ -23,6 +23,19 @@ method: >
   districts. Tickets whose fine is not known (an unknown violation code) are left out.
   Reductions, dismissals, late-payment penalties and unpaid tickets are not taken into
   account, so the money collected is lower. n is the number of tickets with a known fine.
+i18n:
+  es:
+    label: Importe de multas de estacionamiento
+    description: >
+      El importe total de las multas de estacionamiento emitidas en el distrito. Es lo
+      facturado, no el dinero que la ciudad cobró realmente.
+    method: >
+      Suma del importe impreso en cada multa de estacionamiento, por el día, la semana o el mes
+      en que se puso y el distrito donde estaba aparcado el vehículo; el valor de la ciudad es
+      la suma de todos los distritos. Se excluyen las multas de importe desconocido (un código
+      de infracción desconocido). No se tienen en cuenta las reducciones, anulaciones, recargos
+      por demora ni las multas sin pagar, así que el dinero cobrado es menor. n es el número de
+      multas con importe conocido.
 ---*/
 SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
        period,

@@ -40,6 +40,25 @@ method: >
   over the sum of spaces in the city, so large garages weigh more than small zones; it is not
   an average of district percentages. Only facilities with sensors are included. n is the
   number of sensor reports.
+i18n:
+  es:
+    label: Ocupación del estacionamiento
+    description: >
+      Qué tan llenos estuvieron los garajes y zonas de estacionamiento en la calle controlados:
+      la parte de plazas ocupadas. La meta habitual es en torno al 85 % (mucho uso, pero un
+      conductor aún encuentra plaza rápido); por encima, los conductores dan vueltas buscando
+      plaza. Los valores bajos no son un problema en sí, por eso el estado solo señala la
+      ocupación por encima de la meta.
+    method: >
+      Los sensores de cada garaje o zona informan varias veces por hora del número de plazas
+      ocupadas y del número de plazas. Sumamos las plazas ocupadas de todos los informes del
+      distrito y del periodo y dividimos entre la suma de plazas, por 100. Una ocupación por
+      encima del número de plazas (error del sensor o coches mal aparcados) se limita al número
+      de plazas; se excluyen los informes de instalaciones sin plazas. El valor de la ciudad es
+      la suma de plazas ocupadas entre la suma de plazas de la ciudad, así que los garajes
+      grandes pesan más que las zonas pequeñas; no es una media de los porcentajes de los
+      distritos. Solo se incluyen las instalaciones con sensores. n es el número de informes de
+      sensor.
 ---*/
 SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
        period,

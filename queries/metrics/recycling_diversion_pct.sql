@@ -34,6 +34,21 @@ method: >
   more. The rate measures what was set out separately; recycling later rejected at the
   sorting plant still counts as diverted. n is the number of district-day-stream weigh
   records.
+i18n:
+  es:
+    label: Tasa de reciclaje
+    description: >
+      La parte de los residuos recogidos que se recicló o compostó en lugar de ir al vertedero o
+      a incineración. Cuanto más alta, mejor.
+    method: >
+      De todas las toneladas recogidas en el distrito y el periodo (basura, papel,
+      metal/vidrio/plástico y orgánicos), tomamos las toneladas de papel, metal/vidrio/plástico
+      y orgánicos y las dividimos entre todas las toneladas, por 100. El valor de la ciudad son
+      las toneladas recicladas de la ciudad divididas entre sus toneladas totales, no una media
+      de las tasas de los distritos, así que los distritos que producen más residuos pesan más.
+      La tasa mide lo que se separó; el reciclaje rechazado después en la planta de
+      clasificación sigue contando como desviado. n es el número de registros de pesaje por
+      distrito, día y fracción.
 ---*/
 SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
        period,

@@ -25,6 +25,21 @@ method: >
   average of district percentages. Requests without a due date are left out. Requests still
   open past their due date are not counted until they close, so a late backlog shows here
   only when it is cleared. n is the number of requests closed with a due date.
+i18n:
+  es:
+    label: Solicitudes cerradas a tiempo
+    description: >
+      La parte de las solicitudes de servicio al 311 cerradas antes de su fecha límite. Cada
+      solicitud recibe una fecha límite según el estándar de servicio de su categoría. Cuanto
+      más alta, mejor.
+    method: >
+      De las solicitudes cerradas en el periodo que tenían fecha límite, contamos las cerradas
+      en esa fecha o antes y las dividimos entre todas ellas, por 100, según el distrito de la
+      solicitud. El valor de la ciudad son todos los cierres a tiempo de la ciudad divididos
+      entre todos sus cierres, no una media de los porcentajes de los distritos. Se excluyen las
+      solicitudes sin fecha límite. Las solicitudes que siguen abiertas pasada su fecha límite
+      no se cuentan hasta que se cierran, así que un atraso solo aparece aquí cuando se
+      resuelve. n es el número de solicitudes cerradas con fecha límite.
 ---*/
 SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
        period,

@@ -25,6 +25,22 @@ method: >
   medians. Requests still open are not included until they close, so a growing backlog of
   old requests is not visible here (see the open backlog). Requests recorded as closed before
   they were opened are left out as data errors. n is the number of requests closed.
+i18n:
+  es:
+    label: Mediana de horas para cerrar una solicitud
+    description: >
+      Cuánto se tardó en resolver una solicitud típica al 311: la mitad de las solicitudes
+      cerradas en el periodo se cerraron más rápido, la otra mitad tardó más. Cuanto más bajo,
+      mejor.
+    method: >
+      Para cada solicitud cerrada en el periodo tomamos las horas entre el momento en que se
+      hizo y el momento en que se cerró, y publicamos la mediana, según el distrito de la
+      solicitud. El valor de la ciudad es la mediana de todas las solicitudes cerradas en la
+      ciudad, no una mediana de las medianas de los distritos. Las solicitudes aún abiertas no
+      se incluyen hasta que se cierran, así que aquí no se ve un atraso creciente de solicitudes
+      antiguas (vea las solicitudes pendientes). Se excluyen como errores de datos las
+      solicitudes registradas como cerradas antes de abrirse. n es el número de solicitudes
+      cerradas.
 ---*/
 SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
        period,

@@ -27,6 +27,23 @@ method: >
   values of different days must not be added up. The city value is the sum over all
   districts. Requests marked closed but without a closing time cannot be placed in time and
   are left out. n is the number of open requests.
+i18n:
+  es:
+    label: Solicitudes al 311 abiertas (pendientes)
+    unit: solicitudes
+    description: >
+      Cuántas solicitudes al 311 seguían abiertas (hechas pero aún no resueltas) al final de
+      cada día, semana o mes. Si crecen las pendientes, las solicitudes llegan más rápido de lo
+      que se resuelven. Cuantas menos, mejor.
+    method: >
+      Una solicitud cuenta como abierta al final de un periodo si se hizo antes de que terminara
+      el periodo y no se había cerrado entonces; se incluyen las solicitudes de periodos
+      anteriores que siguen abiertas, por antiguas que sean. Para el periodo en curso el valor
+      es el atraso según los datos más recientes. Es un nivel, no un total: una solicitud
+      abierta durante todo un mes cuenta en el atraso de cada día, así que no deben sumarse los
+      valores de días distintos. El valor de la ciudad es la suma de todos los distritos. Se
+      excluyen las solicitudes marcadas como cerradas sin hora de cierre, porque no pueden
+      situarse en el tiempo. n es el número de solicitudes abiertas.
 ---*/
 WITH bounds AS (
     SELECT greatest(date_trunc($grain, min(created_at)), date_trunc($grain, $start::TIMESTAMP)) AS first_period,

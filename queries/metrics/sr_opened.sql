@@ -31,6 +31,20 @@ method: >
   all districts. Several residents reporting the same problem make several requests. More
   requests can mean more problems, but also that more residents know and use 311. n is the
   number of requests.
+i18n:
+  es:
+    label: Solicitudes al 311 recibidas
+    unit: solicitudes
+    description: >
+      Cuántas solicitudes de servicio hicieron los vecinos al 311 (por teléfono, en línea o en
+      la aplicación) sobre problemas del distrito: ruido, estado de las calles, recogidas no
+      realizadas y más.
+    method: >
+      Recuento de solicitudes de servicio al 311 de todas las categorías, por la hora, el día,
+      la semana o el mes en que se hicieron y el distrito del lugar indicado. El valor de la
+      ciudad es la suma de todos los distritos. Varios vecinos que avisan del mismo problema
+      hacen varias solicitudes. Más solicitudes pueden significar más problemas, pero también
+      que más vecinos conocen y usan el 311. n es el número de solicitudes.
 ---*/
 SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
        period,

@@ -32,6 +32,23 @@ method: >
   city value is computed the same way over all counters in the city, not as an average of
   district values. Reports without a speed, a free-flow speed or any vehicles are left out.
   n is the number of counter reports used.
+i18n:
+  es:
+    label: Índice de congestión del tráfico
+    description: >
+      Cuánto más lento circuló el tráfico que con las calles vacías: 0 significa circulación a
+      velocidad libre, 25 significa que los vehículos perdieron de media una cuarta parte de esa
+      velocidad. Cuanto más bajo, mejor.
+    method: >
+      Cada contador informa de los vehículos que pasaron, su velocidad media y la velocidad
+      libre de la calle (la velocidad del tráfico cuando la vía está casi vacía). Para cada
+      informe tomamos la parte de la velocidad libre perdida, 1 - velocidad / velocidad libre (0
+      cuando el tráfico iba a la velocidad libre o más), y la promediamos en el periodo
+      ponderando cada informe por su número de vehículos, de modo que las horas y calles
+      concurridas cuentan más. El valor es esa media por 100. El valor de la ciudad se calcula
+      igual sobre todos los contadores de la ciudad, no como media de los valores de los
+      distritos. Se excluyen los informes sin velocidad, sin velocidad libre o sin vehículos. n
+      es el número de informes de contador usados.
 ---*/
 SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
        period,

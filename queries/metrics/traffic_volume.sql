@@ -28,6 +28,24 @@ method: >
   counter reports.
 known_issues: >
   Counter outages lower the total without any change in traffic.
+i18n:
+  es:
+    label: Vehículos contados
+    unit: vehículos
+    description: >
+      Cuántos vehículos pasaron por los contadores automáticos de tráfico en las calles del
+      distrito. Muestra cómo sube y baja el tráfico a lo largo del día y del año; no es un
+      recuento de todos los coches del distrito.
+    method: >
+      Cada contador informa de los vehículos que pasaron por él en cada intervalo. Sumamos todos
+      los recuentos del distrito y del periodo; el valor de la ciudad es la suma de todos los
+      distritos. Un vehículo que pasa por varios contadores se cuenta en cada uno, así que
+      compare un distrito consigo mismo en el tiempo y no con otros distritos: los totales
+      dependen de cuántos contadores tiene un distrito y de dónde están. Por la misma razón no
+      hay vista por habitante. Cuando un contador está fuera de servicio el total baja (vea los
+      incidentes en el gráfico). n es el número de informes de contador.
+    known_issues: >
+      Las averías de los contadores bajan el total sin que cambie el tráfico.
 ---*/
 SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
        period,

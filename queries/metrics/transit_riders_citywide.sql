@@ -23,6 +23,19 @@ method: >
   other units and services and are left out). A person who rides twice is counted twice and
   a transfer can be counted in both modes. Figures arrive once a day. n is the number of
   riders counted.
+i18n:
+  es:
+    label: Viajeros del transporte público, toda la ciudad
+    unit: viajeros
+    description: >
+      Cuántos viajes se hicieron en metro y autobús en toda la ciudad, para operadores que solo
+      publican totales de la ciudad (sin cifras por distrito, por eso no hay mapa).
+    method: >
+      El operador informa de los viajeros estimados por día y modo para toda la ciudad. Sumamos
+      los viajeros de metro y autobús de los días del periodo (el tren, el transporte adaptado y
+      los cruces por carretera son otras unidades y servicios y quedan fuera). Una persona que
+      viaja dos veces se cuenta dos veces y un transbordo puede contarse en ambos modos. Las
+      cifras llegan una vez al día. n es el número de viajeros contados.
 ---*/
 SELECT 'city' AS district_id,
        CAST(date_trunc($grain, day) AS TIMESTAMP) AS period,

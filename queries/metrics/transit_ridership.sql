@@ -23,6 +23,19 @@ method: >
   transfer between modes can be counted in both. The city value is the sum over all
   districts. Figures arrive once a day, so today is not included until tomorrow. n is the
   number of riders counted.
+i18n:
+  es:
+    label: Viajeros del transporte público
+    unit: viajeros
+    description: >
+      Cuántos viajes se hicieron en metro y autobús en el distrito, según el operador de
+      transporte. Muestra cuánto dependen las personas del transporte público, día a día.
+    method: >
+      El operador de transporte informa de los viajeros por distrito, día y modo (metro,
+      autobús). Sumamos los modos y los días del periodo. Una persona que viaja dos veces se
+      cuenta dos veces, y un transbordo entre modos puede contarse en ambos. El valor de la
+      ciudad es la suma de todos los distritos. Las cifras llegan una vez al día, así que hoy no
+      se incluye hasta mañana. n es el número de viajeros contados.
 ---*/
 SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
        period,

@@ -26,6 +26,21 @@ method: >
   out of both sums. The city value is all riders divided by all baseline riders in the
   city, not an average of district percentages, so busy districts weigh more. Values above
   100 are possible. n is the number of riders counted.
+i18n:
+  es:
+    label: Viajeros del transporte público frente a la referencia
+    description: >
+      Los viajeros como porcentaje de los de un día comparable del periodo de referencia (mismo
+      día de la semana y época del año): 100 significa tantos viajeros como entonces, 80
+      significa una quinta parte menos. Cuanto más alto, mejor.
+    method: >
+      Para cada distrito, día y modo el operador informa de los viajeros y de los viajeros del
+      día comparable del periodo de referencia. Sumamos los viajeros y los viajeros de
+      referencia del periodo y tomamos 100 x viajeros / viajeros de referencia. Los días y modos
+      sin cifra de referencia quedan fuera de ambas sumas. El valor de la ciudad son todos los
+      viajeros divididos entre todos los viajeros de referencia de la ciudad, no una media de
+      los porcentajes de los distritos, así que los distritos concurridos pesan más. Son
+      posibles valores por encima de 100. n es el número de viajeros contados.
 ---*/
 SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
        period,

@@ -24,6 +24,21 @@ method: >
   city value is the sum over all districts. Only waste collected by the city's own service is
   counted; commercial waste handled by private carters is not. Figures arrive once a day; holidays and storms shift pickups between days, so weekly and
   monthly values are steadier. n is the number of district-day-stream weigh records.
+i18n:
+  es:
+    label: Residuos recogidos
+    description: >
+      Toneladas de residuos que recogieron los camiones de la ciudad en el distrito: basura y
+      todas las fracciones de reciclaje y orgánicos juntas. Cuantos menos residuos por
+      habitante, mejor.
+    method: >
+      Cada carga de camión de recogida se pesa y se registra por distrito, día y fracción
+      (basura, papel, metal/vidrio/plástico, orgánicos). Sumamos todas las fracciones y los días
+      del periodo; el valor de la ciudad es la suma de todos los distritos. Solo se cuentan los
+      residuos recogidos por el servicio propio de la ciudad, no los residuos comerciales que
+      gestionan empresas privadas. Las cifras llegan una vez al día; los festivos y las
+      tormentas mueven recogidas de un día a otro, así que los valores semanales y mensuales son
+      más estables. n es el número de registros de pesaje por distrito, día y fracción.
 ---*/
 SELECT CASE WHEN grouping(district_id) = 1 THEN 'city' ELSE district_id END AS district_id,
        period,
