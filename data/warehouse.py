@@ -178,7 +178,7 @@ def register_demo_sources(con: duckdb.DuckDBPyConnection) -> None:
             "INSERT OR REPLACE INTO sources (source_id, name, domain, simulated, licence, description, grain) "
             "VALUES ($id, $name, $domain, true, $licence, $desc, 'hour')",
             {"id": source_id, "name": name, "domain": domain, "licence": "CC0 (generated data)",
-             "desc": "Simulated by the CityOps demo city generator (data/demo.py)."},
+             "desc": "Simulated by the CityOps demo city generator (data/demo/)."},
         )
 
 
