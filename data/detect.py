@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from data import registry
+from data import facts, registry
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +71,10 @@ def is_count(metric: registry.Metric) -> bool:
 
 
 def align(ts: datetime, grain: str) -> datetime:
-    ts = pd.Timestamp(ts).to_pydatetime()
-    if grain == "hour":
-        return ts.replace(minute=0, second=0, microsecond=0)
-    day = ts.replace(hour=0, minute=0, second=0, microsecond=0)
-    if grain == "day":
-        return day
-    if grain == "week":
-        return day - timedelta(days=day.weekday())
-    raise ValueError(f"detection runs at hour, day or week grain, not {grain!r}")
+    """``facts.align`` for the grains detection runs at (`ts` may be a pandas Timestamp)."""
+    if grain not in ("hour", "day", "week"):
+        raise ValueError(f"detection runs at hour, day or week grain, not {grain!r}")
+    return facts.align(pd.Timestamp(ts).to_pydatetime(), grain)
 
 
 def last_complete(now: datetime, grain: str) -> datetime:

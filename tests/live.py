@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "tests" / "screenshots"  # browser tests' screenshots (ignored by git); look at them
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # As root Chromium needs --no-sandbox; the rest keep it from calling out of this offline machine.
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -149,3 +150,19 @@ def running(mode: str = "all", **kwargs):
         yield gunicorn.base
     finally:
         gunicorn.stop()
+
+
+def settle(page, selector: str, timeout: float = 30_000) -> None:
+    """Wait until `selector` is on the page, the network is idle and no Dash callback is running."""
+    page.wait_for_selector(selector, timeout=timeout)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => !document.querySelector('._dash-loading-callback')", timeout=timeout)
+
+
+def shot(page, name: str, *, full_page: bool = False) -> Path:
+    """Save a screenshot as tests/screenshots/<name>.png; a nearly empty file fails (a blank page)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    assert path.stat().st_size > 5_000
+    return path

@@ -2,13 +2,9 @@
 one real interaction per page, a screenshot of each saved to tests/screenshots/."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.live import ROOT, record_errors, require_chromium, running, sign_in
-
-SHOTS = ROOT / "tests" / "screenshots"
+from tests.live import record_errors, require_chromium, running, settle, shot, sign_in
 
 pytestmark = pytest.mark.browser
 require_chromium(pytest)
@@ -29,55 +25,41 @@ def page(browser, server):
     context.close()
 
 
-def _settle(page, selector: str, timeout: float = 20_000) -> None:
-    page.wait_for_selector(selector, timeout=timeout)
-    page.wait_for_load_state("networkidle")
-    page.wait_for_function("() => !document.querySelector('._dash-loading-callback')", timeout=timeout)
-
-
-def _shot(page, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)
-    assert path.stat().st_size > 5_000
-    return path
-
-
 def test_overview_shows_a_card_per_metric(page, server):
     from data import registry
 
     page.goto(server + "/")
-    _settle(page, "#home-kpis .kpi-card")
+    settle(page, "#home-kpis .kpi-card")
     # one card per metric the city has a source for (the demo has no citywide-only operator)
     demo = [m for m in registry.metrics().values()
             if m.table not in ("transit_ridership_city", "traffic_counts_borough", "pedestrian_counts")]
     assert page.locator("#home-kpis .kpi-card").count() == len(demo)
     assert "version" in page.locator("#shell-status").inner_text()
     page.click("text=Explore")  # interaction: the navigation works client-side
-    _settle(page, "#explore-series .main-svg")
-    _shot(page, "overview-then-explore")
+    settle(page, "#explore-series .main-svg")
+    shot(page, "overview-then-explore")
     assert page.errors == []
 
 
 def test_explore_updates_when_the_metric_changes(page, server):
     page.goto(server + "/explore?metric=bike_trips&grain=day")
-    _settle(page, "#explore-series .main-svg")
+    settle(page, "#explore-series .main-svg")
     before = page.locator("#explore-about h2").inner_text()
     page.click("#explore-metric")
     page.wait_for_selector("[role=option]")  # the menu is open (under load it opened after the typing)
     page.keyboard.type("Parking occupancy")  # the list is long: search it, as a user would
     page.click("[role=option]:has-text('Parking · Parking occupancy')")
     page.wait_for_function("(b) => document.querySelector('#explore-about h2')?.innerText !== b", arg=before)
-    _settle(page, "#explore-map .main-svg")
+    settle(page, "#explore-map .main-svg")
     assert page.locator("#explore-map canvas, #explore-map .maplibregl-canvas").count() >= 1
-    _shot(page, "explore")
+    shot(page, "explore")
     assert page.errors == []
 
 
 def test_wall_fills_the_screen_without_scrollbars(page, server):
     page.set_viewport_size({"width": 1920, "height": 1080})
     page.goto(server + "/wall")
-    _settle(page, "#wall-tiles .kpi-card")
+    settle(page, "#wall-tiles .kpi-card")
     page.wait_for_selector("#wall-clock:not(:empty)")
     sizes = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
     assert sizes[0] <= 1920 and sizes[1] <= 1080
@@ -97,7 +79,7 @@ def test_wall_fills_the_screen_without_scrollbars(page, server):
                        return u.scrollWidth > u.clientWidth + 1 || ur.right > fr.right + 1 || ur.bottom > fr.bottom + 1; })
         .map(u => u.textContent)""")
     assert cut == [], cut
-    _shot(page, "wall-1080p")
+    shot(page, "wall-1080p")
     assert page.errors == []
 
 
@@ -112,8 +94,8 @@ def test_wall_fills_the_screen_without_scrollbars(page, server):
 ])
 def test_page_renders_without_console_errors(page, server, path, selector, name):
     response = page.goto(server + path)
-    _settle(page, selector)
-    _shot(page, name)
+    settle(page, selector)
+    shot(page, name)
     if name == "not-found":  # the document itself is answered with HTTP 404, which Chromium logs
         assert response.status == 404
         page.errors = [e for e in page.errors if "status of 404" not in e]
@@ -122,9 +104,9 @@ def test_page_renders_without_console_errors(page, server, path, selector, name)
 
 def test_district_link_on_unknown_district_leads_to_a_profile(page, server):
     page.goto(server + "/district/banana")
-    _settle(page, ".district-list a")
+    settle(page, ".district-list a")
     page.click(".district-list a >> nth=0")
-    _settle(page, "#district-kpis .kpi-card")
+    settle(page, "#district-kpis .kpi-card")
     assert "CD" in page.locator("h1").inner_text()
     assert page.errors == []
 
@@ -142,9 +124,9 @@ def test_sign_in_redirects_back_and_sign_out_ends_the_session(browser, server):
     with page.expect_navigation():
         page.click("button[type=submit]")
     assert page.url.endswith("/explore?metric=sr_opened")
-    _settle(page, "#explore-series .main-svg")
+    settle(page, "#explore-series .main-svg")
     assert username in page.inner_text(".app-navbar")
-    _shot(page, "signed-in-explore")
+    shot(page, "signed-in-explore")
     with page.expect_navigation():
         page.click("text=Sign out")
     assert "/login" in page.url

@@ -4,13 +4,10 @@ district's trend; no console error; screenshots at 1920×1080 and 390×844."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
-from tests.live import ROOT, ensure_user, record_errors, require_chromium, running
-
-SHOTS = ROOT / "tests" / "screenshots"
+from tests.live import ensure_user, record_errors, require_chromium, running, settle, shot
 
 pytestmark = pytest.mark.browser
 require_chromium(pytest)
@@ -20,21 +17,6 @@ require_chromium(pytest)
 def server(published):
     with running("all") as base:
         yield base
-
-
-def _settle(page, selector: str, timeout: float = 30_000) -> None:
-    page.wait_for_selector(selector, timeout=timeout)
-    page.wait_for_load_state("networkidle")
-    page.wait_for_function("() => !document.querySelector('._dash-loading-callback')", timeout=timeout)
-
-
-def _shot(page, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)
-    assert path.stat().st_size > 5_000
-    return path
-
 
 
 def _show_row(page, text: str) -> None:
@@ -74,15 +56,15 @@ def test_official_signs_in_lands_reads_a_rank_exports_annotates_and_edits(browse
     with page.expect_navigation():
         page.click("button[type=submit]")
     assert page.url.endswith("/district/101")
-    _settle(page, "#district-kpis .kpi-card")
+    settle(page, "#district-kpis .kpi-card")
     assert page.locator("h1").inner_text() == "Manhattan CD 1"
     assert page.locator("#shell-my-district").get_attribute("href") == "/district/101"
     # 2. read a rank: among ALL districts, with n (or why there is none)
     ranks = page.locator("#district-kpis .district-rank").all_inner_texts()
     assert ranks and any("highest of 59 districts · n = " in r for r in ranks), ranks[:5]
     assert all(("highest of" in r) or r.startswith("no rank: ") for r in ranks)
-    _settle(page, "#district-trend .main-svg")
-    _shot(page, "official-district-1920x1080")
+    settle(page, "#district-trend .main-svg")
+    shot(page, "official-district-1920x1080")
     # 3. export the series on screen
     with page.expect_download() as info:
         page.click("#district-series-export a:has-text('CSV')")
@@ -92,9 +74,9 @@ def test_official_signs_in_lands_reads_a_rank_exports_annotates_and_edits(browse
     assert "# data version," in text and "# district,101 Manhattan CD 1" in text and "Whole city" in text
     # 4. annotate (the picker offers only district 101), then edit it
     page.click("#shell-my-district")  # My district from any page goes back to the district
-    _settle(page, "#district-kpis .kpi-card")
+    settle(page, "#district-kpis .kpi-card")
     page.click(".app-navbar >> text=Annotations")
-    _settle(page, "#notes-grid")
+    settle(page, "#notes-grid")
     page.click("#notes-district")
     page.wait_for_selector("[role=option]")
     options = page.locator("[role=option]").all_inner_texts()
@@ -113,20 +95,20 @@ def test_official_signs_in_lands_reads_a_rank_exports_annotates_and_edits(browse
     page.wait_for_selector("#notes-result:has-text('changed')")
     page.wait_for_selector("#notes-history li:has-text('edit')")  # the audit trail shows the change
     _show_row(page, "(two days)")
-    _shot(page, "official-annotations-1920x1080")
+    shot(page, "official-annotations-1920x1080")
     # 5. back on the district, the edited annotation explains the period
     page.click("#shell-my-district")
-    _settle(page, "#district-trend .main-svg")
+    settle(page, "#district-trend .main-svg")
     page.locator("#district-events").scroll_into_view_if_needed()
-    _shot(page, "official-district-events-1920x1080")
+    shot(page, "official-district-events-1920x1080")
     page.wait_for_selector("#district-events:has-text('Depot closed: lorries late (two days)')")
     # 6. on a phone
     page.set_viewport_size({"width": 390, "height": 844})
     page.reload()
-    _settle(page, "#district-kpis .kpi-card")
-    _shot(page, "official-district-390x844")
+    settle(page, "#district-kpis .kpi-card")
+    shot(page, "official-district-390x844")
     page.locator("#district-trend").scroll_into_view_if_needed()
-    _settle(page, "#district-trend .main-svg")
-    _shot(page, "official-district-trend-390x844")
+    settle(page, "#district-trend .main-svg")
+    shot(page, "official-district-trend-390x844")
     assert page.errors == []
     context.close()

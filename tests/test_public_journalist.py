@@ -12,9 +12,8 @@ import re
 
 import pytest
 
-from tests.live import ROOT, record_errors, require_chromium, running
+from tests.live import record_errors, require_chromium, running, settle, shot
 
-SHOTS = ROOT / "tests" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 
 pytestmark = pytest.mark.browser
@@ -36,17 +35,8 @@ def phone(browser):
     context.close()
 
 
-def _settle(page, selector: str) -> None:
-    page.wait_for_selector(selector, timeout=30_000)
-    page.wait_for_load_state("networkidle")
-    page.wait_for_function("() => !document.querySelector('._dash-loading-callback')", timeout=30_000)
-
-
 def _shot(page, name: str, full_page: bool = True) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"journalist-{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
-    assert path.stat().st_size > 5_000
+    shot(page, f"journalist-{name}", full_page=full_page)
 
 
 # Every text a reader sees or hears: the rendered text (all <details> opened), the text of
@@ -115,8 +105,8 @@ def test_journalist_opens_understands_and_downloads_a_number_on_a_phone_in_spani
     page = phone
     # 1. the overview, in Spanish, on a phone
     page.goto(public_server + "/?lang=es")
-    _settle(page, "#public-kpis .kpi-card")
-    _settle(page, "#shell-status:not(:empty)")
+    settle(page, "#public-kpis .kpi-card")
+    settle(page, "#shell-status:not(:empty)")
     _shot(page, "1-overview-es-390")
     assert page.evaluate("document.documentElement.lang") == "es"
     _assert_spanish(page)
@@ -128,8 +118,8 @@ def test_journalist_opens_understands_and_downloads_a_number_on_a_phone_in_spani
     with page.expect_navigation():
         page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     assert "/metric/bike_trips" in page.url and "lang=es" in page.url
-    _settle(page, "#public-metric-series .main-svg")
-    _settle(page, "#public-metric-map-text:not(:empty)")
+    settle(page, "#public-metric-series .main-svg")
+    settle(page, "#public-metric-map-text:not(:empty)")
     # 3. understand it: the figure with its n and completeness, the method, the withheld wording
     summary = page.inner_text("#public-metric-summary")
     assert "Basado en" in summary and "registros" in summary and "completo" in summary
@@ -153,13 +143,13 @@ def test_journalist_opens_understands_and_downloads_a_number_on_a_phone_in_spani
     assert all(r["value"] == "" for r in rows if r["suppressed"] == "True")  # withheld: empty, never a figure
     # 5. how all numbers are made, and the API explained
     page.click("text=Cómo se elaboran todas las cifras (metodología)")
-    _settle(page, ".method-entry")
+    settle(page, ".method-entry")
     assert "Por qué todas las cifras ocultas se leen igual" in page.inner_text("main")
     _shot(page, "3-methodology-es-390", full_page=False)
     _assert_spanish(page)
     _no_sideways_scroll(page)
     page.goto(public_server + "/api?lang=es")
-    _settle(page, ".api-endpoint")
+    settle(page, ".api-endpoint")
     _shot(page, "4-api-es-390", full_page=False)
     _assert_spanish(page)
     _no_sideways_scroll(page)
@@ -171,7 +161,7 @@ def test_journalist_opens_understands_and_downloads_a_number_on_a_phone_in_spani
 def test_public_pages_reflow_on_a_phone_and_charts_keep_their_labels(public_server, phone, path):
     page = phone
     page.goto(public_server + path)
-    _settle(page, "#public-district-card table, #public-metric-map-text:not(:empty)")
+    settle(page, "#public-district-card table, #public-metric-map-text:not(:empty)")
     page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
     _shot(page, "reflow-" + path.strip("/").replace("/", "-").replace("?lang=", "-"))
     _no_sideways_scroll(page)

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import ROOT, Gunicorn, record_errors, sign_in, wall_token
-from tests.test_browser import SHOTS
+from tests.live import ROOT, Gunicorn, record_errors, shot, sign_in, wall_token
 
 pytestmark = pytest.mark.browser
 
@@ -103,14 +102,6 @@ def _no_overflow(page, width: int, height: int):
     assert cut == [], cut
 
 
-def _shot(page, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)
-    assert path.stat().st_size > 5_000
-    return path
-
-
 @pytest.mark.parametrize("width,height,query,name", [
     (1920, 1080, "", "wall-all-1080p"),
     (1920, 1080, "?view=parking&refresh=15", "wall-parking-1080p"),
@@ -120,7 +111,7 @@ def _shot(page, name: str) -> Path:
 def test_wall_fills_the_screen_at_every_resolution(browser, wall_server, width, height, query, name):
     page = _page(browser, wall_server, width, height)
     _open(page, wall_server.base + "/wall" + query)
-    _shot(page, name)
+    shot(page, name)
     _no_overflow(page, width, height)
     assert page.locator(".app-navbar").is_hidden()
     assert page.locator(".wall-page button, .wall-page input, .wall-page select, .modebar").count() == 0
@@ -208,7 +199,7 @@ def test_rotation_holds_on_an_injected_critical_alert(browser, wall_server):
         assert "Parking occupancy" in page.locator("#wall-hold-text").inner_text()
         time.sleep(12)  # longer than one dwell: still on parking
         assert page.locator("#wall-title").inner_text() == "Parking"
-        _shot(page, "wall-hold")
+        shot(page, "wall-hold")
         assert page.errors == []
     finally:
         resolve_episodes(wall_server, held)
@@ -224,7 +215,7 @@ def test_connection_lost_banner_appears_and_clears_by_itself(browser, wall_serve
     page.wait_for_selector("#wall-connection", timeout=15_000)
     assert "Connection lost since" in page.locator("#wall-connection").inner_text()
     assert page.locator("#wall-tiles .kpi-card").count() == tiles  # the last good data stays
-    _shot(page, "wall-connection-lost")
+    shot(page, "wall-connection-lost")
     wall_server.start()
     page.wait_for_selector("#wall-connection", state="detached", timeout=20_000)
     reloaded = page.evaluate("() => window.sessionStorage.getItem('cityops-wall-reload')")
@@ -246,7 +237,7 @@ def test_screens_page_lists_the_walls_that_reported(browser, wall_server):
     page.wait_for_selector("#wall-screens-table table", timeout=20_000)
     text = page.locator("#wall-screens-table").inner_text()
     assert "lobby-left" in text and "control-room" in text and "1920×1080" in text
-    _shot(page, "wall-screens")
+    shot(page, "wall-screens")
     assert page.errors == []
     page.context.close()
 
@@ -366,7 +357,7 @@ def test_the_alert_ticker_scrolls_when_the_alerts_do_not_fit(browser, wall_serve
         return {state: anim.playState, total, moved: top - list.getBoundingClientRect().top}; }""")
     assert moved["state"] == "running" and moved["total"] >= 12_000
     assert moved["moved"] > ticker["overflow"] * 0.3
-    _shot(page, "wall-ticker-768p")
+    shot(page, "wall-ticker-768p")
     assert page.errors == []
     page.context.close()
 
@@ -432,7 +423,7 @@ def test_a_revoked_screen_blanks_its_data_at_once_and_says_it_is_no_longer_autho
     assert after["tiles"] == 0 and after["freshness"] == 0 and after["alerts"] == 0 and after["mapTraces"] == 0
     assert after["clock"] == "" and after["visibleText"] == ""
     assert page.locator("#wall-connection").count() == 0  # not a connection problem
-    _shot(page, "wall-unauthorised")
+    shot(page, "wall-unauthorised")
     assert _not_network_noise(page.errors, 401) == []
     page.context.close()
 
