@@ -9,7 +9,6 @@ import pandas as pd
 from dash import html
 from dash.development.base_component import Component
 
-from data import facts as facts_module
 from data import i18n
 from data.facts import Facts, arrow
 from data.registry import DOMAIN_LABELS, Metric
@@ -303,21 +302,6 @@ def _signal_change(facts: Facts, signal) -> html.Span:
     rule = " · normal variation" if signal is not None and facts.status is not None else ""
     return html.Span([change, html.Span(rule, className="kpi-rule")],
                      className="kpi-change kpi-change--normal", title=explanation, tabIndex=0)
-
-
-def signal_kpi_card(metric: Metric, *, title: str, value: float | None, previous: float | None,
-                    period_label: str = "", signal=None, data_time: datetime | None = None, freshness: str = "fresh",
-                    simulated: bool = False, comparisons=(), sparkline: str = "", href: str | None = None,
-                    n: int | None = None) -> html.Div:
-    """A signal card from bare numbers (kept for callers without a series): its facts are
-    made by data.facts like every other card's."""
-    ref = facts_module.Reference(kind="previous", period=datetime.min, end=None, value=previous,
-                                 n=metric.min_n if previous is not None else 0, label="vs previous")
-    made = facts_module.make(metric, district="", grain="day", period=None, through=None, value=value,
-                             n=metric.min_n if n is None else n, reference=ref, data_time=data_time,
-                             now=datetime.now(), simulated=simulated)
-    return kpi_card(made, variant="signal", title=title, sparkline=sparkline, signal=signal,
-                    comparisons=list(comparisons), href=href)
 
 
 def dcc_link(text: str, href: str):

@@ -119,15 +119,18 @@ def test_a_signal_card_shows_the_side_of_the_range_apart_from_the_step():
     normal · rule 2", never "▲ -4%"."""
     import json
 
-    from data import registry
+    from data import facts, registry
     from layouts import components
 
     values = [10, 8, 12, 9, 11, 10, 8, 12, 9, 11] + [10.8, 10.5, 11.2, 10.9, 10.6, 11.4, 11.2, 10.8]
     signal = control_limits.test(values)
     assert signal.rule == "rule 2" and signal.direction == "up"
-    card = components.signal_kpi_card(registry.get("sr_opened"), title="t", value=values[-1], previous=values[-2],
-                                      period_label="p", signal=signal, data_time=None, freshness="fresh",
-                                      simulated=False)
+    metric = registry.get("sr_opened")
+    ref = facts.Reference(kind="previous", period=datetime.min, end=None, value=values[-2], n=metric.min_n,
+                          label="vs previous")
+    made = facts.make(metric, district="", grain="day", period=None, through=None, value=values[-1],
+                      n=metric.min_n, reference=ref, data_time=None, now=datetime.now(), simulated=False)
+    card = components.kpi_card(made, variant="signal", title="t", signal=signal)
     text = json.dumps(card.to_plotly_json(), default=lambda o: o.to_plotly_json(), ensure_ascii=False)
     assert "−4" in text or "-4" in text
     assert "above normal" in text and "rule 2" in text
