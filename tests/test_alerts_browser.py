@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tests.live import record_errors, require_chromium, sign_in
-from tests.test_wall_browser import _open, _page, _shot, record_episode, resolve_episodes, wall_server  # noqa: F401  (wall_server: the module fixture)
+from tests.live import record_errors, require_chromium, shot, sign_in
+from tests.test_wall_browser import _open, _page, record_episode, resolve_episodes, wall_server  # noqa: F401  (wall_server: the module fixture)
 
 require_chromium(pytest)
 pytestmark = pytest.mark.browser
@@ -137,7 +137,7 @@ def test_screenshots_of_the_alert_pages_and_the_wall(browser, wall_server, queue
     page.goto(wall_server.base + "/alerts?group=district")
     page.wait_for_selector(".alert-row", timeout=20_000)
     page.wait_for_load_state("networkidle")
-    _shot(page, f"alerts-{size}")
+    shot(page, f"alerts-{size}")
     widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     wide = page.evaluate("""() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right
         > window.innerWidth + 1 && !e.closest('.table-responsive')).slice(0, 5).map(e => e.tagName + '.' + e.className)""")
@@ -146,18 +146,18 @@ def test_screenshots_of_the_alert_pages_and_the_wall(browser, wall_server, queue
     page.wait_for_selector("#alert-chart .main-svg", timeout=20_000)
     page.wait_for_selector("#alert-signals table", timeout=20_000)
     page.wait_for_load_state("networkidle")
-    _shot(page, f"alert-page-{size}")
-    page.screenshot(path=str(_shot(page, f"alert-page-{size}").with_name(f"alert-page-{size}-full.png")),
+    shot(page, f"alert-page-{size}")
+    page.screenshot(path=str(shot(page, f"alert-page-{size}").with_name(f"alert-page-{size}-full.png")),
                     full_page=True)
     page.goto(wall_server.base + "/shift-log")
     page.wait_for_selector("#shift-events .timeline, #shift-events p", timeout=20_000)
     page.wait_for_load_state("networkidle")
-    _shot(page, f"shift-log-{size}")
+    shot(page, f"shift-log-{size}")
     assert page.errors == []
     page.context.close()
     wall = _page(browser, wall_server, width, height)
     _open(wall, wall_server.base + "/wall?view=waste")
     wall.wait_for_selector("#wall-alerts [data-episode]", timeout=15_000)
-    _shot(wall, f"wall-{size}")
+    shot(wall, f"wall-{size}")
     assert wall.errors == []
     wall.context.close()
