@@ -383,11 +383,13 @@ class _Judging:
         policy, value = self.policy, self.value
         out_run, ok_run = _tail(flags[d:d + 1])
         status = _status(int(out_run[0]), int(ok_run[0]), policy.pending_for(rule), policy.hysteresis)
+        if standing:
+            status = "pending"
         if status is None:
             return
         message = message()
-        if status == "firing" and standing:
-            status, message = "pending", message + " — usual at this time (off target in most such periods on record)"
+        if standing:
+            message += " — usual at this time (off target in many such periods on record)"
         first = _run_start(flags, flag_periods if flag_periods is not None else self.periods, d) \
             if status in ("firing", "pending") else None
         self.out.append({**self.common, "district_id": self.p.districts[d], "rule": rule, "status": status,
@@ -423,35 +425,64 @@ def evaluate(metric: registry.Metric, p: Panel, now: datetime) -> list[dict]:
 
 
 def _threshold(j: _Judging) -> None:
-    """Off target (critical beyond the warning level), over the whole window: a run that covers
-    every judged period on record is a standing condition."""
-    metric, p, policy = j.metric, j.p, j.policy
+    """Off target (critical beyond the warning level) for `pending` periods in a row that are
+    news: a breach that is usual for its slot (off target in at least a quarter of the same
+    slot's judged periods before it) neither counts towards the pending run nor keeps an alert
+    open. Otherwise a district off target every workday would turn its first unusual weekend
+    day into an alert after one period (Friday's usual breach counted as the first), and an
+    alert opened by an unusual breach would stay open for as long as the usual ones last."""
+    metric, p = j.metric, j.p
     full = p.value
     sign_t = 1 if metric.direction == "higher" else -1
     with np.errstate(invalid="ignore"):
         off = sign_t * (full - metric.target) < 0
         bad_all = off & ~(sign_t * (full - metric.warning) >= 0) if metric.warning is not None else off
-    if policy.trials and p.denominator is not None:
+    if j.policy.trials and p.denominator is not None:
         significant = _beyond_target(full, p.denominator, metric.target, worse_high=sign_t < 0)
         off, bad_all = off & significant, bad_all & significant
     ok_judged = (p.n >= j.need) & ~np.isnan(full)
-    flags = np.where(ok_judged, off.astype(float), np.nan)
-    # usual: off target in at least a quarter of the same slot's judged periods of the baseline
-    # (Midtown garages full at 10:00 on workdays; a district that always misses its target)
-    slots = _slots(p.periods, p.grain)
-    cut = max(0, len(p.periods) - 1)
-    same = slots[:cut] == slots[-1]
-    base_judged = ok_judged[:, :cut][:, same]
-    base_off = (off[:, :cut][:, same] & base_judged).sum(axis=1)
+    usual, known = np.zeros(off.shape, dtype=bool), np.zeros(off.shape, dtype=bool)
+    for slots in _kind_slots(p.periods, p.grain):
+        usual_s, known_s = _usual_breaches(off & ok_judged, ok_judged, slots)
+        usual, known = usual | usual_s, known | known_s
+    flags = np.where(ok_judged, (off & ~usual).astype(float), np.nan)
     for d in range(len(p.districts)):
         if np.isnan(flags[d, -1]):
             continue
         bad = bool(bad_all[d, -1])
-        standing = base_judged[d].sum() >= STANDING_MIN and base_off[d] >= USUAL_SHARE * base_judged[d].sum()
         where = "beyond the warning level" if bad else "off target"
+        # a usual breach and no unusual one in the window (where the slot's history tells):
+        # reported as the pattern it is, nothing to open and nothing to resolve
+        standing = bool(usual[d, -1]) and not np.nansum(np.where(known[d], flags[d], 0.0))
         j.emit("threshold", flags, d, severity="critical" if bad else "warning",
                message=partial(_threshold_message, j, d, where),
                target=metric.target, flag_periods=p.periods, standing=standing)
+
+
+def _kind_slots(periods: pd.DatetimeIndex, grain: str) -> list[np.ndarray]:
+    """The slots a usual breach is judged by, any of which makes it usual: the hour of a
+    workday or weekend day at hour grain; at day grain the weekday (bins fill before their
+    collection day) and the kind of day, workday or weekend (two weeks hold only two of each
+    weekday, too few to tell a district congested every workday; they hold ten workdays)."""
+    if grain == "day":
+        return [_slots(periods, grain), (periods.day_of_week.to_numpy() >= 5).astype(int)]
+    return [_slots(periods, grain)]
+
+
+def _usual_breaches(off: np.ndarray, judged: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per district and period: whether the period is off target and the same slot's judged
+    periods before it (at least STANDING_MIN) were off target in at least USUAL_SHARE of them
+    (Midtown garages full at 10:00 on workdays; a district that always misses its target on
+    workdays); and whether the slot had that much history (known) at all."""
+    usual = np.zeros(off.shape, dtype=bool)
+    known = np.zeros(off.shape, dtype=bool)
+    for slot in np.unique(slots):
+        cols = np.flatnonzero(slots == slot)
+        seen = np.cumsum(judged[:, cols], axis=1) - judged[:, cols]
+        seen_off = np.cumsum(off[:, cols], axis=1) - off[:, cols]
+        known[:, cols] = seen >= STANDING_MIN
+        usual[:, cols] = off[:, cols] & known[:, cols] & (seen_off >= USUAL_SHARE * seen)
+    return usual, known
 
 
 def _threshold_message(j: _Judging, d: int, where: str) -> str:

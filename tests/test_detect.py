@@ -100,6 +100,41 @@ def test_a_breach_that_is_usual_at_that_hour_opens_no_alert():
     assert found["status"] == "pending" and "usual" in found["message"]
 
 
+def _congestion(last_day: datetime, tail: list[float], days: int = 28) -> tuple[registry.Metric, detect.Panel]:
+    """A district congested every workday (30 %, over its 20 % target), quiet at weekends
+    (15 %), with `tail` as its newest days; the shipped traffic policy (day grain, pending 2,
+    hysteresis 3, 24 hourly records a day)."""
+    metric = registry.get("traffic_congestion_index")
+    days_ = pd.date_range(last_day - timedelta(days=days), last_day, freq="1D")
+    vals = np.where(days_.day_of_week >= 5, 15.0, 30.0) + np.random.default_rng(7).normal(0, 0.5, len(days_))
+    vals[len(vals) - len(tail):] = tail
+    frame = pd.DataFrame({"district_id": "101", "period": days_, "value": vals, "n": 24})
+    return metric, detect.panel(frame, "day", days_[0], last_day + timedelta(days=1), count=False)
+
+
+def test_a_usual_workday_breach_does_not_count_towards_an_unusual_weekend_one():
+    """Off target every workday is the pattern. The first Saturday over target (22 %, where
+    Saturdays are 15 %) is one unusual period, not two: the policy's pending 2 is not met by
+    counting Friday's usual breach as the first."""
+    saturday = datetime(2026, 11, 21)
+    metric, p = _congestion(saturday, [30.0, 22.0])          # Fri usual, Sat unusual
+    found = _by(detect.evaluate(metric, p, saturday + timedelta(days=1, minutes=30)), "101", "threshold")
+    assert found is not None and found["status"] == "pending", found
+    metric, p = _congestion(saturday + timedelta(days=1), [30.0, 22.0, 22.0])   # ... and Sunday too
+    found = _by(detect.evaluate(metric, p, saturday + timedelta(days=2, minutes=30)), "101", "threshold")
+    assert found["status"] == "firing" and found["first_period"] == saturday
+
+
+def test_an_unusual_breach_resolves_while_the_usual_ones_go_on():
+    """An alert opened by an unusual weekend resolves after hysteresis (3 days) even though the
+    district is off target every workday after it, as it always is: the usual breaches keep no
+    alert open (before, it stayed open for as long as the workdays stayed congested)."""
+    wednesday = datetime(2026, 11, 25)
+    metric, p = _congestion(wednesday, [30.0, 22.0, 22.0, 30.0, 30.0, 30.0])  # Fri, Sat, Sun, Mon-Wed
+    found = _by(detect.evaluate(metric, p, wednesday + timedelta(days=1, minutes=30)), "101", "threshold")
+    assert found is not None and found["status"] == "clear", found
+
+
 def _garage(spaces: int, tail_occupied: int, tail_hours: int, rng) -> pd.DataFrame:
     """One sensor report an hour from one facility of `spaces` spaces: its usual day (about
     half full by day, a fifth at night, a space or two of noise), then `tail_occupied` spaces
