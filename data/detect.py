@@ -437,14 +437,16 @@ def _threshold(j: _Judging) -> None:
     with np.errstate(invalid="ignore"):
         off = sign_t * (full - metric.target) < 0
         bad_all = off & ~(sign_t * (full - metric.warning) >= 0) if metric.warning is not None else off
-    if j.policy.trials and p.denominator is not None:
-        significant = _beyond_target(full, p.denominator, metric.target, worse_high=sign_t < 0)
-        off, bad_all = off & significant, bad_all & significant
     ok_judged = (p.n >= j.need) & ~np.isnan(full)
+    # usual is judged on the plain values: a garage over its target on most workday middays is
+    # the pattern even when only some of those breaches are beyond chance on its spaces
     usual, known = np.zeros(off.shape, dtype=bool), np.zeros(off.shape, dtype=bool)
     for slots in _kind_slots(p.periods, p.grain):
         usual_s, known_s = _usual_breaches(off & ok_judged, ok_judged, slots)
         usual, known = usual | usual_s, known | known_s
+    if j.policy.trials and p.denominator is not None:
+        significant = _beyond_target(full, p.denominator, metric.target, worse_high=sign_t < 0)
+        off, bad_all, usual = off & significant, bad_all & significant, usual & significant
     flags = np.where(ok_judged, (off & ~usual).astype(float), np.nan)
     for d in range(len(p.districts)):
         if np.isnan(flags[d, -1]):
