@@ -16,8 +16,10 @@ with a status for data/episodes.record:
   over-dispersed, scipy.stats) over windows of 1, 3 and 6 periods, and the window must hold at
   least ``min_n`` records — so 3 reports in a quiet district are not an anomaly, a real burst
   is. Other values use the slot median and a robust scale (1.4826 x MAD of the residuals); the
-  band is expected +- sensitivity x scale. Only the worse direction fires (higher values for
-  a metric where lower is better).
+  band is expected +- sensitivity x scale, and the mean of the last 3 and 6 periods is judged
+  the same way against the spread of the baseline's own 3- and 6-period means (the tail split
+  between them), so a few periods each a little out are found too. Only the worse direction
+  fires (higher values for a metric where lower is better).
 * **forecast** — for capacity metrics: the seasonal expectation of the next ``horizon``
   periods plus the current residual and its recent trend; fires while the value is still
   within target when that forecast crosses the target and the usual profile alone would not
@@ -217,6 +219,8 @@ class Baseline:
     lower: np.ndarray
     upper: np.ndarray
     scale: np.ndarray      # (D,) robust residual scale (continuous) or dispersion (counts)
+    every: np.ndarray | None = None     # continuous: (D, K) the slot's usual value of every period
+    window_scale: dict | None = None    # continuous: {w: (D,) robust scale of w-period mean residuals}
 
 
 def _continuous_baseline(p: Panel, M: int, H: int, sens: float, unit_steps: float = 0.5) -> Baseline:
@@ -231,6 +235,7 @@ def _continuous_baseline(p: Panel, M: int, H: int, sens: float, unit_steps: floa
     coarse_base = _coarse(base_s, p.grain)
     expected = np.full((len(p.districts), len(target_slots)), np.nan)
     fitted = np.full(base_v.shape, np.nan)
+    every = np.full(p.value.shape, np.nan)
     overall = _nanmedian(base_v) if cut else np.full(len(p.districts), np.nan)
     with np.errstate(all="ignore"):
         with warnings.catch_warnings():
@@ -245,6 +250,7 @@ def _continuous_baseline(p: Panel, M: int, H: int, sens: float, unit_steps: floa
                 med = np.where(np.isnan(med), overall, med)
                 expected[:, target_slots == slot] = med[:, None]
                 fitted[:, cols] = med[:, None]
+                every[:, slots == slot] = med[:, None]
             resid = base_v - fitted
             mad = 1.4826 * _nanmedian(np.abs(resid))
     floor = 0.02 * np.abs(np.nan_to_num(overall)) + 1e-6
@@ -256,7 +262,17 @@ def _continuous_baseline(p: Panel, M: int, H: int, sens: float, unit_steps: floa
             step = 100.0 / _nanmedian(p.denominator[:, :cut])
         floor = np.fmax(floor, unit_steps * np.nan_to_num(step, nan=0.0))
     scale = np.fmax(np.nan_to_num(mad, nan=np.inf), floor)
-    return Baseline(expected, expected - sens * scale[:, None], expected + sens * scale[:, None], scale)
+    window_scale = {1: scale}
+    for w in COUNT_WINDOWS[p.grain][1:]:
+        # residuals persist (a full garage stays full), so the spread of w-period means is
+        # measured on the baseline's own w-period means, not assumed to shrink by sqrt(w)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            means = _window_sums(resid, w) / w if cut >= w else np.full((len(p.districts), 0), np.nan)
+            mad_w = 1.4826 * _nanmedian(np.abs(means))
+        window_scale[w] = np.fmax(np.nan_to_num(mad_w, nan=np.inf), floor)
+    return Baseline(expected, expected - sens * scale[:, None], expected + sens * scale[:, None], scale,
+                    every, window_scale)
 
 
 def _count_baseline(p: Panel, M: int, sens: float) -> Baseline:
@@ -557,21 +573,60 @@ def _count_message(j: _Judging, pval: float, w: int, mu: float, x: int) -> str:
 
 
 def _continuous_anomaly(j: _Judging, base: Baseline) -> None:
-    """A value at least `sensitivity` robust scales from the slot's usual, in the worse direction."""
+    """The mean of the last 1, 3 or 6 periods (the grain's windows) beyond the slot's usual by
+    at least `sensitivity` robust scales of such means, in the worse direction (the tail split
+    between the windows): one reading far out, or a few hours each a little out (a parking
+    surge of +13 points where an hour varies by 4)."""
     p, M, policy, value = j.p, j.M, j.policy, j.value
     exp = base.expected[:, :M]
-    z = j.sign * (value - exp) / base.scale[:, None]
-    flags = np.where(j.judged & ~np.isnan(value), (z >= policy.sensitivity).astype(float), np.nan)
+    windows = COUNT_WINDOWS[p.grain]
+    # one period: the policy's sensitivity; the longer windows, a further look at the same
+    # periods, share that tail between them (each at sf(sensitivity) / their number)
+    z_long = stats.norm.isf(stats.norm.sf(policy.sensitivity) / max(len(windows) - 1, 1))
+    z, best_w = _continuous_windows(j, base, {w: policy.sensitivity if w == 1 else z_long for w in windows})
+    flags = np.where(j.judged & ~np.isnan(value), (z >= 1.0).astype(float), np.nan)
     for d in range(len(p.districts)):
         if np.isnan(flags[d, -1]):
             continue
-        j.emit("anomaly", flags, d, severity="critical" if z[d, -1] >= 2 * policy.sensitivity else policy.severity,
-               message=partial(_continuous_message, j, base, exp, d), expected=float(exp[d, -1]),
-               lower=float(base.lower[d, M - 1]), upper=float(base.upper[d, M - 1]))
+        j.emit("anomaly", flags, d, severity="critical" if z[d, -1] >= 2 else policy.severity,
+               message=partial(_continuous_message, j, base, exp, d, int(best_w[d, -1]) if flags[d, -1] == 1 else 1),
+               expected=float(exp[d, -1]), lower=float(base.lower[d, M - 1]), upper=float(base.upper[d, M - 1]))
 
 
-def _continuous_message(j: _Judging, base: Baseline, exp: np.ndarray, d: int) -> str:
+def _continuous_windows(j: _Judging, base: Baseline, z_at: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per district and judged period, over the windows ending there whose periods are all
+    judged: the largest z of the window's mean residual (in the worse direction, in robust
+    scales of the baseline's means over as many periods) as a share of that window's z_at
+    (1 or more: anomalous), and that window's length."""
+    p, M = j.p, j.M
+    K = len(p.periods)
+    judged_all = (p.n >= j.need) & ~np.isnan(p.value)
+    resid = j.sign * (p.value - base.every)
+    windows = COUNT_WINDOWS[p.grain]
+    best = np.full((len(p.districts), M), -np.inf)
+    best_w = np.ones((len(p.districts), M), dtype=int)
+    for col in range(M):
+        k = K - M + col
+        for w in windows:
+            if k - w + 1 < 0:
+                continue
+            cols = slice(k - w + 1, k + 1)
+            ok = judged_all[:, cols].all(axis=1) & np.isfinite(base.every[:, cols]).all(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                zw = np.where(ok, resid[:, cols].mean(axis=1) / base.window_scale[w] / z_at[w], -np.inf)
+            better = zw > best[:, col]
+            best[:, col] = np.where(better, zw, best[:, col])
+            best_w[:, col] = np.where(better, w, best_w[:, col])
+    return best, best_w
+
+
+def _continuous_message(j: _Judging, base: Baseline, exp: np.ndarray, d: int, w: int = 1) -> str:
     M = j.M
+    if w > 1:
+        mean = float(np.mean(j.p.value[d, -w:]))
+        usual = float(np.mean(base.every[d, -w:]))
+        return (f"{j.metric.label}: {j.fmt(mean)} on average over the last {w} {j.p.grain}s, usually "
+                f"{j.fmt(usual)} (now {j.fmt(j.value[d, -1])}), on {int(j.p.n[d, -w:].sum())} records")
     return (f"{j.metric.label}: {j.fmt(j.value[d, -1])} in {j.when()}, usually "
             f"{j.fmt(exp[d, -1])} (band {j.fmt(base.lower[d, M - 1])}–"
             f"{j.fmt(base.upper[d, M - 1])}), on {int(j.n[d, -1])} records")

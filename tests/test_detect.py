@@ -199,6 +199,35 @@ def test_a_garage_over_its_target_most_mornings_is_the_pattern_not_an_alert():
     assert found is not None and found["status"] == "pending" and "usual" in found["message"], found
 
 
+def _district_parking(surge_hours: int, rng, spaces: int = 328) -> pd.DataFrame:
+    """Two garages' reports an hour for a district of `spaces` spaces: half full by day, a
+    fifth at night, each hour varying by about 4 points; then +13 points (43 cars) in each of
+    the last `surge_hours` hours (an event nearby)."""
+    hours = _hours()
+    usual = 0.2 + 0.3 * np.clip(np.sin((hours.hour.to_numpy() - 6) / 12 * np.pi), 0, None)
+    occupied = usual * spaces + rng.normal(0, 0.04 * spaces, len(hours))
+    if surge_hours:
+        occupied[-surge_hours:] += 0.13 * spaces
+    occupied = np.clip(np.round(occupied), 0, spaces)
+    return pd.DataFrame({"district_id": "101", "period": hours, "value": 100.0 * occupied / spaces,
+                         "numerator": occupied, "denominator": float(spaces), "n": 2})
+
+
+def test_a_parking_surge_a_few_hours_long_is_found_though_no_hour_alone_is_out_of_band():
+    """+13 points for 4 hours where an hour varies by 4: no single hour is 4.5 scales out (the
+    single-period band), but the 3-hour mean is far beyond what 3-hour means vary by, so the
+    anomaly rule fires (after its pending 2); the same district without the surge does not."""
+    metric = registry.get("parking_occupancy_pct")
+    for seed in range(5):
+        frame = _district_parking(4, np.random.default_rng(seed))
+        found = _by(detect.evaluate(metric, _panel(metric, frame), NOW), "101", "anomaly")
+        assert found is not None and found["status"] == "firing", (seed, found)
+        assert "last 3 hours" in found["message"] or "last 6 hours" in found["message"], found["message"]
+        quiet = _district_parking(0, np.random.default_rng(seed))
+        found = _by(detect.evaluate(metric, _panel(metric, quiet), NOW), "101", "anomaly")
+        assert found is None or found["status"] != "firing", (seed, found["message"])
+
+
 def test_a_share_of_counted_units_policy_must_say_true_or_false(tmp_path):
     metric = registry.get("bins_over_90_pct")
     with pytest.raises(alert_policy.PolicyError) as err:
