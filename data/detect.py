@@ -16,8 +16,10 @@ with a status for data/episodes.record:
   over-dispersed, scipy.stats) over windows of 1, 3 and 6 periods, and the window must hold at
   least ``min_n`` records — so 3 reports in a quiet district are not an anomaly, a real burst
   is. Other values use the slot median and a robust scale (1.4826 x MAD of the residuals); the
-  band is expected +- sensitivity x scale. Only the worse direction fires (higher values for
-  a metric where lower is better).
+  band is expected +- sensitivity x scale, and the mean of the last 3 and 6 periods is judged
+  the same way against the spread of the baseline's own 3- and 6-period means (the tail split
+  between them), so a few periods each a little out are found too. Only the worse direction
+  fires (higher values for a metric where lower is better).
 * **forecast** — for capacity metrics: the seasonal expectation of the next ``horizon``
   periods plus the current residual and its recent trend; fires while the value is still
   within target when that forecast crosses the target and the usual profile alone would not
@@ -212,6 +214,8 @@ class Baseline:
     lower: np.ndarray
     upper: np.ndarray
     scale: np.ndarray      # (D,) robust residual scale (continuous) or dispersion (counts)
+    every: np.ndarray | None = None     # continuous: (D, K) the slot's usual value of every period
+    window_scale: dict | None = None    # continuous: {w: (D,) robust scale of w-period mean residuals}
 
 
 def _continuous_baseline(p: Panel, M: int, H: int, sens: float, unit_steps: float = 0.5) -> Baseline:
@@ -226,6 +230,7 @@ def _continuous_baseline(p: Panel, M: int, H: int, sens: float, unit_steps: floa
     coarse_base = _coarse(base_s, p.grain)
     expected = np.full((len(p.districts), len(target_slots)), np.nan)
     fitted = np.full(base_v.shape, np.nan)
+    every = np.full(p.value.shape, np.nan)
     overall = _nanmedian(base_v) if cut else np.full(len(p.districts), np.nan)
     with np.errstate(all="ignore"):
         with warnings.catch_warnings():
@@ -240,6 +245,7 @@ def _continuous_baseline(p: Panel, M: int, H: int, sens: float, unit_steps: floa
                 med = np.where(np.isnan(med), overall, med)
                 expected[:, target_slots == slot] = med[:, None]
                 fitted[:, cols] = med[:, None]
+                every[:, slots == slot] = med[:, None]
             resid = base_v - fitted
             mad = 1.4826 * _nanmedian(np.abs(resid))
     floor = 0.02 * np.abs(np.nan_to_num(overall)) + 1e-6
@@ -251,7 +257,17 @@ def _continuous_baseline(p: Panel, M: int, H: int, sens: float, unit_steps: floa
             step = 100.0 / _nanmedian(p.denominator[:, :cut])
         floor = np.fmax(floor, unit_steps * np.nan_to_num(step, nan=0.0))
     scale = np.fmax(np.nan_to_num(mad, nan=np.inf), floor)
-    return Baseline(expected, expected - sens * scale[:, None], expected + sens * scale[:, None], scale)
+    window_scale = {1: scale}
+    for w in COUNT_WINDOWS[p.grain][1:]:
+        # residuals persist (a full garage stays full), so the spread of w-period means is
+        # measured on the baseline's own w-period means, not assumed to shrink by sqrt(w)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            means = _window_sums(resid, w) / w if cut >= w else np.full((len(p.districts), 0), np.nan)
+            mad_w = 1.4826 * _nanmedian(np.abs(means))
+        window_scale[w] = np.fmax(np.nan_to_num(mad_w, nan=np.inf), floor)
+    return Baseline(expected, expected - sens * scale[:, None], expected + sens * scale[:, None], scale,
+                    every, window_scale)
 
 
 def _count_baseline(p: Panel, M: int, sens: float) -> Baseline:
@@ -378,11 +394,13 @@ class _Judging:
         policy, value = self.policy, self.value
         out_run, ok_run = _tail(flags[d:d + 1])
         status = _status(int(out_run[0]), int(ok_run[0]), policy.pending_for(rule), policy.hysteresis)
+        if standing:
+            status = "pending"
         if status is None:
             return
         message = message()
-        if status == "firing" and standing:
-            status, message = "pending", message + " — usual at this time (off target in most such periods on record)"
+        if standing:
+            message += " — usual at this time (off target in many such periods on record)"
         first = _run_start(flags, flag_periods if flag_periods is not None else self.periods, d) \
             if status in ("firing", "pending") else None
         self.out.append({**self.common, "district_id": self.p.districts[d], "rule": rule, "status": status,
@@ -418,35 +436,66 @@ def evaluate(metric: registry.Metric, p: Panel, now: datetime) -> list[dict]:
 
 
 def _threshold(j: _Judging) -> None:
-    """Off target (critical beyond the warning level), over the whole window: a run that covers
-    every judged period on record is a standing condition."""
-    metric, p, policy = j.metric, j.p, j.policy
+    """Off target (critical beyond the warning level) for `pending` periods in a row that are
+    news: a breach that is usual for its slot (off target in at least a quarter of the same
+    slot's judged periods before it) neither counts towards the pending run nor keeps an alert
+    open. Otherwise a district off target every workday would turn its first unusual weekend
+    day into an alert after one period (Friday's usual breach counted as the first), and an
+    alert opened by an unusual breach would stay open for as long as the usual ones last."""
+    metric, p = j.metric, j.p
     full = p.value
     sign_t = 1 if metric.direction == "higher" else -1
     with np.errstate(invalid="ignore"):
         off = sign_t * (full - metric.target) < 0
         bad_all = off & ~(sign_t * (full - metric.warning) >= 0) if metric.warning is not None else off
-    if policy.trials and p.denominator is not None:
-        significant = _beyond_target(full, p.denominator, metric.target, worse_high=sign_t < 0)
-        off, bad_all = off & significant, bad_all & significant
     ok_judged = (p.n >= j.need) & ~np.isnan(full)
-    flags = np.where(ok_judged, off.astype(float), np.nan)
-    # usual: off target in at least a quarter of the same slot's judged periods of the baseline
-    # (Midtown garages full at 10:00 on workdays; a district that always misses its target)
-    slots = _slots(p.periods, p.grain)
-    cut = max(0, len(p.periods) - 1)
-    same = slots[:cut] == slots[-1]
-    base_judged = ok_judged[:, :cut][:, same]
-    base_off = (off[:, :cut][:, same] & base_judged).sum(axis=1)
+    # usual is judged on the plain values: a garage over its target on most workday middays is
+    # the pattern even when only some of those breaches are beyond chance on its spaces
+    usual, known = np.zeros(off.shape, dtype=bool), np.zeros(off.shape, dtype=bool)
+    for slots in _kind_slots(p.periods, p.grain):
+        usual_s, known_s = _usual_breaches(off & ok_judged, ok_judged, slots)
+        usual, known = usual | usual_s, known | known_s
+    if j.policy.trials and p.denominator is not None:
+        significant = _beyond_target(full, p.denominator, metric.target, worse_high=sign_t < 0)
+        off, bad_all, usual = off & significant, bad_all & significant, usual & significant
+    flags = np.where(ok_judged, (off & ~usual).astype(float), np.nan)
     for d in range(len(p.districts)):
         if np.isnan(flags[d, -1]):
             continue
         bad = bool(bad_all[d, -1])
-        standing = base_judged[d].sum() >= STANDING_MIN and base_off[d] >= USUAL_SHARE * base_judged[d].sum()
         where = "beyond the warning level" if bad else "off target"
+        # a usual breach and no unusual one in the window (where the slot's history tells):
+        # reported as the pattern it is, nothing to open and nothing to resolve
+        standing = bool(usual[d, -1]) and not np.nansum(np.where(known[d], flags[d], 0.0))
         j.emit("threshold", flags, d, severity="critical" if bad else "warning",
                message=partial(_threshold_message, j, d, where),
                target=metric.target, flag_periods=p.periods, standing=standing)
+
+
+def _kind_slots(periods: pd.DatetimeIndex, grain: str) -> list[np.ndarray]:
+    """The slots a usual breach is judged by, any of which makes it usual: the hour of a
+    workday or weekend day at hour grain; at day grain the weekday (bins fill before their
+    collection day) and the kind of day, workday or weekend (two weeks hold only two of each
+    weekday, too few to tell a district congested every workday; they hold ten workdays)."""
+    if grain == "day":
+        return [_slots(periods, grain), (periods.day_of_week.to_numpy() >= 5).astype(int)]
+    return [_slots(periods, grain)]
+
+
+def _usual_breaches(off: np.ndarray, judged: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per district and period: whether the period is off target and the same slot's judged
+    periods before it (at least STANDING_MIN) were off target in at least USUAL_SHARE of them
+    (Midtown garages full at 10:00 on workdays; a district that always misses its target on
+    workdays); and whether the slot had that much history (known) at all."""
+    usual = np.zeros(off.shape, dtype=bool)
+    known = np.zeros(off.shape, dtype=bool)
+    for slot in np.unique(slots):
+        cols = np.flatnonzero(slots == slot)
+        seen = np.cumsum(judged[:, cols], axis=1) - judged[:, cols]
+        seen_off = np.cumsum(off[:, cols], axis=1) - off[:, cols]
+        known[:, cols] = seen >= STANDING_MIN
+        usual[:, cols] = off[:, cols] & known[:, cols] & (seen_off >= USUAL_SHARE * seen)
+    return usual, known
 
 
 def _threshold_message(j: _Judging, d: int, where: str) -> str:
@@ -519,21 +568,60 @@ def _count_message(j: _Judging, pval: float, w: int, mu: float, x: int) -> str:
 
 
 def _continuous_anomaly(j: _Judging, base: Baseline) -> None:
-    """A value at least `sensitivity` robust scales from the slot's usual, in the worse direction."""
+    """The mean of the last 1, 3 or 6 periods (the grain's windows) beyond the slot's usual by
+    at least `sensitivity` robust scales of such means, in the worse direction (the tail split
+    between the windows): one reading far out, or a few hours each a little out (a parking
+    surge of +13 points where an hour varies by 4)."""
     p, M, policy, value = j.p, j.M, j.policy, j.value
     exp = base.expected[:, :M]
-    z = j.sign * (value - exp) / base.scale[:, None]
-    flags = np.where(j.judged & ~np.isnan(value), (z >= policy.sensitivity).astype(float), np.nan)
+    windows = COUNT_WINDOWS[p.grain]
+    # one period: the policy's sensitivity; the longer windows, a further look at the same
+    # periods, share that tail between them (each at sf(sensitivity) / their number)
+    z_long = stats.norm.isf(stats.norm.sf(policy.sensitivity) / max(len(windows) - 1, 1))
+    z, best_w = _continuous_windows(j, base, {w: policy.sensitivity if w == 1 else z_long for w in windows})
+    flags = np.where(j.judged & ~np.isnan(value), (z >= 1.0).astype(float), np.nan)
     for d in range(len(p.districts)):
         if np.isnan(flags[d, -1]):
             continue
-        j.emit("anomaly", flags, d, severity="critical" if z[d, -1] >= 2 * policy.sensitivity else policy.severity,
-               message=partial(_continuous_message, j, base, exp, d), expected=float(exp[d, -1]),
-               lower=float(base.lower[d, M - 1]), upper=float(base.upper[d, M - 1]))
+        j.emit("anomaly", flags, d, severity="critical" if z[d, -1] >= 2 else policy.severity,
+               message=partial(_continuous_message, j, base, exp, d, int(best_w[d, -1]) if flags[d, -1] == 1 else 1),
+               expected=float(exp[d, -1]), lower=float(base.lower[d, M - 1]), upper=float(base.upper[d, M - 1]))
 
 
-def _continuous_message(j: _Judging, base: Baseline, exp: np.ndarray, d: int) -> str:
+def _continuous_windows(j: _Judging, base: Baseline, z_at: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per district and judged period, over the windows ending there whose periods are all
+    judged: the largest z of the window's mean residual (in the worse direction, in robust
+    scales of the baseline's means over as many periods) as a share of that window's z_at
+    (1 or more: anomalous), and that window's length."""
+    p, M = j.p, j.M
+    K = len(p.periods)
+    judged_all = (p.n >= j.need) & ~np.isnan(p.value)
+    resid = j.sign * (p.value - base.every)
+    windows = COUNT_WINDOWS[p.grain]
+    best = np.full((len(p.districts), M), -np.inf)
+    best_w = np.ones((len(p.districts), M), dtype=int)
+    for col in range(M):
+        k = K - M + col
+        for w in windows:
+            if k - w + 1 < 0:
+                continue
+            cols = slice(k - w + 1, k + 1)
+            ok = judged_all[:, cols].all(axis=1) & np.isfinite(base.every[:, cols]).all(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                zw = np.where(ok, resid[:, cols].mean(axis=1) / base.window_scale[w] / z_at[w], -np.inf)
+            better = zw > best[:, col]
+            best[:, col] = np.where(better, zw, best[:, col])
+            best_w[:, col] = np.where(better, w, best_w[:, col])
+    return best, best_w
+
+
+def _continuous_message(j: _Judging, base: Baseline, exp: np.ndarray, d: int, w: int = 1) -> str:
     M = j.M
+    if w > 1:
+        mean = float(np.mean(j.p.value[d, -w:]))
+        usual = float(np.mean(base.every[d, -w:]))
+        return (f"{j.metric.label}: {j.fmt(mean)} on average over the last {w} {j.p.grain}s, usually "
+                f"{j.fmt(usual)} (now {j.fmt(j.value[d, -1])}), on {int(j.p.n[d, -w:].sum())} records")
     return (f"{j.metric.label}: {j.fmt(j.value[d, -1])} in {j.when()}, usually "
             f"{j.fmt(exp[d, -1])} (band {j.fmt(base.lower[d, M - 1])}–"
             f"{j.fmt(base.upper[d, M - 1])}), on {int(j.n[d, -1])} records")

@@ -100,6 +100,41 @@ def test_a_breach_that_is_usual_at_that_hour_opens_no_alert():
     assert found["status"] == "pending" and "usual" in found["message"]
 
 
+def _congestion(last_day: datetime, tail: list[float], days: int = 28) -> tuple[registry.Metric, detect.Panel]:
+    """A district congested every workday (30 %, over its 20 % target), quiet at weekends
+    (15 %), with `tail` as its newest days; the shipped traffic policy (day grain, pending 2,
+    hysteresis 3, 24 hourly records a day)."""
+    metric = registry.get("traffic_congestion_index")
+    days_ = pd.date_range(last_day - timedelta(days=days), last_day, freq="1D")
+    vals = np.where(days_.day_of_week >= 5, 15.0, 30.0) + np.random.default_rng(7).normal(0, 0.5, len(days_))
+    vals[len(vals) - len(tail):] = tail
+    frame = pd.DataFrame({"district_id": "101", "period": days_, "value": vals, "n": 24})
+    return metric, detect.panel(frame, "day", days_[0], last_day + timedelta(days=1), count=False)
+
+
+def test_a_usual_workday_breach_does_not_count_towards_an_unusual_weekend_one():
+    """Off target every workday is the pattern. The first Saturday over target (22 %, where
+    Saturdays are 15 %) is one unusual period, not two: the policy's pending 2 is not met by
+    counting Friday's usual breach as the first."""
+    saturday = datetime(2026, 11, 21)
+    metric, p = _congestion(saturday, [30.0, 22.0])          # Fri usual, Sat unusual
+    found = _by(detect.evaluate(metric, p, saturday + timedelta(days=1, minutes=30)), "101", "threshold")
+    assert found is not None and found["status"] == "pending", found
+    metric, p = _congestion(saturday + timedelta(days=1), [30.0, 22.0, 22.0])   # ... and Sunday too
+    found = _by(detect.evaluate(metric, p, saturday + timedelta(days=2, minutes=30)), "101", "threshold")
+    assert found["status"] == "firing" and found["first_period"] == saturday
+
+
+def test_an_unusual_breach_resolves_while_the_usual_ones_go_on():
+    """An alert opened by an unusual weekend resolves after hysteresis (3 days) even though the
+    district is off target every workday after it, as it always is: the usual breaches keep no
+    alert open (before, it stayed open for as long as the workdays stayed congested)."""
+    wednesday = datetime(2026, 11, 25)
+    metric, p = _congestion(wednesday, [30.0, 22.0, 22.0, 30.0, 30.0, 30.0])  # Fri, Sat, Sun, Mon-Wed
+    found = _by(detect.evaluate(metric, p, wednesday + timedelta(days=1, minutes=30)), "101", "threshold")
+    assert found is not None and found["status"] == "clear", found
+
+
 def _garage(spaces: int, tail_occupied: int, tail_hours: int, rng) -> pd.DataFrame:
     """One sensor report an hour from one facility of `spaces` spaces: its usual day (about
     half full by day, a fifth at night, a space or two of noise), then `tail_occupied` spaces
@@ -140,6 +175,57 @@ def test_a_big_garage_over_its_target_still_opens_a_threshold_alert():
     frame = _garage(442, 420, 4, np.random.default_rng(4))
     found = _by(detect.evaluate(metric, _panel(metric, frame), NOW), "101", "threshold")
     assert found is not None and found["status"] == "firing" and found["n"] == 1
+
+
+def test_a_garage_over_its_target_most_mornings_is_the_pattern_not_an_alert():
+    """A 442-space garage at 87 % (385 cars) from 03:00 to 05:00 on most days, at 90 % (398) on
+    two of them: over 85 % is its pattern at those hours even though 87 % on 442 spaces is
+    within chance of 85 % and only the two 90 % mornings are beyond it. Another 90 % morning is
+    that pattern, not an alert (judging 'usual' on the breaches beyond chance alone saw 2 in 15
+    and opened one)."""
+    metric = registry.get("parking_occupancy_pct")
+    hours = _hours()
+    rng = np.random.default_rng(8)
+    occupied = np.clip(np.round(0.45 * 442 + rng.normal(0, 3, len(hours))), 0, 442)
+    early = (hours.hour >= 3) & (hours.hour <= 5)
+    occupied[early] = 385
+    days = np.asarray(hours.normalize())
+    for k in (3, 9):                                  # two mornings at 90 %
+        occupied[early & (days == days[0] + np.timedelta64(k, "D"))] = 398
+    occupied[-3:] = 398                               # and this morning, 03:00-05:00
+    frame = pd.DataFrame({"district_id": "101", "period": hours, "value": 100.0 * occupied / 442,
+                          "numerator": occupied, "denominator": 442.0, "n": 1})
+    found = _by(detect.evaluate(metric, _panel(metric, frame), NOW), "101", "threshold")
+    assert found is not None and found["status"] == "pending" and "usual" in found["message"], found
+
+
+def _district_parking(surge_hours: int, rng, spaces: int = 328) -> pd.DataFrame:
+    """Two garages' reports an hour for a district of `spaces` spaces: half full by day, a
+    fifth at night, each hour varying by about 4 points; then +13 points (43 cars) in each of
+    the last `surge_hours` hours (an event nearby)."""
+    hours = _hours()
+    usual = 0.2 + 0.3 * np.clip(np.sin((hours.hour.to_numpy() - 6) / 12 * np.pi), 0, None)
+    occupied = usual * spaces + rng.normal(0, 0.04 * spaces, len(hours))
+    if surge_hours:
+        occupied[-surge_hours:] += 0.13 * spaces
+    occupied = np.clip(np.round(occupied), 0, spaces)
+    return pd.DataFrame({"district_id": "101", "period": hours, "value": 100.0 * occupied / spaces,
+                         "numerator": occupied, "denominator": float(spaces), "n": 2})
+
+
+def test_a_parking_surge_a_few_hours_long_is_found_though_no_hour_alone_is_out_of_band():
+    """+13 points for 4 hours where an hour varies by 4: no single hour is 4.5 scales out (the
+    single-period band), but the 3-hour mean is far beyond what 3-hour means vary by, so the
+    anomaly rule fires (after its pending 2); the same district without the surge does not."""
+    metric = registry.get("parking_occupancy_pct")
+    for seed in range(5):
+        frame = _district_parking(4, np.random.default_rng(seed))
+        found = _by(detect.evaluate(metric, _panel(metric, frame), NOW), "101", "anomaly")
+        assert found is not None and found["status"] == "firing", (seed, found)
+        assert "last 3 hours" in found["message"] or "last 6 hours" in found["message"], found["message"]
+        quiet = _district_parking(0, np.random.default_rng(seed))
+        found = _by(detect.evaluate(metric, _panel(metric, quiet), NOW), "101", "anomaly")
+        assert found is None or found["status"] != "firing", (seed, found["message"])
 
 
 def test_a_share_of_counted_units_policy_must_say_true_or_false(tmp_path):

@@ -17,7 +17,7 @@ alert:
   rules: [anomaly]
   grain: hour
   min_n: 5
-  sensitivity: 3.5
+  sensitivity: 4.0   # ~4,300 tests a day (60 districts x 24 h x 3 windows): 3.5 gave ~0.3 chance alerts a day
   pending: 1
   hysteresis: 3
   severity: warning
