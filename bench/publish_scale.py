@@ -7,8 +7,10 @@ For each N a demo city is built in a temporary var dir on a generated square gri
 over New York's extent (each cell takes the borough of the nearest real community district and
 an equal share of the real population, so the demo's generators run unchanged and the same
 citywide volume is spread over N districts: more districts, more small counts). Three publishes
-follow: the first (every closed month audited), the same data again (nothing changed), and one
-more day of live-feed data that closes the next month (the daily publish that audits a month).
+follow: the first (every closed month audited), the same data again (nothing changed; ``again*``:
+once more with the auditor's in-memory answers dropped, as a new ``python -m data.publish``
+process would start), and one more day of live-feed data that closes the next month (the daily
+publish that audits a month).
 
 Per publish it prints the total seconds, the rollups, the release step (``publish._release``:
 candidate cells, quantities, auditor, storing the release) and within it the release auditor
@@ -136,8 +138,11 @@ def run_city(n: int, days: int, scale: float, keep: bool) -> list[dict]:
     con = warehouse.connect(warehouse.path())
     try:
         with timers.wrapped(targets):
-            for label, now, more in (("first", END, False), ("again", END, False),
+            for label, now, more in (("first", END, False), ("again", END, False), ("again*", END, False),
                                      ("+1 day", END + timedelta(days=1), True)):
+                if label.endswith("*"):  # as a new process would: nothing kept in memory
+                    privacy._BLOCKS.clear()
+                    privacy._FAILED.clear()
                 if more:
                     livefeed.backfill(con, now, np.random.default_rng(1))
                 result = publish.publish(con, now=now)
