@@ -418,7 +418,7 @@ def _highs_model(equations: list[tuple], lower: np.ndarray, upper: np.ndarray):
 
 def feasible_intervals(equations: list[tuple], lower: np.ndarray, upper: np.ndarray,
                        targets: list[int], needed: np.ndarray | None = None,
-                       record=None) -> dict[int, tuple[float, float]]:
+                       record=None, spread: bool = True) -> dict[int, tuple[float, float]]:
     """Min and max of each target variable subject to ``sum coef * x = rhs`` for every equation
     ``(coefs, rhs)`` (``sum coef * x >= rhs`` for ``(coefs, rhs, "ge")``) and ``lower <= x <= upper`` (HiGHS dual simplex: one model, re-solved with changed costs
     from the last basis).
@@ -426,8 +426,9 @@ def feasible_intervals(equations: list[tuple], lower: np.ndarray, upper: np.ndar
     With `needed` (a width per variable), a variable is certified as soon as two feasible points
     found on the way (every solve's optimum is one) differ in it by that much; its own two
     programs are then skipped and its interval is reported as those points' span (a lower bound
-    of the true width, which is all the check needs). `record`, if given, is called with every
-    optimum found (a feasible point of the system)."""
+    of the true width, which is all the check needs; `spread`: look for such points first, see
+    ``_spread_points``). `record`, if given, is called with every optimum found (a feasible
+    point of the system)."""
     h, highspy = _highs_model(equations, lower, upper)
     nvar = len(lower)
     seen_lo = np.full(nvar, np.inf)
@@ -447,7 +448,7 @@ def feasible_intervals(equations: list[tuple], lower: np.ndarray, upper: np.ndar
             return status, float(cost @ x)
         return status, None
 
-    if needed is not None:  # spread-out points first: most variables move between them
+    if needed is not None and spread:  # spread-out points first: most variables move between them
         _spread_points(solve, nvar, lambda: int((seen_hi - seen_lo >= needed - AUDIT_EPS).sum()), len(targets))
     out = {}
     for j in targets:
@@ -572,6 +573,7 @@ def _components(n: int, eqs: list[tuple], withheld: np.ndarray) -> tuple[dict[in
 # whole-component programs; only their cost changes: the small programs do not grow with the
 # number of districts, while a component (linked by city = sum of districts) grows with it.
 LOCAL_PARTNERS = 4
+SPREAD_MIN = 8  # fewer targets than this: their own programs at once, no spread-out points first
 
 
 class _BlockAudit:
@@ -663,21 +665,64 @@ class _BlockAudit:
             targets = [c for c in targets if not self._seen_wide(c)]
             if not targets:
                 continue
-            rows = sorted({r for c in chosen for r in self.member[c]})
-            free = sorted({y for r in rows for y in self.eqs[r][0] if y in members})
-            if len(free) == len(cells) and len(rows) == len({r for c in cells for r in self.member[c]}):
-                continue  # the relaxation is the whole component
-            relaxed = self._solve(free, targets, rows=rows, feasible=False)
+            relaxed = self._relaxed(chosen, targets, members)
             narrow.update((c, got) for c, got in relaxed.items() if not self._wide(c, *got))
         return narrow
 
-    def _solve(self, cells: list[int], todo: list[int], *, rows: list[int] | None = None,
-               feasible: bool = True) -> dict[int, tuple[float, float]]:
+    def _relaxed(self, chosen: list[int], todo: list[int], members: set[int]) -> dict[int, tuple[float, float]]:
+        """The intervals of `todo` under the equations touching `chosen` alone: every withheld
+        cell in them free within its bounds (a relaxation: the true intervals lie inside). A
+        cell met by one of those equations only enters it through one variable per equation and
+        sign, their sum (the same relaxation, projected: a sum of cells >= their lower bounds
+        takes any value from the sum of those bounds up)."""
+        truth = self.truth
+        rows = sorted({r for c in chosen for r in self.member[c]})
+        inside = set(chosen)
+        seen_in: dict[int, int] = {}
+        for r in rows:
+            for y in self.eqs[r][0]:
+                if y in members and y not in inside:
+                    seen_in[y] = seen_in.get(y, 0) + 1
+        kept = list(chosen) + sorted(y for y, times in seen_in.items() if times > 1)
+        local = {c: i for i, c in enumerate(kept)}
+        lower = list(self._lower(kept))
+        sub = []
+        for r in rows:
+            row, rhs, kind = self.eqs[r]
+            coefs, const, sums = {}, rhs, {1.0: 0.0, -1.0: 0.0}
+            for c, a in row.items():
+                if c in local:
+                    coefs[local[c]] = a
+                elif c in members:  # met here only: into the sum of its sign
+                    sums[math.copysign(1.0, a)] += abs(a) * self._lower([c])[0]
+                else:
+                    const -= a * truth[c]
+            for sign, floor in sums.items():
+                if floor or any(c in members and c not in local and math.copysign(1.0, a) == sign for c, a in row.items()):
+                    coefs[len(lower)] = sign
+                    lower.append(floor)
+            sub.append((coefs, const, kind))
+        lower = np.array(lower)
+        upper = np.full(len(lower), math.inf)
+        width = np.full(len(lower), 1.0)
+        width[:len(kept)] = [self.width if self.primary[c] else 1.0 for c in kept]
+        got = feasible_intervals(sub, lower, upper, [local[c] for c in todo], width, spread=len(todo) > SPREAD_MIN)
+        self.lps += 2 * len(todo)
+        return {c: got[local[c]] for c in todo}
+
+    def _lower(self, cells: list[int]) -> np.ndarray:
+        """Each cell's lower bound: 1 for a count with records (a withheld row is at least 1), 0
+        (or its value, if negative) otherwise, and at least its floor."""
+        count, truth = self.count, self.truth
+        lower = np.array([1.0 if (count[c] and truth[c] >= 1) else min(0.0, truth[c]) for c in cells])
+        return np.fmax(lower, self.floor[cells])
+
+    def _solve(self, cells: list[int], todo: list[int]) -> dict[int, tuple[float, float]]:
         """The feasible interval of each cell in `todo` (or a part of it wide enough): the
-        equations touching `cells` (or `rows`), every other cell moved into the constants at its
-        true value. `feasible`: whether its points are feasible in the whole system (recorded)."""
-        truth, count = self.truth, self.count
-        rows = sorted({r for c in cells for r in self.member[c]}) if rows is None else rows
+        equations touching `cells`, every other cell moved into the constants at its true value
+        (the points found are feasible in the whole system: recorded)."""
+        truth = self.truth
+        rows = sorted({r for c in cells for r in self.member[c]})
         local = {c: i for i, c in enumerate(cells)}
         sub = []
         for r in rows:
@@ -689,8 +734,7 @@ class _BlockAudit:
                 else:
                     const -= a * truth[c]
             sub.append((coefs, const, kind))
-        lower = np.array([1.0 if (count[c] and truth[c] >= 1) else min(0.0, truth[c]) for c in cells])
-        lower = np.fmax(lower, self.floor[cells])
+        lower = self._lower(cells)
         upper = np.full(len(cells), math.inf)
         width = np.array([self.width if self.primary[c] else 1.0 for c in cells])
         index = np.asarray(cells)
@@ -699,7 +743,8 @@ class _BlockAudit:
             np.minimum.at(self.seen_lo, index, x)
             np.maximum.at(self.seen_hi, index, x)
 
-        got = feasible_intervals(sub, lower, upper, [local[c] for c in todo], width, record=record if feasible else None)
+        got = feasible_intervals(sub, lower, upper, [local[c] for c in todo], width,
+                                 record=record, spread=len(todo) > SPREAD_MIN)
         self.lps += 2 * len(todo)
         return {c: got[local[c]] for c in todo}
 
