@@ -565,14 +565,14 @@ def _components(n: int, eqs: list[tuple], withheld: np.ndarray) -> tuple[dict[in
 
 
 # A component's cells are certified first on small sub-systems: the withheld cells of one
-# district, of the city and of the ``LOCAL_PARTNERS`` districts sharing the most (by true value)
+# district, of the city and of the few (``LOCAL_PARTNERS``) districts sharing the most (by true value)
 # equations with them, every other cell fixed at its true value. Every point feasible there is
 # feasible in the whole system (the equations not touching the sub-system hold at the truth), so
 # a cell's interval there lies inside its true one: a cell wide enough there is wide enough, and
 # one that is not is solved on its whole component as before. The verdicts are those of the
 # whole-component programs; only their cost changes: the small programs do not grow with the
 # number of districts, while a component (linked by city = sum of districts) grows with it.
-LOCAL_PARTNERS = 4
+LOCAL_PARTNERS = (4, 16)  # partner districts tried, fewer first
 SPREAD_MIN = 8  # fewer targets than this: their own programs at once, no spread-out points first
 
 
@@ -657,16 +657,19 @@ class _BlockAudit:
                 for y in self.eqs[r][0]:
                     if y in members and groups[y] != group:
                         weight[groups[y]] = weight.get(groups[y], 0.0) + max(float(self.truth[y]), 0.0)
-            partners = sorted(weight, key=lambda g: (g != TOTAL_ID, -weight[g], str(g)))[:LOCAL_PARTNERS + 1]
-            chosen = by_group[group] + [c for g in partners for c in by_group[g]]
-            if len(chosen) == len(cells):
-                continue
-            self._solve(chosen, targets)
-            targets = [c for c in targets if not self._seen_wide(c)]
-            if not targets:
-                continue
-            relaxed = self._relaxed(chosen, targets, members)
-            narrow.update((c, got) for c, got in relaxed.items() if not self._wide(c, *got))
+            ranked = sorted(weight, key=lambda g: (g != TOTAL_ID, -weight[g], str(g)))
+            for size in LOCAL_PARTNERS:
+                chosen = by_group[group] + [c for g in ranked[:size + 1] for c in by_group[g]]
+                if len(chosen) == len(cells):
+                    break
+                self._solve(chosen, targets)
+                targets = [c for c in targets if not self._seen_wide(c)]
+                if targets:
+                    relaxed = self._relaxed(chosen, targets, members)
+                    narrow.update((c, got) for c, got in relaxed.items() if not self._wide(c, *got))
+                    targets = [c for c in targets if c not in narrow]
+                if not targets or size + 1 >= len(ranked):
+                    break
         return narrow
 
     def _relaxed(self, chosen: list[int], todo: list[int], members: set[int]) -> dict[int, tuple[float, float]]:
