@@ -152,6 +152,7 @@ def run_city(n: int, days: int, scale: float, keep: bool) -> list[dict]:
                              "rollups": result.rollup_seconds, "release": spent.get("release", 0.0),
                              "audit": spent.get("audit", 0.0), "cells": cells, "withheld": withheld,
                              "build": build_s, "public_path": str(result.public_path)})
+                print("  " + report(rows[-1:]).splitlines()[1], file=sys.stderr, flush=True)  # as it goes
     finally:
         con.close()
         snapshot.reset()
