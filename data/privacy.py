@@ -349,7 +349,14 @@ def mean_ci(mean, sd, n, lower: float = -math.inf, upper: float = math.inf) -> t
 # outside the block keeps its exact constant, e.g. month = weeks of the block - the days of the
 # first week before the 1st + the days after the last Sunday. A block protected under that
 # assumption stays protected whatever is published in other blocks, which is what lets blocks be
-# solved one at a time, in parallel with nothing, and kept between publishes (releases are final).
+# solved one at a time, in parallel with nothing, and kept between publishes (releases are final):
+# in memory, and in the var dir (``data.audit_cache``) so that a new publish process answers an
+# unchanged block (a closed month, a held-back one) without solving it again.
+#
+# Cost. Within a block, city = sum of districts links every withheld cell into a few components
+# whose size grows with the number of districts, and so would each program solved on them; the
+# cells are therefore decided on small sub-systems first (``LOCAL_PARTNERS``), and only the
+# undecided ones on their whole component. The decisions, hence the withheld cells, are the same.
 AUDIT_EPS = 1e-6
 BIG = 1e9
 
