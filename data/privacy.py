@@ -598,6 +598,11 @@ class _BlockAudit:
         self.lps = 0
         self.seen_lo = np.asarray(truth, float).copy()  # the truth is a feasible point
         self.seen_hi = self.seen_lo.copy()
+        # each cell's lower bound: 1 for a count with records (a withheld row is at least 1), 0
+        # (or its value, if negative) otherwise, and at least its floor
+        values = np.asarray(truth, float)
+        self.lower = np.fmax(np.where(np.asarray(count, bool) & (values >= 1), 1.0, np.where(values < 0, values, 0.0)),
+                             np.asarray(floor, float))
 
     def failing(self, cells: list[int]) -> list[int]:
         """The cells of one component not yet passed whose interval is narrower than they need
@@ -695,22 +700,23 @@ class _BlockAudit:
                     seen_in[y] = seen_in.get(y, 0) + 1
         kept = list(chosen) + sorted(y for y, times in seen_in.items() if times > 1)
         local = {c: i for i, c in enumerate(kept)}
-        lower = list(self._lower(kept))
+        lower = list(self.lower[kept])
         sub = []
         for r in rows:
             row, rhs, kind = self.eqs[r]
-            coefs, const, sums = {}, rhs, {1.0: 0.0, -1.0: 0.0}
+            coefs, const, sums = {}, rhs, {}
             for c, a in row.items():
                 if c in local:
                     coefs[local[c]] = a
                 elif c in members:  # met here only: into the sum of its sign
-                    sums[math.copysign(1.0, a)] += abs(a) * self._lower([c])[0]
+                    sign = math.copysign(1.0, a)
+                    sums[sign] = sums.get(sign, 0.0) + abs(a) * self.lower[c]
                 else:
                     const -= a * truth[c]
-            for sign, floor in sums.items():
-                if floor or any(c in members and c not in local and math.copysign(1.0, a) == sign for c, a in row.items()):
+            for sign in (1.0, -1.0):
+                if sign in sums:
                     coefs[len(lower)] = sign
-                    lower.append(floor)
+                    lower.append(sums[sign])
             sub.append((coefs, const, kind))
         lower = np.array(lower)
         upper = np.full(len(lower), math.inf)
@@ -719,13 +725,6 @@ class _BlockAudit:
         got = feasible_intervals(sub, lower, upper, [local[c] for c in todo], width, spread=len(todo) > SPREAD_MIN)
         self.lps += 2 * len(todo)
         return {c: got[local[c]] for c in todo}
-
-    def _lower(self, cells: list[int]) -> np.ndarray:
-        """Each cell's lower bound: 1 for a count with records (a withheld row is at least 1), 0
-        (or its value, if negative) otherwise, and at least its floor."""
-        count, truth = self.count, self.truth
-        lower = np.array([1.0 if (count[c] and truth[c] >= 1) else min(0.0, truth[c]) for c in cells])
-        return np.fmax(lower, self.floor[cells])
 
     def _solve(self, cells: list[int], todo: list[int]) -> dict[int, tuple[float, float]]:
         """The feasible interval of each cell in `todo` (or a part of it wide enough): the
@@ -744,7 +743,7 @@ class _BlockAudit:
                 else:
                     const -= a * truth[c]
             sub.append((coefs, const, kind))
-        lower = self._lower(cells)
+        lower = self.lower[cells]
         upper = np.full(len(cells), math.inf)
         width = np.array([self.width if self.primary[c] else 1.0 for c in cells])
         index = np.asarray(cells)
@@ -886,15 +885,22 @@ def _month_week_rows(block: pd.DataFrame, pos: dict) -> list[tuple[dict[int, flo
     """The month = its weeks, give or take the straddling days, per additive quantity and
     district (and block month)."""
     rows = []
-    additive = block[~block["level"]]
+    additive = block[~block["level"].to_numpy(bool)]
     by = ["q", "district_id"] + (["_bm"] if "_bm" in block else [])
-    for _key, group in additive.groupby(by, sort=False):
-        q, d = _key[0], _key[1]
-        months = group[group["grain"] == "month"]
-        weeks = group[group["grain"] == "week"]
-        if len(months) and len(weeks):
-            row = {pos[(q, "month", p, d)]: 1.0 for p in months["period"]}
-            row.update({pos[(q, "week", p, d)]: -1.0 for p in weeks["period"]})
+    # a cell's key is unique in a block (``quantity_cells``), so its position is pos[its key]
+    position = np.array([pos[key] for key in zip(additive["q"], additive["grain"], additive["period"],
+                                                  additive["district_id"], strict=False)], dtype=np.int64)
+    group_of = additive.groupby(by, sort=False).ngroup().to_numpy()
+    grain = additive["grain"].to_numpy()
+    order = np.argsort(group_of, kind="stable")
+    order = order[group_of[order] >= 0]
+    starts = np.flatnonzero(np.r_[True, np.diff(group_of[order]) != 0])
+    for members in np.split(order, starts[1:]) if len(order) else []:
+        is_month = grain[members] == "month"
+        is_week = grain[members] == "week"
+        if is_month.any() and is_week.any():
+            row = dict.fromkeys(position[members[is_month]].tolist(), 1.0)
+            row.update(dict.fromkeys(position[members[is_week]].tolist(), -1.0))
             # exact, with the true constant: month - its weeks = (the days of the next block's
             # straddling week that fall in this month) - (the days of this block's first week
             # that fall in the month before). The attacker is assumed to know how every
