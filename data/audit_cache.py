@@ -8,8 +8,8 @@ all of them, so a block whose inputs did not change between two publishes — ev
 of a daily publish, and every held-back one — is answered from here, even by a new process;
 late data, a changed metric or a new auditor changes the key, and the block is solved again.
 
-Files live in ``<var_dir>/audit/<key>.npz`` (mode 0600: the mask says which true figures are
-small), written atomically (temp file, ``os.replace``). A file that cannot be read is ignored
+Files live in ``<var_dir>/audit/<key>.npz`` (folder 0700, files 0600: a mask says which true
+figures are small, held-back blocks included), written atomically (temp file, ``os.replace``). A file that cannot be read is ignored
 and the block solved again: the cache can only save work, never decide what is published.
 """
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Store:
         buffer = io.BytesIO()
         np.savez(buffer, withheld=np.asarray(withheld, bool), failures=np.array(json.dumps(failures)))
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as fh:
