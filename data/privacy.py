@@ -349,7 +349,14 @@ def mean_ci(mean, sd, n, lower: float = -math.inf, upper: float = math.inf) -> t
 # outside the block keeps its exact constant, e.g. month = weeks of the block - the days of the
 # first week before the 1st + the days after the last Sunday. A block protected under that
 # assumption stays protected whatever is published in other blocks, which is what lets blocks be
-# solved one at a time, in parallel with nothing, and kept between publishes (releases are final).
+# solved one at a time, in parallel with nothing, and kept between publishes (releases are final):
+# in memory, and in the var dir (``data.audit_cache``) so that a new publish process answers an
+# unchanged block (a closed month, a held-back one) without solving it again.
+#
+# Cost. Within a block, city = sum of districts links every withheld cell into a few components
+# whose size grows with the number of districts, and so would each program solved on them; the
+# cells are therefore decided on small sub-systems first (``LOCAL_PARTNERS``), and only the
+# undecided ones on their whole component. The decisions, hence the withheld cells, are the same.
 AUDIT_EPS = 1e-6
 BIG = 1e9
 
@@ -380,16 +387,8 @@ def _highs():
     return h, highspy
 
 
-def feasible_intervals(equations: list[tuple], lower: np.ndarray, upper: np.ndarray,
-                       targets: list[int], needed: np.ndarray | None = None) -> dict[int, tuple[float, float]]:
-    """Min and max of each target variable subject to ``sum coef * x = rhs`` for every equation
-    ``(coefs, rhs)`` (``sum coef * x >= rhs`` for ``(coefs, rhs, "ge")``) and ``lower <= x <= upper`` (HiGHS dual simplex: one model, re-solved with changed costs
-    from the last basis).
-
-    With `needed` (a width per variable), a variable is certified as soon as two feasible points
-    found on the way (every solve's optimum is one) differ in it by that much; its own two
-    programs are then skipped and its interval is reported as those points' span (a lower bound
-    of the true width, which is all the check needs)."""
+def _highs_model(equations: list[tuple], lower: np.ndarray, upper: np.ndarray):
+    """A HiGHS instance holding the equations and bounds of ``feasible_intervals`` (no costs)."""
     h, highspy = _highs()
     h.setOptionValue("presolve", "off")
     nvar = len(lower)
@@ -421,6 +420,24 @@ def feasible_intervals(equations: list[tuple], lower: np.ndarray, upper: np.ndar
     lp.a_matrix_.index_ = np.array(index, np.int32)
     lp.a_matrix_.value_ = np.array(value, float)
     h.passModel(lp)
+    return h, highspy
+
+
+def feasible_intervals(equations: list[tuple], lower: np.ndarray, upper: np.ndarray,
+                       targets: list[int], needed: np.ndarray | None = None,
+                       record=None, spread: bool = True) -> dict[int, tuple[float, float]]:
+    """Min and max of each target variable subject to ``sum coef * x = rhs`` for every equation
+    ``(coefs, rhs)`` (``sum coef * x >= rhs`` for ``(coefs, rhs, "ge")``) and ``lower <= x <= upper`` (HiGHS dual simplex: one model, re-solved with changed costs
+    from the last basis).
+
+    With `needed` (a width per variable), a variable is certified as soon as two feasible points
+    found on the way (every solve's optimum is one) differ in it by that much; its own two
+    programs are then skipped and its interval is reported as those points' span (a lower bound
+    of the true width, which is all the check needs; `spread`: look for such points first, see
+    ``_spread_points``). `record`, if given, is called with every optimum found (a feasible
+    point of the system)."""
+    h, highspy = _highs_model(equations, lower, upper)
+    nvar = len(lower)
     seen_lo = np.full(nvar, np.inf)
     seen_hi = np.full(nvar, -np.inf)
     optimal = highspy.HighsModelStatus.kOptimal
@@ -433,10 +450,12 @@ def feasible_intervals(equations: list[tuple], lower: np.ndarray, upper: np.ndar
             x = np.asarray(h.getSolution().col_value)
             np.minimum(seen_lo, x, out=seen_lo)
             np.maximum(seen_hi, x, out=seen_hi)
+            if record is not None:
+                record(x)
             return status, float(cost @ x)
         return status, None
 
-    if needed is not None:  # spread-out points first: most variables move between them
+    if needed is not None and spread:  # spread-out points first: most variables move between them
         _spread_points(solve, nvar, lambda: int((seen_hi - seen_lo >= needed - AUDIT_EPS).sum()), len(targets))
     out = {}
     for j in targets:
@@ -479,7 +498,7 @@ def _spread_points(solve, nvar: int, certified, targets: int, extra: int = 16) -
 
 def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.ndarray, *,
                 primary: np.ndarray, count: np.ndarray, frozen: np.ndarray, k: int, width: float,
-                max_rounds: int = 60, floor: np.ndarray | None = None) -> BlockResult:
+                max_rounds: int = 60, floor: np.ndarray | None = None, groups: np.ndarray | None = None) -> BlockResult:
     """Withhold more cells of one block until it is protected.
 
     `truth`: the true value of every cell (quantity) in the block; `equations`: coefficient rows
@@ -488,14 +507,15 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
     protected by `width`; `count`: cells that count records (a withheld one is at least 1, so
     only cells with records are chosen as complements); `frozen`: cells released before, whose
     status must not change. `floor`: a known lower bound per cell (NaN: none), e.g. a straddling
-    week holds at least its days of the month before. Returns the withheld mask, whether every
-    check passed, and why not.
+    week holds at least its days of the month before. `groups`: the district of every cell, if
+    known (only to choose the small sub-systems tried first, see ``LOCAL_PARTNERS``). Returns
+    the withheld mask, whether every check passed, and why not.
     """
     n = len(truth)
     floor = np.full(n, np.nan) if floor is None else np.asarray(floor, float)
     withheld = np.asarray(start, bool).copy()
     eqs, member = _with_constants(truth, equations)
-    audit = _BlockAudit(truth, eqs, member, primary, count, floor, width)
+    audit = _BlockAudit(truth, eqs, member, primary, count, floor, width, groups)
     failing: list[int] = []
     for _round in range(max_rounds):
         root_of, comps = _components(n, eqs, withheld)
@@ -508,7 +528,7 @@ def audit_block(truth: np.ndarray, equations: list[dict[int, float]], start: np.
     fallback = withheld | (~frozen & ((truth >= 1) | ~np.asarray(count, bool)))
     if (fallback != withheld).any():
         again = audit_block(truth, equations, fallback, primary=primary, count=count, frozen=np.ones(n, bool),
-                            k=k, width=width, max_rounds=1, floor=floor)
+                            k=k, width=width, max_rounds=1, floor=floor, groups=groups)
         return BlockResult(again.withheld, again.ok, again.reason or "", audit.lps + again.lps, again.failing)
     return BlockResult(withheld, False, f"{len(failing)} withheld cells stay narrower than the protection width",
                        audit.lps, tuple(failing))
@@ -551,17 +571,38 @@ def _components(n: int, eqs: list[tuple], withheld: np.ndarray) -> tuple[dict[in
     return root_of, comps
 
 
+# A component's cells are certified first on small sub-systems: the withheld cells of one
+# district, of the city and of the few (``LOCAL_PARTNERS``) districts sharing the most (by true value)
+# equations with them, every other cell fixed at its true value. Every point feasible there is
+# feasible in the whole system (the equations not touching the sub-system hold at the truth), so
+# a cell's interval there lies inside its true one: a cell wide enough there is wide enough, and
+# one that is not is solved on its whole component as before. The verdicts are those of the
+# whole-component programs; only their cost changes: the small programs do not grow with the
+# number of districts, while a component (linked by city = sum of districts) grows with it.
+LOCAL_PARTNERS = (4, 16)  # partner districts tried, fewer first
+SPREAD_MIN = 8  # fewer targets than this: their own programs at once, no spread-out points first
+
+
 class _BlockAudit:
     """The intervals an outsider can derive for the withheld cells of one block, solved once
     per component. Withholding more cells only widens every interval (fewer fixed values), so a
-    cell that passed once passes for good and is not solved again."""
+    cell that passed once passes for good and is not solved again; for the same reason every
+    feasible point found stays feasible, and the span of those seen certifies cells outright."""
 
-    def __init__(self, truth, eqs, member, primary, count, floor, width):
+    def __init__(self, truth, eqs, member, primary, count, floor, width, groups=None):
         self.truth, self.eqs, self.member = truth, eqs, member
         self.primary, self.count, self.floor, self.width = primary, count, floor, width
+        self.groups = groups
         self.passed = np.zeros(len(truth), bool)
         self.cache: dict[tuple, dict[int, tuple[float, float]]] = {}
         self.lps = 0
+        self.seen_lo = np.asarray(truth, float).copy()  # the truth is a feasible point
+        self.seen_hi = self.seen_lo.copy()
+        # each cell's lower bound: 1 for a count with records (a withheld row is at least 1), 0
+        # (or its value, if negative) otherwise, and at least its floor
+        values = np.asarray(truth, float)
+        self.lower = np.fmax(np.where(np.asarray(count, bool) & (values >= 1), 1.0, np.where(values < 0, values, 0.0)),
+                             np.asarray(floor, float))
 
     def failing(self, cells: list[int]) -> list[int]:
         """The cells of one component not yet passed whose interval is narrower than they need
@@ -575,19 +616,121 @@ class _BlockAudit:
             result = self.cache[key] = self._intervals(cells, todo)
         out = []
         for c in todo:
-            lo, hi = result[c]
-            lo_i = math.ceil(lo - AUDIT_EPS)
-            hi_i = math.floor(hi + AUDIT_EPS) if math.isfinite(hi) and hi < BIG / 2 else math.inf
-            if hi_i - lo_i < 1 or (self.primary[c] and hi_i - lo_i < self.width):
-                out.append(c)
-            else:
+            if self._wide(c, *result[c]):
                 self.passed[c] = True
+            else:
+                out.append(c)
         return out
 
+    def _wide(self, c: int, lo: float, hi: float) -> bool:
+        """Whether an interval [lo, hi] of cell `c` is wide enough (in whole records)."""
+        lo_i = math.ceil(lo - AUDIT_EPS)
+        hi_i = math.floor(hi + AUDIT_EPS) if math.isfinite(hi) and hi < BIG / 2 else math.inf
+        return not (hi_i - lo_i < 1 or (self.primary[c] and hi_i - lo_i < self.width))
+
+    def _seen_wide(self, c: int) -> bool:
+        return self._wide(c, self.seen_lo[c], self.seen_hi[c])
+
     def _intervals(self, cells: list[int], todo: list[int]) -> dict[int, tuple[float, float]]:
-        """The feasible interval of each cell in `todo`: the component's equations with the
-        published cells moved into the constants."""
-        truth, count = self.truth, self.count
+        """The feasible interval of each cell in `todo`, or a part of it wide enough, or a
+        superset of it too narrow: from small sub-systems (``LOCAL_PARTNERS``), else from the
+        whole component."""
+        narrow = self._local(cells, todo) if self.groups is not None and len(cells) > 1 else {}
+        out, rest = {}, []
+        for c in todo:
+            if self._seen_wide(c):
+                out[c] = (self.seen_lo[c], self.seen_hi[c])
+            elif c in narrow:
+                out[c] = narrow[c]
+            else:
+                rest.append(c)
+        if rest:
+            out.update(self._solve(cells, rest))
+        return out
+
+    def _local(self, cells: list[int], todo: list[int]) -> dict[int, tuple[float, float]]:
+        """Per district of `todo`: its cells on the sub-system of that district, the city and its
+        partners, every other cell fixed (the points found are recorded: they are feasible); then
+        those not wide enough there on the relaxation made of the same equations alone, every
+        withheld cell in them free (a superset of the feasible set: an interval too narrow there
+        is too narrow). Returns the cells found too narrow, with their interval there."""
+        groups = self.groups
+        by_group: dict[object, list[int]] = {}
+        for c in cells:
+            by_group.setdefault(groups[c], []).append(c)
+        members = set(cells)
+        narrow = {}
+        for group in dict.fromkeys(groups[c] for c in todo):
+            targets = [c for c in by_group[group] if not self.passed[c] and not self._seen_wide(c)]
+            if not targets:
+                continue
+            weight: dict[object, float] = {}
+            for r in {r for c in by_group[group] for r in self.member[c]}:
+                for y in self.eqs[r][0]:
+                    if y in members and groups[y] != group:
+                        weight[groups[y]] = weight.get(groups[y], 0.0) + max(float(self.truth[y]), 0.0)
+            ranked = sorted(weight, key=lambda g: (g != TOTAL_ID, -weight[g], str(g)))
+            for size in LOCAL_PARTNERS:
+                chosen = by_group[group] + [c for g in ranked[:size + 1] for c in by_group[g]]
+                if len(chosen) == len(cells):
+                    break
+                self._solve(chosen, targets)
+                targets = [c for c in targets if not self._seen_wide(c)]
+                if targets:
+                    relaxed = self._relaxed(chosen, targets, members)
+                    narrow.update((c, got) for c, got in relaxed.items() if not self._wide(c, *got))
+                    targets = [c for c in targets if c not in narrow]
+                if not targets or size + 1 >= len(ranked):
+                    break
+        return narrow
+
+    def _relaxed(self, chosen: list[int], todo: list[int], members: set[int]) -> dict[int, tuple[float, float]]:
+        """The intervals of `todo` under the equations touching `chosen` alone: every withheld
+        cell in them free within its bounds (a relaxation: the true intervals lie inside). A
+        cell met by one of those equations only enters it through one variable per equation and
+        sign, their sum (the same relaxation, projected: a sum of cells >= their lower bounds
+        takes any value from the sum of those bounds up)."""
+        truth = self.truth
+        rows = sorted({r for c in chosen for r in self.member[c]})
+        inside = set(chosen)
+        seen_in: dict[int, int] = {}
+        for r in rows:
+            for y in self.eqs[r][0]:
+                if y in members and y not in inside:
+                    seen_in[y] = seen_in.get(y, 0) + 1
+        kept = list(chosen) + sorted(y for y, times in seen_in.items() if times > 1)
+        local = {c: i for i, c in enumerate(kept)}
+        lower = list(self.lower[kept])
+        sub = []
+        for r in rows:
+            row, rhs, kind = self.eqs[r]
+            coefs, const, sums = {}, rhs, {}
+            for c, a in row.items():
+                if c in local:
+                    coefs[local[c]] = a
+                elif c in members:  # met here only: into the sum of its sign
+                    sign = math.copysign(1.0, a)
+                    sums[sign] = sums.get(sign, 0.0) + abs(a) * self.lower[c]
+                else:
+                    const -= a * truth[c]
+            for sign in (1.0, -1.0):
+                if sign in sums:
+                    coefs[len(lower)] = sign
+                    lower.append(sums[sign])
+            sub.append((coefs, const, kind))
+        lower = np.array(lower)
+        upper = np.full(len(lower), math.inf)
+        width = np.full(len(lower), 1.0)
+        width[:len(kept)] = [self.width if self.primary[c] else 1.0 for c in kept]
+        got = feasible_intervals(sub, lower, upper, [local[c] for c in todo], width, spread=len(todo) > SPREAD_MIN)
+        self.lps += 2 * len(todo)
+        return {c: got[local[c]] for c in todo}
+
+    def _solve(self, cells: list[int], todo: list[int]) -> dict[int, tuple[float, float]]:
+        """The feasible interval of each cell in `todo` (or a part of it wide enough): the
+        equations touching `cells`, every other cell moved into the constants at its true value
+        (the points found are feasible in the whole system: recorded)."""
+        truth = self.truth
         rows = sorted({r for c in cells for r in self.member[c]})
         local = {c: i for i, c in enumerate(cells)}
         sub = []
@@ -600,11 +743,17 @@ class _BlockAudit:
                 else:
                     const -= a * truth[c]
             sub.append((coefs, const, kind))
-        lower = np.array([1.0 if (count[c] and truth[c] >= 1) else min(0.0, truth[c]) for c in cells])
-        lower = np.fmax(lower, self.floor[cells])
+        lower = self.lower[cells]
         upper = np.full(len(cells), math.inf)
-        needed = np.array([self.width if self.primary[c] else 1.0 for c in cells])
-        got = feasible_intervals(sub, lower, upper, [local[c] for c in todo], needed)
+        width = np.array([self.width if self.primary[c] else 1.0 for c in cells])
+        index = np.asarray(cells)
+
+        def record(x):
+            np.minimum.at(self.seen_lo, index, x)
+            np.maximum.at(self.seen_hi, index, x)
+
+        got = feasible_intervals(sub, lower, upper, [local[c] for c in todo], width,
+                                 record=record, spread=len(todo) > SPREAD_MIN)
         self.lps += 2 * len(todo)
         return {c: got[local[c]] for c in todo}
 
@@ -736,15 +885,22 @@ def _month_week_rows(block: pd.DataFrame, pos: dict) -> list[tuple[dict[int, flo
     """The month = its weeks, give or take the straddling days, per additive quantity and
     district (and block month)."""
     rows = []
-    additive = block[~block["level"]]
+    additive = block[~block["level"].to_numpy(bool)]
     by = ["q", "district_id"] + (["_bm"] if "_bm" in block else [])
-    for _key, group in additive.groupby(by, sort=False):
-        q, d = _key[0], _key[1]
-        months = group[group["grain"] == "month"]
-        weeks = group[group["grain"] == "week"]
-        if len(months) and len(weeks):
-            row = {pos[(q, "month", p, d)]: 1.0 for p in months["period"]}
-            row.update({pos[(q, "week", p, d)]: -1.0 for p in weeks["period"]})
+    # a cell's key is unique in a block (``quantity_cells``), so its position is pos[its key]
+    position = np.array([pos[key] for key in zip(additive["q"], additive["grain"], additive["period"],
+                                                  additive["district_id"], strict=False)], dtype=np.int64)
+    group_of = additive.groupby(by, sort=False).ngroup().to_numpy()
+    grain = additive["grain"].to_numpy()
+    order = np.argsort(group_of, kind="stable")
+    order = order[group_of[order] >= 0]
+    starts = np.flatnonzero(np.r_[True, np.diff(group_of[order]) != 0])
+    for members in np.split(order, starts[1:]) if len(order) else []:
+        is_month = grain[members] == "month"
+        is_week = grain[members] == "week"
+        if is_month.any() and is_week.any():
+            row = dict.fromkeys(position[members[is_month]].tolist(), 1.0)
+            row.update(dict.fromkeys(position[members[is_week]].tolist(), -1.0))
             # exact, with the true constant: month - its weeks = (the days of the next block's
             # straddling week that fall in this month) - (the days of this block's first week
             # that fall in the month before). The attacker is assumed to know how every
@@ -822,9 +978,14 @@ _FAILED: dict[str, list] = {}
 
 
 def audit_release(qcells: pd.DataFrame, metrics: dict, *, k: int, width: float, primary: np.ndarray,
-                  start: np.ndarray, frozen: np.ndarray, deadline: float | None = None) -> tuple[np.ndarray, list[dict]]:
+                  start: np.ndarray, frozen: np.ndarray, deadline: float | None = None,
+                  store=None) -> tuple[np.ndarray, list[dict]]:
     """Audit every (family, month) block of `qcells` (see ``quantity_cells``); returns the
-    withheld mask over `qcells` and one report per block that could not be protected."""
+    withheld mask over `qcells` and one report per block that could not be protected.
+
+    A block answered before (same cells, flags, metric definitions, k and width) takes its
+    answer from this process's memory or from `store` (a ``data.audit_cache.Store``: answers
+    kept between publishes in the var dir), and a block solved here is kept in both."""
     import time
 
     fam = families(metrics)
@@ -832,6 +993,7 @@ def audit_release(qcells: pd.DataFrame, metrics: dict, *, k: int, width: float, 
                            _block=block_month(qcells["period"], qcells["grain"]))
     withheld = np.asarray(start, bool).copy()
     failures = []
+    salt = _audit_salt(metrics, k, width)
     cells = {"truth": qcells["truth"].to_numpy(float), "count": (~qcells["part"].to_numpy(bool)),
              "primary": primary, "frozen": frozen, "floor": week_floors(qcells)}
     levels = qcells["level"].to_numpy(bool)
@@ -847,11 +1009,11 @@ def audit_release(qcells: pd.DataFrame, metrics: dict, *, k: int, width: float, 
             continue  # released before, audited then (and with the block after it, above)
         if not withheld[idx].any():
             continue
-        key = _block_key(block, withheld[idx], primary[idx], frozen[idx])
-        known = _BLOCKS.get(key)
+        key = _block_key(block, withheld[idx], primary[idx], frozen[idx], salt=salt)
+        known = _known(key, store, len(own_idx))
         if known is not None:  # the same block as in an earlier publish: the same answer
-            withheld[own_idx] = known
-            failures.extend(_FAILED.get(key, []))
+            withheld[own_idx], block_failures = known
+            failures.extend(block_failures)
             continue
         if deadline is not None and time.perf_counter() > deadline:
             failures.append({"block": f"{month:%Y-%m}", "quantities": sorted(set(block["q"])),
@@ -859,13 +1021,45 @@ def audit_release(qcells: pd.DataFrame, metrics: dict, *, k: int, width: float, 
                              "reason": "not audited in time"})
             withheld[own_idx] = True
             continue
-        failures.extend(_protect_block(block, f"{month:%Y-%m}", metrics, withheld, cells, k=k, width=width))
-        if any(f["block"] == f"{month:%Y-%m}" for f in failures):
-            _FAILED[key] = [f for f in failures if f["block"] == f"{month:%Y-%m}"]
-        _BLOCKS[key] = withheld[own_idx].copy()
-        while len(_BLOCKS) > 20_000:
-            _BLOCKS.popitem(last=False)
+        block_failures = _protect_block(block, f"{month:%Y-%m}", metrics, withheld, cells, k=k, width=width)
+        failures.extend(block_failures)
+        _keep(key, store, withheld[own_idx].copy(), block_failures)
     return withheld, failures
+
+
+def _audit_salt(metrics: dict, k: int, width: float) -> bytes:
+    """What writes a block's equations and checks besides its cells: the metric definitions
+    (what each counts, its stock identity, level or not), k, the width and the auditor version."""
+    from data.audit_cache import AUDIT_VERSION
+
+    spec = sorted((mid, sorted(m.counted().items()), sorted(m.stock), m.aggregate) for mid, m in metrics.items())
+    return repr((AUDIT_VERSION, k, float(width), spec)).encode()
+
+
+def _known(key: str, store, size: int) -> tuple[np.ndarray, list[dict]] | None:
+    """A kept answer for `key` (memory first, then `store`), if its mask fits the block."""
+    if key in _BLOCKS:
+        return _BLOCKS[key], list(_FAILED.get(key, []))
+    kept = store.get(key) if store is not None else None
+    if kept is None or kept[0].shape != (size,):
+        return None
+    _remember_block(key, *kept)
+    return kept[0], list(kept[1])
+
+
+def _keep(key: str, store, mask: np.ndarray, failures: list[dict]) -> None:
+    _remember_block(key, mask, failures)
+    if store is not None:
+        store.put(key, mask, failures)
+
+
+def _remember_block(key: str, mask: np.ndarray, failures: list[dict]) -> None:
+    _BLOCKS[key] = mask
+    if failures:
+        _FAILED[key] = failures
+    while len(_BLOCKS) > 20_000:
+        old, _ = _BLOCKS.popitem(last=False)
+        _FAILED.pop(old, None)
 
 
 def _with_block_before(block: pd.DataFrame, qcells: pd.DataFrame, family: int, month, levels: np.ndarray) -> pd.DataFrame:
@@ -907,7 +1101,7 @@ def _protect_block(block: pd.DataFrame, label: str, metrics: dict, withheld: np.
         result = audit_block(truth[pidx], equations, saved & ~context,
                              primary=(cells["primary"][pidx] & ~context) | (prev & small),
                              count=cells["count"][pidx], frozen=cells["frozen"][pidx] | context | prev, k=k, width=width,
-                             floor=cells["floor"][pidx])
+                             floor=cells["floor"][pidx], groups=part_block["district_id"].to_numpy())
         own = ~context & ~prev
         withheld[pidx[own]] = result.withheld[own]
         if result.ok:
@@ -943,10 +1137,11 @@ def week_floors(qcells: pd.DataFrame) -> np.ndarray:
     return np.where(straddles, bound, np.nan)
 
 
-def _block_key(block: pd.DataFrame, withheld, primary, frozen) -> str:
+def _block_key(block: pd.DataFrame, withheld, primary, frozen, salt: bytes = b"") -> str:
     columns = ["q", "grain", "period", "district_id", "truth"] + [c for c in ("head", "_context", "_prev") if c in block]
     cells = pd.util.hash_pandas_object(block[columns], index=False).to_numpy()
     digest = hashlib.blake2b(cells.tobytes(), digest_size=16)
+    digest.update(salt)
     for flags_ in (withheld, primary, frozen):
         digest.update(np.asarray(flags_, bool).tobytes())
     return digest.hexdigest()

@@ -349,7 +349,7 @@ def _release(con, k: int, version: str, data_now: datetime, metrics: dict[str, r
     import numpy as np
     import pandas as pd
 
-    from data import privacy
+    from data import audit_cache, privacy
 
     started = time.perf_counter()
     public = {m.id: m for m in registry.public_metrics() if m.id in metrics}
@@ -399,7 +399,7 @@ def _release(con, k: int, version: str, data_now: datetime, metrics: dict[str, r
     budget = float(settings.get("audit_seconds"))
     withheld, failures = privacy.audit_release(qcells, family_metrics, k=k, width=k - 1, primary=primary,
                                                start=primary | q_old_withheld, frozen=frozen,
-                                               deadline=started + budget)
+                                               deadline=started + budget, store=audit_cache.Store(settings.var_dir() / "audit"))
     row_withheld = np.zeros(len(both), bool)
     np.logical_or.at(row_withheld, links["row"].to_numpy(), withheld[links["qid"].to_numpy()])
     both["suppressed"] = row_withheld
