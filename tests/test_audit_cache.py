@@ -12,9 +12,9 @@ from data import audit_cache, privacy, registry
 K = 10
 
 
-def _audit(store, width=K - 1):
-    rows = [("m", "week", "2026-03-02", f"d{i}", n) for i, n in enumerate([3, 40, 55, 70])]
-    rows += [("m", "week", "2026-03-02", "city", 168)]
+def _audit(store, width=K - 1, districts=(3, 40, 55, 70)):
+    rows = [("m", "week", "2026-03-02", f"d{i}", n) for i, n in enumerate(districts)]
+    rows += [("m", "week", "2026-03-02", "city", sum(districts))]
     cells = pd.DataFrame(rows, columns=["metric_id", "grain", "period", "district_id", "n"])
     cells["period"] = pd.to_datetime(cells["period"])
     cells = cells.assign(value=cells["n"].astype(float), numerator=np.nan, denominator=np.nan)
@@ -46,6 +46,25 @@ def test_a_new_process_takes_a_block_answered_before_from_the_store(tmp_path, mo
     monkeypatch.setattr(privacy, "_protect_block", unsolvable)
     again, failures = _audit(store)
     assert np.array_equal(first, again) and failures == []
+
+
+def test_late_data_in_a_block_is_audited_again_not_answered_from_the_store(tmp_path, monkeypatch, fresh_memory):
+    """One late request in one district (40 -> 41, city 168 -> 169) changes the block: the kept
+    answer was for other true figures, so it must not decide this release."""
+    store = audit_cache.Store(tmp_path / "audit")
+    _audit(store)
+    privacy._BLOCKS.clear()
+    solved = []
+    protect = privacy._protect_block
+
+    def counting(*args, **kwargs):
+        solved.append(1)
+        return protect(*args, **kwargs)
+
+    monkeypatch.setattr(privacy, "_protect_block", counting)
+    late, _ = _audit(store, districts=(3, 41, 55, 70))
+    assert solved, "a block with changed true figures was answered from the store"
+    assert late.sum() >= 2
 
 
 def test_another_width_is_another_block(tmp_path, fresh_memory):
