@@ -34,6 +34,7 @@ after a publish). ``bench/alerts.py`` replays history through :func:`evaluate`.
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -499,8 +500,27 @@ def _usual_breaches(off: np.ndarray, judged: np.ndarray, slots: np.ndarray) -> t
 
 
 def _threshold_message(j: _Judging, d: int, where: str) -> str:
-    return (f"{j.metric.label}: {j.fmt(j.value[d, -1])} in {j.when()}, {where} "
-            f"(target {j.fmt(j.metric.target)}), on {int(j.n[d, -1])} records")
+    value, target = _apart(j.metric, float(j.value[d, -1]), j.metric.target)
+    return (f"{j.metric.label}: {value} in {j.when()}, {where} "
+            f"(target {target}), on {int(j.n[d, -1])} records")
+
+
+def _apart(metric, value: float, target: float) -> tuple[str, str]:
+    """The value and its target as a message shows them, with as many more decimals (up to 3)
+    as it takes for a breach not to read "20.0 %, off target (target 20.0 %)"."""
+    shown = _fmt(metric, value), _fmt(metric, target)
+    spec = metric.format.replace("~", "")
+    match = re.fullmatch(r"(,?)\.(\d+)f", spec) or re.fullmatch(r"(,?)()d", spec)
+    if match is None or shown[0] != shown[1] or not np.isfinite(value) or value == target:
+        return shown
+    decimals = int(match.group(2) or 0)
+    for extra in range(1, 4):
+        spec_ = f"{match.group(1)}.{decimals + extra}f"
+        texts = format(value, spec_), format(target, spec_)
+        if texts[0] != texts[1]:
+            unit = metric.unit
+            return tuple(f"{t} %" if unit == "%" else f"{t} {unit}".strip() for t in texts)
+    return shown
 
 
 def _baseline(j: _Judging) -> Baseline:

@@ -91,6 +91,20 @@ def test_threshold_waits_for_pending_periods_and_resolves_after_hysteresis():
     assert firing["severity"] == "critical" and firing["first_period"] == LAST - timedelta(hours=1)
 
 
+def test_a_breach_just_past_the_target_never_reads_as_the_target_itself():
+    """Congestion 20.04 % against a 20 % target: the operator must not read "20.0 %, off target
+    (target 20.0 %)"; the message shows the decimals that tell the two apart."""
+    metric = _metric("traffic_congestion_index", pending=1)
+    assert metric.target == 20.0 and metric.format_value(20.04) == metric.format_value(20.0)
+    hours = _hours()
+    values = np.full(len(hours), 12.0)
+    values[-1] = 20.04
+    found = _by(detect.evaluate(metric, _panel(metric, _frame({"101": values})), NOW), "101", "threshold")
+    assert found is not None and found["status"] in ("firing", "pending")
+    message = found["message"]
+    assert "20.04 %" in message and "target 20.00 %" in message, message
+
+
 def test_a_breach_that_is_usual_at_that_hour_opens_no_alert():
     """Midtown garages are over 85 % every workday at 10:00: that is the pattern, not news."""
     metric = _metric("parking_occupancy_pct", pending=1)
