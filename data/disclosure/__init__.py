@@ -1,0 +1,1 @@
+"""The parts of small-count suppression; ``data.privacy`` is the entry callers import."""
