@@ -72,7 +72,6 @@ from data.disclosure.feasible import (
     LOCAL_PARTNERS,
     SPREAD_MIN,
     BlockResult,
-    Quantity,
     audit_block,
     feasible_intervals,
 )
@@ -86,7 +85,7 @@ from data.disclosure.spans import _SPANS, across_grains
 # below looks it up here, so a replacement here is the one called).
 __all__ = [
     "AUDIT_EPS", "BIG", "GROUP", "LOCAL_PARTNERS", "SPREAD_MIN", "TOTAL_ID", "WITHHELD", "_BLOCKS", "_FAILED", "_SPANS",
-    "BlockResult", "Quantity", "_protect_block", "across_grains", "audit_block", "audit_release", "block_equations",
+    "BlockResult", "_protect_block", "across_grains", "audit_block", "audit_release", "block_equations",
     "block_month", "determined", "families", "feasible_intervals", "flags", "group_constraints", "histograms_fitting",
     "mean_ci", "primary", "primary_quantities", "protect", "protect_ci", "quantity_cells", "score_pinned", "suppress",
     "t_quantile_975", "undetermined_violations", "week_floors",

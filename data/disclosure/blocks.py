@@ -324,5 +324,4 @@ def _block_key(block: pd.DataFrame, withheld, primary, frozen, salt: bytes = b""
 def primary_quantities(qcells: pd.DataFrame, k: int) -> np.ndarray:
     """Counts in [1, k-1], parts of a whole (on time / late) included."""
     truth = qcells["truth"].to_numpy(float)
-    qcells["part"].to_numpy(bool)
     return (truth >= 1) & (truth <= k - 1)

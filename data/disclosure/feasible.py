@@ -41,14 +41,6 @@ BIG = 1e9
 
 
 @dataclass
-class Quantity:
-    """One counted quantity of a metric cell: what it counts (shared names are one figure)."""
-    name: str
-    column: str          # n, numerator, denominator or complement (= denominator - numerator)
-    part: bool = False   # a part of a whole (on time / late): may be 0, and 0 or all is telling
-
-
-@dataclass
 class BlockResult:
     withheld: np.ndarray
     ok: bool
