@@ -257,8 +257,9 @@ class Batch:
         self.con.execute("DROP TABLE raw")
         keep = [c for c in self.raw_columns if c not in set(columns)] + [name, value]
         # UNPIVOT keeps the other columns in order, then name and value: the columns of `keep`
-        self.con.execute(f"CREATE TEMP TABLE raw AS SELECT * FROM ingest_wide WHERE nullif(trim({qi(value)}), '') "
-                         "IS NOT NULL ORDER BY __src")
+        self.con.execute("CREATE TEMP TABLE raw AS SELECT * FROM ingest_wide "
+                         "WHERE nullif(trim(COLUMNS(lambda c: c = $value)), '') IS NOT NULL ORDER BY __src",
+                         {"value": value})
         self.con.execute("DROP TABLE ingest_wide")
         self.con.execute("DROP TABLE IF EXISTS ingest_lines")
         self.con.execute("CREATE TEMP TABLE ingest_lines AS SELECT raw.rowid AS _row, l._line FROM raw "

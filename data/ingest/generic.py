@@ -51,6 +51,15 @@ RATE_NAME = re.compile(r"(%|percent|pct|rate|ratio|share|index)", re.IGNORECASE)
 GEO_SUFFIXES = (".geojson", ".gpkg", ".shp", ".zip", ".fgb")
 
 
+
+# The extent of the valid mapped points (the columns named by bound $lon/$lat, renamed x/y by
+# position), to outline a whole-city district from.
+POINT_EXTENT = """
+SELECT min(x), min(y), max(x), max(y)
+FROM (SELECT COLUMNS(lambda c: c = $lon), COLUMNS(lambda c: c = $lat), _reason FROM checked) AS p(x, y, _reason)
+WHERE _reason IS NULL AND abs(x) <= 180 AND abs(y) <= 90 AND NOT (x = 0 AND y = 0)
+"""
+
 def is_geo_file(path: Path) -> bool:
     """A GeoJSON / GeoPackage / Shapefile (by suffix, or a .json holding a FeatureCollection)."""
     suffix = path.suffix.lower()
@@ -665,9 +674,7 @@ def ensure_whole_city(batch: Batch, lon: str | None, lat: str | None) -> None:
         raise WarehouseStateError("whole_city: the warehouse has no whole-city district and the rows have no "
                                   "points to outline one: create it first (python -m data.ingest grid FILE "
                                   "--shape city) or give district lon/lat or point")
-    ext = con.execute(f"SELECT min({qi(lon)}), min({qi(lat)}), max({qi(lon)}), max({qi(lat)}) FROM checked "
-                      f"WHERE _reason IS NULL AND abs({qi(lon)}) <= 180 AND abs({qi(lat)}) <= 90 "
-                      f"AND NOT ({qi(lon)} = 0 AND {qi(lat)} = 0)").fetchall()[0]
+    ext = con.execute(POINT_EXTENT, {"lon": lon, "lat": lat}).fetchall()[0]
     if ext[0] is None:
         raise WarehouseStateError("whole_city: no row has a valid point to outline the city with")
     boundaries.write_cells(batch, boundaries.grid_cells(tuple(float(v) for v in ext), shape="city"),
